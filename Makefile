@@ -1,0 +1,80 @@
+# Makefile -- builds the FastCGI program, the ws process and the tests.
+#   make          build build/chat-fcgi and build/chat-ws
+#   make run      install what is missing, build, start the stack on :$(PORT)
+#   make test     install what is missing, build (normal and asan), run every test
+#   make asan     the same programs with AddressSanitizer + UBSan in build/asan
+#   make clean
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
+CPPFLAGS += -D_GNU_SOURCE -Isql -Iws -Ifcgi -I$(BUILD) -MMD -MP
+BUILD    ?= build
+PORT     ?= 8080
+
+STORE_LIBS := -lsqlite3
+FCGI_LIBS  := -lfcgi -ljansson $(STORE_LIBS)
+WS_LIBS    := -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm
+TEST_LIBS  := -lcmocka -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm
+
+STORE_SRC := sql/store.c
+FCGI_SRC  := $(filter-out fcgi/main.c,$(wildcard fcgi/*.c))
+WS_SRC    := $(filter-out ws/main.c,$(wildcard ws/*.c))
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+STORE_OBJ := $(call obj,$(STORE_SRC)) $(BUILD)/schema_sql.o
+FCGI_OBJ  := $(call obj,$(FCGI_SRC))
+WS_OBJ    := $(call obj,$(WS_SRC))
+UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all run test unit asan clean deps fuzz bench bench-quick format
+all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
+
+# The schema is compiled in as a string so the binaries need no data files.
+$(BUILD)/schema_sql.c: sql/schema.sql
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from sql/schema.sql */'; echo 'const char store_schema_sql[] ='; \
+	  sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $<; echo ';'; } > $@
+
+$(BUILD)/schema_sql.o: $(BUILD)/schema_sql.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/chat-fcgi: $(call obj,fcgi/main.c) $(FCGI_OBJ) $(STORE_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(FCGI_LIBS) -o $@
+
+$(BUILD)/chat-ws: $(call obj,ws/main.c) $(WS_OBJ) $(STORE_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(WS_LIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FCGI_OBJ) $(WS_OBJ) $(STORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(TEST_LIBS) -o $@
+
+unit: $(UNIT_BIN)
+
+asan:
+	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" all unit
+
+deps:
+	@bash deploy/install-deps.sh
+
+run: deps all
+	PORT=$(PORT) bash deploy/run.sh
+
+test: deps
+	$(MAKE) all unit
+	$(MAKE) asan
+	bash tests/run.sh
+
+clean:
+	rm -rf build
+
+format:
+	clang-format -i $(wildcard sql/*.[ch] fcgi/*.[ch] ws/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch])
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

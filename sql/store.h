@@ -1,0 +1,195 @@
+/* store.h -- rooms, the message log, presence, sessions and cursors in SQLite */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Status codes: 0 is success, every failure is negative. */
+#define STORE_OK 0
+#define STORE_NOTFOUND -1 /* no such row */
+#define STORE_EXISTS -2   /* a unique key is taken (room name in a namespace) */
+#define STORE_BUSY -3     /* the database stayed locked past busy_timeout */
+#define STORE_INVALID -4  /* the arguments break a documented limit */
+#define STORE_FULL -5     /* disk full or I/O error: nothing was written */
+#define STORE_ERROR -6    /* anything else; see store_errmsg() */
+
+/* Limits of the public contract, in characters (UTF-8 code points). */
+#define STORE_ROOM_NAME_MAX 64
+#define STORE_USER_NAME_MAX 32
+#define STORE_TEXT_MAX 4000
+#define STORE_NAMESPACE_MAX 33 /* "/" + 32 */
+#define STORE_CLIENT_ID_MAX 64 /* bytes */
+#define STORE_LIST_MAX 500     /* most messages one list call returns */
+
+/* Byte sizes of buffers holding those strings, NUL included. */
+#define STORE_ROOM_NAME_BUF (STORE_ROOM_NAME_MAX * 4 + 1)
+#define STORE_USER_NAME_BUF (STORE_USER_NAME_MAX * 4 + 1)
+#define STORE_NAMESPACE_BUF (STORE_NAMESPACE_MAX + 1)
+
+typedef struct store store; /* one connection and its prepared statements */
+
+typedef enum store_sync {
+    STORE_SYNC_NORMAL = 1, /* WAL + NORMAL: survives a process crash */
+    STORE_SYNC_FULL = 2,   /* WAL + FULL: survives power loss */
+} store_sync;
+
+typedef struct store_options {
+    int busy_timeout_ms; /* how long a writer waits for the lock; 0 = 5000 */
+    store_sync sync;     /* 0 = STORE_SYNC_NORMAL */
+} store_options;
+
+typedef struct store_room {
+    int64_t id;
+    char name[STORE_ROOM_NAME_BUF];
+    char ns[STORE_NAMESPACE_BUF]; /* the namespace, "/" or "/<workspace>" */
+    int64_t created_at;           /* ms since the epoch */
+    int64_t online;               /* distinct users present, live processes only */
+    int64_t last_message_id;      /* 0 when the room has no message */
+} store_room;
+
+/* A message as read from the log. The strings point into SQLite's row buffer:
+ * they are valid only during the callback that receives them. */
+typedef struct store_message {
+    int64_t id; /* the offset in the log */
+    int64_t room_id;
+    const char *room; /* the room's name */
+    const char *ns;   /* the room's namespace */
+    const char *user;
+    const char *text;
+    const char *client_id; /* NULL when the sender gave none */
+    int64_t ts;            /* ms since the epoch */
+} store_message;
+
+typedef struct store_process {
+    int64_t id;
+    int64_t pid;
+    const char *listen;
+    int64_t started_at, heartbeat_at;
+    int64_t connections;
+    bool alive; /* heartbeat within STORE_PROCESS_STALE_MS */
+} store_process;
+
+#define STORE_PROCESS_STALE_MS 15000
+
+typedef struct store_session {
+    char pid[64];                 /* private id, the recovery key */
+    char sid[64];                 /* the socket id the client had */
+    char ns[STORE_NAMESPACE_BUF];
+    char user[STORE_USER_NAME_BUF];
+    char *rooms; /* JSON array text; owned by the struct, free with store_session_free */
+    char *data;  /* JSON object text; same ownership */
+    int64_t updated_at;
+} store_session;
+
+/* Callbacks of the list functions. Return 0 to go on, non-zero to stop early. */
+typedef int (*store_room_cb)(const store_room *room, void *ctx);
+typedef int (*store_message_cb)(const store_message *msg, void *ctx);
+typedef int (*store_process_cb)(const store_process *proc, void *ctx);
+
+/* Opens (creating if needed) the database at path: WAL, busy_timeout, foreign
+ * keys, the schema and its migrations, then prepares every statement. On
+ * success *out owns the connection; on failure *out is NULL and err (if not
+ * NULL) says why. Returns a status. */
+int store_open(store **out, const char *path, const store_options *opt, char *err,
+               size_t errlen);
+
+/* Finalizes every statement and closes the connection. Accepts NULL. */
+void store_close(store *st);
+
+/* The last SQLite error message of this connection. Never NULL. */
+const char *store_errmsg(const store *st);
+
+/* Current wall time in ms since the epoch, the unit of every timestamp here. */
+int64_t store_now_ms(void);
+
+/* Validation of the contract's strings. Each returns true when s (a NUL
+ * terminated UTF-8 string) is acceptable. Names are checked after trimming;
+ * store_trim() trims leading and trailing ASCII whitespace in place. */
+bool store_valid_room_name(const char *s);
+bool store_valid_user_name(const char *s);
+bool store_valid_text(const char *s);
+bool store_valid_namespace(const char *s); /* "/" or "/" + 1-32 of a-z 0-9 - */
+char *store_trim(char *s);
+/* Number of code points in a valid UTF-8 string, or -1 when it is not valid. */
+long store_utf8_len(const char *s, size_t len);
+
+/* Transactions. store_begin() starts BEGIN IMMEDIATE so a writer never needs
+ * to upgrade a read lock; store_commit()/store_rollback() end it. The single
+ * call writers below open their own transaction unless one is already open on
+ * this connection, so a caller can group several writes in one commit. */
+int store_begin(store *st);
+int store_commit(store *st);
+int store_rollback(store *st);
+
+/* Rooms. store_room_create() makes room name (valid, trimmed by the caller) in
+ * namespace ns; STORE_EXISTS when that name is taken there. out may be NULL. */
+int store_room_create(store *st, const char *ns, const char *name, store_room *out);
+int store_room_get(store *st, int64_t id, store_room *out);
+int store_room_find(store *st, const char *ns, const char *name, store_room *out);
+/* Calls cb for every room of namespace ns, ordered by id. */
+int store_rooms_list(store *st, const char *ns, store_room_cb cb, void *ctx);
+int store_room_delete(store *st, int64_t id);
+/* Makes sure room "general" exists in ns (a workspace on first use). */
+int store_namespace_ensure(store *st, const char *ns);
+
+/* Appends a message to room_id's log. When client_id is not NULL and the same
+ * user already stored a message with it, nothing is written, *duplicate is set
+ * and *id / *ts are those of the stored message. Returns STORE_NOTFOUND for an
+ * unknown room. */
+int store_message_append(store *st, int64_t room_id, const char *user, const char *text,
+                         const char *client_id, int64_t *id, int64_t *ts, bool *duplicate);
+
+/* Lists room_id's messages in ascending id order, at most limit (capped at
+ * STORE_LIST_MAX). With after > 0: the oldest ones with id > after. Otherwise
+ * the newest ones (with id < before when before > 0). */
+int store_messages_list(store *st, int64_t room_id, int64_t after, int64_t before, int limit,
+                        store_message_cb cb, void *ctx);
+
+/* The log tail of every room: messages with id > after, ascending, at most
+ * limit. This is how ws processes deliver, whoever wrote the message. */
+int store_log_tail(store *st, int64_t after, int limit, store_message_cb cb, void *ctx);
+
+/* The highest offset in the log (0 when empty), in *id. */
+int store_log_head(store *st, int64_t *id);
+
+/* ws processes. register inserts this process and returns its row id;
+ * heartbeat refreshes it; unregister deletes it and its presence rows. */
+int store_process_register(store *st, int64_t pid, const char *listen, int64_t *id);
+int store_process_heartbeat(store *st, int64_t id, int64_t connections);
+int store_process_unregister(store *st, int64_t id);
+/* Deletes processes whose heartbeat is stale, with their presence. */
+int store_process_reap(store *st);
+int store_processes_list(store *st, store_process_cb cb, void *ctx);
+
+/* Presence: socket sid of user is in room_id, served by process_id. */
+int store_presence_add(store *st, int64_t process_id, const char *sid, int64_t room_id,
+                       const char *user);
+int store_presence_remove(store *st, const char *sid, int64_t room_id);
+int store_presence_remove_sid(store *st, const char *sid);
+/* Calls cb(user, ctx) for each distinct user present in room_id. */
+int store_presence_users(store *st, int64_t room_id, int (*cb)(const char *user, void *ctx),
+                         void *ctx);
+
+/* Sessions for recovery. save inserts or replaces by pid; load fills out (free
+ * it with store_session_free) or returns STORE_NOTFOUND, also when older than
+ * max_age_ms; expire deletes those older than max_age_ms. */
+int store_session_save(store *st, const store_session *s);
+int store_session_load(store *st, const char *pid, int64_t max_age_ms, store_session *out);
+int store_session_delete(store *st, const char *pid);
+int store_session_expire(store *st, int64_t max_age_ms);
+void store_session_free(store_session *s);
+
+/* Read cursors. get gives 0 when the user has none; set only moves forward. */
+int store_cursor_get(store *st, const char *user, int64_t room_id, int64_t *last_id);
+int store_cursor_set(store *st, const char *user, int64_t room_id, int64_t last_id);
+
+/* Workspaces: whether ns needs a token, and setting it. */
+int store_workspace_private(store *st, const char *ns, bool *is_private);
+int store_workspace_set_private(store *st, const char *ns, bool is_private);
+
+/* Counts for stats and health. */
+int store_counts(store *st, int64_t *rooms, int64_t *messages);
+
+#endif

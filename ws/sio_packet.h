@@ -1,0 +1,65 @@
+/* sio_packet.h -- Socket.IO v5 packet codec: pure functions, no I/O */
+#ifndef SIO_PACKET_H
+#define SIO_PACKET_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum sio_type {
+    SIO_CONNECT = 0,
+    SIO_DISCONNECT = 1,
+    SIO_EVENT = 2,
+    SIO_ACK = 3,
+    SIO_CONNECT_ERROR = 4,
+    SIO_BINARY_EVENT = 5,
+    SIO_BINARY_ACK = 6,
+} sio_type;
+
+#define SIO_NSP_MAX 128 /* longest namespace accepted, in bytes */
+#define SIO_ID_MAX 9007199254740991LL /* 2^53 - 1: ack ids stay exact in JS */
+
+/* Bounds the decoder enforces; a zero field means the default in brackets. */
+typedef struct sio_limits {
+    size_t max_attachments; /* binary attachments per packet [10] */
+    size_t max_event_name;  /* bytes of an event name [128] */
+    size_t max_args;        /* array elements of an EVENT/ACK payload [32] */
+    int max_depth;          /* JSON nesting depth [32] */
+} sio_limits;
+
+typedef struct sio_packet {
+    sio_type type;
+    char nsp[SIO_NSP_MAX + 1]; /* "/" when the packet names none */
+    int64_t id;                /* ack id, -1 when absent */
+    int attachments;           /* binary attachments that follow (BINARY_*) */
+    json_t *data;              /* owned reference, NULL when absent */
+} sio_packet;
+
+/* Decodes the Socket.IO packet in buf (the Engine.IO MESSAGE payload):
+ * <type>[<attachments>-][<nsp>,][<id>][<json>]. Checks, per the v5 spec and
+ * lim: CONNECT data absent or an object; DISCONNECT no data; EVENT and
+ * BINARY_EVENT a non-empty array whose first element is a string event name;
+ * ACK and BINARY_ACK an array and an id; CONNECT_ERROR an object (servers do
+ * not receive it, but the codec is symmetric); attachments only on BINARY_*,
+ * 0..max_attachments; id 0..SIO_ID_MAX; namespace starting with "/", at most
+ * SIO_NSP_MAX bytes of printable ASCII; JSON depth and argument counts within
+ * lim; no bytes after the JSON. Returns 0 and fills out (free with
+ * sio_packet_clear), or -1 with *why set to a static reason string. */
+int sio_packet_decode(const char *buf, size_t len, const sio_limits *lim, sio_packet *out,
+                      const char **why);
+
+/* Encodes p into a new malloc'd buffer whose first headroom bytes are left
+ * for the caller (LWS_PRE plus the Engine.IO type digit); the packet text
+ * starts at buf + headroom and is NUL terminated. *len is the packet text's
+ * length, headroom excluded. Returns NULL on allocation failure. */
+char *sio_packet_encode(const sio_packet *p, size_t headroom, size_t *len);
+
+/* Drops p->data and resets p for reuse. Accepts a zeroed packet. */
+void sio_packet_clear(sio_packet *p);
+
+/* Counts {"_placeholder":true,"num":N} objects in data and checks that their
+ * nums are exactly 0..attachments-1 each once. Returns 0 when they match. */
+int sio_placeholders_check(const json_t *data, int attachments);
+
+#endif
