@@ -189,7 +189,8 @@ int store_cursor_set(store *st, const char *user, int64_t room_id, int64_t last_
 int store_workspace_private(store *st, const char *ns, bool *is_private);
 int store_workspace_set_private(store *st, const char *ns, bool is_private);
 
-/* Counts for stats and health. */
+/* Counts for stats and health: rooms, and messages ever stored (the log head,
+ * which deletions do not lower; cheap where COUNT(*) would scan the log). */
 int store_counts(store *st, int64_t *rooms, int64_t *messages);
 
 #endif

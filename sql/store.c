@@ -1,0 +1,823 @@
+/* store.c -- rooms, the message log, presence, sessions and cursors in SQLite */
+#include "store.h"
+
+#include <assert.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+extern const char store_schema_sql[]; /* sql/schema.sql, compiled in by the Makefile */
+
+/* Schema version after schema.sql; a later migration appends to this list and
+ * bumps the number. */
+#define STORE_SCHEMA_VERSION 1
+
+/* Every statement the store runs. One prepared statement each, made once in
+ * store_open(), reset after each use. */
+enum stmt_id {
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_ROOM_INSERT,
+    S_ROOM_GET,
+    S_ROOM_FIND,
+    S_ROOMS_LIST,
+    S_ROOM_DELETE,
+    S_MSG_INSERT,
+    S_MSG_BY_CLIENT,
+    S_MSG_AFTER,
+    S_MSG_LATEST,
+    S_MSG_BEFORE,
+    S_LOG_TAIL,
+    S_LOG_HEAD,
+    S_PROC_INSERT,
+    S_PROC_HEARTBEAT,
+    S_PROC_DELETE,
+    S_PROC_REAP,
+    S_PROC_LIST,
+    S_PRES_INSERT,
+    S_PRES_DELETE,
+    S_PRES_DELETE_SID,
+    S_PRES_USERS,
+    S_SESS_SAVE,
+    S_SESS_LOAD,
+    S_SESS_DELETE,
+    S_SESS_EXPIRE,
+    S_CUR_GET,
+    S_CUR_SET,
+    S_WS_GET,
+    S_WS_SET,
+    S_COUNTS,
+    S_COUNT
+};
+
+/* A room's columns, shared by every query that returns rooms. online counts
+ * distinct users of processes whose heartbeat is recent (a crashed process's
+ * presence rows stop counting before anyone reaps them). */
+#define ROOM_COLUMNS                                                                               \
+    "r.id, r.name, r.namespace, r.created_at,"                                                     \
+    " (SELECT COUNT(DISTINCT p.user) FROM presence p JOIN processes w ON w.id = p.process_id"      \
+    "   WHERE p.room_id = r.id AND w.heartbeat_at > ?9),"                                          \
+    " COALESCE((SELECT MAX(m.id) FROM messages m WHERE m.room_id = r.id), 0)"
+
+#define MSG_COLUMNS "m.id, m.room_id, r.name, r.namespace, m.user, m.text, m.client_id, m.ts"
+
+static const char *const stmt_sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_ROOM_INSERT] = "INSERT INTO rooms (namespace, name, created_at) VALUES (?1, ?2, ?3)",
+    [S_ROOM_GET] = "SELECT " ROOM_COLUMNS " FROM rooms r WHERE r.id = ?1",
+    [S_ROOM_FIND] = "SELECT " ROOM_COLUMNS " FROM rooms r WHERE r.namespace = ?1 AND r.name = ?2",
+    [S_ROOMS_LIST] = "SELECT " ROOM_COLUMNS " FROM rooms r WHERE r.namespace = ?1 ORDER BY r.id",
+    [S_ROOM_DELETE] = "DELETE FROM rooms WHERE id = ?1",
+    [S_MSG_INSERT] = "INSERT INTO messages (room_id, user, text, ts, client_id)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [S_MSG_BY_CLIENT] = "SELECT id, ts FROM messages WHERE user = ?1 AND client_id = ?2",
+    [S_MSG_AFTER] = "SELECT " MSG_COLUMNS " FROM messages m JOIN rooms r ON r.id = m.room_id"
+                    " WHERE m.room_id = ?1 AND m.id > ?2 AND (?3 <= 0 OR m.id < ?3)"
+                    " ORDER BY m.id LIMIT ?4",
+    [S_MSG_LATEST] = "SELECT * FROM (SELECT " MSG_COLUMNS
+                     " FROM messages m JOIN rooms r ON r.id = m.room_id"
+                     " WHERE m.room_id = ?1 ORDER BY m.id DESC LIMIT ?4) ORDER BY 1",
+    [S_MSG_BEFORE] = "SELECT * FROM (SELECT " MSG_COLUMNS
+                     " FROM messages m JOIN rooms r ON r.id = m.room_id"
+                     " WHERE m.room_id = ?1 AND m.id < ?3 ORDER BY m.id DESC LIMIT ?4) ORDER BY 1",
+    [S_LOG_TAIL] = "SELECT " MSG_COLUMNS " FROM messages m JOIN rooms r ON r.id = m.room_id"
+                   " WHERE m.id > ?1 ORDER BY m.id LIMIT ?2",
+    [S_LOG_HEAD] = "SELECT COALESCE(MAX(id), 0) FROM messages",
+    [S_PROC_INSERT] = "INSERT INTO processes (pid, listen, started_at, heartbeat_at)"
+                      " VALUES (?1, ?2, ?3, ?3)",
+    [S_PROC_HEARTBEAT] = "UPDATE processes SET heartbeat_at = ?2, connections = ?3 WHERE id = ?1",
+    [S_PROC_DELETE] = "DELETE FROM processes WHERE id = ?1",
+    [S_PROC_REAP] = "DELETE FROM processes WHERE heartbeat_at <= ?1",
+    [S_PROC_LIST] = "SELECT id, pid, listen, started_at, heartbeat_at, connections"
+                    " FROM processes ORDER BY id",
+    [S_PRES_INSERT] = "INSERT OR REPLACE INTO presence (process_id, sid, room_id, user, joined_at)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [S_PRES_DELETE] = "DELETE FROM presence WHERE sid = ?1 AND room_id = ?2",
+    [S_PRES_DELETE_SID] = "DELETE FROM presence WHERE sid = ?1",
+    [S_PRES_USERS] = "SELECT DISTINCT p.user FROM presence p JOIN processes w ON w.id = p.process_id"
+                     " WHERE p.room_id = ?1 AND w.heartbeat_at > ?2 ORDER BY p.user",
+    [S_SESS_SAVE] = "INSERT OR REPLACE INTO sessions (pid, sid, namespace, user, rooms, data,"
+                    " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_SESS_LOAD] = "SELECT pid, sid, namespace, user, rooms, data, updated_at FROM sessions"
+                    " WHERE pid = ?1 AND updated_at > ?2",
+    [S_SESS_DELETE] = "DELETE FROM sessions WHERE pid = ?1",
+    [S_SESS_EXPIRE] = "DELETE FROM sessions WHERE updated_at <= ?1",
+    [S_CUR_GET] = "SELECT last_id FROM cursors WHERE user = ?1 AND room_id = ?2",
+    [S_CUR_SET] = "INSERT INTO cursors (user, room_id, last_id) VALUES (?1, ?2, ?3)"
+                  " ON CONFLICT (user, room_id) DO UPDATE SET last_id = MAX(last_id, excluded.last_id)",
+    [S_WS_GET] = "SELECT private FROM workspaces WHERE namespace = ?1",
+    [S_WS_SET] = "INSERT INTO workspaces (namespace, private, created_at) VALUES (?1, ?2, ?3)"
+                 " ON CONFLICT (namespace) DO UPDATE SET private = excluded.private",
+    [S_COUNTS] = "SELECT (SELECT COUNT(*) FROM rooms), (SELECT COALESCE(MAX(id), 0) FROM messages)",
+};
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[S_COUNT];
+    char err[256]; /* our own message when the failure is not SQLite's */
+};
+
+int64_t store_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Maps an SQLite result code to a store status. */
+static int status_of(int rc) {
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return STORE_OK;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return STORE_BUSY;
+    case SQLITE_CONSTRAINT:
+        return STORE_EXISTS;
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+        return STORE_FULL;
+    default:
+        return STORE_ERROR;
+    }
+}
+
+const char *store_errmsg(const store *st) {
+    if (!st) return "no store";
+    if (st->err[0]) return st->err;
+    return sqlite3_errmsg(st->db);
+}
+
+/* Takes a statement for use: clears the old bindings and the error note. */
+static sqlite3_stmt *take(store *st, enum stmt_id id) {
+    sqlite3_stmt *s = st->stmt[id];
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    st->err[0] = '\0';
+    return s;
+}
+
+/* Steps a statement that returns no row (or whose rows are ignored) and
+ * resets it. Returns a status. */
+static int run(sqlite3_stmt *s) {
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return status_of(rc);
+}
+
+static void copy_text(char *dst, size_t cap, const unsigned char *src) {
+    snprintf(dst, cap, "%s", src ? (const char *)src : "");
+}
+
+/* ---- opening ---------------------------------------------------------- */
+
+static int exec_all(store *st, const char *sql) {
+    char *msg = NULL;
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        snprintf(st->err, sizeof st->err, "%s", msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+    }
+    return status_of(rc);
+}
+
+/* Applies schema.sql when user_version says it is missing, in one
+ * transaction, so two processes opening a new file at once both end up with
+ * one schema. */
+static int migrate(store *st) {
+    int rc = exec_all(st, "BEGIN IMMEDIATE");
+    if (rc) return rc;
+    sqlite3_stmt *s = NULL;
+    int version = 0;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (version < 1) {
+        rc = exec_all(st, store_schema_sql);
+        if (rc) goto fail;
+    }
+    if (version < STORE_SCHEMA_VERSION || version == 0) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", STORE_SCHEMA_VERSION);
+        rc = exec_all(st, sql);
+        if (rc) goto fail;
+    }
+    return exec_all(st, "COMMIT");
+fail:
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int store_open(store **out, const char *path, const store_options *opt, char *err,
+               size_t errlen) {
+    store_options defaults = {0};
+    if (!opt) opt = &defaults;
+    *out = NULL;
+    store *st = calloc(1, sizeof *st);
+    if (!st) {
+        if (err) snprintf(err, errlen, "out of memory");
+        return STORE_ERROR;
+    }
+    int rc = sqlite3_open_v2(path, &st->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(st->err, sizeof st->err, "%s: %s", path,
+                 st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        rc = STORE_ERROR;
+        goto fail;
+    }
+    sqlite3_busy_timeout(st->db, opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000);
+    sqlite3_extended_result_codes(st->db, 0);
+    const char *sync = opt->sync == STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
+                                                    : "PRAGMA synchronous = NORMAL";
+    if ((rc = exec_all(st, "PRAGMA journal_mode = WAL")) || (rc = exec_all(st, sync)) ||
+        (rc = exec_all(st, "PRAGMA foreign_keys = ON")) || (rc = migrate(st)))
+        goto fail;
+    for (int i = 0; i < S_COUNT; i++) {
+        if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
+                               NULL) != SQLITE_OK) {
+            snprintf(st->err, sizeof st->err, "prepare %d: %s", i, sqlite3_errmsg(st->db));
+            rc = STORE_ERROR;
+            goto fail;
+        }
+    }
+    *out = st;
+    return STORE_OK;
+fail:
+    if (err) snprintf(err, errlen, "%s", store_errmsg(st));
+    store_close(st);
+    return rc ? rc : STORE_ERROR;
+}
+
+void store_close(store *st) {
+    if (!st) return;
+    for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(st->stmt[i]);
+    sqlite3_close(st->db);
+    free(st);
+}
+
+/* ---- validation ------------------------------------------------------- */
+
+long store_utf8_len(const char *s, size_t len) {
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    long n = 0;
+    while (p < end) {
+        unsigned c = *p;
+        int extra;
+        unsigned cp;
+        if (c < 0x80) {
+            extra = 0, cp = c;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            extra = 1, cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            extra = 2, cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            extra = 3, cp = c & 0x07;
+        } else {
+            return -1;
+        }
+        if (end - p <= extra) return -1;
+        for (int i = 1; i <= extra; i++) {
+            if ((p[i] & 0xc0) != 0x80) return -1;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        /* overlong forms, surrogates and values past U+10FFFF */
+        if ((extra == 2 && cp < 0x800) || (extra == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return -1;
+        p += extra + 1;
+        n++;
+    }
+    return n;
+}
+
+static bool has_control(const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) return true;
+    return false;
+}
+
+static bool valid_name(const char *s, long max) {
+    if (!s) return false;
+    size_t len = strlen(s);
+    long n = store_utf8_len(s, len);
+    if (n < 1 || n > max || has_control(s)) return false;
+    return s[0] != ' ' && s[len - 1] != ' '; /* the caller trims */
+}
+
+bool store_valid_room_name(const char *s) {
+    return valid_name(s, STORE_ROOM_NAME_MAX);
+}
+
+bool store_valid_user_name(const char *s) {
+    return valid_name(s, STORE_USER_NAME_MAX);
+}
+
+bool store_valid_text(const char *s) {
+    if (!s) return false;
+    long n = store_utf8_len(s, strlen(s));
+    return n >= 1 && n <= STORE_TEXT_MAX;
+}
+
+bool store_valid_namespace(const char *s) {
+    if (!s || s[0] != '/') return false;
+    if (s[1] == '\0') return true;
+    size_t n = 0;
+    for (const char *p = s + 1; *p; p++, n++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) return false;
+    }
+    return n >= 1 && n <= 32;
+}
+
+char *store_trim(char *s) {
+    if (!s) return s;
+    char *p = s;
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+    size_t len = strlen(p);
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\n' ||
+                   p[len - 1] == '\r'))
+        len--;
+    memmove(s, p, len);
+    s[len] = '\0';
+    return s;
+}
+
+/* ---- transactions ----------------------------------------------------- */
+
+int store_begin(store *st) {
+    return run(take(st, S_BEGIN));
+}
+
+int store_commit(store *st) {
+    int rc = run(take(st, S_COMMIT));
+    /* A failed COMMIT (disk full, busy) may leave the transaction open: roll
+     * it back so nothing half-written stays and the next writer can begin. */
+    if (rc && !sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", 0, 0, 0);
+    return rc;
+}
+
+int store_rollback(store *st) {
+    if (sqlite3_get_autocommit(st->db)) return STORE_OK;
+    return run(take(st, S_ROLLBACK));
+}
+
+/* Runs one write: opens a transaction unless the caller has one, and commits
+ * or rolls back what it opened. */
+typedef struct write_scope {
+    bool own; /* we opened the transaction */
+} write_scope;
+
+static int write_begin(store *st, write_scope *w) {
+    w->own = sqlite3_get_autocommit(st->db) != 0;
+    return w->own ? store_begin(st) : STORE_OK;
+}
+
+static int write_end(store *st, write_scope *w, int rc) {
+    if (!w->own) return rc;
+    if (rc) {
+        store_rollback(st);
+        return rc;
+    }
+    return store_commit(st);
+}
+
+/* ---- rooms ------------------------------------------------------------ */
+
+static void read_room(sqlite3_stmt *s, store_room *r) {
+    r->id = sqlite3_column_int64(s, 0);
+    copy_text(r->name, sizeof r->name, sqlite3_column_text(s, 1));
+    copy_text(r->ns, sizeof r->ns, sqlite3_column_text(s, 2));
+    r->created_at = sqlite3_column_int64(s, 3);
+    r->online = sqlite3_column_int64(s, 4);
+    r->last_message_id = sqlite3_column_int64(s, 5);
+}
+
+static void bind_alive_since(sqlite3_stmt *s) {
+    sqlite3_bind_int64(s, 9, store_now_ms() - STORE_PROCESS_STALE_MS);
+}
+
+/* Steps a statement expected to give one room. */
+static int one_room(sqlite3_stmt *s, store_room *out) {
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        if (out) read_room(s, out);
+        rc = STORE_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? STORE_NOTFOUND : status_of(rc);
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_room_get(store *st, int64_t id, store_room *out) {
+    sqlite3_stmt *s = take(st, S_ROOM_GET);
+    sqlite3_bind_int64(s, 1, id);
+    bind_alive_since(s);
+    return one_room(s, out);
+}
+
+int store_room_find(store *st, const char *ns, const char *name, store_room *out) {
+    sqlite3_stmt *s = take(st, S_ROOM_FIND);
+    sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    bind_alive_since(s);
+    return one_room(s, out);
+}
+
+int store_room_create(store *st, const char *ns, const char *name, store_room *out) {
+    if (!store_valid_namespace(ns) || !store_valid_room_name(name)) return STORE_INVALID;
+    write_scope w;
+    int rc = write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, S_ROOM_INSERT);
+    sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, store_now_ms());
+    rc = run(s);
+    int64_t id = sqlite3_last_insert_rowid(st->db);
+    rc = write_end(st, &w, rc);
+    if (rc == STORE_OK && out) rc = store_room_get(st, id, out);
+    return rc;
+}
+
+int store_rooms_list(store *st, const char *ns, store_room_cb cb, void *ctx) {
+    sqlite3_stmt *s = take(st, S_ROOMS_LIST);
+    sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
+    bind_alive_since(s);
+    int rc;
+    store_room r;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_room(s, &r);
+        if (cb(&r, ctx)) break;
+    }
+    rc = rc == SQLITE_ROW ? STORE_OK : status_of(rc);
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_room_delete(store *st, int64_t id) {
+    write_scope w;
+    int rc = write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, S_ROOM_DELETE);
+    sqlite3_bind_int64(s, 1, id);
+    rc = run(s);
+    if (rc == STORE_OK && sqlite3_changes(st->db) == 0) rc = STORE_NOTFOUND;
+    return write_end(st, &w, rc);
+}
+
+int store_namespace_ensure(store *st, const char *ns) {
+    if (!store_valid_namespace(ns)) return STORE_INVALID;
+    int rc = store_room_find(st, ns, "general", NULL);
+    if (rc != STORE_NOTFOUND) return rc;
+    rc = store_room_create(st, ns, "general", NULL);
+    return rc == STORE_EXISTS ? STORE_OK : rc; /* another process made it first */
+}
+
+/* ---- messages --------------------------------------------------------- */
+
+static int find_by_client(store *st, const char *user, const char *client_id, int64_t *id,
+                          int64_t *ts) {
+    sqlite3_stmt *s = take(st, S_MSG_BY_CLIENT);
+    sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, client_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(s, 0);
+        *ts = sqlite3_column_int64(s, 1);
+        rc = STORE_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? STORE_NOTFOUND : status_of(rc);
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_message_append(store *st, int64_t room_id, const char *user, const char *text,
+                         const char *client_id, int64_t *id, int64_t *ts, bool *duplicate) {
+    *duplicate = false;
+    if (!store_valid_user_name(user) || !store_valid_text(text) ||
+        (client_id && (strlen(client_id) > STORE_CLIENT_ID_MAX || !client_id[0])))
+        return STORE_INVALID;
+    write_scope w;
+    int rc = write_begin(st, &w);
+    if (rc) return rc;
+    if (client_id) {
+        rc = find_by_client(st, user, client_id, id, ts);
+        if (rc == STORE_OK) {
+            *duplicate = true;
+            return write_end(st, &w, STORE_OK);
+        }
+        if (rc != STORE_NOTFOUND) return write_end(st, &w, rc);
+    }
+    sqlite3_stmt *s = take(st, S_MSG_INSERT);
+    *ts = store_now_ms();
+    sqlite3_bind_int64(s, 1, room_id);
+    sqlite3_bind_text(s, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, *ts);
+    if (client_id) sqlite3_bind_text(s, 5, client_id, -1, SQLITE_STATIC);
+    rc = run(s);
+    /* The only constraint an insert can break here is the room's foreign key:
+     * client_id duplicates were answered above inside the same transaction. */
+    if (rc == STORE_EXISTS) rc = STORE_NOTFOUND;
+    *id = sqlite3_last_insert_rowid(st->db);
+    return write_end(st, &w, rc);
+}
+
+static int each_message(sqlite3_stmt *s, store_message_cb cb, void *ctx) {
+    int rc;
+    store_message m;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        m.id = sqlite3_column_int64(s, 0);
+        m.room_id = sqlite3_column_int64(s, 1);
+        m.room = (const char *)sqlite3_column_text(s, 2);
+        m.ns = (const char *)sqlite3_column_text(s, 3);
+        m.user = (const char *)sqlite3_column_text(s, 4);
+        m.text = (const char *)sqlite3_column_text(s, 5);
+        m.client_id = (const char *)sqlite3_column_text(s, 6);
+        m.ts = sqlite3_column_int64(s, 7);
+        if (cb(&m, ctx)) break;
+    }
+    rc = rc == SQLITE_ROW ? STORE_OK : status_of(rc);
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_messages_list(store *st, int64_t room_id, int64_t after, int64_t before, int limit,
+                        store_message_cb cb, void *ctx) {
+    if (limit <= 0 || limit > STORE_LIST_MAX) limit = STORE_LIST_MAX;
+    enum stmt_id id = after > 0 ? S_MSG_AFTER : before > 0 ? S_MSG_BEFORE : S_MSG_LATEST;
+    sqlite3_stmt *s = take(st, id);
+    sqlite3_bind_int64(s, 1, room_id);
+    if (id == S_MSG_AFTER) sqlite3_bind_int64(s, 2, after);
+    if (id != S_MSG_LATEST) sqlite3_bind_int64(s, 3, before);
+    sqlite3_bind_int(s, 4, limit);
+    return each_message(s, cb, ctx);
+}
+
+int store_log_tail(store *st, int64_t after, int limit, store_message_cb cb, void *ctx) {
+    sqlite3_stmt *s = take(st, S_LOG_TAIL);
+    sqlite3_bind_int64(s, 1, after);
+    sqlite3_bind_int(s, 2, limit > 0 ? limit : 1000);
+    return each_message(s, cb, ctx);
+}
+
+/* Steps a statement giving one integer row into *v. */
+static int one_int(sqlite3_stmt *s, int64_t *v) {
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *v = sqlite3_column_int64(s, 0);
+        rc = STORE_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? STORE_NOTFOUND : status_of(rc);
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_log_head(store *st, int64_t *id) {
+    return one_int(take(st, S_LOG_HEAD), id);
+}
+
+/* ---- processes and presence ------------------------------------------- */
+
+int store_process_register(store *st, int64_t pid, const char *listen, int64_t *id) {
+    write_scope w;
+    int rc = write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, S_PROC_INSERT);
+    sqlite3_bind_int64(s, 1, pid);
+    sqlite3_bind_text(s, 2, listen, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, store_now_ms());
+    rc = run(s);
+    *id = sqlite3_last_insert_rowid(st->db);
+    return write_end(st, &w, rc);
+}
+
+int store_process_heartbeat(store *st, int64_t id, int64_t connections) {
+    write_scope w;
+    int rc = write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, S_PROC_HEARTBEAT);
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, store_now_ms());
+    sqlite3_bind_int64(s, 3, connections);
+    rc = run(s);
+    if (rc == STORE_OK && sqlite3_changes(st->db) == 0) rc = STORE_NOTFOUND;
+    return write_end(st, &w, rc);
+}
+
+/* Runs a one-statement write bound to one integer. */
+static int write_int(store *st, enum stmt_id id, int64_t v) {
+    write_scope w;
+    int rc = write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, id);
+    sqlite3_bind_int64(s, 1, v);
+    return write_end(st, &w, run(s));
+}
+
+int store_process_unregister(store *st, int64_t id) {
+    return write_int(st, S_PROC_DELETE, id);
+}
+
+int store_process_reap(store *st) {
+    return write_int(st, S_PROC_REAP, store_now_ms() - STORE_PROCESS_STALE_MS);
+}
+
+int store_processes_list(store *st, store_process_cb cb, void *ctx) {
+    sqlite3_stmt *s = take(st, S_PROC_LIST);
+    int64_t alive_since = store_now_ms() - STORE_PROCESS_STALE_MS;
+    int rc;
+    store_process p;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        p.id = sqlite3_column_int64(s, 0);
+        p.pid = sqlite3_column_int64(s, 1);
+        p.listen = (const char *)sqlite3_column_text(s, 2);
+        p.started_at = sqlite3_column_int64(s, 3);
+        p.heartbeat_at = sqlite3_column_int64(s, 4);
+        p.connections = sqlite3_column_int64(s, 5);
+        p.alive = p.heartbeat_at > alive_since;
+        if (cb(&p, ctx)) break;
+    }
+    rc = rc == SQLITE_ROW ? STORE_OK : status_of(rc);
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_presence_add(store *st, int64_t process_id, const char *sid, int64_t room_id,
+                       const char *user) {
+    write_scope w;
+    int rc = write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, S_PRES_INSERT);
+    sqlite3_bind_int64(s, 1, process_id);
+    sqlite3_bind_text(s, 2, sid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, room_id);
+    sqlite3_bind_text(s, 4, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, store_now_ms());
+    return write_end(st, &w, run(s));
+}
+
+int store_presence_remove(store *st, const char *sid, int64_t room_id) {
+    write_scope w;
+    int rc = write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, S_PRES_DELETE);
+    sqlite3_bind_text(s, 1, sid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, room_id);
+    return write_end(st, &w, run(s));
+}
+
+int store_presence_remove_sid(store *st, const char *sid) {
+    write_scope w;
+    int rc = write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, S_PRES_DELETE_SID);
+    sqlite3_bind_text(s, 1, sid, -1, SQLITE_STATIC);
+    return write_end(st, &w, run(s));
+}
+
+int store_presence_users(store *st, int64_t room_id, int (*cb)(const char *user, void *ctx),
+                         void *ctx) {
+    sqlite3_stmt *s = take(st, S_PRES_USERS);
+    sqlite3_bind_int64(s, 1, room_id);
+    sqlite3_bind_int64(s, 2, store_now_ms() - STORE_PROCESS_STALE_MS);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (cb((const char *)sqlite3_column_text(s, 0), ctx)) break;
+    rc = rc == SQLITE_ROW ? STORE_OK : status_of(rc);
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* ---- sessions --------------------------------------------------------- */
+
+int store_session_save(store *st, const store_session *ss) {
+    write_scope w;
+    int rc = write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, S_SESS_SAVE);
+    sqlite3_bind_text(s, 1, ss->pid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, ss->sid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, ss->ns, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, ss->user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, ss->rooms ? ss->rooms : "[]", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, ss->data ? ss->data : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, ss->updated_at ? ss->updated_at : store_now_ms());
+    return write_end(st, &w, run(s));
+}
+
+int store_session_load(store *st, const char *pid, int64_t max_age_ms, store_session *out) {
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s = take(st, S_SESS_LOAD);
+    sqlite3_bind_text(s, 1, pid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, store_now_ms() - max_age_ms);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        copy_text(out->pid, sizeof out->pid, sqlite3_column_text(s, 0));
+        copy_text(out->sid, sizeof out->sid, sqlite3_column_text(s, 1));
+        copy_text(out->ns, sizeof out->ns, sqlite3_column_text(s, 2));
+        copy_text(out->user, sizeof out->user, sqlite3_column_text(s, 3));
+        out->rooms = strdup((const char *)sqlite3_column_text(s, 4));
+        out->data = strdup((const char *)sqlite3_column_text(s, 5));
+        out->updated_at = sqlite3_column_int64(s, 6);
+        rc = out->rooms && out->data ? STORE_OK : STORE_ERROR;
+        if (rc) store_session_free(out);
+    } else {
+        rc = rc == SQLITE_DONE ? STORE_NOTFOUND : status_of(rc);
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+void store_session_free(store_session *s) {
+    if (!s) return;
+    free(s->rooms);
+    free(s->data);
+    s->rooms = s->data = NULL;
+}
+
+int store_session_delete(store *st, const char *pid) {
+    write_scope w;
+    int rc = write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, S_SESS_DELETE);
+    sqlite3_bind_text(s, 1, pid, -1, SQLITE_STATIC);
+    return write_end(st, &w, run(s));
+}
+
+int store_session_expire(store *st, int64_t max_age_ms) {
+    return write_int(st, S_SESS_EXPIRE, store_now_ms() - max_age_ms);
+}
+
+/* ---- cursors and workspaces ------------------------------------------- */
+
+int store_cursor_get(store *st, const char *user, int64_t room_id, int64_t *last_id) {
+    sqlite3_stmt *s = take(st, S_CUR_GET);
+    sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, room_id);
+    int rc = one_int(s, last_id);
+    if (rc == STORE_NOTFOUND) {
+        *last_id = 0;
+        rc = STORE_OK;
+    }
+    return rc;
+}
+
+int store_cursor_set(store *st, const char *user, int64_t room_id, int64_t last_id) {
+    write_scope w;
+    int rc = write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, S_CUR_SET);
+    sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, room_id);
+    sqlite3_bind_int64(s, 3, last_id);
+    rc = run(s);
+    if (rc == STORE_EXISTS) rc = STORE_NOTFOUND; /* the room's foreign key */
+    return write_end(st, &w, rc);
+}
+
+int store_workspace_private(store *st, const char *ns, bool *is_private) {
+    sqlite3_stmt *s = take(st, S_WS_GET);
+    sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
+    int64_t v = 0;
+    int rc = one_int(s, &v);
+    *is_private = rc == STORE_OK && v != 0;
+    return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+int store_workspace_set_private(store *st, const char *ns, bool is_private) {
+    if (!store_valid_namespace(ns) || strcmp(ns, "/") == 0) return STORE_INVALID;
+    write_scope w;
+    int rc = write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, S_WS_SET);
+    sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, is_private ? 1 : 0);
+    sqlite3_bind_int64(s, 3, store_now_ms());
+    return write_end(st, &w, run(s));
+}
+
+int store_counts(store *st, int64_t *rooms, int64_t *messages) {
+    sqlite3_stmt *s = take(st, S_COUNTS);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *rooms = sqlite3_column_int64(s, 0);
+        *messages = sqlite3_column_int64(s, 1);
+        rc = STORE_OK;
+    } else {
+        rc = status_of(rc);
+    }
+    sqlite3_reset(s);
+    return rc;
+}
