@@ -1,0 +1,608 @@
+/* chat.c -- the chat's Socket.IO handlers: rooms, messages, presence, recovery */
+#include "chat.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Per-socket chat state, the socket's ctx. */
+typedef struct chat_user {
+    char name[STORE_USER_NAME_BUF];
+    bool named;            /* the client chose the name (auth.name): cursors apply */
+    int64_t replayed_upto; /* live delivery skips ids <= this: recovery sent them */
+    int64_t recover_from;  /* > 0: replay the log after this offset once connected */
+} chat_user;
+
+/* A chat message waiting for the group commit. */
+typedef struct pending_msg {
+    sio_ack *ack; /* may be NULL: the client asked for none */
+    int64_t room_id;
+    char *user, *text, *client_id;
+    struct pending_msg *next;
+} pending_msg;
+
+struct chat {
+    sio_server *srv;
+    store *st;
+    chat_config cfg;
+    int64_t cursor; /* last log offset delivered */
+    pending_msg *batch, *batch_tail;
+    size_t batch_len;
+    lws_sorted_usec_list_t flush;
+    bool flush_scheduled;
+    struct lws_context *ctx;
+};
+
+int64_t chat_cursor(const chat *c) {
+    return c->cursor;
+}
+
+static chat_user *user_of(const sio_socket *s) {
+    return sio_socket_ctx(s);
+}
+
+/* ---- JSON helpers ----------------------------------------------------- */
+
+static json_t *error_obj(const char *msg) {
+    return json_pack("[{s:s}]", "error", msg);
+}
+
+static void ack_error(sio_ack *ack, const char *msg) {
+    if (!ack) return;
+    json_t *a = error_obj(msg);
+    sio_ack_send(ack, a);
+    json_decref(a);
+}
+
+/* Sends [obj] as the ack and drops our reference to obj. */
+static void ack_obj(sio_ack *ack, json_t *obj) {
+    if (!ack) {
+        json_decref(obj);
+        return;
+    }
+    json_t *a = json_array();
+    json_array_append_new(a, obj);
+    sio_ack_send(ack, a);
+    json_decref(a);
+}
+
+static json_t *room_json(const store_room *r) {
+    return json_pack("{s:I,s:s,s:s,s:I,s:I,s:I}", "id", (json_int_t)r->id, "name", r->name,
+                     "namespace", r->ns, "created_at", (json_int_t)r->created_at, "online",
+                     (json_int_t)r->online, "last_message_id", (json_int_t)r->last_message_id);
+}
+
+static json_t *message_json(const store_message *m) {
+    json_t *o = json_pack("{s:I,s:s,s:I,s:s,s:s,s:I}", "id", (json_int_t)m->id, "room", m->room,
+                          "room_id", (json_int_t)m->room_id, "user", m->user, "text", m->text,
+                          "ts", (json_int_t)m->ts);
+    if (o && m->client_id) json_object_set_new(o, "client_id", json_string(m->client_id));
+    return o;
+}
+
+/* [obj, "<offset>"]: room broadcasts carry their log offset as the last
+ * argument, which socket.io-client keeps for connection state recovery. */
+static json_t *with_offset(json_t *obj, int64_t offset) {
+    char buf[24];
+    snprintf(buf, sizeof buf, "%" PRId64, offset);
+    return json_pack("[os]", obj, buf);
+}
+
+/* The room named by an event's first argument: a string, or {room: name}. */
+static const char *room_arg(const sio_event *ev) {
+    json_t *a = json_array_get(ev->args, 0);
+    if (json_is_object(a)) a = json_object_get(a, "room");
+    return json_is_string(a) ? json_string_value(a) : NULL;
+}
+
+static const char *str_field(const sio_event *ev, const char *key) {
+    json_t *v = json_object_get(json_array_get(ev->args, 0), key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* Emits obj (+ the offset) to room of s's namespace, all but s. Steals obj. */
+static void to_room_but(chat *c, sio_socket *s, const char *room, const char *event, json_t *obj,
+                        bool is_volatile) {
+    const char *rooms[1] = {room};
+    sio_to to = {.rooms = rooms, .nrooms = 1, .except = s, .is_volatile = is_volatile};
+    json_t *args = is_volatile ? json_pack("[o]", obj) : with_offset(obj, c->cursor);
+    if (args) sio_emit(sio_socket_nsp(s), &to, event, args);
+    json_decref(args);
+}
+
+static const char *store_error(int rc) {
+    switch (rc) {
+    case STORE_BUSY:
+        return "database busy, try again";
+    case STORE_FULL:
+        return "storage unavailable, try again";
+    case STORE_NOTFOUND:
+        return "no such room";
+    case STORE_INVALID:
+        return "invalid input";
+    case STORE_EXISTS:
+        return "room exists";
+    default:
+        return "internal error";
+    }
+}
+
+/* ---- sessions --------------------------------------------------------- */
+
+/* Writes the socket's session (user, rooms) for recovery. */
+static void session_save(chat *c, sio_socket *s) {
+    if (!sio_socket_pid(s)[0]) return;
+    store_session ss = {0};
+    snprintf(ss.pid, sizeof ss.pid, "%s", sio_socket_pid(s));
+    snprintf(ss.sid, sizeof ss.sid, "%s", sio_socket_id(s));
+    snprintf(ss.ns, sizeof ss.ns, "%s", sio_nsp_name(sio_socket_nsp(s)));
+    snprintf(ss.user, sizeof ss.user, "%s", user_of(s)->name);
+    json_t *rooms = json_array();
+    for (size_t i = 0; i < sio_socket_room_count(s); i++)
+        json_array_append_new(rooms, json_string(sio_socket_room_at(s, i)));
+    ss.rooms = json_dumps(rooms, JSON_COMPACT);
+    json_decref(rooms);
+    ss.data = user_of(s)->named ? "{\"named\":true}" : "{}";
+    int rc = ss.rooms ? store_session_save(c->st, &ss) : STORE_ERROR;
+    if (rc) lwsl_warn("chat: session save failed: %s\n", store_errmsg(c->st));
+    free(ss.rooms);
+}
+
+/* ---- delivery --------------------------------------------------------- */
+
+static bool not_yet_replayed(const sio_socket *s, void *ud) {
+    const store_message *m = ud;
+    return user_of(s)->replayed_upto < m->id;
+}
+
+static int deliver_one(const store_message *m, void *ud) {
+    chat *c = ud;
+    c->cursor = m->id;
+    sio_nsp *nsp = sio_nsp_get(c->srv, m->ns);
+    if (!nsp || sio_nsp_room_size(nsp, m->room) == 0) return 0;
+    json_t *args = with_offset(message_json(m), m->id);
+    const char *rooms[1] = {m->room};
+    sio_to to = {.rooms = rooms, .nrooms = 1, .filter = not_yet_replayed, .filter_ud = (void *)m};
+    if (args) sio_emit(nsp, &to, "chat message", args);
+    json_decref(args);
+    return 0;
+}
+
+void chat_deliver_new(chat *c) {
+    /* Pages of 1000 keep one call's work bounded per page; loop to the end. */
+    for (int guard = 0; guard < 10000; guard++) {
+        int64_t before = c->cursor;
+        if (store_log_tail(c->st, c->cursor, 1000, deliver_one, c)) {
+            lwsl_warn("chat: tail read failed: %s\n", store_errmsg(c->st));
+            return;
+        }
+        if (c->cursor == before) return;
+    }
+}
+
+typedef struct replay_ctx {
+    sio_socket *s;
+    int64_t last;
+} replay_ctx;
+
+static int replay_one(const store_message *m, void *ud) {
+    replay_ctx *r = ud;
+    r->last = m->id;
+    if (strcmp(m->ns, sio_nsp_name(sio_socket_nsp(r->s))) || !sio_in_room(r->s, m->room))
+        return 0;
+    json_t *args = with_offset(message_json(m), m->id);
+    if (args) sio_emit_socket(r->s, "chat message", args);
+    json_decref(args);
+    return 0;
+}
+
+/* Sends a recovered socket what it missed: the log after its offset, up to
+ * what live delivery has reached, in order, before any new message. */
+static void replay_missed(chat *c, sio_socket *s) {
+    chat_user *u = user_of(s);
+    u->replayed_upto = INT64_MAX; /* hold live delivery back while catching up */
+    chat_deliver_new(c);
+    replay_ctx r = {s, u->recover_from};
+    while (r.last < c->cursor) {
+        int64_t before = r.last;
+        if (store_log_tail(c->st, r.last, 1000, replay_one, &r) || r.last == before) break;
+    }
+    u->replayed_upto = c->cursor;
+    u->recover_from = 0;
+}
+
+/* ---- group commit ----------------------------------------------------- */
+
+static void pending_free(pending_msg *p) {
+    free(p->user);
+    free(p->text);
+    free(p->client_id);
+    free(p);
+}
+
+/* Commits every queued message in one transaction, then acks each: an ack
+ * is sent only after its message is durable. */
+static void flush(lws_sorted_usec_list_t *sul) {
+    chat *c = lws_container_of(sul, chat, flush);
+    c->flush_scheduled = false;
+    pending_msg *batch = c->batch;
+    c->batch = c->batch_tail = NULL;
+    c->batch_len = 0;
+    if (!batch) return;
+
+    typedef struct result {
+        int rc;
+        int64_t id, ts;
+    } result;
+    size_t n = 0;
+    for (pending_msg *p = batch; p; p = p->next) n++;
+    result *res = calloc(n, sizeof *res);
+    int rc = res ? store_begin(c->st) : STORE_ERROR;
+    size_t i = 0;
+    for (pending_msg *p = batch; p; p = p->next, i++) {
+        if (rc) {
+            if (res) res[i].rc = rc;
+            continue;
+        }
+        bool dup;
+        res[i].rc = store_message_append(c->st, p->room_id, p->user, p->text, p->client_id,
+                                         &res[i].id, &res[i].ts, &dup);
+    }
+    if (rc == STORE_OK) {
+        rc = store_commit(c->st);
+        if (rc) {
+            lwsl_warn("chat: commit of %zu messages failed: %s\n", n, store_errmsg(c->st));
+            for (i = 0; i < n; i++) res[i].rc = rc;
+        }
+    } else {
+        lwsl_warn("chat: begin failed: %s\n", store_errmsg(c->st));
+    }
+    i = 0;
+    for (pending_msg *p = batch, *next; p; p = next, i++) {
+        next = p->next;
+        if (!res || res[i].rc)
+            ack_error(p->ack, store_error(res ? res[i].rc : STORE_ERROR));
+        else
+            ack_obj(p->ack, json_pack("{s:I,s:I}", "id", (json_int_t)res[i].id, "ts",
+                                      (json_int_t)res[i].ts));
+        pending_free(p);
+    }
+    free(res);
+    chat_deliver_new(c);
+}
+
+static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
+    chat *c = ud;
+    const char *room = str_field(ev, "room"), *text = str_field(ev, "text");
+    json_t *cid = json_object_get(json_array_get(ev->args, 0), "client_id");
+    if (!room || !text) return ack_error(ev->ack, "expected {room, text}");
+    if (!store_valid_text(text)) return ack_error(ev->ack, "text must be 1-4000 characters");
+    if (cid && !json_is_null(cid) &&
+        (!json_is_string(cid) || !json_string_length(cid) ||
+         json_string_length(cid) > STORE_CLIENT_ID_MAX))
+        return ack_error(ev->ack, "client_id must be a string of 1-64 bytes");
+    if (!sio_in_room(s, room)) return ack_error(ev->ack, "join the room first");
+    store_room r;
+    int rc = store_room_find(c->st, sio_nsp_name(sio_socket_nsp(s)), room, &r);
+    if (rc) return ack_error(ev->ack, store_error(rc));
+
+    pending_msg *p = calloc(1, sizeof *p);
+    if (!p || !(p->user = strdup(user_of(s)->name)) || !(p->text = strdup(text)) ||
+        (json_is_string(cid) && !(p->client_id = strdup(json_string_value(cid))))) {
+        if (p) pending_free(p);
+        return ack_error(ev->ack, "out of memory");
+    }
+    p->room_id = r.id;
+    p->ack = ev->ack;
+    ev->ack = NULL;
+    if (c->batch_tail)
+        c->batch_tail->next = p;
+    else
+        c->batch = p;
+    c->batch_tail = p;
+    c->batch_len++;
+    /* Commit on the next loop turn: whatever else arrives in this one joins
+     * the same transaction. */
+    if (!c->flush_scheduled) {
+        c->flush_scheduled = true;
+        lws_sul_schedule(c->ctx, 0, &c->flush, flush, 1);
+    }
+}
+
+/* ---- rooms ------------------------------------------------------------ */
+
+static int add_user(const char *user, void *ud) {
+    json_array_append_new(ud, json_string(user));
+    return 0;
+}
+
+typedef struct missed_ctx {
+    json_t *list;
+    int max;
+    bool more;
+} missed_ctx;
+
+static int add_missed(const store_message *m, void *ud) {
+    missed_ctx *mc = ud;
+    if ((int)json_array_size(mc->list) >= mc->max) {
+        mc->more = true;
+        return 1;
+    }
+    json_array_append_new(mc->list, message_json(m));
+    return 0;
+}
+
+static void on_join(sio_socket *s, sio_event *ev, void *ud) {
+    chat *c = ud;
+    chat_user *u = user_of(s);
+    const char *name = room_arg(ev);
+    if (!name) return ack_error(ev->ack, "expected a room name");
+    const char *ns = sio_nsp_name(sio_socket_nsp(s));
+    store_room r;
+    int rc = store_room_find(c->st, ns, name, &r);
+    if (rc) return ack_error(ev->ack, store_error(rc));
+    int joined = sio_join(s, r.name);
+    if (joined < 0) return ack_error(ev->ack, "too many rooms");
+    if (store_presence_add(c->st, c->cfg.process_id, sio_socket_id(s), r.id, u->name))
+        lwsl_warn("chat: presence add failed: %s\n", store_errmsg(c->st));
+    if (joined == 0) session_save(c, s);
+
+    json_t *members = json_array(), *missed = json_array();
+    store_presence_users(c->st, r.id, add_user, members);
+    missed_ctx mc = {missed, c->cfg.missed_max, false};
+    if (u->named) {
+        int64_t last = 0;
+        store_cursor_get(c->st, u->name, r.id, &last);
+        if (last > 0)
+            store_messages_list(c->st, r.id, last, 0, c->cfg.missed_max + 1, add_missed, &mc);
+        else /* a first visit: nothing was missed; start the cursor here */
+            store_cursor_set(c->st, u->name, r.id, r.last_message_id);
+    }
+    ack_obj(ev->ack, json_pack("{s:b,s:s,s:I,s:o,s:o,s:b}", "ok", 1, "room", r.name, "room_id",
+                               (json_int_t)r.id, "members", members, "missed", missed, "more",
+                               mc.more));
+    if (joined == 0)
+        to_room_but(c, s, r.name, "user joined", json_pack("{s:s,s:s}", "room", r.name, "user",
+                                                           u->name), false);
+}
+
+static void leave_room(chat *c, sio_socket *s, const char *name, bool announce) {
+    store_room r;
+    const char *ns = sio_nsp_name(sio_socket_nsp(s));
+    if (store_room_find(c->st, ns, name, &r) == STORE_OK)
+        store_presence_remove(c->st, sio_socket_id(s), r.id);
+    if (announce)
+        to_room_but(c, s, name, "user left",
+                    json_pack("{s:s,s:s}", "room", name, "user", user_of(s)->name), false);
+}
+
+static void on_leave(sio_socket *s, sio_event *ev, void *ud) {
+    chat *c = ud;
+    const char *name = room_arg(ev);
+    if (!name) return ack_error(ev->ack, "expected a room name");
+    if (!sio_in_room(s, name)) return ack_error(ev->ack, "not in that room");
+    leave_room(c, s, name, true);
+    sio_leave(s, name);
+    session_save(c, s);
+    ack_obj(ev->ack, json_pack("{s:b,s:s}", "ok", 1, "room", name));
+}
+
+static void on_typing(sio_socket *s, sio_event *ev, void *ud) {
+    const char *name = room_arg(ev);
+    if (ev->ack) sio_ack_drop(ev->ack), ev->ack = NULL;
+    if (!name || !sio_in_room(s, name)) return;
+    to_room_but(ud, s, name, "typing", json_pack("{s:s,s:s}", "room", name, "user",
+                                                 user_of(s)->name), true);
+}
+
+static void on_read(sio_socket *s, sio_event *ev, void *ud) {
+    chat *c = ud;
+    const char *name = str_field(ev, "room");
+    json_t *id = json_object_get(json_array_get(ev->args, 0), "id");
+    if (!name || !json_is_integer(id) || json_integer_value(id) < 0)
+        return ack_error(ev->ack, "expected {room, id}");
+    store_room r;
+    int rc = store_room_find(c->st, sio_nsp_name(sio_socket_nsp(s)), name, &r);
+    if (rc == STORE_OK && user_of(s)->named)
+        rc = store_cursor_set(c->st, user_of(s)->name, r.id, json_integer_value(id));
+    if (rc) return ack_error(ev->ack, store_error(rc));
+    ack_obj(ev->ack, json_pack("{s:b}", "ok", 1));
+}
+
+static int add_room(const store_room *r, void *ud) {
+    json_array_append_new(ud, room_json(r));
+    return 0;
+}
+
+static void on_rooms(sio_socket *s, sio_event *ev, void *ud) {
+    chat *c = ud;
+    json_t *list = json_array();
+    int rc = store_rooms_list(c->st, sio_nsp_name(sio_socket_nsp(s)), add_room, list);
+    if (rc) {
+        json_decref(list);
+        return ack_error(ev->ack, store_error(rc));
+    }
+    ack_obj(ev->ack, json_pack("{s:o}", "rooms", list));
+}
+
+static void on_create_room(sio_socket *s, sio_event *ev, void *ud) {
+    chat *c = ud;
+    const char *given = str_field(ev, "name");
+    if (!given) given = json_string_value(json_array_get(ev->args, 0));
+    if (!given) return ack_error(ev->ack, "expected {name}");
+    char name[STORE_ROOM_NAME_BUF * 2];
+    if (strlen(given) >= sizeof name) return ack_error(ev->ack, "room name must be 1-64 characters");
+    snprintf(name, sizeof name, "%s", given);
+    store_trim(name);
+    if (!store_valid_room_name(name))
+        return ack_error(ev->ack, "room name must be 1-64 characters, no control characters");
+    store_room r;
+    int rc = store_room_create(c->st, sio_nsp_name(sio_socket_nsp(s)), name, &r);
+    if (rc) return ack_error(ev->ack, rc == STORE_EXISTS ? "room exists" : store_error(rc));
+    ack_obj(ev->ack, json_pack("{s:b,s:o}", "ok", 1, "room", room_json(&r)));
+    json_t *args = json_pack("[o]", room_json(&r));
+    sio_emit(sio_socket_nsp(s), NULL, "room created", args);
+    json_decref(args);
+}
+
+/* ---- connection lifecycle --------------------------------------------- */
+
+static bool is_workspace(const char *name, void *ud) {
+    (void)ud;
+    return strcmp(name, "/") != 0 && strcmp(name, "/admin") != 0 && store_valid_namespace(name);
+}
+
+/* Middleware: the user's name from auth.name (trimmed, 1-32 characters), or
+ * a guest name; makes sure the namespace has its general room. */
+static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
+    chat *c = ud;
+    chat_user *u = calloc(1, sizeof *u);
+    if (!u) return snprintf(err, errlen, "out of memory"), -1;
+    sio_socket_set_ctx(s, u, free);
+    json_t *name = json_object_get(auth, "name");
+    if (name && !json_is_null(name)) {
+        const char *given = json_string_value(name);
+        if (!given || strlen(given) >= sizeof u->name) {
+            snprintf(err, errlen, "invalid name: 1-32 characters");
+            return -1;
+        }
+        snprintf(u->name, sizeof u->name, "%s", given);
+        store_trim(u->name);
+        if (!store_valid_user_name(u->name)) {
+            snprintf(err, errlen, "invalid name: 1-32 characters, no control characters");
+            return -1;
+        }
+        u->named = true;
+    } else {
+        snprintf(u->name, sizeof u->name, "guest-%.6s", sio_socket_id(s));
+    }
+    if (store_namespace_ensure(c->st, sio_nsp_name(sio_socket_nsp(s)))) {
+        snprintf(err, errlen, "storage unavailable");
+        return -1;
+    }
+    return 0;
+}
+
+static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud) {
+    chat *c = ud;
+    char *end;
+    long long off = strtoll(offset, &end, 10);
+    if (*end || off < 0 || end == offset) return false;
+    store_session ss;
+    if (store_session_load(c->st, pid, c->cfg.recovery_window_ms, &ss)) return false;
+    bool ok = strcmp(ss.ns, sio_nsp_name(sio_socket_nsp(s))) == 0;
+    json_t *rooms = ok ? json_loads(ss.rooms, 0, NULL) : NULL;
+    json_t *data = ok ? json_loads(ss.data, 0, NULL) : NULL;
+    if (ok && json_is_array(rooms)) {
+        chat_user *u = user_of(s);
+        snprintf(u->name, sizeof u->name, "%s", ss.user);
+        u->named = json_is_true(json_object_get(data, "named"));
+        sio_socket_restore(s, ss.sid, ss.pid);
+        size_t i;
+        json_t *v;
+        json_array_foreach(rooms, i, v) {
+            store_room r;
+            if (!json_is_string(v) ||
+                store_room_find(c->st, ss.ns, json_string_value(v), &r) != STORE_OK)
+                continue; /* the room was deleted meanwhile */
+            if (sio_join(s, r.name) == 0)
+                store_presence_add(c->st, c->cfg.process_id, ss.sid, r.id, u->name);
+        }
+        u->recover_from = off;
+    } else {
+        ok = false;
+    }
+    json_decref(rooms);
+    json_decref(data);
+    store_session_free(&ss);
+    return ok;
+}
+
+static void on_connection(sio_socket *s, void *ud) {
+    chat *c = ud;
+    chat_user *u = user_of(s);
+    const char *ns = sio_nsp_name(sio_socket_nsp(s));
+    /* The proof of life the seed asks for, one line per connection. */
+    lwsl_user("a user connected: sid=%s user=%s nsp=%s peer=%s%s\n", sio_socket_id(s), u->name,
+              ns, sio_socket_peer(s), sio_socket_recovered(s) ? " (recovered)" : "");
+    if (sio_socket_recovered(s))
+        replay_missed(c, s);
+    else
+        session_save(c, s);
+    /* A greeting that carries the current offset, so that a client that
+     * disconnects before any room message still recovers what it missed. */
+    json_t *args = with_offset(
+        json_pack("{s:s,s:s,s:s,s:b}", "sid", sio_socket_id(s), "user", u->name, "namespace", ns,
+                  "recovered", sio_socket_recovered(s)),
+        c->cursor);
+    sio_emit_socket(s, "session", args);
+    json_decref(args);
+    sio_to to = {.except = s};
+    args = json_pack("[{s:s,s:s}]", "user", u->name, "sid", sio_socket_id(s));
+    sio_emit(sio_socket_nsp(s), &to, "user connected", args);
+    json_decref(args);
+}
+
+static void on_disconnecting(sio_socket *s, const char *reason, void *ud) {
+    chat *c = ud;
+    (void)reason;
+    for (size_t i = 0; i < sio_socket_room_count(s); i++)
+        leave_room(c, s, sio_socket_room_at(s, i), true);
+    session_save(c, s); /* the recovery window starts now */
+}
+
+static void on_disconnect(sio_socket *s, const char *reason, void *ud) {
+    chat *c = ud;
+    store_presence_remove_sid(c->st, sio_socket_id(s));
+    lwsl_user("user disconnected: sid=%s user=%s reason=%s\n", sio_socket_id(s),
+              user_of(s)->name, reason);
+    json_t *args = json_pack("[{s:s,s:s}]", "user", user_of(s)->name, "sid", sio_socket_id(s));
+    sio_emit(sio_socket_nsp(s), NULL, "user disconnected", args);
+    json_decref(args);
+}
+
+static void define(chat *c, sio_nsp_def *def) {
+    sio_use(def, identify, c);
+    sio_on_recover(def, recover, c);
+    sio_on_connection(def, on_connection, c);
+    sio_on_disconnecting(def, on_disconnecting, c);
+    sio_on_disconnect(def, on_disconnect, c);
+    sio_on(def, "join", on_join, c);
+    sio_on(def, "leave", on_leave, c);
+    sio_on(def, "chat message", on_chat_message, c);
+    sio_on(def, "typing", on_typing, c);
+    sio_on(def, "read", on_read, c);
+    sio_on(def, "rooms", on_rooms, c);
+    sio_on(def, "create room", on_create_room, c);
+}
+
+chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
+    chat *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->srv = srv;
+    c->st = st;
+    c->cfg = *cfg;
+    if (c->cfg.recovery_window_ms <= 0) c->cfg.recovery_window_ms = 24LL * 3600 * 1000;
+    if (c->cfg.missed_max <= 0) c->cfg.missed_max = 100;
+    if (store_log_head(st, &c->cursor)) c->cursor = 0;
+    define(c, sio_of(srv, "/"));
+    define(c, sio_of_match(srv, is_workspace, NULL));
+    return c;
+}
+
+void chat_attach(chat *c, struct lws_context *ctx) {
+    c->ctx = ctx;
+}
+
+void chat_free(chat *c) {
+    if (!c) return;
+    if (c->flush_scheduled) lws_sul_cancel(&c->flush);
+    while (c->batch) {
+        pending_msg *p = c->batch;
+        c->batch = p->next;
+        sio_ack_drop(p->ack);
+        pending_free(p);
+    }
+    free(c);
+}

@@ -1,0 +1,34 @@
+/* chat.h -- the chat's Socket.IO handlers: rooms, messages, presence, recovery */
+#ifndef CHAT_H
+#define CHAT_H
+
+#include <stdint.h>
+
+#include "sio.h"
+#include "store.h"
+
+typedef struct chat_config {
+    int64_t process_id;         /* this process's row in the processes table */
+    int64_t recovery_window_ms; /* how long a session can be recovered [24 h] */
+    int missed_max;             /* messages in a join ack's `missed` [100] */
+} chat_config;
+
+typedef struct chat chat;
+
+/* Registers the chat handlers on namespace "/" and on every workspace
+ * namespace ("/" + 1-32 of a-z 0-9 -, except "/admin"). The store is
+ * borrowed and must outlive the chat. Returns NULL when out of memory. */
+chat *chat_new(sio_server *srv, store *st, const chat_config *cfg);
+void chat_free(chat *c);
+/* Gives the chat the lws context its group-commit timer runs on. */
+void chat_attach(chat *c, struct lws_context *ctx);
+
+/* Delivers every message appended to the log since the last call, whoever
+ * wrote it, to the sockets in its room, in log order. Called when the tailer
+ * sees the database change and after our own commits. */
+void chat_deliver_new(chat *c);
+
+/* The offset of the last message delivered by this process. */
+int64_t chat_cursor(const chat *c);
+
+#endif

@@ -1,0 +1,84 @@
+/* eio.h -- Engine.IO v4 sessions over libwebsockets: handshake, heartbeat, send queues */
+#ifndef EIO_H
+#define EIO_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "outbuf.h"
+
+/* Headroom an upper layer leaves before an Engine.IO MESSAGE payload it
+ * encodes itself: lws's LWS_PRE and the '4' type digit (see eio_frame_wrap). */
+#define EIO_HEADROOM (LWS_PRE + 1)
+
+typedef struct eio_config {
+    int ping_interval_ms;   /* server ping period [25000] */
+    int ping_timeout_ms;    /* how long a pong may take [20000] */
+    long max_payload;       /* largest message accepted, bytes [1000000] */
+    size_t max_queue_bytes; /* queued output per connection before it is dropped [4 MiB] */
+    int max_connections;    /* per process [100000] */
+    int handshake_timeout_ms; /* an upper layer's deadline to accept the session [45000] */
+} eio_config;
+
+typedef struct eio_conn eio_conn;
+typedef struct eio_server eio_server;
+
+/* The layer above. Every callback runs in the lws service thread. */
+typedef struct eio_handlers {
+    /* A session is open (the open packet is queued). */
+    void (*open)(eio_conn *c, void *ud);
+    /* One whole MESSAGE packet (the payload after '4', or a binary frame).
+     * Return non-zero to close the connection as malformed. */
+    int (*message)(eio_conn *c, const char *data, size_t len, bool binary, void *ud);
+    /* The session is gone; c is freed right after. reason is for the logs. */
+    void (*close)(eio_conn *c, const char *reason, void *ud);
+} eio_handlers;
+
+/* Creates the server state. Call eio_server_start() once the lws context
+ * exists (it needs the server as the context's user pointer first). */
+eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h, void *ud);
+void eio_server_start(eio_server *srv, struct lws_context *ctx);
+/* Frees the server. Connections must be gone (the lws context destroyed). */
+void eio_server_free(eio_server *srv);
+const eio_config *eio_server_config(const eio_server *srv);
+size_t eio_server_connections(const eio_server *srv);
+
+/* The lws protocol callback serving the Engine.IO endpoint, HTTP and
+ * WebSocket. Register it as the vhost's first protocol with
+ * per_session_data_size = sizeof(void *); the context's user must be the
+ * eio_server. */
+int eio_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len);
+
+/* The upper layer's pointer on a connection. */
+void eio_set_upper(eio_conn *c, void *upper);
+void *eio_upper(const eio_conn *c);
+const char *eio_sid(const eio_conn *c);
+/* The client's address: X-Forwarded-For's first entry when present, else
+ * the peer's. */
+const char *eio_peer(const eio_conn *c);
+
+/* Queues a frame (takes a new reference to o). When the queue would exceed
+ * max_queue_bytes the connection is closed as a slow reader and -1 is
+ * returned; the frame is not queued then. */
+int eio_send(eio_conn *c, outbuf *o);
+
+/* True when a volatile frame could go out now: nothing queued, socket not
+ * choked. Volatile emits skip connections where this is false. */
+bool eio_can_send_volatile(const eio_conn *c);
+
+/* Turns an upper layer's buffer (EIO_HEADROOM bytes, then len payload bytes)
+ * into a text MESSAGE frame by writing the '4' digit. Takes ownership of buf;
+ * returns NULL when out of memory. */
+outbuf *eio_frame_wrap(char *buf, size_t len);
+
+/* Closes the connection with WebSocket status code and reason (logged and
+ * sent in the close frame). The close callback follows from the service loop.
+ * Safe to call more than once. */
+void eio_close(eio_conn *c, int ws_status, const char *reason);
+
+/* Milliseconds of the service loop's monotonic clock. */
+long long eio_now_ms(void);
+
+#endif

@@ -1,0 +1,261 @@
+/* main.c -- the live-socket process: options, the lws context, the service loop */
+#include <getopt.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chat.h"
+#include "eio.h"
+#include "sio.h"
+#include "store.h"
+#include "tail.h"
+
+typedef struct options {
+    const char *db;
+    char host[128];
+    int port;
+    const char *unix_path;
+    eio_config eio;
+    sio_config sio;
+    chat_config chat;
+    store_options store;
+    int heartbeat_ms;
+} options;
+
+static volatile sig_atomic_t interrupted;
+static struct lws_context *context;
+
+static void on_signal(int sig) {
+    (void)sig;
+    interrupted = 1;
+    if (context) lws_cancel_service(context);
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: chat-ws --db PATH --listen HOST:PORT|unix:PATH [options]\n"
+            "  --ping-interval MS     Engine.IO ping period (25000)\n"
+            "  --ping-timeout MS      how long a pong may take (20000)\n"
+            "  --max-payload BYTES    largest message accepted (1000000)\n"
+            "  --max-connections N    per process (100000)\n"
+            "  --connect-timeout MS   to join a namespace after the handshake (45000)\n"
+            "  --recovery-window MS   how long sessions can be recovered (86400000)\n"
+            "  --sync normal|full     SQLite synchronous: crash-safe or power-loss-safe (normal)\n"
+            "environment: CHAT_DB for --db\n");
+}
+
+static long num_arg(const char *name, const char *v, long min, long max) {
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*v == '\0' || *end || n < min || n > max) {
+        fprintf(stderr, "chat-ws: %s must be a number in %ld..%ld\n", name, min, max);
+        exit(2);
+    }
+    return n;
+}
+
+static void parse(int argc, char **argv, options *o) {
+    enum { PING_INTERVAL = 256, PING_TIMEOUT, MAX_PAYLOAD, MAX_CONN, CONNECT_TIMEOUT, RECOVERY, SYNC };
+    static const struct option longopts[] = {
+        {"db", required_argument, 0, 'd'},
+        {"listen", required_argument, 0, 'l'},
+        {"ping-interval", required_argument, 0, PING_INTERVAL},
+        {"ping-timeout", required_argument, 0, PING_TIMEOUT},
+        {"max-payload", required_argument, 0, MAX_PAYLOAD},
+        {"max-connections", required_argument, 0, MAX_CONN},
+        {"connect-timeout", required_argument, 0, CONNECT_TIMEOUT},
+        {"recovery-window", required_argument, 0, RECOVERY},
+        {"sync", required_argument, 0, SYNC},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    o->db = getenv("CHAT_DB");
+    snprintf(o->host, sizeof o->host, "127.0.0.1");
+    o->port = 9101;
+    o->heartbeat_ms = 5000;
+    o->store.busy_timeout_ms = 2000;
+    int c;
+    while ((c = getopt_long(argc, argv, "d:l:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            o->db = optarg;
+            break;
+        case 'l': {
+            if (strncmp(optarg, "unix:", 5) == 0) {
+                o->unix_path = optarg + 5;
+                break;
+            }
+            const char *colon = strrchr(optarg, ':');
+            if (!colon || (size_t)(colon - optarg) >= sizeof o->host) {
+                fprintf(stderr, "chat-ws: --listen wants HOST:PORT or unix:PATH\n");
+                exit(2);
+            }
+            snprintf(o->host, sizeof o->host, "%.*s", (int)(colon - optarg), optarg);
+            o->port = (int)num_arg("--listen port", colon + 1, 1, 65535);
+            break;
+        }
+        case PING_INTERVAL:
+            o->eio.ping_interval_ms = (int)num_arg("--ping-interval", optarg, 10, 3600000);
+            break;
+        case PING_TIMEOUT:
+            o->eio.ping_timeout_ms = (int)num_arg("--ping-timeout", optarg, 10, 3600000);
+            break;
+        case MAX_PAYLOAD:
+            o->eio.max_payload = num_arg("--max-payload", optarg, 64, 100000000);
+            break;
+        case MAX_CONN:
+            o->eio.max_connections = (int)num_arg("--max-connections", optarg, 1, 10000000);
+            break;
+        case CONNECT_TIMEOUT:
+            o->sio.connect_timeout_ms = (int)num_arg("--connect-timeout", optarg, 10, 3600000);
+            break;
+        case RECOVERY:
+            o->chat.recovery_window_ms = num_arg("--recovery-window", optarg, 1, 365L * 86400000);
+            break;
+        case SYNC:
+            if (strcmp(optarg, "normal") == 0)
+                o->store.sync = STORE_SYNC_NORMAL;
+            else if (strcmp(optarg, "full") == 0)
+                o->store.sync = STORE_SYNC_FULL;
+            else {
+                fprintf(stderr, "chat-ws: --sync is normal or full\n");
+                exit(2);
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            exit(2);
+        }
+    }
+    if (!o->db) {
+        usage(stderr);
+        exit(2);
+    }
+}
+
+/* Refreshes this process's row for /api/health and reaps dead processes. */
+typedef struct heartbeat {
+    lws_sorted_usec_list_t sul;
+    store *st;
+    eio_server *eio;
+    int64_t process_id;
+    int ms;
+} heartbeat;
+
+static void beat(lws_sorted_usec_list_t *sul) {
+    heartbeat *hb = lws_container_of(sul, heartbeat, sul);
+    int rc = store_process_heartbeat(hb->st, hb->process_id,
+                                     (int64_t)eio_server_connections(hb->eio));
+    if (rc == STORE_NOTFOUND) {
+        /* Another process reaped us after a stall of over STORE_PROCESS_STALE_MS:
+         * our presence rows are gone until the sockets rejoin. Say so loudly. */
+        lwsl_warn("ws: our process row was reaped after a stall\n");
+    } else if (rc) {
+        lwsl_warn("ws: heartbeat failed: %s\n", store_errmsg(hb->st));
+    }
+    store_process_reap(hb->st);
+    lws_sul_schedule(context, 0, &hb->sul, beat, (lws_usec_t)hb->ms * LWS_US_PER_MS);
+}
+
+static void deliver(void *ud) {
+    chat_deliver_new(ud);
+}
+
+int main(int argc, char **argv) {
+    options o = {0};
+    parse(argc, argv, &o);
+    int status = 1;
+    store *st = NULL;
+    sio_server *sio = NULL;
+    eio_server *eio = NULL;
+    chat *ch = NULL;
+    tail *tl = NULL;
+    heartbeat hb = {0};
+    char err[256], listen[160];
+
+    lws_set_log_level(LLL_USER | LLL_ERR | LLL_WARN, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    if (store_open(&st, o.db, &o.store, err, sizeof err)) {
+        fprintf(stderr, "chat-ws: %s\n", err);
+        goto out;
+    }
+    if (o.unix_path)
+        snprintf(listen, sizeof listen, "unix:%s", o.unix_path);
+    else
+        snprintf(listen, sizeof listen, "%s:%d", o.host, o.port);
+    if (store_process_register(st, getpid(), listen, &o.chat.process_id)) {
+        fprintf(stderr, "chat-ws: register: %s\n", store_errmsg(st));
+        goto out;
+    }
+    sio = sio_server_new(&o.sio);
+    ch = sio ? chat_new(sio, st, &o.chat) : NULL;
+    eio = ch ? eio_server_new(&o.eio, sio_eio_handlers(), sio) : NULL;
+    if (!eio) {
+        fprintf(stderr, "chat-ws: out of memory\n");
+        goto out;
+    }
+
+    static struct lws_protocols protocols[] = {
+        {"eio", eio_lws_callback, sizeof(void *), 0, 0, NULL, 0},
+        {TAIL_PROTOCOL, tail_lws_callback, 0, 0, 0, NULL, 0},
+        {NULL, NULL, 0, 0, 0, NULL, 0},
+    };
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.protocols = protocols;
+    info.user = eio;
+    info.gid = (gid_t)-1;
+    info.uid = (uid_t)-1;
+    info.vhost_name = "chat";
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8; /* text frames must be UTF-8: close 1007 */
+    if (o.unix_path) {
+        info.options |= LWS_SERVER_OPTION_UNIX_SOCK;
+        info.iface = o.unix_path;
+        unlink(o.unix_path);
+    } else {
+        info.port = o.port;
+        info.iface = o.host;
+    }
+    info.timeout_secs = 20;
+    info.fd_limit_per_thread = 0;
+    context = lws_create_context(&info);
+    if (!context) {
+        fprintf(stderr, "chat-ws: could not listen on %s\n", listen);
+        goto out;
+    }
+    eio_server_start(eio, context);
+    sio_server_attach(sio, eio, context);
+    chat_attach(ch, context);
+    tl = tail_new(context, lws_get_vhost_by_name(context, "chat"), o.db, deliver, ch, 2000);
+    if (!tl) goto out;
+    hb = (heartbeat){.st = st, .eio = eio, .process_id = o.chat.process_id, .ms = o.heartbeat_ms};
+    lws_sul_schedule(context, 0, &hb.sul, beat, (lws_usec_t)hb.ms * LWS_US_PER_MS);
+
+    lwsl_user("chat-ws %d listening on %s, database %s\n", (int)getpid(), listen, o.db);
+    while (!interrupted && lws_service(context, 0) >= 0) {
+    }
+    lwsl_user("chat-ws: stopping\n");
+    status = 0;
+out:
+    if (context) {
+        lws_sul_cancel(&hb.sul);
+        tail_free(tl);
+        lws_context_destroy(context); /* closes every session through the handlers */
+        context = NULL;
+    }
+    chat_free(ch);
+    sio_server_free(sio);
+    eio_server_free(eio);
+    if (st && o.chat.process_id) store_process_unregister(st, o.chat.process_id);
+    store_close(st);
+    return status;
+}

@@ -1,0 +1,895 @@
+/* sio.c -- Socket.IO v5 server: namespaces, middleware, sockets, rooms, emits, acks */
+#include "sio.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eio_packet.h"
+#include "strmap.h"
+
+typedef struct middleware {
+    sio_middleware_fn fn;
+    void *ud;
+    struct middleware *next;
+} middleware;
+
+typedef struct handler {
+    char *event;
+    sio_event_fn fn;
+    void *ud;
+} handler;
+
+struct sio_nsp_def {
+    char *name;        /* a static namespace's name, NULL for a dynamic family */
+    sio_match_fn match;
+    void *match_ud;
+    middleware *mw, *mw_tail;
+    strmap handlers; /* event name -> handler */
+    sio_socket_fn on_connection;
+    void *on_connection_ud;
+    sio_disconnect_fn on_disconnecting, on_disconnect;
+    void *on_disconnecting_ud, *on_disconnect_ud;
+    sio_recover_fn on_recover;
+    void *on_recover_ud;
+    sio_nsp_def *next;
+};
+
+typedef struct room {
+    char *name;
+    sio_socket **members;
+    size_t n, cap;
+} room;
+
+struct sio_nsp {
+    char *name;
+    sio_nsp_def *def;
+    sio_server *srv;
+    sio_socket **sockets; /* connected sockets, unordered */
+    size_t n, cap;
+    strmap rooms; /* name -> room */
+};
+
+/* One Engine.IO connection and the sockets it opened, one per namespace. */
+typedef struct sio_client {
+    eio_conn *conn;
+    sio_server *srv;
+    sio_socket *sockets; /* linked through next_in_client */
+    long long opened_at; /* ms; for the connect timeout */
+    bool ever_connected;
+    struct sio_client *next, *prev; /* in srv->clients */
+    /* a BINARY_* packet waiting for its attachments */
+    sio_packet pending;
+    bool has_pending;
+    sio_buf *bins;
+    size_t nbins;
+} sio_client;
+
+/* A server emit waiting for the client's ack. */
+typedef struct pending_ack {
+    int64_t id;
+    long long deadline;
+    sio_ack_fn cb;
+    void *ud;
+    struct pending_ack *next;
+} pending_ack;
+
+struct sio_socket {
+    int refs;
+    bool connected, recovered;
+    char id[EIO_SID_LEN + 1];
+    char pid[EIO_SID_LEN + 1];
+    sio_client *client; /* NULL once disconnected */
+    sio_nsp *nsp;
+    size_t nsp_index; /* position in nsp->sockets */
+    sio_socket *next_in_client;
+    room **rooms;
+    size_t nrooms, rooms_cap;
+    uint64_t mark; /* the last emit that reached it, to send a multi-room emit once */
+    void *ctx;
+    void (*ctx_free)(void *);
+    pending_ack *acks;
+    int64_t next_ack_id;
+};
+
+struct sio_ack {
+    sio_socket *s; /* a reference */
+    int64_t id;
+};
+
+struct sio_server {
+    sio_config cfg;
+    eio_server *eio;
+    struct lws_context *ctx;
+    sio_nsp_def *defs;
+    strmap nsps; /* name -> live sio_nsp */
+    sio_client *clients;
+    size_t nsockets;
+    uint64_t mark;
+    lws_sorted_usec_list_t tick;
+};
+
+static sio_server *the_server; /* eio handlers get it through their ud */
+
+/* ---- definitions ------------------------------------------------------ */
+
+sio_server *sio_server_new(const sio_config *cfg) {
+    sio_server *srv = calloc(1, sizeof *srv);
+    if (!srv) return NULL;
+    srv->cfg = *cfg;
+    if (srv->cfg.connect_timeout_ms <= 0) srv->cfg.connect_timeout_ms = 45000;
+    if (srv->cfg.max_rooms == 0) srv->cfg.max_rooms = 100;
+    the_server = srv;
+    return srv;
+}
+
+static sio_nsp_def *def_new(sio_server *srv) {
+    sio_nsp_def *def = calloc(1, sizeof *def);
+    if (!def) abort(); /* start-up only */
+    def->next = srv->defs;
+    srv->defs = def;
+    return def;
+}
+
+sio_nsp_def *sio_of(sio_server *srv, const char *name) {
+    sio_nsp_def *def = def_new(srv);
+    def->name = strdup(name);
+    return def;
+}
+
+sio_nsp_def *sio_of_match(sio_server *srv, sio_match_fn match, void *ud) {
+    sio_nsp_def *def = def_new(srv);
+    def->match = match;
+    def->match_ud = ud;
+    return def;
+}
+
+void sio_use(sio_nsp_def *def, sio_middleware_fn fn, void *ud) {
+    middleware *m = calloc(1, sizeof *m);
+    if (!m) abort();
+    m->fn = fn;
+    m->ud = ud;
+    if (def->mw_tail)
+        def->mw_tail->next = m;
+    else
+        def->mw = m;
+    def->mw_tail = m;
+}
+
+void sio_on(sio_nsp_def *def, const char *event, sio_event_fn fn, void *ud) {
+    handler *h = calloc(1, sizeof *h);
+    if (!h || !(h->event = strdup(event)) || strmap_put(&def->handlers, h->event, h)) abort();
+    h->fn = fn;
+    h->ud = ud;
+}
+
+void sio_on_connection(sio_nsp_def *def, sio_socket_fn fn, void *ud) {
+    def->on_connection = fn;
+    def->on_connection_ud = ud;
+}
+
+void sio_on_disconnecting(sio_nsp_def *def, sio_disconnect_fn fn, void *ud) {
+    def->on_disconnecting = fn;
+    def->on_disconnecting_ud = ud;
+}
+
+void sio_on_disconnect(sio_nsp_def *def, sio_disconnect_fn fn, void *ud) {
+    def->on_disconnect = fn;
+    def->on_disconnect_ud = ud;
+}
+
+void sio_on_recover(sio_nsp_def *def, sio_recover_fn fn, void *ud) {
+    def->on_recover = fn;
+    def->on_recover_ud = ud;
+}
+
+/* ---- live namespaces and rooms ---------------------------------------- */
+
+static sio_nsp_def *def_for(sio_server *srv, const char *name) {
+    for (sio_nsp_def *d = srv->defs; d; d = d->next)
+        if (d->name && strcmp(d->name, name) == 0) return d;
+    for (sio_nsp_def *d = srv->defs; d; d = d->next)
+        if (!d->name && d->match(name, d->match_ud)) return d;
+    return NULL;
+}
+
+sio_nsp *sio_nsp_get(sio_server *srv, const char *name) {
+    return strmap_get(&srv->nsps, name);
+}
+
+/* The live namespace of that name, created when a definition accepts it.
+ * NULL for an unknown namespace (or out of memory). */
+static sio_nsp *nsp_lookup(sio_server *srv, const char *name) {
+    sio_nsp *nsp = strmap_get(&srv->nsps, name);
+    if (nsp) return nsp;
+    sio_nsp_def *def = def_for(srv, name);
+    if (!def) return NULL;
+    nsp = calloc(1, sizeof *nsp);
+    if (!nsp || !(nsp->name = strdup(name))) goto fail;
+    nsp->def = def;
+    nsp->srv = srv;
+    if (strmap_put(&srv->nsps, nsp->name, nsp)) goto fail;
+    return nsp;
+fail:
+    if (nsp) free(nsp->name);
+    free(nsp);
+    return NULL;
+}
+
+const char *sio_nsp_name(const sio_nsp *nsp) {
+    return nsp->name;
+}
+
+size_t sio_nsp_size(const sio_nsp *nsp) {
+    return nsp->n;
+}
+
+size_t sio_nsp_room_size(const sio_nsp *nsp, const char *name) {
+    room *r = strmap_get(&nsp->rooms, name);
+    return r ? r->n : 0;
+}
+
+typedef struct each_nsp_ctx {
+    void (*fn)(sio_nsp *nsp, void *ud);
+    void *ud;
+} each_nsp_ctx;
+
+static void each_nsp_cb(const char *key, void *value, void *ud) {
+    (void)key;
+    each_nsp_ctx *c = ud;
+    c->fn(value, c->ud);
+}
+
+void sio_each_nsp(sio_server *srv, void (*fn)(sio_nsp *nsp, void *ud), void *ud) {
+    each_nsp_ctx c = {fn, ud};
+    strmap_each(&srv->nsps, each_nsp_cb, &c);
+}
+
+void sio_nsp_each_socket(sio_nsp *nsp, void (*fn)(sio_socket *s, void *ud), void *ud) {
+    /* fn may disconnect the socket, which swaps the last one into its place:
+     * walk from the end so every socket is seen once. */
+    for (size_t i = nsp->n; i-- > 0;) {
+        if (i < nsp->n) fn(nsp->sockets[i], ud);
+    }
+}
+
+size_t sio_server_sockets(const sio_server *srv) {
+    return srv->nsockets;
+}
+
+size_t sio_server_namespaces(const sio_server *srv) {
+    return srv->nsps.count;
+}
+
+static void count_rooms(sio_nsp *nsp, void *ud) {
+    *(size_t *)ud += nsp->rooms.count;
+}
+
+size_t sio_server_rooms(const sio_server *srv) {
+    size_t n = 0;
+    sio_each_nsp((sio_server *)srv, count_rooms, &n);
+    return n;
+}
+
+/* ---- sockets ---------------------------------------------------------- */
+
+const char *sio_socket_id(const sio_socket *s) {
+    return s->id;
+}
+
+const char *sio_socket_pid(const sio_socket *s) {
+    return s->pid;
+}
+
+sio_nsp *sio_socket_nsp(const sio_socket *s) {
+    return s->nsp;
+}
+
+const char *sio_socket_peer(const sio_socket *s) {
+    return s->client ? eio_peer(s->client->conn) : "";
+}
+
+bool sio_socket_connected(const sio_socket *s) {
+    return s->connected;
+}
+
+bool sio_socket_recovered(const sio_socket *s) {
+    return s->recovered;
+}
+
+void sio_socket_restore(sio_socket *s, const char *id, const char *pid) {
+    snprintf(s->id, sizeof s->id, "%s", id);
+    snprintf(s->pid, sizeof s->pid, "%s", pid);
+    s->recovered = true;
+}
+
+void sio_socket_set_ctx(sio_socket *s, void *ctx, void (*free_fn)(void *)) {
+    if (s->ctx && s->ctx_free) s->ctx_free(s->ctx);
+    s->ctx = ctx;
+    s->ctx_free = free_fn;
+}
+
+void *sio_socket_ctx(const sio_socket *s) {
+    return s->ctx;
+}
+
+sio_socket *sio_socket_ref(sio_socket *s) {
+    s->refs++;
+    return s;
+}
+
+void sio_socket_unref(sio_socket *s) {
+    if (!s || --s->refs > 0) return;
+    if (s->ctx && s->ctx_free) s->ctx_free(s->ctx);
+    free(s->rooms);
+    free(s);
+}
+
+bool sio_in_room(const sio_socket *s, const char *name) {
+    for (size_t i = 0; i < s->nrooms; i++)
+        if (strcmp(s->rooms[i]->name, name) == 0) return true;
+    return false;
+}
+
+size_t sio_socket_room_count(const sio_socket *s) {
+    return s->nrooms;
+}
+
+const char *sio_socket_room_at(const sio_socket *s, size_t i) {
+    return i < s->nrooms ? s->rooms[i]->name : NULL;
+}
+
+/* Grows an array of pointers to hold one more. Returns 0 or -1. */
+static int reserve(void *arrayp, size_t n, size_t *cap) {
+    void ***array = arrayp;
+    if (n < *cap) return 0;
+    size_t c = *cap ? *cap * 2 : 4;
+    void **a = realloc(*array, c * sizeof *a);
+    if (!a) return -1;
+    *array = a;
+    *cap = c;
+    return 0;
+}
+
+int sio_join(sio_socket *s, const char *name) {
+    if (!s->connected) return -1;
+    if (sio_in_room(s, name)) return 1;
+    if (s->nrooms >= s->nsp->srv->cfg.max_rooms) return -1;
+    if (reserve(&s->rooms, s->nrooms, &s->rooms_cap)) return -1;
+    room *r = strmap_get(&s->nsp->rooms, name);
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r || !(r->name = strdup(name)) || strmap_put(&s->nsp->rooms, r->name, r)) {
+            if (r) free(r->name);
+            free(r);
+            return -1;
+        }
+    }
+    if (reserve(&r->members, r->n, &r->cap)) return -1;
+    r->members[r->n++] = s;
+    s->rooms[s->nrooms++] = r;
+    return 0;
+}
+
+static void room_remove(sio_nsp *nsp, room *r, sio_socket *s) {
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->members[i] == s) {
+            r->members[i] = r->members[--r->n];
+            break;
+        }
+    }
+    if (r->n == 0) { /* an empty room is forgotten, as in Socket.IO */
+        strmap_del(&nsp->rooms, r->name);
+        free(r->members);
+        free(r->name);
+        free(r);
+    }
+}
+
+int sio_leave(sio_socket *s, const char *name) {
+    for (size_t i = 0; i < s->nrooms; i++) {
+        if (strcmp(s->rooms[i]->name, name) == 0) {
+            room *r = s->rooms[i];
+            s->rooms[i] = s->rooms[--s->nrooms];
+            room_remove(s->nsp, r, s);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+/* Encodes a packet into a frame ready for eio_send. NULL when out of memory. */
+static outbuf *frame_of(const sio_packet *p) {
+    size_t len;
+    char *buf = sio_packet_encode(p, EIO_HEADROOM, &len);
+    return buf ? eio_frame_wrap(buf, len) : NULL;
+}
+
+static int send_packet(sio_client *c, const sio_packet *p) {
+    outbuf *o = frame_of(p);
+    if (!o) return -1;
+    int rc = eio_send(c->conn, o);
+    outbuf_unref(o);
+    return rc;
+}
+
+/* Builds [event, ...args] as a new array. */
+static json_t *event_data(const char *event, json_t *args) {
+    json_t *data = json_array();
+    if (!data || json_array_append_new(data, json_string(event))) goto fail;
+    if (args && json_array_extend(data, args)) goto fail;
+    return data;
+fail:
+    json_decref(data);
+    return NULL;
+}
+
+static void packet_init(sio_packet *p, sio_type type, const char *nsp, int64_t id, json_t *data) {
+    memset(p, 0, sizeof *p);
+    p->type = type;
+    snprintf(p->nsp, sizeof p->nsp, "%s", nsp);
+    p->id = id;
+    p->data = data;
+}
+
+static outbuf *event_frame(const char *nsp, const char *event, json_t *args, int64_t id) {
+    json_t *data = event_data(event, args);
+    if (!data) return NULL;
+    sio_packet p;
+    packet_init(&p, SIO_EVENT, nsp, id, data);
+    outbuf *o = frame_of(&p);
+    json_decref(data);
+    return o;
+}
+
+static bool selected(const sio_to *to, sio_socket *s, uint64_t mark) {
+    if (s->mark == mark || s == to->except || !s->client) return false;
+    for (size_t i = 0; i < to->nexcept; i++)
+        if (sio_in_room(s, to->except_rooms[i])) return false;
+    if (to->is_volatile && !eio_can_send_volatile(s->client->conn)) return false;
+    if (to->filter && !to->filter(s, to->filter_ud)) return false;
+    return true;
+}
+
+int sio_emit(sio_nsp *nsp, const sio_to *to, const char *event, json_t *args) {
+    static const sio_to everyone;
+    if (!to) to = &everyone;
+    outbuf *o = event_frame(nsp->name, event, args, -1);
+    if (!o) return -1;
+    /* A socket in two of the rooms gets the emit once: each receiver is
+     * stamped with this emit's mark. */
+    uint64_t mark = ++nsp->srv->mark;
+    int n = 0;
+    if (to->nrooms == 0) {
+        for (size_t i = nsp->n; i-- > 0;) {
+            if (i >= nsp->n) continue; /* a slow reader closed under us */
+            sio_socket *s = nsp->sockets[i];
+            if (!selected(to, s, mark)) continue;
+            s->mark = mark;
+            if (eio_send(s->client->conn, o) == 0) n++;
+        }
+    } else {
+        for (size_t k = 0; k < to->nrooms; k++) {
+            room *r = strmap_get(&nsp->rooms, to->rooms[k]);
+            for (size_t i = 0; r && i < r->n; i++) {
+                sio_socket *s = r->members[i];
+                if (!selected(to, s, mark)) continue;
+                s->mark = mark;
+                if (eio_send(s->client->conn, o) == 0) n++;
+            }
+        }
+    }
+    outbuf_unref(o);
+    return n;
+}
+
+int sio_emit_socket(sio_socket *s, const char *event, json_t *args) {
+    if (!s->connected) return -1;
+    outbuf *o = event_frame(s->nsp->name, event, args, -1);
+    if (!o) return -1;
+    int rc = eio_send(s->client->conn, o);
+    outbuf_unref(o);
+    return rc;
+}
+
+int sio_emit_with_ack(sio_socket *s, const char *event, json_t *args, int timeout_ms,
+                      sio_ack_fn cb, void *ud) {
+    if (!s->connected) return -1;
+    pending_ack *a = calloc(1, sizeof *a);
+    if (!a) return -1;
+    a->id = s->next_ack_id++;
+    a->deadline = eio_now_ms() + timeout_ms;
+    a->cb = cb;
+    a->ud = ud;
+    outbuf *o = event_frame(s->nsp->name, event, args, a->id);
+    if (!o) {
+        free(a);
+        return -1;
+    }
+    a->next = s->acks;
+    s->acks = a;
+    int rc = eio_send(s->client->conn, o);
+    outbuf_unref(o);
+    return rc;
+}
+
+void sio_ack_send(sio_ack *ack, json_t *args) {
+    if (!ack) return;
+    sio_socket *s = ack->s;
+    if (s->connected) {
+        json_t *data = args ? json_incref(args) : json_array();
+        sio_packet p;
+        packet_init(&p, SIO_ACK, s->nsp->name, ack->id, data);
+        send_packet(s->client, &p);
+        json_decref(data);
+    }
+    sio_ack_drop(ack);
+}
+
+void sio_ack_drop(sio_ack *ack) {
+    if (!ack) return;
+    sio_socket_unref(ack->s);
+    free(ack);
+}
+
+sio_socket *sio_ack_socket(const sio_ack *ack) {
+    return ack->s;
+}
+
+/* ---- connect and disconnect ------------------------------------------- */
+
+static sio_socket *client_socket(sio_client *c, const char *nsp) {
+    for (sio_socket *s = c->sockets; s; s = s->next_in_client)
+        if (strcmp(s->nsp->name, nsp) == 0) return s;
+    return NULL;
+}
+
+static void connect_error(sio_client *c, const char *nsp, const char *message) {
+    json_t *data = json_pack("{s:s}", "message", message);
+    sio_packet p;
+    packet_init(&p, SIO_CONNECT_ERROR, nsp, -1, data);
+    send_packet(c, &p);
+    json_decref(data);
+}
+
+/* Takes a socket out of its namespace, its rooms and its client, and runs the
+ * disconnecting (rooms still known) and disconnect handlers. */
+static void socket_close(sio_socket *s, const char *reason) {
+    if (!s->connected) return;
+    sio_nsp_def *def = s->nsp->def;
+    sio_socket_ref(s);
+    if (def->on_disconnecting) def->on_disconnecting(s, reason, def->on_disconnecting_ud);
+    s->connected = false;
+    while (s->nrooms) sio_leave(s, s->rooms[s->nrooms - 1]->name);
+    sio_nsp *nsp = s->nsp;
+    sio_socket *last = nsp->sockets[--nsp->n];
+    nsp->sockets[s->nsp_index] = last;
+    last->nsp_index = s->nsp_index;
+    nsp->srv->nsockets--;
+    for (sio_socket **p = &s->client->sockets; *p; p = &(*p)->next_in_client) {
+        if (*p == s) {
+            *p = s->next_in_client;
+            break;
+        }
+    }
+    s->client = NULL;
+    while (s->acks) {
+        pending_ack *a = s->acks;
+        s->acks = a->next;
+        a->cb(s, NULL, a->ud);
+        free(a);
+    }
+    if (def->on_disconnect) def->on_disconnect(s, reason, def->on_disconnect_ud);
+    sio_socket_unref(s); /* the reference taken above */
+    sio_socket_unref(s); /* the namespace's */
+}
+
+void sio_disconnect(sio_socket *s, bool close_transport) {
+    if (!s->connected) return;
+    sio_client *c = s->client;
+    sio_packet p;
+    packet_init(&p, SIO_DISCONNECT, s->nsp->name, -1, NULL);
+    send_packet(c, &p);
+    socket_close(s, "server namespace disconnect");
+    if (close_transport) eio_close(c->conn, 1000, "server disconnect");
+}
+
+static const char *auth_string(json_t *auth, const char *key) {
+    json_t *v = json_object_get(auth, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static void on_connect(sio_client *c, sio_packet *p) {
+    sio_server *srv = c->srv;
+    sio_nsp *nsp = nsp_lookup(srv, p->nsp);
+    if (!nsp) {
+        connect_error(c, p->nsp, "Invalid namespace");
+        return;
+    }
+    if (client_socket(c, p->nsp)) {
+        connect_error(c, p->nsp, "already connected to this namespace");
+        return;
+    }
+    sio_socket *s = calloc(1, sizeof *s);
+    if (!s) {
+        connect_error(c, p->nsp, "out of memory");
+        return;
+    }
+    s->refs = 1;
+    s->nsp = nsp;
+    s->client = c;
+    eio_random_id(s->id);
+    if (nsp->def->on_recover) eio_random_id(s->pid);
+
+    json_t *auth = json_is_object(p->data) ? json_incref(p->data) : json_object();
+    char err[256] = "";
+    for (middleware *m = nsp->def->mw; m; m = m->next) {
+        if (m->fn(s, auth, err, sizeof err, m->ud)) {
+            connect_error(c, p->nsp, err[0] ? err : "forbidden");
+            goto refuse;
+        }
+    }
+    const char *pid = auth_string(auth, "pid"), *offset = auth_string(auth, "offset");
+    /* connected before recovery, so the recover callback can join rooms */
+    if (reserve(&nsp->sockets, nsp->n, &nsp->cap)) {
+        connect_error(c, p->nsp, "out of memory");
+        goto refuse;
+    }
+    s->connected = true;
+    s->nsp_index = nsp->n;
+    nsp->sockets[nsp->n++] = s;
+    srv->nsockets++;
+    s->next_in_client = c->sockets;
+    c->sockets = s;
+    c->ever_connected = true;
+    if (pid && offset && nsp->def->on_recover &&
+        !nsp->def->on_recover(s, pid, offset, nsp->def->on_recover_ud)) {
+        s->recovered = false;
+    }
+    json_decref(auth);
+
+    json_t *data = s->pid[0] ? json_pack("{s:s,s:s}", "sid", s->id, "pid", s->pid)
+                             : json_pack("{s:s}", "sid", s->id);
+    sio_packet reply;
+    packet_init(&reply, SIO_CONNECT, p->nsp, -1, data);
+    send_packet(c, &reply);
+    json_decref(data);
+    if (nsp->def->on_connection) nsp->def->on_connection(s, nsp->def->on_connection_ud);
+    return;
+refuse:
+    json_decref(auth);
+    s->client = NULL;
+    sio_socket_unref(s);
+}
+
+/* ---- receiving -------------------------------------------------------- */
+
+static void dispatch_event(sio_socket *s, sio_packet *p, const sio_buf *bins, size_t nbins) {
+    const char *name = json_string_value(json_array_get(p->data, 0));
+    handler *h = strmap_get(&s->nsp->def->handlers, name);
+    if (!h) {
+        if (p->id >= 0) { /* answer rather than leave the client waiting */
+            sio_ack a0 = {sio_socket_ref(s), p->id};
+            sio_ack *a = malloc(sizeof *a);
+            if (!a) {
+                sio_socket_unref(s);
+                return;
+            }
+            *a = a0;
+            json_t *args = json_pack("[{s:s}]", "error", "unknown event");
+            sio_ack_send(a, args);
+            json_decref(args);
+        }
+        return;
+    }
+    json_t *args = json_array();
+    for (size_t i = 1; i < json_array_size(p->data); i++)
+        json_array_append(args, json_array_get(p->data, i));
+    sio_event ev = {name, args, bins, nbins, NULL};
+    if (p->id >= 0) {
+        ev.ack = malloc(sizeof *ev.ack);
+        if (ev.ack) {
+            ev.ack->s = sio_socket_ref(s);
+            ev.ack->id = p->id;
+        }
+    }
+    sio_socket_ref(s);
+    h->fn(s, &ev, h->ud);
+    sio_socket_unref(s);
+    json_decref(args);
+}
+
+static void dispatch_ack(sio_socket *s, sio_packet *p) {
+    for (pending_ack **q = &s->acks; *q; q = &(*q)->next) {
+        if ((*q)->id == p->id) {
+            pending_ack *a = *q;
+            *q = a->next;
+            a->cb(s, p->data, a->ud);
+            free(a);
+            return;
+        }
+    }
+}
+
+/* Handles one decoded packet (attachments gathered). Returns non-zero for
+ * a protocol violation that closes the connection. */
+static int on_packet(sio_client *c, sio_packet *p, const sio_buf *bins, size_t nbins) {
+    sio_socket *s;
+    switch (p->type) {
+    case SIO_CONNECT:
+        on_connect(c, p);
+        return 0;
+    case SIO_DISCONNECT:
+        if ((s = client_socket(c, p->nsp))) socket_close(s, "client namespace disconnect");
+        return 0;
+    case SIO_EVENT:
+    case SIO_BINARY_EVENT:
+        /* Socket.IO ignores packets for a namespace the client has not joined. */
+        if ((s = client_socket(c, p->nsp))) dispatch_event(s, p, bins, nbins);
+        return 0;
+    case SIO_ACK:
+    case SIO_BINARY_ACK:
+        if ((s = client_socket(c, p->nsp))) dispatch_ack(s, p);
+        return 0;
+    default:
+        return -1; /* CONNECT_ERROR is for clients to receive */
+    }
+}
+
+static void pending_clear(sio_client *c) {
+    if (c->has_pending) sio_packet_clear(&c->pending);
+    for (size_t i = 0; i < c->nbins; i++) free((void *)c->bins[i].data);
+    free(c->bins);
+    c->bins = NULL;
+    c->nbins = 0;
+    c->has_pending = false;
+}
+
+static int on_binary(sio_client *c, const char *data, size_t len) {
+    if (!c->has_pending) return -1; /* an attachment nobody announced */
+    sio_buf *bins = realloc(c->bins, (c->nbins + 1) * sizeof *bins);
+    if (!bins) return -1;
+    c->bins = bins;
+    unsigned char *copy = malloc(len ? len : 1);
+    if (!copy) return -1;
+    memcpy(copy, data, len);
+    c->bins[c->nbins++] = (sio_buf){copy, len};
+    if ((int)c->nbins < c->pending.attachments) return 0;
+    int rc = on_packet(c, &c->pending, c->bins, c->nbins);
+    pending_clear(c);
+    return rc;
+}
+
+static int eio_message(eio_conn *conn, const char *data, size_t len, bool binary, void *ud) {
+    (void)ud;
+    sio_client *c = eio_upper(conn);
+    if (binary) return on_binary(c, data, len);
+    if (c->has_pending) {
+        lwsl_user("sio %s: text packet while attachments were due\n", eio_sid(conn));
+        return -1;
+    }
+    sio_packet p;
+    const char *why = "malformed";
+    if (sio_packet_decode(data, len, &c->srv->cfg.limits, &p, &why)) {
+        lwsl_user("sio %s: malformed packet (%s), closing\n", eio_sid(conn), why);
+        return -1;
+    }
+    if ((p.type == SIO_BINARY_EVENT || p.type == SIO_BINARY_ACK) && p.attachments > 0) {
+        if (sio_placeholders_check(p.data, p.attachments)) {
+            lwsl_user("sio %s: attachment placeholders do not match the count\n", eio_sid(conn));
+            sio_packet_clear(&p);
+            return -1;
+        }
+        c->pending = p;
+        c->has_pending = true;
+        return 0;
+    }
+    int rc = on_packet(c, &p, NULL, 0);
+    sio_packet_clear(&p);
+    return rc;
+}
+
+static void eio_open(eio_conn *conn, void *ud) {
+    (void)ud;
+    sio_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        eio_close(conn, 1011, "out of memory");
+        return;
+    }
+    c->conn = conn;
+    c->srv = the_server;
+    c->opened_at = eio_now_ms();
+    c->next = c->srv->clients;
+    if (c->next) c->next->prev = c;
+    c->srv->clients = c;
+    eio_set_upper(conn, c);
+}
+
+static void eio_closed(eio_conn *conn, const char *reason, void *ud) {
+    (void)ud;
+    sio_client *c = eio_upper(conn);
+    if (!c) return;
+    while (c->sockets) socket_close(c->sockets, reason);
+    pending_clear(c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->srv->clients = c->next;
+    if (c->next) c->next->prev = c->prev;
+    free(c);
+}
+
+const eio_handlers *sio_eio_handlers(void) {
+    static const eio_handlers h = {eio_open, eio_message, eio_closed};
+    return &h;
+}
+
+/* Times out server emits whose ack is late and transports that joined no
+ * namespace in time. */
+static void tick(lws_sorted_usec_list_t *sul) {
+    sio_server *srv = lws_container_of(sul, sio_server, tick);
+    long long now = eio_now_ms();
+    for (sio_client *c = srv->clients; c; c = c->next) {
+        if (!c->ever_connected && now - c->opened_at > srv->cfg.connect_timeout_ms)
+            eio_close(c->conn, 1008, "no namespace joined in time");
+        for (sio_socket *s = c->sockets; s; s = s->next_in_client) {
+            for (pending_ack **q = &s->acks; *q;) {
+                pending_ack *a = *q;
+                if (now < a->deadline) {
+                    q = &a->next;
+                    continue;
+                }
+                *q = a->next;
+                a->cb(s, NULL, a->ud);
+                free(a);
+            }
+        }
+    }
+    lws_sul_schedule(srv->ctx, 0, &srv->tick, tick, 250 * LWS_US_PER_MS);
+}
+
+void sio_server_attach(sio_server *srv, eio_server *eio, struct lws_context *ctx) {
+    srv->eio = eio;
+    srv->ctx = ctx;
+    lws_sul_schedule(ctx, 0, &srv->tick, tick, 250 * LWS_US_PER_MS);
+}
+
+static void free_handler(const char *key, void *value, void *ud) {
+    (void)key, (void)ud;
+    handler *h = value;
+    free(h->event);
+    free(h);
+}
+
+static void free_nsp(const char *key, void *value, void *ud) {
+    (void)key, (void)ud;
+    sio_nsp *nsp = value;
+    strmap_clear(&nsp->rooms); /* rooms are freed as their last member leaves */
+    free(nsp->sockets);
+    free(nsp->name);
+    free(nsp);
+}
+
+void sio_server_free(sio_server *srv) {
+    if (!srv) return;
+    if (srv->ctx) lws_sul_cancel(&srv->tick);
+    strmap_each(&srv->nsps, free_nsp, NULL);
+    strmap_clear(&srv->nsps);
+    while (srv->defs) {
+        sio_nsp_def *d = srv->defs;
+        srv->defs = d->next;
+        while (d->mw) {
+            middleware *m = d->mw;
+            d->mw = m->next;
+            free(m);
+        }
+        strmap_each(&d->handlers, free_handler, NULL);
+        strmap_clear(&d->handlers);
+        free(d->name);
+        free(d);
+    }
+    if (the_server == srv) the_server = NULL;
+    free(srv);
+}

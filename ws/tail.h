@@ -1,0 +1,26 @@
+/* tail.h -- wakes the log tailer when any process writes the database */
+#ifndef TAIL_H
+#define TAIL_H
+
+#include <libwebsockets.h>
+
+/* The database is the bus: every commit, by any process, writes the WAL file.
+ * The tail watches that file with inotify, inside the lws event loop, and
+ * calls fn after writes, so an idle server sleeps and a message committed by
+ * another process is delivered within milliseconds. A slow fallback poll
+ * covers a missed event. */
+typedef struct tail tail;
+
+/* Starts watching db_path's WAL. The vhost must list the protocol
+ * TAIL_PROTOCOL (tail_lws_callback). fn(ud) runs in the service thread.
+ * Returns NULL (and logs why) when inotify is unavailable. */
+tail *tail_new(struct lws_context *ctx, struct lws_vhost *vh, const char *db_path, void (*fn)(void *ud), void *ud,
+               int fallback_ms);
+/* Stops watching and frees. Accepts NULL. */
+void tail_free(tail *t);
+
+#define TAIL_PROTOCOL "chat-tail"
+int tail_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len);
+
+#endif
