@@ -18,7 +18,7 @@ typedef enum eio_type {
 } eio_type;
 
 /* One decoded packet. data points into the decoder's input (not copied), or
- * into out_buf for base64-decoded binary of the polling payload. */
+ * into scratch for base64-decoded binary of the polling payload. */
 typedef struct eio_packet {
     eio_type type;
     const char *data; /* the payload after the type digit; may be empty */
@@ -38,7 +38,7 @@ int eio_packet_decode(const char *buf, size_t len, bool binary_frame, eio_packet
 int eio_open_json(char *buf, size_t cap, const char *sid, bool offer_websocket,
                   int ping_interval_ms, int ping_timeout_ms, long max_payload);
 
-/* Fills sid (SIO_SID_LEN chars + NUL) with a random id of URL-safe characters
+/* Fills sid (EIO_SID_LEN chars + NUL) with a random id of URL-safe characters
  * from /dev/urandom (getrandom). Used for Engine.IO sids, Socket.IO socket ids
  * and recovery pids. */
 #define EIO_SID_LEN 20

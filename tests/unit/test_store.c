@@ -1,0 +1,358 @@
+/* test_store.c -- the store against a real SQLite file in a temporary folder */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+
+typedef struct fixture {
+    char dir[64];
+    char path[128];
+    store *st;
+} fixture;
+
+static int setup(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/test_store.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/chat.db", f->dir);
+    char err[256];
+    assert_int_equal(store_open(&f->st, f->path, NULL, err, sizeof err), STORE_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    store_close(f->st);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* ---- validation: data-driven ------------------------------------------ */
+
+typedef struct name_case {
+    const char *input;
+    bool room_ok, user_ok;
+} name_case;
+
+static void test_names(void **state) {
+    (void)state;
+    char long65[66], long33[34];
+    memset(long65, 'a', 65), long65[65] = '\0';
+    memset(long33, 'b', 33), long33[33] = '\0';
+    const name_case cases[] = {
+        {"general", true, true},
+        {"a", true, true},
+        {"", false, false},
+        {long65, false, false},
+        {long65 + 1, true, false}, /* 64 characters */
+        {long33, true, false},
+        {long33 + 1, true, true}, /* 32 characters */
+        {"tab\there", false, false},
+        {"bell\a", false, false},
+        {"del\x7f", false, false},
+        {" lead", false, false}, /* callers trim first */
+        {"caf\xc3\xa9", true, true},
+        {"\xc3\x28", false, false},        /* invalid UTF-8 */
+        {"\xc0\xaf", false, false},        /* overlong '/' */
+        {"\xed\xa0\x80", false, false},    /* a UTF-16 surrogate */
+        {"\xf4\x90\x80\x80", false, false}, /* past U+10FFFF */
+        {"../etc", true, true},            /* just a name: never a path */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        if (store_valid_room_name(cases[i].input) != cases[i].room_ok ||
+            store_valid_user_name(cases[i].input) != cases[i].user_ok)
+            fail_msg("case %zu (%s): room %d user %d", i, cases[i].input, cases[i].room_ok,
+                     cases[i].user_ok);
+    }
+    /* 64 four-byte characters are 64 characters, not 256 */
+    char emoji[64 * 4 + 1] = "";
+    for (int i = 0; i < 64; i++) strcat(emoji, "\xf0\x9f\x98\x80");
+    assert_true(store_valid_room_name(emoji));
+}
+
+static void test_namespaces(void **state) {
+    (void)state;
+    const struct {
+        const char *ns;
+        bool ok;
+    } cases[] = {
+        {"/", true},         {"/acme", true},   {"/a-b-9", true},
+        {"", false},         {"acme", false},   {"/Acme", false},
+        {"/a,b", false},     {"/a b", false},   {"//", false},
+        {"/012345678901234567890123456789ab", true},
+        {"/012345678901234567890123456789abc", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        if (store_valid_namespace(cases[i].ns) != cases[i].ok) fail_msg("case %zu", i);
+}
+
+static void test_text_and_trim(void **state) {
+    (void)state;
+    char big[4002];
+    memset(big, 'x', 4001), big[4001] = '\0';
+    assert_false(store_valid_text(big));
+    big[4000] = '\0';
+    assert_true(store_valid_text(big));
+    assert_false(store_valid_text(""));
+    assert_true(store_valid_text("line\nbreaks are fine in text"));
+    char s[] = "  \t room \r\n";
+    assert_string_equal(store_trim(s), "room");
+    char e[] = "   ";
+    assert_string_equal(store_trim(e), "");
+}
+
+/* ---- rooms ------------------------------------------------------------ */
+
+static int count_room(const store_room *r, void *ud) {
+    (void)r;
+    ++*(int *)ud;
+    return 0;
+}
+
+static void test_rooms(void **state) {
+    fixture *f = *state;
+    store_room r;
+    assert_int_equal(store_room_find(f->st, "/", "general", &r), STORE_OK); /* from the schema */
+    assert_int_equal(store_room_create(f->st, "/", "random", &r), STORE_OK);
+    assert_string_equal(r.name, "random");
+    assert_string_equal(r.ns, "/");
+    assert_int_equal(r.online, 0);
+    assert_int_equal(r.last_message_id, 0);
+    assert_int_equal(store_room_create(f->st, "/", "random", NULL), STORE_EXISTS);
+    /* the same name in another workspace is another room */
+    store_room other;
+    assert_int_equal(store_room_create(f->st, "/acme", "random", &other), STORE_OK);
+    assert_true(other.id != r.id);
+    assert_int_equal(store_room_create(f->st, "/", "", NULL), STORE_INVALID);
+    assert_int_equal(store_room_create(f->st, "bad", "x", NULL), STORE_INVALID);
+    assert_int_equal(store_room_get(f->st, 999999, &r), STORE_NOTFOUND);
+    int n = 0;
+    assert_int_equal(store_rooms_list(f->st, "/", count_room, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_namespace_ensure(f->st, "/acme"), STORE_OK);
+    assert_int_equal(store_namespace_ensure(f->st, "/acme"), STORE_OK);
+    n = 0;
+    store_rooms_list(f->st, "/acme", count_room, &n);
+    assert_int_equal(n, 2); /* random + general */
+    assert_int_equal(store_room_delete(f->st, other.id), STORE_OK);
+    assert_int_equal(store_room_delete(f->st, other.id), STORE_NOTFOUND);
+}
+
+/* ---- messages --------------------------------------------------------- */
+
+typedef struct collected {
+    int64_t ids[600];
+    int n;
+} collected;
+
+static int collect(const store_message *m, void *ud) {
+    collected *c = ud;
+    c->ids[c->n++] = m->id;
+    return 0;
+}
+
+static void test_messages(void **state) {
+    fixture *f = *state;
+    store_room g, o;
+    store_room_find(f->st, "/", "general", &g);
+    store_room_create(f->st, "/", "other", &o);
+    int64_t id, ts, first = 0;
+    bool dup;
+    for (int i = 0; i < 10; i++) {
+        char text[16];
+        snprintf(text, sizeof text, "m%d", i);
+        assert_int_equal(store_message_append(f->st, i % 2 ? o.id : g.id, "ann", text, NULL, &id,
+                                              &ts, &dup),
+                         STORE_OK);
+        assert_false(dup);
+        if (!first) first = id;
+    }
+    collected c = {0};
+    /* newest first window, returned ascending */
+    assert_int_equal(store_messages_list(f->st, g.id, 0, 0, 3, collect, &c), STORE_OK);
+    assert_int_equal(c.n, 3);
+    assert_true(c.ids[0] < c.ids[1] && c.ids[1] < c.ids[2]);
+    assert_int_equal(c.ids[2], first + 8);
+    /* after: the oldest ones past the offset */
+    c.n = 0;
+    store_messages_list(f->st, g.id, first, 0, 2, collect, &c);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.ids[0], first + 2);
+    /* before */
+    c.n = 0;
+    store_messages_list(f->st, g.id, 0, first + 4, 50, collect, &c);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.ids[1], first + 2);
+    /* the tail sees every room, in order */
+    c.n = 0;
+    store_log_tail(f->st, first + 5, 100, collect, &c);
+    assert_int_equal(c.n, 4);
+    int64_t head;
+    store_log_head(f->st, &head);
+    assert_int_equal(head, first + 9);
+    /* unknown room, bad text, bad user */
+    assert_int_equal(store_message_append(f->st, 424242, "ann", "x", NULL, &id, &ts, &dup),
+                     STORE_NOTFOUND);
+    assert_int_equal(store_message_append(f->st, g.id, "ann", "", NULL, &id, &ts, &dup),
+                     STORE_INVALID);
+    assert_int_equal(store_message_append(f->st, g.id, "", "x", NULL, &id, &ts, &dup),
+                     STORE_INVALID);
+    assert_int_equal(store_message_append(f->st, g.id, "ann", "\xff", NULL, &id, &ts, &dup),
+                     STORE_INVALID);
+}
+
+static void test_client_id_idempotent(void **state) {
+    fixture *f = *state;
+    store_room g;
+    store_room_find(f->st, "/", "general", &g);
+    int64_t id1, ts1, id2, ts2, id3, ts3;
+    bool dup;
+    assert_int_equal(store_message_append(f->st, g.id, "ann", "hi", "c-1", &id1, &ts1, &dup), 0);
+    assert_false(dup);
+    assert_int_equal(store_message_append(f->st, g.id, "ann", "hi", "c-1", &id2, &ts2, &dup), 0);
+    assert_true(dup);
+    assert_int_equal(id1, id2);
+    assert_int_equal(ts1, ts2);
+    /* another user may use the same client_id */
+    assert_int_equal(store_message_append(f->st, g.id, "bob", "hi", "c-1", &id3, &ts3, &dup), 0);
+    assert_false(dup);
+    assert_true(id3 > id1);
+}
+
+static void test_group_commit_and_rollback(void **state) {
+    fixture *f = *state;
+    store_room g;
+    store_room_find(f->st, "/", "general", &g);
+    int64_t id, ts, head0, head1;
+    bool dup;
+    store_log_head(f->st, &head0);
+    assert_int_equal(store_begin(f->st), STORE_OK);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(store_message_append(f->st, g.id, "ann", "x", NULL, &id, &ts, &dup), 0);
+    /* a failing append inside the batch does not spoil the others */
+    assert_int_equal(store_message_append(f->st, 999, "ann", "x", NULL, &id, &ts, &dup),
+                     STORE_NOTFOUND);
+    assert_int_equal(store_rollback(f->st), STORE_OK);
+    store_log_head(f->st, &head1);
+    assert_int_equal(head1, head0); /* nothing half-written */
+    assert_int_equal(store_begin(f->st), STORE_OK);
+    for (int i = 0; i < 5; i++) store_message_append(f->st, g.id, "ann", "x", NULL, &id, &ts, &dup);
+    assert_int_equal(store_commit(f->st), STORE_OK);
+    store_log_head(f->st, &head1);
+    assert_true(head1 > head0); /* AUTOINCREMENT: offsets never reused after the rollback */
+}
+
+/* ---- presence, processes, sessions, cursors --------------------------- */
+
+static int count_user(const char *u, void *ud) {
+    (void)u;
+    ++*(int *)ud;
+    return 0;
+}
+
+static void test_presence(void **state) {
+    fixture *f = *state;
+    store_room g;
+    store_room_find(f->st, "/", "general", &g);
+    int64_t p1;
+    assert_int_equal(store_process_register(f->st, 1234, "127.0.0.1:1", &p1), STORE_OK);
+    assert_int_equal(store_presence_add(f->st, p1, "sid-a", g.id, "ann"), STORE_OK);
+    assert_int_equal(store_presence_add(f->st, p1, "sid-b", g.id, "ann"), STORE_OK);
+    assert_int_equal(store_presence_add(f->st, p1, "sid-c", g.id, "bob"), STORE_OK);
+    store_room r;
+    store_room_get(f->st, g.id, &r);
+    assert_int_equal(r.online, 2); /* distinct users */
+    int n = 0;
+    store_presence_users(f->st, g.id, count_user, &n);
+    assert_int_equal(n, 2);
+    store_presence_remove(f->st, "sid-c", g.id);
+    store_room_get(f->st, g.id, &r);
+    assert_int_equal(r.online, 1);
+    /* the process goes away: its presence goes with it */
+    assert_int_equal(store_process_unregister(f->st, p1), STORE_OK);
+    store_room_get(f->st, g.id, &r);
+    assert_int_equal(r.online, 0);
+    assert_int_equal(store_process_heartbeat(f->st, p1, 0), STORE_NOTFOUND);
+}
+
+static void test_sessions_and_cursors(void **state) {
+    fixture *f = *state;
+    store_session s = {.rooms = "[\"general\"]", .data = "{}"};
+    snprintf(s.pid, sizeof s.pid, "pid-1");
+    snprintf(s.sid, sizeof s.sid, "sid-1");
+    snprintf(s.ns, sizeof s.ns, "/");
+    snprintf(s.user, sizeof s.user, "ann");
+    assert_int_equal(store_session_save(f->st, &s), STORE_OK);
+    store_session out;
+    assert_int_equal(store_session_load(f->st, "pid-1", 60000, &out), STORE_OK);
+    assert_string_equal(out.sid, "sid-1");
+    assert_string_equal(out.rooms, "[\"general\"]");
+    store_session_free(&out);
+    assert_int_equal(store_session_load(f->st, "nope", 60000, &out), STORE_NOTFOUND);
+    s.updated_at = store_now_ms() - 120000; /* older than the window */
+    store_session_save(f->st, &s);
+    assert_int_equal(store_session_load(f->st, "pid-1", 60000, &out), STORE_NOTFOUND);
+    assert_int_equal(store_session_expire(f->st, 60000), STORE_OK);
+
+    store_room g;
+    store_room_find(f->st, "/", "general", &g);
+    int64_t last;
+    assert_int_equal(store_cursor_get(f->st, "ann", g.id, &last), STORE_OK);
+    assert_int_equal(last, 0);
+    store_cursor_set(f->st, "ann", g.id, 10);
+    store_cursor_set(f->st, "ann", g.id, 5); /* never backwards */
+    store_cursor_get(f->st, "ann", g.id, &last);
+    assert_int_equal(last, 10);
+    assert_int_equal(store_cursor_set(f->st, "ann", 999, 1), STORE_NOTFOUND);
+}
+
+static void test_workspaces_and_reopen(void **state) {
+    fixture *f = *state;
+    bool priv = true;
+    assert_int_equal(store_workspace_private(f->st, "/acme", &priv), STORE_OK);
+    assert_false(priv);
+    assert_int_equal(store_workspace_set_private(f->st, "/acme", true), STORE_OK);
+    store_workspace_private(f->st, "/acme", &priv);
+    assert_true(priv);
+    assert_int_equal(store_workspace_set_private(f->st, "/", true), STORE_INVALID);
+    /* a second connection to the same file: the schema is applied once */
+    store *again;
+    char err[256];
+    assert_int_equal(store_open(&again, f->path, NULL, err, sizeof err), STORE_OK);
+    int64_t rooms, msgs;
+    assert_int_equal(store_counts(again, &rooms, &msgs), STORE_OK);
+    assert_int_equal(rooms, 1);
+    store_close(again);
+    store_close(NULL);
+    /* a path that cannot be opened is an error, not a crash */
+    assert_int_not_equal(store_open(&again, "/nonexistent/dir/x.db", NULL, err, sizeof err), 0);
+    assert_null(again);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_namespaces),
+        cmocka_unit_test(test_text_and_trim),
+        cmocka_unit_test_setup_teardown(test_rooms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_id_idempotent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_and_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_presence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sessions_and_cursors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_workspaces_and_reopen, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
