@@ -74,5 +74,15 @@ CREATE TABLE IF NOT EXISTS workspaces (
   created_at INTEGER NOT NULL
 );
 
+-- Control events that every ws process applies, as it tails the message log:
+-- /admin announcements and kicks reach sockets on every process this way.
+-- Rows are short-lived: store_process_reap() prunes those older than an hour.
+CREATE TABLE IF NOT EXISTS control (
+  id       INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind     TEXT    NOT NULL,               -- 'announce' or 'kick'
+  payload  TEXT    NOT NULL,               -- JSON object
+  ts       INTEGER NOT NULL
+);
+
 INSERT OR IGNORE INTO rooms (namespace, name, created_at)
   VALUES ('/', 'general', CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER));

@@ -50,6 +50,10 @@ enum stmt_id {
     S_WS_GET,
     S_WS_SET,
     S_COUNTS,
+    S_CTL_INSERT,
+    S_CTL_TAIL,
+    S_CTL_HEAD,
+    S_CTL_PRUNE,
     S_COUNT
 };
 
@@ -114,6 +118,10 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_WS_SET] = "INSERT INTO workspaces (namespace, private, created_at) VALUES (?1, ?2, ?3)"
                  " ON CONFLICT (namespace) DO UPDATE SET private = excluded.private",
     [S_COUNTS] = "SELECT (SELECT COUNT(*) FROM rooms), (SELECT COALESCE(MAX(id), 0) FROM messages)",
+    [S_CTL_INSERT] = "INSERT INTO control (kind, payload, ts) VALUES (?1, ?2, ?3)",
+    [S_CTL_TAIL] = "SELECT id, kind, payload FROM control WHERE id > ?1 ORDER BY id LIMIT 1000",
+    [S_CTL_HEAD] = "SELECT COALESCE(MAX(id), 0) FROM control",
+    [S_CTL_PRUNE] = "DELETE FROM control WHERE ts <= ?1",
 };
 
 struct store {
@@ -631,7 +639,8 @@ int store_process_unregister(store *st, int64_t id) {
 }
 
 int store_process_reap(store *st) {
-    return write_int(st, S_PROC_REAP, store_now_ms() - STORE_PROCESS_STALE_MS);
+    int rc = write_int(st, S_PROC_REAP, store_now_ms() - STORE_PROCESS_STALE_MS);
+    return rc ? rc : write_int(st, S_CTL_PRUNE, store_now_ms() - 3600 * 1000);
 }
 
 int store_processes_list(store *st, store_process_cb cb, void *ctx) {
@@ -820,4 +829,37 @@ int store_counts(store *st, int64_t *rooms, int64_t *messages) {
     }
     sqlite3_reset(s);
     return rc;
+}
+
+/* ---- control events --------------------------------------------------- */
+
+int store_control_append(store *st, const char *kind, const char *payload, int64_t *id) {
+    write_scope w;
+    int rc = write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, S_CTL_INSERT);
+    sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, payload, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, store_now_ms());
+    rc = run(s);
+    *id = sqlite3_last_insert_rowid(st->db);
+    return write_end(st, &w, rc);
+}
+
+int store_control_tail(store *st, int64_t after, store_control_cb cb, void *ctx) {
+    sqlite3_stmt *s = take(st, S_CTL_TAIL);
+    sqlite3_bind_int64(s, 1, after);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cb(sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
+               (const char *)sqlite3_column_text(s, 2), ctx))
+            break;
+    }
+    rc = rc == SQLITE_ROW ? STORE_OK : status_of(rc);
+    sqlite3_reset(s);
+    return rc;
+}
+
+int store_control_head(store *st, int64_t *id) {
+    return one_int(take(st, S_CTL_HEAD), id);
 }

@@ -189,6 +189,14 @@ int store_cursor_set(store *st, const char *user, int64_t room_id, int64_t last_
 int store_workspace_private(store *st, const char *ns, bool *is_private);
 int store_workspace_set_private(store *st, const char *ns, bool is_private);
 
+/* Control events for every ws process (admin announcements, kicks).
+ * append stores one (payload: JSON text) and gives its id; tail calls cb with
+ * those after `after`, ascending; head gives the last id (0 when none). */
+typedef int (*store_control_cb)(int64_t id, const char *kind, const char *payload, void *ctx);
+int store_control_append(store *st, const char *kind, const char *payload, int64_t *id);
+int store_control_tail(store *st, int64_t after, store_control_cb cb, void *ctx);
+int store_control_head(store *st, int64_t *id);
+
 /* Counts for stats and health: rooms, and messages ever stored (the log head,
  * which deletions do not lower; cheap where COUNT(*) would scan the log). */
 int store_counts(store *st, int64_t *rooms, int64_t *messages);

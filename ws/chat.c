@@ -42,6 +42,11 @@ static chat_user *user_of(const sio_socket *s) {
     return sio_socket_ctx(s);
 }
 
+const char *chat_socket_user(const sio_socket *s) {
+    chat_user *u = user_of(s);
+    return u ? u->name : NULL;
+}
+
 /* ---- JSON helpers ----------------------------------------------------- */
 
 static json_t *error_obj(const char *msg) {
@@ -477,11 +482,36 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
     } else {
         snprintf(u->name, sizeof u->name, "guest-%.6s", sio_socket_id(s));
     }
-    if (store_namespace_ensure(c->st, sio_nsp_name(sio_socket_nsp(s)))) {
+    const char *ns = sio_nsp_name(sio_socket_nsp(s));
+    if (store_namespace_ensure(c->st, ns)) {
         snprintf(err, errlen, "storage unavailable");
         return -1;
     }
     return 0;
+}
+
+/* Middleware of workspaces: a private one admits only a token naming it
+ * (or an admin token). */
+static int workspace_gate(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
+    chat *c = ud;
+    const char *ns = sio_nsp_name(sio_socket_nsp(s));
+    bool is_private = false;
+    if (store_workspace_private(c->st, ns, &is_private)) {
+        snprintf(err, errlen, "storage unavailable");
+        return -1;
+    }
+    if (!is_private) return 0;
+    auth_claims claims;
+    const char *why = "no token";
+    json_t *token = json_object_get(auth, "token");
+    if (json_is_string(token) &&
+        auth_verify(c->cfg.secret, json_string_value(token), &claims, &why) == 0 &&
+        (claims.admin || strcmp(claims.workspace, ns) == 0))
+        return 0;
+    lwsl_user("chat: refused %s to private %s: %s\n", sio_socket_id(s), ns,
+              json_is_string(token) ? why : "no token");
+    snprintf(err, errlen, "unauthorized");
+    return -1;
 }
 
 static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud) {
@@ -562,7 +592,8 @@ static void on_disconnect(sio_socket *s, const char *reason, void *ud) {
     json_decref(args);
 }
 
-static void define(chat *c, sio_nsp_def *def) {
+static void define(chat *c, sio_nsp_def *def, bool workspace) {
+    if (workspace) sio_use(def, workspace_gate, c);
     sio_use(def, identify, c);
     sio_on_recover(def, recover, c);
     sio_on_connection(def, on_connection, c);
@@ -586,8 +617,8 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     if (c->cfg.recovery_window_ms <= 0) c->cfg.recovery_window_ms = 24LL * 3600 * 1000;
     if (c->cfg.missed_max <= 0) c->cfg.missed_max = 100;
     if (store_log_head(st, &c->cursor)) c->cursor = 0;
-    define(c, sio_of(srv, "/"));
-    define(c, sio_of_match(srv, is_workspace, NULL));
+    define(c, sio_of(srv, "/"), false);
+    define(c, sio_of_match(srv, is_workspace, NULL), true);
     return c;
 }
 

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "auth.h"
 #include "sio.h"
 #include "store.h"
 
@@ -11,6 +12,7 @@ typedef struct chat_config {
     int64_t process_id;         /* this process's row in the processes table */
     int64_t recovery_window_ms; /* how long a session can be recovered [24 h] */
     int missed_max;             /* messages in a join ack's `missed` [100] */
+    const auth_secret *secret;  /* verifies tokens for private workspaces */
 } chat_config;
 
 typedef struct chat chat;
@@ -27,6 +29,9 @@ void chat_attach(chat *c, struct lws_context *ctx);
  * wrote it, to the sockets in its room, in log order. Called when the tailer
  * sees the database change and after our own commits. */
 void chat_deliver_new(chat *c);
+
+/* The chat user name of a socket of a chat namespace, or NULL. */
+const char *chat_socket_user(const sio_socket *s);
 
 /* The offset of the last message delivered by this process. */
 int64_t chat_cursor(const chat *c);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin.h"
+#include "auth.h"
 #include "chat.h"
 #include "eio.h"
 #include "sio.h"
@@ -23,6 +25,10 @@ typedef struct options {
     chat_config chat;
     store_options store;
     int heartbeat_ms;
+    bool issue_token; /* print a token and exit */
+    bool token_admin;
+    const char *token_workspace;
+    long token_ttl;
 } options;
 
 static volatile sig_atomic_t interrupted;
@@ -44,7 +50,9 @@ static void usage(FILE *f) {
             "  --connect-timeout MS   to join a namespace after the handshake (45000)\n"
             "  --recovery-window MS   how long sessions can be recovered (86400000)\n"
             "  --sync normal|full     SQLite synchronous: crash-safe or power-loss-safe (normal)\n"
-            "environment: CHAT_DB for --db\n");
+            "chat-ws --issue-token [--admin] [--workspace /NS] [--ttl SECONDS]\n"
+            "  prints an HS256 token signed with the server secret, then exits\n"
+            "environment: CHAT_DB for --db; CHAT_SECRET or CHAT_SECRET_FILE, the token secret\n");
 }
 
 static long num_arg(const char *name, const char *v, long min, long max) {
@@ -58,7 +66,7 @@ static long num_arg(const char *name, const char *v, long min, long max) {
 }
 
 static void parse(int argc, char **argv, options *o) {
-    enum { PING_INTERVAL = 256, PING_TIMEOUT, MAX_PAYLOAD, MAX_CONN, CONNECT_TIMEOUT, RECOVERY, SYNC };
+    enum { PING_INTERVAL = 256, PING_TIMEOUT, MAX_PAYLOAD, MAX_CONN, CONNECT_TIMEOUT, RECOVERY, SYNC, ISSUE, ADMIN, WORKSPACE, TTL };
     static const struct option longopts[] = {
         {"db", required_argument, 0, 'd'},
         {"listen", required_argument, 0, 'l'},
@@ -69,6 +77,10 @@ static void parse(int argc, char **argv, options *o) {
         {"connect-timeout", required_argument, 0, CONNECT_TIMEOUT},
         {"recovery-window", required_argument, 0, RECOVERY},
         {"sync", required_argument, 0, SYNC},
+        {"issue-token", no_argument, 0, ISSUE},
+        {"admin", no_argument, 0, ADMIN},
+        {"workspace", required_argument, 0, WORKSPACE},
+        {"ttl", required_argument, 0, TTL},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -125,6 +137,18 @@ static void parse(int argc, char **argv, options *o) {
                 exit(2);
             }
             break;
+        case ISSUE:
+            o->issue_token = true;
+            break;
+        case ADMIN:
+            o->token_admin = true;
+            break;
+        case WORKSPACE:
+            o->token_workspace = optarg;
+            break;
+        case TTL:
+            o->token_ttl = num_arg("--ttl", optarg, 0, 10L * 365 * 86400);
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -133,7 +157,7 @@ static void parse(int argc, char **argv, options *o) {
             exit(2);
         }
     }
-    if (!o->db) {
+    if (!o->db && !o->issue_token) {
         usage(stderr);
         exit(2);
     }
@@ -163,19 +187,49 @@ static void beat(lws_sorted_usec_list_t *sul) {
     lws_sul_schedule(context, 0, &hb->sul, beat, (lws_usec_t)hb->ms * LWS_US_PER_MS);
 }
 
+typedef struct tailers {
+    chat *chat;
+    admin *admin;
+} tailers;
+
+/* The database changed: deliver new messages and apply control events. */
 static void deliver(void *ud) {
-    chat_deliver_new(ud);
+    tailers *t = ud;
+    chat_deliver_new(t->chat);
+    admin_deliver_new(t->admin);
+}
+
+/* --issue-token: prints a token for local use (make run prints an admin one). */
+static int issue_token(const options *o) {
+    auth_secret secret;
+    char err[256];
+    if (auth_secret_load(&secret, err, sizeof err) || !secret.len) {
+        fprintf(stderr, "chat-ws: %s\n", secret.len ? err : "set CHAT_SECRET_FILE or CHAT_SECRET");
+        return 1;
+    }
+    if (o->token_workspace && !store_valid_namespace(o->token_workspace)) {
+        fprintf(stderr, "chat-ws: --workspace must be /name (a-z 0-9 -)\n");
+        return 2;
+    }
+    char *token = auth_issue(&secret, o->token_admin, o->token_workspace, NULL, o->token_ttl);
+    if (!token) return 1;
+    printf("%s\n", token);
+    free(token);
+    return 0;
 }
 
 int main(int argc, char **argv) {
     options o = {0};
     parse(argc, argv, &o);
+    if (o.issue_token) return issue_token(&o);
     int status = 1;
     store *st = NULL;
     sio_server *sio = NULL;
     eio_server *eio = NULL;
     chat *ch = NULL;
+    admin *adm = NULL;
     tail *tl = NULL;
+    auth_secret secret;
     heartbeat hb = {0};
     char err[256], listen[160];
 
@@ -184,6 +238,12 @@ int main(int argc, char **argv) {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 
+    if (auth_secret_load(&secret, err, sizeof err)) {
+        fprintf(stderr, "chat-ws: %s\n", err);
+        goto out;
+    }
+    if (!secret.len) lwsl_warn("chat-ws: no CHAT_SECRET_FILE: /admin and private workspaces refuse everyone\n");
+    o.chat.secret = &secret;
     if (store_open(&st, o.db, &o.store, err, sizeof err)) {
         fprintf(stderr, "chat-ws: %s\n", err);
         goto out;
@@ -199,7 +259,8 @@ int main(int argc, char **argv) {
     sio = sio_server_new(&o.sio);
     ch = sio ? chat_new(sio, st, &o.chat) : NULL;
     eio = ch ? eio_server_new(&o.eio, sio_eio_handlers(), sio) : NULL;
-    if (!eio) {
+    adm = eio ? admin_new(sio, eio, st, &secret) : NULL;
+    if (!adm) {
         fprintf(stderr, "chat-ws: out of memory\n");
         goto out;
     }
@@ -235,7 +296,8 @@ int main(int argc, char **argv) {
     eio_server_start(eio, context);
     sio_server_attach(sio, eio, context);
     chat_attach(ch, context);
-    tl = tail_new(context, lws_get_vhost_by_name(context, "chat"), o.db, deliver, ch, 2000);
+    tailers both = {ch, adm};
+    tl = tail_new(context, lws_get_vhost_by_name(context, "chat"), o.db, deliver, &both, 2000);
     if (!tl) goto out;
     hb = (heartbeat){.st = st, .eio = eio, .process_id = o.chat.process_id, .ms = o.heartbeat_ms};
     lws_sul_schedule(context, 0, &hb.sul, beat, (lws_usec_t)hb.ms * LWS_US_PER_MS);
@@ -253,6 +315,7 @@ out:
         context = NULL;
     }
     chat_free(ch);
+    admin_free(adm);
     sio_server_free(sio);
     eio_server_free(eio);
     if (st && o.chat.process_id) store_process_unregister(st, o.chat.process_id);

@@ -1,0 +1,107 @@
+/* auth.c -- the server secret and HS256 tokens (JWT, through libjwt) */
+#include "auth.h"
+
+#include <jwt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+int auth_secret_load(auth_secret *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    const char *inline_secret = getenv("CHAT_SECRET"), *file = getenv("CHAT_SECRET_FILE");
+    size_t n = 0;
+    if (inline_secret && *inline_secret) {
+        n = strlen(inline_secret);
+        if (n > AUTH_SECRET_MAX) goto too_long;
+        memcpy(out->key, inline_secret, n);
+    } else if (file && *file) {
+        FILE *f = fopen(file, "rb");
+        if (!f) {
+            snprintf(err, errlen, "cannot read CHAT_SECRET_FILE %s", file);
+            return -1;
+        }
+        n = fread(out->key, 1, sizeof out->key, f);
+        int more = fgetc(f) != EOF;
+        fclose(f);
+        while (n && (out->key[n - 1] == '\n' || out->key[n - 1] == '\r' || out->key[n - 1] == ' '))
+            n--;
+        if (more) goto too_long;
+    } else {
+        return 0;
+    }
+    if (n < 16) {
+        memset(out, 0, sizeof *out);
+        snprintf(err, errlen, "the secret must be at least 16 bytes");
+        return -1;
+    }
+    out->len = n;
+    return 0;
+too_long:
+    memset(out, 0, sizeof *out);
+    snprintf(err, errlen, "the secret must be at most %d bytes", AUTH_SECRET_MAX);
+    return -1;
+}
+
+int auth_verify(const auth_secret *s, const char *token, auth_claims *out, const char **why) {
+    memset(out, 0, sizeof *out);
+    if (!s->len) return *why = "no server secret configured", -1;
+    if (!token || !*token || strlen(token) > 4096) return *why = "missing or oversized token", -1;
+    jwt_t *jwt = NULL;
+    /* libjwt checks the signature when given a key */
+    if (jwt_decode(&jwt, token, s->key, (int)s->len) != 0 || !jwt) {
+        *why = "invalid token";
+        return -1;
+    }
+    int rc = -1;
+    long now = (long)time(NULL);
+    if (jwt_get_alg(jwt) != JWT_ALG_HS256) {
+        *why = "token must be HS256";
+        goto out;
+    }
+    long exp = jwt_get_grant_int(jwt, "exp"), nbf = jwt_get_grant_int(jwt, "nbf");
+    if (exp && exp <= now) {
+        *why = "token expired";
+        goto out;
+    }
+    if (nbf && nbf > now) {
+        *why = "token not yet valid";
+        goto out;
+    }
+    out->exp = exp;
+    out->admin = jwt_get_grant_bool(jwt, "admin") == 1;
+    const char *ws = jwt_get_grant(jwt, "workspace"), *sub = jwt_get_grant(jwt, "sub");
+    if (ws) snprintf(out->workspace, sizeof out->workspace, "%s", ws);
+    if (sub) snprintf(out->sub, sizeof out->sub, "%s", sub);
+    rc = 0;
+out:
+    jwt_free(jwt);
+    return rc;
+}
+
+char *auth_issue(const auth_secret *s, bool admin, const char *workspace, const char *sub,
+                 long ttl_s) {
+    if (!s->len) return NULL;
+    jwt_t *jwt = NULL;
+    char *token = NULL;
+    if (jwt_new(&jwt)) return NULL;
+    long now = (long)time(NULL);
+    if (jwt_add_grant_int(jwt, "iat", now) || (admin && jwt_add_grant_bool(jwt, "admin", 1)) ||
+        (workspace && *workspace && jwt_add_grant(jwt, "workspace", workspace)) ||
+        (sub && *sub && jwt_add_grant(jwt, "sub", sub)) ||
+        (ttl_s > 0 && jwt_add_grant_int(jwt, "exp", now + ttl_s)) ||
+        jwt_set_alg(jwt, JWT_ALG_HS256, s->key, (int)s->len))
+        goto out;
+    token = jwt_encode_str(jwt);
+out:
+    jwt_free(jwt);
+    return token;
+}
+
+const char *auth_bearer(const char *header) {
+    if (!header || strncasecmp(header, "Bearer ", 7) != 0) return NULL;
+    header += 7;
+    while (*header == ' ') header++;
+    return *header ? header : NULL;
+}

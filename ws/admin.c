@@ -1,0 +1,185 @@
+/* admin.c -- the /admin namespace: JWT middleware, stats, announce, kick */
+#include "admin.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+
+struct admin {
+    sio_server *srv;
+    eio_server *eio;
+    store *st;
+    const auth_secret *secret;
+    int64_t cursor; /* last control event applied */
+};
+
+static void ack_json(sio_ack *ack, json_t *obj) {
+    json_t *args = json_pack("[o]", obj);
+    sio_ack_send(ack, args);
+    json_decref(args);
+}
+
+static void ack_error(sio_ack *ack, const char *msg) {
+    if (ack) ack_json(ack, json_pack("{s:s}", "error", msg));
+}
+
+static int require_admin(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
+    admin *a = ud;
+    auth_claims claims;
+    const char *why = "";
+    json_t *token = json_object_get(auth, "token");
+    if (!json_is_string(token) || auth_verify(a->secret, json_string_value(token), &claims, &why) ||
+        !claims.admin) {
+        /* the reason goes to the log; the token itself never does */
+        lwsl_user("admin: refused %s from %s: %s\n", sio_socket_id(s), sio_socket_peer(s),
+                  json_is_string(token) ? (why[0] ? why : "not an admin token") : "no token");
+        snprintf(err, errlen, "unauthorized");
+        return -1;
+    }
+    return 0;
+}
+
+static void nsp_stats(sio_nsp *nsp, void *ud) {
+    json_object_set_new(ud, sio_nsp_name(nsp), json_pack("{s:I}", "sockets",
+                                                        (json_int_t)sio_nsp_size(nsp)));
+}
+
+static void on_stats(sio_socket *s, sio_event *ev, void *ud) {
+    (void)s;
+    admin *a = ud;
+    if (!ev->ack) return;
+    int64_t rooms = 0, messages = 0;
+    if (store_counts(a->st, &rooms, &messages)) return ack_error(ev->ack, "database unavailable");
+    json_t *per = json_object();
+    sio_each_nsp(a->srv, nsp_stats, per);
+    ack_json(ev->ack,
+             json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "connections",
+                       (json_int_t)eio_server_connections(a->eio), "sockets",
+                       (json_int_t)sio_server_sockets(a->srv), "namespaces",
+                       (json_int_t)sio_server_namespaces(a->srv), "live_rooms",
+                       (json_int_t)sio_server_rooms(a->srv), "rooms", (json_int_t)rooms,
+                       "messages", (json_int_t)messages, "per_namespace", per));
+    ev->ack = NULL;
+}
+
+/* Appends a control event and acks once it is committed. */
+static void append_control(admin *a, sio_event *ev, const char *kind, json_t *payload) {
+    char *text = json_dumps(payload, JSON_COMPACT);
+    json_decref(payload);
+    int64_t id;
+    int rc = text ? store_control_append(a->st, kind, text, &id) : STORE_ERROR;
+    free(text);
+    if (rc) return ack_error(ev->ack, "database unavailable, try again");
+    if (ev->ack) ack_json(ev->ack, json_pack("{s:b,s:I}", "ok", 1, "id", (json_int_t)id));
+    ev->ack = NULL;
+    admin_deliver_new(a); /* apply it here now; other processes follow via the tail */
+}
+
+static void on_announce(sio_socket *s, sio_event *ev, void *ud) {
+    (void)s;
+    json_t *text = json_object_get(json_array_get(ev->args, 0), "text");
+    if (!json_is_string(text) || !store_valid_text(json_string_value(text)))
+        return ack_error(ev->ack, "expected {text} of 1-4000 characters");
+    append_control(ud, ev, "announce",
+                   json_pack("{s:O,s:I}", "text", text, "ts", (json_int_t)store_now_ms()));
+}
+
+static void on_kick(sio_socket *s, sio_event *ev, void *ud) {
+    (void)s;
+    json_t *arg = json_array_get(ev->args, 0);
+    json_t *sid = json_object_get(arg, "sid"), *user = json_object_get(arg, "user");
+    json_t *reason = json_object_get(arg, "reason");
+    if (!json_is_string(sid) && !json_is_string(user))
+        return ack_error(ev->ack, "expected {sid} or {user}");
+    if (reason && (!json_is_string(reason) || json_string_length(reason) > 200))
+        return ack_error(ev->ack, "reason must be a string of at most 200 bytes");
+    json_t *payload = json_pack("{s:s}", "reason", reason ? json_string_value(reason)
+                                                         : "kicked by an administrator");
+    if (json_is_string(sid)) json_object_set(payload, "sid", sid);
+    if (json_is_string(user)) json_object_set(payload, "user", user);
+    append_control(ud, ev, "kick", payload);
+}
+
+/* ---- applying control events ------------------------------------------ */
+
+typedef struct apply_ctx {
+    json_t *payload;
+    int hits;
+} apply_ctx;
+
+static bool chat_nsp(const sio_nsp *nsp) {
+    return strcmp(sio_nsp_name(nsp), "/admin") != 0;
+}
+
+static void announce_nsp(sio_nsp *nsp, void *ud) {
+    apply_ctx *c = ud;
+    if (!chat_nsp(nsp)) return;
+    json_t *args = json_pack("[O]", c->payload);
+    c->hits += sio_emit(nsp, NULL, "announcement", args);
+    json_decref(args);
+}
+
+static void kick_socket(sio_socket *s, void *ud) {
+    apply_ctx *c = ud;
+    const char *sid = json_string_value(json_object_get(c->payload, "sid"));
+    const char *user = json_string_value(json_object_get(c->payload, "user"));
+    const char *name = chat_socket_user(s);
+    if (!(sid && strcmp(sid, sio_socket_id(s)) == 0) && !(user && name && strcmp(user, name) == 0))
+        return;
+    /* The client sees the reason in `kicked`, then "io server disconnect". */
+    json_t *args = json_pack("[{s:O}]", "reason", json_object_get(c->payload, "reason"));
+    sio_emit_socket(s, "kicked", args);
+    json_decref(args);
+    sio_disconnect(s, false);
+    c->hits++;
+}
+
+static void kick_nsp(sio_nsp *nsp, void *ud) {
+    if (chat_nsp(nsp)) sio_nsp_each_socket(nsp, kick_socket, ud);
+}
+
+static int apply(int64_t id, const char *kind, const char *payload, void *ud) {
+    admin *a = ud;
+    a->cursor = id;
+    apply_ctx c = {json_loads(payload, 0, NULL), 0};
+    if (!json_is_object(c.payload)) {
+        json_decref(c.payload);
+        return 0;
+    }
+    if (strcmp(kind, "announce") == 0)
+        sio_each_nsp(a->srv, announce_nsp, &c);
+    else if (strcmp(kind, "kick") == 0)
+        sio_each_nsp(a->srv, kick_nsp, &c);
+    if (c.hits) lwsl_user("admin: %s #%lld reached %d sockets\n", kind, (long long)id, c.hits);
+    json_decref(c.payload);
+    return 0;
+}
+
+void admin_deliver_new(admin *a) {
+    for (int guard = 0; guard < 1000; guard++) {
+        int64_t before = a->cursor;
+        if (store_control_tail(a->st, a->cursor, apply, a) || a->cursor == before) return;
+    }
+}
+
+admin *admin_new(sio_server *srv, eio_server *eio, store *st, const auth_secret *secret) {
+    admin *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    a->srv = srv;
+    a->eio = eio;
+    a->st = st;
+    a->secret = secret;
+    if (store_control_head(st, &a->cursor)) a->cursor = 0;
+    sio_nsp_def *def = sio_of(srv, "/admin");
+    sio_use(def, require_admin, a);
+    sio_on(def, "stats", on_stats, a);
+    sio_on(def, "announce", on_announce, a);
+    sio_on(def, "kick", on_kick, a);
+    return a;
+}
+
+void admin_free(admin *a) {
+    free(a);
+}
