@@ -64,7 +64,7 @@ deps:
 	@bash deploy/install-deps.sh
 
 run: deps all
-	PORT=$(PORT) bash deploy/run.sh
+	PORT=$(PORT) BIN_DIR=$(BUILD) bash deploy/run.sh
 
 test: deps
 	$(MAKE) all unit

@@ -1,4 +1,4 @@
-/* eio.c -- Engine.IO v4 sessions over libwebsockets: handshake, heartbeat, send queues */
+/* eio.c -- Engine.IO v4 sessions over libwebsockets: polling, WebSocket, upgrade, heartbeat */
 #include "eio.h"
 
 #include <stdio.h>
@@ -6,10 +6,18 @@
 #include <string.h>
 
 #include "eio_packet.h"
+#include "strmap.h"
 
+typedef enum transport { T_POLLING, T_WEBSOCKET } transport;
+
+/* One Engine.IO session. Over WebSocket it lives as long as its connection;
+ * over polling it spans many HTTP requests, found by sid. */
 struct eio_conn {
-    struct lws *wsi;
     eio_server *srv;
+    transport transport;
+    struct lws *wsi;      /* the WebSocket carrying it, NULL while polling */
+    struct lws *poll_get; /* polling: the GET held open until there is data */
+    struct lws *probe;    /* a WebSocket probing an upgrade of this polling session */
     struct lws_dll2 node; /* in srv->conns, walked by the heartbeat tick */
     char sid[EIO_SID_LEN + 1];
     char peer[64];
@@ -20,7 +28,7 @@ struct eio_conn {
     size_t ring_cap, head, count;
     size_t queued_bytes;
 
-    /* receive: fragments of one message gathered here */
+    /* receive: fragments of one WebSocket message gathered here */
     char *rx;
     size_t rx_len, rx_cap;
     bool rx_binary;
@@ -30,7 +38,7 @@ struct eio_conn {
     long long pong_deadline; /* ms: when an unanswered ping times out */
     bool awaiting_pong;
 
-    /* closing: set by eio_close, carried out in the next writeable callback */
+    /* closing: set by eio_close, carried out by the writer or the reaper */
     bool closing;
     int close_status;
     char close_reason[96];
@@ -42,14 +50,30 @@ struct eio_server {
     void *ud;
     struct lws_context *ctx;
     struct lws_dll2_owner conns;
-    lws_sorted_usec_list_t tick;
+    strmap sessions; /* sid -> eio_conn */
+    lws_sorted_usec_list_t tick, reap;
+    bool reap_scheduled;
     long long tick_ms;
 };
 
-/* The per-session data lws keeps for us: a pointer to our connection. */
+/* What lws keeps per connection for us. A WebSocket uses c; an HTTP
+ * connection uses the rest for its request in progress (keep-alive
+ * requests come one after another on the same connection). */
 typedef struct pss {
-    eio_conn *c;
+    eio_conn *c;       /* WebSocket: the session it carries or probes */
+    bool probe_reply;  /* WebSocket probe: "3probe" is due */
+    char sid[EIO_SID_LEN + 1]; /* HTTP: the session of this request */
+    bool held;         /* a GET waiting for data */
+    bool post_error;   /* POST: refuse at the end of the body */
+    unsigned post_status;
+    const char *post_json;
+    char *body;        /* POST body */
+    size_t body_len, body_cap;
 } pss;
+
+size_t eio_pss_size(void) {
+    return sizeof(pss);
+}
 
 long long eio_now_ms(void) {
     return (long long)(lws_now_usecs() / 1000);
@@ -102,6 +126,10 @@ const char *eio_peer(const eio_conn *c) {
     return c->peer;
 }
 
+static pss *pss_of(struct lws *wsi) {
+    return lws_wsi_user(wsi);
+}
+
 /* ---- sending ---------------------------------------------------------- */
 
 static int ring_push(eio_conn *c, outbuf *o) {
@@ -129,6 +157,14 @@ static outbuf *ring_pop(eio_conn *c) {
     return o;
 }
 
+/* Asks lws to call the writer of whatever carries the session now. */
+static void wake_writer(eio_conn *c) {
+    if (c->transport == T_WEBSOCKET)
+        lws_callback_on_writable(c->wsi);
+    else if (c->poll_get)
+        lws_callback_on_writable(c->poll_get);
+}
+
 int eio_send(eio_conn *c, outbuf *o) {
     if (c->closing) return -1;
     if (c->queued_bytes + o->len > c->srv->cfg.max_queue_bytes) {
@@ -140,11 +176,11 @@ int eio_send(eio_conn *c, outbuf *o) {
         eio_close(c, 1011, "out of memory");
         return -1;
     }
-    lws_callback_on_writable(c->wsi);
+    wake_writer(c);
     return 0;
 }
 
-/* Queues a short text packet made here (open, ping). */
+/* Queues a short text packet made here (open, ping, noop). */
 static int send_text(eio_conn *c, const char *text, size_t len) {
     outbuf *o = outbuf_copy(text, len, false);
     if (!o) return -1;
@@ -154,7 +190,8 @@ static int send_text(eio_conn *c, const char *text, size_t len) {
 }
 
 bool eio_can_send_volatile(const eio_conn *c) {
-    return !c->closing && c->count == 0 && !lws_send_pipe_choked(c->wsi);
+    if (c->closing || c->count) return false;
+    return c->transport == T_WEBSOCKET ? !lws_send_pipe_choked(c->wsi) : c->poll_get != NULL;
 }
 
 outbuf *eio_frame_wrap(char *buf, size_t len) {
@@ -162,23 +199,28 @@ outbuf *eio_frame_wrap(char *buf, size_t len) {
     return outbuf_wrap(buf, len + 1, false);
 }
 
+static void reap(lws_sorted_usec_list_t *sul);
+
 void eio_close(eio_conn *c, int ws_status, const char *reason) {
     if (c->closing) return;
     c->closing = true;
     c->close_status = ws_status;
     snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
-    lws_callback_on_writable(c->wsi);
+    if (c->transport == T_WEBSOCKET) {
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    /* A polling session has no connection of its own to close: the reaper
+     * ends it from the service loop, never under a caller still using it. */
+    if (!c->srv->reap_scheduled) {
+        c->srv->reap_scheduled = true;
+        lws_sul_schedule(c->srv->ctx, 0, &c->srv->reap, reap, 1);
+    }
 }
 
-/* Writes queued frames while the socket takes them. Returns -1 to have lws
- * close the connection. */
-static int on_writeable(eio_conn *c) {
-    if (c->closing) {
-        lwsl_user("eio %s closed: %s\n", c->sid, c->close_reason);
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_status,
-                         (unsigned char *)c->close_reason, strlen(c->close_reason));
-        return -1;
-    }
+/* WebSocket writer: queued frames while the socket takes them, then the
+ * close if one is due. Returns -1 to have lws close the connection. */
+static int ws_writeable(eio_conn *c) {
     while (c->count) {
         outbuf *o = c->ring[c->head];
         int n = lws_write(c->wsi, outbuf_payload(o), o->len,
@@ -187,52 +229,161 @@ static int on_writeable(eio_conn *c) {
         if (n < 0) return -1;
         if (lws_send_pipe_choked(c->wsi)) break;
     }
+    if (c->closing) {
+        lwsl_user("eio %s closed: %s\n", c->sid, c->close_reason);
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_status,
+                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        return -1;
+    }
     if (c->count) lws_callback_on_writable(c->wsi);
     return 0;
 }
 
+/* ---- session lifecycle ------------------------------------------------ */
+
+static void read_peer(eio_conn *c, struct lws *wsi) {
+    char xff[128];
+    if (lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) > 0) {
+        size_t n = strcspn(xff, ", ");
+        snprintf(c->peer, sizeof c->peer, "%.*s", (int)n, xff);
+        return;
+    }
+    lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+}
+
+/* Creates a session and queues its open packet. NULL when out of memory. */
+static eio_conn *session_new(eio_server *srv, struct lws *wsi, transport t) {
+    eio_conn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->srv = srv;
+    c->transport = t;
+    if (t == T_WEBSOCKET) c->wsi = wsi;
+    do {
+        eio_random_id(c->sid);
+        if (srv->cfg.node) c->sid[0] = srv->cfg.node;
+    } while (strmap_get(&srv->sessions, c->sid));
+    read_peer(c, wsi);
+    if (strmap_put(&srv->sessions, c->sid, c)) {
+        free(c);
+        return NULL;
+    }
+    lws_dll2_add_tail(&c->node, &srv->conns);
+    c->next_ping_at = eio_now_ms() + srv->cfg.ping_interval_ms;
+
+    char open[256];
+    open[0] = '0' + EIO_OPEN;
+    int n = eio_open_json(open + 1, sizeof open - 1, c->sid, t == T_POLLING && !srv->cfg.no_polling,
+                          srv->cfg.ping_interval_ms, srv->cfg.ping_timeout_ms,
+                          srv->cfg.max_payload);
+    if (n > 0) send_text(c, open, (size_t)n + 1);
+    srv->h.open(c, srv->ud);
+    return c;
+}
+
+/* Ends a session: the upper layer's close, then the memory. Whatever
+ * connection still points at it is detached first. */
+static void session_end(eio_conn *c, const char *reason) {
+    eio_server *srv = c->srv;
+    strmap_del(&srv->sessions, c->sid);
+    lws_dll2_remove(&c->node);
+    if (c->poll_get) {
+        /* it answers with a close packet: the session is gone */
+        lws_callback_on_writable(c->poll_get);
+        c->poll_get = NULL;
+    }
+    if (c->probe) {
+        pss_of(c->probe)->c = NULL;
+        lws_set_timeout(c->probe, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+        c->probe = NULL;
+    }
+    srv->h.close(c, reason, srv->ud);
+    while (c->count) outbuf_unref(ring_pop(c));
+    free(c->ring);
+    free(c->rx);
+    free(c);
+}
+
+static void reap(lws_sorted_usec_list_t *sul) {
+    eio_server *srv = lws_container_of(sul, eio_server, reap);
+    srv->reap_scheduled = false;
+    lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&srv->conns)) {
+        eio_conn *c = lws_container_of(d, eio_conn, node);
+        if (c->closing && c->transport == T_POLLING) {
+            lwsl_user("eio %s closed: %s\n", c->sid, c->close_reason);
+            session_end(c, c->close_reason);
+        }
+    }
+    lws_end_foreach_dll_safe(d, d1);
+}
+
 /* ---- receiving -------------------------------------------------------- */
 
-/* Handles one whole Engine.IO packet. Returns non-zero to close. */
-static int on_packet(eio_conn *c, const char *buf, size_t len, bool binary) {
+/* Handles one whole Engine.IO packet of a session. */
+static void on_packet(eio_conn *c, const char *buf, size_t len, bool binary) {
     eio_packet p;
+    if (c->closing) return;
     if (eio_packet_decode(buf, len, binary, &p)) {
         eio_close(c, 1002, "malformed Engine.IO packet");
-        return 0;
+        return;
     }
     switch (p.type) {
     case EIO_PONG:
         c->awaiting_pong = false;
         c->next_ping_at = eio_now_ms() + c->srv->cfg.ping_interval_ms;
-        return 0;
+        return;
     case EIO_MESSAGE:
         if (c->srv->h.message(c, p.data, p.len, p.binary, c->srv->ud))
             eio_close(c, 1002, "malformed Socket.IO packet");
-        return 0;
+        return;
     case EIO_CLOSE:
         eio_close(c, 1000, "client closed");
-        return 0;
-    case EIO_PING: /* a probe ("2probe") during an upgrade; answer it */
-        if (p.len == 5 && memcmp(p.data, "probe", 5) == 0) return send_text(c, "3probe", 6);
-        eio_close(c, 1002, "unexpected ping from client");
-        return 0;
-    case EIO_UPGRADE:
+        return;
     case EIO_NOOP:
-        return 0;
+        return;
     default:
         eio_close(c, 1002, "unexpected Engine.IO packet type");
-        return 0;
+        return;
     }
 }
 
-static int on_receive(eio_conn *c, const char *in, size_t len) {
-    if (c->closing) return 0;
-    if (lws_is_first_fragment(c->wsi)) {
+/* A packet on a WebSocket probing the upgrade of a polling session. */
+static int on_probe_packet(struct lws *wsi, pss *ps, const char *buf, size_t len) {
+    eio_conn *c = ps->c;
+    if (len == 6 && memcmp(buf, "2probe", 6) == 0) {
+        ps->probe_reply = true;
+        lws_callback_on_writable(wsi);
+        /* the pending GET returns a noop, so the client can pause polling */
+        send_text(c, "6", 1);
+        return 0;
+    }
+    if (len == 1 && buf[0] == '0' + EIO_UPGRADE) {
+        c->transport = T_WEBSOCKET;
+        c->wsi = wsi;
+        c->probe = NULL;
+        if (c->poll_get) { /* answered with what is queued, or a noop */
+            lws_callback_on_writable(c->poll_get);
+            c->poll_get = NULL;
+        }
+        lwsl_info("eio %s upgraded to websocket\n", c->sid);
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    lwsl_user("eio %s: unexpected packet during upgrade\n", c->sid);
+    c->probe = NULL;
+    ps->c = NULL;
+    return -1;
+}
+
+static int ws_receive(struct lws *wsi, pss *ps, const char *in, size_t len) {
+    eio_conn *c = ps->c;
+    if (!c || c->closing) return 0;
+    if (lws_is_first_fragment(wsi)) {
         c->rx_len = 0;
-        c->rx_binary = lws_frame_is_binary(c->wsi);
+        c->rx_binary = lws_frame_is_binary(wsi);
     }
     size_t max = (size_t)c->srv->cfg.max_payload;
-    if (len > max - c->rx_len) { /* max >= rx_len always: checked before every append */
+    if (len > max - c->rx_len) { /* rx_len <= max always: checked before every append */
+        if (c->probe == wsi) return -1;
         eio_close(c, 1009, "message over maxPayload");
         return 0;
     }
@@ -250,76 +401,30 @@ static int on_receive(eio_conn *c, const char *in, size_t len) {
     memcpy(c->rx + c->rx_len, in, len);
     c->rx_len += len;
     c->rx[c->rx_len] = '\0';
-    if (!lws_is_final_fragment(c->wsi) || lws_remaining_packet_payload(c->wsi)) return 0;
-    int rc = on_packet(c, c->rx, c->rx_len, c->rx_binary);
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)) return 0;
+    size_t n = c->rx_len;
+    c->rx_len = 0;
+    if (c->probe == wsi) return on_probe_packet(wsi, ps, c->rx, n);
+    on_packet(c, c->rx, n, c->rx_binary);
     /* Keep a small buffer for the next message, give back a big one. */
-    if (c->rx_cap > 64 * 1024) {
+    if (!c->closing && c->rx_cap > 64 * 1024) {
         free(c->rx);
         c->rx = NULL;
         c->rx_cap = 0;
     }
-    c->rx_len = 0;
-    return rc;
-}
-
-/* ---- lifecycle -------------------------------------------------------- */
-
-static void conn_free(eio_conn *c) {
-    while (c->count) outbuf_unref(ring_pop(c));
-    free(c->ring);
-    free(c->rx);
-    free(c);
-}
-
-static void read_peer(eio_conn *c, struct lws *wsi) {
-    char xff[128];
-    if (lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) > 0) {
-        size_t n = strcspn(xff, ", ");
-        snprintf(c->peer, sizeof c->peer, "%.*s", (int)n, xff);
-        return;
-    }
-    lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
-}
-
-static int on_established(eio_server *srv, struct lws *wsi, pss *ps) {
-    eio_conn *c = calloc(1, sizeof *c);
-    if (!c) return -1;
-    c->wsi = wsi;
-    c->srv = srv;
-    eio_random_id(c->sid);
-    read_peer(c, wsi);
-    ps->c = c;
-    lws_dll2_add_tail(&c->node, &srv->conns);
-    c->next_ping_at = eio_now_ms() + srv->cfg.ping_interval_ms;
-
-    char open[256];
-    open[0] = '0' + EIO_OPEN;
-    int n = eio_open_json(open + 1, sizeof open - 1, c->sid, false, srv->cfg.ping_interval_ms,
-                          srv->cfg.ping_timeout_ms, srv->cfg.max_payload);
-    if (n < 0 || send_text(c, open, (size_t)n + 1)) return -1;
-    srv->h.open(c, srv->ud);
     return 0;
 }
 
-static void on_closed(eio_server *srv, pss *ps) {
-    eio_conn *c = ps->c;
-    if (!c) return;
-    ps->c = NULL;
-    lws_dll2_remove(&c->node);
-    srv->h.close(c, c->closing ? c->close_reason : "transport close", srv->ud);
-    conn_free(c);
-}
-
 /* The heartbeat: sends due pings, closes sessions whose pong is late. One
- * timer for all connections, so the cost is one walk per tick, not one timer
- * insertion per connection per ping. */
+ * timer for all sessions, so the cost is one walk per tick, not one timer
+ * insertion per session per ping. */
 static void tick(lws_sorted_usec_list_t *sul) {
     eio_server *srv = lws_container_of(sul, eio_server, tick);
     long long now = eio_now_ms();
     lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&srv->conns)) {
         eio_conn *c = lws_container_of(d, eio_conn, node);
         if (c->closing) {
-            /* nothing */
+            /* being closed */
         } else if (c->awaiting_pong) {
             if (now >= c->pong_deadline) eio_close(c, 1000, "ping timeout");
         } else if (now >= c->next_ping_at) {
@@ -339,40 +444,247 @@ void eio_server_start(eio_server *srv, struct lws_context *ctx) {
 
 void eio_server_free(eio_server *srv) {
     if (!srv) return;
-    if (srv->ctx) lws_sul_cancel(&srv->tick);
+    if (srv->ctx) {
+        lws_sul_cancel(&srv->tick);
+        lws_sul_cancel(&srv->reap);
+    }
+    /* polling sessions outlive their connections: end them here */
+    lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&srv->conns)) {
+        eio_conn *c = lws_container_of(d, eio_conn, node);
+        c->poll_get = NULL;
+        c->probe = NULL;
+        session_end(c, "server shutting down");
+    }
+    lws_end_foreach_dll_safe(d, d1);
+    strmap_clear(&srv->sessions);
     free(srv);
 }
 
-/* ---- the HTTP side ---------------------------------------------------- */
+/* ---- HTTP: long-polling ----------------------------------------------- */
 
-/* Answers a plain HTTP request with a JSON body and ends the transaction. */
-static int http_reply(struct lws *wsi, unsigned status, const char *json) {
-    unsigned char buf[LWS_PRE + 1024];
-    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
-    size_t n = strlen(json);
-    if (lws_add_http_common_headers(wsi, status, "application/json", n, &p, end) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
+static int add_cors(eio_server *srv, struct lws *wsi, unsigned char **p, unsigned char *end) {
+    if (!srv->cfg.cors_origin) return 0;
+    const char *o = srv->cfg.cors_origin;
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
+                                       (const unsigned char *)o, (int)strlen(o), p, end) ||
+           lws_add_http_header_by_name(
+               wsi, (const unsigned char *)"access-control-allow-credentials:",
+               (const unsigned char *)"true", 4, p, end);
+}
+
+/* Writes a whole response: status, type, body (body has LWS_PRE bytes of
+ * headroom before it), and ends the transaction. Returns -1 to close. */
+static int http_send(eio_server *srv, struct lws *wsi, unsigned status, const char *ctype,
+                     unsigned char *body, size_t len) {
+    unsigned char hdr[LWS_PRE + 1024];
+    unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
+    if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-store", 8, &p, end) ||
+        add_cors(srv, wsi, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
-    unsigned char body[LWS_PRE + 256];
-    if (n > sizeof body - LWS_PRE) return -1;
-    memcpy(body + LWS_PRE, json, n);
-    if (lws_write(wsi, body + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) != (int)n) return -1;
+    if (len && lws_write(wsi, body, len, LWS_WRITE_HTTP_FINAL) != (int)len) return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-/* Checks a query argument; true when name= is present with exactly value. */
-static bool urlarg_is(struct lws *wsi, const char *name, const char *value) {
-    char buf[64];
-    const char *v = lws_get_urlarg_by_name(wsi, name, buf, sizeof buf);
-    return v && strcmp(v, value) == 0;
+/* A short answer made of a static string. */
+static int http_reply(eio_server *srv, struct lws *wsi, unsigned status, const char *ctype,
+                      const char *text) {
+    unsigned char buf[LWS_PRE + 256];
+    size_t n = strlen(text);
+    if (n > sizeof buf - LWS_PRE) return -1;
+    memcpy(buf + LWS_PRE, text, n);
+    return http_send(srv, wsi, status, ctype, buf + LWS_PRE, n);
 }
 
+/* Engine.IO's error answers: HTTP 400 and {"code", "message"}. */
+static int http_error(eio_server *srv, struct lws *wsi, int code) {
+    static const char *const messages[] = {
+        "{\"code\":0,\"message\":\"Transport unknown\"}",
+        "{\"code\":1,\"message\":\"Session ID unknown\"}",
+        "{\"code\":2,\"message\":\"Bad handshake method\"}",
+        "{\"code\":3,\"message\":\"Bad request\"}",
+        "{\"code\":4,\"message\":\"Forbidden\"}",
+        "{\"code\":5,\"message\":\"Unsupported protocol version\"}",
+    };
+    return http_reply(srv, wsi, code == 4 ? 403 : 400, "application/json", messages[code]);
+}
+
+/* Answers a held GET with every queued packet, joined by the record
+ * separator; binary ones as "b" + base64. A session gone or closing gets
+ * the close packet. */
+static int answer_poll(eio_server *srv, struct lws *wsi, pss *ps) {
+    ps->held = false;
+    eio_conn *c = strmap_get(&srv->sessions, ps->sid);
+    if (!c || c->closing) return http_reply(srv, wsi, 200, "text/plain; charset=UTF-8", "1");
+    if (c->poll_get == wsi) c->poll_get = NULL;
+    if (!c->count) return http_reply(srv, wsi, 200, "text/plain; charset=UTF-8", "6");
+    size_t need = 0;
+    for (size_t i = 0; i < c->count; i++) {
+        outbuf *o = c->ring[(c->head + i) % c->ring_cap];
+        need += 1 + (o->binary ? 1 + 4 * ((o->len + 2) / 3) + 1 : o->len);
+    }
+    unsigned char *buf = malloc(LWS_PRE + need + 1);
+    if (!buf) return -1;
+    char *out = (char *)buf + LWS_PRE, *w = out;
+    while (c->count) {
+        outbuf *o = ring_pop(c);
+        if (w != out) *w++ = '\x1e';
+        if (o->binary) {
+            *w++ = 'b';
+            w += eio_base64_encode(outbuf_payload(o), o->len, w);
+        } else {
+            memcpy(w, outbuf_payload(o), o->len);
+            w += o->len;
+        }
+        outbuf_unref(o);
+    }
+    int rc = http_send(srv, wsi, 200, "text/plain; charset=UTF-8", buf + LWS_PRE,
+                       (size_t)(w - out));
+    free(buf);
+    return rc;
+}
+
+static bool urlarg(struct lws *wsi, const char *name, char *buf, int len) {
+    const char *v = lws_get_urlarg_by_name(wsi, name, buf, len);
+    if (!v) return false;
+    memmove(buf, v, strlen(v) + 1);
+    return true;
+}
+
+/* A new HTTP request: checks EIO, transport and sid, then opens a session
+ * (GET without sid), holds or answers a GET, or readies for a POST body. */
+static int http_request(eio_server *srv, struct lws *wsi, pss *ps) {
+    char eio[32], tr[64], sid[96];
+    bool is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
+    bool is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+    ps->sid[0] = '\0';
+    ps->held = ps->post_error = false;
+    ps->body_len = 0;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0)
+        return http_reply(srv, wsi, 204, "text/plain", "");
+    if (!urlarg(wsi, "EIO=", eio, sizeof eio) || strcmp(eio, "4") != 0) {
+        if (is_post) goto post_refused_version;
+        return http_error(srv, wsi, 5);
+    }
+    if (!urlarg(wsi, "transport=", tr, sizeof tr) || strcmp(tr, "polling") != 0 ||
+        srv->cfg.no_polling) {
+        if (is_post) goto post_refused_transport;
+        return http_error(srv, wsi, strcmp(tr, "websocket") == 0 ? 3 : 0);
+    }
+    bool has_sid = urlarg(wsi, "sid=", sid, sizeof sid);
+    eio_conn *c = has_sid ? strmap_get(&srv->sessions, sid) : NULL;
+    if (is_post) {
+        if (!c || c->transport != T_POLLING || c->closing) {
+            ps->post_error = true;
+            ps->post_status = 400;
+            ps->post_json = has_sid ? "{\"code\":1,\"message\":\"Session ID unknown\"}"
+                                    : "{\"code\":2,\"message\":\"Bad handshake method\"}";
+            return 0;
+        }
+        snprintf(ps->sid, sizeof ps->sid, "%.*s", EIO_SID_LEN, sid);
+        return 0; /* the body follows */
+    }
+    if (!is_get) return http_error(srv, wsi, 2);
+    if (!has_sid) {
+        if ((int)srv->conns.count >= srv->cfg.max_connections) return http_error(srv, wsi, 4);
+        c = session_new(srv, wsi, T_POLLING);
+        if (!c) return -1;
+        snprintf(ps->sid, sizeof ps->sid, "%s", c->sid);
+        return answer_poll(srv, wsi, ps);
+    }
+    if (!c || c->transport != T_POLLING) return http_error(srv, wsi, c ? 3 : 1);
+    snprintf(ps->sid, sizeof ps->sid, "%.*s", EIO_SID_LEN, sid);
+    if (c->poll_get) {
+        /* Two GETs at once break the protocol: the spec closes the session. */
+        eio_close(c, 1002, "concurrent polling GET");
+        return http_error(srv, wsi, 3);
+    }
+    ps->held = true;
+    c->poll_get = wsi;
+    if (c->count || c->closing) lws_callback_on_writable(wsi);
+    return 0;
+
+post_refused_version:
+    ps->post_error = true, ps->post_status = 400;
+    ps->post_json = "{\"code\":5,\"message\":\"Unsupported protocol version\"}";
+    return 0;
+post_refused_transport:
+    ps->post_error = true, ps->post_status = 400;
+    ps->post_json = "{\"code\":0,\"message\":\"Transport unknown\"}";
+    return 0;
+}
+
+static int http_body(eio_server *srv, pss *ps, const char *in, size_t len) {
+    if (ps->post_error) return 0;
+    if (len > (size_t)srv->cfg.max_payload - ps->body_len) {
+        ps->post_error = true;
+        ps->post_status = 413;
+        ps->post_json = "{\"code\":3,\"message\":\"Payload too large\"}";
+        eio_conn *c = strmap_get(&srv->sessions, ps->sid);
+        if (c) eio_close(c, 1009, "POST over maxPayload");
+        return 0;
+    }
+    if (ps->body_len + len > ps->body_cap) {
+        size_t cap = ps->body_cap ? ps->body_cap : 1024;
+        while (cap < ps->body_len + len) cap *= 2;
+        char *b = realloc(ps->body, cap);
+        if (!b) return -1;
+        ps->body = b;
+        ps->body_cap = cap;
+    }
+    memcpy(ps->body + ps->body_len, in, len);
+    ps->body_len += len;
+    return 0;
+}
+
+/* The POST body is complete: its packets go to the session, "ok" back. */
+static int http_body_done(eio_server *srv, struct lws *wsi, pss *ps) {
+    if (ps->post_error) return http_reply(srv, wsi, ps->post_status, "application/json", ps->post_json);
+    eio_conn *c = strmap_get(&srv->sessions, ps->sid);
+    if (!c || c->closing) return http_error(srv, wsi, 1);
+    enum { MAX_PACKETS = 256 };
+    eio_packet packets[MAX_PACKETS];
+    size_t n = 0;
+    char *scratch = malloc(ps->body_len + 1);
+    if (!scratch) return -1;
+    if (eio_payload_decode(ps->body ? ps->body : "", ps->body_len, packets, MAX_PACKETS, &n,
+                           scratch)) {
+        free(scratch);
+        eio_close(c, 1002, "malformed polling payload");
+        return http_error(srv, wsi, 3);
+    }
+    for (size_t i = 0; i < n && !c->closing; i++)
+        on_packet(c, packets[i].data - (packets[i].binary ? 0 : 1),
+                  packets[i].len + (packets[i].binary ? 0 : 1), packets[i].binary);
+    free(scratch);
+    if (ps->body_cap > 64 * 1024) {
+        free(ps->body);
+        ps->body = NULL;
+        ps->body_cap = 0;
+    }
+    ps->body_len = 0;
+    return http_reply(srv, wsi, 200, "text/html", "ok");
+}
+
+/* ---- WebSocket -------------------------------------------------------- */
+
 /* Accepts the WebSocket upgrade only for Engine.IO v4 on the websocket
- * transport; anything else is refused before the upgrade. */
-static bool handshake_ok(eio_server *srv, struct lws *wsi) {
-    if (!urlarg_is(wsi, "EIO=", "4") || !urlarg_is(wsi, "transport=", "websocket")) {
+ * transport, and with a sid only to upgrade a live polling session. */
+static bool ws_handshake_ok(eio_server *srv, struct lws *wsi) {
+    char eio[32], tr[64], sid[96];
+    if (!urlarg(wsi, "EIO=", eio, sizeof eio) || strcmp(eio, "4") != 0 ||
+        !urlarg(wsi, "transport=", tr, sizeof tr) || strcmp(tr, "websocket") != 0) {
         lwsl_user("eio: refused upgrade: EIO=4 and transport=websocket required\n");
         return false;
+    }
+    if (urlarg(wsi, "sid=", sid, sizeof sid)) {
+        eio_conn *c = strmap_get(&srv->sessions, sid);
+        if (!c || c->transport != T_POLLING || c->probe || c->closing) {
+            lwsl_user("eio: refused upgrade of unknown or upgraded session\n");
+            return false;
+        }
+        return true;
     }
     if ((int)srv->conns.count >= srv->cfg.max_connections) {
         lwsl_user("eio: refused upgrade: max_connections reached\n");
@@ -381,35 +693,86 @@ static bool handshake_ok(eio_server *srv, struct lws *wsi) {
     return true;
 }
 
+static int ws_established(eio_server *srv, struct lws *wsi, pss *ps) {
+    char sid[64];
+    if (urlarg(wsi, "sid=", sid, sizeof sid)) {
+        eio_conn *c = strmap_get(&srv->sessions, sid);
+        if (!c || c->transport != T_POLLING || c->probe) return -1;
+        c->probe = wsi;
+        ps->c = c;
+        return 0;
+    }
+    ps->c = session_new(srv, wsi, T_WEBSOCKET);
+    return ps->c ? 0 : -1;
+}
+
+static int ws_writeable_cb(struct lws *wsi, pss *ps) {
+    if (ps->probe_reply) {
+        ps->probe_reply = false;
+        unsigned char buf[LWS_PRE + 8];
+        memcpy(buf + LWS_PRE, "3probe", 6);
+        if (lws_write(wsi, buf + LWS_PRE, 6, LWS_WRITE_TEXT) < 0) return -1;
+    }
+    eio_conn *c = ps->c;
+    if (c && c->wsi == wsi) return ws_writeable(c);
+    return 0;
+}
+
+static void ws_closed(pss *ps, struct lws *wsi) {
+    eio_conn *c = ps->c;
+    ps->c = NULL;
+    if (!c) return;
+    if (c->probe == wsi) { /* a failed upgrade: polling goes on */
+        c->probe = NULL;
+        return;
+    }
+    if (c->wsi == wsi) session_end(c, c->closing ? c->close_reason : "transport close");
+}
+
 int eio_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len) {
     struct lws_context *ctx = lws_get_context(wsi);
     eio_server *srv = ctx ? lws_context_user(ctx) : NULL;
     pss *ps = user;
     switch (reason) {
-    case LWS_CALLBACK_HTTP: {
-        if (!urlarg_is(wsi, "EIO=", "4"))
-            return http_reply(wsi, 400, "{\"code\":5,\"message\":\"Unsupported protocol version\"}");
-        return http_reply(wsi, 400, "{\"code\":0,\"message\":\"Transport unknown\"}");
-    }
+    case LWS_CALLBACK_HTTP:
+        return http_request(srv, wsi, ps);
+    case LWS_CALLBACK_HTTP_BODY:
+        return http_body(srv, ps, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return http_body_done(srv, wsi, ps);
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return ps && ps->held ? answer_poll(srv, wsi, ps) : 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (ps && ps->held) {
+            eio_conn *c = strmap_get(&srv->sessions, ps->sid);
+            if (c && c->poll_get == wsi) c->poll_get = NULL;
+            ps->held = false;
+        }
+        if (ps) {
+            free(ps->body);
+            ps->body = NULL;
+            ps->body_cap = ps->body_len = 0;
+        }
+        return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return srv && handshake_ok(srv, wsi) ? 0 : -1;
+        return srv && ws_handshake_ok(srv, wsi) ? 0 : -1;
     case LWS_CALLBACK_ESTABLISHED:
-        return on_established(srv, wsi, ps);
+        return ws_established(srv, wsi, ps);
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return ps->c ? on_writeable(ps->c) : 0;
+        return ws_writeable_cb(wsi, ps);
     case LWS_CALLBACK_RECEIVE:
-        return ps->c ? on_receive(ps->c, in, len) : 0;
+        return ws_receive(wsi, ps, in, len);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         /* lws answers the close frame itself; we only stop sending. */
-        if (ps->c && !ps->c->closing) {
+        if (ps->c && ps->c->wsi == wsi && !ps->c->closing) {
             ps->c->closing = true;
             ps->c->close_status = 1000;
             snprintf(ps->c->close_reason, sizeof ps->c->close_reason, "client closed");
         }
         return 0;
     case LWS_CALLBACK_CLOSED:
-        on_closed(srv, ps);
+        ws_closed(ps, wsi);
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);

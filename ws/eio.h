@@ -19,6 +19,10 @@ typedef struct eio_config {
     size_t max_queue_bytes; /* queued output per connection before it is dropped [4 MiB] */
     int max_connections;    /* per process [100000] */
     int handshake_timeout_ms; /* an upper layer's deadline to accept the session [45000] */
+    bool no_polling;        /* refuse the HTTP long-polling transport */
+    char node;              /* first character of every sid, naming this process for
+                               nginx's sid routing (0: random, one process) */
+    const char *cors_origin; /* Access-Control-Allow-Origin for polling, NULL: none */
 } eio_config;
 
 typedef struct eio_conn eio_conn;
@@ -44,10 +48,14 @@ void eio_server_free(eio_server *srv);
 const eio_config *eio_server_config(const eio_server *srv);
 size_t eio_server_connections(const eio_server *srv);
 
-/* The lws protocol callback serving the Engine.IO endpoint, HTTP and
- * WebSocket. Register it as the vhost's first protocol with
- * per_session_data_size = sizeof(void *); the context's user must be the
+/* The lws protocol callback serving the Engine.IO endpoint: HTTP
+ * long-polling (GET held until there is something to send, POST of packets)
+ * and WebSocket, including the upgrade of a polling session (2probe/3probe,
+ * 5). A session is independent of the connections that carry it. Register it as the vhost's first protocol with
+ * per_session_data_size = eio_pss_size(); the context's user must be the
  * eio_server. */
+/* The per-session data size to register with the protocol. */
+size_t eio_pss_size(void);
 int eio_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len);
 

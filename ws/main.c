@@ -49,6 +49,10 @@ static void usage(FILE *f) {
             "  --max-connections N    per process (100000)\n"
             "  --connect-timeout MS   to join a namespace after the handshake (45000)\n"
             "  --recovery-window MS   how long sessions can be recovered (86400000)\n"
+            "  --node C               first character of every sid (0-9 a-z), so nginx can\n"
+            "                         route a polling session to its process\n"
+            "  --no-polling           WebSocket only\n"
+            "  --cors-origin ORIGIN   Access-Control-Allow-Origin for polling requests\n"
             "  --sync normal|full     SQLite synchronous: crash-safe or power-loss-safe (normal)\n"
             "chat-ws --issue-token [--admin] [--workspace /NS] [--ttl SECONDS]\n"
             "  prints an HS256 token signed with the server secret, then exits\n"
@@ -66,7 +70,7 @@ static long num_arg(const char *name, const char *v, long min, long max) {
 }
 
 static void parse(int argc, char **argv, options *o) {
-    enum { PING_INTERVAL = 256, PING_TIMEOUT, MAX_PAYLOAD, MAX_CONN, CONNECT_TIMEOUT, RECOVERY, SYNC, ISSUE, ADMIN, WORKSPACE, TTL };
+    enum { PING_INTERVAL = 256, PING_TIMEOUT, MAX_PAYLOAD, MAX_CONN, CONNECT_TIMEOUT, RECOVERY, SYNC, NODE, NO_POLLING, CORS, ISSUE, ADMIN, WORKSPACE, TTL };
     static const struct option longopts[] = {
         {"db", required_argument, 0, 'd'},
         {"listen", required_argument, 0, 'l'},
@@ -77,6 +81,9 @@ static void parse(int argc, char **argv, options *o) {
         {"connect-timeout", required_argument, 0, CONNECT_TIMEOUT},
         {"recovery-window", required_argument, 0, RECOVERY},
         {"sync", required_argument, 0, SYNC},
+        {"node", required_argument, 0, NODE},
+        {"no-polling", no_argument, 0, NO_POLLING},
+        {"cors-origin", required_argument, 0, CORS},
         {"issue-token", no_argument, 0, ISSUE},
         {"admin", no_argument, 0, ADMIN},
         {"workspace", required_argument, 0, WORKSPACE},
@@ -136,6 +143,21 @@ static void parse(int argc, char **argv, options *o) {
                 fprintf(stderr, "chat-ws: --sync is normal or full\n");
                 exit(2);
             }
+            break;
+        case NODE:
+            /* one character of [0-9a-z]: the first of every sid, for nginx's routing */
+            if (strlen(optarg) != 1 || !((optarg[0] >= '0' && optarg[0] <= '9') ||
+                                         (optarg[0] >= 'a' && optarg[0] <= 'z'))) {
+                fprintf(stderr, "chat-ws: --node is one character of 0-9 a-z\n");
+                exit(2);
+            }
+            o->eio.node = optarg[0];
+            break;
+        case NO_POLLING:
+            o->eio.no_polling = true;
+            break;
+        case CORS:
+            o->eio.cors_origin = optarg;
             break;
         case ISSUE:
             o->issue_token = true;
@@ -265,8 +287,8 @@ int main(int argc, char **argv) {
         goto out;
     }
 
-    static struct lws_protocols protocols[] = {
-        {"eio", eio_lws_callback, sizeof(void *), 0, 0, NULL, 0},
+    struct lws_protocols protocols[] = {
+        {"eio", eio_lws_callback, eio_pss_size(), 0, 0, NULL, 0},
         {TAIL_PROTOCOL, tail_lws_callback, 0, 0, 0, NULL, 0},
         {NULL, NULL, 0, 0, 0, NULL, 0},
     };
