@@ -51,6 +51,7 @@ static void usage(FILE *f) {
             "  --recovery-window MS   how long sessions can be recovered (86400000)\n"
             "  --node C               first character of every sid (0-9 a-z), so nginx can\n"
             "                         route a polling session to its process\n"
+            "                         (default: \"0-9a-z\"[port %% 36])\n"
             "  --no-polling           WebSocket only\n"
             "  --cors-origin ORIGIN   Access-Control-Allow-Origin for polling requests\n"
             "  --sync normal|full     SQLite synchronous: crash-safe or power-loss-safe (normal)\n"
@@ -179,6 +180,7 @@ static void parse(int argc, char **argv, options *o) {
             exit(2);
         }
     }
+    if (!o->eio.node && !o->unix_path) o->eio.node = "0123456789abcdefghijklmnopqrstuvwxyz"[o->port % 36];
     if (!o->db && !o->issue_token) {
         usage(stderr);
         exit(2);

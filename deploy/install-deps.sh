@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# install-deps.sh -- installs what building, running and testing the chat needs.
+#
+# Idempotent and non-interactive: Debian packages that dpkg does not list as
+# installed are installed (one `apt-get update` first, only when something is
+# missing), then the npm test tools in tests/ (`npm ci` when tests/node_modules is
+# missing or older than tests/package-lock.json), then the socket.io browser client
+# is copied to www/vendor/ where nginx serves it as /static/vendor/socket.io.min.js.
+# Uses sudo only when not run as root. Prints one line per step.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export DEBIAN_FRONTEND=noninteractive
+export CI=${CI:-true}
+
+PACKAGES=(
+	build-essential pkg-config
+	libwebsockets-dev libfcgi-dev libsqlite3-dev sqlite3 libjansson-dev libjwt-dev
+	libcmocka-dev
+	nginx chromium curl wrk
+	clang libclang-rt-14-dev
+)
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=(sudo -n)
+fi
+
+log() { printf 'deps: %s\n' "$*"; }
+
+# --- Debian packages -------------------------------------------------------
+missing=()
+for p in "${PACKAGES[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+	case "$status" in
+	ii*) ;;
+	*) missing+=("$p") ;;
+	esac
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	log "debian packages: all ${#PACKAGES[@]} present"
+else
+	log "debian packages: installing ${missing[*]}"
+	aptlog=$(mktemp)
+	if ! { "${SUDO[@]}" apt-get update -q &&
+		"${SUDO[@]}" apt-get install -y -q --no-install-recommends \
+			-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+			"${missing[@]}"; } </dev/null >"$aptlog" 2>&1; then
+		tail -n 30 "$aptlog" >&2
+		rm -f "$aptlog"
+		log "apt-get failed" >&2
+		exit 1
+	fi
+	rm -f "$aptlog"
+	# Installing nginx starts the system one on :80 (through systemd or the
+	# init script). The project never uses it (deploy/run.sh runs its own nginx
+	# with its own config), so stop it.
+	if [[ " ${missing[*]} " == *" nginx "* ]]; then
+		if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+			"${SUDO[@]}" systemctl stop nginx >/dev/null 2>&1 || true
+			log "stopped the system nginx that the package started"
+		elif [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then
+			"${SUDO[@]}" nginx -s quit >/dev/null 2>&1 || true
+			log "stopped the system nginx that the package started"
+		fi
+	fi
+fi
+
+# --- npm test tools --------------------------------------------------------
+if ! command -v npm >/dev/null 2>&1; then
+	log "npm not found: install Node.js 20 and npm" >&2
+	exit 1
+fi
+lock="$ROOT/tests/package-lock.json"
+mods="$ROOT/tests/node_modules"
+if [ ! -d "$mods" ] || [ "$lock" -nt "$mods" ] || [ ! -e "$mods/.package-lock.json" ]; then
+	log "npm ci in tests/"
+	npmlog=$(mktemp)
+	if ! (cd "$ROOT/tests" && npm ci --no-audit --no-fund --loglevel=error) </dev/null >"$npmlog" 2>&1; then
+		tail -n 30 "$npmlog" >&2
+		rm -f "$npmlog"
+		log "npm ci failed" >&2
+		exit 1
+	fi
+	rm -f "$npmlog"
+	touch "$mods"
+else
+	log "npm test tools: up to date"
+fi
+
+# --- the socket.io browser client ------------------------------------------
+src="$mods/socket.io-client/dist"
+dst="$ROOT/www/vendor"
+mkdir -p "$dst"
+copied=0
+for f in socket.io.min.js socket.io.min.js.map; do
+	if [ -f "$src/$f" ] && ! cmp -s "$src/$f" "$dst/$f"; then
+		cp "$src/$f" "$dst/$f"
+		copied=1
+	fi
+done
+if [ ! -f "$dst/socket.io.min.js" ]; then
+	log "socket.io client missing from $src" >&2
+	exit 1
+fi
+if [ $copied -eq 1 ]; then
+	log "socket.io client: copied to www/vendor/"
+else
+	log "socket.io client: www/vendor/ up to date"
+fi

@@ -1,0 +1,349 @@
+#!/usr/bin/env bash
+# run.sh -- the local runner behind `make run`: nginx, chat-fcgi and chat-ws.
+#
+# Starts the whole stack as it runs in production, with every file it writes
+# under RUN_DIR, in the foreground; Ctrl-C (SIGINT) or SIGTERM stops all it
+# started and exits 0. A chat-fcgi or chat-ws process that dies is restarted
+# after RESTART_SEC, as systemd's Restart=on-failure would.
+#
+# Environment (all optional):
+#   PORT          nginx port on 127.0.0.1                     (8080)
+#   RUN_DIR       where config, sockets, pids and logs go     (<repo>/run)
+#   DB            the SQLite database                         ($RUN_DIR/chat.db)
+#   BIN_DIR       where chat-fcgi and chat-ws are             (<repo>/build)
+#   WS_PROCS      number of chat-ws processes                 (nproc)
+#   WS_ARGS       extra arguments for chat-ws (word-split)    ()
+#   FCGI_WORKERS  chat-fcgi --workers                         (2)
+#   CHAT_SECRET_FILE  admin JWT secret; made if absent        ($RUN_DIR/secret)
+#   TAIL_LOGS     1: also copy the programs' logs to stdout   (1 on a terminal)
+#   READY_TIMEOUT seconds to wait for /api/health             (30)
+#   RESTART_SEC   delay before restarting a dead process      (1)
+#   API_RATE      POSTs per second to /api/ per client         (200)
+#   API_BURST     POSTs over that rate let through at once     (400)
+#   WATCH_PID     stop when this process is gone (used by the test harness)
+#
+# Files in RUN_DIR: nginx.conf, secret, fcgi.sock, runner.log, fcgi.log,
+# ws-<i>.log, error.log and access.log (nginx), and the pid files runner.pid,
+# fcgi.pid, ws-<i>.pid, nginx.pid, plus ws-<i>.port; i counts from 0.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+abspath() {
+	case "$1" in
+	/*) printf '%s\n' "$1" ;;
+	*) printf '%s/%s\n' "$PWD" "$1" ;;
+	esac
+}
+
+PORT=${PORT:-8080}
+RUN_DIR=$(abspath "${RUN_DIR:-$ROOT/run}")
+DB=$(abspath "${DB:-$RUN_DIR/chat.db}")
+BIN_DIR=${BIN_DIR:-build}
+case "$BIN_DIR" in /*) ;; *) BIN_DIR=$ROOT/$BIN_DIR ;; esac
+WS_PROCS=${WS_PROCS:-$(nproc 2>/dev/null || echo 1)}
+WS_ARGS=${WS_ARGS:-}
+FCGI_WORKERS=${FCGI_WORKERS:-2}
+READY_TIMEOUT=${READY_TIMEOUT:-30}
+RESTART_SEC=${RESTART_SEC:-1}
+API_RATE=${API_RATE:-200}
+API_BURST=${API_BURST:-400}
+WATCH_PID=${WATCH_PID:-}
+if [ -z "${TAIL_LOGS:-}" ]; then
+	if [ -t 1 ]; then TAIL_LOGS=1; else TAIL_LOGS=0; fi
+fi
+NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+
+mkdir -p "$RUN_DIR/tmp" || exit 1
+LOG=$RUN_DIR/runner.log
+
+# A runner whose stdout reader went away (the test harness was killed) must
+# still stop what it started: catch SIGPIPE with a handler, which unlike an
+# ignored signal is not inherited by the programs, and let the write fail.
+trap ':' PIPE
+log() {
+	printf '%s %s\n' "$(date '+%F %T')" "$*" >>"$LOG"
+	printf 'chat: %s\n' "$*" 2>/dev/null
+}
+die() {
+	log "error: $*"
+	exit 1
+}
+
+for v in PORT WS_PROCS FCGI_WORKERS API_RATE API_BURST READY_TIMEOUT; do
+	case "${!v}" in '' | *[!0-9]*) die "$v must be a number, not '${!v}'" ;; esac
+done
+[ -x "$BIN_DIR/chat-fcgi" ] || die "$BIN_DIR/chat-fcgi not found: build it first (make)"
+[ -x "$NGINX" ] || die "nginx not found: run deploy/install-deps.sh"
+if [ ! -x "$BIN_DIR/chat-ws" ]; then
+	log "note: $BIN_DIR/chat-ws not found, running without it (/socket.io/ answers 502)"
+	WS_PROCS=0
+fi
+
+# --- the admin JWT secret ----------------------------------------------------
+export CHAT_SECRET_FILE=${CHAT_SECRET_FILE:-$RUN_DIR/secret}
+if [ ! -s "$CHAT_SECRET_FILE" ]; then
+	(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$CHAT_SECRET_FILE") ||
+		die "cannot write $CHAT_SECRET_FILE"
+fi
+chmod 600 "$CHAT_SECRET_FILE" 2>/dev/null || true
+
+# --- ports for the ws processes: the first WS_PROCS free ones after PORT -------
+# Bind-tested with SO_REUSEADDR, as chat-ws binds, so a port in TIME_WAIT counts
+# as free and one held by any socket does not.
+free_ports() { # start count
+	node -e '
+		const net = require("node:net");
+		const [start, count] = process.argv.slice(1).map(Number);
+		const tryPort = (port) => new Promise((done) => {
+			const s = net.createServer();
+			s.once("error", () => done(false));
+			s.listen({ port, host: "127.0.0.1", exclusive: true }, () => s.close(() => done(true)));
+		});
+		(async () => {
+			const out = [];
+			for (let p = start; out.length < count && p < 65536; p++)
+				if (await tryPort(p)) out.push(p);
+			console.log(out.join(" "));
+		})();
+	' "$1" "$2"
+}
+
+command -v node >/dev/null 2>&1 || die "node not found: run deploy/install-deps.sh"
+[ "$(free_ports "$PORT" 1)" = "$PORT" ] || die "port $PORT is in use (PORT=... picks another)"
+WS_PORTS=()
+if [ "$WS_PROCS" -gt 0 ]; then
+	read -r -a WS_PORTS <<<"$(free_ports $((PORT + 1)) "$WS_PROCS")"
+	[ "${#WS_PORTS[@]}" -eq "$WS_PROCS" ] || die "no $WS_PROCS free ports after $PORT"
+fi
+
+# --- nginx.conf from the template ---------------------------------------------
+# The FastCGI parameters: the production snippet, inlined.
+FASTCGI_PARAMS=$(sed -n 's/^fastcgi_param/            fastcgi_param/p' "$ROOT/deploy/chat-fastcgi.conf") ||
+	die "cannot read deploy/chat-fastcgi.conf"
+
+# Every ws process names itself in the first character of its sids (chat-ws
+# --node); nginx sends a request carrying ?sid= to that process's own upstream,
+# so Engine.IO polling works across processes without sticky sessions. A
+# request without sid (a new session) goes to the least busy process.
+NODES=0123456789abcdefghijklmnopqrstuvwxyz
+[ "$WS_PROCS" -le ${#NODES} ] || die "at most ${#NODES} ws processes"
+ws_servers='' ws_routes='' ws_nodes=''
+for i in "${!WS_PORTS[@]}"; do
+	p=${WS_PORTS[$i]}
+	ws_servers+="        server 127.0.0.1:$p max_fails=1 fail_timeout=1s;"$'\n'
+	ws_routes+="        ~^${NODES:$i:1} chat_ws_$i;"$'\n'
+	ws_nodes+="    upstream chat_ws_$i { server 127.0.0.1:$p; keepalive 8; }"$'\n'
+done
+# An upstream needs a server: with no ws process, one marked down (502).
+[ -n "$ws_servers" ] || ws_servers='        server 127.0.0.1:9 down;'$'\n'
+
+user_line=''
+# As root, nginx would switch its worker to nobody, which can neither reach
+# RUN_DIR nor the socket: keep the worker the invoking user instead.
+[ "$(id -u)" -eq 0 ] && user_line="user $(id -un) $(id -gn);"
+
+mime_types='include /etc/nginx/mime.types;'
+[ -f /etc/nginx/mime.types ] || mime_types='types { text/html html; text/css css; application/javascript js; image/svg+xml svg; image/png png; image/x-icon ico; }'
+
+tpl=$(<"$ROOT/deploy/nginx.local.conf.in") || die "cannot read deploy/nginx.local.conf.in"
+# Quoted replacements: no & or \ expansion (bash 5.2 patsub_replacement).
+tpl=${tpl//@FASTCGI_PARAMS@/"$FASTCGI_PARAMS"}
+tpl=${tpl//@WS_SERVERS@/"${ws_servers%$'\n'}"}
+tpl=${tpl//@WS_ROUTES@/"${ws_routes%$'\n'}"}
+tpl=${tpl//@WS_NODES@/"${ws_nodes%$'\n'}"}
+tpl=${tpl//@USER@/"$user_line"}
+tpl=${tpl//@MIME_TYPES@/"$mime_types"}
+tpl=${tpl//@RUN_DIR@/"$RUN_DIR"}
+tpl=${tpl//@WWW_DIR@/"$ROOT/www"}
+tpl=${tpl//@PORT@/"$PORT"}
+tpl=${tpl//@API_RATE@/"$API_RATE"}
+tpl=${tpl//@API_BURST@/"$API_BURST"}
+printf '%s\n' "$tpl" >"$RUN_DIR/nginx.conf"
+
+NGINX_ARGS=(-p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/error.log")
+if ! "$NGINX" -t -q "${NGINX_ARGS[@]}" >"$RUN_DIR/nginx.log" 2>&1; then
+	cat "$RUN_DIR/nginx.log" >&2
+	die "nginx rejected $RUN_DIR/nginx.conf"
+fi
+
+# --- process table ----------------------------------------------------------------
+# Every program runs in its own session (setsid without a fork: a background job
+# of this script is no group leader), so its pid is its process group and the
+# group, forked workers included, can be signalled at once. That also keeps a
+# terminal's Ctrl-C away from them: this script alone stops them, in order.
+declare -A NAME_OF=()  # pid -> name (fcgi, ws-<i>, nginx, tail, watch)
+declare -A START_OF=() # name -> start time (s)
+declare -A FAST_FAILS=()
+
+spawn_fcgi() {
+	rm -f "$RUN_DIR/fcgi.sock"
+	setsid "$BIN_DIR/chat-fcgi" --db "$DB" --listen "unix:$RUN_DIR/fcgi.sock" \
+		--workers "$FCGI_WORKERS" </dev/null >>"$RUN_DIR/fcgi.log" 2>&1 &
+	NAME_OF[$!]=fcgi
+	START_OF[fcgi]=$SECONDS
+	echo $! >"$RUN_DIR/fcgi.pid"
+}
+
+spawn_ws() { # index
+	local i=$1
+	# shellcheck disable=SC2086 # WS_ARGS is a list of words
+	setsid "$BIN_DIR/chat-ws" --db "$DB" --listen "127.0.0.1:${WS_PORTS[$i]}" --node "${NODES:$i:1}" $WS_ARGS \
+		</dev/null >>"$RUN_DIR/ws-$i.log" 2>&1 &
+	NAME_OF[$!]=ws-$i
+	START_OF[ws-$i]=$SECONDS
+	echo $! >"$RUN_DIR/ws-$i.pid"
+	echo "${WS_PORTS[$i]}" >"$RUN_DIR/ws-$i.port"
+}
+
+spawn_nginx() {
+	setsid "$NGINX" "${NGINX_ARGS[@]}" </dev/null >>"$RUN_DIR/nginx.log" 2>&1 &
+	NAME_OF[$!]=nginx
+}
+
+# Stops every process: SIGTERM to each, up to 4 s for all of them to exit, then
+# SIGKILL to each process group that is left.
+stop_all() {
+	local pid deadline
+	trap '' INT TERM HUP
+	for pid in "${!NAME_OF[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	deadline=$((SECONDS + 4))
+	for pid in "${!NAME_OF[@]}"; do
+		while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+			sleep 0.05
+		done
+	done
+	for pid in "${!NAME_OF[@]}"; do
+		if kill -0 "$pid" 2>/dev/null; then
+			log "${NAME_OF[$pid]} (pid $pid) ignored SIGTERM: killed"
+		fi
+		kill -KILL -- "-$pid" 2>/dev/null # the group: workers left behind too
+		wait "$pid" 2>/dev/null
+	done
+	rm -f "$RUN_DIR/fcgi.sock" "$RUN_DIR/runner.pid"
+}
+
+on_signal() {
+	log "stopping"
+	stop_all
+	log "stopped"
+	exit 0
+}
+
+fail() {
+	log "error: $*"
+	stop_all
+	exit 1
+}
+
+show_tail() { # file
+	[ -s "$1" ] || return 0
+	printf -- '--- last lines of %s\n' "$1" >&2
+	tail -n 20 "$1" >&2
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+trap on_signal INT TERM HUP
+echo $$ >"$RUN_DIR/runner.pid"
+log "run dir $RUN_DIR, database $DB, binaries $BIN_DIR"
+
+# --- start --------------------------------------------------------------------------
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+if [ "$TAIL_LOGS" = 1 ]; then
+	logs=("$RUN_DIR/fcgi.log")
+	for ((i = 0; i < WS_PROCS; i++)); do logs+=("$RUN_DIR/ws-$i.log"); done
+	for f in "${logs[@]}"; do : >>"$f"; done
+	tail -n 0 -q -F "${logs[@]}" &
+	NAME_OF[$!]="tail"
+fi
+spawn_fcgi
+# chat-fcgi creates the database: let it finish before the ws processes open it.
+deadline=$((SECONDS + 10))
+while [ ! -S "$RUN_DIR/fcgi.sock" ]; do
+	if ! kill -0 "$(<"$RUN_DIR/fcgi.pid")" 2>/dev/null; then
+		show_tail "$RUN_DIR/fcgi.log"
+		fail "chat-fcgi exited at start (log: $RUN_DIR/fcgi.log)"
+	fi
+	[ $SECONDS -lt $deadline ] || fail "chat-fcgi made no socket in 10 s"
+	sleep 0.05
+done
+
+for ((i = 0; i < WS_PROCS; i++)); do
+	spawn_ws "$i"
+done
+spawn_nginx
+
+if [ -n "$WATCH_PID" ]; then
+	(while kill -0 "$WATCH_PID" 2>/dev/null; do sleep 1; done) &
+	NAME_OF[$!]="watch"
+fi
+
+# Ready when nginx answers from chat-fcgi, and every ws process listens.
+deadline=$((SECONDS + READY_TIMEOUT))
+while :; do
+	for pid in "${!NAME_OF[@]}"; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			name=${NAME_OF[$pid]}
+			case "$name" in
+			nginx) show_tail "$RUN_DIR/nginx.log" && show_tail "$RUN_DIR/error.log" ;;
+			*) show_tail "$RUN_DIR/$name.log" ;;
+			esac
+			fail "$name exited at start (log: $RUN_DIR/$name.log)"
+		fi
+	done
+	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$PORT/api/health")
+	case "$code" in 000 | 502 | 504) ready=0 ;; *) ready=1 ;; esac
+	for ((i = 0; i < WS_PROCS && ready; i++)); do
+		port_open "${WS_PORTS[$i]}" || ready=0
+	done
+	[ $ready -eq 1 ] && break
+	[ $SECONDS -lt $deadline ] || fail "not ready after $READY_TIMEOUT s (last /api/health: $code)"
+	sleep 0.1
+done
+
+log "ready at http://127.0.0.1:$PORT/ (fcgi + $WS_PROCS ws on ${WS_PORTS[*]:-none}; logs in $RUN_DIR)"
+[ -t 1 ] && log "Ctrl-C stops it"
+
+# --- supervise ----------------------------------------------------------------------
+while :; do
+	died=''
+	wait -n -p died 2>/dev/null # no "Killed" job notices: logged below
+	status=$?
+	[ -n "$died" ] || continue # a trapped signal interrupted the wait
+	name=${NAME_OF[$died]:-}
+	unset "NAME_OF[$died]"
+	case "$name" in
+	nginx)
+		show_tail "$RUN_DIR/error.log"
+		fail "nginx exited (status $status)"
+		;;
+	watch)
+		log "process $WATCH_PID is gone"
+		on_signal
+		;;
+	tail | '') ;;
+	fcgi | ws-*)
+		how="exited with status $status"
+		[ "$status" -gt 128 ] && how="was killed by SIG$(kill -l $((status - 128)) 2>/dev/null)"
+		up=$((SECONDS - ${START_OF[$name]}))
+		if [ "$up" -lt 5 ]; then
+			FAST_FAILS[$name]=$((${FAST_FAILS[$name]:-0} + 1))
+		else
+			FAST_FAILS[$name]=0
+		fi
+		if [ "${FAST_FAILS[$name]}" -ge 5 ]; then
+			log "$name (pid $died) $how, the 5th time within 5 s of its start: not restarted"
+			rm -f "$RUN_DIR/$name.pid"
+			continue
+		fi
+		log "$name (pid $died) $how: restarting in ${RESTART_SEC}s"
+		kill -KILL -- "-$died" 2>/dev/null # what it forked and left behind
+		sleep "$RESTART_SEC"
+		if [ "$name" = fcgi ]; then spawn_fcgi; else spawn_ws "${name#ws-}"; fi
+		log "$name restarted (pid $!)"
+		;;
+	esac
+done

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# run.sh -- runs every test and prints the total: "N passed, N failed".
+#
+#   bash tests/run.sh [unit] [integration] [browser]     (default: all three)
+#
+# unit:        each binary in $UNIT_DIR (build/asan/tests) under ASan, UBSan and
+#              LSan; cmocka's "[  PASSED  ] N test(s)." and "[  FAILED  ] N
+#              test(s)" lines are counted, and a binary that crashes or exits
+#              non-zero beyond what it counted adds one failure.
+# integration: node --test on tests/integration/ (BIN_DIR=build/asan; leaks
+#              are not checked there since processes get killed; the harness
+#              fails a test whose stack logged any sanitizer report).
+# browser:     the same for tests/browser/, when it exists.
+# It goes on after a failure, and exits non-zero when anything failed or no
+# test ran. Output of each part is also kept in tests/out/.
+set -u
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+
+UNIT_DIR=${UNIT_DIR:-build/asan/tests}
+export BIN_DIR=${BIN_DIR:-build/asan}
+OUT=$ROOT/tests/out
+UNIT_TIMEOUT=${UNIT_TIMEOUT:-300}      # seconds, per unit test binary
+NODE_TIMEOUT=${NODE_TIMEOUT:-1500}     # seconds, per node --test run
+NODE_TEST_TIMEOUT=${NODE_TEST_TIMEOUT:-300000} # ms, per node test
+mkdir -p "$OUT"
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(unit integration browser)
+
+note() { printf '\n=== %s\n' "$*"; }
+
+run_unit() {
+	local bin name log rc p f
+	local -a bins=()
+	if [ -d "$UNIT_DIR" ]; then
+		for bin in "$UNIT_DIR"/*; do
+			[ -f "$bin" ] && [ -x "$bin" ] && bins+=("$bin")
+		done
+	fi
+	if [ ${#bins[@]} -eq 0 ]; then
+		note "unit: no test binaries in $UNIT_DIR"
+		return
+	fi
+	mkdir -p "$OUT/unit"
+	for bin in "${bins[@]}"; do
+		name=$(basename "$bin")
+		log=$OUT/unit/$name.log
+		note "unit: $name"
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+			timeout -k 10 "$UNIT_TIMEOUT" "$bin" </dev/null >"$log" 2>&1
+		rc=$?
+		cat "$log"
+		p=$(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test(s)\..*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+		f=$(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test(s).*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+		PASSED=$((PASSED + p))
+		FAILED=$((FAILED + f))
+		if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
+			# A crash, a sanitizer report, a timeout (124) or a bad exit that
+			# cmocka did not count as a failed test.
+			echo "unit: $name exited with status $rc"
+			FAILED=$((FAILED + 1))
+		elif [ $rc -eq 0 ] && grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error:' -e 'ERROR: LeakSanitizer' "$log"; then
+			echo "unit: $name logged a sanitizer report"
+			FAILED=$((FAILED + 1))
+		fi
+	done
+}
+
+# node --test on a directory; counts from the TAP summary "# pass N" ...
+run_node() { # suite dir
+	local suite=$1 dir=$2 log rc p f s
+	if [ ! -d "$dir" ]; then
+		note "$suite: no $dir"
+		return
+	fi
+	if ! command -v node >/dev/null 2>&1; then
+		note "$suite: node not found"
+		FAILED=$((FAILED + 1))
+		return
+	fi
+	log=$OUT/$suite.tap
+	note "$suite: node --test $dir (BIN_DIR=$BIN_DIR)"
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		timeout -k 10 "$NODE_TIMEOUT" node --test --test-concurrency=1 \
+		--test-timeout="$NODE_TEST_TIMEOUT" --test-reporter=tap "$dir" </dev/null 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	p=$(sed -n 's/^# pass \([0-9][0-9]*\)$/\1/p' "$log" | tail -n 1)
+	# Cancelled tests (timeouts, a test file that crashed) count as failed.
+	f=$(sed -n 's/^# \(fail\|cancelled\) \([0-9][0-9]*\)$/\2/p' "$log" | awk '{s+=$1} END {print s+0}')
+	s=$(sed -n 's/^# \(skipped\|todo\) \([0-9][0-9]*\)$/\2/p' "$log" | awk '{s+=$1} END {print s+0}')
+	p=${p:-0}
+	f=${f:-0}
+	PASSED=$((PASSED + p))
+	FAILED=$((FAILED + f))
+	SKIPPED=$((SKIPPED + s))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "$suite: node --test exited with status $rc"
+		FAILED=$((FAILED + 1))
+	fi
+}
+
+for suite in "${suites[@]}"; do
+	case "$suite" in
+	unit) run_unit ;;
+	integration) run_node integration tests/integration ;;
+	browser) run_node browser tests/browser ;;
+	*)
+		echo "unknown suite: $suite (unit, integration, browser)" >&2
+		FAILED=$((FAILED + 1))
+		;;
+	esac
+done
+
+echo
+[ "$SKIPPED" -gt 0 ] && echo "($SKIPPED skipped)"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
