@@ -1,0 +1,503 @@
+/* api.c -- the REST handlers: validate the request, call the store, answer JSON */
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define API_NUM_BUF 32       /* a query number: digits of INT64_MAX and slack */
+#define API_LIMIT_DEFAULT 50 /* messages per list call without limit= */
+#define API_RETRY_AFTER_S 1  /* what a 503 asks the client to wait */
+
+json_t *api_room_json(const store_room *room) {
+    return json_pack("{s:I,s:s,s:s,s:I,s:I,s:I}", "id", (json_int_t)room->id, "name", room->name,
+                     "namespace", room->ns, "created_at", (json_int_t)room->created_at, "online",
+                     (json_int_t)room->online, "last_message_id",
+                     (json_int_t)room->last_message_id);
+}
+
+json_t *api_message_json(const store_message *msg) {
+    json_t *obj = json_pack("{s:I,s:s,s:I,s:s,s:s,s:I}", "id", (json_int_t)msg->id, "room",
+                            msg->room != NULL ? msg->room : "", "room_id", (json_int_t)msg->room_id,
+                            "user", msg->user != NULL ? msg->user : "", "text",
+                            msg->text != NULL ? msg->text : "", "ts", (json_int_t)msg->ts);
+
+    if (obj != NULL && msg->client_id != NULL &&
+        json_object_set_new(obj, "client_id", json_string(msg->client_id)) != 0) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+static void api_unavailable(http_response *resp, const char *message) {
+    http_reply_error(resp, 503, message);
+    http_set_header(resp, "Retry-After", "%d", API_RETRY_AFTER_S);
+}
+
+void api_store_error(store *st, int rc, http_response *resp) {
+    switch (rc) {
+    case STORE_NOTFOUND:
+        http_reply_error(resp, 404, "not found");
+        break;
+    case STORE_EXISTS:
+        http_reply_error(resp, 409, "already exists");
+        break;
+    case STORE_INVALID:
+        http_reply_error(resp, 400, "invalid request");
+        break;
+    case STORE_BUSY:
+        api_unavailable(resp, "database busy, retry later");
+        break;
+    case STORE_FULL:
+        http_reply_error(resp, 507, "database full or unwritable");
+        fprintf(stderr, "chat-fcgi: %s: store full: %s\n", __func__,
+                st != NULL ? store_errmsg(st) : "no connection");
+        break;
+    default:
+        http_reply_error(resp, 500, "database error");
+        fprintf(stderr, "chat-fcgi: %s: store error %d: %s\n", __func__, rc,
+                st != NULL ? store_errmsg(st) : "no connection");
+        break;
+    }
+}
+
+/* Answers 503 and returns false when there is no database connection. */
+static bool api_have_store(store *st, http_response *resp) {
+    if (st != NULL) return true;
+    api_unavailable(resp, "database unavailable");
+    return false;
+}
+
+/* Parses the request body as a JSON object. Returns a new reference, or NULL
+ * after filling resp with the error (413, 415 or 400). */
+static json_t *api_body_object(const http_request *req, http_response *resp) {
+    json_error_t jerr;
+    json_t *obj;
+    char msg[96];
+
+    switch (req->body_state) {
+    case HTTP_BODY_OK:
+        break;
+    case HTTP_BODY_TOO_LARGE:
+        http_reply_error(resp, 413, "request body too large (64 KiB at most)");
+        return NULL;
+    case HTTP_BODY_BAD_LENGTH:
+        http_reply_error(resp, 400, "invalid Content-Length");
+        return NULL;
+    case HTTP_BODY_SHORT:
+    default:
+        http_reply_error(resp, 400, "incomplete request body");
+        return NULL;
+    }
+    if (req->body_len > HTTP_BODY_MAX) {
+        http_reply_error(resp, 413, "request body too large (64 KiB at most)");
+        return NULL;
+    }
+    if (!http_is_json_type(req->content_type)) {
+        http_reply_error(resp, 415, "Content-Type must be application/json");
+        return NULL;
+    }
+    if (req->body == NULL || req->body_len == 0) {
+        http_reply_error(resp, 400, "empty body: a JSON object is expected");
+        return NULL;
+    }
+    obj = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (obj == NULL) {
+        /* jerr.text may quote the input, which may not be UTF-8: not echoed. */
+        snprintf(msg, sizeof msg, "invalid JSON at line %d, column %d", jerr.line, jerr.column);
+        http_reply_error(resp, 400, msg);
+        return NULL;
+    }
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        http_reply_error(resp, 400, "the body must be a JSON object");
+        return NULL;
+    }
+    return obj;
+}
+
+/* Reads the optional string member key of obj into *out (borrowed from obj,
+ * NULL when absent or null). Returns false after a 400 when it is another type. */
+static bool api_string_member(json_t *obj, const char *key, const char **out, http_response *resp) {
+    json_t *v = json_object_get(obj, key);
+    char msg[64];
+
+    *out = NULL;
+    if (v == NULL || json_is_null(v)) return true;
+    if (json_is_string(v)) {
+        *out = json_string_value(v);
+        return true;
+    }
+    snprintf(msg, sizeof msg, "\"%s\" must be a string", key);
+    http_reply_error(resp, 400, msg);
+    return false;
+}
+
+/* Decodes the query parameter name as a namespace into ns (default "/").
+ * Returns false after filling resp (400) when it is invalid. */
+static bool api_query_namespace(const http_request *req, char *ns, size_t nslen,
+                                http_response *resp) {
+    int rc = http_query_get(req->query, "namespace", ns, nslen);
+
+    if (rc == HTTP_ENOTFOUND) {
+        snprintf(ns, nslen, "/");
+        return true;
+    }
+    if (rc != HTTP_OK || !store_valid_namespace(ns) || strcmp(ns, "/admin") == 0) {
+        http_reply_error(resp, 400, "invalid namespace");
+        return false;
+    }
+    return true;
+}
+
+typedef struct api_list_ctx {
+    json_t *array;
+    bool oom;
+} api_list_ctx;
+
+static int api_room_cb(const store_room *room, void *ctx) {
+    api_list_ctx *c = ctx;
+
+    if (json_array_append_new(c->array, api_room_json(room)) != 0) {
+        c->oom = true;
+        return 1;
+    }
+    return 0;
+}
+
+static int api_message_cb(const store_message *msg, void *ctx) {
+    api_list_ctx *c = ctx;
+
+    if (json_array_append_new(c->array, api_message_json(msg)) != 0) {
+        c->oom = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* Answers {key: array} with status, or 500 when the list ran out of memory. */
+static void api_reply_list(http_response *resp, const char *key, api_list_ctx *c) {
+    if (c->oom) {
+        json_decref(c->array);
+        http_reply_error(resp, 500, "out of memory");
+        return;
+    }
+    http_reply_json(resp, 200, json_pack("{s:o}", key, c->array));
+}
+
+void api_rooms_list(store *st, const http_request *req, http_response *resp) {
+    char ns[STORE_NAMESPACE_BUF];
+    api_list_ctx c = {NULL, false};
+    int rc;
+
+    if (!api_query_namespace(req, ns, sizeof ns, resp)) return;
+    if (!api_have_store(st, resp)) return;
+    if ((c.array = json_array()) == NULL) {
+        http_reply_error(resp, 500, "out of memory");
+        return;
+    }
+    rc = store_rooms_list(st, ns, api_room_cb, &c);
+    if (rc != STORE_OK) {
+        json_decref(c.array);
+        api_store_error(st, rc, resp);
+        return;
+    }
+    api_reply_list(resp, "rooms", &c);
+}
+
+void api_rooms_create(store *st, const http_request *req, http_response *resp) {
+    json_t *body = NULL;
+    const char *name_in, *ns_in;
+    char *name = NULL, *trimmed;
+    store_room room;
+    int rc;
+
+    if ((body = api_body_object(req, resp)) == NULL) goto out;
+    if (!api_string_member(body, "name", &name_in, resp)) goto out;
+    if (!api_string_member(body, "namespace", &ns_in, resp)) goto out;
+    if (name_in == NULL) {
+        http_reply_error(resp, 400, "\"name\" is required");
+        goto out;
+    }
+    if (ns_in == NULL) ns_in = "/";
+    if (!store_valid_namespace(ns_in) || strcmp(ns_in, "/admin") == 0) {
+        http_reply_error(resp, 400, "invalid namespace");
+        goto out;
+    }
+    if ((name = strdup(name_in)) == NULL) {
+        http_reply_error(resp, 500, "out of memory");
+        goto out;
+    }
+    trimmed = store_trim(name);
+    if (!store_valid_room_name(trimmed)) {
+        http_reply_error(resp, 400, "invalid room name: 1-64 characters, no control characters");
+        goto out;
+    }
+    if (!api_have_store(st, resp)) goto out;
+    memset(&room, 0, sizeof room);
+    rc = store_room_create(st, ns_in, trimmed, &room);
+    if (rc == STORE_EXISTS) {
+        http_reply_error(resp, 409, "a room with this name exists in this namespace");
+        goto out;
+    }
+    if (rc != STORE_OK) {
+        api_store_error(st, rc, resp);
+        goto out;
+    }
+    if (http_reply_json(resp, 201, api_room_json(&room)) == HTTP_OK)
+        http_set_header(resp, "Location", "/api/rooms/%lld", (long long)room.id);
+out:
+    free(name);
+    json_decref(body);
+}
+
+void api_room_get(store *st, int64_t room_id, http_response *resp) {
+    store_room room;
+    int rc;
+
+    if (!api_have_store(st, resp)) return;
+    memset(&room, 0, sizeof room);
+    rc = store_room_get(st, room_id, &room);
+    if (rc == STORE_NOTFOUND) {
+        http_reply_error(resp, 404, "room not found");
+        return;
+    }
+    if (rc != STORE_OK) {
+        api_store_error(st, rc, resp);
+        return;
+    }
+    http_reply_json(resp, 200, api_room_json(&room));
+}
+
+/* Reads the optional non-negative integer parameter name of the query into
+ * *out (left alone when absent or empty). Returns false after a 400. */
+static bool api_query_number(const http_request *req, const char *name, int64_t *out,
+                             http_response *resp) {
+    char buf[API_NUM_BUF], msg[64];
+    int rc = http_query_get(req->query, name, buf, sizeof buf);
+
+    if (rc == HTTP_ENOTFOUND || (rc == HTTP_OK && buf[0] == '\0')) return true;
+    if (rc == HTTP_OK && http_parse_uint(buf, out) == HTTP_OK) return true;
+    snprintf(msg, sizeof msg, "\"%s\" must be a non-negative integer", name);
+    http_reply_error(resp, 400, msg);
+    return false;
+}
+
+void api_messages_list(store *st, int64_t room_id, const http_request *req, http_response *resp) {
+    int64_t after = 0, before = 0, limit = API_LIMIT_DEFAULT;
+    api_list_ctx c = {NULL, false};
+    store_room room;
+    int rc;
+
+    if (!api_query_number(req, "after", &after, resp)) return;
+    if (!api_query_number(req, "before", &before, resp)) return;
+    if (!api_query_number(req, "limit", &limit, resp)) return;
+    if (limit < 1 || limit > STORE_LIST_MAX) {
+        http_reply_error(resp, 400, "\"limit\" must be between 1 and 500");
+        return;
+    }
+    if (!api_have_store(st, resp)) return;
+    rc = store_room_get(st, room_id, &room);
+    if (rc == STORE_NOTFOUND) {
+        http_reply_error(resp, 404, "room not found");
+        return;
+    }
+    if (rc != STORE_OK) {
+        api_store_error(st, rc, resp);
+        return;
+    }
+    if ((c.array = json_array()) == NULL) {
+        http_reply_error(resp, 500, "out of memory");
+        return;
+    }
+    rc = store_messages_list(st, room_id, after, before, (int)limit, api_message_cb, &c);
+    if (rc != STORE_OK) {
+        json_decref(c.array);
+        api_store_error(st, rc, resp);
+        return;
+    }
+    api_reply_list(resp, "messages", &c);
+}
+
+typedef struct api_fetch_ctx {
+    int64_t id;
+    json_t *msg; /* the message found, a new reference */
+    int64_t room_id;
+} api_fetch_ctx;
+
+static int api_fetch_cb(const store_message *msg, void *ctx) {
+    api_fetch_ctx *f = ctx;
+
+    if (msg->id == f->id) {
+        f->msg = api_message_json(msg);
+        f->room_id = msg->room_id;
+    }
+    return 1;
+}
+
+/* Reads message id back from the log into f. Returns a store status;
+ * STORE_NOTFOUND when there is no such message. */
+static int api_fetch_message(store *st, int64_t id, api_fetch_ctx *f) {
+    int rc;
+
+    f->id = id;
+    f->msg = NULL;
+    f->room_id = 0;
+    if (id < 1) return STORE_NOTFOUND;
+    rc = store_log_tail(st, id - 1, 1, api_fetch_cb, f);
+    if (rc != STORE_OK) return rc;
+    return f->msg != NULL ? STORE_OK : STORE_NOTFOUND;
+}
+
+void api_message_get(store *st, int64_t room_id, int64_t message_id, http_response *resp) {
+    api_fetch_ctx f;
+    int rc;
+
+    if (!api_have_store(st, resp)) return;
+    rc = api_fetch_message(st, message_id, &f);
+    if (rc == STORE_OK && f.room_id != room_id) rc = STORE_NOTFOUND;
+    if (rc == STORE_NOTFOUND) {
+        json_decref(f.msg);
+        http_reply_error(resp, 404, "message not found");
+        return;
+    }
+    if (rc != STORE_OK) {
+        api_store_error(st, rc, resp);
+        return;
+    }
+    http_reply_json(resp, 200, f.msg);
+}
+
+void api_messages_create(store *st, int64_t room_id, const http_request *req, http_response *resp) {
+    json_t *body = NULL;
+    const char *user_in, *text, *client_id;
+    char *user = NULL, *trimmed;
+    store_room room;
+    store_message m;
+    api_fetch_ctx f = {0, NULL, 0};
+    int64_t id = 0, ts = 0;
+    bool duplicate = false;
+    int rc;
+
+    if (!api_have_store(st, resp)) goto out;
+    rc = store_room_get(st, room_id, &room);
+    if (rc == STORE_NOTFOUND) {
+        http_reply_error(resp, 404, "room not found");
+        goto out;
+    }
+    if (rc != STORE_OK) {
+        api_store_error(st, rc, resp);
+        goto out;
+    }
+    if ((body = api_body_object(req, resp)) == NULL) goto out;
+    if (!api_string_member(body, "user", &user_in, resp)) goto out;
+    if (!api_string_member(body, "text", &text, resp)) goto out;
+    if (!api_string_member(body, "client_id", &client_id, resp)) goto out;
+    if (user_in == NULL || text == NULL) {
+        http_reply_error(resp, 400, "\"user\" and \"text\" are required");
+        goto out;
+    }
+    if ((user = strdup(user_in)) == NULL) {
+        http_reply_error(resp, 500, "out of memory");
+        goto out;
+    }
+    trimmed = store_trim(user);
+    if (!store_valid_user_name(trimmed)) {
+        http_reply_error(resp, 400, "invalid user: 1-32 characters, no control characters");
+        goto out;
+    }
+    if (!store_valid_text(text)) {
+        http_reply_error(resp, 400, "invalid text: 1-4000 characters");
+        goto out;
+    }
+    if (client_id != NULL && (client_id[0] == '\0' || strlen(client_id) > STORE_CLIENT_ID_MAX)) {
+        http_reply_error(resp, 400, "invalid client_id: 1-64 bytes");
+        goto out;
+    }
+    rc = store_message_append(st, room_id, trimmed, text, client_id, &id, &ts, &duplicate);
+    if (rc == STORE_NOTFOUND) {
+        http_reply_error(resp, 404, "room not found");
+        goto out;
+    }
+    if (rc != STORE_OK) {
+        api_store_error(st, rc, resp);
+        goto out;
+    }
+    /* Answer what the log holds: for a duplicate that is the first message. */
+    rc = api_fetch_message(st, id, &f);
+    if (rc == STORE_BUSY) {
+        /* Stored but not readable now: answer from what we wrote. */
+        rc = STORE_NOTFOUND;
+    }
+    if (rc == STORE_NOTFOUND && !duplicate) {
+        m = (store_message){.id = id,
+                            .room_id = room_id,
+                            .room = room.name,
+                            .ns = room.ns,
+                            .user = trimmed,
+                            .text = text,
+                            .client_id = client_id,
+                            .ts = ts};
+        f.msg = api_message_json(&m);
+        f.room_id = room_id;
+        rc = STORE_OK;
+    }
+    if (rc != STORE_OK) {
+        api_store_error(st, rc, resp);
+        goto out;
+    }
+    if (http_reply_json(resp, duplicate ? 200 : 201, f.msg) == HTTP_OK)
+        http_set_header(resp, "Location", "/api/rooms/%lld/messages/%lld", (long long)f.room_id,
+                        (long long)id);
+    f.msg = NULL; /* stolen by http_reply_json */
+out:
+    json_decref(f.msg);
+    free(user);
+    json_decref(body);
+}
+
+static int api_process_cb(const store_process *p, void *ctx) {
+    api_list_ctx *c = ctx;
+    json_t *obj =
+        json_pack("{s:I,s:I,s:s,s:b,s:I,s:I}", "id", (json_int_t)p->id, "pid", (json_int_t)p->pid,
+                  "listen", p->listen != NULL ? p->listen : "", "alive", p->alive, "connections",
+                  (json_int_t)p->connections, "heartbeat_at", (json_int_t)p->heartbeat_at);
+
+    if (json_array_append_new(c->array, obj) != 0) {
+        c->oom = true;
+        return 1;
+    }
+    return 0;
+}
+
+void api_health(store *st, http_response *resp) {
+    int64_t rooms = 0, messages = 0;
+    api_list_ctx c = {NULL, false};
+    const char *why = "database unavailable";
+    json_t *obj;
+    int rc = STORE_ERROR;
+
+    if ((c.array = json_array()) == NULL) {
+        http_reply_error(resp, 500, "out of memory");
+        return;
+    }
+    if (st != NULL) {
+        rc = store_counts(st, &rooms, &messages);
+        if (rc == STORE_OK) rc = store_processes_list(st, api_process_cb, &c);
+        if (rc != STORE_OK) why = rc == STORE_BUSY ? "database busy" : "database error";
+    }
+    if (rc != STORE_OK || c.oom) {
+        if (rc != STORE_OK && st != NULL)
+            fprintf(stderr, "chat-fcgi: %s: store status %d: %s\n", __func__, rc, store_errmsg(st));
+        json_array_clear(c.array);
+        obj = json_pack("{s:s,s:{s:b,s:s},s:o}", "status", "error", "database", "ok", 0, "error",
+                        c.oom ? "out of memory" : why, "ws", c.array);
+        http_reply_json(resp, 503, obj);
+        http_set_header(resp, "Retry-After", "%d", API_RETRY_AFTER_S);
+        return;
+    }
+    obj = json_pack("{s:s,s:{s:b,s:I,s:I},s:o}", "status", "ok", "database", "ok", 1, "rooms",
+                    (json_int_t)rooms, "messages", (json_int_t)messages, "ws", c.array);
+    http_reply_json(resp, 200, obj);
+}

@@ -1,0 +1,158 @@
+/* main.c -- chat-fcgi: the command line, then CGI, or FastCGI workers on a socket */
+#include <errno.h>
+#include <fcgiapp.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gateway.h"
+#include "prefork.h"
+#include "store.h"
+
+#define MAIN_BACKLOG 128
+#define MAIN_WORKERS_DEFAULT 2
+
+typedef struct main_worker {
+    int fd;         /* the listening socket */
+    const char *db; /* the database path */
+} main_worker;
+
+static void main_usage(FILE *f) {
+    fprintf(f,
+            "usage: chat-fcgi [--db PATH] [--listen unix:/path/sock | --listen HOST:PORT]"
+            " [--workers N]\n"
+            "  --db PATH       SQLite database (default: $CHAT_DB, else chat.db)\n"
+            "  --listen ADDR   open this FastCGI socket and pre-fork workers\n"
+            "  --workers N     worker processes, 1-%d (default %d)\n"
+            "Without --listen: a FastCGI socket on stdin (spawn-fcgi) or systemd's\n"
+            "LISTEN_FDS is served by the workers; otherwise one CGI request is answered.\n",
+            PREFORK_WORKERS_MAX, MAIN_WORKERS_DEFAULT);
+}
+
+static int main_worker_run(void *ctx) {
+    const main_worker *w = ctx;
+
+    return gateway_run_fcgi(w->fd, w->db);
+}
+
+/* Opens the FastCGI socket of --listen: "unix:/path" or "HOST:PORT". Sets
+ * *unix_path to the socket file (to remove at exit) or NULL. Returns the fd
+ * or -1. */
+static int main_listen(const char *addr, const char **unix_path) {
+    const char *colon = strrchr(addr, ':');
+    int fd;
+
+    *unix_path = NULL;
+    if (strncmp(addr, "unix:", 5) == 0) {
+        if (addr[5] != '/') {
+            fprintf(stderr, "chat-fcgi: --listen unix: needs an absolute path\n");
+            return -1;
+        }
+        *unix_path = addr + 5;
+    } else if (colon == NULL || colon[1] == '\0' ||
+               strspn(colon + 1, "0123456789") != strlen(colon + 1)) {
+        fprintf(stderr, "chat-fcgi: --listen wants unix:/path or HOST:PORT, not %s\n", addr);
+        return -1;
+    }
+    fd = FCGX_OpenSocket(*unix_path != NULL ? *unix_path : addr, MAIN_BACKLOG);
+    if (fd < 0) {
+        fprintf(stderr, "chat-fcgi: cannot listen on %s: %s\n", addr, strerror(errno));
+        return -1;
+    }
+    /* The web server may run as another user; who may connect is decided by
+     * the permissions of the directory holding the socket. */
+    if (*unix_path != NULL && chmod(*unix_path, 0666) != 0)
+        fprintf(stderr, "chat-fcgi: chmod %s: %s\n", *unix_path, strerror(errno));
+    return fd;
+}
+
+/* The socket systemd passed (LISTEN_FDS=1 for this pid), else -1. */
+static int main_systemd_fd(void) {
+    const char *fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+
+    if (fds == NULL || pid == NULL || strcmp(fds, "1") != 0) return -1;
+    if (strtol(pid, NULL, 10) != (long)getpid()) return -1;
+    return 3;
+}
+
+/* Creates or migrates the database once, before workers open it. */
+static int main_check_db(const char *path) {
+    char err[256];
+    store *st = NULL;
+
+    if (store_open(&st, path, NULL, err, sizeof err) != STORE_OK) {
+        fprintf(stderr, "chat-fcgi: cannot open database %s: %s\n", path, err);
+        return -1;
+    }
+    store_close(st);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},
+        {"workers", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *db = getenv("CHAT_DB"), *listen_addr = NULL, *unix_path = NULL;
+    main_worker w = {-1, NULL};
+    long workers = MAIN_WORKERS_DEFAULT;
+    char *end;
+    int c, status;
+
+    if (db == NULL || db[0] == '\0') db = "chat.db";
+    while ((c = getopt_long(argc, argv, "d:l:w:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            db = optarg;
+            break;
+        case 'l':
+            listen_addr = optarg;
+            break;
+        case 'w':
+            errno = 0;
+            workers = strtol(optarg, &end, 10);
+            if (errno != 0 || *end != '\0' || workers < 1 || workers > PREFORK_WORKERS_MAX) {
+                fprintf(stderr, "chat-fcgi: --workers wants 1-%d\n", PREFORK_WORKERS_MAX);
+                return 2;
+            }
+            break;
+        case 'h':
+            main_usage(stdout);
+            return 0;
+        default:
+            main_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        main_usage(stderr);
+        return 2;
+    }
+    w.db = db;
+
+    if (listen_addr != NULL) {
+        if (main_check_db(db) != 0) return 1;
+        if ((w.fd = main_listen(listen_addr, &unix_path)) < 0) return 1;
+    } else if ((w.fd = main_systemd_fd()) >= 0) {
+        if (main_check_db(db) != 0) return 1;
+    } else if (FCGX_IsCGI()) {
+        if (getenv("REQUEST_METHOD") == NULL) {
+            main_usage(stderr);
+            return 2;
+        }
+        return gateway_run_cgi(db);
+    } else {
+        if (main_check_db(db) != 0) return 1;
+        w.fd = 0; /* spawn-fcgi or a web server passed the socket as stdin */
+    }
+
+    status = prefork_run((int)workers, main_worker_run, &w);
+    if (unix_path != NULL) unlink(unix_path);
+    return status;
+}

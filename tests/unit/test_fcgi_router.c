@@ -1,0 +1,900 @@
+/* test_fcgi_router.c -- the REST API and the page: request in, status, headers and body out */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "api.h"
+#include "http.h"
+#include "page.h"
+#include "router.h"
+#include "store.h"
+
+#define JSON_CT "application/json"
+
+/* One request of the scripted table and what its answer must hold. */
+typedef struct router_case {
+    const char *method;
+    const char *target;  /* path?query, percent-encoded as on the wire */
+    const char *ctype;   /* Content-Type, NULL for none */
+    const char *body;    /* NULL for none */
+    int status;          /* expected status */
+    const char *want[4]; /* fragments the body must contain */
+    const char *nowant;  /* a fragment the body must not contain */
+    const char *header;  /* a header that must be present ... */
+    const char *has;     /* ... and contain this */
+} router_case;
+
+/* The cases run in order against one database: the schema seeds room 1,
+ * "general"; the cases create the rest. */
+static const router_case router_cases[] = {
+    /* GET /api/rooms */
+    {"GET",
+     "/api/rooms",
+     NULL,
+     NULL,
+     200,
+     {"{\"rooms\":[{\"id\":1,\"name\":\"general\"", "\"namespace\":\"/\"", "\"online\":0",
+      "\"last_message_id\":0"}},
+    {"GET", "/api/rooms?namespace=%2F", NULL, NULL, 200, {"\"general\""}},
+    {"GET", "/api/rooms?namespace=/", NULL, NULL, 200, {"\"created_at\":"}},
+    {"GET", "/api/rooms?namespace=/ws-1", NULL, NULL, 200, {"{\"rooms\":[]}"}},
+    {"GET", "/api/rooms?namespace=", NULL, NULL, 400, {"namespace"}},
+    {"GET", "/api/rooms?namespace=bad", NULL, NULL, 400, {"\"error\""}},
+    {"GET", "/api/rooms?namespace=/Upper", NULL, NULL, 400, {"\"error\""}},
+    {"GET", "/api/rooms?namespace=/admin", NULL, NULL, 400, {"\"error\""}},
+    {"GET", "/api/rooms?namespace=%00", NULL, NULL, 400, {"\"error\""}},
+    {"GET", "/api/rooms?namespace=/%zz", NULL, NULL, 400, {"\"error\""}},
+    {"GET", "/api/rooms?x=%4", NULL, NULL, 400, {"\"error\""}},
+    {"GET", "/api/rooms?namespace=/&namespace=bad", NULL, NULL, 200, {"general"}},
+
+    /* POST /api/rooms */
+    {"POST",
+     "/api/rooms",
+     JSON_CT,
+     "{\"name\":\"lobby\"}",
+     201,
+     {"\"id\":2,", "\"name\":\"lobby\"", "\"namespace\":\"/\"", "\"last_message_id\":0"},
+     NULL,
+     "Location",
+     "/api/rooms/2"},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"lobby\"}", 409, {"\"error\""}},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"  lobby\\t\"}", 409, {"\"error\""}},
+    {"POST",
+     "/api/rooms",
+     JSON_CT,
+     "{\"name\":\"dev\",\"namespace\":\"/ws-1\"}",
+     201,
+     {"\"name\":\"dev\"", "\"namespace\":\"/ws-1\""},
+     NULL,
+     "Location",
+     "/api/rooms/3"},
+    {"GET", "/api/rooms?namespace=/ws-1", NULL, NULL, 200, {"\"dev\""}, "general"},
+    {"POST",
+     "/api/rooms",
+     JSON_CT,
+     "{\"name\":\"lobby\",\"namespace\":\"/ws-1\"}",
+     201,
+     {"\"id\":4"}},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"x\",\"namespace\":\"/admin\"}", 400},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"x\",\"namespace\":\"nope\"}", 400},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"x\",\"namespace\":5}", 400},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"x\",\"namespace\":null}", 201, {"\"x\""}},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"\"}", 400, {"room name"}},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"   \"}", 400},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":5}", 400, {"must be a string"}},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":null}", 400, {"required"}},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":[\"a\"]}", 400},
+    {"POST", "/api/rooms", JSON_CT, "{}", 400},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"a\\u0001b\"}", 400},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"a\\nb\"}", 400},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"a\\u0000b\"}", 400, {"invalid JSON"}},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"\xff\"}", 400, {"invalid JSON"}},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"\xc0\xaf\"}", 400, {"invalid JSON"}},
+    {"POST", "/api/rooms", JSON_CT, "{", 400, {"invalid JSON"}},
+    {"POST", "/api/rooms", JSON_CT, "", 400, {"\"error\""}},
+    {"POST", "/api/rooms", JSON_CT, "[]", 400, {"JSON object"}},
+    {"POST", "/api/rooms", JSON_CT, "\"lobby\"", 400, {"JSON object"}},
+    {"POST", "/api/rooms", JSON_CT, "null", 400},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"a\"} x", 400},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"a\",\"name\":\"b\"}", 400},
+    {"POST", "/api/rooms", JSON_CT, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 400},
+    {"POST", "/api/rooms", "text/plain", "{\"name\":\"plain\"}", 415, {"application/json"}},
+    {"POST", "/api/rooms", NULL, "{\"name\":\"none\"}", 415},
+    {"POST", "/api/rooms", "application/jsonp", "{\"name\":\"p\"}", 415},
+    {"POST", "/api/rooms", "application/x-www-form-urlencoded", "name=x", 415},
+    {"POST", "/api/rooms", "application/json; charset=utf-8", "{\"name\":\"charset\"}", 201},
+    {"POST", "/api/rooms", "APPLICATION/JSON;charset=UTF-8", "{\"name\":\"upper\"}", 201},
+    {"POST",
+     "/api/rooms",
+     JSON_CT,
+     "{\"name\":\"caf\xc3\xa9 \xe2\x98\x95\",\"extra\":1}",
+     201,
+     {"\"name\":\"caf\xc3\xa9 \xe2\x98\x95\""}},
+
+    /* GET /api/rooms/{id} */
+    {"GET", "/api/rooms/1", NULL, NULL, 200, {"\"id\":1,", "\"name\":\"general\""}},
+    {"GET", "/api/rooms/2", NULL, NULL, 200, {"\"name\":\"lobby\""}},
+    {"GET", "/api/rooms/%32", NULL, NULL, 200, {"\"name\":\"lobby\""}},
+    {"GET", "/api/rooms/0002", NULL, NULL, 200, {"\"name\":\"lobby\""}},
+    {"GET", "/api/rooms/999", NULL, NULL, 404, {"room not found"}},
+    {"GET", "/api/rooms/0", NULL, NULL, 404},
+    {"GET", "/api/rooms/-1", NULL, NULL, 404},
+    {"GET", "/api/rooms/abc", NULL, NULL, 404},
+    {"GET", "/api/rooms/1abc", NULL, NULL, 404},
+    {"GET", "/api/rooms/%201", NULL, NULL, 404},
+    {"GET", "/api/rooms/9223372036854775807", NULL, NULL, 404},
+    {"GET", "/api/rooms/9223372036854775808", NULL, NULL, 404},
+    {"GET", "/api/rooms/99999999999999999999999999", NULL, NULL, 404},
+    {"GET", "/api/rooms/1/", NULL, NULL, 404},
+    {"GET", "/api/rooms/", NULL, NULL, 404},
+    {"GET", "/api/rooms//1", NULL, NULL, 404},
+    {"GET", "/api/rooms/1%00", NULL, NULL, 400},
+    {"GET", "/api/rooms/1%", NULL, NULL, 400},
+    {"GET", "/api/rooms/1%G0", NULL, NULL, 400},
+
+    /* POST /api/rooms/{id}/messages */
+    {"POST",
+     "/api/rooms/2/messages",
+     JSON_CT,
+     "{\"user\":\"ann\",\"text\":\"hi\"}",
+     201,
+     {"\"id\":1,", "\"room\":\"lobby\"", "\"room_id\":2", "\"user\":\"ann\""},
+     "client_id",
+     "Location",
+     "/api/rooms/2/messages/1"},
+    {"POST",
+     "/api/rooms/2/messages",
+     JSON_CT,
+     "{\"user\":\" bob \",\"text\":\" yo \",\"client_id\":\"c-1\"}",
+     201,
+     {"\"id\":2,", "\"user\":\"bob\"", "\"text\":\" yo \"", "\"client_id\":\"c-1\""}},
+    {"POST",
+     "/api/rooms/2/messages",
+     JSON_CT,
+     "{\"user\":\"bob\",\"text\":\"again\",\"client_id\":\"c-1\"}",
+     200,
+     {"\"id\":2,", "\"text\":\" yo \""},
+     "again",
+     "Location",
+     "/api/rooms/2/messages/2"},
+    {"POST",
+     "/api/rooms/1/messages",
+     JSON_CT,
+     "{\"user\":\"bob\",\"text\":\"elsewhere\",\"client_id\":\"c-1\"}",
+     200,
+     {"\"id\":2,", "\"room_id\":2"}},
+    {"POST",
+     "/api/rooms/2/messages",
+     JSON_CT,
+     "{\"user\":\"carl\",\"text\":\"x\",\"client_id\":\"c-1\"}",
+     201,
+     {"\"id\":3,"}},
+    {"POST",
+     "/api/rooms/2/messages",
+     JSON_CT,
+     "{\"user\":\"ann\",\"text\":\"<b>&amp;</b>\",\"client_id\":null}",
+     201,
+     {"\"id\":4,", "\"text\":\"<b>&amp;</b>\""}},
+    {"POST", "/api/rooms/999/messages", JSON_CT, "{\"user\":\"a\",\"text\":\"b\"}", 404},
+    {"POST", "/api/rooms/abc/messages", JSON_CT, "{\"user\":\"a\",\"text\":\"b\"}", 404},
+    {"POST",
+     "/api/rooms/2/messages",
+     JSON_CT,
+     "{\"user\":\"\",\"text\":\"x\"}",
+     400,
+     {"invalid user"}},
+    {"POST", "/api/rooms/2/messages", JSON_CT, "{\"user\":\"  \",\"text\":\"x\"}", 400},
+    {"POST", "/api/rooms/2/messages", JSON_CT, "{\"user\":\"a\\u0007\",\"text\":\"x\"}", 400},
+    {"POST", "/api/rooms/2/messages", JSON_CT, "{\"user\":\"a\"}", 400, {"required"}},
+    {"POST", "/api/rooms/2/messages", JSON_CT, "{\"text\":\"x\"}", 400, {"required"}},
+    {"POST",
+     "/api/rooms/2/messages",
+     JSON_CT,
+     "{\"user\":\"a\",\"text\":\"\"}",
+     400,
+     {"invalid text"}},
+    {"POST", "/api/rooms/2/messages", JSON_CT, "{\"user\":\"a\",\"text\":5}", 400},
+    {"POST", "/api/rooms/2/messages", JSON_CT, "{\"user\":true,\"text\":\"x\"}", 400},
+    {"POST", "/api/rooms/2/messages", JSON_CT, "{\"user\":\"a\",\"text\":\"x\",\"client_id\":5}",
+     400},
+    {"POST",
+     "/api/rooms/2/messages",
+     JSON_CT,
+     "{\"user\":\"a\",\"text\":\"x\",\"client_id\":\"\"}",
+     400,
+     {"client_id"}},
+    {"POST", "/api/rooms/2/messages", JSON_CT, "{\"user\":\"a\",\"text\":\"a\\u0000\"}", 400},
+    {"POST", "/api/rooms/2/messages", JSON_CT, "{\"user\":\"a\",\"text\":\"\xed\xa0\x80\"}", 400},
+    {"POST", "/api/rooms/2/messages", "text/plain", "{\"user\":\"a\",\"text\":\"x\"}", 415},
+    {"POST", "/api/rooms/2/messages", JSON_CT, "not json", 400},
+
+    /* GET /api/rooms/{id}/messages */
+    {"GET",
+     "/api/rooms/2/messages",
+     NULL,
+     NULL,
+     200,
+     {"{\"messages\":[{\"id\":1,\"room\":\"lobby\",\"room_id\":2,\"user\":\"ann\","
+      "\"text\":\"hi\",\"ts\":"}},
+    {"GET", "/api/rooms/2/messages?limit=1", NULL, NULL, 200, {"\"id\":4,"}, "\"id\":1,"},
+    {"GET", "/api/rooms/2/messages?after=1&limit=1", NULL, NULL, 200, {"\"id\":2,"}, "\"id\":3,"},
+    {"GET",
+     "/api/rooms/2/messages?before=3",
+     NULL,
+     NULL,
+     200,
+     {"\"id\":1,", "\"id\":2,"},
+     "\"id\":3,"},
+    {"GET", "/api/rooms/2/messages?after=4", NULL, NULL, 200, {"{\"messages\":[]}"}},
+    {"GET", "/api/rooms/1/messages", NULL, NULL, 200, {"{\"messages\":[]}"}},
+    {"GET", "/api/rooms/2/messages?limit=500", NULL, NULL, 200},
+    {"GET", "/api/rooms/2/messages?limit=1&limit=abc", NULL, NULL, 200},
+    {"GET", "/api/rooms/2/messages?after=&before=&limit=", NULL, NULL, 200, {"\"id\":1,"}},
+    {"GET", "/api/rooms/2/messages?limit=0", NULL, NULL, 400, {"limit"}},
+    {"GET", "/api/rooms/2/messages?limit=501", NULL, NULL, 400, {"limit"}},
+    {"GET", "/api/rooms/2/messages?limit=-1", NULL, NULL, 400, {"limit"}},
+    {"GET", "/api/rooms/2/messages?limit=abc", NULL, NULL, 400, {"limit"}},
+    {"GET", "/api/rooms/2/messages?limit=1.5", NULL, NULL, 400},
+    {"GET", "/api/rooms/2/messages?limit=+5", NULL, NULL, 400},
+    {"GET", "/api/rooms/2/messages?limit=99999999999999999999999", NULL, NULL, 400},
+    {"GET", "/api/rooms/2/messages?after=abc", NULL, NULL, 400, {"after"}},
+    {"GET", "/api/rooms/2/messages?after=-1", NULL, NULL, 400, {"after"}},
+    {"GET", "/api/rooms/2/messages?before=x", NULL, NULL, 400, {"before"}},
+    {"GET", "/api/rooms/2/messages?after=99999999999999999999", NULL, NULL, 400},
+    {"GET", "/api/rooms/2/messages?after=%00", NULL, NULL, 400},
+    {"GET", "/api/rooms/999/messages", NULL, NULL, 404},
+    {"GET", "/api/rooms/abc/messages", NULL, NULL, 404},
+    {"GET", "/api/rooms/2/messages/", NULL, NULL, 404},
+    {"GET", "/api/rooms/2/messagesx", NULL, NULL, 404},
+
+    /* GET /api/rooms/{id}/messages/{mid}: the target of Location */
+    {"GET", "/api/rooms/2/messages/1", NULL, NULL, 200, {"\"id\":1,", "\"text\":\"hi\""}},
+    {"GET", "/api/rooms/1/messages/1", NULL, NULL, 404},
+    {"GET", "/api/rooms/2/messages/999", NULL, NULL, 404},
+    {"GET", "/api/rooms/2/messages/0", NULL, NULL, 404},
+    {"GET", "/api/rooms/2/messages/x", NULL, NULL, 404},
+
+    /* GET /api/health */
+    {"GET",
+     "/api/health",
+     NULL,
+     NULL,
+     200,
+     {"\"status\":\"ok\"", "\"database\":{\"ok\":true", "\"messages\":4", "\"ws\":[]"}},
+
+    /* Paths, methods, escapes, lengths */
+    {"GET", "/nope", NULL, NULL, 404, {"\"error\""}},
+    {"GET", "/api", NULL, NULL, 404},
+    {"GET", "/api/", NULL, NULL, 404},
+    {"GET", "/api/rooms/", NULL, NULL, 404},
+    {"GET", "/API/ROOMS", NULL, NULL, 404},
+    {"GET", "/index.html", NULL, NULL, 404},
+    {"GET", "/%zz", NULL, NULL, 400},
+    {"GET", "/%00", NULL, NULL, 400},
+    {"GET", "/api%2Frooms", NULL, NULL, 200, {"\"rooms\""}},
+    {"GET", "", NULL, NULL, 404},
+    {"DELETE", "/api/rooms", NULL, NULL, 405, {"\"error\""}, NULL, "Allow", "GET, HEAD, POST"},
+    {"PUT", "/api/rooms/1", JSON_CT, "{}", 405, {"\"error\""}, NULL, "Allow", "GET"},
+    {"DELETE", "/api/rooms/1", NULL, NULL, 405, {"\"error\""}, "POST", "Allow", "HEAD"},
+    {"POST", "/api/rooms/1", JSON_CT, "{}", 405, {"\"error\""}, NULL, "Allow", "GET"},
+    {"POST", "/api/health", JSON_CT, "{}", 405, {"\"error\""}, NULL, "Allow", "GET"},
+    {"PATCH", "/api/rooms/2/messages", JSON_CT, "{}", 405, {"\"error\""}, NULL, "Allow", "POST"},
+    {"POST", "/", JSON_CT, "{}", 405, {"\"error\""}, NULL, "Allow", "GET"},
+    {"get", "/api/rooms", NULL, NULL, 405},
+    {"", "/api/rooms", NULL, NULL, 405},
+    {"DELETE", "/nope", NULL, NULL, 404},
+    {"OPTIONS", "/api/rooms", NULL, NULL, 204, {NULL}, NULL, "Allow", "POST"},
+    {"HEAD", "/api/rooms", NULL, NULL, 200, {"\"rooms\""}},
+
+    /* The page */
+    {"GET",
+     "/",
+     NULL,
+     NULL,
+     200,
+     {"href=\"/static/chat.css\"", "src=\"/static/chat.js\"",
+      "src=\"/static/vendor/socket.io.min.js\"", "<script type=\"application/json\""},
+     "style=",
+     "Content-Security-Policy",
+     "default-src 'self'"},
+    {"GET",
+     "/",
+     NULL,
+     NULL,
+     200,
+     {"data-room-id=\"2\"", ">lobby</span>", "\"rooms\":[{"},
+     ">dev<",
+     "Content-Type",
+     "text/html; charset=utf-8"},
+    {"POST",
+     "/api/rooms",
+     JSON_CT,
+     "{\"name\":\"<script>alert(\\\"x\\\")&'</script>\"}",
+     201,
+     {"\"name\":\"<script>alert(\\\"x\\\")&'</script>\""}},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"<img src=x onerror=alert(1)>\"}", 201},
+    {"GET",
+     "/",
+     NULL,
+     NULL,
+     200,
+     {"&lt;script&gt;alert(&quot;x&quot;)&amp;&#39;&lt;/script&gt;",
+      "&lt;img src=x onerror=alert(1)&gt;", "\\u003cscript\\u003ealert(\\\"x\\\")\\u0026'"},
+     "<script>alert"},
+    {"GET", "/", NULL, NULL, 200, {"\\u003c/script\\u003e"}, "<img"},
+    {"GET",
+     "/",
+     NULL,
+     NULL,
+     200,
+     {"</html>"},
+     "unsafe-inline",
+     "Content-Security-Policy",
+     "script-src 'self'"},
+};
+
+typedef struct fixture {
+    char dir[64];
+    char db[96];
+    store *st;
+} fixture;
+
+static int fixture_setup(void **state) {
+    fixture *fx = calloc(1, sizeof *fx);
+    char err[256];
+
+    if (fx == NULL) return -1;
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/test_fcgi_XXXXXX");
+    if (mkdtemp(fx->dir) == NULL) return -1;
+    snprintf(fx->db, sizeof fx->db, "%s/chat.db", fx->dir);
+    if (store_open(&fx->st, fx->db, NULL, err, sizeof err) != STORE_OK) {
+        fprintf(stderr, "store_open: %s\n", err);
+        return -1;
+    }
+    *state = fx;
+    return 0;
+}
+
+static int fixture_teardown(void **state) {
+    fixture *fx = *state;
+    char path[128];
+
+    store_close(fx->st);
+    unlink(fx->db);
+    snprintf(path, sizeof path, "%s-wal", fx->db);
+    unlink(path);
+    snprintf(path, sizeof path, "%s-shm", fx->db);
+    unlink(path);
+    rmdir(fx->dir);
+    free(fx);
+    return 0;
+}
+
+/* Runs one request through the router. body may hold NULs (len given). */
+static void run_len(store *st, const char *method, const char *target, const char *ctype,
+                    const char *body, size_t len, http_response *resp) {
+    char path[8192];
+    const char *q = strchr(target, '?');
+    size_t plen = q != NULL ? (size_t)(q - target) : strlen(target);
+    http_request req = {0};
+
+    assert_true(plen < sizeof path);
+    memcpy(path, target, plen);
+    path[plen] = '\0';
+    req.method = method;
+    req.path = path;
+    req.query = q != NULL ? q + 1 : "";
+    req.content_type = ctype;
+    req.body = body;
+    req.body_len = len;
+    req.content_length = body != NULL ? (int64_t)len : -1;
+    req.body_state = HTTP_BODY_OK;
+    http_response_init(resp);
+    router_handle(st, &req, resp);
+}
+
+static void run(store *st, const char *method, const char *target, const char *ctype,
+                const char *body, http_response *resp) {
+    run_len(st, method, target, ctype, body, body != NULL ? strlen(body) : 0, resp);
+}
+
+/* The body of resp as a NUL-terminated string (a copy to free). */
+static char *body_str(const http_response *resp) {
+    char *s = malloc(resp->body_len + 1);
+
+    assert_non_null(s);
+    if (resp->body_len > 0) memcpy(s, resp->body, resp->body_len);
+    s[resp->body_len] = '\0';
+    return s;
+}
+
+/* What every answer must hold: never 500; a JSON object with the JSON
+ * content type except for the page and 204; {"error": string} on errors. */
+static void check_invariants(const char *target, const http_response *resp) {
+    const char *ct = http_get_header(resp, "Content-Type");
+    json_error_t jerr;
+    json_t *obj;
+
+    assert_true(resp->status >= 200 && resp->status < 600);
+    assert_int_not_equal(resp->status, 500);
+    assert_non_null(http_get_header(resp, "X-Content-Type-Options"));
+    if (resp->status == 204) {
+        assert_int_equal(resp->body_len, 0);
+        return;
+    }
+    assert_non_null(ct);
+    if (strcmp(target, "/") == 0 && resp->status == 200) {
+        assert_string_equal(ct, "text/html; charset=utf-8");
+        return;
+    }
+    assert_string_equal(ct, "application/json; charset=utf-8");
+    obj = json_loadb(resp->body, resp->body_len, 0, &jerr);
+    assert_non_null(obj);
+    assert_true(json_is_object(obj));
+    if (resp->status >= 400) assert_true(json_is_string(json_object_get(obj, "error")));
+    json_decref(obj);
+}
+
+static void test_router_table(void **state) {
+    fixture *fx = *state;
+
+    for (size_t i = 0; i < sizeof router_cases / sizeof router_cases[0]; i++) {
+        const router_case *c = &router_cases[i];
+        http_response resp;
+        char *body;
+
+        run(fx->st, c->method, c->target, c->ctype, c->body, &resp);
+        body = body_str(&resp);
+        if (resp.status != c->status)
+            fail_msg("case %zu: %s %s %s -> %d, want %d: %s", i, c->method, c->target,
+                     c->body != NULL ? c->body : "", resp.status, c->status, body);
+        for (size_t k = 0; k < 4 && c->want[k] != NULL; k++)
+            if (strstr(body, c->want[k]) == NULL)
+                fail_msg("case %zu: %s %s: body lacks %s: %s", i, c->method, c->target, c->want[k],
+                         body);
+        if (c->nowant != NULL && strstr(body, c->nowant) != NULL)
+            fail_msg("case %zu: %s %s: body has %s: %s", i, c->method, c->target, c->nowant, body);
+        if (c->header != NULL) {
+            const char *v = http_get_header(&resp, c->header);
+
+            if (v == NULL || strstr(v, c->has) == NULL)
+                fail_msg("case %zu: %s %s: header %s is %s, want %s", i, c->method, c->target,
+                         c->header, v != NULL ? v : "(none)", c->has);
+        }
+        check_invariants(c->target, &resp);
+        free(body);
+        http_response_free(&resp);
+    }
+}
+
+/* A string of n copies of the UTF-8 character ch, in a JSON member. */
+static char *json_member(const char *prefix, const char *ch, size_t n, const char *suffix) {
+    size_t clen = strlen(ch), len = strlen(prefix) + clen * n + strlen(suffix) + 1;
+    char *s = malloc(len), *p;
+
+    assert_non_null(s);
+    p = s + sprintf(s, "%s", prefix);
+    for (size_t i = 0; i < n; i++, p += clen)
+        memcpy(p, ch, clen);
+    strcpy(p, suffix);
+    return s;
+}
+
+typedef struct limit_case {
+    const char *target;
+    const char *prefix, *ch, *suffix;
+    size_t n;
+    int status;
+} limit_case;
+
+/* The contract's limits count characters, not bytes. */
+static void test_limits(void **state) {
+    static const limit_case cases[] = {
+        {"/api/rooms", "{\"name\":\"", "\xc3\xa9", "\"}", 64, 201},
+        {"/api/rooms", "{\"name\":\"", "\xc3\xa9", "\"}", 65, 400},
+        {"/api/rooms", "{\"name\":\"", "\xf0\x9f\x98\x80", "\"}", 64, 201},
+        {"/api/rooms", "{\"name\":\"  ", "b", "  \"}", 64, 201},
+        {"/api/rooms", "{\"name\":\"", "c", "\"}", 65, 400},
+        {"/api/rooms/1/messages", "{\"text\":\"t\",\"user\":\"", "\xe2\x82\xac", "\"}", 32, 201},
+        {"/api/rooms/1/messages", "{\"text\":\"t\",\"user\":\"", "u", "\"}", 33, 400},
+        {"/api/rooms/1/messages", "{\"user\":\"u\",\"text\":\"", "\xe2\x82\xac", "\"}", 4000, 201},
+        {"/api/rooms/1/messages", "{\"user\":\"u\",\"text\":\"", "x", "\"}", 4001, 400},
+        {"/api/rooms/1/messages", "{\"user\":\"u\",\"text\":\"t\",\"client_id\":\"", "k", "\"}", 64,
+         201},
+        {"/api/rooms/1/messages", "{\"user\":\"u\",\"text\":\"t\",\"client_id\":\"", "k", "\"}", 65,
+         400},
+        {"/api/rooms/1/messages", "{\"user\":\"u\",\"text\":\"t\",\"client_id\":\"", "\xc3\xa9",
+         "\"}", 33, 400},
+        {"/api/rooms", "{\"name\":\"big\",\"pad\":\"", "x", "\"}", HTTP_BODY_MAX - 28, 201},
+        {"/api/rooms", "{\"name\":\"bigger\",\"pad\":\"", "x", "\"}", HTTP_BODY_MAX, 413},
+    };
+    fixture *fx = *state;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *body = json_member(cases[i].prefix, cases[i].ch, cases[i].n, cases[i].suffix);
+        http_response resp;
+
+        run(fx->st, "POST", cases[i].target, JSON_CT, body, &resp);
+        if (resp.status != cases[i].status)
+            fail_msg("limit case %zu (%zu bytes): %d, want %d", i, strlen(body), resp.status,
+                     cases[i].status);
+        check_invariants(cases[i].target, &resp);
+        http_response_free(&resp);
+        free(body);
+    }
+}
+
+/* Long URLs: 414, or 400 when the escape is bad before the length matters. */
+static void test_long_target(void **state) {
+    fixture *fx = *state;
+    char *target = json_member("/api/rooms?namespace=/&pad=", "x", HTTP_QUERY_MAX, "");
+    http_response resp;
+
+    run(fx->st, "GET", target, NULL, NULL, &resp);
+    assert_int_equal(resp.status, 414);
+    check_invariants("/api/rooms", &resp);
+    http_response_free(&resp);
+    free(target);
+
+    target = json_member("/api/rooms?namespace=/&pad=", "x", HTTP_QUERY_MAX - 30, "");
+    run(fx->st, "GET", target, NULL, NULL, &resp);
+    assert_int_equal(resp.status, 200);
+    http_response_free(&resp);
+    free(target);
+
+    target = json_member("/", "a", HTTP_PATH_MAX + 1, "");
+    run(fx->st, "GET", target, NULL, NULL, &resp);
+    assert_int_equal(resp.status, 414);
+    check_invariants("/x", &resp);
+    http_response_free(&resp);
+    free(target);
+}
+
+/* What the gateway reports about the body reaches the POST handlers only. */
+static void test_body_states(void **state) {
+    static const struct {
+        const char *method, *target;
+        http_body_state bs;
+        int status;
+    } cases[] = {
+        {"POST", "/api/rooms", HTTP_BODY_TOO_LARGE, 413},
+        {"POST", "/api/rooms/1/messages", HTTP_BODY_TOO_LARGE, 413},
+        {"POST", "/api/rooms", HTTP_BODY_BAD_LENGTH, 400},
+        {"POST", "/api/rooms", HTTP_BODY_SHORT, 400},
+        {"POST", "/api/rooms/1/messages", HTTP_BODY_SHORT, 400},
+        {"POST", "/api/rooms/999/messages", HTTP_BODY_TOO_LARGE, 404},
+        {"POST", "/nope", HTTP_BODY_TOO_LARGE, 404},
+        {"GET", "/api/rooms", HTTP_BODY_TOO_LARGE, 200},
+    };
+    fixture *fx = *state;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        http_request req = {.method = cases[i].method,
+                            .path = cases[i].target,
+                            .query = "",
+                            .content_type = JSON_CT,
+                            .content_length = 1 << 20,
+                            .body_state = cases[i].bs};
+        http_response resp;
+
+        http_response_init(&resp);
+        router_handle(fx->st, &req, &resp);
+        if (resp.status != cases[i].status)
+            fail_msg("body case %zu: %d, want %d", i, resp.status, cases[i].status);
+        check_invariants(cases[i].target, &resp);
+        http_response_free(&resp);
+    }
+}
+
+/* Raw NUL bytes in a JSON body are invalid JSON, not a truncated string. */
+static void test_nul_in_body(void **state) {
+    static const char body[] = "{\"name\":\"a\0b\"}";
+    static const char body2[] = "{\"name\":\"nul\"}\0{\"x\":1}";
+    fixture *fx = *state;
+    http_response resp;
+
+    run_len(fx->st, "POST", "/api/rooms", JSON_CT, body, sizeof body - 1, &resp);
+    assert_int_equal(resp.status, 400);
+    http_response_free(&resp);
+    run_len(fx->st, "POST", "/api/rooms", JSON_CT, body2, sizeof body2 - 1, &resp);
+    assert_int_equal(resp.status, 400);
+    http_response_free(&resp);
+}
+
+/* History pages: ascending, newest by default, after/before windows. */
+static void test_history_order(void **state) {
+    fixture *fx = *state;
+    http_response resp;
+    json_t *obj, *msgs, *m;
+    char target[128], body[128];
+    int64_t room, first = 0, prev;
+    size_t i;
+
+    run(fx->st, "POST", "/api/rooms", JSON_CT, "{\"name\":\"history\"}", &resp);
+    assert_int_equal(resp.status, 201);
+    obj = json_loadb(resp.body, resp.body_len, 0, NULL);
+    room = json_integer_value(json_object_get(obj, "id"));
+    json_decref(obj);
+    http_response_free(&resp);
+
+    for (int k = 0; k < 10; k++) {
+        snprintf(target, sizeof target, "/api/rooms/%lld/messages", (long long)room);
+        snprintf(body, sizeof body, "{\"user\":\"h\",\"text\":\"m%d\"}", k);
+        run(fx->st, "POST", target, JSON_CT, body, &resp);
+        assert_int_equal(resp.status, 201);
+        obj = json_loadb(resp.body, resp.body_len, 0, NULL);
+        if (k == 0) first = json_integer_value(json_object_get(obj, "id"));
+        json_decref(obj);
+        http_response_free(&resp);
+    }
+
+    /* the newest 3, oldest first */
+    snprintf(target, sizeof target, "/api/rooms/%lld/messages?limit=3", (long long)room);
+    run(fx->st, "GET", target, NULL, NULL, &resp);
+    assert_int_equal(resp.status, 200);
+    obj = json_loadb(resp.body, resp.body_len, 0, NULL);
+    msgs = json_object_get(obj, "messages");
+    assert_int_equal(json_array_size(msgs), 3);
+    prev = 0;
+    json_array_foreach(msgs, i, m) {
+        int64_t id = json_integer_value(json_object_get(m, "id"));
+
+        assert_true(id > prev);
+        prev = id;
+        assert_int_equal(json_integer_value(json_object_get(m, "room_id")), room);
+        assert_string_equal(json_string_value(json_object_get(m, "room")), "history");
+        assert_true(json_is_integer(json_object_get(m, "ts")));
+    }
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 2), "text")), "m9");
+    json_decref(obj);
+    http_response_free(&resp);
+
+    /* after the first: the next two */
+    snprintf(target, sizeof target, "/api/rooms/%lld/messages?after=%lld&limit=2", (long long)room,
+             (long long)first);
+    run(fx->st, "GET", target, NULL, NULL, &resp);
+    obj = json_loadb(resp.body, resp.body_len, 0, NULL);
+    msgs = json_object_get(obj, "messages");
+    assert_int_equal(json_array_size(msgs), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "text")), "m1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 1), "text")), "m2");
+    json_decref(obj);
+    http_response_free(&resp);
+
+    /* before the fourth: the three before it */
+    snprintf(target, sizeof target, "/api/rooms/%lld/messages?before=%lld", (long long)room,
+             (long long)(first + 3));
+    run(fx->st, "GET", target, NULL, NULL, &resp);
+    obj = json_loadb(resp.body, resp.body_len, 0, NULL);
+    msgs = json_object_get(obj, "messages");
+    assert_int_equal(json_array_size(msgs), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "text")), "m0");
+    json_decref(obj);
+    http_response_free(&resp);
+
+    /* the room's last_message_id follows */
+    snprintf(target, sizeof target, "/api/rooms/%lld", (long long)room);
+    run(fx->st, "GET", target, NULL, NULL, &resp);
+    obj = json_loadb(resp.body, resp.body_len, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(obj, "last_message_id")), first + 9);
+    json_decref(obj);
+    http_response_free(&resp);
+}
+
+/* Without a database every API answer is 503 (health says "error"); the page
+ * still renders. */
+static void test_no_database(void **state) {
+    static const struct {
+        const char *method, *target, *body;
+        int status;
+    } cases[] = {
+        {"GET", "/api/rooms", NULL, 503},
+        {"GET", "/api/rooms?namespace=bad", NULL, 400},
+        {"POST", "/api/rooms", "{\"name\":\"x\"}", 503},
+        {"POST", "/api/rooms", "{", 400},
+        {"GET", "/api/rooms/1", NULL, 503},
+        {"GET", "/api/rooms/1/messages", NULL, 503},
+        {"GET", "/api/rooms/1/messages?limit=0", NULL, 400},
+        {"POST", "/api/rooms/1/messages", "{\"user\":\"a\",\"text\":\"b\"}", 503},
+        {"GET", "/api/rooms/1/messages/1", NULL, 503},
+        {"GET", "/api/health", NULL, 503},
+        {"GET", "/", NULL, 200},
+    };
+    http_response resp;
+    char *body;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run(NULL, cases[i].method, cases[i].target, JSON_CT, cases[i].body, &resp);
+        if (resp.status != cases[i].status)
+            fail_msg("no-db case %zu: %s %s -> %d, want %d", i, cases[i].method, cases[i].target,
+                     resp.status, cases[i].status);
+        if (resp.status == 503) {
+            assert_non_null(http_get_header(&resp, "Retry-After"));
+            assert_string_equal(http_get_header(&resp, "Content-Type"),
+                                "application/json; charset=utf-8");
+        }
+        body = body_str(&resp);
+        if (strcmp(cases[i].target, "/api/health") == 0) {
+            assert_non_null(strstr(body, "\"status\":\"error\""));
+            assert_non_null(strstr(body, "\"ok\":false"));
+        }
+        if (strcmp(cases[i].target, "/") == 0)
+            assert_non_null(strstr(body, "data-offline=\"true\""));
+        free(body);
+        http_response_free(&resp);
+    }
+}
+
+/* A writer holding the lock past busy_timeout gives 503 + Retry-After; reads
+ * go on (WAL). */
+static void test_busy_database(void **state) {
+    fixture *fx = *state;
+    store_options opt = {.busy_timeout_ms = 50};
+    store *st = NULL, *locker = NULL;
+    http_response resp;
+    char err[256];
+
+    assert_int_equal(store_open(&st, fx->db, &opt, err, sizeof err), STORE_OK);
+    assert_int_equal(store_open(&locker, fx->db, &opt, err, sizeof err), STORE_OK);
+    assert_int_equal(store_begin(locker), STORE_OK);
+
+    run(st, "POST", "/api/rooms", JSON_CT, "{\"name\":\"busy\"}", &resp);
+    assert_int_equal(resp.status, 503);
+    assert_string_equal(http_get_header(&resp, "Retry-After"), "1");
+    check_invariants("/api/rooms", &resp);
+    http_response_free(&resp);
+
+    run(st, "POST", "/api/rooms/1/messages", JSON_CT, "{\"user\":\"a\",\"text\":\"b\"}", &resp);
+    assert_int_equal(resp.status, 503);
+    http_response_free(&resp);
+
+    run(st, "GET", "/api/rooms", NULL, NULL, &resp);
+    assert_int_equal(resp.status, 200);
+    http_response_free(&resp);
+
+    assert_int_equal(store_rollback(locker), STORE_OK);
+    run(st, "POST", "/api/rooms", JSON_CT, "{\"name\":\"busy\"}", &resp);
+    assert_int_equal(resp.status, 201);
+    http_response_free(&resp);
+    store_close(locker);
+    store_close(st);
+}
+
+/* Health lists the ws processes. */
+static void test_health_processes(void **state) {
+    fixture *fx = *state;
+    http_response resp;
+    json_t *obj, *ws, *p;
+    int64_t id;
+
+    assert_int_equal(store_process_register(fx->st, 4242, "unix:/tmp/ws.sock", &id), STORE_OK);
+    run(fx->st, "GET", "/api/health", NULL, NULL, &resp);
+    assert_int_equal(resp.status, 200);
+    obj = json_loadb(resp.body, resp.body_len, 0, NULL);
+    assert_non_null(obj);
+    ws = json_object_get(obj, "ws");
+    assert_int_equal(json_array_size(ws), 1);
+    p = json_array_get(ws, 0);
+    assert_int_equal(json_integer_value(json_object_get(p, "id")), id);
+    assert_int_equal(json_integer_value(json_object_get(p, "pid")), 4242);
+    assert_string_equal(json_string_value(json_object_get(p, "listen")), "unix:/tmp/ws.sock");
+    assert_true(json_is_true(json_object_get(p, "alive")));
+    assert_int_equal(json_integer_value(json_object_get(p, "connections")), 0);
+    assert_true(json_is_integer(json_object_get(p, "heartbeat_at")));
+    assert_true(json_is_integer(json_object_get(json_object_get(obj, "database"), "rooms")));
+    json_decref(obj);
+    http_response_free(&resp);
+    assert_int_equal(store_process_unregister(fx->st, id), STORE_OK);
+}
+
+/* Random requests: never a 500, never a crash, always valid JSON. */
+static void test_random_input(void **state) {
+    static const char *const methods[] = {"GET", "POST", "HEAD", "PUT", "OPTIONS"};
+    static const char *const targets[] = {"/api/rooms",
+                                          "/api/rooms/1",
+                                          "/api/rooms/1/messages",
+                                          "/api/rooms/2/messages?limit=",
+                                          "/api/health",
+                                          "/api/rooms?namespace=",
+                                          "/api/rooms/1/messages?after=",
+                                          "/",
+                                          "/x/%"};
+    static const char alphabet[] = "{}[]\":,\\/ -_aeuz019%+&=?<>\x01\xc3\xa9\xff\x00";
+    fixture *fx = *state;
+    unsigned seed = 12345;
+
+    for (int i = 0; i < 3000; i++) {
+        char body[128], target[256];
+        size_t len = (size_t)(rand_r(&seed) % (int)sizeof body), tlen;
+        const char *m = methods[rand_r(&seed) % 5];
+        const char *t = targets[rand_r(&seed) % (int)(sizeof targets / sizeof targets[0])];
+        http_response resp;
+
+        for (size_t k = 0; k < len; k++)
+            body[k] = alphabet[rand_r(&seed) % (int)(sizeof alphabet - 1)];
+        if (i % 3 == 0) { /* mostly valid JSON with random members */
+            len = (size_t)snprintf(body, sizeof body,
+                                   "{\"user\":\"%c\",\"text\":\"%c%c\",\"name\":\"r%d\"}",
+                                   alphabet[rand_r(&seed) % 20], alphabet[rand_r(&seed) % 30],
+                                   alphabet[rand_r(&seed) % 30], i);
+        }
+        tlen = (size_t)snprintf(target, sizeof target, "%s", t);
+        for (int k = rand_r(&seed) % 6; k > 0 && tlen + 1 < sizeof target; k--)
+            target[tlen++] = alphabet[rand_r(&seed) % (int)(sizeof alphabet - 2)];
+        target[tlen] = '\0';
+        run_len(fx->st, m, target, JSON_CT, body, len, &resp);
+        assert_true(resp.status != 500);
+        if (resp.status != 200 || strncmp(target, "/api", 4) == 0)
+            check_invariants(strcmp(target, "/") == 0 ? "/" : "/api", &resp);
+        http_response_free(&resp);
+    }
+}
+
+static void test_page_escape(void **state) {
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"", ""},
+        {"plain", "plain"},
+        {"<a href='x'>\"&\"</a>", "&lt;a href=&#39;x&#39;&gt;&quot;&amp;&quot;&lt;/a&gt;"},
+        {"caf\xc3\xa9", "caf\xc3\xa9"},
+        {"&amp;", "&amp;amp;"},
+    };
+    char *buf = NULL;
+    size_t len = 0;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        FILE *f = open_memstream(&buf, &len);
+
+        assert_non_null(f);
+        assert_int_equal(page_html_escape(f, cases[i].in), 0);
+        fclose(f);
+        assert_string_equal(buf, cases[i].out);
+        free(buf);
+        buf = NULL;
+    }
+}
+
+static void test_page_json_script(void **state) {
+    json_t *obj = json_pack("{s:s}", "n", "</script><!--&>");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    json_t *back;
+
+    (void)state;
+    assert_non_null(f);
+    assert_int_equal(page_json_script(f, obj), 0);
+    fclose(f);
+    assert_null(strchr(buf, '<'));
+    assert_null(strchr(buf, '>'));
+    assert_null(strchr(buf, '&'));
+    back = json_loads(buf, 0, NULL);
+    assert_non_null(back);
+    assert_string_equal(json_string_value(json_object_get(back, "n")), "</script><!--&>");
+    json_decref(back);
+    json_decref(obj);
+    free(buf);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_router_table),     cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_long_target),      cmocka_unit_test(test_body_states),
+        cmocka_unit_test(test_nul_in_body),      cmocka_unit_test(test_history_order),
+        cmocka_unit_test(test_no_database),      cmocka_unit_test(test_busy_database),
+        cmocka_unit_test(test_health_processes), cmocka_unit_test(test_random_input),
+        cmocka_unit_test(test_page_escape),      cmocka_unit_test(test_page_json_script),
+    };
+
+    return cmocka_run_group_tests_name("fcgi router", tests, fixture_setup, fixture_teardown);
+}
