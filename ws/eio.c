@@ -38,8 +38,11 @@ struct eio_conn {
     long long pong_deadline; /* ms: when an unanswered ping times out */
     bool awaiting_pong;
 
+    bool echo; /* conformance: echo messages instead of passing them up */
+
     /* closing: set by eio_close, carried out by the writer or the reaper */
     bool closing;
+    bool client_closed; /* the client asked (close packet): a held GET gets a noop */
     int close_status;
     char close_reason[96];
 };
@@ -64,6 +67,7 @@ typedef struct pss {
     bool probe_reply;  /* WebSocket probe: "3probe" is due */
     char sid[EIO_SID_LEN + 1]; /* HTTP: the session of this request */
     bool held;         /* a GET waiting for data */
+    bool gone_noop;    /* its session ended at the client's request: answer a noop */
     bool post_error;   /* POST: refuse at the end of the body */
     unsigned post_status;
     const char *post_json;
@@ -252,11 +256,21 @@ static void read_peer(eio_conn *c, struct lws *wsi) {
 }
 
 /* Creates a session and queues its open packet. NULL when out of memory. */
+/* Whether the request opening a session is under the conformance echo path
+ * (a polling handshake and a WebSocket upgrade are both GETs). */
+static bool under_echo_path(eio_server *srv, struct lws *wsi) {
+    char uri[256];
+    if (!srv->cfg.echo_path) return false;
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0) return false;
+    return strncmp(uri, srv->cfg.echo_path, strlen(srv->cfg.echo_path)) == 0;
+}
+
 static eio_conn *session_new(eio_server *srv, struct lws *wsi, transport t) {
     eio_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->srv = srv;
     c->transport = t;
+    c->echo = under_echo_path(srv, wsi);
     if (t == T_WEBSOCKET) c->wsi = wsi;
     do {
         eio_random_id(c->sid);
@@ -276,7 +290,7 @@ static eio_conn *session_new(eio_server *srv, struct lws *wsi, transport t) {
                           srv->cfg.ping_interval_ms, srv->cfg.ping_timeout_ms,
                           srv->cfg.max_payload);
     if (n > 0) send_text(c, open, (size_t)n + 1);
-    srv->h.open(c, srv->ud);
+    if (!c->echo) srv->h.open(c, srv->ud);
     return c;
 }
 
@@ -287,7 +301,8 @@ static void session_end(eio_conn *c, const char *reason) {
     strmap_del(&srv->sessions, c->sid);
     lws_dll2_remove(&c->node);
     if (c->poll_get) {
-        /* it answers with a close packet: the session is gone */
+        /* it answers with a close packet, or a noop when the client closed */
+        pss_of(c->poll_get)->gone_noop = c->client_closed;
         lws_callback_on_writable(c->poll_get);
         c->poll_get = NULL;
     }
@@ -296,7 +311,7 @@ static void session_end(eio_conn *c, const char *reason) {
         lws_set_timeout(c->probe, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
         c->probe = NULL;
     }
-    srv->h.close(c, reason, srv->ud);
+    if (!c->echo) srv->h.close(c, reason, srv->ud);
     while (c->count) outbuf_unref(ring_pop(c));
     free(c->ring);
     free(c->rx);
@@ -332,10 +347,16 @@ static void on_packet(eio_conn *c, const char *buf, size_t len, bool binary) {
         c->next_ping_at = eio_now_ms() + c->srv->cfg.ping_interval_ms;
         return;
     case EIO_MESSAGE:
-        if (c->srv->h.message(c, p.data, p.len, p.binary, c->srv->ud))
+        if (c->echo) {
+            outbuf *o = p.binary ? outbuf_copy(p.data, p.len, true) : outbuf_copy(buf, len, false);
+            if (o) eio_send(c, o);
+            outbuf_unref(o);
+        } else if (c->srv->h.message(c, p.data, p.len, p.binary, c->srv->ud)) {
             eio_close(c, 1002, "malformed Socket.IO packet");
+        }
         return;
     case EIO_CLOSE:
+        c->client_closed = true;
         eio_close(c, 1000, "client closed");
         return;
     case EIO_NOOP:
@@ -428,8 +449,9 @@ static void tick(lws_sorted_usec_list_t *sul) {
         } else if (c->awaiting_pong) {
             if (now >= c->pong_deadline) eio_close(c, 1000, "ping timeout");
         } else if (now >= c->next_ping_at) {
+            /* timed from when the ping was due, not from a late tick */
             c->awaiting_pong = true;
-            c->pong_deadline = now + srv->cfg.ping_timeout_ms;
+            c->pong_deadline = c->next_ping_at + srv->cfg.ping_timeout_ms;
             send_text(c, "2", 1);
         }
     }
@@ -516,8 +538,11 @@ static int http_error(eio_server *srv, struct lws *wsi, int code) {
 static int answer_poll(eio_server *srv, struct lws *wsi, pss *ps) {
     ps->held = false;
     eio_conn *c = strmap_get(&srv->sessions, ps->sid);
-    if (!c || c->closing) return http_reply(srv, wsi, 200, "text/plain; charset=UTF-8", "1");
+    if (!c || (c->closing && !c->client_closed))
+        return http_reply(srv, wsi, 200, "text/plain; charset=UTF-8",
+                          !c && ps->gone_noop ? "6" : "1");
     if (c->poll_get == wsi) c->poll_get = NULL;
+    if (c->closing) return http_reply(srv, wsi, 200, "text/plain; charset=UTF-8", "6");
     if (!c->count) return http_reply(srv, wsi, 200, "text/plain; charset=UTF-8", "6");
     size_t need = 0;
     for (size_t i = 0; i < c->count; i++) {
@@ -559,7 +584,7 @@ static int http_request(eio_server *srv, struct lws *wsi, pss *ps) {
     bool is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
     bool is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
     ps->sid[0] = '\0';
-    ps->held = ps->post_error = false;
+    ps->held = ps->post_error = ps->gone_noop = false;
     ps->body_len = 0;
     if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0)
         return http_reply(srv, wsi, 204, "text/plain", "");
@@ -574,6 +599,11 @@ static int http_request(eio_server *srv, struct lws *wsi, pss *ps) {
     }
     bool has_sid = urlarg(wsi, "sid=", sid, sizeof sid);
     eio_conn *c = has_sid ? strmap_get(&srv->sessions, sid) : NULL;
+    if (c && c->awaiting_pong && !c->closing && eio_now_ms() >= c->pong_deadline) {
+        /* the tick has not run yet, but the session is over: say so now */
+        eio_close(c, 1000, "ping timeout");
+        c = NULL;
+    }
     if (is_post) {
         if (!c || c->transport != T_POLLING || c->closing) {
             ps->post_error = true;
@@ -745,8 +775,13 @@ int eio_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         return ps && ps->held ? answer_poll(srv, wsi, ps) : 0;
     case LWS_CALLBACK_CLOSED_HTTP:
         if (ps && ps->held) {
+            /* A client that drops its pending GET has gone: Engine.IO closes
+             * the session rather than wait for the ping timeout. */
             eio_conn *c = strmap_get(&srv->sessions, ps->sid);
-            if (c && c->poll_get == wsi) c->poll_get = NULL;
+            if (c && c->poll_get == wsi) {
+                c->poll_get = NULL;
+                eio_close(c, 1001, "polling request aborted");
+            }
             ps->held = false;
         }
         if (ps) {

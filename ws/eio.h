@@ -23,6 +23,8 @@ typedef struct eio_config {
     char node;              /* first character of every sid, naming this process for
                                nginx's sid routing (0: random, one process) */
     const char *cors_origin; /* Access-Control-Allow-Origin for polling, NULL: none */
+    const char *echo_path;  /* conformance: sessions opened under this path echo every
+                               message at the Engine.IO level (NULL: off) */
 } eio_config;
 
 typedef struct eio_conn eio_conn;

@@ -10,6 +10,7 @@
 #include "admin.h"
 #include "auth.h"
 #include "chat.h"
+#include "conformance.h"
 #include "eio.h"
 #include "sio.h"
 #include "store.h"
@@ -25,6 +26,7 @@ typedef struct options {
     chat_config chat;
     store_options store;
     int heartbeat_ms;
+    bool conformance; /* the official test suites' server, not the chat */
     bool issue_token; /* print a token and exit */
     bool token_admin;
     const char *token_workspace;
@@ -54,6 +56,8 @@ static void usage(FILE *f) {
             "                         (default: \"0-9a-z\"[port %% 36])\n"
             "  --no-polling           WebSocket only\n"
             "  --cors-origin ORIGIN   Access-Control-Allow-Origin for polling requests\n"
+            "  --conformance          serve what the official Engine.IO v4 / Socket.IO v5\n"
+            "                         test suites expect instead of the chat\n"
             "  --sync normal|full     SQLite synchronous: crash-safe or power-loss-safe (normal)\n"
             "chat-ws --issue-token [--admin] [--workspace /NS] [--ttl SECONDS]\n"
             "  prints an HS256 token signed with the server secret, then exits\n"
@@ -71,7 +75,7 @@ static long num_arg(const char *name, const char *v, long min, long max) {
 }
 
 static void parse(int argc, char **argv, options *o) {
-    enum { PING_INTERVAL = 256, PING_TIMEOUT, MAX_PAYLOAD, MAX_CONN, CONNECT_TIMEOUT, RECOVERY, SYNC, NODE, NO_POLLING, CORS, ISSUE, ADMIN, WORKSPACE, TTL };
+    enum { PING_INTERVAL = 256, PING_TIMEOUT, MAX_PAYLOAD, MAX_CONN, CONNECT_TIMEOUT, RECOVERY, SYNC, CONFORMANCE, NODE, NO_POLLING, CORS, ISSUE, ADMIN, WORKSPACE, TTL };
     static const struct option longopts[] = {
         {"db", required_argument, 0, 'd'},
         {"listen", required_argument, 0, 'l'},
@@ -82,6 +86,7 @@ static void parse(int argc, char **argv, options *o) {
         {"connect-timeout", required_argument, 0, CONNECT_TIMEOUT},
         {"recovery-window", required_argument, 0, RECOVERY},
         {"sync", required_argument, 0, SYNC},
+        {"conformance", no_argument, 0, CONFORMANCE},
         {"node", required_argument, 0, NODE},
         {"no-polling", no_argument, 0, NO_POLLING},
         {"cors-origin", required_argument, 0, CORS},
@@ -144,6 +149,15 @@ static void parse(int argc, char **argv, options *o) {
                 fprintf(stderr, "chat-ws: --sync is normal or full\n");
                 exit(2);
             }
+            break;
+        case CONFORMANCE:
+            /* the settings the suites were written for (their PING_INTERVAL,
+             * PING_TIMEOUT, a connect timeout inside mocha's 2 s) */
+            o->conformance = true;
+            o->eio.ping_interval_ms = 300;
+            o->eio.ping_timeout_ms = 200;
+            o->sio.connect_timeout_ms = 1000;
+            o->eio.echo_path = "/engine.io/";
             break;
         case NODE:
             /* one character of [0-9a-z]: the first of every sid, for nginx's routing */
@@ -281,10 +295,14 @@ int main(int argc, char **argv) {
         goto out;
     }
     sio = sio_server_new(&o.sio);
-    ch = sio ? chat_new(sio, st, &o.chat) : NULL;
-    eio = ch ? eio_server_new(&o.eio, sio_eio_handlers(), sio) : NULL;
-    adm = eio ? admin_new(sio, eio, st, &secret) : NULL;
-    if (!adm) {
+    eio = sio ? eio_server_new(&o.eio, sio_eio_handlers(), sio) : NULL;
+    if (eio && o.conformance) {
+        conformance_register(sio);
+    } else if (eio) {
+        ch = chat_new(sio, st, &o.chat);
+        adm = ch ? admin_new(sio, eio, st, &secret) : NULL;
+    }
+    if (!eio || (!o.conformance && !adm)) {
         fprintf(stderr, "chat-ws: out of memory\n");
         goto out;
     }
@@ -319,10 +337,12 @@ int main(int argc, char **argv) {
     }
     eio_server_start(eio, context);
     sio_server_attach(sio, eio, context);
-    chat_attach(ch, context);
     tailers both = {ch, adm};
-    tl = tail_new(context, lws_get_vhost_by_name(context, "chat"), o.db, deliver, &both, 2000);
-    if (!tl) goto out;
+    if (ch) {
+        chat_attach(ch, context);
+        tl = tail_new(context, lws_get_vhost_by_name(context, "chat"), o.db, deliver, &both, 2000);
+        if (!tl) goto out;
+    }
     hb = (heartbeat){.st = st, .eio = eio, .process_id = o.chat.process_id, .ms = o.heartbeat_ms};
     lws_sul_schedule(context, 0, &hb.sul, beat, (lws_usec_t)hb.ms * LWS_US_PER_MS);
 

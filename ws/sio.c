@@ -485,6 +485,35 @@ int sio_emit(sio_nsp *nsp, const sio_to *to, const char *event, json_t *args) {
     return n;
 }
 
+/* Sends p, then its attachments as binary frames: a binary packet type and
+ * the attachment count when there are any. */
+static int send_with_attachments(sio_client *c, sio_packet *p, const sio_buf *bins, size_t n) {
+    if (n) {
+        p->type = p->type == SIO_EVENT ? SIO_BINARY_EVENT : SIO_BINARY_ACK;
+        p->attachments = (int)n;
+    }
+    if (send_packet(c, p)) return -1;
+    for (size_t i = 0; i < n; i++) {
+        outbuf *o = outbuf_copy(bins[i].data, bins[i].len, true);
+        int rc = o ? eio_send(c->conn, o) : -1;
+        outbuf_unref(o);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+int sio_emit_socket_bin(sio_socket *s, const char *event, json_t *args, const sio_buf *bins,
+                        size_t n) {
+    if (!s->connected) return -1;
+    json_t *data = event_data(event, args);
+    if (!data) return -1;
+    sio_packet p;
+    packet_init(&p, SIO_EVENT, s->nsp->name, -1, data);
+    int rc = send_with_attachments(s->client, &p, bins, n);
+    json_decref(data);
+    return rc;
+}
+
 int sio_emit_socket(sio_socket *s, const char *event, json_t *args) {
     if (!s->connected) return -1;
     outbuf *o = event_frame(s->nsp->name, event, args, -1);
@@ -515,17 +544,21 @@ int sio_emit_with_ack(sio_socket *s, const char *event, json_t *args, int timeou
     return rc;
 }
 
-void sio_ack_send(sio_ack *ack, json_t *args) {
+void sio_ack_send_bin(sio_ack *ack, json_t *args, const sio_buf *bins, size_t n) {
     if (!ack) return;
     sio_socket *s = ack->s;
     if (s->connected) {
         json_t *data = args ? json_incref(args) : json_array();
         sio_packet p;
         packet_init(&p, SIO_ACK, s->nsp->name, ack->id, data);
-        send_packet(s->client, &p);
+        send_with_attachments(s->client, &p, bins, n);
         json_decref(data);
     }
     sio_ack_drop(ack);
+}
+
+void sio_ack_send(sio_ack *ack, json_t *args) {
+    sio_ack_send_bin(ack, args, NULL, 0);
 }
 
 void sio_ack_drop(sio_ack *ack) {
@@ -666,18 +699,21 @@ refuse:
 
 /* ---- receiving -------------------------------------------------------- */
 
+/* A handle to answer ack id on s; NULL when out of memory. */
+static sio_ack *ack_new(sio_socket *s, int64_t id) {
+    sio_ack *a = malloc(sizeof *a);
+    if (!a) return NULL;
+    a->s = sio_socket_ref(s);
+    a->id = id;
+    return a;
+}
+
 static void dispatch_event(sio_socket *s, sio_packet *p, const sio_buf *bins, size_t nbins) {
     const char *name = json_string_value(json_array_get(p->data, 0));
     handler *h = strmap_get(&s->nsp->def->handlers, name);
     if (!h) {
         if (p->id >= 0) { /* answer rather than leave the client waiting */
-            sio_ack a0 = {sio_socket_ref(s), p->id};
-            sio_ack *a = malloc(sizeof *a);
-            if (!a) {
-                sio_socket_unref(s);
-                return;
-            }
-            *a = a0;
+            sio_ack *a = ack_new(s, p->id);
             json_t *args = json_pack("[{s:s}]", "error", "unknown event");
             sio_ack_send(a, args);
             json_decref(args);
@@ -687,14 +723,7 @@ static void dispatch_event(sio_socket *s, sio_packet *p, const sio_buf *bins, si
     json_t *args = json_array();
     for (size_t i = 1; i < json_array_size(p->data); i++)
         json_array_append(args, json_array_get(p->data, i));
-    sio_event ev = {name, args, bins, nbins, NULL};
-    if (p->id >= 0) {
-        ev.ack = malloc(sizeof *ev.ack);
-        if (ev.ack) {
-            ev.ack->s = sio_socket_ref(s);
-            ev.ack->id = p->id;
-        }
-    }
+    sio_event ev = {name, args, bins, nbins, p->id >= 0 ? ack_new(s, p->id) : NULL};
     sio_socket_ref(s);
     h->fn(s, &ev, h->ud);
     sio_socket_unref(s);

@@ -137,6 +137,12 @@ int sio_emit_socket(sio_socket *s, const char *event, json_t *args);
 int sio_emit_with_ack(sio_socket *s, const char *event, json_t *args, int timeout_ms,
                       sio_ack_fn cb, void *ud);
 
+/* The same with binary attachments: args holds {"_placeholder":true,"num":i}
+ * objects for bins[i] (a BINARY_EVENT / BINARY_ACK when n > 0). */
+int sio_emit_socket_bin(sio_socket *s, const char *event, json_t *args, const sio_buf *bins,
+                        size_t n);
+void sio_ack_send_bin(sio_ack *ack, json_t *args, const sio_buf *bins, size_t n);
+
 /* Answers a client's ack with args (an array, borrowed; NULL for none) and
  * frees the ack. A no-op send when the socket is gone. */
 void sio_ack_send(sio_ack *ack, json_t *args);
