@@ -29,12 +29,11 @@ static int require_admin(sio_socket *s, json_t *auth, char *err, size_t errlen, 
     admin *a = ud;
     auth_claims claims;
     const char *why = "";
-    json_t *token = json_object_get(auth, "token");
-    if (!json_is_string(token) || auth_verify(a->secret, json_string_value(token), &claims, &why) ||
-        !claims.admin) {
+    const char *token = sio_str(json_object_get(auth, "token"));
+    if (!token || auth_verify(a->secret, token, &claims, &why) || !claims.admin) {
         /* the reason goes to the log; the token itself never does */
         lwsl_user("admin: refused %s from %s: %s\n", sio_socket_id(s), sio_socket_peer(s),
-                  json_is_string(token) ? (why[0] ? why : "not an admin token") : "no token");
+                  token ? (why[0] ? why : "not an admin token") : "no token");
         snprintf(err, errlen, "unauthorized");
         return -1;
     }
@@ -79,26 +78,26 @@ static void append_control(admin *a, sio_event *ev, const char *kind, json_t *pa
 
 static void on_announce(sio_socket *s, sio_event *ev, void *ud) {
     (void)s;
-    json_t *text = json_object_get(json_array_get(ev->args, 0), "text");
-    if (!json_is_string(text) || !store_valid_text(json_string_value(text)))
+    const char *text = sio_str(json_object_get(json_array_get(ev->args, 0), "text"));
+    if (!text || !store_valid_text(text))
         return ack_error(ev->ack, "expected {text} of 1-4000 characters");
     append_control(ud, ev, "announce",
-                   json_pack("{s:O,s:I}", "text", text, "ts", (json_int_t)store_now_ms()));
+                   json_pack("{s:s,s:I}", "text", text, "ts", (json_int_t)store_now_ms()));
 }
 
 static void on_kick(sio_socket *s, sio_event *ev, void *ud) {
     (void)s;
     json_t *arg = json_array_get(ev->args, 0);
-    json_t *sid = json_object_get(arg, "sid"), *user = json_object_get(arg, "user");
-    json_t *reason = json_object_get(arg, "reason");
-    if (!json_is_string(sid) && !json_is_string(user))
-        return ack_error(ev->ack, "expected {sid} or {user}");
-    if (reason && (!json_is_string(reason) || json_string_length(reason) > 200))
+    const char *sid = sio_str(json_object_get(arg, "sid"));
+    const char *user = sio_str(json_object_get(arg, "user"));
+    json_t *reason_v = json_object_get(arg, "reason");
+    const char *reason = sio_str(reason_v);
+    if (!sid && !user) return ack_error(ev->ack, "expected {sid} or {user}");
+    if (reason_v && (!reason || strlen(reason) > 200))
         return ack_error(ev->ack, "reason must be a string of at most 200 bytes");
-    json_t *payload = json_pack("{s:s}", "reason", reason ? json_string_value(reason)
-                                                         : "kicked by an administrator");
-    if (json_is_string(sid)) json_object_set(payload, "sid", sid);
-    if (json_is_string(user)) json_object_set(payload, "user", user);
+    json_t *payload = json_pack("{s:s}", "reason", reason ? reason : "kicked by an administrator");
+    if (sid) json_object_set_new(payload, "sid", json_string(sid));
+    if (user) json_object_set_new(payload, "user", json_string(user));
     append_control(ud, ev, "kick", payload);
 }
 

@@ -98,12 +98,11 @@ static json_t *with_offset(json_t *obj, int64_t offset) {
 static const char *room_arg(const sio_event *ev) {
     json_t *a = json_array_get(ev->args, 0);
     if (json_is_object(a)) a = json_object_get(a, "room");
-    return json_is_string(a) ? json_string_value(a) : NULL;
+    return sio_str(a);
 }
 
 static const char *str_field(const sio_event *ev, const char *key) {
-    json_t *v = json_object_get(json_array_get(ev->args, 0), key);
-    return json_is_string(v) ? json_string_value(v) : NULL;
+    return sio_str(json_object_get(json_array_get(ev->args, 0), key));
 }
 
 /* Emits obj (+ the offset) to room of s's namespace, all but s. Steals obj. */
@@ -283,9 +282,9 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
     json_t *cid = json_object_get(json_array_get(ev->args, 0), "client_id");
     if (!room || !text) return ack_error(ev->ack, "expected {room, text}");
     if (!store_valid_text(text)) return ack_error(ev->ack, "text must be 1-4000 characters");
+    const char *client_id = sio_str(cid);
     if (cid && !json_is_null(cid) &&
-        (!json_is_string(cid) || !json_string_length(cid) ||
-         json_string_length(cid) > STORE_CLIENT_ID_MAX))
+        (!client_id || !client_id[0] || strlen(client_id) > STORE_CLIENT_ID_MAX))
         return ack_error(ev->ack, "client_id must be a string of 1-64 bytes");
     if (!sio_in_room(s, room)) return ack_error(ev->ack, "join the room first");
     store_room r;
@@ -294,7 +293,7 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
 
     pending_msg *p = calloc(1, sizeof *p);
     if (!p || !(p->user = strdup(user_of(s)->name)) || !(p->text = strdup(text)) ||
-        (json_is_string(cid) && !(p->client_id = strdup(json_string_value(cid))))) {
+        (client_id && !(p->client_id = strdup(client_id)))) {
         if (p) pending_free(p);
         return ack_error(ev->ack, "out of memory");
     }
@@ -434,7 +433,7 @@ static void on_rooms(sio_socket *s, sio_event *ev, void *ud) {
 static void on_create_room(sio_socket *s, sio_event *ev, void *ud) {
     chat *c = ud;
     const char *given = str_field(ev, "name");
-    if (!given) given = json_string_value(json_array_get(ev->args, 0));
+    if (!given) given = sio_str(json_array_get(ev->args, 0));
     if (!given) return ack_error(ev->ack, "expected {name}");
     char name[STORE_ROOM_NAME_BUF * 2];
     if (strlen(given) >= sizeof name) return ack_error(ev->ack, "room name must be 1-64 characters");
@@ -467,7 +466,7 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
     sio_socket_set_ctx(s, u, free);
     json_t *name = json_object_get(auth, "name");
     if (name && !json_is_null(name)) {
-        const char *given = json_string_value(name);
+        const char *given = sio_str(name);
         if (!given || strlen(given) >= sizeof u->name) {
             snprintf(err, errlen, "invalid name: 1-32 characters");
             return -1;
@@ -503,13 +502,12 @@ static int workspace_gate(sio_socket *s, json_t *auth, char *err, size_t errlen,
     if (!is_private) return 0;
     auth_claims claims;
     const char *why = "no token";
-    json_t *token = json_object_get(auth, "token");
-    if (json_is_string(token) &&
-        auth_verify(c->cfg.secret, json_string_value(token), &claims, &why) == 0 &&
+    const char *token = sio_str(json_object_get(auth, "token"));
+    if (token && auth_verify(c->cfg.secret, token, &claims, &why) == 0 &&
         (claims.admin || strcmp(claims.workspace, ns) == 0))
         return 0;
     lwsl_user("chat: refused %s to private %s: %s\n", sio_socket_id(s), ns,
-              json_is_string(token) ? why : "no token");
+              token ? why : "no token");
     snprintf(err, errlen, "unauthorized");
     return -1;
 }

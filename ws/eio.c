@@ -669,18 +669,34 @@ static int http_body(eio_server *srv, pss *ps, const char *in, size_t len) {
 }
 
 /* The POST body is complete: its packets go to the session, "ok" back. */
+static void body_free(pss *ps) {
+    free(ps->body);
+    ps->body = NULL;
+    ps->body_cap = ps->body_len = 0;
+}
+
 static int http_body_done(eio_server *srv, struct lws *wsi, pss *ps) {
-    if (ps->post_error) return http_reply(srv, wsi, ps->post_status, "application/json", ps->post_json);
+    if (ps->post_error) {
+        body_free(ps);
+        return http_reply(srv, wsi, ps->post_status, "application/json", ps->post_json);
+    }
     eio_conn *c = strmap_get(&srv->sessions, ps->sid);
-    if (!c || c->closing) return http_error(srv, wsi, 1);
+    if (!c || c->closing) {
+        body_free(ps);
+        return http_error(srv, wsi, 1);
+    }
     enum { MAX_PACKETS = 256 };
     eio_packet packets[MAX_PACKETS];
     size_t n = 0;
     char *scratch = malloc(ps->body_len + 1);
-    if (!scratch) return -1;
+    if (!scratch) {
+        body_free(ps);
+        return -1;
+    }
     if (eio_payload_decode(ps->body ? ps->body : "", ps->body_len, packets, MAX_PACKETS, &n,
                            scratch)) {
         free(scratch);
+        body_free(ps);
         eio_close(c, 1002, "malformed polling payload");
         return http_error(srv, wsi, 3);
     }
@@ -688,39 +704,37 @@ static int http_body_done(eio_server *srv, struct lws *wsi, pss *ps) {
         on_packet(c, packets[i].data - (packets[i].binary ? 0 : 1),
                   packets[i].len + (packets[i].binary ? 0 : 1), packets[i].binary);
     free(scratch);
-    if (ps->body_cap > 64 * 1024) {
-        free(ps->body);
-        ps->body = NULL;
-        ps->body_cap = 0;
-    }
-    ps->body_len = 0;
+    body_free(ps); /* an idle keep-alive connection holds no buffer */
     return http_reply(srv, wsi, 200, "text/html", "ok");
 }
 
 /* ---- WebSocket -------------------------------------------------------- */
 
-/* Accepts the WebSocket upgrade only for Engine.IO v4 on the websocket
- * transport, and with a sid only to upgrade a live polling session. */
-static bool ws_handshake_ok(eio_server *srv, struct lws *wsi) {
+/* Checks a WebSocket upgrade: Engine.IO v4 on the websocket transport, and
+ * with a sid only to upgrade a live polling session. Returns -1 to accept,
+ * else the Engine.IO error code to refuse with. */
+static int ws_handshake_check(eio_server *srv, struct lws *wsi) {
     char eio[32], tr[64], sid[96];
-    if (!urlarg(wsi, "EIO=", eio, sizeof eio) || strcmp(eio, "4") != 0 ||
-        !urlarg(wsi, "transport=", tr, sizeof tr) || strcmp(tr, "websocket") != 0) {
-        lwsl_user("eio: refused upgrade: EIO=4 and transport=websocket required\n");
-        return false;
-    }
+    if (!urlarg(wsi, "EIO=", eio, sizeof eio) || strcmp(eio, "4") != 0) return 5;
+    if (!urlarg(wsi, "transport=", tr, sizeof tr) || strcmp(tr, "websocket") != 0) return 0;
     if (urlarg(wsi, "sid=", sid, sizeof sid)) {
         eio_conn *c = strmap_get(&srv->sessions, sid);
-        if (!c || c->transport != T_POLLING || c->probe || c->closing) {
-            lwsl_user("eio: refused upgrade of unknown or upgraded session\n");
-            return false;
-        }
-        return true;
+        if (!c) return 1;
+        if (c->transport != T_POLLING || c->probe || c->closing) return 3;
+        return -1;
     }
-    if ((int)srv->conns.count >= srv->cfg.max_connections) {
-        lwsl_user("eio: refused upgrade: max_connections reached\n");
-        return false;
-    }
-    return true;
+    if ((int)srv->conns.count >= srv->cfg.max_connections) return 4;
+    return -1;
+}
+
+/* Refuses an upgrade with an HTTP answer, as Engine.IO does, rather than a
+ * hang-up (which a proxy would count as a failure of this upstream). */
+static int ws_handshake(eio_server *srv, struct lws *wsi) {
+    int code = ws_handshake_check(srv, wsi);
+    if (code < 0) return 0;
+    lwsl_user("eio: refused upgrade (Engine.IO error %d)\n", code);
+    http_error(srv, wsi, code);
+    return -1;
 }
 
 static int ws_established(eio_server *srv, struct lws *wsi, pss *ps) {
@@ -784,14 +798,10 @@ int eio_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
             }
             ps->held = false;
         }
-        if (ps) {
-            free(ps->body);
-            ps->body = NULL;
-            ps->body_cap = ps->body_len = 0;
-        }
+        if (ps) body_free(ps);
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return srv && ws_handshake_ok(srv, wsi) ? 0 : -1;
+        return srv ? ws_handshake(srv, wsi) : -1;
     case LWS_CALLBACK_ESTABLISHED:
         return ws_established(srv, wsi, ps);
     case LWS_CALLBACK_SERVER_WRITEABLE:

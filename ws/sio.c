@@ -630,8 +630,7 @@ void sio_disconnect(sio_socket *s, bool close_transport) {
 }
 
 static const char *auth_string(json_t *auth, const char *key) {
-    json_t *v = json_object_get(auth, key);
-    return json_is_string(v) ? json_string_value(v) : NULL;
+    return sio_str(json_object_get(auth, key));
 }
 
 static void on_connect(sio_client *c, sio_packet *p) {

@@ -85,6 +85,8 @@ static const char *check_payload(const sio_packet *p, size_t max_event_name, siz
         if (!json_is_array(d)) return "EVENT payload must be an array";
         if (json_array_size(d) == 0) return "EVENT payload must not be empty";
         if (!json_is_string(json_array_get(d, 0))) return "event name must be a string";
+        if (strlen(json_string_value(json_array_get(d, 0))) != json_string_length(json_array_get(d, 0)))
+            return "event name holds a NUL";
         if (json_string_length(json_array_get(d, 0)) > max_event_name) return "event name too long";
         return json_array_size(d) > max_args ? "too many arguments" : NULL;
     case SIO_ACK:
@@ -181,9 +183,11 @@ int sio_packet_decode(const char *buf, size_t len, const sio_limits *lim, sio_pa
             reason = "invalid JSON";
             goto fail;
         }
-        /* No flags: jansson checks the JSON ends the input (bar whitespace,
-         * refused below), rejects \u0000 and caps nesting at 2048. */
-        out->data = json_loadb(buf + i, len - i, 0, &err);
+        /* jansson checks the JSON ends the input (bar whitespace, refused
+         * below) and caps nesting at 2048. \u0000 is valid JSON and is let
+         * through: handlers read strings with sio_str(), which refuses an
+         * embedded NUL, so such input gets an error ack, not a hang-up. */
+        out->data = json_loadb(buf + i, len - i, JSON_ALLOW_NUL, &err);
         if (out->data == NULL) {
             switch (json_error_code(&err)) {
             case json_error_end_of_input_expected:
@@ -305,4 +309,10 @@ int sio_placeholders_check(const json_t *data, int attachments) {
 out:
     free(seen);
     return rc;
+}
+
+const char *sio_str(const json_t *v) {
+    if (!json_is_string(v)) return NULL;
+    const char *s = json_string_value(v);
+    return strlen(s) == json_string_length(v) ? s : NULL;
 }

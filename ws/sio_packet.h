@@ -55,6 +55,11 @@ int sio_packet_decode(const char *buf, size_t len, const sio_limits *lim, sio_pa
  * length, headroom excluded. Returns NULL on allocation failure. */
 char *sio_packet_encode(const sio_packet *p, size_t headroom, size_t *len);
 
+/* The C string of a JSON string value, or NULL when v is not a string or
+ * holds an embedded NUL (which a C string would silently cut short). Every
+ * string a handler takes from a packet goes through this. */
+const char *sio_str(const json_t *v);
+
 /* Drops p->data and resets p for reuse. Accepts a zeroed packet. */
 void sio_packet_clear(sio_packet *p);
 
