@@ -305,6 +305,11 @@ while :; do
 done
 
 log "ready at http://127.0.0.1:$PORT/ (fcgi + $WS_PROCS ws on ${WS_PORTS[*]:-none}; logs in $RUN_DIR)"
+# An admin token for local use (/admin namespace, admin REST calls), valid a day.
+if [ -x "$BIN_DIR/chat-ws" ] && token=$("$BIN_DIR/chat-ws" --issue-token --admin --ttl 86400 2>/dev/null); then
+	echo "$token" >"$RUN_DIR/admin.token"
+	log "admin token (24 h, also in $RUN_DIR/admin.token): $token"
+fi
 [ -t 1 ] && log "Ctrl-C stops it"
 
 # --- supervise ----------------------------------------------------------------------
