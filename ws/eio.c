@@ -47,8 +47,15 @@ struct eio_conn {
     char close_reason[96];
 };
 
+/* Sessions per client address, for max_per_address. */
+typedef struct addr_count {
+    char addr[64]; /* the key */
+    int n;
+} addr_count;
+
 struct eio_server {
     eio_config cfg;
+    strmap per_address; /* addr -> addr_count */
     eio_handlers h;
     void *ud;
     struct lws_context *ctx;
@@ -92,6 +99,7 @@ eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h, void *u
     if (srv->cfg.max_payload <= 0) srv->cfg.max_payload = 1000000;
     if (srv->cfg.max_queue_bytes == 0) srv->cfg.max_queue_bytes = 4u << 20;
     if (srv->cfg.max_connections <= 0) srv->cfg.max_connections = 100000;
+    if (srv->cfg.max_per_address <= 0) srv->cfg.max_per_address = 10000;
     if (srv->cfg.handshake_timeout_ms <= 0) srv->cfg.handshake_timeout_ms = 45000;
     srv->h = *h;
     srv->ud = ud;
@@ -245,14 +253,69 @@ static int ws_writeable(eio_conn *c) {
 
 /* ---- session lifecycle ------------------------------------------------ */
 
-static void read_peer(eio_conn *c, struct lws *wsi) {
+static bool is_loopback(const char *addr) {
+    return strcmp(addr, "127.0.0.1") == 0 || strcmp(addr, "::1") == 0 ||
+           strncmp(addr, "::ffff:127.", 11) == 0 || strncmp(addr, "127.", 4) == 0;
+}
+
+/* The client's address: X-Forwarded-For's first entry when the peer is a
+ * proxy on this machine (nginx), else the peer itself; a remote client
+ * cannot pick its address by sending the header. */
+static void client_address(struct lws *wsi, char *out, size_t len) {
     char xff[128];
-    if (lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) > 0) {
+    lws_get_peer_simple(wsi, out, len);
+    if (is_loopback(out) && lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) > 0) {
         size_t n = strcspn(xff, ", ");
-        snprintf(c->peer, sizeof c->peer, "%.*s", (int)n, xff);
-        return;
+        if (n > 0 && n < len) snprintf(out, len, "%.*s", (int)n, xff);
     }
-    lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+}
+
+static void read_peer(eio_conn *c, struct lws *wsi) {
+    client_address(wsi, c->peer, sizeof c->peer);
+}
+
+static int address_sessions(eio_server *srv, const char *addr) {
+    addr_count *a = strmap_get(&srv->per_address, addr);
+    return a ? a->n : 0;
+}
+
+/* Counts a session of addr in (+1) or out (-1). */
+static void address_count(eio_server *srv, const char *addr, int delta) {
+    addr_count *a = strmap_get(&srv->per_address, addr);
+    if (!a && delta > 0) {
+        a = calloc(1, sizeof *a);
+        if (!a) return;
+        snprintf(a->addr, sizeof a->addr, "%s", addr);
+        if (strmap_put(&srv->per_address, a->addr, a)) {
+            free(a);
+            return;
+        }
+    }
+    if (!a) return;
+    a->n += delta;
+    if (a->n <= 0) free(strmap_del(&srv->per_address, a->addr));
+}
+
+/* Whether this request's Origin may open a session (see eio_config). */
+static bool origin_allowed(eio_server *srv, struct lws *wsi) {
+    char origin[256], host[256];
+    if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0) return true;
+    const char *list = srv->cfg.allowed_origins;
+    if (list && strcmp(list, "*") == 0) return true;
+    if (list) {
+        size_t n = strlen(origin);
+        for (const char *p = list; *p;) {
+            size_t k = strcspn(p, ",");
+            if (k == n && strncmp(p, origin, n) == 0) return true;
+            p += k + (p[k] == ',');
+        }
+        return false;
+    }
+    /* the site's own: scheme://HOST where HOST is the Host header (nginx
+     * passes $http_host, port included) */
+    const char *authority = strstr(origin, "://");
+    if (!authority || lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0) return false;
+    return strcmp(authority + 3, host) == 0;
 }
 
 /* Creates a session and queues its open packet. NULL when out of memory. */
@@ -281,6 +344,7 @@ static eio_conn *session_new(eio_server *srv, struct lws *wsi, transport t) {
         free(c);
         return NULL;
     }
+    address_count(srv, c->peer, +1);
     lws_dll2_add_tail(&c->node, &srv->conns);
     c->next_ping_at = eio_now_ms() + srv->cfg.ping_interval_ms;
 
@@ -299,6 +363,7 @@ static eio_conn *session_new(eio_server *srv, struct lws *wsi, transport t) {
 static void session_end(eio_conn *c, const char *reason) {
     eio_server *srv = c->srv;
     strmap_del(&srv->sessions, c->sid);
+    address_count(srv, c->peer, -1);
     lws_dll2_remove(&c->node);
     if (c->poll_get) {
         /* it answers with a close packet, or a noop when the client closed */
@@ -479,6 +544,7 @@ void eio_server_free(eio_server *srv) {
     }
     lws_end_foreach_dll_safe(d, d1);
     strmap_clear(&srv->sessions);
+    strmap_clear(&srv->per_address); /* every count went to zero with its session */
     free(srv);
 }
 
@@ -577,6 +643,27 @@ static bool urlarg(struct lws *wsi, const char *name, char *buf, int len) {
     return true;
 }
 
+/* Whether a new session may open: the Origin, and the process's and the
+ * client address's session limits. Returns -1 when it may, else the
+ * Engine.IO error code to refuse with (4, forbidden). */
+static int admission(eio_server *srv, struct lws *wsi) {
+    char addr[64];
+    if (!origin_allowed(srv, wsi)) {
+        lwsl_user("eio: refused a session from a foreign Origin\n");
+        return 4;
+    }
+    if ((int)srv->conns.count >= srv->cfg.max_connections) {
+        lwsl_user("eio: refused a session: max_connections reached\n");
+        return 4;
+    }
+    client_address(wsi, addr, sizeof addr);
+    if (address_sessions(srv, addr) >= srv->cfg.max_per_address) {
+        lwsl_user("eio: refused a session: %s has max_per_address sessions\n", addr);
+        return 4;
+    }
+    return -1;
+}
+
 /* A new HTTP request: checks EIO, transport and sid, then opens a session
  * (GET without sid), holds or answers a GET, or readies for a POST body. */
 static int http_request(eio_server *srv, struct lws *wsi, pss *ps) {
@@ -617,7 +704,8 @@ static int http_request(eio_server *srv, struct lws *wsi, pss *ps) {
     }
     if (!is_get) return http_error(srv, wsi, 2);
     if (!has_sid) {
-        if ((int)srv->conns.count >= srv->cfg.max_connections) return http_error(srv, wsi, 4);
+        int refused = admission(srv, wsi);
+        if (refused >= 0) return http_error(srv, wsi, refused);
         c = session_new(srv, wsi, T_POLLING);
         if (!c) return -1;
         snprintf(ps->sid, sizeof ps->sid, "%s", c->sid);
@@ -723,8 +811,7 @@ static int ws_handshake_check(eio_server *srv, struct lws *wsi) {
         if (c->transport != T_POLLING || c->probe || c->closing) return 3;
         return -1;
     }
-    if ((int)srv->conns.count >= srv->cfg.max_connections) return 4;
-    return -1;
+    return admission(srv, wsi);
 }
 
 /* Refuses an upgrade with an HTTP answer, as Engine.IO does, rather than a

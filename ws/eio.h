@@ -18,6 +18,11 @@ typedef struct eio_config {
     long max_payload;       /* largest message accepted, bytes [1000000] */
     size_t max_queue_bytes; /* queued output per connection before it is dropped [4 MiB] */
     int max_connections;    /* per process [100000] */
+    int max_per_address;    /* sessions per client address [10000] */
+    /* Origins allowed to open a session, comma-separated; NULL: the site's
+     * own (Origin's host equals Host); "*": any. A request without Origin
+     * (not a browser) is allowed. */
+    const char *allowed_origins;
     int handshake_timeout_ms; /* an upper layer's deadline to accept the session [45000] */
     bool no_polling;        /* refuse the HTTP long-polling transport */
     char node;              /* first character of every sid, naming this process for

@@ -51,6 +51,18 @@ static void usage(FILE *f) {
             "  --max-connections N    per process (100000)\n"
             "  --connect-timeout MS   to join a namespace after the handshake (45000)\n"
             "  --recovery-window MS   how long sessions can be recovered (86400000)\n"
+            "  --max-per-address N    sessions per client address (10000)\n"
+            "  --allowed-origins LIST Origins that may connect, comma-separated, or *\n"
+            "                         (default: the site's own; no Origin: allowed)\n"
+            "  --max-queue-bytes N    output queued per connection before a slow\n"
+            "                         reader is dropped (4194304)\n"
+            "  --max-rooms N          rooms per socket (100)\n"
+            "  --rate N               events per second per socket, 0 = off (50)\n"
+            "  --burst N              events allowed at once over the rate (2 x rate)\n"
+            "  --max-event-name N     bytes of an event name (128)\n"
+            "  --max-args N           arguments of an event (32)\n"
+            "  --max-depth N          JSON nesting depth (32)\n"
+            "  --max-attachments N    binary attachments per packet (10)\n"
             "  --node C               first character of every sid (0-9 a-z), so nginx can\n"
             "                         route a polling session to its process\n"
             "                         (default: \"0-9a-z\"[port %% 36])\n"
@@ -75,7 +87,7 @@ static long num_arg(const char *name, const char *v, long min, long max) {
 }
 
 static void parse(int argc, char **argv, options *o) {
-    enum { PING_INTERVAL = 256, PING_TIMEOUT, MAX_PAYLOAD, MAX_CONN, CONNECT_TIMEOUT, RECOVERY, SYNC, CONFORMANCE, NODE, NO_POLLING, CORS, ISSUE, ADMIN, WORKSPACE, TTL };
+    enum { PING_INTERVAL = 256, PING_TIMEOUT, MAX_PAYLOAD, MAX_CONN, CONNECT_TIMEOUT, RECOVERY, SYNC, MAX_PER_ADDR, ORIGINS, MAX_QUEUE, MAX_ROOMS, RATE, BURST, MAX_EVENT_NAME, MAX_ARGS, MAX_DEPTH, MAX_ATTACH, CONFORMANCE, NODE, NO_POLLING, CORS, ISSUE, ADMIN, WORKSPACE, TTL };
     static const struct option longopts[] = {
         {"db", required_argument, 0, 'd'},
         {"listen", required_argument, 0, 'l'},
@@ -86,6 +98,16 @@ static void parse(int argc, char **argv, options *o) {
         {"connect-timeout", required_argument, 0, CONNECT_TIMEOUT},
         {"recovery-window", required_argument, 0, RECOVERY},
         {"sync", required_argument, 0, SYNC},
+        {"max-per-address", required_argument, 0, MAX_PER_ADDR},
+        {"allowed-origins", required_argument, 0, ORIGINS},
+        {"max-queue-bytes", required_argument, 0, MAX_QUEUE},
+        {"max-rooms", required_argument, 0, MAX_ROOMS},
+        {"rate", required_argument, 0, RATE},
+        {"burst", required_argument, 0, BURST},
+        {"max-event-name", required_argument, 0, MAX_EVENT_NAME},
+        {"max-args", required_argument, 0, MAX_ARGS},
+        {"max-depth", required_argument, 0, MAX_DEPTH},
+        {"max-attachments", required_argument, 0, MAX_ATTACH},
         {"conformance", no_argument, 0, CONFORMANCE},
         {"node", required_argument, 0, NODE},
         {"no-polling", no_argument, 0, NO_POLLING},
@@ -102,6 +124,7 @@ static void parse(int argc, char **argv, options *o) {
     o->port = 9101;
     o->heartbeat_ms = 5000;
     o->store.busy_timeout_ms = 2000;
+    o->sio.rate = 50;
     int c;
     while ((c = getopt_long(argc, argv, "d:l:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -149,6 +172,36 @@ static void parse(int argc, char **argv, options *o) {
                 fprintf(stderr, "chat-ws: --sync is normal or full\n");
                 exit(2);
             }
+            break;
+        case MAX_PER_ADDR:
+            o->eio.max_per_address = (int)num_arg("--max-per-address", optarg, 1, 10000000);
+            break;
+        case ORIGINS:
+            o->eio.allowed_origins = optarg;
+            break;
+        case MAX_QUEUE:
+            o->eio.max_queue_bytes = (size_t)num_arg("--max-queue-bytes", optarg, 1024, 1L << 30);
+            break;
+        case MAX_ROOMS:
+            o->sio.max_rooms = (size_t)num_arg("--max-rooms", optarg, 1, 100000);
+            break;
+        case RATE:
+            o->sio.rate = (int)num_arg("--rate", optarg, 0, 1000000);
+            break;
+        case BURST:
+            o->sio.burst = (int)num_arg("--burst", optarg, 1, 10000000);
+            break;
+        case MAX_EVENT_NAME:
+            o->sio.limits.max_event_name = (size_t)num_arg("--max-event-name", optarg, 1, 65536);
+            break;
+        case MAX_ARGS:
+            o->sio.limits.max_args = (size_t)num_arg("--max-args", optarg, 1, 65536);
+            break;
+        case MAX_DEPTH:
+            o->sio.limits.max_depth = (int)num_arg("--max-depth", optarg, 1, 1000);
+            break;
+        case MAX_ATTACH:
+            o->sio.limits.max_attachments = (size_t)num_arg("--max-attachments", optarg, 0, 1000);
             break;
         case CONFORMANCE:
             /* the settings the suites were written for (their PING_INTERVAL,

@@ -90,6 +90,9 @@ struct sio_socket {
     void (*ctx_free)(void *);
     pending_ack *acks;
     int64_t next_ack_id;
+    double tokens;       /* rate limit: events it may send now */
+    long long refill_at; /* ms of the last refill */
+    int refused;         /* events refused in a row */
 };
 
 struct sio_ack {
@@ -119,6 +122,7 @@ sio_server *sio_server_new(const sio_config *cfg) {
     srv->cfg = *cfg;
     if (srv->cfg.connect_timeout_ms <= 0) srv->cfg.connect_timeout_ms = 45000;
     if (srv->cfg.max_rooms == 0) srv->cfg.max_rooms = 100;
+    if (srv->cfg.rate > 0 && srv->cfg.burst <= 0) srv->cfg.burst = 2 * srv->cfg.rate;
     the_server = srv;
     return srv;
 }
@@ -652,6 +656,8 @@ static void on_connect(sio_client *c, sio_packet *p) {
     s->refs = 1;
     s->nsp = nsp;
     s->client = c;
+    s->tokens = srv->cfg.burst;
+    s->refill_at = eio_now_ms();
     eio_random_id(s->id);
     if (nsp->def->on_recover) eio_random_id(s->pid);
 
@@ -707,7 +713,36 @@ static sio_ack *ack_new(sio_socket *s, int64_t id) {
     return a;
 }
 
+/* The rate limit: true when s may send one more event now. */
+static bool take_token(sio_socket *s) {
+    const sio_config *cfg = &s->nsp->srv->cfg;
+    if (cfg->rate <= 0) return true;
+    long long now = eio_now_ms();
+    s->tokens += (double)(now - s->refill_at) * cfg->rate / 1000.0;
+    if (s->tokens > cfg->burst) s->tokens = cfg->burst;
+    s->refill_at = now;
+    if (s->tokens >= 1) {
+        s->tokens -= 1;
+        s->refused = 0;
+        return true;
+    }
+    return false;
+}
+
 static void dispatch_event(sio_socket *s, sio_packet *p, const sio_buf *bins, size_t nbins) {
+    if (!take_token(s)) {
+        if (p->id >= 0) {
+            json_t *args = json_pack("[{s:s}]", "error", "rate limit exceeded, slow down");
+            sio_ack_send(ack_new(s, p->id), args);
+            json_decref(args);
+        }
+        if (++s->refused >= s->nsp->srv->cfg.burst) {
+            lwsl_user("sio %s: rate limit exceeded %d times in a row, disconnecting\n", s->id,
+                      s->refused);
+            eio_close(s->client->conn, 1008, "rate limit exceeded");
+        }
+        return;
+    }
     const char *name = json_string_value(json_array_get(p->data, 0));
     handler *h = strmap_get(&s->nsp->def->handlers, name);
     if (!h) {

@@ -55,6 +55,10 @@ typedef struct sio_config {
     sio_limits limits;       /* decoder bounds */
     int connect_timeout_ms;  /* a transport that joins no namespace in time is closed [45000] */
     size_t max_rooms;        /* rooms per socket [100] */
+    int rate;                /* events per second per socket, a token bucket; 0: no limit */
+    int burst;               /* the bucket's size [2 x rate]. An event over the limit is
+                                refused (an error ack when it asked for one); a socket
+                                refused `burst` times in a row is disconnected */
 } sio_config;
 
 /* Creates the Socket.IO server on top of Engine.IO. Returns NULL when out of
