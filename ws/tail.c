@@ -13,7 +13,7 @@
 struct tail {
     int fd; /* inotify */
     struct lws *wsi;
-    char wal_name[256]; /* basename of the WAL file */
+    char notify_name[256]; /* basename of <db>-notify, which writers touch after a commit */
     void (*fn)(void *);
     void *ud;
     struct lws_context *ctx;
@@ -40,9 +40,9 @@ tail *tail_new(struct lws_context *ctx, struct lws_vhost *vh, const char *db_pat
     char dir[4096], base[4096];
     snprintf(dir, sizeof dir, "%s", db_path);
     snprintf(base, sizeof base, "%s", db_path);
-    snprintf(t->wal_name, sizeof t->wal_name, "%s-wal", basename(base));
+    snprintf(t->notify_name, sizeof t->notify_name, "%s-notify", basename(base));
     t->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    /* The directory, not the file: the WAL may be created after we start. */
+    /* The directory, not the file: it may be created after we start. */
     if (t->fd < 0 || inotify_add_watch(t->fd, dirname(dir), IN_MODIFY | IN_CREATE) < 0) {
         lwsl_err("tail: inotify on %s: %s\n", db_path, strerror(errno));
         goto fail;
@@ -70,20 +70,20 @@ void tail_free(tail *t) {
     free(t); /* the descriptor is closed by lws with its wsi */
 }
 
-/* Drains the inotify queue; true when the WAL was among the changes. */
+/* Drains the inotify queue; true when the notify file was among the changes. */
 static bool drain(tail *t) {
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-    bool wal = false;
+    bool hit = false;
     for (;;) {
         ssize_t n = read(t->fd, buf, sizeof buf);
         if (n <= 0) break;
         for (char *p = buf; p < buf + n;) {
             struct inotify_event *ev = (struct inotify_event *)p;
-            if (ev->len && strcmp(ev->name, t->wal_name) == 0) wal = true;
+            if (ev->len && strcmp(ev->name, t->notify_name) == 0) hit = true;
             p += sizeof *ev + ev->len;
         }
     }
-    return wal;
+    return hit;
 }
 
 int tail_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

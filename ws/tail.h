@@ -4,14 +4,16 @@
 
 #include <libwebsockets.h>
 
-/* The database is the bus: every commit, by any process, writes the WAL file.
- * The tail watches that file with inotify, inside the lws event loop, and
- * calls fn after writes, so an idle server sleeps and a message committed by
- * another process is delivered within milliseconds. A slow fallback poll
- * covers a missed event. */
+/* The database is the bus: after every commit that grows the log, the
+ * writer (any process, through sql/store.c) writes a byte to <db>-notify. The
+ * tail watches that file with inotify, inside the lws event loop, and calls
+ * fn, so an idle server sleeps and a message committed by another process is
+ * delivered within milliseconds. (The WAL file itself is written before the
+ * commit is visible to readers, so it is no signal.) A slow fallback poll
+ * covers writers that do not notify, such as the sqlite3 shell. */
 typedef struct tail tail;
 
-/* Starts watching db_path's WAL. The vhost must list the protocol
+/* Starts watching db_path's notify file. The vhost must list the protocol
  * TAIL_PROTOCOL (tail_lws_callback). fn(ud) runs in the service thread.
  * Returns NULL (and logs why) when inotify is unavailable. */
 tail *tail_new(struct lws_context *ctx, struct lws_vhost *vh, const char *db_path, void (*fn)(void *ud), void *ud,
