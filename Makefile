@@ -27,8 +27,11 @@ STORE_OBJ := $(call obj,$(STORE_SRC)) $(BUILD)/schema_sql.o
 FCGI_OBJ  := $(call obj,$(FCGI_SRC))
 WS_OBJ    := $(call obj,$(WS_SRC))
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
+FUZZ_TIME ?= 60
 
-.PHONY: all run test unit asan clean deps fuzz bench bench-quick format
+.PHONY: all run test unit asan clean deps fuzz fuzz-build fuzzers bench bench-quick format
 all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws
 
 $(BUILD)/%.o: %.c
@@ -56,6 +59,24 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FCGI_OBJ) $(WS_OBJ) $(STORE_OBJ)
 
 unit: $(UNIT_BIN)
 
+# libFuzzer harnesses (clang): make fuzz runs each for FUZZ_TIME seconds,
+# growing build/fuzz/corpus-<name> from the seeds in tests/fuzz/corpus/<name>;
+# make test replays the seeds and every kept crash in tests/fuzz/crashes/.
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FCGI_OBJ) $(WS_OBJ) $(STORE_OBJ)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined $^ $(TEST_LIBS) -o $@
+
+fuzzers: $(FUZZ_BIN)
+
+fuzz-build:
+	$(MAKE) CC=clang BUILD=build/fuzz \
+	  CFLAGS="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined" fuzzers
+
+fuzz: deps fuzz-build
+	@for f in build/fuzz/fuzz_*; do n=$${f##*/fuzz_}; mkdir -p build/fuzz/corpus-$$n; \
+	  echo "== $$n for $(FUZZ_TIME) s"; \
+	  $$f -max_total_time=$(FUZZ_TIME) -artifact_prefix=tests/fuzz/crashes/$$n- \
+	    build/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; done
+
 asan:
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" all unit
@@ -69,6 +90,7 @@ run: deps all
 test: deps
 	$(MAKE) all unit
 	$(MAKE) asan
+	$(MAKE) fuzz-build
 	bash tests/run.sh
 
 clean:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh -- runs every test and prints the total: "N passed, N failed".
 #
-#   bash tests/run.sh [unit] [integration] [browser]     (default: all three)
+#   bash tests/run.sh [unit] [fuzz] [integration] [browser]   (default: all)
 #
 # unit:        each binary in $UNIT_DIR (build/asan/tests) under ASan, UBSan and
 #              LSan; cmocka's "[  PASSED  ] N test(s)." and "[  FAILED  ] N
@@ -31,7 +31,7 @@ FAILED=0
 SKIPPED=0
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit integration browser)
+[ ${#suites[@]} -gt 0 ] || suites=(unit fuzz integration browser)
 
 note() { printf '\n=== %s\n' "$*"; }
 
@@ -107,13 +107,37 @@ run_node() { # suite dir
 	fi
 }
 
+# fuzz: each libFuzzer harness in build/fuzz replays its seed corpus and the
+# crashes kept as regressions (tests/fuzz/crashes/<name>-*): one test each.
+run_fuzz() {
+	local f name log
+	local -a inputs
+	for f in build/fuzz/fuzz_*; do
+		[ -x "$f" ] || continue
+		name=${f##*/fuzz_}
+		inputs=(tests/fuzz/corpus/"$name"/* tests/fuzz/crashes/"$name"-*)
+		inputs=("${inputs[@]//*\**/}")
+		log=$OUT/fuzz-$name.log
+		note "fuzz: replay $name (${#inputs[@]} inputs)"
+		# shellcheck disable=SC2068 # empty entries from unmatched globs drop out
+		if timeout -k 10 300 "$f" -runs=1 ${inputs[@]} >"$log" 2>&1; then
+			PASSED=$((PASSED + 1))
+			echo "ok"
+		else
+			FAILED=$((FAILED + 1))
+			tail -30 "$log"
+		fi
+	done
+}
+
 for suite in "${suites[@]}"; do
 	case "$suite" in
 	unit) run_unit ;;
+	fuzz) run_fuzz ;;
 	integration) run_node integration tests/integration ;;
 	browser) run_node browser tests/browser ;;
 	*)
-		echo "unknown suite: $suite (unit, integration, browser)" >&2
+		echo "unknown suite: $suite (unit, fuzz, integration, browser)" >&2
 		FAILED=$((FAILED + 1))
 		;;
 	esac
