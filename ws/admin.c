@@ -11,8 +11,8 @@ struct admin {
     sio_server *srv;
     eio_server *eio;
     store *st;
+    bus *bus;
     const auth_secret *secret;
-    int64_t cursor; /* last control event applied */
 };
 
 static void ack_json(sio_ack *ack, json_t *obj) {
@@ -63,17 +63,13 @@ static void on_stats(sio_socket *s, sio_event *ev, void *ud) {
     ev->ack = NULL;
 }
 
-/* Appends a control event and acks once it is committed. */
+/* Publishes an event for every process and acks once it is committed. */
 static void append_control(admin *a, sio_event *ev, const char *kind, json_t *payload) {
-    char *text = json_dumps(payload, JSON_COMPACT);
-    json_decref(payload);
     int64_t id;
-    int rc = text ? store_control_append(a->st, kind, text, &id) : STORE_ERROR;
-    free(text);
-    if (rc) return ack_error(ev->ack, "database unavailable, try again");
+    if (bus_publish_now(a->bus, kind, payload, &id))
+        return ack_error(ev->ack, "database unavailable, try again");
     if (ev->ack) ack_json(ev->ack, json_pack("{s:b,s:I}", "ok", 1, "id", (json_int_t)id));
     ev->ack = NULL;
-    admin_deliver_new(a); /* apply it here now; other processes follow via the tail */
 }
 
 static void on_announce(sio_socket *s, sio_event *ev, void *ud) {
@@ -120,10 +116,18 @@ static void announce_nsp(sio_nsp *nsp, void *ud) {
     json_decref(args);
 }
 
+/* Applies a published announcement on this process. */
+static void apply_announce(json_t *payload, void *ud) {
+    (void)ud;
+    apply_ctx c = {payload, 0};
+    sio_each_nsp(((admin *)ud)->srv, announce_nsp, &c);
+    if (c.hits) lwsl_user("admin: announcement reached %d sockets here\n", c.hits);
+}
+
 static void kick_socket(sio_socket *s, void *ud) {
     apply_ctx *c = ud;
-    const char *sid = json_string_value(json_object_get(c->payload, "sid"));
-    const char *user = json_string_value(json_object_get(c->payload, "user"));
+    const char *sid = sio_str(json_object_get(c->payload, "sid"));
+    const char *user = sio_str(json_object_get(c->payload, "user"));
     const char *name = chat_socket_user(s);
     if (!(sid && strcmp(sid, sio_socket_id(s)) == 0) && !(user && name && strcmp(user, name) == 0))
         return;
@@ -139,38 +143,23 @@ static void kick_nsp(sio_nsp *nsp, void *ud) {
     if (chat_nsp(nsp)) sio_nsp_each_socket(nsp, kick_socket, ud);
 }
 
-static int apply(int64_t id, const char *kind, const char *payload, void *ud) {
-    admin *a = ud;
-    a->cursor = id;
-    apply_ctx c = {json_loads(payload, 0, NULL), 0};
-    if (!json_is_object(c.payload)) {
-        json_decref(c.payload);
-        return 0;
-    }
-    if (strcmp(kind, "announce") == 0)
-        sio_each_nsp(a->srv, announce_nsp, &c);
-    else if (strcmp(kind, "kick") == 0)
-        sio_each_nsp(a->srv, kick_nsp, &c);
-    if (c.hits) lwsl_user("admin: %s #%lld reached %d sockets\n", kind, (long long)id, c.hits);
-    json_decref(c.payload);
-    return 0;
+/* Applies a published kick on this process. */
+static void apply_kick(json_t *payload, void *ud) {
+    apply_ctx c = {payload, 0};
+    sio_each_nsp(((admin *)ud)->srv, kick_nsp, &c);
+    if (c.hits) lwsl_user("admin: kick reached %d sockets here\n", c.hits);
 }
 
-void admin_deliver_new(admin *a) {
-    for (int guard = 0; guard < 1000; guard++) {
-        int64_t before = a->cursor;
-        if (store_control_tail(a->st, a->cursor, apply, a) || a->cursor == before) return;
-    }
-}
-
-admin *admin_new(sio_server *srv, eio_server *eio, store *st, const auth_secret *secret) {
+admin *admin_new(sio_server *srv, eio_server *eio, store *st, bus *b, const auth_secret *secret) {
     admin *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->srv = srv;
     a->eio = eio;
     a->st = st;
+    a->bus = b;
     a->secret = secret;
-    if (store_control_head(st, &a->cursor)) a->cursor = 0;
+    bus_on(b, "announce", apply_announce, a);
+    bus_on(b, "kick", apply_kick, a);
     sio_nsp_def *def = sio_of(srv, "/admin");
     sio_use(def, require_admin, a);
     sio_on(def, "stats", on_stats, a);

@@ -105,13 +105,25 @@ static const char *str_field(const sio_event *ev, const char *key) {
     return sio_str(json_object_get(json_array_get(ev->args, 0), key));
 }
 
-/* Emits obj (+ the offset) to room of s's namespace, all but s. Steals obj. */
+/* Emits obj to room of s's namespace on every process, all but s; with the
+ * log offset as the last argument unless volatile. Steals obj. */
 static void to_room_but(chat *c, sio_socket *s, const char *room, const char *event, json_t *obj,
                         bool is_volatile) {
-    const char *rooms[1] = {room};
-    sio_to to = {.rooms = rooms, .nrooms = 1, .except = s, .is_volatile = is_volatile};
-    json_t *args = is_volatile ? json_pack("[o]", obj) : with_offset(obj, c->cursor);
-    if (args) sio_emit(sio_socket_nsp(s), &to, event, args);
+    json_t *args = json_pack("[o]", obj);
+    if (args)
+        bus_emit(c->cfg.bus, sio_nsp_name(sio_socket_nsp(s)), room, sio_socket_id(s), event, args,
+                 is_volatile, !is_volatile);
+    json_decref(args);
+}
+
+/* Emits obj to the whole namespace of s on every process, but except_sid
+ * (NULL: everyone). Steals obj. */
+static void to_namespace(chat *c, sio_socket *s, const char *except_sid, const char *event,
+                         json_t *obj) {
+    json_t *args = json_pack("[o]", obj);
+    if (args)
+        bus_emit(c->cfg.bus, sio_nsp_name(sio_socket_nsp(s)), NULL, except_sid, event, args, false,
+                 false);
     json_decref(args);
 }
 
@@ -308,7 +320,7 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
     c->batch_len++;
     /* Commit on the next loop turn: whatever else arrives in this one joins
      * the same transaction. */
-    if (!c->flush_scheduled) {
+    if (!c->flush_scheduled && c->ctx) {
         c->flush_scheduled = true;
         lws_sul_schedule(c->ctx, 0, &c->flush, flush, 1);
     }
@@ -445,9 +457,7 @@ static void on_create_room(sio_socket *s, sio_event *ev, void *ud) {
     int rc = store_room_create(c->st, sio_nsp_name(sio_socket_nsp(s)), name, &r);
     if (rc) return ack_error(ev->ack, rc == STORE_EXISTS ? "room exists" : store_error(rc));
     ack_obj(ev->ack, json_pack("{s:b,s:o}", "ok", 1, "room", room_json(&r)));
-    json_t *args = json_pack("[o]", room_json(&r));
-    sio_emit(sio_socket_nsp(s), NULL, "room created", args);
-    json_decref(args);
+    to_namespace(c, s, NULL, "room created", room_json(&r));
 }
 
 /* ---- connection lifecycle --------------------------------------------- */
@@ -566,10 +576,8 @@ static void on_connection(sio_socket *s, void *ud) {
         c->cursor);
     sio_emit_socket(s, "session", args);
     json_decref(args);
-    sio_to to = {.except = s};
-    args = json_pack("[{s:s,s:s}]", "user", u->name, "sid", sio_socket_id(s));
-    sio_emit(sio_socket_nsp(s), &to, "user connected", args);
-    json_decref(args);
+    to_namespace(c, s, sio_socket_id(s), "user connected",
+                 json_pack("{s:s,s:s}", "user", u->name, "sid", sio_socket_id(s)));
 }
 
 static void on_disconnecting(sio_socket *s, const char *reason, void *ud) {
@@ -585,9 +593,12 @@ static void on_disconnect(sio_socket *s, const char *reason, void *ud) {
     store_presence_remove_sid(c->st, sio_socket_id(s));
     lwsl_user("user disconnected: sid=%s user=%s reason=%s\n", sio_socket_id(s),
               user_of(s)->name, reason);
-    json_t *args = json_pack("[{s:s,s:s}]", "user", user_of(s)->name, "sid", sio_socket_id(s));
-    sio_emit(sio_socket_nsp(s), NULL, "user disconnected", args);
-    json_decref(args);
+    to_namespace(c, s, NULL, "user disconnected",
+                 json_pack("{s:s,s:s}", "user", user_of(s)->name, "sid", sio_socket_id(s)));
+}
+
+static int64_t cursor_of(void *ud) {
+    return chat_cursor(ud);
 }
 
 static void define(chat *c, sio_nsp_def *def, bool workspace) {
@@ -615,6 +626,7 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     if (c->cfg.recovery_window_ms <= 0) c->cfg.recovery_window_ms = 24LL * 3600 * 1000;
     if (c->cfg.missed_max <= 0) c->cfg.missed_max = 100;
     if (store_log_head(st, &c->cursor)) c->cursor = 0;
+    bus_offset_source(c->cfg.bus, cursor_of, c);
     define(c, sio_of(srv, "/"), false);
     define(c, sio_of_match(srv, is_workspace, NULL), true);
     return c;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "bus.h"
 #include "sio.h"
 #include "store.h"
 
@@ -13,6 +14,7 @@ typedef struct chat_config {
     int64_t recovery_window_ms; /* how long a session can be recovered [24 h] */
     int missed_max;             /* messages in a join ack's `missed` [100] */
     const auth_secret *secret;  /* verifies tokens for private workspaces */
+    bus *bus;                   /* presence events reach every ws process through it */
 } chat_config;
 
 typedef struct chat chat;

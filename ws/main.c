@@ -9,6 +9,7 @@
 
 #include "admin.h"
 #include "auth.h"
+#include "bus.h"
 #include "chat.h"
 #include "conformance.h"
 #include "eio.h"
@@ -280,14 +281,14 @@ static void beat(lws_sorted_usec_list_t *sul) {
 
 typedef struct tailers {
     chat *chat;
-    admin *admin;
+    bus *bus;
 } tailers;
 
-/* The database changed: deliver new messages and apply control events. */
+/* The database changed: deliver new messages, then apply published events. */
 static void deliver(void *ud) {
     tailers *t = ud;
     chat_deliver_new(t->chat);
-    admin_deliver_new(t->admin);
+    bus_deliver_new(t->bus);
 }
 
 /* --issue-token: prints a token for local use (make run prints an admin one). */
@@ -319,6 +320,7 @@ int main(int argc, char **argv) {
     eio_server *eio = NULL;
     chat *ch = NULL;
     admin *adm = NULL;
+    bus *bs = NULL;
     tail *tl = NULL;
     auth_secret secret;
     heartbeat hb = {0};
@@ -351,9 +353,10 @@ int main(int argc, char **argv) {
     eio = sio ? eio_server_new(&o.eio, sio_eio_handlers(), sio) : NULL;
     if (eio && o.conformance) {
         conformance_register(sio);
-    } else if (eio) {
+    } else if (eio && (bs = bus_new(sio, st))) {
+        o.chat.bus = bs;
         ch = chat_new(sio, st, &o.chat);
-        adm = ch ? admin_new(sio, eio, st, &secret) : NULL;
+        adm = ch ? admin_new(sio, eio, st, bs, &secret) : NULL;
     }
     if (!eio || (!o.conformance && !adm)) {
         fprintf(stderr, "chat-ws: out of memory\n");
@@ -390,9 +393,10 @@ int main(int argc, char **argv) {
     }
     eio_server_start(eio, context);
     sio_server_attach(sio, eio, context);
-    tailers both = {ch, adm};
+    tailers both = {ch, bs};
     if (ch) {
         chat_attach(ch, context);
+        bus_attach(bs, context);
         tl = tail_new(context, lws_get_vhost_by_name(context, "chat"), o.db, deliver, &both, 2000);
         if (!tl) goto out;
     }
@@ -408,11 +412,17 @@ out:
     if (context) {
         lws_sul_cancel(&hb.sul);
         tail_free(tl);
+        /* closing sessions publish events: queue them, schedule nothing */
+        if (ch) {
+            chat_attach(ch, NULL);
+            bus_attach(bs, NULL);
+        }
         lws_context_destroy(context); /* closes every session through the handlers */
         context = NULL;
     }
     chat_free(ch);
     admin_free(adm);
+    bus_free(bs);
     sio_server_free(sio);
     eio_server_free(eio);
     if (st && o.chat.process_id) store_process_unregister(st, o.chat.process_id);
