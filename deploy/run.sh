@@ -199,6 +199,7 @@ spawn_ws() { # index
 spawn_nginx() {
 	setsid "$NGINX" "${NGINX_ARGS[@]}" </dev/null >>"$RUN_DIR/nginx.log" 2>&1 &
 	NAME_OF[$!]=nginx
+	START_OF[nginx]=$SECONDS
 }
 
 # Stops every process: SIGTERM to each, up to 4 s for all of them to exit, then
@@ -321,16 +322,15 @@ while :; do
 	name=${NAME_OF[$died]:-}
 	unset "NAME_OF[$died]"
 	case "$name" in
-	nginx)
-		show_tail "$RUN_DIR/error.log"
-		fail "nginx exited (status $status)"
-		;;
 	watch)
 		log "process $WATCH_PID is gone"
 		on_signal
 		;;
 	tail | '') ;;
-	fcgi | ws-*)
+	nginx | fcgi | ws-*)
+		# nginx too comes back (as systemd would restart it): clients
+		# reconnect and recover their sessions through it.
+		[ "$name" = nginx ] && show_tail "$RUN_DIR/error.log"
 		how="exited with status $status"
 		[ "$status" -gt 128 ] && how="was killed by SIG$(kill -l $((status - 128)) 2>/dev/null)"
 		up=$((SECONDS - ${START_OF[$name]}))
@@ -347,7 +347,11 @@ while :; do
 		log "$name (pid $died) $how: restarting in ${RESTART_SEC}s"
 		kill -KILL -- "-$died" 2>/dev/null # what it forked and left behind
 		sleep "$RESTART_SEC"
-		if [ "$name" = fcgi ]; then spawn_fcgi; else spawn_ws "${name#ws-}"; fi
+		case "$name" in
+		nginx) rm -f "$RUN_DIR/nginx.pid" && spawn_nginx ;;
+		fcgi) spawn_fcgi ;;
+		*) spawn_ws "${name#ws-}" ;;
+		esac
 		log "$name restarted (pid $!)"
 		;;
 	esac
