@@ -262,6 +262,7 @@ typedef struct heartbeat {
     eio_server *eio;
     int64_t process_id;
     int ms;
+    int64_t session_window_ms; /* sessions older than this are deleted */
 } heartbeat;
 
 static void beat(lws_sorted_usec_list_t *sul) {
@@ -276,6 +277,7 @@ static void beat(lws_sorted_usec_list_t *sul) {
         lwsl_warn("ws: heartbeat failed: %s\n", store_errmsg(hb->st));
     }
     store_process_reap(hb->st);
+    store_session_expire(hb->st, hb->session_window_ms);
     lws_sul_schedule(context, 0, &hb->sul, beat, (lws_usec_t)hb->ms * LWS_US_PER_MS);
 }
 
@@ -400,7 +402,12 @@ int main(int argc, char **argv) {
         tl = tail_new(context, lws_get_vhost_by_name(context, "chat"), o.db, deliver, &both, 2000);
         if (!tl) goto out;
     }
-    hb = (heartbeat){.st = st, .eio = eio, .process_id = o.chat.process_id, .ms = o.heartbeat_ms};
+    hb = (heartbeat){.st = st,
+                     .eio = eio,
+                     .process_id = o.chat.process_id,
+                     .ms = o.heartbeat_ms,
+                     .session_window_ms = o.chat.recovery_window_ms > 0 ? o.chat.recovery_window_ms
+                                                                        : 24LL * 3600 * 1000};
     lws_sul_schedule(context, 0, &hb.sul, beat, (lws_usec_t)hb.ms * LWS_US_PER_MS);
 
     lwsl_user("chat-ws %d listening on %s, database %s\n", (int)getpid(), listen, o.db);
