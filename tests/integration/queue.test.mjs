@@ -303,6 +303,36 @@ describe('queue', () => {
   });
 });
 
+describe('recovery window', () => {
+  let stack;
+  before(async () => {
+    stack = await startStack({ wsArgs: '--recovery-window 300' });
+  });
+  after(async () => {
+    await closeLive();
+    await stack?.stop();
+  });
+
+  test('past the window a client connects fresh: recovered false, rejoins itself', T, async () => {
+    const { name: room } = await newRoom(stack.url);
+    const a = await connect(stack.url, { name: uniq('ann'), ...RECONNECT, reconnectionDelay: 1000, reconnectionDelayMax: 1000 });
+    const b = await connect(stack.url, { name: uniq('bob') });
+    await join(a, room);
+    await join(b, room);
+    const first = await ack(b, 'chat message', { room, text: 'before' });
+    await a.rec.next('chat message', (m) => m.id === first.id);
+    const back = nextConnect(a);
+    a.io.engine.close();
+    await sleep(50);
+    await ack(b, 'chat message', { room, text: 'while away' });
+    await back; // reconnects after ~1 s, past the 300 ms window
+    assert.equal(a.recovered, false, 'the session expired');
+    await sleep(QUIET_MS);
+    assert.deepEqual(received(a, room), [first.id], 'nothing replayed');
+    await join(a, room); // a fresh socket is in no room until it joins
+  });
+});
+
 describe('two ws processes', () => {
   let stack;
   before(async () => {
