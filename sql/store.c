@@ -518,21 +518,31 @@ int store_namespace_ensure(store *st, const char *ns) {
 
 /* ---- messages --------------------------------------------------------- */
 
-static int find_by_client(store *st, const char *user, const char *client_id, int64_t *id,
-                          int64_t *ts) {
-    sqlite3_stmt *s = take(st, S_MSG_BY_CLIENT);
-    sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, client_id, -1, SQLITE_STATIC);
+/* Steps a statement expected to give one row of integers: column 0 into *a
+ * and, when b is not NULL, column 1 into *b. STORE_NOTFOUND for no row. */
+static int row_ints(sqlite3_stmt *s, int64_t *a, int64_t *b) {
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-        *id = sqlite3_column_int64(s, 0);
-        *ts = sqlite3_column_int64(s, 1);
+        *a = sqlite3_column_int64(s, 0);
+        if (b) *b = sqlite3_column_int64(s, 1);
         rc = STORE_OK;
     } else {
         rc = rc == SQLITE_DONE ? STORE_NOTFOUND : status_of(rc);
     }
     sqlite3_reset(s);
     return rc;
+}
+
+static int one_int(sqlite3_stmt *s, int64_t *v) {
+    return row_ints(s, v, NULL);
+}
+
+static int find_by_client(store *st, const char *user, const char *client_id, int64_t *id,
+                          int64_t *ts) {
+    sqlite3_stmt *s = take(st, S_MSG_BY_CLIENT);
+    sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, client_id, -1, SQLITE_STATIC);
+    return row_ints(s, id, ts);
 }
 
 int store_message_append(store *st, int64_t room_id, const char *user, const char *text,
@@ -604,19 +614,6 @@ int store_log_tail(store *st, int64_t after, int limit, store_message_cb cb, voi
     sqlite3_bind_int64(s, 1, after);
     sqlite3_bind_int(s, 2, limit > 0 ? limit : 1000);
     return each_message(s, cb, ctx);
-}
-
-/* Steps a statement giving one integer row into *v. */
-static int one_int(sqlite3_stmt *s, int64_t *v) {
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *v = sqlite3_column_int64(s, 0);
-        rc = STORE_OK;
-    } else {
-        rc = rc == SQLITE_DONE ? STORE_NOTFOUND : status_of(rc);
-    }
-    sqlite3_reset(s);
-    return rc;
 }
 
 int store_log_head(store *st, int64_t *id) {
@@ -845,17 +842,7 @@ int store_workspace_set_private(store *st, const char *ns, bool is_private) {
 }
 
 int store_counts(store *st, int64_t *rooms, int64_t *messages) {
-    sqlite3_stmt *s = take(st, S_COUNTS);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *rooms = sqlite3_column_int64(s, 0);
-        *messages = sqlite3_column_int64(s, 1);
-        rc = STORE_OK;
-    } else {
-        rc = status_of(rc);
-    }
-    sqlite3_reset(s);
-    return rc;
+    return row_ints(take(st, S_COUNTS), rooms, messages);
 }
 
 /* ---- control events --------------------------------------------------- */
