@@ -597,6 +597,26 @@ static void on_disconnect(sio_socket *s, const char *reason, void *ud) {
                  json_pack("{s:s,s:s}", "user", user_of(s)->name, "sid", sio_socket_id(s)));
 }
 
+static void leave_deleted(sio_socket *s, void *ud) {
+    sio_leave(s, ud);
+}
+
+/* A room was deleted (REST, admin): its sockets leave it, and every socket
+ * of the namespace here learns it through `room deleted` {id, name}. The
+ * presence rows went with the room (ON DELETE CASCADE). */
+static void apply_room_deleted(json_t *p, void *ud) {
+    chat *c = ud;
+    const char *ns = sio_str(json_object_get(p, "namespace"));
+    const char *name = sio_str(json_object_get(p, "name"));
+    json_t *id = json_object_get(p, "id");
+    sio_nsp *nsp = ns ? sio_nsp_get(c->srv, ns) : NULL;
+    if (!nsp || !name || !json_is_integer(id)) return;
+    sio_nsp_each_socket(nsp, leave_deleted, (void *)name);
+    json_t *args = json_pack("[{s:O,s:s}]", "id", id, "name", name);
+    sio_emit(nsp, NULL, "room deleted", args);
+    json_decref(args);
+}
+
 static int64_t cursor_of(void *ud) {
     return chat_cursor(ud);
 }
@@ -627,6 +647,7 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     if (c->cfg.missed_max <= 0) c->cfg.missed_max = 100;
     if (store_log_head(st, &c->cursor)) c->cursor = 0;
     bus_offset_source(c->cfg.bus, cursor_of, c);
+    bus_on(c->cfg.bus, "room_deleted", apply_room_deleted, c);
     define(c, sio_of(srv, "/"), false);
     define(c, sio_of_match(srv, is_workspace, NULL), true);
     return c;

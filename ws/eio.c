@@ -258,15 +258,25 @@ static bool is_loopback(const char *addr) {
            strncmp(addr, "::ffff:127.", 11) == 0 || strncmp(addr, "127.", 4) == 0;
 }
 
-/* The client's address: X-Forwarded-For's first entry when the peer is a
- * proxy on this machine (nginx), else the peer itself; a remote client
- * cannot pick its address by sending the header. */
+/* The client's address. Behind a proxy on this machine (nginx) it is the
+ * address the proxy saw: X-Real-IP, else the last X-Forwarded-For entry (the
+ * earlier ones are whatever the client sent). A remote peer is taken as it
+ * is, so no client can pick its own address with a header. */
 static void client_address(struct lws *wsi, char *out, size_t len) {
-    char xff[128];
+    char hdr[256];
     lws_get_peer_simple(wsi, out, len);
-    if (is_loopback(out) && lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) > 0) {
-        size_t n = strcspn(xff, ", ");
-        if (n > 0 && n < len) snprintf(out, len, "%.*s", (int)n, xff);
+    if (!is_loopback(out)) return;
+    int n = lws_hdr_custom_copy(wsi, hdr, sizeof hdr, "x-real-ip:", 10);
+    if (n > 0 && (size_t)n < len) {
+        snprintf(out, len, "%.*s", n, hdr);
+        return;
+    }
+    if (lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_X_FORWARDED_FOR) > 0) {
+        const char *last = strrchr(hdr, ',');
+        last = last ? last + 1 : hdr;
+        while (*last == ' ') last++;
+        size_t k = strlen(last);
+        if (k && k < len) snprintf(out, len, "%.*s", (int)k, last);
     }
 }
 
