@@ -1,6 +1,7 @@
 /* auth.c -- the server secret and HS256 tokens (JWT, through libjwt) */
 #include "auth.h"
 
+#include <errno.h>
 #include <jwt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,18 @@ too_long:
     return -1;
 }
 
+/* An optional integer claim: *v is 0 when absent. Returns -1 when present
+ * but not an integer. */
+static int int_grant(jwt_t *jwt, const char *name, long *v) {
+    errno = 0;
+    *v = jwt_get_grant_int(jwt, name);
+    if (errno == ENOENT) {
+        *v = 0;
+        return 0;
+    }
+    return errno ? -1 : 0;
+}
+
 int auth_verify(const auth_secret *s, const char *token, auth_claims *out, const char **why) {
     memset(out, 0, sizeof *out);
     if (!s->len) return *why = "no server secret configured", -1;
@@ -60,7 +73,12 @@ int auth_verify(const auth_secret *s, const char *token, auth_claims *out, const
         *why = "token must be HS256";
         goto out;
     }
-    long exp = jwt_get_grant_int(jwt, "exp"), nbf = jwt_get_grant_int(jwt, "nbf");
+    /* libjwt answers -1 with errno ENOENT for a missing grant: no limit then */
+    long exp, nbf;
+    if (int_grant(jwt, "exp", &exp) || int_grant(jwt, "nbf", &nbf)) {
+        *why = "invalid exp or nbf";
+        goto out;
+    }
     if (exp && exp <= now) {
         *why = "token expired";
         goto out;
