@@ -69,6 +69,75 @@ static bool api_have_store(store *st, http_response *resp) {
     return false;
 }
 
+bool api_valid_workspace(const char *ns) {
+    return ns != NULL && strcmp(ns, "/") != 0 && strcmp(ns, "/admin") != 0 &&
+           store_valid_namespace(ns);
+}
+
+/* Answers 401 with the challenge of RFC 6750: why is NULL when the request
+ * had no bearer token, else the reason the token was refused. */
+static void api_unauthorized(http_response *resp, const char *why) {
+    if (why == NULL) {
+        http_reply_error(resp, 401, "a bearer token is required");
+        http_set_header(resp, "WWW-Authenticate", "Bearer realm=\"chat\"");
+        return;
+    }
+    http_reply_error(resp, 401, why);
+    http_set_header(resp, "WWW-Authenticate",
+                    "Bearer realm=\"chat\", error=\"invalid_token\", error_description=\"%s\"",
+                    why);
+}
+
+/* Verifies the request's bearer token into claims. Returns false after a 401
+ * when there is none or it does not verify. The token is never logged. */
+static bool api_token(const api_env *env, const http_request *req, auth_claims *claims,
+                      http_response *resp) {
+    static const auth_secret no_secret; /* len 0: every token is refused */
+    const char *token = auth_bearer(req->authorization);
+    const char *why = "invalid token";
+
+    if (token == NULL) {
+        api_unauthorized(resp, NULL);
+        return false;
+    }
+    if (auth_verify(env->secret != NULL ? env->secret : &no_secret, token, claims, &why) != 0) {
+        api_unauthorized(resp, why);
+        return false;
+    }
+    return true;
+}
+
+/* Returns true when the request carries a valid admin token, else false
+ * after a 401 (no or bad token) or a 403 (a valid token, not an admin one). */
+static bool api_require_admin(const api_env *env, const http_request *req, http_response *resp) {
+    auth_claims claims;
+
+    if (!api_token(env, req, &claims, resp)) return false;
+    if (claims.admin) return true;
+    http_reply_error(resp, 403, "an admin token is required");
+    return false;
+}
+
+bool api_namespace_access(const api_env *env, const http_request *req, const char *ns,
+                          http_response *resp) {
+    auth_claims claims;
+    bool is_private = false;
+    int rc;
+
+    if (strcmp(ns, "/") == 0) return true;
+    if (!api_have_store(env->st, resp)) return false;
+    rc = store_workspace_private(env->st, ns, &is_private);
+    if (rc != STORE_OK) {
+        api_store_error(env->st, rc, resp);
+        return false;
+    }
+    if (!is_private) return true;
+    if (!api_token(env, req, &claims, resp)) return false;
+    if (claims.admin || strcmp(claims.workspace, ns) == 0) return true;
+    http_reply_error(resp, 403, "this token does not admit this workspace");
+    return false;
+}
+
 /* Parses the request body as a JSON object. Returns a new reference, or NULL
  * after filling resp with the error (413, 415 or 400). */
 static json_t *api_body_object(const http_request *req, http_response *resp) {
@@ -186,13 +255,15 @@ static void api_reply_list(http_response *resp, const char *key, api_list_ctx *c
     http_reply_json(resp, 200, json_pack("{s:o}", key, c->array));
 }
 
-void api_rooms_list(store *st, const http_request *req, http_response *resp) {
+void api_rooms_list(const api_env *env, const http_request *req, http_response *resp) {
+    store *st = env->st;
     char ns[STORE_NAMESPACE_BUF];
     api_list_ctx c = {NULL, false};
     int rc;
 
     if (!api_query_namespace(req, ns, sizeof ns, resp)) return;
     if (!api_have_store(st, resp)) return;
+    if (!api_namespace_access(env, req, ns, resp)) return;
     if ((c.array = json_array()) == NULL) {
         http_reply_error(resp, 500, "out of memory");
         return;
@@ -206,7 +277,8 @@ void api_rooms_list(store *st, const http_request *req, http_response *resp) {
     api_reply_list(resp, "rooms", &c);
 }
 
-void api_rooms_create(store *st, const http_request *req, http_response *resp) {
+void api_rooms_create(const api_env *env, const http_request *req, http_response *resp) {
+    store *st = env->st;
     json_t *body = NULL;
     const char *name_in, *ns_in;
     char *name = NULL, *trimmed;
@@ -235,6 +307,7 @@ void api_rooms_create(store *st, const http_request *req, http_response *resp) {
         goto out;
     }
     if (!api_have_store(st, resp)) goto out;
+    if (!api_namespace_access(env, req, ns_in, resp)) goto out;
     memset(&room, 0, sizeof room);
     rc = store_room_create(st, ns_in, trimmed, &room);
     if (rc == STORE_EXISTS) {
@@ -252,10 +325,44 @@ out:
     json_decref(body);
 }
 
-void api_room_get(store *st, int64_t room_id, http_response *resp) {
-    store_room room;
+/* Reads room room_id into room and checks that the request may use it.
+ * Returns false after filling resp (503, 404, 401/403 or a store error). */
+static bool api_load_room(const api_env *env, const http_request *req, int64_t room_id,
+                          store_room *room, http_response *resp) {
     int rc;
 
+    if (!api_have_store(env->st, resp)) return false;
+    memset(room, 0, sizeof *room);
+    rc = store_room_get(env->st, room_id, room);
+    if (rc == STORE_NOTFOUND) {
+        http_reply_error(resp, 404, "room not found");
+        return false;
+    }
+    if (rc != STORE_OK) {
+        api_store_error(env->st, rc, resp);
+        return false;
+    }
+    return api_namespace_access(env, req, room->ns, resp);
+}
+
+void api_room_get(const api_env *env, const http_request *req, int64_t room_id,
+                  http_response *resp) {
+    store_room room;
+
+    if (!api_load_room(env, req, room_id, &room, resp)) return;
+    http_reply_json(resp, 200, api_room_json(&room));
+}
+
+void api_room_delete(const api_env *env, const http_request *req, int64_t room_id,
+                     http_response *resp) {
+    store *st = env->st;
+    store_room room;
+    json_t *event;
+    char *payload = NULL;
+    int64_t event_id = 0;
+    int rc;
+
+    if (!api_require_admin(env, req, resp)) return;
     if (!api_have_store(st, resp)) return;
     memset(&room, 0, sizeof room);
     rc = store_room_get(st, room_id, &room);
@@ -267,7 +374,81 @@ void api_room_get(store *st, int64_t room_id, http_response *resp) {
         api_store_error(st, rc, resp);
         return;
     }
-    http_reply_json(resp, 200, api_room_json(&room));
+    if (strcmp(room.name, "general") == 0) {
+        http_reply_error(resp, 409, "the general room of a namespace cannot be deleted");
+        return;
+    }
+    event = json_pack("{s:I,s:s,s:s}", "id", (json_int_t)room.id, "name", room.name, "namespace",
+                      room.ns);
+    payload = event != NULL ? json_dumps(event, JSON_COMPACT) : NULL;
+    json_decref(event);
+    if (payload == NULL) {
+        http_reply_error(resp, 500, "out of memory");
+        return;
+    }
+    /* The deletion and the event that tells the ws processes, in one commit. */
+    rc = store_begin(st);
+    if (rc == STORE_OK) {
+        rc = store_room_delete(st, room_id);
+        if (rc == STORE_OK) rc = store_control_append(st, "room_deleted", payload, &event_id);
+        if (rc == STORE_OK) rc = store_commit(st);
+        if (rc != STORE_OK) store_rollback(st);
+    }
+    free(payload);
+    if (rc == STORE_NOTFOUND) {
+        http_reply_error(resp, 404, "room not found");
+        return;
+    }
+    if (rc != STORE_OK) {
+        api_store_error(st, rc, resp);
+        return;
+    }
+    resp->status = 204;
+}
+
+/* The JSON of a workspace's settings. */
+static json_t *api_workspace_json(const char *ns, bool is_private) {
+    return json_pack("{s:s,s:b}", "namespace", ns, "private", is_private);
+}
+
+void api_workspace_get(const api_env *env, const char *ns, http_response *resp) {
+    bool is_private = false;
+    int rc;
+
+    if (!api_have_store(env->st, resp)) return;
+    rc = store_workspace_private(env->st, ns, &is_private);
+    if (rc != STORE_OK) {
+        api_store_error(env->st, rc, resp);
+        return;
+    }
+    http_reply_json(resp, 200, api_workspace_json(ns, is_private));
+}
+
+void api_workspace_put(const api_env *env, const http_request *req, const char *ns,
+                       http_response *resp) {
+    json_t *body, *flag;
+    int rc;
+
+    if (!api_require_admin(env, req, resp)) return;
+    if ((body = api_body_object(req, resp)) == NULL) return;
+    flag = json_object_get(body, "private");
+    if (!json_is_boolean(flag)) {
+        json_decref(body);
+        http_reply_error(resp, 400, "\"private\" must be true or false");
+        return;
+    }
+    if (!api_have_store(env->st, resp)) {
+        json_decref(body);
+        return;
+    }
+    rc = store_workspace_set_private(env->st, ns, json_is_true(flag));
+    if (rc != STORE_OK) {
+        json_decref(body);
+        api_store_error(env->st, rc, resp);
+        return;
+    }
+    http_reply_json(resp, 200, api_workspace_json(ns, json_is_true(flag)));
+    json_decref(body);
 }
 
 /* Reads the optional non-negative integer parameter name of the query into
@@ -284,7 +465,9 @@ static bool api_query_number(const http_request *req, const char *name, int64_t 
     return false;
 }
 
-void api_messages_list(store *st, int64_t room_id, const http_request *req, http_response *resp) {
+void api_messages_list(const api_env *env, const http_request *req, int64_t room_id,
+                       http_response *resp) {
+    store *st = env->st;
     int64_t after = 0, before = 0, limit = API_LIMIT_DEFAULT;
     api_list_ctx c = {NULL, false};
     store_room room;
@@ -297,16 +480,7 @@ void api_messages_list(store *st, int64_t room_id, const http_request *req, http
         http_reply_error(resp, 400, "\"limit\" must be between 1 and 500");
         return;
     }
-    if (!api_have_store(st, resp)) return;
-    rc = store_room_get(st, room_id, &room);
-    if (rc == STORE_NOTFOUND) {
-        http_reply_error(resp, 404, "room not found");
-        return;
-    }
-    if (rc != STORE_OK) {
-        api_store_error(st, rc, resp);
-        return;
-    }
+    if (!api_load_room(env, req, room_id, &room, resp)) return;
     if ((c.array = json_array()) == NULL) {
         http_reply_error(resp, 500, "out of memory");
         return;
@@ -350,11 +524,14 @@ static int api_fetch_message(store *st, int64_t id, api_fetch_ctx *f) {
     return f->msg != NULL ? STORE_OK : STORE_NOTFOUND;
 }
 
-void api_message_get(store *st, int64_t room_id, int64_t message_id, http_response *resp) {
+void api_message_get(const api_env *env, const http_request *req, int64_t room_id,
+                     int64_t message_id, http_response *resp) {
+    store *st = env->st;
+    store_room room;
     api_fetch_ctx f;
     int rc;
 
-    if (!api_have_store(st, resp)) return;
+    if (!api_load_room(env, req, room_id, &room, resp)) return;
     rc = api_fetch_message(st, message_id, &f);
     if (rc == STORE_OK && f.room_id != room_id) rc = STORE_NOTFOUND;
     if (rc == STORE_NOTFOUND) {
@@ -369,7 +546,9 @@ void api_message_get(store *st, int64_t room_id, int64_t message_id, http_respon
     http_reply_json(resp, 200, f.msg);
 }
 
-void api_messages_create(store *st, int64_t room_id, const http_request *req, http_response *resp) {
+void api_messages_create(const api_env *env, const http_request *req, int64_t room_id,
+                         http_response *resp) {
+    store *st = env->st;
     json_t *body = NULL;
     const char *user_in, *text, *client_id;
     char *user = NULL, *trimmed;
@@ -380,16 +559,7 @@ void api_messages_create(store *st, int64_t room_id, const http_request *req, ht
     bool duplicate = false;
     int rc;
 
-    if (!api_have_store(st, resp)) goto out;
-    rc = store_room_get(st, room_id, &room);
-    if (rc == STORE_NOTFOUND) {
-        http_reply_error(resp, 404, "room not found");
-        goto out;
-    }
-    if (rc != STORE_OK) {
-        api_store_error(st, rc, resp);
-        goto out;
-    }
+    if (!api_load_room(env, req, room_id, &room, resp)) goto out;
     if ((body = api_body_object(req, resp)) == NULL) goto out;
     if (!api_string_member(body, "user", &user_in, resp)) goto out;
     if (!api_string_member(body, "text", &text, resp)) goto out;
@@ -471,7 +641,8 @@ static int api_process_cb(const store_process *p, void *ctx) {
     return 0;
 }
 
-void api_health(store *st, http_response *resp) {
+void api_health(const api_env *env, http_response *resp) {
+    store *st = env->st;
     int64_t rooms = 0, messages = 0;
     api_list_ctx c = {NULL, false};
     const char *why = "database unavailable";

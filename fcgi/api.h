@@ -2,40 +2,86 @@
 #ifndef API_H
 #define API_H
 
+#include "auth.h"
 #include "http.h"
 #include "store.h"
 
-/* Every handler fills resp completely (status, headers, JSON body). st is the
- * worker's connection; when it is NULL (the database could not be opened) the
- * handlers answer 503. Input never makes them answer 500: only a failure of
- * the database or of memory does. */
+/* What the handlers work with: st, the worker's connection, NULL when the
+ * database could not be opened (the handlers then answer 503); secret, the
+ * server's token secret, NULL or empty when none is configured (every token
+ * is then refused). */
+typedef struct api_env {
+    store *st;
+    const auth_secret *secret;
+} api_env;
+
+/* Every handler fills resp completely (status, headers, JSON body). Input
+ * never makes them answer 500: only a failure of the database or of memory
+ * does.
+ *
+ * Tokens: "Authorization: Bearer <token>", an HS256 JWT checked with
+ * auth_verify. Admin calls answer 401 + WWW-Authenticate without a valid
+ * token and 403 when it is not an admin one ("admin": true). Calls that read
+ * or write the rooms of a private workspace need a token of that workspace
+ * ("workspace": "/name") or an admin one: 401 without, 403 with another. */
 
 /* GET /api/rooms?namespace=/ -> 200 {"rooms":[room...]}; 400 bad namespace. */
-void api_rooms_list(store *st, const http_request *req, http_response *resp);
+void api_rooms_list(const api_env *env, const http_request *req, http_response *resp);
 
 /* POST /api/rooms {"name","namespace"?} -> 201 + Location, the room; 409 when
  * the name is taken; 400 invalid; 413 too large; 415 not JSON. */
-void api_rooms_create(store *st, const http_request *req, http_response *resp);
+void api_rooms_create(const api_env *env, const http_request *req, http_response *resp);
 
 /* GET /api/rooms/{id} -> 200 the room; 404. */
-void api_room_get(store *st, int64_t room_id, http_response *resp);
+void api_room_get(const api_env *env, const http_request *req, int64_t room_id,
+                  http_response *resp);
+
+/* DELETE /api/rooms/{id} (admin) -> 204; 404 unknown; 409 for the "general"
+ * room of a namespace. The room's messages, presence and cursors go with it,
+ * and a "room_deleted" control event {"id","name","namespace"} is appended in
+ * the same transaction for the ws processes. */
+void api_room_delete(const api_env *env, const http_request *req, int64_t room_id,
+                     http_response *resp);
 
 /* GET /api/rooms/{id}/messages?after=&before=&limit= -> 200 {"messages":[...]}
  * ascending by id; limit 1..STORE_LIST_MAX (default 50) else 400; 404. */
-void api_messages_list(store *st, int64_t room_id, const http_request *req, http_response *resp);
+void api_messages_list(const api_env *env, const http_request *req, int64_t room_id,
+                       http_response *resp);
 
 /* POST /api/rooms/{id}/messages {"user","text","client_id"?} -> 201 + Location,
  * the message; 200 with the stored message when client_id was already used by
  * that user; 404 unknown room; 400/413/415 as for rooms. */
-void api_messages_create(store *st, int64_t room_id, const http_request *req, http_response *resp);
+void api_messages_create(const api_env *env, const http_request *req, int64_t room_id,
+                         http_response *resp);
 
 /* GET /api/rooms/{id}/messages/{mid} -> 200 the message; 404 (also when the
  * message belongs to another room). The target of the POST's Location. */
-void api_message_get(store *st, int64_t room_id, int64_t message_id, http_response *resp);
+void api_message_get(const api_env *env, const http_request *req, int64_t room_id,
+                     int64_t message_id, http_response *resp);
+
+/* GET /api/workspaces/{name} -> 200 {"namespace":"/name","private":bool}
+ * (public; a workspace nobody configured is not private). ns is "/name",
+ * already validated by the router. */
+void api_workspace_get(const api_env *env, const char *ns, http_response *resp);
+
+/* PUT /api/workspaces/{name} (admin) {"private": true|false} -> 200
+ * {"namespace","private"}; 400 when "private" is not a boolean; 413/415. */
+void api_workspace_put(const api_env *env, const http_request *req, const char *ns,
+                       http_response *resp);
 
 /* GET /api/health -> 200 {"status":"ok","database":{...},"ws":[...]}, or 503
  * with "status":"error" when the database fails. */
-void api_health(store *st, http_response *resp);
+void api_health(const api_env *env, http_response *resp);
+
+/* Whether namespace ns may be read by this request: true when ns is not a
+ * private workspace, or the request's token admits it. Otherwise fills resp
+ * (401/403, or the store error) and returns false. */
+bool api_namespace_access(const api_env *env, const http_request *req, const char *ns,
+                          http_response *resp);
+
+/* Whether ns is a valid workspace name for the page and the API: "/" + 1-32
+ * of a-z 0-9 -, not "/admin". */
+bool api_valid_workspace(const char *ns);
 
 /* The JSON object of a room / a message, a new reference or NULL (no memory).
  * Shapes: {"id","name","namespace","created_at","online","last_message_id"}

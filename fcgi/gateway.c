@@ -136,7 +136,8 @@ int gateway_write_response(const gateway_io *io, const http_request *req,
     return 0;
 }
 
-int gateway_handle(const gateway_io *io, store *st) {
+int gateway_handle(const gateway_io *io, store *st, const auth_secret *secret) {
+    api_env env = {st, secret};
     gateway_request g;
     http_response resp;
     int rc;
@@ -147,7 +148,7 @@ int gateway_handle(const gateway_io *io, store *st) {
         rc = gateway_write_response(io, NULL, &resp);
         goto out;
     }
-    router_handle(st, &g.req, &resp);
+    router_handle(&env, &g.req, &resp);
     rc = gateway_write_response(io, &g.req, &resp);
 out:
     http_response_free(&resp);
@@ -178,6 +179,14 @@ void gateway_db_close(gateway_db *db) {
     db->st = NULL;
 }
 
+void gateway_secret_load(auth_secret *secret) {
+    char err[256];
+
+    if (auth_secret_load(secret, err, sizeof err) != 0)
+        fprintf(stderr, "chat-fcgi[%ld]: %s: admin calls and private workspaces answer 401\n",
+                (long)getpid(), err);
+}
+
 /* CGI: the environment, stdin and stdout. */
 static const char *gateway_cgi_param(const char *name, void *ctx) {
     (void)ctx;
@@ -200,9 +209,12 @@ static int gateway_cgi_write(const char *buf, size_t len, void *ctx) {
 int gateway_run_cgi(const char *db_path) {
     gateway_io io = {gateway_cgi_param, gateway_cgi_read, gateway_cgi_write, NULL};
     gateway_db db = {.path = db_path};
+    auth_secret secret;
     int rc;
 
-    rc = gateway_handle(&io, gateway_db_get(&db));
+    gateway_secret_load(&secret);
+    rc = gateway_handle(&io, gateway_db_get(&db), &secret);
+    memset(&secret, 0, sizeof secret);
     if (fflush(stdout) != 0) rc = -1;
     gateway_db_close(&db);
     return rc == 0 ? 0 : 1;
@@ -264,6 +276,7 @@ int gateway_run_fcgi(int fd, const char *db_path) {
     FCGX_Request req;
     gateway_io io = {gateway_fcgx_param, gateway_fcgx_read, gateway_fcgx_write, &req};
     gateway_db db = {.path = db_path};
+    auth_secret secret;
     struct sigaction sa;
     int errors = 0, status = 0;
 
@@ -280,6 +293,7 @@ int gateway_run_fcgi(int fd, const char *db_path) {
         fprintf(stderr, "chat-fcgi[%ld]: FCGX_Init failed\n", (long)getpid());
         return 1;
     }
+    gateway_secret_load(&secret);
     gateway_db_get(&db);
     while (!gateway_stop) {
         gateway_busy = 0;
@@ -297,11 +311,12 @@ int gateway_run_fcgi(int fd, const char *db_path) {
         }
         gateway_busy = 1;
         errors = 0;
-        gateway_handle(&io, gateway_db_get(&db));
+        gateway_handle(&io, gateway_db_get(&db), &secret);
         gateway_fcgx_drain(&req);
         FCGX_Finish_r(&req);
     }
     FCGX_Free(&req, 1);
     gateway_db_close(&db);
+    memset(&secret, 0, sizeof secret);
     return status;
 }

@@ -2,6 +2,7 @@
 #ifndef GATEWAY_H
 #define GATEWAY_H
 
+#include "auth.h"
 #include "http.h"
 #include "store.h"
 
@@ -53,9 +54,14 @@ void gateway_request_free(gateway_request *g);
 int gateway_write_response(const gateway_io *io, const http_request *req,
                            const http_response *resp);
 
-/* Reads one request from io, routes it with st (may be NULL) and writes the
- * response. Returns 0, or -1 when the response could not be written. */
-int gateway_handle(const gateway_io *io, store *st);
+/* Reads one request from io, routes it with st (may be NULL: no database) and
+ * secret (may be NULL: no token is valid) and writes the response. Returns 0,
+ * or -1 when the response could not be written. */
+int gateway_handle(const gateway_io *io, store *st, const auth_secret *secret);
+
+/* Loads the token secret from CHAT_SECRET / CHAT_SECRET_FILE into secret
+ * (auth_secret_load); a failure is logged and leaves it empty. */
+void gateway_secret_load(auth_secret *secret);
 
 /* The connection of db, opening it when needed; NULL when that fails (the
  * failure is logged once until an open succeeds again). */
@@ -65,12 +71,12 @@ store *gateway_db_get(gateway_db *db);
 void gateway_db_close(gateway_db *db);
 
 /* Answers one CGI request from the environment and stdin on stdout, with the
- * database at db_path. Returns the process exit status (0 once a response
- * was written, even an error response). */
+ * database at db_path and the secret of the environment. Returns the process exit status (0 once a
+ * response was written, even an error response). */
 int gateway_run_cgi(const char *db_path);
 
 /* The FastCGI accept loop of one worker process, on listening socket fd.
- * Opens its own database connection. Runs until SIGTERM or SIGINT: when a
+ * Opens its own database connection and loads the secret once. Runs until SIGTERM or SIGINT: when a
  * signal comes between requests the process exits at once, during a request
  * it finishes that request first. Returns the exit status. */
 int gateway_run_fcgi(int fd, const char *db_path);

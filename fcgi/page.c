@@ -93,6 +93,7 @@ static int page_room_item(FILE *f, json_t *room) {
     return 0;
 }
 
+/* The <head> up to the title, whose text the caller writes. */
 static const char page_head[] =
     "<!doctype html>\n"
     "<html lang=\"en\">\n"
@@ -100,26 +101,28 @@ static const char page_head[] =
     "<meta charset=\"utf-8\">\n"
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
     "<meta name=\"color-scheme\" content=\"light dark\">\n"
-    "<title>Chat</title>\n"
     "<link rel=\"icon\" href=\"data:,\">\n"
     "<link rel=\"stylesheet\" href=\"/static/chat.css\">\n"
-    "</head>\n";
+    "<title>";
 
-static const char page_sidebar_head[] =
+static const char page_top[] =
+    "<a class=\"skip-link\" href=\"#text\">Skip to the message box</a>\n"
+    "<div class=\"banner\" id=\"banner\" role=\"status\" aria-live=\"polite\" hidden>"
+    "<span class=\"banner-text\" id=\"banner-text\"></span>"
+    "<button type=\"button\" class=\"banner-action\" id=\"banner-action\" hidden>Retry</button>"
+    "</div>\n"
     "<div class=\"app\" id=\"app\">\n"
     "<aside class=\"sidebar\" id=\"sidebar\" aria-label=\"Rooms\">\n"
     "<header class=\"sidebar-head\">\n"
-    "<h1 class=\"brand\">Chat</h1>\n"
+    "<h1 class=\"brand\"><span class=\"brand-mark\" aria-hidden=\"true\"></span>Chat";
+
+static const char page_sidebar_head[] =
+    "</h1>\n"
     "<button type=\"button\" class=\"icon-button only-narrow\" id=\"menu-close\" "
     "aria-label=\"Close the room list\">&times;</button>\n"
     "</header>\n"
-    "<form class=\"name-form\" id=\"name-form\" autocomplete=\"off\">\n"
-    "<label for=\"name\">Your name</label>\n"
-    "<input id=\"name\" name=\"name\" maxlength=\"32\" placeholder=\"anonymous\" "
-    "spellcheck=\"false\">\n"
-    "</form>\n"
-    "<nav class=\"rooms\">\n"
-    "<h2 class=\"rooms-title\">Rooms</h2>\n"
+    "<nav class=\"rooms\" aria-labelledby=\"rooms-title\">\n"
+    "<h2 class=\"rooms-title\" id=\"rooms-title\">Rooms</h2>\n"
     "<ul class=\"room-list\" id=\"room-list\">\n";
 
 static const char page_sidebar_tail[] =
@@ -131,17 +134,30 @@ static const char page_sidebar_tail[] =
     "<button type=\"submit\">Create</button>\n"
     "</form>\n"
     "<p class=\"form-error\" id=\"room-error\" role=\"alert\" hidden></p>\n"
+    "<div class=\"me\" id=\"me\">\n"
+    "<span class=\"avatar\" id=\"me-avatar\" aria-hidden=\"true\"></span>\n"
+    "<span class=\"me-text\"><span class=\"me-name\" id=\"me-name\"></span>"
+    "<span class=\"me-state\" id=\"me-state\">connecting…</span></span>\n"
+    "<button type=\"button\" class=\"ghost\" id=\"change-name\" aria-label=\"Edit your name\">"
+    "Edit</button>\n"
+    "</div>\n"
     "</aside>\n";
 
 static const char page_main[] =
     "<main class=\"main\" id=\"main\">\n"
     "<header class=\"room-head\">\n"
     "<button type=\"button\" class=\"icon-button only-narrow\" id=\"menu-open\" "
-    "aria-label=\"Show the room list\">&#9776;</button>\n"
+    "aria-label=\"Show the room list\" aria-controls=\"sidebar\" aria-expanded=\"false\">"
+    "&#9776;</button>\n"
+    "<div class=\"room-heading\">\n"
     "<h2 class=\"room-title\" id=\"room-title\">Pick a room</h2>\n"
+    "<p class=\"room-sub\" id=\"room-sub\"></p>\n"
+    "</div>\n"
     "<span class=\"status\" id=\"status\" role=\"status\"></span>\n"
     "</header>\n"
-    "<div class=\"messages-wrap\" id=\"messages-wrap\">\n"
+    "<div class=\"room-body\">\n"
+    "<div class=\"conversation\">\n"
+    "<div class=\"messages-wrap\" id=\"messages-wrap\" tabindex=\"0\" aria-label=\"Messages\">\n"
     "<button type=\"button\" class=\"load-older\" id=\"load-older\" hidden>Load older "
     "messages</button>\n"
     "<ol class=\"messages\" id=\"messages\" aria-live=\"polite\"></ol>\n"
@@ -153,7 +169,42 @@ static const char page_main[] =
     "placeholder=\"Write a message\" aria-label=\"Message\" disabled></textarea>\n"
     "<button type=\"submit\" id=\"send\" disabled>Send</button>\n"
     "</form>\n"
+    "</div>\n"
+    "<aside class=\"members\" id=\"members\" aria-labelledby=\"members-title\">\n"
+    "<h3 class=\"members-title\" id=\"members-title\">Online</h3>\n"
+    "<ul class=\"member-list\" id=\"member-list\"></ul>\n"
+    "</aside>\n"
+    "</div>\n"
     "</main>\n"
+    "</div>\n";
+
+/* The dialogs: the display name, and the token of a private workspace. */
+static const char page_dialogs[] =
+    "<div class=\"overlay\" id=\"welcome\" hidden>\n"
+    "<div class=\"dialog\" role=\"dialog\" aria-modal=\"true\" aria-labelledby=\"welcome-title\">\n"
+    "<form id=\"name-form\" autocomplete=\"off\">\n"
+    "<h2 id=\"welcome-title\">Welcome to the chat</h2>\n"
+    "<p>Choose the name the others will see. It is kept in this browser.</p>\n"
+    "<label for=\"name\">Display name</label>\n"
+    "<input id=\"name\" name=\"name\" maxlength=\"32\" required spellcheck=\"false\" "
+    "autocomplete=\"nickname\">\n"
+    "<p class=\"form-error\" id=\"name-error\" role=\"alert\" hidden></p>\n"
+    "<button type=\"submit\">Start chatting</button>\n"
+    "</form>\n"
+    "</div>\n"
+    "</div>\n"
+    "<div class=\"overlay\" id=\"gate\" hidden>\n"
+    "<div class=\"dialog\" role=\"dialog\" aria-modal=\"true\" aria-labelledby=\"gate-title\">\n"
+    "<form id=\"token-form\" autocomplete=\"off\">\n"
+    "<h2 id=\"gate-title\">This workspace is private</h2>\n"
+    "<p>Paste the access token an administrator gave you.</p>\n"
+    "<label for=\"token\">Access token</label>\n"
+    "<input id=\"token\" name=\"token\" type=\"password\" required spellcheck=\"false\" "
+    "autocomplete=\"off\">\n"
+    "<p class=\"form-error\" id=\"token-error\" role=\"alert\" hidden></p>\n"
+    "<button type=\"submit\">Enter</button>\n"
+    "</form>\n"
+    "</div>\n"
     "</div>\n";
 
 static const char page_scripts[] = "<script src=\"/static/vendor/socket.io.min.js\"></script>\n"
@@ -162,23 +213,74 @@ static const char page_scripts[] = "<script src=\"/static/vendor/socket.io.min.j
                                    "</html>\n";
 
 /* Writes the whole page to f. Returns 0 or -1 on a write error. */
-static int page_write(FILE *f, const char *ns, json_t *data, bool offline) {
+static int page_write(FILE *f, const char *ns, json_t *data, bool offline, bool is_private) {
     json_t *rooms = json_object_get(data, "rooms");
+    bool workspace = strcmp(ns, "/") != 0;
     size_t i;
     json_t *room;
 
     if (fputs(page_head, f) < 0) return -1;
-    if (fputs("<body data-namespace=\"", f) < 0 || page_html_escape(f, ns) < 0) return -1;
-    if (fputs(offline ? "\" data-offline=\"true\">\n" : "\">\n", f) < 0) return -1;
+    if (workspace && (page_html_escape(f, ns + 1) < 0 || fputs(" · ", f) < 0)) return -1;
+    if (fputs("Chat</title>\n</head>\n<body data-namespace=\"", f) < 0) return -1;
+    if (page_html_escape(f, ns) < 0) return -1;
+    if (offline && fputs("\" data-offline=\"true", f) < 0) return -1;
+    if (is_private && fputs("\" data-private=\"true", f) < 0) return -1;
+    if (fputs("\">\n", f) < 0 || fputs(page_top, f) < 0) return -1;
+    if (workspace) {
+        if (fputs(" <span class=\"workspace\" title=\"workspace\">", f) < 0) return -1;
+        if (page_html_escape(f, ns + 1) < 0 || fputs("</span>", f) < 0) return -1;
+    }
     if (fputs(page_sidebar_head, f) < 0) return -1;
     json_array_foreach(rooms, i, room) {
         if (page_room_item(f, room) < 0) return -1;
     }
     if (fputs(page_sidebar_tail, f) < 0 || fputs(page_main, f) < 0) return -1;
+    if (fputs(page_dialogs, f) < 0) return -1;
     if (fputs("<script type=\"application/json\" id=\"chat-data\">", f) < 0) return -1;
     if (page_json_script(f, data) < 0) return -1;
     if (fputs("</script>\n", f) < 0 || fputs(page_scripts, f) < 0) return -1;
     return 0;
+}
+
+/* The headers of every HTML answer. */
+static void page_headers(http_response *resp) {
+    http_set_header(resp, "Content-Type", "text/html; charset=utf-8");
+    http_set_header(resp, "Content-Security-Policy", "%s", PAGE_CSP);
+    http_set_header(resp, "Referrer-Policy", "no-referrer");
+    http_set_header(resp, "X-Frame-Options", "DENY");
+}
+
+static const char page_404[] =
+    "<!doctype html>\n"
+    "<html lang=\"en\">\n"
+    "<head>\n"
+    "<meta charset=\"utf-8\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    "<meta name=\"color-scheme\" content=\"light dark\">\n"
+    "<link rel=\"icon\" href=\"data:,\">\n"
+    "<link rel=\"stylesheet\" href=\"/static/chat.css\">\n"
+    "<title>Not found · Chat</title>\n"
+    "</head>\n"
+    "<body class=\"page-error\">\n"
+    "<main class=\"error-box\">\n"
+    "<h1>No such workspace</h1>\n"
+    "<p>Workspace names are 1 to 32 characters: lowercase letters, digits and dashes "
+    "(<code>/w/my-team</code>).</p>\n"
+    "<p><a href=\"/\">Go to the main chat</a></p>\n"
+    "</main>\n"
+    "</body>\n"
+    "</html>\n";
+
+void page_not_found(http_response *resp) {
+    char *html = strdup(page_404);
+
+    if (html == NULL) {
+        http_reply_error(resp, 500, "out of memory");
+        return;
+    }
+    resp->status = 404;
+    http_set_body(resp, html, sizeof page_404 - 1);
+    page_headers(resp);
 }
 
 void page_chat(store *st, const char *ns, http_response *resp) {
@@ -187,11 +289,20 @@ void page_chat(store *st, const char *ns, http_response *resp) {
     char *html = NULL;
     size_t len = 0;
     FILE *f = NULL;
-    bool offline = st == NULL;
+    bool offline = st == NULL, is_private = false;
     int rc;
 
     if ((r.array = json_array()) == NULL) goto oom;
-    if (st != NULL) {
+    if (st != NULL && strcmp(ns, "/") != 0) {
+        rc = store_workspace_private(st, ns, &is_private);
+        if (rc != STORE_OK) {
+            fprintf(stderr, "chat-fcgi: %s: workspace %s: status %d: %s\n", __func__, ns, rc,
+                    store_errmsg(st));
+            is_private = true; /* unknown: show nothing a token would guard */
+            offline = true;
+        }
+    }
+    if (st != NULL && !is_private) {
         rc = store_rooms_list(st, ns, page_room_cb, &r);
         if (r.oom) goto oom;
         if (rc != STORE_OK) {
@@ -201,20 +312,18 @@ void page_chat(store *st, const char *ns, http_response *resp) {
             offline = true;
         }
     }
-    data = json_pack("{s:s,s:O,s:b}", "namespace", ns, "rooms", r.array, "offline", offline);
+    data = json_pack("{s:s,s:O,s:b,s:b}", "namespace", ns, "rooms", r.array, "offline", offline,
+                     "private", is_private);
     if (data == NULL) goto oom;
     if ((f = open_memstream(&html, &len)) == NULL) goto oom;
-    rc = page_write(f, ns, data, offline);
+    rc = page_write(f, ns, data, offline, is_private);
     if (fclose(f) != 0) rc = -1;
     f = NULL;
     if (rc != 0) goto oom;
     resp->status = 200;
     http_set_body(resp, html, len);
     html = NULL;
-    http_set_header(resp, "Content-Type", "text/html; charset=utf-8");
-    http_set_header(resp, "Content-Security-Policy", "%s", PAGE_CSP);
-    http_set_header(resp, "Referrer-Policy", "no-referrer");
-    http_set_header(resp, "X-Frame-Options", "DENY");
+    page_headers(resp);
     goto out;
 oom:
     http_reply_error(resp, 500, "out of memory");

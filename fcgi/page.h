@@ -15,10 +15,15 @@
 
 /* Fills resp with the chat page of namespace ns ("/" or a workspace): 200,
  * text/html, the CSP, the rooms of ns listed server-side and the same data as
- * JSON in a <script type="application/json" id="chat-data"> block. When st is
- * NULL or the rooms cannot be read the page still renders, with no rooms and
- * data-offline on <body>. */
+ * JSON in a <script type="application/json" id="chat-data"> block
+ * ({"namespace","rooms","offline","private"}). When st is NULL or the rooms
+ * cannot be read the page still renders, with no rooms and data-offline on
+ * <body>. A private workspace renders with no rooms and data-private: the
+ * script asks for a token and reads them with it. */
 void page_chat(store *st, const char *ns, http_response *resp);
+
+/* Fills resp with the HTML 404 page (an invalid /w/<name>), same headers. */
+void page_not_found(http_response *resp);
 
 /* Writes s to f with & < > " ' replaced by character references. Returns 0,
  * or -1 on a write error. */

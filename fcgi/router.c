@@ -1,26 +1,40 @@
 /* router.c -- maps a parsed request to its handler: path, method, ids, common headers */
 #include "router.h"
 
+#include <stdio.h>
 #include <string.h>
 
-#include "api.h"
 #include "page.h"
 
 typedef enum router_route {
     ROUTE_NONE,
-    ROUTE_PAGE,     /* / */
-    ROUTE_HEALTH,   /* /api/health */
-    ROUTE_ROOMS,    /* /api/rooms */
-    ROUTE_ROOM,     /* /api/rooms/{id} */
-    ROUTE_MESSAGES, /* /api/rooms/{id}/messages */
-    ROUTE_MESSAGE,  /* /api/rooms/{id}/messages/{mid} */
+    ROUTE_PAGE,         /* / and /w/<workspace> */
+    ROUTE_NO_WORKSPACE, /* /w/<anything else>: the HTML 404 page */
+    ROUTE_HEALTH,       /* /api/health */
+    ROUTE_ROOMS,        /* /api/rooms */
+    ROUTE_ROOM,         /* /api/rooms/{id} */
+    ROUTE_MESSAGES,     /* /api/rooms/{id}/messages */
+    ROUTE_MESSAGE,      /* /api/rooms/{id}/messages/{mid} */
+    ROUTE_WORKSPACE,    /* /api/workspaces/{name} */
 } router_route;
 
 typedef struct router_match {
     router_route route;
-    int64_t id;  /* the room id of the room routes */
-    int64_t mid; /* the message id of ROUTE_MESSAGE */
+    int64_t id;                   /* the room id of the room routes */
+    int64_t mid;                  /* the message id of ROUTE_MESSAGE */
+    char ns[STORE_NAMESPACE_BUF]; /* the namespace of ROUTE_PAGE and ROUTE_WORKSPACE */
 } router_match;
+
+/* Reads a workspace name, the whole rest of the path at name, into m->ns as
+ * "/name". Returns false when it is not a valid workspace name. */
+static bool router_workspace(const char *name, router_match *m) {
+    size_t len = strlen(name);
+
+    if (len == 0 || len >= sizeof m->ns - 1) return false;
+    m->ns[0] = '/';
+    memcpy(m->ns + 1, name, len + 1);
+    return api_valid_workspace(m->ns);
+}
 
 /* Parses a positive id that is the whole segment [s, s+len). */
 static bool router_id(const char *s, size_t len, int64_t *out) {
@@ -34,12 +48,16 @@ static bool router_id(const char *s, size_t len, int64_t *out) {
 
 /* Matches a decoded path against the routes. */
 static router_match router_match_path(const char *path) {
-    static const char rooms[] = "/api/rooms/";
-    router_match m = {ROUTE_NONE, 0, 0};
+    static const char rooms[] = "/api/rooms/", workspaces[] = "/api/workspaces/";
+    router_match m = {ROUTE_NONE, 0, 0, "/"};
     const char *p, *slash;
 
     if (strcmp(path, "/") == 0) {
         m.route = ROUTE_PAGE;
+    } else if (strncmp(path, "/w/", 3) == 0) {
+        m.route = router_workspace(path + 3, &m) ? ROUTE_PAGE : ROUTE_NO_WORKSPACE;
+    } else if (strncmp(path, workspaces, sizeof workspaces - 1) == 0) {
+        if (router_workspace(path + sizeof workspaces - 1, &m)) m.route = ROUTE_WORKSPACE;
     } else if (strcmp(path, "/api/health") == 0) {
         m.route = ROUTE_HEALTH;
     } else if (strcmp(path, "/api/rooms") == 0) {
@@ -67,53 +85,73 @@ static const char *router_allow(router_route route) {
     case ROUTE_ROOMS:
     case ROUTE_MESSAGES:
         return "GET, HEAD, POST, OPTIONS";
+    case ROUTE_ROOM:
+        return "GET, HEAD, DELETE, OPTIONS";
+    case ROUTE_WORKSPACE:
+        return "GET, HEAD, PUT, OPTIONS";
     case ROUTE_NONE:
+    case ROUTE_NO_WORKSPACE:
         return "";
     default:
         return "GET, HEAD, OPTIONS";
     }
 }
 
-/* Calls the handler of m for method (GET, HEAD or POST). Returns false when
- * the route does not answer that method. */
-static bool router_dispatch(store *st, const http_request *req, const router_match *m, bool get,
-                            http_response *resp) {
+/* Calls the handler of m for method (GET or HEAD when get, else as given).
+ * Returns false when the route does not answer that method. */
+static bool router_dispatch(const api_env *env, const http_request *req, const router_match *m,
+                            const char *method, bool get, http_response *resp) {
+    bool post = strcmp(method, "POST") == 0;
+
     switch (m->route) {
     case ROUTE_PAGE:
         if (!get) return false;
-        page_chat(st, "/", resp);
+        page_chat(env->st, m->ns, resp);
         return true;
     case ROUTE_HEALTH:
         if (!get) return false;
-        api_health(st, resp);
+        api_health(env, resp);
         return true;
     case ROUTE_ROOMS:
         if (get)
-            api_rooms_list(st, req, resp);
-        else
-            api_rooms_create(st, req, resp);
-        return true;
+            api_rooms_list(env, req, resp);
+        else if (post)
+            api_rooms_create(env, req, resp);
+        return get || post;
     case ROUTE_ROOM:
-        if (!get) return false;
-        api_room_get(st, m->id, resp);
+        if (get)
+            api_room_get(env, req, m->id, resp);
+        else if (strcmp(method, "DELETE") == 0)
+            api_room_delete(env, req, m->id, resp);
+        else
+            return false;
         return true;
     case ROUTE_MESSAGES:
         if (get)
-            api_messages_list(st, m->id, req, resp);
-        else
-            api_messages_create(st, m->id, req, resp);
-        return true;
+            api_messages_list(env, req, m->id, resp);
+        else if (post)
+            api_messages_create(env, req, m->id, resp);
+        return get || post;
     case ROUTE_MESSAGE:
         if (!get) return false;
-        api_message_get(st, m->id, m->mid, resp);
+        api_message_get(env, req, m->id, m->mid, resp);
+        return true;
+    case ROUTE_WORKSPACE:
+        if (get)
+            api_workspace_get(env, m->ns, resp);
+        else if (strcmp(method, "PUT") == 0)
+            api_workspace_put(env, req, m->ns, resp);
+        else
+            return false;
         return true;
     case ROUTE_NONE:
+    case ROUTE_NO_WORKSPACE:
     default:
         return false;
     }
 }
 
-void router_handle(store *st, const http_request *req, http_response *resp) {
+void router_handle(const api_env *env, const http_request *req, http_response *resp) {
     char path[HTTP_PATH_MAX + 1];
     const char *method = req->method != NULL ? req->method : "";
     const char *raw = req->path != NULL ? req->path : "";
@@ -153,12 +191,16 @@ void router_handle(store *st, const http_request *req, http_response *resp) {
         http_reply_error(resp, 404, "no such path");
         return;
     }
+    if (m.route == ROUTE_NO_WORKSPACE) {
+        page_not_found(resp);
+        return;
+    }
     if (strcmp(method, "OPTIONS") == 0) {
         resp->status = 204;
         http_set_header(resp, "Allow", "%s", router_allow(m.route));
         return;
     }
-    if ((get || strcmp(method, "POST") == 0) && router_dispatch(st, &r, &m, get, resp)) return;
+    if (router_dispatch(env, &r, &m, method, get, resp)) return;
     http_reply_error(resp, 405, "method not allowed");
     http_set_header(resp, "Allow", "%s", router_allow(m.route));
 }

@@ -442,9 +442,12 @@ describe('REST API through nginx', () => {
 
     const wrong = [
       ['DELETE', '/api/rooms', 'GET, HEAD, POST'],
-      ['PUT', '/api/rooms/1', 'GET'],
-      ['DELETE', '/api/rooms/1', 'GET'],
-      ['POST', '/api/rooms/1', 'GET'],
+      ['PUT', '/api/rooms/1', 'GET, HEAD, DELETE'],
+      ['PATCH', '/api/rooms/1', 'GET, HEAD, DELETE'],
+      ['POST', '/api/rooms/1', 'GET, HEAD, DELETE'],
+      ['POST', '/api/workspaces/acme', 'GET, HEAD, PUT'],
+      ['DELETE', '/api/workspaces/acme', 'GET, HEAD, PUT'],
+      ['POST', '/w/acme', 'GET'],
       ['POST', '/api/health', 'GET'],
       ['PATCH', '/api/rooms/1/messages', 'POST'],
       ['POST', '/', 'GET'],
@@ -458,6 +461,13 @@ describe('REST API through nginx', () => {
         assert.ok(!got.includes(method), `Allow "${got}" lacks ${method}`);
       });
     }
+
+    test('DELETE /api/rooms/{id} without a token: 401 with the Bearer challenge (admin_rest.test.mjs has the rest)', async () => {
+      const res = await call('DELETE', '/api/rooms/1');
+      assertError(res, 401, 'DELETE without a token');
+      assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="chat"');
+      assert.equal((await call('GET', '/api/rooms/1')).status, 200);
+    });
 
     test('OPTIONS answers 204 with Allow', async () => {
       const res = await call('OPTIONS', '/api/rooms');
@@ -542,6 +552,48 @@ describe('REST API through nginx', () => {
       assert.ok(res.text.includes(`&lt;script&gt;alert(&quot;x${process.pid}&quot;)&lt;/script&gt;&amp;&#39;`));
       const data = res.text.match(/<script type="application\/json" id="chat-data">([\s\S]*?)<\/script>/);
       assert.ok(JSON.parse(data[1]).rooms.some((r) => r.name === name), 'the JSON data keeps the exact name');
+    });
+
+    test('GET /w/<workspace>: the same page for that namespace, with its rooms only', async () => {
+      const ws = `team-${process.pid}`;
+      const room = await createRoom(unique('board'), `/${ws}`);
+      const res = await call('GET', `/w/${ws}`);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'text/html; charset=utf-8');
+      assert.match(res.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+      assert.match(res.text, new RegExp(`<body data-namespace="/${ws}"`));
+      assert.match(res.text, new RegExp(`<title>${ws} · Chat</title>`));
+      assert.ok(res.text.includes(`>${room.name}</span>`));
+      assert.ok(!res.text.includes('>general</span>'), 'not the rooms of /');
+      const data = JSON.parse(res.text.match(/<script type="application\/json" id="chat-data">([\s\S]*?)<\/script>/)[1]);
+      assert.equal(data.namespace, `/${ws}`);
+      assert.equal(data.private, false);
+      assert.deepEqual(data.rooms.map((r) => r.name), [room.name]);
+      // The same rooms as the API's.
+      const api = await call('GET', `/api/rooms?namespace=/${ws}`);
+      assert.deepEqual(api.json.rooms.map((r) => r.id), data.rooms.map((r) => r.id));
+    });
+
+    test('GET /w/<invalid name>: an HTML 404 page; /admin is not a workspace', async () => {
+      for (const target of ['/w/', '/w/Acme', '/w/admin', '/w/a_b', `/w/${'x'.repeat(33)}`, '/w/acme/', '/w/acme/x', '/w/%2Facme']) {
+        const res = await call('GET', target);
+        assert.equal(res.status, 404, target);
+        assert.equal(res.headers.get('content-type'), 'text/html; charset=utf-8', target);
+        assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+        assert.match(res.text, /No such workspace/);
+        assert.ok(!/<script/.test(res.text));
+      }
+      assert.equal((await call('GET', `/w/${'x'.repeat(32)}`)).status, 200);
+    });
+
+    test('the page has every element chat.js looks up', async () => {
+      const js = readFileSync(path.join(ROOT, 'www/chat.js'), 'utf8');
+      const ids = [...js.matchAll(/\$\('([a-z-]+)'\)/g)].map((m) => m[1]);
+      assert.ok(ids.length > 20, `ids found in chat.js: ${ids.length}`);
+      for (const target of ['/', '/w/acme']) {
+        const res = await call('GET', target);
+        for (const id of ids) assert.match(res.text, new RegExp(`id="${id}"`), `${target} has #${id}`);
+      }
     });
 
     test('the static assets are served', async () => {

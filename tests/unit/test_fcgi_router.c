@@ -6,17 +6,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jwt.h>
 
 #include "api.h"
+#include "auth.h"
 #include "http.h"
 #include "page.h"
 #include "router.h"
 #include "store.h"
 
 #define JSON_CT "application/json"
+
+/* The secret the router is given in these tests. */
+static auth_secret test_secret;
 
 /* One request of the scripted table and what its answer must hold. */
 typedef struct router_case {
@@ -282,7 +288,17 @@ static const router_case router_cases[] = {
     {"GET", "", NULL, NULL, 404},
     {"DELETE", "/api/rooms", NULL, NULL, 405, {"\"error\""}, NULL, "Allow", "GET, HEAD, POST"},
     {"PUT", "/api/rooms/1", JSON_CT, "{}", 405, {"\"error\""}, NULL, "Allow", "GET"},
-    {"DELETE", "/api/rooms/1", NULL, NULL, 405, {"\"error\""}, "POST", "Allow", "HEAD"},
+    {"DELETE",
+     "/api/rooms/1",
+     NULL,
+     NULL,
+     401,
+     {"bearer token"},
+     NULL,
+     "WWW-Authenticate",
+     "Bearer realm="},
+    {"OPTIONS", "/api/rooms/1", NULL, NULL, 204, {NULL}, NULL, "Allow", "GET, HEAD, DELETE"},
+    {"POST", "/api/workspaces/acme", JSON_CT, "{}", 405, {"\"error\""}, NULL, "Allow", "PUT"},
     {"POST", "/api/rooms/1", JSON_CT, "{}", 405, {"\"error\""}, NULL, "Allow", "GET"},
     {"POST", "/api/health", JSON_CT, "{}", 405, {"\"error\""}, NULL, "Allow", "GET"},
     {"PATCH", "/api/rooms/2/messages", JSON_CT, "{}", 405, {"\"error\""}, NULL, "Allow", "POST"},
@@ -377,9 +393,11 @@ static int fixture_teardown(void **state) {
     return 0;
 }
 
-/* Runs one request through the router. body may hold NULs (len given). */
-static void run_len(store *st, const char *method, const char *target, const char *ctype,
-                    const char *body, size_t len, http_response *resp) {
+/* Runs one request through the router with an Authorization header (NULL for
+ * none) and the given secret. body may hold NULs (len given). */
+static void run_full(store *st, const auth_secret *secret, const char *method, const char *target,
+                     const char *ctype, const char *body, size_t len, const char *authz,
+                     http_response *resp) {
     char path[8192];
     const char *q = strchr(target, '?');
     size_t plen = q != NULL ? (size_t)(q - target) : strlen(target);
@@ -396,8 +414,14 @@ static void run_len(store *st, const char *method, const char *target, const cha
     req.body_len = len;
     req.content_length = body != NULL ? (int64_t)len : -1;
     req.body_state = HTTP_BODY_OK;
+    req.authorization = authz;
     http_response_init(resp);
-    router_handle(st, &req, resp);
+    router_handle(&(api_env){st, secret}, &req, resp);
+}
+
+static void run_len(store *st, const char *method, const char *target, const char *ctype,
+                    const char *body, size_t len, http_response *resp) {
+    run_full(st, &test_secret, method, target, ctype, body, len, NULL, resp);
 }
 
 static void run(store *st, const char *method, const char *target, const char *ctype,
@@ -415,6 +439,13 @@ static char *body_str(const http_response *resp) {
     return s;
 }
 
+/* Whether target (path?query) is a page route: / or /w/... */
+static bool is_page_target(const char *target) {
+    size_t plen = strcspn(target, "?");
+
+    return (plen == 1 && target[0] == '/') || strncmp(target, "/w/", 3) == 0;
+}
+
 /* What every answer must hold: never 500; a JSON object with the JSON
  * content type except for the page and 204; {"error": string} on errors. */
 static void check_invariants(const char *target, const http_response *resp) {
@@ -430,8 +461,10 @@ static void check_invariants(const char *target, const http_response *resp) {
         return;
     }
     assert_non_null(ct);
-    if (strcmp(target, "/") == 0 && resp->status == 200) {
+    if (is_page_target(target) && (resp->status == 200 || resp->status == 404) &&
+        strncmp(ct, "text/html", 9) == 0) {
         assert_string_equal(ct, "text/html; charset=utf-8");
+        assert_non_null(http_get_header(resp, "Content-Security-Policy"));
         return;
     }
     assert_string_equal(ct, "application/json; charset=utf-8");
@@ -585,7 +618,7 @@ static void test_body_states(void **state) {
         http_response resp;
 
         http_response_init(&resp);
-        router_handle(fx->st, &req, &resp);
+        router_handle(&(api_env){fx->st, &test_secret}, &req, &resp);
         if (resp.status != cases[i].status)
             fail_msg("body case %zu: %d, want %d", i, resp.status, cases[i].status);
         check_invariants(cases[i].target, &resp);
@@ -797,8 +830,10 @@ static void test_health_processes(void **state) {
 
 /* Random requests: never a 500, never a crash, always valid JSON. */
 static void test_random_input(void **state) {
-    static const char *const methods[] = {"GET", "POST", "HEAD", "PUT", "OPTIONS"};
-    static const char *const targets[] = {"/api/rooms",
+    static const char *const methods[] = {"GET", "POST", "HEAD", "PUT", "OPTIONS", "DELETE"};
+    static const char *const targets[] = {"/api/workspaces/acme",
+                                          "/w/acme",
+                                          "/api/rooms",
                                           "/api/rooms/1",
                                           "/api/rooms/1/messages",
                                           "/api/rooms/2/messages?limit=",
@@ -814,7 +849,7 @@ static void test_random_input(void **state) {
     for (int i = 0; i < 3000; i++) {
         char body[128], target[256];
         size_t len = (size_t)(rand_r(&seed) % (int)sizeof body), tlen;
-        const char *m = methods[rand_r(&seed) % 5];
+        const char *m = methods[rand_r(&seed) % 6];
         const char *t = targets[rand_r(&seed) % (int)(sizeof targets / sizeof targets[0])];
         http_response resp;
 
@@ -832,10 +867,414 @@ static void test_random_input(void **state) {
         target[tlen] = '\0';
         run_len(fx->st, m, target, JSON_CT, body, len, &resp);
         assert_true(resp.status != 500);
-        if (resp.status != 200 || strncmp(target, "/api", 4) == 0)
-            check_invariants(strcmp(target, "/") == 0 ? "/" : "/api", &resp);
+        check_invariants(target, &resp);
         http_response_free(&resp);
     }
+}
+
+/* ---- tokens, admin calls, workspaces ------------------------------------ */
+
+/* "Bearer <token>", to free. */
+static char *bearer(const char *token) {
+    char *h = NULL;
+
+    assert_non_null(token);
+    assert_true(asprintf(&h, "Bearer %s", token) > 0);
+    return h;
+}
+
+/* An HS256 token signed with key, with admin and exp (0: none), to free. */
+static char *signed_token(const unsigned char *key, size_t keylen, bool admin, long exp,
+                          jwt_alg_t alg) {
+    jwt_t *jwt = NULL;
+    char *out;
+
+    assert_int_equal(jwt_new(&jwt), 0);
+    if (admin) assert_int_equal(jwt_add_grant_bool(jwt, "admin", 1), 0);
+    if (exp) assert_int_equal(jwt_add_grant_int(jwt, "exp", exp), 0);
+    assert_int_equal(jwt_set_alg(jwt, alg, alg == JWT_ALG_NONE ? NULL : key,
+                                 alg == JWT_ALG_NONE ? 0 : (int)keylen),
+                     0);
+    out = jwt_encode_str(jwt);
+    jwt_free(jwt);
+    assert_non_null(out);
+    return out;
+}
+
+/* One call with the test secret; returns the status, resp to free. */
+static int call(store *st, const char *method, const char *target, const char *body,
+                const char *authz, http_response *resp) {
+    run_full(st, &test_secret, method, target, body != NULL ? JSON_CT : NULL, body,
+             body != NULL ? strlen(body) : 0, authz, resp);
+    check_invariants(target, resp);
+    return resp->status;
+}
+
+/* The status of one call, its response freed. */
+static int call_status(store *st, const char *method, const char *target, const char *body,
+                       const char *authz) {
+    http_response resp;
+    int status = call(st, method, target, body, authz, &resp);
+
+    http_response_free(&resp);
+    return status;
+}
+
+/* Creates room name in ns through the API (with authz) and returns its id. */
+static int64_t make_room(store *st, const char *ns, const char *name, const char *authz) {
+    char body[256];
+    http_response resp;
+    json_t *obj;
+    int64_t id;
+
+    snprintf(body, sizeof body, "{\"name\":\"%s\",\"namespace\":\"%s\"}", name, ns);
+    if (call(st, "POST", "/api/rooms", body, authz, &resp) != 201)
+        fail_msg("create %s in %s: %d %.*s", name, ns, resp.status, (int)resp.body_len, resp.body);
+    obj = json_loadb(resp.body, resp.body_len, 0, NULL);
+    id = json_integer_value(json_object_get(obj, "id"));
+    json_decref(obj);
+    http_response_free(&resp);
+    assert_true(id > 0);
+    return id;
+}
+
+typedef struct control_seen {
+    int64_t id;
+    char kind[32];
+    char payload[256];
+} control_seen;
+
+static int control_last_cb(int64_t id, const char *kind, const char *payload, void *ctx) {
+    control_seen *c = ctx;
+
+    c->id = id;
+    snprintf(c->kind, sizeof c->kind, "%s", kind);
+    snprintf(c->payload, sizeof c->payload, "%s", payload);
+    return 0;
+}
+
+/* DELETE /api/rooms/{id}: 401 without or with a bad token, 403 for a
+ * non-admin one, 204, then 404; "general" is kept (409). */
+static void test_admin_delete_room(void **state) {
+    fixture *fx = *state;
+    char *admin = auth_issue(&test_secret, true, NULL, "root", 600);
+    char *user = auth_issue(&test_secret, false, "/acme", "ann", 600);
+    static const unsigned char other_key[] = "another-secret-of-32-bytes-000000";
+    char *wrong = signed_token(other_key, sizeof other_key - 1, true, 0, JWT_ALG_HS256);
+    char *expired =
+        signed_token(test_secret.key, test_secret.len, true, (long)time(NULL) - 60, JWT_ALG_HS256);
+    char *none = signed_token(NULL, 0, true, 0, JWT_ALG_NONE);
+    char *hs512 = signed_token(test_secret.key, test_secret.len, true, 0, JWT_ALG_HS512);
+    char *h_admin = bearer(admin), *h_user = bearer(user), *h_wrong = bearer(wrong);
+    char *h_expired = bearer(expired), *h_none = bearer(none), *h_512 = bearer(hs512);
+    char target[64], msgs[80];
+    http_response resp;
+    control_seen seen = {0};
+    int64_t id, general_id, before = 0;
+    store_room room;
+    const char *www;
+
+    id = make_room(fx->st, "/", "doomed", NULL);
+    snprintf(target, sizeof target, "/api/rooms/%lld", (long long)id);
+    snprintf(msgs, sizeof msgs, "/api/rooms/%lld/messages", (long long)id);
+    assert_int_equal(call_status(fx->st, "POST", msgs, "{\"user\":\"a\",\"text\":\"bye\"}", NULL),
+                     201);
+
+    /* no token: 401 with the bare challenge */
+    assert_int_equal(call(fx->st, "DELETE", target, NULL, NULL, &resp), 401);
+    www = http_get_header(&resp, "WWW-Authenticate");
+    assert_non_null(www);
+    assert_string_equal(www, "Bearer realm=\"chat\"");
+    http_response_free(&resp);
+
+    /* bad tokens: 401 with error="invalid_token" */
+    const char *bad[] = {"Basic YTpi", "Bearer",  "Bearer not.a.token", h_wrong, h_expired, h_none,
+                         h_512,        "bearer x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (call(fx->st, "DELETE", target, NULL, bad[i], &resp) != 401)
+            fail_msg("bad token %zu: %d", i, resp.status);
+        www = http_get_header(&resp, "WWW-Authenticate");
+        assert_non_null(www);
+        assert_true(strncmp(www, "Bearer realm=\"chat\"", 19) == 0);
+        http_response_free(&resp);
+    }
+    assert_int_equal(call(fx->st, "DELETE", target, NULL, h_expired, &resp), 401);
+    assert_non_null(strstr(http_get_header(&resp, "WWW-Authenticate"), "error=\"invalid_token\""));
+    assert_non_null(strstr(http_get_header(&resp, "WWW-Authenticate"), "expired"));
+    http_response_free(&resp);
+
+    /* a valid token that is not an admin one: 403 */
+    assert_int_equal(call(fx->st, "DELETE", target, NULL, h_user, &resp), 403);
+    assert_null(http_get_header(&resp, "WWW-Authenticate"));
+    http_response_free(&resp);
+    assert_int_equal(call_status(fx->st, "GET", target, NULL, NULL), 200);
+
+    /* admin: 204 with no body; the room, its messages and the control event */
+    assert_int_equal(store_control_head(fx->st, &before), STORE_OK);
+    assert_int_equal(call(fx->st, "DELETE", target, NULL, h_admin, &resp), 204);
+    assert_int_equal(resp.body_len, 0);
+    http_response_free(&resp);
+    assert_int_equal(call_status(fx->st, "GET", target, NULL, NULL), 404);
+    assert_int_equal(call_status(fx->st, "GET", msgs, NULL, NULL), 404);
+    assert_int_equal(store_control_tail(fx->st, before, control_last_cb, &seen), STORE_OK);
+    assert_true(seen.id > before);
+    assert_string_equal(seen.kind, "room_deleted");
+    assert_non_null(strstr(seen.payload, "\"name\":\"doomed\""));
+    assert_non_null(strstr(seen.payload, "\"namespace\":\"/\""));
+
+    /* again, and unknown ids: 404; but auth comes first */
+    assert_int_equal(call_status(fx->st, "DELETE", target, NULL, h_admin), 404);
+    assert_int_equal(call_status(fx->st, "DELETE", "/api/rooms/987654", NULL, h_admin), 404);
+    assert_int_equal(call_status(fx->st, "DELETE", "/api/rooms/987654", NULL, NULL), 401);
+    assert_int_equal(call_status(fx->st, "DELETE", "/api/rooms/abc", NULL, h_admin), 404);
+
+    /* general, of "/" and of a workspace: 409 */
+    assert_int_equal(store_room_find(fx->st, "/", "general", &room), STORE_OK);
+    snprintf(target, sizeof target, "/api/rooms/%lld", (long long)room.id);
+    assert_int_equal(call(fx->st, "DELETE", target, NULL, h_admin, &resp), 409);
+    assert_non_null(strstr(resp.body, "general"));
+    http_response_free(&resp);
+    assert_int_equal(store_namespace_ensure(fx->st, "/del-ws"), STORE_OK);
+    assert_int_equal(store_room_find(fx->st, "/del-ws", "general", &room), STORE_OK);
+    general_id = room.id;
+    snprintf(target, sizeof target, "/api/rooms/%lld", (long long)general_id);
+    assert_int_equal(call_status(fx->st, "DELETE", target, NULL, h_admin), 409);
+    assert_int_equal(call_status(fx->st, "GET", target, NULL, NULL), 200);
+
+    /* a workspace room goes like any other */
+    id = make_room(fx->st, "/del-ws", "tmp", NULL);
+    snprintf(target, sizeof target, "/api/rooms/%lld", (long long)id);
+    assert_int_equal(call_status(fx->st, "DELETE", target, NULL, h_admin), 204);
+
+    /* without a database: the token is checked first, then 503 */
+    run_full(NULL, &test_secret, "DELETE", target, NULL, NULL, 0, h_admin, &resp);
+    assert_int_equal(resp.status, 503);
+    http_response_free(&resp);
+    run_full(NULL, &test_secret, "DELETE", target, NULL, NULL, 0, NULL, &resp);
+    assert_int_equal(resp.status, 401);
+    http_response_free(&resp);
+
+    /* with no secret configured every token is refused */
+    id = make_room(fx->st, "/", "kept", NULL);
+    snprintf(target, sizeof target, "/api/rooms/%lld", (long long)id);
+    run_full(fx->st, NULL, "DELETE", target, NULL, NULL, 0, h_admin, &resp);
+    assert_int_equal(resp.status, 401);
+    assert_non_null(strstr(resp.body, "secret"));
+    http_response_free(&resp);
+    run_full(fx->st, &(auth_secret){.len = 0}, "DELETE", target, NULL, NULL, 0, h_admin, &resp);
+    assert_int_equal(resp.status, 401);
+    http_response_free(&resp);
+    assert_int_equal(call_status(fx->st, "GET", target, NULL, NULL), 200);
+
+    free(admin), free(user), free(wrong), free(expired), free(none), free(hs512);
+    free(h_admin), free(h_user), free(h_wrong), free(h_expired), free(h_none), free(h_512);
+}
+
+/* GET/PUT /api/workspaces/{name}. */
+static void test_workspaces(void **state) {
+    static const char *const bad_names[] = {
+        "/api/workspaces/",      "/api/workspaces/Acme",
+        "/api/workspaces/admin", "/api/workspaces/a_b",
+        "/api/workspaces/a/b",   "/api/workspaces/acme/",
+        "/api/workspaces/%2Fa",  "/api/workspaces/a%00",
+        "/api/workspaces/.",     "/api/workspaces/abcdefghijabcdefghijabcdefghijabc"};
+    fixture *fx = *state;
+    char *admin = auth_issue(&test_secret, true, NULL, NULL, 600);
+    char *user = auth_issue(&test_secret, false, "/team-1", NULL, 600);
+    char *h_admin = bearer(admin), *h_user = bearer(user);
+    http_response resp;
+
+    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL, &resp), 200);
+    assert_string_equal(resp.body, "{\"namespace\":\"/team-1\",\"private\":false}");
+    http_response_free(&resp);
+    assert_int_equal(
+        call_status(fx->st, "GET", "/api/workspaces/abcdefghijabcdefghijabcdefghijab", NULL, NULL),
+        200);
+    for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
+        int st = call_status(fx->st, "GET", bad_names[i], NULL, NULL);
+
+        if (st != 404 && st != 400) fail_msg("%s: %d", bad_names[i], st);
+    }
+
+    /* PUT: admin only, then the body */
+    assert_int_equal(
+        call(fx->st, "PUT", "/api/workspaces/team-1", "{\"private\":true}", NULL, &resp), 401);
+    assert_non_null(http_get_header(&resp, "WWW-Authenticate"));
+    http_response_free(&resp);
+    assert_int_equal(
+        call_status(fx->st, "PUT", "/api/workspaces/team-1", "{\"private\":true}", h_user), 403);
+    assert_int_equal(call_status(fx->st, "PUT", "/api/workspaces/team-1", "{}", h_admin), 400);
+    assert_int_equal(
+        call_status(fx->st, "PUT", "/api/workspaces/team-1", "{\"private\":1}", h_admin), 400);
+    assert_int_equal(
+        call_status(fx->st, "PUT", "/api/workspaces/team-1", "{\"private\":\"yes\"}", h_admin),
+        400);
+    assert_int_equal(call_status(fx->st, "PUT", "/api/workspaces/team-1", "{", h_admin), 400);
+    assert_int_equal(call_status(fx->st, "PUT", "/api/workspaces/team-1", "[true]", h_admin), 400);
+    run_full(fx->st, &test_secret, "PUT", "/api/workspaces/team-1", "text/plain",
+             "{\"private\":true}", 16, h_admin, &resp);
+    assert_int_equal(resp.status, 415);
+    http_response_free(&resp);
+    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL), 200);
+
+    assert_int_equal(
+        call(fx->st, "PUT", "/api/workspaces/team-1", "{\"private\":true}", h_admin, &resp), 200);
+    assert_string_equal(resp.body, "{\"namespace\":\"/team-1\",\"private\":true}");
+    http_response_free(&resp);
+    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL, &resp), 200);
+    assert_string_equal(resp.body, "{\"namespace\":\"/team-1\",\"private\":true}");
+    http_response_free(&resp);
+    assert_int_equal(
+        call(fx->st, "PUT", "/api/workspaces/team-1", "{\"private\":false}", h_admin, &resp), 200);
+    assert_string_equal(resp.body, "{\"namespace\":\"/team-1\",\"private\":false}");
+    http_response_free(&resp);
+    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL, &resp), 200);
+    assert_non_null(strstr(resp.body, "\"private\":false"));
+    http_response_free(&resp);
+
+    /* methods */
+    assert_int_equal(call(fx->st, "DELETE", "/api/workspaces/team-1", NULL, h_admin, &resp), 405);
+    assert_string_equal(http_get_header(&resp, "Allow"), "GET, HEAD, PUT, OPTIONS");
+    http_response_free(&resp);
+    assert_int_equal(call(fx->st, "HEAD", "/api/workspaces/team-1", NULL, NULL, &resp), 200);
+    http_response_free(&resp);
+    run_full(NULL, &test_secret, "GET", "/api/workspaces/team-1", NULL, NULL, 0, NULL, &resp);
+    assert_int_equal(resp.status, 503);
+    http_response_free(&resp);
+
+    free(admin), free(user), free(h_admin), free(h_user);
+}
+
+/* A private workspace's rooms and messages need a token of that workspace
+ * (or an admin one) over REST too; the page renders without them. */
+static void test_private_workspace(void **state) {
+    fixture *fx = *state;
+    char *admin = auth_issue(&test_secret, true, NULL, NULL, 600);
+    char *mine = auth_issue(&test_secret, false, "/secret-ws", "ann", 600);
+    char *other = auth_issue(&test_secret, false, "/other-ws", "bob", 600);
+    char *h_admin = bearer(admin), *h_mine = bearer(mine), *h_other = bearer(other);
+    char room[64], msgs[80], msg[96];
+    const char *list = "/api/rooms?namespace=/secret-ws";
+    http_response resp;
+    int64_t id;
+
+    id = make_room(fx->st, "/secret-ws", "plans", NULL);
+    snprintf(room, sizeof room, "/api/rooms/%lld", (long long)id);
+    snprintf(msgs, sizeof msgs, "/api/rooms/%lld/messages", (long long)id);
+    assert_int_equal(
+        call_status(fx->st, "POST", msgs, "{\"user\":\"a\",\"text\":\"s3cr3t\"}", NULL), 201);
+    snprintf(msg, sizeof msg, "%s/%lld", msgs, (long long)id); /* some id; 404 or 200 */
+    assert_int_equal(
+        call_status(fx->st, "PUT", "/api/workspaces/secret-ws", "{\"private\":true}", h_admin),
+        200);
+
+    const char *targets[] = {list, room, msgs};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(call(fx->st, "GET", targets[i], NULL, NULL, &resp), 401);
+        assert_non_null(http_get_header(&resp, "WWW-Authenticate"));
+        assert_null(strstr(resp.body, "s3cr3t"));
+        http_response_free(&resp);
+        assert_int_equal(call_status(fx->st, "GET", targets[i], NULL, h_other), 403);
+        assert_int_equal(call_status(fx->st, "GET", targets[i], NULL, h_mine), 200);
+        assert_int_equal(call_status(fx->st, "GET", targets[i], NULL, h_admin), 200);
+    }
+    assert_int_equal(call(fx->st, "GET", msgs, NULL, h_mine, &resp), 200);
+    assert_non_null(strstr(resp.body, "s3cr3t"));
+    http_response_free(&resp);
+    assert_int_equal(call_status(fx->st, "POST", msgs, "{\"user\":\"a\",\"text\":\"x\"}", NULL),
+                     401);
+    assert_int_equal(call_status(fx->st, "POST", msgs, "{\"user\":\"a\",\"text\":\"x\"}", h_other),
+                     403);
+    assert_int_equal(call_status(fx->st, "POST", msgs, "{\"user\":\"a\",\"text\":\"x\"}", h_mine),
+                     201);
+    assert_int_equal(call_status(fx->st, "POST", "/api/rooms",
+                                 "{\"name\":\"new\",\"namespace\":\"/secret-ws\"}", NULL),
+                     401);
+    assert_int_equal(call_status(fx->st, "POST", "/api/rooms",
+                                 "{\"name\":\"new\",\"namespace\":\"/secret-ws\"}", h_mine),
+                     201);
+    {
+        int st = call_status(fx->st, "GET", msg, NULL, NULL);
+        assert_true(st == 401);
+    }
+    /* the workspace's settings stay public */
+    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/secret-ws", NULL, NULL), 200);
+
+    /* the page: no rooms, data-private */
+    assert_int_equal(call(fx->st, "GET", "/w/secret-ws", NULL, NULL, &resp), 200);
+    assert_non_null(strstr(resp.body, "data-private=\"true\""));
+    assert_non_null(strstr(resp.body, "\"private\":true"));
+    assert_null(strstr(resp.body, "plans"));
+    assert_null(strstr(resp.body, "data-room-id"));
+    http_response_free(&resp);
+
+    /* public again: open to all */
+    assert_int_equal(
+        call_status(fx->st, "PUT", "/api/workspaces/secret-ws", "{\"private\":false}", h_admin),
+        200);
+    assert_int_equal(call_status(fx->st, "GET", msgs, NULL, NULL), 200);
+    assert_int_equal(call(fx->st, "GET", "/w/secret-ws", NULL, NULL, &resp), 200);
+    assert_non_null(strstr(resp.body, ">plans</span>"));
+    assert_null(strstr(resp.body, "data-private"));
+    http_response_free(&resp);
+
+    free(admin), free(mine), free(other), free(h_admin), free(h_mine), free(h_other);
+}
+
+/* /w/<name>: the page of that workspace; invalid names get the HTML 404. */
+static void test_workspace_pages(void **state) {
+    static const char *const bad[] = {
+        "/w/",        "/w/Acme",  "/w/admin",
+        "/w/a_b",     "/w/a/b",   "/w/acme/",
+        "/w/%2Facme", "/w/a%20b", "/w/abcdefghijabcdefghijabcdefghijabc"};
+    fixture *fx = *state;
+    http_response resp;
+
+    make_room(fx->st, "/page-ws", "design", NULL);
+    assert_int_equal(call(fx->st, "GET", "/w/page-ws", NULL, NULL, &resp), 200);
+    assert_string_equal(http_get_header(&resp, "Content-Type"), "text/html; charset=utf-8");
+    assert_non_null(strstr(http_get_header(&resp, "Content-Security-Policy"), "script-src 'self'"));
+    assert_non_null(strstr(resp.body, "data-namespace=\"/page-ws\""));
+    assert_non_null(strstr(resp.body, "<title>page-ws · Chat</title>"));
+    assert_non_null(strstr(resp.body, "class=\"workspace\""));
+    assert_non_null(strstr(resp.body, ">design</span>"));
+    assert_non_null(strstr(resp.body, "\"namespace\":\"/page-ws\""));
+    assert_null(strstr(resp.body, ">lobby</span>")); /* a room of "/" */
+    assert_null(strstr(resp.body, "data-private"));
+    assert_null(strstr(resp.body, " style="));
+    http_response_free(&resp);
+
+    /* a workspace nobody used yet: the page, with no rooms (the socket makes general) */
+    assert_int_equal(call(fx->st, "GET", "/w/fresh-1", NULL, NULL, &resp), 200);
+    assert_non_null(strstr(resp.body, "\"rooms\":[]"));
+    http_response_free(&resp);
+
+    /* the root page names no workspace */
+    assert_int_equal(call(fx->st, "GET", "/", NULL, NULL, &resp), 200);
+    assert_non_null(strstr(resp.body, "<title>Chat</title>"));
+    assert_null(strstr(resp.body, "class=\"workspace\""));
+    http_response_free(&resp);
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        call(fx->st, "GET", bad[i], NULL, NULL, &resp);
+        if (resp.status != 404 && resp.status != 400) fail_msg("%s: %d", bad[i], resp.status);
+        if (resp.status == 404) {
+            assert_string_equal(http_get_header(&resp, "Content-Type"), "text/html; charset=utf-8");
+            assert_non_null(http_get_header(&resp, "Content-Security-Policy"));
+            assert_non_null(strstr(resp.body, "No such workspace"));
+        }
+        http_response_free(&resp);
+    }
+    assert_int_equal(call(fx->st, "HEAD", "/w/Nope", NULL, NULL, &resp), 404);
+    http_response_free(&resp);
+    assert_int_equal(call(fx->st, "POST", "/w/page-ws", "{}", NULL, &resp), 405);
+    http_response_free(&resp);
+
+    /* without a database the page still renders, offline */
+    run_full(NULL, &test_secret, "GET", "/w/page-ws", NULL, NULL, 0, NULL, &resp);
+    assert_int_equal(resp.status, 200);
+    assert_non_null(strstr(resp.body, "data-offline=\"true\""));
+    http_response_free(&resp);
 }
 
 static void test_page_escape(void **state) {
@@ -892,9 +1331,15 @@ int main(void) {
         cmocka_unit_test(test_long_target),      cmocka_unit_test(test_body_states),
         cmocka_unit_test(test_nul_in_body),      cmocka_unit_test(test_history_order),
         cmocka_unit_test(test_no_database),      cmocka_unit_test(test_busy_database),
-        cmocka_unit_test(test_health_processes), cmocka_unit_test(test_random_input),
+        cmocka_unit_test(test_health_processes), cmocka_unit_test(test_admin_delete_room),
+        cmocka_unit_test(test_workspaces),       cmocka_unit_test(test_private_workspace),
+        cmocka_unit_test(test_workspace_pages),  cmocka_unit_test(test_random_input),
         cmocka_unit_test(test_page_escape),      cmocka_unit_test(test_page_json_script),
     };
 
+    static const char key[] = "unit-test-secret-0123456789abcdef";
+
+    memcpy(test_secret.key, key, sizeof key - 1);
+    test_secret.len = sizeof key - 1;
     return cmocka_run_group_tests_name("fcgi router", tests, fixture_setup, fixture_teardown);
 }
