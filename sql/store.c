@@ -261,8 +261,13 @@ int store_open(store **out, const char *path, const store_options *opt, char *er
     }
     sqlite3_busy_timeout(st->db, opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000);
     sqlite3_extended_result_codes(st->db, 0);
-    const char *sync = opt->sync == STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
-                                                    : "PRAGMA synchronous = NORMAL";
+    /* Unset, the environment decides, so chat-fcgi and chat-ws of one
+     * deployment promise the same durability. */
+    store_sync want = opt->sync;
+    const char *env = getenv("CHAT_SYNC");
+    if (!want) want = env && strcmp(env, "full") == 0 ? STORE_SYNC_FULL : STORE_SYNC_NORMAL;
+    const char *sync = want == STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
+                                               : "PRAGMA synchronous = NORMAL";
     if ((rc = exec_all(st, "PRAGMA journal_mode = WAL")) || (rc = exec_all(st, sync)) ||
         (rc = exec_all(st, "PRAGMA foreign_keys = ON")) || (rc = migrate(st)))
         goto fail;

@@ -37,7 +37,7 @@ typedef enum store_sync {
 
 typedef struct store_options {
     int busy_timeout_ms; /* how long a writer waits for the lock; 0 = 5000 */
-    store_sync sync;     /* 0 = STORE_SYNC_NORMAL */
+    store_sync sync;     /* 0: from $CHAT_SYNC ("full" or "normal"), else NORMAL */
 } store_options;
 
 typedef struct store_room {

@@ -71,10 +71,12 @@ static void usage(FILE *f) {
             "  --cors-origin ORIGIN   Access-Control-Allow-Origin for polling requests\n"
             "  --conformance          serve what the official Engine.IO v4 / Socket.IO v5\n"
             "                         test suites expect instead of the chat\n"
-            "  --sync normal|full     SQLite synchronous: crash-safe or power-loss-safe (normal)\n"
+            "  --sync normal|full     SQLite synchronous: crash-safe or power-loss-safe\n"
+            "                         (default: $CHAT_SYNC, else normal)\n"
             "chat-ws --issue-token [--admin] [--workspace /NS] [--ttl SECONDS]\n"
             "  prints an HS256 token signed with the server secret, then exits\n"
-            "environment: CHAT_DB for --db; CHAT_SECRET or CHAT_SECRET_FILE, the token secret\n");
+            "environment: CHAT_DB for --db; CHAT_SYNC for --sync; CHAT_SECRET or\n"
+            "CHAT_SECRET_FILE, the token secret\n");
 }
 
 static long num_arg(const char *name, const char *v, long min, long max) {
