@@ -93,6 +93,15 @@ test: deps
 	$(MAKE) fuzz-build
 	bash tests/run.sh
 
+# Side-by-side benchmarks (tests/bench/README.md): bench writes
+# tests/bench/RESULTS.md in about 10 minutes; bench-quick proves in under a
+# minute that the bench works, and make test runs it.
+bench: deps
+	bash tests/bench/run.sh
+
+bench-quick: deps
+	bash tests/bench/run.sh --quick
+
 clean:
 	rm -rf build
 

@@ -19,6 +19,7 @@ PACKAGES=(
 	libcmocka-dev
 	nginx chromium curl wrk
 	clang libclang-rt-14-dev
+	libnginx-mod-nchan linux-perf
 )
 
 SUDO=()

@@ -25,6 +25,7 @@ enum stmt_id {
     S_ROOM_INSERT,
     S_ROOM_GET,
     S_ROOM_FIND,
+    S_ROOM_ID,
     S_ROOMS_LIST,
     S_ROOM_DELETE,
     S_MSG_INSERT,
@@ -77,6 +78,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_ROOM_INSERT] = "INSERT INTO rooms (namespace, name, created_at) VALUES (?1, ?2, ?3)",
     [S_ROOM_GET] = "SELECT " ROOM_COLUMNS " FROM rooms r WHERE r.id = ?1",
     [S_ROOM_FIND] = "SELECT " ROOM_COLUMNS " FROM rooms r WHERE r.namespace = ?1 AND r.name = ?2",
+    [S_ROOM_ID] = "SELECT id FROM rooms WHERE namespace = ?1 AND name = ?2",
     [S_ROOMS_LIST] = "SELECT " ROOM_COLUMNS " FROM rooms r WHERE r.namespace = ?1 ORDER BY r.id",
     [S_ROOM_DELETE] = "DELETE FROM rooms WHERE id = ?1",
     [S_MSG_INSERT] = "INSERT INTO messages (room_id, user, text, ts, client_id)"
@@ -193,6 +195,25 @@ static int run(sqlite3_stmt *s) {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return status_of(rc);
+}
+
+/* Steps a statement expected to give one row of integers: column 0 into *a
+ * and, when b is not NULL, column 1 into *b. STORE_NOTFOUND for no row. */
+static int row_ints(sqlite3_stmt *s, int64_t *a, int64_t *b) {
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *a = sqlite3_column_int64(s, 0);
+        if (b) *b = sqlite3_column_int64(s, 1);
+        rc = STORE_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? STORE_NOTFOUND : status_of(rc);
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+static int one_int(sqlite3_stmt *s, int64_t *v) {
+    return row_ints(s, v, NULL);
 }
 
 static void copy_text(char *dst, size_t cap, const unsigned char *src) {
@@ -471,6 +492,13 @@ int store_room_find(store *st, const char *ns, const char *name, store_room *out
     return one_room(s, out);
 }
 
+int store_room_id(store *st, const char *ns, const char *name, int64_t *id) {
+    sqlite3_stmt *s = take(st, S_ROOM_ID);
+    sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    return one_int(s, id);
+}
+
 int store_room_create(store *st, const char *ns, const char *name, store_room *out) {
     if (!store_valid_namespace(ns) || !store_valid_room_name(name)) return STORE_INVALID;
     write_scope w;
@@ -522,25 +550,6 @@ int store_namespace_ensure(store *st, const char *ns) {
 }
 
 /* ---- messages --------------------------------------------------------- */
-
-/* Steps a statement expected to give one row of integers: column 0 into *a
- * and, when b is not NULL, column 1 into *b. STORE_NOTFOUND for no row. */
-static int row_ints(sqlite3_stmt *s, int64_t *a, int64_t *b) {
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *a = sqlite3_column_int64(s, 0);
-        if (b) *b = sqlite3_column_int64(s, 1);
-        rc = STORE_OK;
-    } else {
-        rc = rc == SQLITE_DONE ? STORE_NOTFOUND : status_of(rc);
-    }
-    sqlite3_reset(s);
-    return rc;
-}
-
-static int one_int(sqlite3_stmt *s, int64_t *v) {
-    return row_ints(s, v, NULL);
-}
 
 static int find_by_client(store *st, const char *user, const char *client_id, int64_t *id,
                           int64_t *ts) {

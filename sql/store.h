@@ -128,6 +128,8 @@ int store_rollback(store *st);
 int store_room_create(store *st, const char *ns, const char *name, store_room *out);
 int store_room_get(store *st, int64_t id, store_room *out);
 int store_room_find(store *st, const char *ns, const char *name, store_room *out);
+/* Only the id of room name in ns (no counts: cheap, for hot paths). */
+int store_room_id(store *st, const char *ns, const char *name, int64_t *id);
 /* Calls cb for every room of namespace ns, ordered by id. */
 int store_rooms_list(store *st, const char *ns, store_room_cb cb, void *ctx);
 int store_room_delete(store *st, int64_t id);

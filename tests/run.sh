@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh -- runs every test and prints the total: "N passed, N failed".
 #
-#   bash tests/run.sh [unit] [fuzz] [integration] [browser]   (default: all)
+#   bash tests/run.sh [unit] [fuzz] [integration] [browser] [bench]   (default: all)
 #
 # unit:        each binary in $UNIT_DIR (build/asan/tests) under ASan, UBSan and
 #              LSan; cmocka's "[  PASSED  ] N test(s)." and "[  FAILED  ] N
@@ -31,7 +31,7 @@ FAILED=0
 SKIPPED=0
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit fuzz integration browser)
+[ ${#suites[@]} -gt 0 ] || suites=(unit fuzz integration browser bench)
 
 note() { printf '\n=== %s\n' "$*"; }
 
@@ -130,14 +130,28 @@ run_fuzz() {
 	done
 }
 
+# bench: make bench-quick's run, which proves the benchmarks work (it
+# asserts no timing): one test, passed when it exits 0.
+run_bench() {
+	note "bench: tests/bench/run.sh --quick"
+	if timeout -k 10 600 bash tests/bench/run.sh --quick >"$OUT/bench-quick.log" 2>&1; then
+		PASSED=$((PASSED + 1))
+		tail -25 "$OUT/bench-quick.log"
+	else
+		FAILED=$((FAILED + 1))
+		tail -40 "$OUT/bench-quick.log"
+	fi
+}
+
 for suite in "${suites[@]}"; do
 	case "$suite" in
 	unit) run_unit ;;
 	fuzz) run_fuzz ;;
+	bench) run_bench ;;
 	integration) run_node integration tests/integration ;;
 	browser) run_node browser tests/browser ;;
 	*)
-		echo "unknown suite: $suite (unit, fuzz, integration, browser)" >&2
+		echo "unknown suite: $suite (unit, fuzz, integration, browser, bench)" >&2
 		FAILED=$((FAILED + 1))
 		;;
 	esac

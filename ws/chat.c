@@ -299,8 +299,8 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
         (!client_id || !client_id[0] || strlen(client_id) > STORE_CLIENT_ID_MAX))
         return ack_error(ev->ack, "client_id must be a string of 1-64 bytes");
     if (!sio_in_room(s, room)) return ack_error(ev->ack, "join the room first");
-    store_room r;
-    int rc = store_room_find(c->st, sio_nsp_name(sio_socket_nsp(s)), room, &r);
+    int64_t room_id;
+    int rc = store_room_id(c->st, sio_nsp_name(sio_socket_nsp(s)), room, &room_id);
     if (rc) return ack_error(ev->ack, store_error(rc));
 
     pending_msg *p = calloc(1, sizeof *p);
@@ -309,7 +309,7 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
         if (p) pending_free(p);
         return ack_error(ev->ack, "out of memory");
     }
-    p->room_id = r.id;
+    p->room_id = room_id;
     p->ack = ev->ack;
     ev->ack = NULL;
     if (c->batch_tail)
@@ -384,10 +384,10 @@ static void on_join(sio_socket *s, sio_event *ev, void *ud) {
 }
 
 static void leave_room(chat *c, sio_socket *s, const char *name, bool announce) {
-    store_room r;
+    int64_t room_id;
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
-    if (store_room_find(c->st, ns, name, &r) == STORE_OK)
-        store_presence_remove(c->st, sio_socket_id(s), r.id);
+    if (store_room_id(c->st, ns, name, &room_id) == STORE_OK)
+        store_presence_remove(c->st, sio_socket_id(s), room_id);
     if (announce)
         to_room_but(c, s, name, "user left",
                     json_pack("{s:s,s:s}", "room", name, "user", user_of(s)->name), false);
@@ -418,10 +418,10 @@ static void on_read(sio_socket *s, sio_event *ev, void *ud) {
     json_t *id = json_object_get(json_array_get(ev->args, 0), "id");
     if (!name || !json_is_integer(id) || json_integer_value(id) < 0)
         return ack_error(ev->ack, "expected {room, id}");
-    store_room r;
-    int rc = store_room_find(c->st, sio_nsp_name(sio_socket_nsp(s)), name, &r);
+    int64_t room_id;
+    int rc = store_room_id(c->st, sio_nsp_name(sio_socket_nsp(s)), name, &room_id);
     if (rc == STORE_OK && user_of(s)->named)
-        rc = store_cursor_set(c->st, user_of(s)->name, r.id, json_integer_value(id));
+        rc = store_cursor_set(c->st, user_of(s)->name, room_id, json_integer_value(id));
     if (rc) return ack_error(ev->ack, store_error(rc));
     ack_obj(ev->ack, json_pack("{s:b}", "ok", 1));
 }
@@ -540,12 +540,12 @@ static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud
         size_t i;
         json_t *v;
         json_array_foreach(rooms, i, v) {
-            store_room r;
-            if (!json_is_string(v) ||
-                store_room_find(c->st, ss.ns, json_string_value(v), &r) != STORE_OK)
+            int64_t room_id;
+            const char *room = sio_str(v);
+            if (!room || store_room_id(c->st, ss.ns, room, &room_id) != STORE_OK)
                 continue; /* the room was deleted meanwhile */
-            if (sio_join(s, r.name) == 0)
-                store_presence_add(c->st, c->cfg.process_id, ss.sid, r.id, u->name);
+            if (sio_join(s, room) == 0)
+                store_presence_add(c->st, c->cfg.process_id, ss.sid, room_id, u->name);
         }
         u->recover_from = off;
     } else {

@@ -203,7 +203,9 @@ static int send_text(eio_conn *c, const char *text, size_t len) {
 
 bool eio_can_send_volatile(const eio_conn *c) {
     if (c->closing || c->count) return false;
-    return c->transport == T_WEBSOCKET ? !lws_send_pipe_choked(c->wsi) : c->poll_get != NULL;
+    /* lws_partial_buffered: lws still holds part of a write; a flag, where
+     * lws_send_pipe_choked() would cost a poll() per receiver */
+    return c->transport == T_WEBSOCKET ? !lws_partial_buffered(c->wsi) : c->poll_get != NULL;
 }
 
 outbuf *eio_frame_wrap(char *buf, size_t len) {
@@ -230,16 +232,73 @@ void eio_close(eio_conn *c, int ws_status, const char *reason) {
     }
 }
 
-/* WebSocket writer: queued frames while the socket takes them, then the
- * close if one is due. Returns -1 to have lws close the connection. */
+/* Writes a WebSocket frame header for a server frame (unmasked, FIN) of
+ * len payload bytes at out; returns its length (2, 4 or 10). */
+static size_t ws_header(unsigned char *out, size_t len, bool binary) {
+    out[0] = 0x80 | (binary ? 0x2 : 0x1);
+    if (len < 126) {
+        out[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len <= 0xffff) {
+        out[1] = 126;
+        out[2] = (unsigned char)(len >> 8);
+        out[3] = (unsigned char)len;
+        return 4;
+    }
+    out[1] = 127;
+    for (int i = 0; i < 8; i++) out[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+/* Frames of one connection gathered into one send: the syscall, not the
+ * bytes, is what a loopback delivery costs, so k queued frames go out for the
+ * price of one. The service thread's only, so one scratch buffer serves all. */
+#define WS_BATCH_MAX (256 * 1024)
+
+static int ws_write_batch(eio_conn *c) {
+    static unsigned char *scratch;
+    static size_t scratch_cap;
+    size_t total = 0, n = 0;
+    while (n < c->count) {
+        outbuf *o = c->ring[(c->head + n) % c->ring_cap];
+        if (n && total + 10 + o->len > WS_BATCH_MAX) break;
+        total += 10 + o->len;
+        n++;
+    }
+    if (LWS_PRE + total > scratch_cap) {
+        unsigned char *b = realloc(scratch, LWS_PRE + total);
+        if (!b) return -1;
+        scratch = b;
+        scratch_cap = LWS_PRE + total;
+    }
+    unsigned char *w = scratch + LWS_PRE;
+    for (size_t i = 0; i < n; i++) {
+        outbuf *o = ring_pop(c);
+        w += ws_header(w, o->len, o->binary);
+        memcpy(w, outbuf_payload(o), o->len);
+        w += o->len;
+        outbuf_unref(o);
+    }
+    size_t len = (size_t)(w - (scratch + LWS_PRE));
+    return lws_write(c->wsi, scratch + LWS_PRE, len, LWS_WRITE_RAW) < 0 ? -1 : 0;
+}
+
+/* WebSocket writer: the queued frames, batched, then the close if one is
+ * due. lws keeps what the socket did not take and calls again when it has
+ * drained; nothing more is written until then. Returns -1 to have lws close
+ * the connection. */
 static int ws_writeable(eio_conn *c) {
-    while (c->count) {
-        outbuf *o = c->ring[c->head];
-        int n = lws_write(c->wsi, outbuf_payload(o), o->len,
-                          o->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-        outbuf_unref(ring_pop(c));
-        if (n < 0) return -1;
-        if (lws_send_pipe_choked(c->wsi)) break;
+    if (c->count) {
+        if (c->count == 1) { /* the common case: no copy */
+            outbuf *o = ring_pop(c);
+            int n = lws_write(c->wsi, outbuf_payload(o), o->len,
+                              o->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+            outbuf_unref(o);
+            if (n < 0) return -1;
+        } else if (ws_write_batch(c)) {
+            return -1;
+        }
     }
     if (c->closing) {
         lwsl_user("eio %s closed: %s\n", c->sid, c->close_reason);

@@ -368,7 +368,9 @@ int main(int argc, char **argv) {
     }
 
     struct lws_protocols protocols[] = {
-        {"eio", eio_lws_callback, eio_pss_size(), 0, 0, NULL, 0},
+        /* rx_buffer_size 512: lws allocates it per connection (4 KB by
+         * default); bigger messages arrive in pieces, which eio gathers */
+        {"eio", eio_lws_callback, eio_pss_size(), 512, 0, NULL, 0},
         {TAIL_PROTOCOL, tail_lws_callback, 0, 0, 0, NULL, 0},
         {NULL, NULL, 0, 0, 0, NULL, 0},
     };
@@ -389,6 +391,11 @@ int main(int argc, char **argv) {
         info.iface = o.host;
     }
     info.timeout_secs = 20;
+    /* No lws validity timer per connection: Engine.IO's heartbeat already
+     * watches liveness, and lws 4.1 re-inserts that timer into one sorted list
+     * on traffic, linear in the number of connections. */
+    static const lws_retry_bo_t no_idle_policy = {0};
+    info.retry_and_idle_policy = &no_idle_policy;
     info.fd_limit_per_thread = 0;
     context = lws_create_context(&info);
     if (!context) {
