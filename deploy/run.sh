@@ -187,8 +187,9 @@ spawn_fcgi() {
 
 spawn_ws() { # index
 	local i=$1
-	# shellcheck disable=SC2086 # WS_ARGS is a list of words
-	setsid "$BIN_DIR/chat-ws" --db "$DB" --listen "127.0.0.1:${WS_PORTS[$i]}" --node "${NODES:$i:1}" $WS_ARGS \
+	local -a args
+	read -r -a args <<<"$WS_ARGS" # words, never globbed (--allowed-origins '*')
+	setsid "$BIN_DIR/chat-ws" --db "$DB" --listen "127.0.0.1:${WS_PORTS[$i]}" --node "${NODES:$i:1}" "${args[@]}" \
 		</dev/null >>"$RUN_DIR/ws-$i.log" 2>&1 &
 	NAME_OF[$!]=ws-$i
 	START_OF[ws-$i]=$SECONDS

@@ -27,6 +27,7 @@ struct bus {
     strmap appliers; /* kind -> applier */
     int64_t cursor;  /* last control event applied */
     queued *head, *tail;
+    long long since; /* ms: when the oldest queued event was published */
     lws_sorted_usec_list_t flush;
     bool flush_scheduled;
     int64_t (*offset_fn)(void *);
@@ -105,9 +106,16 @@ static void queued_free(queued *q) {
 static void flush(lws_sorted_usec_list_t *sul) {
     bus *b = lws_container_of(sul, bus, flush);
     b->flush_scheduled = false;
+    int rc = store_begin(b->st);
+    if (rc == STORE_BUSY && eio_now_ms() - b->since < 2000 && b->ctx) {
+        /* the database is locked by another process: retry soon, without
+         * blocking the event loop, for up to 2 s */
+        b->flush_scheduled = true;
+        lws_sul_schedule(b->ctx, 0, &b->flush, flush, 50 * LWS_US_PER_MS);
+        return;
+    }
     queued *q = b->head;
     b->head = b->tail = NULL;
-    int rc = store_begin(b->st);
     int64_t id;
     for (queued *p = q; p && rc == STORE_OK; p = p->next)
         rc = store_control_append(b->st, p->kind, p->payload, &id);
@@ -132,10 +140,12 @@ int bus_publish(bus *b, const char *kind, json_t *payload) {
         if (q) queued_free(q);
         return -1;
     }
-    if (b->tail)
+    if (b->tail) {
         b->tail->next = q;
-    else
+    } else {
         b->head = q;
+        b->since = eio_now_ms();
+    }
     b->tail = q;
     if (!b->flush_scheduled && b->ctx) {
         b->flush_scheduled = true;

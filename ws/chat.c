@@ -29,6 +29,7 @@ struct chat {
     int64_t cursor; /* last log offset delivered */
     pending_msg *batch, *batch_tail;
     size_t batch_len;
+    long long batch_since; /* ms: when the oldest message of the batch came */
     lws_sorted_usec_list_t flush;
     bool flush_scheduled;
     struct lws_context *ctx;
@@ -237,15 +238,28 @@ static void pending_free(pending_msg *p) {
     free(p);
 }
 
+/* How long a batch may wait for a locked database before its messages are
+ * answered {error}; retried meanwhile without blocking the event loop. */
+#define COMMIT_DEADLINE_MS 2000
+#define COMMIT_RETRY_MS 50
+
 /* Commits every queued message in one transaction, then acks each: an ack
  * is sent only after its message is durable. */
 static void flush(lws_sorted_usec_list_t *sul) {
     chat *c = lws_container_of(sul, chat, flush);
     c->flush_scheduled = false;
+    if (!c->batch) return;
+    int brc = store_begin(c->st);
+    if (brc == STORE_BUSY && eio_now_ms() - c->batch_since < COMMIT_DEADLINE_MS && c->ctx) {
+        /* Another process holds the lock: keep the batch (new messages join
+         * it) and try again soon, serving everyone else meanwhile. */
+        c->flush_scheduled = true;
+        lws_sul_schedule(c->ctx, 0, &c->flush, flush, COMMIT_RETRY_MS * LWS_US_PER_MS);
+        return;
+    }
     pending_msg *batch = c->batch;
     c->batch = c->batch_tail = NULL;
     c->batch_len = 0;
-    if (!batch) return;
 
     typedef struct result {
         int rc;
@@ -254,7 +268,11 @@ static void flush(lws_sorted_usec_list_t *sul) {
     size_t n = 0;
     for (pending_msg *p = batch; p; p = p->next) n++;
     result *res = calloc(n, sizeof *res);
-    int rc = res ? store_begin(c->st) : STORE_ERROR;
+    int rc = brc;
+    if (!res && rc == STORE_OK) {
+        store_rollback(c->st);
+        rc = STORE_ERROR;
+    }
     size_t i = 0;
     for (pending_msg *p = batch; p; p = p->next, i++) {
         if (rc) {
@@ -312,6 +330,7 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
     p->room_id = room_id;
     p->ack = ev->ack;
     ev->ack = NULL;
+    if (!c->batch) c->batch_since = eio_now_ms();
     if (c->batch_tail)
         c->batch_tail->next = p;
     else
