@@ -43,6 +43,7 @@ struct eio_conn {
     /* closing: set by eio_close, carried out by the writer or the reaper */
     bool closing;
     bool client_closed; /* the client asked (close packet): a held GET gets a noop */
+    long long closing_at; /* ms: when eio_close was called */
     int close_status;
     char close_reason[96];
 };
@@ -215,13 +216,29 @@ outbuf *eio_frame_wrap(char *buf, size_t len) {
 
 static void reap(lws_sorted_usec_list_t *sul);
 
+/* A WebSocket whose close frame cannot go out (its peer does not read) is
+ * dropped at once; lws then reports it closed and the session ends. */
+static void ws_kill(eio_conn *c) {
+    lwsl_user("eio %s closed: %s (connection dropped)\n", c->sid, c->close_reason);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+/* How long a closing WebSocket may take to send its close frame. */
+#define CLOSE_DEADLINE_MS 2000
+
 void eio_close(eio_conn *c, int ws_status, const char *reason) {
     if (c->closing) return;
     c->closing = true;
+    c->closing_at = eio_now_ms();
     c->close_status = ws_status;
     snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
     if (c->transport == T_WEBSOCKET) {
-        lws_callback_on_writable(c->wsi);
+        /* A choked pipe would hold the close behind data the peer does not
+         * read (a slow reader): drop it now. */
+        if (lws_partial_buffered(c->wsi))
+            ws_kill(c);
+        else
+            lws_callback_on_writable(c->wsi);
         return;
     }
     /* A polling session has no connection of its own to close: the reaper
@@ -579,7 +596,12 @@ static void tick(lws_sorted_usec_list_t *sul) {
     lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&srv->conns)) {
         eio_conn *c = lws_container_of(d, eio_conn, node);
         if (c->closing) {
-            /* being closed */
+            /* a close frame that did not go out in time: drop the connection */
+            if (c->transport == T_WEBSOCKET && now - c->closing_at > CLOSE_DEADLINE_MS &&
+                c->closing_at > 0) {
+                c->closing_at = 0; /* once */
+                ws_kill(c);
+            }
         } else if (c->awaiting_pong) {
             if (now >= c->pong_deadline) eio_close(c, 1000, "ping timeout");
         } else if (now >= c->next_ping_at) {
