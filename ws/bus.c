@@ -194,6 +194,10 @@ bus *bus_new(sio_server *srv, store *st) {
 }
 
 void bus_attach(bus *b, struct lws_context *ctx) {
+    if (!ctx && b->flush_scheduled) { /* detaching: the timer goes with the context */
+        lws_sul_cancel(&b->flush);
+        b->flush_scheduled = false;
+    }
     b->ctx = ctx;
 }
 
@@ -211,7 +215,6 @@ static void free_applier(const char *key, void *value, void *ud) {
 
 void bus_free(bus *b) {
     if (!b) return;
-    if (b->flush_scheduled) lws_sul_cancel(&b->flush);
     while (b->head) {
         queued *q = b->head;
         b->head = q->next;

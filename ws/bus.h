@@ -22,7 +22,8 @@ typedef void (*bus_fn)(json_t *payload, void *ud);
 /* st is borrowed and must outlive the bus. Returns NULL when out of memory. */
 bus *bus_new(sio_server *srv, store *st);
 void bus_free(bus *b);
-/* Gives the bus the lws context its batching timer runs on. */
+/* Gives the bus the lws context its batching timer runs on; NULL detaches
+ * it (cancelling the timer) before the context is destroyed. */
 void bus_attach(bus *b, struct lws_context *ctx);
 /* Where the offset of emits published with with_offset comes from at the
  * moment they are applied (the chat's delivered cursor). */

@@ -673,12 +673,15 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
 }
 
 void chat_attach(chat *c, struct lws_context *ctx) {
+    if (!ctx && c->flush_scheduled) { /* detaching: the timer goes with the context */
+        lws_sul_cancel(&c->flush);
+        c->flush_scheduled = false;
+    }
     c->ctx = ctx;
 }
 
 void chat_free(chat *c) {
     if (!c) return;
-    if (c->flush_scheduled) lws_sul_cancel(&c->flush);
     while (c->batch) {
         pending_msg *p = c->batch;
         c->batch = p->next;

@@ -24,7 +24,8 @@ typedef struct chat chat;
  * borrowed and must outlive the chat. Returns NULL when out of memory. */
 chat *chat_new(sio_server *srv, store *st, const chat_config *cfg);
 void chat_free(chat *c);
-/* Gives the chat the lws context its group-commit timer runs on. */
+/* Gives the chat the lws context its group-commit timer runs on; NULL
+ * detaches it (cancelling the timer) before the context is destroyed. */
 void chat_attach(chat *c, struct lws_context *ctx);
 
 /* Delivers every message appended to the log since the last call, whoever

@@ -243,7 +243,7 @@ void eio_close(eio_conn *c, int ws_status, const char *reason) {
     }
     /* A polling session has no connection of its own to close: the reaper
      * ends it from the service loop, never under a caller still using it. */
-    if (!c->srv->reap_scheduled) {
+    if (!c->srv->reap_scheduled && c->srv->ctx) {
         c->srv->reap_scheduled = true;
         lws_sul_schedule(c->srv->ctx, 0, &c->srv->reap, reap, 1);
     }
@@ -620,12 +620,17 @@ void eio_server_start(eio_server *srv, struct lws_context *ctx) {
     lws_sul_schedule(ctx, 0, &srv->tick, tick, srv->tick_ms * LWS_US_PER_MS);
 }
 
+void eio_server_stop(eio_server *srv) {
+    if (!srv || !srv->ctx) return;
+    lws_sul_cancel(&srv->tick);
+    lws_sul_cancel(&srv->reap);
+    srv->reap_scheduled = false;
+    srv->ctx = NULL;
+}
+
 void eio_server_free(eio_server *srv) {
     if (!srv) return;
-    if (srv->ctx) {
-        lws_sul_cancel(&srv->tick);
-        lws_sul_cancel(&srv->reap);
-    }
+    eio_server_stop(srv);
     /* polling sessions outlive their connections: end them here */
     lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&srv->conns)) {
         eio_conn *c = lws_container_of(d, eio_conn, node);

@@ -50,7 +50,11 @@ typedef struct eio_handlers {
  * exists (it needs the server as the context's user pointer first). */
 eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h, void *ud);
 void eio_server_start(eio_server *srv, struct lws_context *ctx);
-/* Frees the server. Connections must be gone (the lws context destroyed). */
+/* Cancels the server's timers: call before destroying the lws context. */
+void eio_server_stop(eio_server *srv);
+/* Ends the sessions left (polling ones outlive their connections) through
+ * the upper layer's close, then frees the server. Call after the lws
+ * context is destroyed, while the upper layer is still alive. Accepts NULL. */
 void eio_server_free(eio_server *srv);
 const eio_config *eio_server_config(const eio_server *srv);
 size_t eio_server_connections(const eio_server *srv);

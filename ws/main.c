@@ -429,21 +429,25 @@ int main(int argc, char **argv) {
     status = 0;
 out:
     if (context) {
+        /* Our timers first: they live in the context's lists. Sessions that
+         * close while the context goes (WebSocket) and after it (polling, in
+         * eio_server_free) still reach the chat, the bus and the store. */
         lws_sul_cancel(&hb.sul);
         tail_free(tl);
-        /* closing sessions publish events: queue them, schedule nothing */
+        eio_server_stop(eio);
+        sio_server_stop(sio);
         if (ch) {
             chat_attach(ch, NULL);
             bus_attach(bs, NULL);
         }
-        lws_context_destroy(context); /* closes every session through the handlers */
+        lws_context_destroy(context);
         context = NULL;
     }
+    eio_server_free(eio);
     chat_free(ch);
     admin_free(adm);
     bus_free(bs);
     sio_server_free(sio);
-    eio_server_free(eio);
     if (st && o.chat.process_id) store_process_unregister(st, o.chat.process_id);
     store_close(st);
     return status;

@@ -935,9 +935,15 @@ static void free_nsp(const char *key, void *value, void *ud) {
     free(nsp);
 }
 
+void sio_server_stop(sio_server *srv) {
+    if (!srv || !srv->ctx) return;
+    lws_sul_cancel(&srv->tick);
+    srv->ctx = NULL;
+}
+
 void sio_server_free(sio_server *srv) {
     if (!srv) return;
-    if (srv->ctx) lws_sul_cancel(&srv->tick);
+    sio_server_stop(srv);
     strmap_each(&srv->nsps, free_nsp, NULL);
     strmap_clear(&srv->nsps);
     while (srv->defs) {

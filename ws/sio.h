@@ -64,6 +64,8 @@ typedef struct sio_config {
 /* Creates the Socket.IO server on top of Engine.IO. Returns NULL when out of
  * memory. The eio_handlers to give eio_server_new() come from sio_eio_handlers(). */
 sio_server *sio_server_new(const sio_config *cfg);
+/* Cancels the server's timer: call before destroying the lws context. */
+void sio_server_stop(sio_server *srv);
 void sio_server_free(sio_server *srv);
 const eio_handlers *sio_eio_handlers(void);
 /* Attaches the Engine.IO server whose connections this server serves. */
