@@ -333,7 +333,9 @@ scenario_idle() {
 FAN_ARGS=()
 scenario_fanout() {
 	say "== one-room fan-out: $FAN_SUBS subscribers, one publisher, increasing rates"
-	FAN_ARGS=(--conns "$FAN_SUBS" --publishers 1 --rates "$FAN_RATES" --step "$FAN_STEP" --drain 2 --half "$FAN_HALF"
+	# --hold 3: let the presence of 1,000 joins (user connected / user joined,
+	# ~10^6 frames, sent alike by Socket.IO) drain before measuring fan-out
+	FAN_ARGS=(--conns "$FAN_SUBS" --publishers 1 --hold 3 --rates "$FAN_RATES" --step "$FAN_STEP" --drain 2 --half "$FAN_HALF"
 		--keepup-p99-ms 50 --concurrency 256)
 	start_stack fanout $NOLIMIT
 	lg ours-direct fanout --port "$S_WS_PORT" "${FAN_ARGS[@]}" --server "chat-ws=@$S_DIR/ws-0.pid"
