@@ -58,7 +58,7 @@ typedef struct sio_config {
     int rate;                /* events per second per socket, a token bucket; 0: no limit */
     int burst;               /* the bucket's size [2 x rate]. An event over the limit is
                                 refused (an error ack when it asked for one); a socket
-                                refused `burst` times in a row is disconnected */
+                                refused `burst` times within 10 s is disconnected */
 } sio_config;
 
 /* Creates the Socket.IO server on top of Engine.IO. Returns NULL when out of
