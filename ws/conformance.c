@@ -30,6 +30,28 @@ static void message_with_ack(sio_socket *s, sio_event *ev, void *ud) {
     sio_ack_send_bin(ev->ack, ev->args, ev->attachments, ev->nattachments);
 }
 
+/* Beyond the suites, for our own tests of server-to-client acks: "ask-me"
+ * makes the server emit "ask" with the same arguments and an ack; the
+ * client's answer comes back as "ack-received", a missing one (500 ms) as
+ * "ack-timeout". */
+static void ack_reply(sio_socket *s, json_t *args, void *ud) {
+    (void)ud;
+    if (!sio_socket_connected(s)) return; /* failed by the disconnect */
+    if (args) {
+        sio_emit_socket(s, "ack-received", args);
+    } else {
+        json_t *why = json_pack("[s]", "timeout");
+        sio_emit_socket(s, "ack-timeout", why);
+        json_decref(why);
+    }
+}
+
+static void ask_me(sio_socket *s, sio_event *ev, void *ud) {
+    (void)ud;
+    sio_emit_with_ack(s, "ask", ev->args, 500, ack_reply, NULL);
+    sio_ack_drop(ev->ack);
+}
+
 void conformance_register(sio_server *srv) {
     const char *names[] = {"/", "/custom"};
     for (int i = 0; i < 2; i++) {
@@ -38,5 +60,6 @@ void conformance_register(sio_server *srv) {
         sio_on_connection(def, echo_auth, NULL);
         sio_on(def, "message", message, NULL);
         sio_on(def, "message-with-ack", message_with_ack, NULL);
+        sio_on(def, "ask-me", ask_me, NULL);
     }
 }

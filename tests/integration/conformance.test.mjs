@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
+import { io } from 'socket.io-client';
 import { ROOT, portOpen } from './lib/stack.mjs';
 
 const binDir = path.resolve(ROOT, process.env.BIN_DIR || 'build');
@@ -307,5 +308,30 @@ test('malformed Socket.IO packets close the connection', async () => {
     const { ws } = await sioSocket();
     ws.send(bad);
     assert.ok(await closedWithin(ws), bad);
+  }
+});
+
+// ---- beyond the suites: server -> client acks, with the official client --------
+
+test('server emits with an ack: the answer comes back; no answer times out', async () => {
+  const s = io(URL, { transports: ['websocket'], reconnection: false });
+  try {
+    await new Promise((resolve, reject) => {
+      s.once('connect', resolve);
+      s.once('connect_error', reject);
+    });
+    s.on('ask', (x, cb) => cb(`${x}!`, 42));
+    const received = new Promise((r) => s.once('ack-received', (...args) => r(args)));
+    s.emit('ask-me', 'hi');
+    assert.deepEqual(await received, ['hi!', 42]);
+    s.off('ask');
+    s.on('ask', () => {}); // never acks
+    const timedOut = new Promise((r) => s.once('ack-timeout', (...args) => r(args)));
+    const t0 = Date.now();
+    s.emit('ask-me', 'silence');
+    assert.deepEqual(await timedOut, ['timeout']);
+    assert.ok(Date.now() - t0 >= 450, 'not before the 500 ms timeout');
+  } finally {
+    s.close();
   }
 });

@@ -322,7 +322,6 @@ describe('sockets', () => {
     await closeAll(ok, guest);
   });
 
-  test('server → client ack with timeout', { skip: 'exists in ws/sio.c, but no chat event uses it' }, () => {});
 
   test('workspace namespaces have their own rooms; messages do not cross', T, async () => {
     const root = await connect(stack.url, { name: uniq('root') });
