@@ -245,6 +245,22 @@ static int api_message_cb(const store_message *msg, void *ctx) {
     return 0;
 }
 
+/* A trimmed copy of in, malloc'd into *out, when valid() accepts it. Else
+ * answers 400 with msg (500 when out of memory) and returns false; *out is
+ * then NULL or a copy the caller frees as usual. */
+static bool api_trimmed(const char *in, bool (*valid)(const char *), const char *msg, char **out,
+                        http_response *resp) {
+    if ((*out = strdup(in)) == NULL) {
+        http_reply_error(resp, 500, "out of memory");
+        return false;
+    }
+    if (!valid(store_trim(*out))) {
+        http_reply_error(resp, 400, msg);
+        return false;
+    }
+    return true;
+}
+
 /* Answers {key: array} with status, or 500 when the list ran out of memory. */
 static void api_reply_list(http_response *resp, const char *key, api_list_ctx *c) {
     if (c->oom) {
@@ -297,15 +313,10 @@ void api_rooms_create(const api_env *env, const http_request *req, http_response
         http_reply_error(resp, 400, "invalid namespace");
         goto out;
     }
-    if ((name = strdup(name_in)) == NULL) {
-        http_reply_error(resp, 500, "out of memory");
+    if (!api_trimmed(name_in, store_valid_room_name,
+                     "invalid room name: 1-64 characters, no control characters", &name, resp))
         goto out;
-    }
-    trimmed = store_trim(name);
-    if (!store_valid_room_name(trimmed)) {
-        http_reply_error(resp, 400, "invalid room name: 1-64 characters, no control characters");
-        goto out;
-    }
+    trimmed = name;
     if (!api_have_store(st, resp)) goto out;
     if (!api_namespace_access(env, req, ns_in, resp)) goto out;
     memset(&room, 0, sizeof room);
@@ -568,15 +579,10 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         http_reply_error(resp, 400, "\"user\" and \"text\" are required");
         goto out;
     }
-    if ((user = strdup(user_in)) == NULL) {
-        http_reply_error(resp, 500, "out of memory");
+    if (!api_trimmed(user_in, store_valid_user_name,
+                     "invalid user: 1-32 characters, no control characters", &user, resp))
         goto out;
-    }
-    trimmed = store_trim(user);
-    if (!store_valid_user_name(trimmed)) {
-        http_reply_error(resp, 400, "invalid user: 1-32 characters, no control characters");
-        goto out;
-    }
+    trimmed = user;
     if (!store_valid_text(text)) {
         http_reply_error(resp, 400, "invalid text: 1-4000 characters");
         goto out;
