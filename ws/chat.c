@@ -18,6 +18,7 @@ typedef struct chat_user {
 typedef struct pending_msg {
     sio_ack *ack; /* may be NULL: the client asked for none */
     int64_t room_id;
+    char *room, *ns; /* the room's name and namespace, for delivery */
     char *user, *text, *client_id;
     struct pending_msg *next;
 } pending_msg;
@@ -232,6 +233,8 @@ static void replay_missed(chat *c, sio_socket *s) {
 /* ---- group commit ----------------------------------------------------- */
 
 static void pending_free(pending_msg *p) {
+    free(p->room);
+    free(p->ns);
     free(p->user);
     free(p->text);
     free(p->client_id);
@@ -264,6 +267,7 @@ static void flush(lws_sorted_usec_list_t *sul) {
     typedef struct result {
         int rc;
         int64_t id, ts;
+        bool dup;
     } result;
     size_t n = 0;
     for (pending_msg *p = batch; p; p = p->next) n++;
@@ -279,9 +283,8 @@ static void flush(lws_sorted_usec_list_t *sul) {
             if (res) res[i].rc = rc;
             continue;
         }
-        bool dup;
         res[i].rc = store_message_append(c->st, p->room_id, p->user, p->text, p->client_id,
-                                         &res[i].id, &res[i].ts, &dup);
+                                         &res[i].id, &res[i].ts, &res[i].dup);
     }
     if (rc == STORE_OK) {
         rc = store_commit(c->st);
@@ -292,18 +295,32 @@ static void flush(lws_sorted_usec_list_t *sul) {
     } else {
         lwsl_warn("chat: begin failed: %s\n", store_errmsg(c->st));
     }
+    /* Deliver from memory what was just committed, when its ids follow the
+     * delivered cursor with no gap (no other writer came in between): the
+     * log need not be read back. Otherwise the tail reads it, in order. */
+    bool from_memory = rc == STORE_OK && res;
+    int64_t expect = c->cursor + 1;
+    i = 0;
+    for (pending_msg *p = batch; from_memory && p; p = p->next, i++)
+        if (res[i].rc == STORE_OK && !res[i].dup && res[i].id != expect++) from_memory = false;
     i = 0;
     for (pending_msg *p = batch, *next; p; p = next, i++) {
         next = p->next;
-        if (!res || res[i].rc)
+        if (!res || res[i].rc) {
             ack_error(p->ack, store_error(res ? res[i].rc : STORE_ERROR));
-        else
+        } else {
             ack_obj(p->ack, json_pack("{s:I,s:I}", "id", (json_int_t)res[i].id, "ts",
                                       (json_int_t)res[i].ts));
+            if (from_memory && !res[i].dup) {
+                store_message m = {res[i].id, p->room_id, p->room, p->ns, p->user,
+                                   p->text, p->client_id, res[i].ts};
+                deliver_one(&m, c);
+            }
+        }
         pending_free(p);
     }
     free(res);
-    chat_deliver_new(c);
+    if (!from_memory) chat_deliver_new(c);
 }
 
 static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
@@ -323,6 +340,7 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
 
     pending_msg *p = calloc(1, sizeof *p);
     if (!p || !(p->user = strdup(user_of(s)->name)) || !(p->text = strdup(text)) ||
+        !(p->room = strdup(room)) || !(p->ns = strdup(sio_nsp_name(sio_socket_nsp(s)))) ||
         (client_id && !(p->client_id = strdup(client_id)))) {
         if (p) pending_free(p);
         return ack_error(ev->ack, "out of memory");
