@@ -78,10 +78,18 @@ function issueToken(...args) {
  */
 async function person(name, opts = {}) {
   const context = await browser.newContext({ viewport: opts.viewport ?? WIDE });
+  const p = { context, errors: [], dialogs: [], name, allowNetwork: false, wsAttempts: 0 };
+  if (opts.blockWebSockets) {
+    // a proxy that refuses WebSockets: every upgrade attempt is closed at once
+    p.allowNetwork = true;
+    await context.routeWebSocket(/\/socket\.io\//, (ws) => {
+      p.wsAttempts++;
+      ws.close({ code: 1008, reason: 'blocked' });
+    });
+  }
   const page = await context.newPage();
-  const errors = [];
-  const dialogs = [];
-  const p = { page, context, errors, dialogs, name, allowNetwork: false };
+  p.page = page;
+  const { errors, dialogs } = p;
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
     const where = m.location()?.url ?? '';
@@ -225,6 +233,28 @@ describe('the chat page in a browser', { skip }, () => {
       await bob.close();
       await ann.page.locator('#messages .notice', { hasText: `${bob.name} left` }).waitFor({ timeout: WAIT });
       await until(async () => !(await members(ann.page)).includes(bob.name), WAIT, 'bob gone from the members');
+      assertClean(ann, bob);
+    } finally {
+      await ann.close();
+      await bob.close();
+    }
+  });
+
+  test('WebSockets blocked by a proxy: the page chats over long-polling', T, async () => {
+    const room = unique('no-ws');
+    await createRoom(room);
+    const ann = await person(unique('ann'), { blockWebSockets: true });
+    const bob = await person(unique('bob'), { blockWebSockets: true });
+    try {
+      await openRoom(ann.page, room);
+      await openRoom(bob.page, room);
+      await until(async () => (await members(ann.page)).includes(bob.name), WAIT, 'bob online in ann\'s room');
+      await send(ann.page, 'over long-polling');
+      await waitText(bob.page, 'over long-polling');
+      await send(bob.page, 'and back again');
+      await waitText(ann.page, 'and back again');
+      await until(async () => (await ann.page.locator('.message.pending').count()) === 0, WAIT, 'acked');
+      assert.ok(ann.wsAttempts + bob.wsAttempts >= 1, 'the pages tried WebSocket and were refused');
       assertClean(ann, bob);
     } finally {
       await ann.close();
