@@ -93,17 +93,20 @@ static int page_room_item(FILE *f, json_t *room) {
     return 0;
 }
 
+/* The <head> up to the title, shared by the chat page and the 404 page. */
+#define PAGE_HEAD_TO_TITLE                                                                         \
+    "<!doctype html>\n"                                                                            \
+    "<html lang=\"en\">\n"                                                                         \
+    "<head>\n"                                                                                     \
+    "<meta charset=\"utf-8\">\n"                                                                   \
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"                   \
+    "<meta name=\"color-scheme\" content=\"light dark\">\n"                                        \
+    "<link rel=\"icon\" href=\"data:,\">\n"                                                        \
+    "<link rel=\"stylesheet\" href=\"/static/chat.css\">\n"                                        \
+    "<title>"
+
 /* The <head> up to the title, whose text the caller writes. */
-static const char page_head[] =
-    "<!doctype html>\n"
-    "<html lang=\"en\">\n"
-    "<head>\n"
-    "<meta charset=\"utf-8\">\n"
-    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-    "<meta name=\"color-scheme\" content=\"light dark\">\n"
-    "<link rel=\"icon\" href=\"data:,\">\n"
-    "<link rel=\"stylesheet\" href=\"/static/chat.css\">\n"
-    "<title>";
+static const char page_head[] = PAGE_HEAD_TO_TITLE;
 
 static const char page_top[] =
     "<a class=\"skip-link\" href=\"#text\">Skip to the message box</a>\n"
@@ -250,16 +253,8 @@ static void page_headers(http_response *resp) {
     http_set_header(resp, "X-Frame-Options", "DENY");
 }
 
-static const char page_404[] =
-    "<!doctype html>\n"
-    "<html lang=\"en\">\n"
-    "<head>\n"
-    "<meta charset=\"utf-8\">\n"
-    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-    "<meta name=\"color-scheme\" content=\"light dark\">\n"
-    "<link rel=\"icon\" href=\"data:,\">\n"
-    "<link rel=\"stylesheet\" href=\"/static/chat.css\">\n"
-    "<title>Not found · Chat</title>\n"
+static const char page_404[] = PAGE_HEAD_TO_TITLE
+    "Not found · Chat</title>\n"
     "</head>\n"
     "<body class=\"page-error\">\n"
     "<main class=\"error-box\">\n"
