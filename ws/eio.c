@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "eio_packet.h"
 #include "strmap.h"
@@ -42,7 +43,7 @@ struct eio_conn {
 
     /* closing: set by eio_close, carried out by the writer or the reaper */
     bool closing;
-    bool client_closed; /* the client asked (close packet): a held GET gets a noop */
+    bool client_closed;   /* the client asked (close packet): a held GET gets a noop */
     long long closing_at; /* ms: when eio_close was called */
     int close_status;
     char close_reason[96];
@@ -71,15 +72,16 @@ struct eio_server {
  * connection uses the rest for its request in progress (keep-alive
  * requests come one after another on the same connection). */
 typedef struct pss {
-    eio_conn *c;       /* WebSocket: the session it carries or probes */
-    bool probe_reply;  /* WebSocket probe: "3probe" is due */
+    eio_conn *c;               /* WebSocket: the session it carries or probes */
+    bool probe_reply;          /* WebSocket probe: "3probe" is due */
+    bool refused;              /* WebSocket naming a session it cannot carry: close it */
     char sid[EIO_SID_LEN + 1]; /* HTTP: the session of this request */
-    bool held;         /* a GET waiting for data */
-    bool gone_noop;    /* its session ended at the client's request: answer a noop */
-    bool post_error;   /* POST: refuse at the end of the body */
+    bool held;                 /* a GET waiting for data */
+    bool gone_noop;            /* its session ended at the client's request: answer a noop */
+    bool post_error;           /* POST: refuse at the end of the body */
     unsigned post_status;
     const char *post_json;
-    char *body;        /* POST body */
+    char *body; /* POST body */
     size_t body_len, body_cap;
 } pss;
 
@@ -106,9 +108,8 @@ eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h, void *u
     srv->ud = ud;
     /* The tick is a quarter of the shortest heartbeat period, so a timeout is
      * noticed within 25% of its length, and never more often than 20 ms. */
-    int shortest = srv->cfg.ping_interval_ms < srv->cfg.ping_timeout_ms
-                       ? srv->cfg.ping_interval_ms
-                       : srv->cfg.ping_timeout_ms;
+    int shortest = srv->cfg.ping_interval_ms < srv->cfg.ping_timeout_ms ? srv->cfg.ping_interval_ms
+                                                                        : srv->cfg.ping_timeout_ms;
     srv->tick_ms = shortest / 4;
     if (srv->tick_ms < 20) srv->tick_ms = 20;
     if (srv->tick_ms > 1000) srv->tick_ms = 1000;
@@ -150,7 +151,8 @@ static int ring_push(eio_conn *c, outbuf *o) {
         size_t cap = c->ring_cap ? c->ring_cap * 2 : 8;
         outbuf **ring = malloc(cap * sizeof *ring);
         if (!ring) return -1;
-        for (size_t i = 0; i < c->count; i++) ring[i] = c->ring[(c->head + i) % c->ring_cap];
+        for (size_t i = 0; i < c->count; i++)
+            ring[i] = c->ring[(c->head + i) % c->ring_cap];
         free(c->ring);
         c->ring = ring;
         c->ring_cap = cap;
@@ -264,7 +266,8 @@ static size_t ws_header(unsigned char *out, size_t len, bool binary) {
         return 4;
     }
     out[1] = 127;
-    for (int i = 0; i < 8; i++) out[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    for (int i = 0; i < 8; i++)
+        out[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
     return 10;
 }
 
@@ -350,7 +353,8 @@ static void client_address(struct lws *wsi, char *out, size_t len) {
     if (lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_X_FORWARDED_FOR) > 0) {
         const char *last = strrchr(hdr, ',');
         last = last ? last + 1 : hdr;
-        while (*last == ' ') last++;
+        while (*last == ' ')
+            last++;
         size_t k = strlen(last);
         if (k && k < len) snprintf(out, len, "%.*s", (int)k, last);
     }
@@ -436,9 +440,9 @@ static eio_conn *session_new(eio_server *srv, struct lws *wsi, transport t) {
 
     char open[256];
     open[0] = '0' + EIO_OPEN;
-    int n = eio_open_json(open + 1, sizeof open - 1, c->sid, t == T_POLLING && !srv->cfg.no_polling,
-                          srv->cfg.ping_interval_ms, srv->cfg.ping_timeout_ms,
-                          srv->cfg.max_payload);
+    int n =
+        eio_open_json(open + 1, sizeof open - 1, c->sid, t == T_POLLING && !srv->cfg.no_polling,
+                      srv->cfg.ping_interval_ms, srv->cfg.ping_timeout_ms, srv->cfg.max_payload);
     if (n > 0) send_text(c, open, (size_t)n + 1);
     if (!c->echo) srv->h.open(c, srv->ud);
     return c;
@@ -463,7 +467,8 @@ static void session_end(eio_conn *c, const char *reason) {
         c->probe = NULL;
     }
     if (!c->echo) srv->h.close(c, reason, srv->ud);
-    while (c->count) outbuf_unref(ring_pop(c));
+    while (c->count)
+        outbuf_unref(ring_pop(c));
     free(c->ring);
     free(c->rx);
     free(c);
@@ -524,8 +529,10 @@ static int on_probe_packet(struct lws *wsi, pss *ps, const char *buf, size_t len
     if (len == 6 && memcmp(buf, "2probe", 6) == 0) {
         ps->probe_reply = true;
         lws_callback_on_writable(wsi);
-        /* the pending GET returns a noop, so the client can pause polling */
-        send_text(c, "6", 1);
+        /* The pending GET, if any, returns (a noop when nothing is queued)
+         * so the client can pause polling. The noop is that GET's alone: it
+         * is never queued, or it would go out over the new WebSocket. */
+        if (c->poll_get) lws_callback_on_writable(c->poll_get);
         return 0;
     }
     if (len == 1 && buf[0] == '0' + EIO_UPGRADE) {
@@ -561,7 +568,8 @@ static int ws_receive(struct lws *wsi, pss *ps, const char *in, size_t len) {
     }
     if (c->rx_len + len + 1 > c->rx_cap) {
         size_t cap = c->rx_cap ? c->rx_cap : 256;
-        while (cap < c->rx_len + len + 1) cap *= 2;
+        while (cap < c->rx_len + len + 1)
+            cap *= 2;
         char *rx = realloc(c->rx, cap);
         if (!rx) {
             eio_close(c, 1011, "out of memory");
@@ -651,38 +659,81 @@ static int add_cors(eio_server *srv, struct lws *wsi, unsigned char **p, unsigne
     const char *o = srv->cfg.cors_origin;
     return lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
                                        (const unsigned char *)o, (int)strlen(o), p, end) ||
-           lws_add_http_header_by_name(
-               wsi, (const unsigned char *)"access-control-allow-credentials:",
-               (const unsigned char *)"true", 4, p, end);
+           lws_add_http_header_by_name(wsi,
+                                       (const unsigned char *)"access-control-allow-credentials:",
+                                       (const unsigned char *)"true", 4, p, end);
+}
+
+/* Whether the connection stays open after this request's answer, by the
+ * rule lws applies when the transaction completes: HTTP/1.1 keeps it alive,
+ * HTTP/1.0 closes it, and a Connection header of exactly "close" or
+ * "keep-alive" overrides either. */
+static bool http_keeps_alive(struct lws *wsi) {
+    char version[16], conn[32];
+    bool keep = lws_hdr_copy(wsi, version, sizeof version, WSI_TOKEN_HTTP) > 7 &&
+                version[5] == '1' && version[7] == '1';
+    if (lws_hdr_copy(wsi, conn, sizeof conn, WSI_TOKEN_CONNECTION) > 0) {
+        if (!strcasecmp(conn, "close")) keep = false;
+        if (!strcasecmp(conn, "keep-alive")) keep = true;
+    }
+    return keep;
 }
 
 /* Writes a whole response: status, type, body (body has LWS_PRE bytes of
- * headroom before it), and ends the transaction. Returns -1 to close. */
-static int http_send(eio_server *srv, struct lws *wsi, unsigned status, const char *ctype,
-                     unsigned char *body, size_t len) {
+ * headroom before it), and ends the transaction. A response the connection
+ * closes after (the client asked, HTTP/1.0, or close_after) says so in
+ * Connection: close, so a keep-alive pool does not send the next request on
+ * it (RFC 9112 section 9.6); HTTP/1.0 keep-alive is confirmed the same way.
+ * Returns -1 to close. */
+static int http_send_ex(eio_server *srv, struct lws *wsi, unsigned status, const char *ctype,
+                        unsigned char *body, size_t len, bool close_after) {
     unsigned char hdr[LWS_PRE + 1024];
     unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
+    bool keep = !close_after && http_keeps_alive(wsi);
+    char version[16];
+    bool http10 =
+        lws_hdr_copy(wsi, version, sizeof version, WSI_TOKEN_HTTP) <= 7 || version[7] != '1';
+    const char *conn = !keep ? "close" : http10 ? "keep-alive" : NULL;
     if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &p, end) ||
+        (conn &&
+         lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)conn,
+                                      (int)strlen(conn), &p, end)) ||
         add_cors(srv, wsi, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
-    if (len && lws_write(wsi, body, len, LWS_WRITE_HTTP_FINAL) != (int)len) return -1;
+    if (len && !lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) &&
+        lws_write(wsi, body, len, LWS_WRITE_HTTP_FINAL) != (int)len)
+        return -1;
+    if (close_after) return -1;
+    /* lws closes here when the request did not keep the connection alive,
+     * once whatever it still buffers of the answer has gone out */
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+static int http_send(eio_server *srv, struct lws *wsi, unsigned status, const char *ctype,
+                     unsigned char *body, size_t len) {
+    return http_send_ex(srv, wsi, status, ctype, body, len, false);
+}
+
 /* A short answer made of a static string. */
-static int http_reply(eio_server *srv, struct lws *wsi, unsigned status, const char *ctype,
-                      const char *text) {
+static int http_reply_ex(eio_server *srv, struct lws *wsi, unsigned status, const char *ctype,
+                         const char *text, bool close_after) {
     unsigned char buf[LWS_PRE + 256];
     size_t n = strlen(text);
     if (n > sizeof buf - LWS_PRE) return -1;
     memcpy(buf + LWS_PRE, text, n);
-    return http_send(srv, wsi, status, ctype, buf + LWS_PRE, n);
+    return http_send_ex(srv, wsi, status, ctype, buf + LWS_PRE, n, close_after);
 }
 
-/* Engine.IO's error answers: HTTP 400 and {"code", "message"}. */
-static int http_error(eio_server *srv, struct lws *wsi, int code) {
+static int http_reply(eio_server *srv, struct lws *wsi, unsigned status, const char *ctype,
+                      const char *text) {
+    return http_reply_ex(srv, wsi, status, ctype, text, false);
+}
+
+/* Engine.IO's error answers: HTTP 400 (403 for code 4) and {"code",
+ * "message"}; close_after ends the connection with the answer. */
+static int http_error_ex(eio_server *srv, struct lws *wsi, int code, bool close_after) {
     static const char *const messages[] = {
         "{\"code\":0,\"message\":\"Transport unknown\"}",
         "{\"code\":1,\"message\":\"Session ID unknown\"}",
@@ -691,7 +742,12 @@ static int http_error(eio_server *srv, struct lws *wsi, int code) {
         "{\"code\":4,\"message\":\"Forbidden\"}",
         "{\"code\":5,\"message\":\"Unsupported protocol version\"}",
     };
-    return http_reply(srv, wsi, code == 4 ? 403 : 400, "application/json", messages[code]);
+    return http_reply_ex(srv, wsi, code == 4 ? 403 : 400, "application/json", messages[code],
+                         close_after);
+}
+
+static int http_error(eio_server *srv, struct lws *wsi, int code) {
+    return http_error_ex(srv, wsi, code, false);
 }
 
 /* Answers a held GET with every queued packet, joined by the record
@@ -726,8 +782,8 @@ static int answer_poll(eio_server *srv, struct lws *wsi, pss *ps) {
         }
         outbuf_unref(o);
     }
-    int rc = http_send(srv, wsi, 200, "text/plain; charset=UTF-8", buf + LWS_PRE,
-                       (size_t)(w - out));
+    int rc =
+        http_send(srv, wsi, 200, "text/plain; charset=UTF-8", buf + LWS_PRE, (size_t)(w - out));
     free(buf);
     return rc;
 }
@@ -807,6 +863,9 @@ static int http_request(eio_server *srv, struct lws *wsi, pss *ps) {
         snprintf(ps->sid, sizeof ps->sid, "%s", c->sid);
         return answer_poll(srv, wsi, ps);
     }
+    /* A session that is closing (a malformed POST, an aborted GET, a ping
+     * timeout) is over for new requests, as Engine.IO's server forgets it. */
+    if (c && c->closing) c = NULL;
     if (!c || c->transport != T_POLLING) return http_error(srv, wsi, c ? 3 : 1);
     snprintf(ps->sid, sizeof ps->sid, "%.*s", EIO_SID_LEN, sid);
     if (c->poll_get) {
@@ -816,7 +875,9 @@ static int http_request(eio_server *srv, struct lws *wsi, pss *ps) {
     }
     ps->held = true;
     c->poll_get = wsi;
-    if (c->count || c->closing) lws_callback_on_writable(wsi);
+    /* While a WebSocket probes an upgrade, a GET is answered at once (a noop
+     * when nothing is queued) so the client can pause polling. */
+    if (c->count || c->probe) lws_callback_on_writable(wsi);
     return 0;
 
 post_refused_version:
@@ -841,7 +902,8 @@ static int http_body(eio_server *srv, pss *ps, const char *in, size_t len) {
     }
     if (ps->body_len + len > ps->body_cap) {
         size_t cap = ps->body_cap ? ps->body_cap : 1024;
-        while (cap < ps->body_len + len) cap *= 2;
+        while (cap < ps->body_len + len)
+            cap *= 2;
         char *b = realloc(ps->body, cap);
         if (!b) return -1;
         ps->body = b;
@@ -889,6 +951,9 @@ static int http_body_done(eio_server *srv, struct lws *wsi, pss *ps) {
                   packets[i].len + (packets[i].binary ? 0 : 1), packets[i].binary);
     free(scratch);
     body_free(ps); /* an idle keep-alive connection holds no buffer */
+    /* A packet the session could not take closed it: the POST says so too
+     * (the client's own close packet is still an "ok"). */
+    if (c->closing && !c->client_closed) return http_error(srv, wsi, 3);
     return http_reply(srv, wsi, 200, "text/html", "ok");
 }
 
@@ -901,12 +966,11 @@ static int ws_handshake_check(eio_server *srv, struct lws *wsi) {
     char eio[32], tr[64], sid[96];
     if (!urlarg(wsi, "EIO=", eio, sizeof eio) || strcmp(eio, "4") != 0) return 5;
     if (!urlarg(wsi, "transport=", tr, sizeof tr) || strcmp(tr, "websocket") != 0) return 0;
-    if (urlarg(wsi, "sid=", sid, sizeof sid)) {
-        eio_conn *c = strmap_get(&srv->sessions, sid);
-        if (!c) return 1;
-        if (c->transport != T_POLLING || c->probe || c->closing) return 3;
-        return -1;
-    }
+    if (urlarg(wsi, "sid=", sid, sizeof sid))
+        /* a known session that cannot take this WebSocket (upgraded, or
+         * upgrading over another) is refused after the handshake, in
+         * ws_established, as Engine.IO's server does */
+        return strmap_get(&srv->sessions, sid) ? -1 : 1;
     return admission(srv, wsi);
 }
 
@@ -916,7 +980,7 @@ static int ws_handshake(eio_server *srv, struct lws *wsi) {
     int code = ws_handshake_check(srv, wsi);
     if (code < 0) return 0;
     lwsl_user("eio: refused upgrade (Engine.IO error %d)\n", code);
-    http_error(srv, wsi, code);
+    http_error_ex(srv, wsi, code, true);
     return -1;
 }
 
@@ -924,7 +988,15 @@ static int ws_established(eio_server *srv, struct lws *wsi, pss *ps) {
     char sid[64];
     if (urlarg(wsi, "sid=", sid, sizeof sid)) {
         eio_conn *c = strmap_get(&srv->sessions, sid);
-        if (!c || c->transport != T_POLLING || c->probe) return -1;
+        if (!c || c->transport != T_POLLING || c->probe || c->closing) {
+            /* The session goes on over what carries it; this connection
+             * gets a close frame. */
+            lwsl_user("eio %s: refused a second WebSocket (already upgraded or upgrading)\n",
+                      c ? c->sid : "-");
+            ps->refused = true;
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
         c->probe = wsi;
         ps->c = c;
         return 0;
@@ -934,6 +1006,12 @@ static int ws_established(eio_server *srv, struct lws *wsi, pss *ps) {
 }
 
 static int ws_writeable_cb(struct lws *wsi, pss *ps) {
+    if (ps->refused) {
+        static const char why[] = "session already upgraded";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why,
+                         sizeof why - 1);
+        return -1;
+    }
     if (ps->probe_reply) {
         ps->probe_reply = false;
         unsigned char buf[LWS_PRE + 8];

@@ -44,39 +44,38 @@ static void on_signal(int sig) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: chat-ws --db PATH --listen HOST:PORT|unix:PATH [options]\n"
-            "  --ping-interval MS     Engine.IO ping period (25000)\n"
-            "  --ping-timeout MS      how long a pong may take (20000)\n"
-            "  --max-payload BYTES    largest message accepted (1000000)\n"
-            "  --max-connections N    per process (100000)\n"
-            "  --connect-timeout MS   to join a namespace after the handshake (45000)\n"
-            "  --recovery-window MS   how long sessions can be recovered (86400000)\n"
-            "  --max-per-address N    sessions per client address (10000)\n"
-            "  --allowed-origins LIST Origins that may connect, comma-separated, or *\n"
-            "                         (default: the site's own; no Origin: allowed)\n"
-            "  --max-queue-bytes N    output queued per connection before a slow\n"
-            "                         reader is dropped (4194304)\n"
-            "  --max-rooms N          rooms per socket (100)\n"
-            "  --rate N               events per second per socket, 0 = off (50)\n"
-            "  --burst N              events allowed at once over the rate (2 x rate)\n"
-            "  --max-event-name N     bytes of an event name (128)\n"
-            "  --max-args N           elements of an event's array, its name included (32)\n"
-            "  --max-depth N          JSON nesting depth (32)\n"
-            "  --max-attachments N    binary attachments per packet (10)\n"
-            "  --node C               first character of every sid (0-9 a-z), so nginx can\n"
-            "                         route a polling session to its process\n"
-            "                         (default: \"0-9a-z\"[port %% 36])\n"
-            "  --no-polling           WebSocket only\n"
-            "  --cors-origin ORIGIN   Access-Control-Allow-Origin for polling requests\n"
-            "  --conformance          serve what the official Engine.IO v4 / Socket.IO v5\n"
-            "                         test suites expect instead of the chat\n"
-            "  --sync normal|full     SQLite synchronous: crash-safe or power-loss-safe\n"
-            "                         (default: $CHAT_SYNC, else normal)\n"
-            "chat-ws --issue-token [--admin] [--workspace /NS] [--ttl SECONDS]\n"
-            "  prints an HS256 token signed with the server secret, then exits\n"
-            "environment: CHAT_DB for --db; CHAT_SYNC for --sync; CHAT_SECRET or\n"
-            "CHAT_SECRET_FILE, the token secret\n");
+    fprintf(f, "usage: chat-ws --db PATH --listen HOST:PORT|unix:PATH [options]\n"
+               "  --ping-interval MS     Engine.IO ping period (25000)\n"
+               "  --ping-timeout MS      how long a pong may take (20000)\n"
+               "  --max-payload BYTES    largest message accepted (1000000)\n"
+               "  --max-connections N    per process (100000)\n"
+               "  --connect-timeout MS   to join a namespace after the handshake (45000)\n"
+               "  --recovery-window MS   how long sessions can be recovered (86400000)\n"
+               "  --max-per-address N    sessions per client address (10000)\n"
+               "  --allowed-origins LIST Origins that may connect, comma-separated, or *\n"
+               "                         (default: the site's own; no Origin: allowed)\n"
+               "  --max-queue-bytes N    output queued per connection before a slow\n"
+               "                         reader is dropped (4194304)\n"
+               "  --max-rooms N          rooms per socket (100)\n"
+               "  --rate N               events per second per socket, 0 = off (50)\n"
+               "  --burst N              events allowed at once over the rate (2 x rate)\n"
+               "  --max-event-name N     bytes of an event name (128)\n"
+               "  --max-args N           elements of an event's array, its name included (32)\n"
+               "  --max-depth N          JSON nesting depth (32)\n"
+               "  --max-attachments N    binary attachments per packet (10)\n"
+               "  --node C               first character of every sid (0-9 a-z), so nginx can\n"
+               "                         route a polling session to its process\n"
+               "                         (default: \"0-9a-z\"[port %% 36])\n"
+               "  --no-polling           WebSocket only\n"
+               "  --cors-origin ORIGIN   Access-Control-Allow-Origin for polling requests\n"
+               "  --conformance          serve what the official Engine.IO v4 / Socket.IO v5\n"
+               "                         test suites expect instead of the chat (no --db needed)\n"
+               "  --sync normal|full     SQLite synchronous: crash-safe or power-loss-safe\n"
+               "                         (default: $CHAT_SYNC, else normal)\n"
+               "chat-ws --issue-token [--admin] [--workspace /NS] [--ttl SECONDS]\n"
+               "  prints an HS256 token signed with the server secret, then exits\n"
+               "environment: CHAT_DB for --db; CHAT_SYNC for --sync; CHAT_SECRET or\n"
+               "CHAT_SECRET_FILE, the token secret\n");
 }
 
 static long num_arg(const char *name, const char *v, long min, long max) {
@@ -90,7 +89,33 @@ static long num_arg(const char *name, const char *v, long min, long max) {
 }
 
 static void parse(int argc, char **argv, options *o) {
-    enum { PING_INTERVAL = 256, PING_TIMEOUT, MAX_PAYLOAD, MAX_CONN, CONNECT_TIMEOUT, RECOVERY, SYNC, MAX_PER_ADDR, ORIGINS, MAX_QUEUE, MAX_ROOMS, RATE, BURST, MAX_EVENT_NAME, MAX_ARGS, MAX_DEPTH, MAX_ATTACH, CONFORMANCE, NODE, NO_POLLING, CORS, ISSUE, ADMIN, WORKSPACE, TTL };
+    enum {
+        PING_INTERVAL = 256,
+        PING_TIMEOUT,
+        MAX_PAYLOAD,
+        MAX_CONN,
+        CONNECT_TIMEOUT,
+        RECOVERY,
+        SYNC,
+        MAX_PER_ADDR,
+        ORIGINS,
+        MAX_QUEUE,
+        MAX_ROOMS,
+        RATE,
+        BURST,
+        MAX_EVENT_NAME,
+        MAX_ARGS,
+        MAX_DEPTH,
+        MAX_ATTACH,
+        CONFORMANCE,
+        NODE,
+        NO_POLLING,
+        CORS,
+        ISSUE,
+        ADMIN,
+        WORKSPACE,
+        TTL
+    };
     static const struct option longopts[] = {
         {"db", required_argument, 0, 'd'},
         {"listen", required_argument, 0, 'l'},
@@ -253,8 +278,9 @@ static void parse(int argc, char **argv, options *o) {
             exit(2);
         }
     }
-    if (!o->eio.node && !o->unix_path) o->eio.node = "0123456789abcdefghijklmnopqrstuvwxyz"[o->port % 36];
-    if (!o->db && !o->issue_token) {
+    if (!o->eio.node && !o->unix_path)
+        o->eio.node = "0123456789abcdefghijklmnopqrstuvwxyz"[o->port % 36];
+    if (!o->db && !o->issue_token && !o->conformance) {
         usage(stderr);
         exit(2);
     }
@@ -272,8 +298,8 @@ typedef struct heartbeat {
 
 static void beat(lws_sorted_usec_list_t *sul) {
     heartbeat *hb = lws_container_of(sul, heartbeat, sul);
-    int rc = store_process_heartbeat(hb->st, hb->process_id,
-                                     (int64_t)eio_server_connections(hb->eio));
+    int rc =
+        store_process_heartbeat(hb->st, hb->process_id, (int64_t)eio_server_connections(hb->eio));
     if (rc == STORE_NOTFOUND) {
         /* Another process reaped us after a stall of over STORE_PROCESS_STALE_MS:
          * our presence rows are gone until the sockets rejoin. Say so loudly. */
@@ -342,17 +368,19 @@ int main(int argc, char **argv) {
         fprintf(stderr, "chat-ws: %s\n", err);
         goto out;
     }
-    if (!secret.len) lwsl_warn("chat-ws: no CHAT_SECRET_FILE: /admin and private workspaces refuse everyone\n");
+    if (!secret.len)
+        lwsl_warn("chat-ws: no CHAT_SECRET_FILE: /admin and private workspaces refuse everyone\n");
     o.chat.secret = &secret;
-    if (store_open(&st, o.db, &o.store, err, sizeof err)) {
-        fprintf(stderr, "chat-ws: %s\n", err);
-        goto out;
-    }
     if (o.unix_path)
         snprintf(listen, sizeof listen, "unix:%s", o.unix_path);
     else
         snprintf(listen, sizeof listen, "%s:%d", o.host, o.port);
-    if (store_process_register(st, getpid(), listen, &o.chat.process_id)) {
+    /* The conformance server keeps nothing: no database unless one is named. */
+    if ((o.db || !o.conformance) && store_open(&st, o.db, &o.store, err, sizeof err)) {
+        fprintf(stderr, "chat-ws: %s\n", err);
+        goto out;
+    }
+    if (st && store_process_register(st, getpid(), listen, &o.chat.process_id)) {
         fprintf(stderr, "chat-ws: register: %s\n", store_errmsg(st));
         goto out;
     }
@@ -420,9 +448,10 @@ int main(int argc, char **argv) {
                      .ms = o.heartbeat_ms,
                      .session_window_ms = o.chat.recovery_window_ms > 0 ? o.chat.recovery_window_ms
                                                                         : 24LL * 3600 * 1000};
-    lws_sul_schedule(context, 0, &hb.sul, beat, (lws_usec_t)hb.ms * LWS_US_PER_MS);
+    if (st) lws_sul_schedule(context, 0, &hb.sul, beat, (lws_usec_t)hb.ms * LWS_US_PER_MS);
 
-    lwsl_user("chat-ws %d listening on %s, database %s\n", (int)getpid(), listen, o.db);
+    lwsl_user("chat-ws %d listening on %s, database %s\n", (int)getpid(), listen,
+              o.db ? o.db : "(none)");
     while (!interrupted && lws_service(context, 0) >= 0) {
     }
     lwsl_user("chat-ws: stopping\n");
