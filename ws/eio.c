@@ -654,16 +654,6 @@ void eio_server_free(eio_server *srv) {
 
 /* ---- HTTP: long-polling ----------------------------------------------- */
 
-static int add_cors(eio_server *srv, struct lws *wsi, unsigned char **p, unsigned char *end) {
-    if (!srv->cfg.cors_origin) return 0;
-    const char *o = srv->cfg.cors_origin;
-    return lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
-                                       (const unsigned char *)o, (int)strlen(o), p, end) ||
-           lws_add_http_header_by_name(wsi,
-                                       (const unsigned char *)"access-control-allow-credentials:",
-                                       (const unsigned char *)"true", 4, p, end);
-}
-
 /* Whether the connection stays open after this request's answer, by the
  * rule lws applies when the transaction completes: HTTP/1.1 keeps it alive,
  * HTTP/1.0 closes it, and a Connection header of exactly "close" or
@@ -677,6 +667,40 @@ static bool http_keeps_alive(struct lws *wsi) {
         if (!strcasecmp(conn, "keep-alive")) keep = true;
     }
     return keep;
+}
+
+static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
+                      unsigned char *end) {
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+                                       (const unsigned char *)value, (int)strlen(value), p, end);
+}
+
+/* The CORS headers of every polling answer when cors_origin is set. Vary:
+ * Origin keeps a shared cache from serving one origin's answer to another. */
+static int add_cors(eio_server *srv, struct lws *wsi, unsigned char **p, unsigned char *end) {
+    if (!srv->cfg.cors_origin) return 0;
+    return add_header(wsi, "access-control-allow-origin:", srv->cfg.cors_origin, p, end) ||
+           add_header(wsi, "access-control-allow-credentials:", "true", p, end) ||
+           add_header(wsi, "vary:", "Origin", p, end);
+}
+
+/* Answers a CORS preflight (OPTIONS with cors_origin set): 204 with the
+ * methods and the one request header polling uses. (Engine.IO's cors
+ * middleware reflects Access-Control-Request-Headers; lws 4.1 cannot read
+ * that header: its name shares a prefix with one lws knows, and the lexer
+ * drops it.) Returns -1 to close. */
+static int http_preflight(eio_server *srv, struct lws *wsi) {
+    unsigned char hdr[LWS_PRE + 1024];
+    unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
+    if (lws_add_http_header_status(wsi, 204, &p, end) ||
+        add_header(wsi, "content-length:", "0", &p, end) || add_cors(srv, wsi, &p, end) ||
+        add_header(wsi, "access-control-allow-methods:", "GET, POST", &p, end) ||
+        add_header(wsi, "access-control-allow-headers:", "Content-Type", &p, end) ||
+        add_header(wsi, "access-control-max-age:", "600", &p, end) ||
+        (!http_keeps_alive(wsi) && add_header(wsi, "connection:", "close", &p, end)) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 /* Writes a whole response: status, type, body (body has LWS_PRE bytes of
@@ -816,17 +840,37 @@ static int admission(eio_server *srv, struct lws *wsi) {
     return -1;
 }
 
+static int http_body_done(eio_server *srv, struct lws *wsi, pss *ps);
+
+/* A POST is answered when its body is complete. Without a Content-Length
+ * there is no body (RFC 9112 section 6.3) and lws reports no completion:
+ * the empty body is complete now. */
+static int post_await_body(eio_server *srv, struct lws *wsi, pss *ps) {
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH)) return 0;
+    return http_body_done(srv, wsi, ps);
+}
+
 /* A new HTTP request: checks EIO, transport and sid, then opens a session
  * (GET without sid), holds or answers a GET, or readies for a POST body. */
 static int http_request(eio_server *srv, struct lws *wsi, pss *ps) {
     char eio[32], tr[64], sid[96];
     bool is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
     bool is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+    bool is_head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
     ps->sid[0] = '\0';
     ps->held = ps->post_error = ps->gone_noop = false;
     ps->body_len = 0;
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0)
-        return http_reply(srv, wsi, 204, "text/plain", "");
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0 && srv->cfg.cors_origin)
+        return http_preflight(srv, wsi);
+    /* Other methods than GET, POST and HEAD may carry a body we do not read:
+     * refused, and the connection closed so it is never taken for a request. */
+    if (!is_get && !is_post && !is_head)
+        return http_error_ex(srv, wsi, urlarg(wsi, "sid=", sid, sizeof sid) ? 3 : 2, true);
+    if (is_post && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+        /* lws 4.1 does not decode a chunked request body (nginx, in front,
+         * sends a Content-Length): refused, the connection closed. */
+        return http_reply_ex(srv, wsi, 411, "application/json",
+                             "{\"code\":3,\"message\":\"Length Required\"}", true);
     if (!urlarg(wsi, "EIO=", eio, sizeof eio) || strcmp(eio, "4") != 0) {
         if (is_post) goto post_refused_version;
         return http_error(srv, wsi, 5);
@@ -849,12 +893,12 @@ static int http_request(eio_server *srv, struct lws *wsi, pss *ps) {
             ps->post_status = 400;
             ps->post_json = has_sid ? "{\"code\":1,\"message\":\"Session ID unknown\"}"
                                     : "{\"code\":2,\"message\":\"Bad handshake method\"}";
-            return 0;
+            return post_await_body(srv, wsi, ps);
         }
         snprintf(ps->sid, sizeof ps->sid, "%.*s", EIO_SID_LEN, sid);
-        return 0; /* the body follows */
+        return post_await_body(srv, wsi, ps);
     }
-    if (!is_get) return http_error(srv, wsi, 2);
+    if (!is_get) return http_error(srv, wsi, has_sid ? 3 : 2); /* HEAD */
     if (!has_sid) {
         int refused = admission(srv, wsi);
         if (refused >= 0) return http_error(srv, wsi, refused);
@@ -883,11 +927,11 @@ static int http_request(eio_server *srv, struct lws *wsi, pss *ps) {
 post_refused_version:
     ps->post_error = true, ps->post_status = 400;
     ps->post_json = "{\"code\":5,\"message\":\"Unsupported protocol version\"}";
-    return 0;
+    return post_await_body(srv, wsi, ps);
 post_refused_transport:
     ps->post_error = true, ps->post_status = 400;
     ps->post_json = "{\"code\":0,\"message\":\"Transport unknown\"}";
-    return 0;
+    return post_await_body(srv, wsi, ps);
 }
 
 static int http_body(eio_server *srv, pss *ps, const char *in, size_t len) {
