@@ -860,11 +860,17 @@ static int http_request(eio_server *srv, struct lws *wsi, pss *ps) {
     ps->sid[0] = '\0';
     ps->held = ps->post_error = ps->gone_noop = false;
     ps->body_len = 0;
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0 && srv->cfg.cors_origin)
+    /* A body is read only for a POST. Any other request that carries one is
+     * refused and its connection closed: lws 4.1 mishandles a body it was
+     * not asked to read (and a pipelined request behind it), up to spinning
+     * its service loop. Other methods than GET, POST and HEAD go the same
+     * way: they may carry a body. */
+    bool has_body = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 ||
+                    (lws_hdr_copy(wsi, tr, sizeof tr, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+                     strcmp(tr, "0") != 0);
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0 && srv->cfg.cors_origin && !has_body)
         return http_preflight(srv, wsi);
-    /* Other methods than GET, POST and HEAD may carry a body we do not read:
-     * refused, and the connection closed so it is never taken for a request. */
-    if (!is_get && !is_post && !is_head)
+    if ((!is_get && !is_post && !is_head) || (has_body && !is_post))
         return http_error_ex(srv, wsi, urlarg(wsi, "sid=", sid, sizeof sid) ? 3 : 2, true);
     if (is_post && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
         /* lws 4.1 does not decode a chunked request body (nginx, in front,
@@ -907,9 +913,11 @@ static int http_request(eio_server *srv, struct lws *wsi, pss *ps) {
         snprintf(ps->sid, sizeof ps->sid, "%s", c->sid);
         return answer_poll(srv, wsi, ps);
     }
-    /* A session that is closing (a malformed POST, an aborted GET, a ping
-     * timeout) is over for new requests, as Engine.IO's server forgets it. */
-    if (c && c->closing) c = NULL;
+    /* A session closing on an error (a malformed POST, an aborted GET, a
+     * ping timeout) is over for new requests, as Engine.IO's server forgets
+     * it. One the client closed answers a GET that raced its close packet
+     * with a noop, as a GET already pending gets. */
+    if (c && c->closing && !c->client_closed) c = NULL;
     if (!c || c->transport != T_POLLING) return http_error(srv, wsi, c ? 3 : 1);
     snprintf(ps->sid, sizeof ps->sid, "%.*s", EIO_SID_LEN, sid);
     if (c->poll_get) {
@@ -968,12 +976,12 @@ static void body_free(pss *ps) {
 static int http_body_done(eio_server *srv, struct lws *wsi, pss *ps) {
     if (ps->post_error) {
         body_free(ps);
-        return http_reply(srv, wsi, ps->post_status, "application/json", ps->post_json);
+        return http_reply_ex(srv, wsi, ps->post_status, "application/json", ps->post_json, true);
     }
     eio_conn *c = strmap_get(&srv->sessions, ps->sid);
     if (!c || c->closing) {
         body_free(ps);
-        return http_error(srv, wsi, 1);
+        return http_error_ex(srv, wsi, 1, true);
     }
     enum { MAX_PACKETS = 256 };
     eio_packet packets[MAX_PACKETS];
@@ -988,7 +996,7 @@ static int http_body_done(eio_server *srv, struct lws *wsi, pss *ps) {
         free(scratch);
         body_free(ps);
         eio_close(c, 1002, "malformed polling payload");
-        return http_error(srv, wsi, 3);
+        return http_error_ex(srv, wsi, 3, true);
     }
     for (size_t i = 0; i < n && !c->closing; i++)
         on_packet(c, packets[i].data - (packets[i].binary ? 0 : 1),
@@ -997,8 +1005,8 @@ static int http_body_done(eio_server *srv, struct lws *wsi, pss *ps) {
     body_free(ps); /* an idle keep-alive connection holds no buffer */
     /* A packet the session could not take closed it: the POST says so too
      * (the client's own close packet is still an "ok"). */
-    if (c->closing && !c->client_closed) return http_error(srv, wsi, 3);
-    return http_reply(srv, wsi, 200, "text/html", "ok");
+    if (c->closing && !c->client_closed) return http_error_ex(srv, wsi, 3, true);
+    return http_reply_ex(srv, wsi, 200, "text/html", "ok", true);
 }
 
 /* ---- WebSocket -------------------------------------------------------- */

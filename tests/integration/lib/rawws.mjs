@@ -376,3 +376,63 @@ export async function rssKiB(pid) {
   const m = /VmRSS:\s+(\d+)\s+kB/.exec(text);
   return m ? parseInt(m[1], 10) : null;
 }
+
+/**
+ * Writes parts to 127.0.0.1:port one by one, gapMs apart (a body split
+ * across TCP segments, pipelined requests in one write), then gathers what
+ * comes back for waitMs or until the server closes. Resolves to
+ * { text, closed, responses } where responses are the HTTP answers found in
+ * text, each { status, headers, body } (bodies by Content-Length).
+ */
+export function rawHttpParts(port, parts, opts = {}) {
+  const gapMs = opts.gapMs ?? 100;
+  const waitMs = opts.waitMs ?? 1000;
+  return new Promise((resolve) => {
+    const sock = net.connect({ port, host: '127.0.0.1' });
+    let buf = Buffer.alloc(0);
+    let closed = false;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      sock.destroy();
+      resolve({ text: buf.toString('latin1'), closed, responses: splitResponses(buf) });
+    };
+    sock.on('data', (d) => (buf = Buffer.concat([buf, d])));
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      closed = true;
+      finish();
+    });
+    sock.on('connect', async () => {
+      for (const p of parts) {
+        if (sock.destroyed) break;
+        sock.write(p);
+        await new Promise((r) => setTimeout(r, gapMs));
+      }
+      setTimeout(finish, waitMs);
+    });
+  });
+}
+
+/* The HTTP responses in buf, one after another, bodies by Content-Length. */
+function splitResponses(buf) {
+  const out = [];
+  let at = 0;
+  while (at < buf.length) {
+    const text = buf.toString('latin1', at);
+    const end = text.indexOf('\r\n\r\n');
+    if (end < 0) break;
+    const [statusLine, ...hl] = text.slice(0, end).split('\r\n');
+    const headers = {};
+    for (const l of hl) {
+      const i = l.indexOf(':');
+      if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+    }
+    const len = parseInt(headers['content-length'] ?? '0', 10);
+    const bodyAt = at + end + 4;
+    out.push({ status: parseInt(statusLine.split(' ')[1], 10) || 0, headers, body: buf.toString('utf8', bodyAt, bodyAt + len) });
+    at = bodyAt + len;
+  }
+  return out;
+}
