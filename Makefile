@@ -17,7 +17,7 @@ FCGI_LIBS  := -lfcgi -ljansson -ljwt $(STORE_LIBS)
 WS_LIBS    := -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm
 TEST_LIBS  := -lcmocka -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm
 
-STORE_SRC := sql/store.c sql/auth.c
+STORE_SRC := $(wildcard sql/*.c)
 FCGI_SRC  := $(filter-out fcgi/main.c,$(wildcard fcgi/*.c))
 WS_SRC    := $(filter-out ws/main.c,$(wildcard ws/*.c))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
