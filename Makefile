@@ -1,5 +1,5 @@
 # Makefile -- builds the FastCGI program, the ws process and the tests.
-#   make          build build/chat-fcgi and build/chat-ws
+#   make          build build/chat-fcgi, build/chat-ws and build/chat-admin
 #   make run      install what is missing, build, start the stack on :$(PORT)
 #   make test     install what is missing, build (normal and asan), run every test
 #   make asan     the same programs with AddressSanitizer + UBSan in build/asan
@@ -32,7 +32,7 @@ FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
 FUZZ_TIME ?= 60
 
 .PHONY: all run test unit asan clean deps fuzz fuzz-build fuzzers bench bench-quick format
-all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws
+all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -52,6 +52,9 @@ $(BUILD)/chat-fcgi: $(call obj,fcgi/main.c) $(FCGI_OBJ) $(STORE_OBJ)
 
 $(BUILD)/chat-ws: $(call obj,ws/main.c) $(WS_OBJ) $(STORE_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(WS_LIBS) -o $@
+
+$(BUILD)/chat-admin: $(call obj,admin/chat-admin.c) $(STORE_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -ljwt -ljansson $(STORE_LIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FCGI_OBJ) $(WS_OBJ) $(STORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -106,6 +109,6 @@ clean:
 	rm -rf build
 
 format:
-	clang-format -i $(wildcard sql/*.[ch] fcgi/*.[ch] ws/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch])
+	clang-format -i $(wildcard sql/*.[ch] fcgi/*.[ch] ws/*.[ch] admin/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch])
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
