@@ -3,6 +3,9 @@
 #   make run      install what is missing, build, start the stack on :$(PORT)
 #   make test     install what is missing, build (normal and asan), run every test
 #   make asan     the same programs with AddressSanitizer + UBSan in build/asan
+#   make install  binaries, assets, systemd units, nginx site and snippet under
+#                 $(DESTDIR)$(PREFIX) (README "Installing"); make uninstall
+#   make deb      the Debian package in build/deb/ (dpkg-buildpackage)
 #   make clean
 
 CC       ?= cc
@@ -31,7 +34,8 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
 FUZZ_TIME ?= 60
 
-.PHONY: all run test unit asan clean deps fuzz fuzz-build fuzzers bench bench-quick format
+.PHONY: all run test unit asan clean deps fuzz fuzz-build fuzzers bench bench-quick format \
+	install uninstall deb
 all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin
 
 $(BUILD)/%.o: %.c
@@ -104,6 +108,48 @@ bench: deps
 
 bench-quick: deps
 	bash tests/bench/run.sh --quick
+
+# Installing. The nginx site and snippet go where Debian's nginx reads them
+# (NGINXDIR); the units run $(BINDIR)/chat-*. The socket.io client in
+# www/vendor/ comes from deploy/install-deps.sh (make deps).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+NGINXDIR   ?= /etc/nginx
+WWWDIR     := $(DATADIR)/chat/www
+UNITS      := $(wildcard deploy/systemd/*.service deploy/systemd/*.target)
+
+install: all
+	@test -f www/vendor/socket.io.min.js || { echo "www/vendor/socket.io.min.js missing: run make deps"; exit 1; }
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(WWWDIR)/vendor $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(NGINXDIR)/sites-available $(DESTDIR)$(NGINXDIR)/snippets
+	install -m 755 $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin $(DESTDIR)$(BINDIR)/
+	install -m 644 $(wildcard www/*.*) $(DESTDIR)$(WWWDIR)/
+	install -m 644 $(wildcard www/vendor/*) $(DESTDIR)$(WWWDIR)/vendor/
+	for u in $(UNITS); do \
+	  sed 's|/usr/local/bin/|$(BINDIR)/|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} && \
+	  chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
+	install -m 644 deploy/chat-fastcgi.conf $(DESTDIR)$(NGINXDIR)/snippets/
+	bash deploy/nginx/gen.sh production WWW_DIR=$(WWWDIR) \
+	  FASTCGI_SNIPPET=$(NGINXDIR)/snippets/chat-fastcgi.conf > $(DESTDIR)$(NGINXDIR)/sites-available/chat
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/chat-fcgi $(DESTDIR)$(BINDIR)/chat-ws $(DESTDIR)$(BINDIR)/chat-admin
+	rm -rf $(DESTDIR)$(DATADIR)/chat
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS)))
+	rm -f $(DESTDIR)$(NGINXDIR)/snippets/chat-fastcgi.conf $(DESTDIR)$(NGINXDIR)/sites-available/chat
+
+# The production site, generated from the one template (tests/package checks
+# that the committed file is up to date).
+deploy/nginx.conf: deploy/nginx/site.conf.in deploy/nginx/gen.sh
+	bash deploy/nginx/gen.sh production > $@
+
+# The Debian package, built by tests/package/build.sh from a copy of the tree
+# (dpkg-buildpackage cleans the tree it builds in) into build/deb/.
+deb:
+	bash deploy/install-deps.sh --package
+	bash tests/package/build.sh
 
 clean:
 	rm -rf build
