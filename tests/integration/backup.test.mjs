@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { promisify } from 'node:util';
-import { ack, api, closeAll, closeLive, connect, join, roomMessages, until } from './lib/client.mjs';
+import { ack, api, closeAll, closeLive, connect, join, roomMessages, sleep, until } from './lib/client.mjs';
 import { startStack } from './lib/stack.mjs';
 
 const run = promisify(execFile);
@@ -25,7 +25,7 @@ after(async () => {
 
 const admin = (stack, ...args) => run(path.join(stack.binDir, 'chat-admin'), args, { timeout: 60000 });
 
-/* Senders that each send, wait for the ack, and send again until stopped;
+/* Senders that each send, wait for the ack, and send again (paced) until stopped;
  * acked lists { id, text } in the order acks came. */
 async function load(url, room, n) {
   const sockets = [];
@@ -42,6 +42,7 @@ async function load(url, room, n) {
       const res = await ack(s, 'chat message', { room, text });
       assert.equal(typeof res?.id, 'number', JSON.stringify(res));
       acked.push({ id: res.id, text });
+      await sleep(30); // under chat-ws's --rate (50 events/s per socket)
     }
   });
   return {
