@@ -1,8 +1,11 @@
 # Makefile -- builds the FastCGI program, the ws process and the tests.
-#   make          build build/chat-fcgi and build/chat-ws
+#   make          build build/chat-fcgi, build/chat-ws and build/chat-admin
 #   make run      install what is missing, build, start the stack on :$(PORT)
 #   make test     install what is missing, build (normal and asan), run every test
 #   make asan     the same programs with AddressSanitizer + UBSan in build/asan
+#   make install  binaries, assets, systemd units, nginx site and snippet under
+#                 $(DESTDIR)$(PREFIX) (README "Installing"); make uninstall
+#   make deb      the Debian package in build/deb/ (dpkg-buildpackage)
 #   make clean
 
 CC       ?= cc
@@ -17,7 +20,7 @@ FCGI_LIBS  := -lfcgi -ljansson -ljwt $(STORE_LIBS)
 WS_LIBS    := -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm
 TEST_LIBS  := -lcmocka -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm
 
-STORE_SRC := sql/store.c sql/auth.c
+STORE_SRC := $(wildcard sql/*.c)
 FCGI_SRC  := $(filter-out fcgi/main.c,$(wildcard fcgi/*.c))
 WS_SRC    := $(filter-out ws/main.c,$(wildcard ws/*.c))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -31,8 +34,9 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
 FUZZ_TIME ?= 60
 
-.PHONY: all run test unit asan clean deps fuzz fuzz-build fuzzers bench bench-quick format
-all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws
+.PHONY: all run test unit asan clean deps fuzz fuzz-build fuzzers bench bench-quick format \
+	install uninstall deb
+all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -52,6 +56,9 @@ $(BUILD)/chat-fcgi: $(call obj,fcgi/main.c) $(FCGI_OBJ) $(STORE_OBJ)
 
 $(BUILD)/chat-ws: $(call obj,ws/main.c) $(WS_OBJ) $(STORE_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(WS_LIBS) -o $@
+
+$(BUILD)/chat-admin: $(call obj,admin/chat-admin.c) $(STORE_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -ljwt -ljansson $(STORE_LIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FCGI_OBJ) $(WS_OBJ) $(STORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -102,10 +109,52 @@ bench: deps
 bench-quick: deps
 	bash tests/bench/run.sh --quick
 
+# Installing. The nginx site and snippet go where Debian's nginx reads them
+# (NGINXDIR); the units run $(BINDIR)/chat-*. The socket.io client in
+# www/vendor/ comes from deploy/install-deps.sh (make deps).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+NGINXDIR   ?= /etc/nginx
+WWWDIR     := $(DATADIR)/chat/www
+UNITS      := $(wildcard deploy/systemd/*.service deploy/systemd/*.target)
+
+install: all
+	@test -f www/vendor/socket.io.min.js || { echo "www/vendor/socket.io.min.js missing: run make deps"; exit 1; }
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(WWWDIR)/vendor $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(NGINXDIR)/sites-available $(DESTDIR)$(NGINXDIR)/snippets
+	install -m 755 $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin $(DESTDIR)$(BINDIR)/
+	install -m 644 $(wildcard www/*.*) $(DESTDIR)$(WWWDIR)/
+	install -m 644 $(wildcard www/vendor/*) $(DESTDIR)$(WWWDIR)/vendor/
+	for u in $(UNITS); do \
+	  sed 's|/usr/local/bin/|$(BINDIR)/|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} && \
+	  chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
+	install -m 644 deploy/chat-fastcgi.conf $(DESTDIR)$(NGINXDIR)/snippets/
+	bash deploy/nginx/gen.sh production WWW_DIR=$(WWWDIR) \
+	  FASTCGI_SNIPPET=$(NGINXDIR)/snippets/chat-fastcgi.conf > $(DESTDIR)$(NGINXDIR)/sites-available/chat
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/chat-fcgi $(DESTDIR)$(BINDIR)/chat-ws $(DESTDIR)$(BINDIR)/chat-admin
+	rm -rf $(DESTDIR)$(DATADIR)/chat
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS)))
+	rm -f $(DESTDIR)$(NGINXDIR)/snippets/chat-fastcgi.conf $(DESTDIR)$(NGINXDIR)/sites-available/chat
+
+# The production site, generated from the one template (tests/package checks
+# that the committed file is up to date).
+deploy/nginx.conf: deploy/nginx/site.conf.in deploy/nginx/gen.sh
+	bash deploy/nginx/gen.sh production > $@
+
+# The Debian package, built by tests/package/build.sh from a copy of the tree
+# (dpkg-buildpackage cleans the tree it builds in) into build/deb/.
+deb:
+	bash deploy/install-deps.sh --package
+	bash tests/package/build.sh
+
 clean:
 	rm -rf build
 
 format:
-	clang-format -i $(wildcard sql/*.[ch] fcgi/*.[ch] ws/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch])
+	clang-format -i $(wildcard sql/*.[ch] fcgi/*.[ch] ws/*.[ch] admin/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch])
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -7,6 +7,11 @@
 # missing or older than tests/package-lock.json), then the socket.io browser client
 # is copied to www/vendor/ where nginx serves it as /static/vendor/socket.io.min.js.
 # Uses sudo only when not run as root. Prints one line per step.
+#
+#   bash deploy/install-deps.sh            what make run and make test need
+#   bash deploy/install-deps.sh --package  also Debian's packaging tools
+#                                          (debhelper, fakeroot), for building
+#                                          the .deb (tests/package/run.sh)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,6 +26,9 @@ PACKAGES=(
 	clang libclang-rt-14-dev
 	libnginx-mod-nchan linux-perf
 )
+if [ "${1:-}" = "--package" ]; then
+	PACKAGES+=(debhelper dpkg-dev fakeroot)
+fi
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then

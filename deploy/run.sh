@@ -117,26 +117,15 @@ if [ "$WS_PROCS" -gt 0 ]; then
 	[ "${#WS_PORTS[@]}" -eq "$WS_PROCS" ] || die "no $WS_PROCS free ports after $PORT"
 fi
 
-# --- nginx.conf from the template ---------------------------------------------
-# The FastCGI parameters: the production snippet, inlined.
-FASTCGI_PARAMS=$(sed -n 's/^fastcgi_param/            fastcgi_param/p' "$ROOT/deploy/chat-fastcgi.conf") ||
-	die "cannot read deploy/chat-fastcgi.conf"
-
+# --- nginx.conf from the one site template ---------------------------------------
+# deploy/nginx/gen.sh: the production site (deploy/nginx/site.conf.in) inside
+# the runner's wrapper (deploy/nginx.local.conf.in).
 # Every ws process names itself in the first character of its sids (chat-ws
 # --node); nginx sends a request carrying ?sid= to that process's own upstream,
 # so Engine.IO polling works across processes without sticky sessions. A
 # request without sid (a new session) goes to the least busy process.
 NODES=0123456789abcdefghijklmnopqrstuvwxyz
 [ "$WS_PROCS" -le ${#NODES} ] || die "at most ${#NODES} ws processes"
-ws_servers='' ws_routes='' ws_nodes=''
-for i in "${!WS_PORTS[@]}"; do
-	p=${WS_PORTS[$i]}
-	ws_servers+="        server 127.0.0.1:$p max_fails=1 fail_timeout=1s;"$'\n'
-	ws_routes+="        ~^${NODES:$i:1} chat_ws_$i;"$'\n'
-	ws_nodes+="    upstream chat_ws_$i { server 127.0.0.1:$p; keepalive 8; }"$'\n'
-done
-# An upstream needs a server: with no ws process, one marked down (502).
-[ -n "$ws_servers" ] || ws_servers='        server 127.0.0.1:9 down;'$'\n'
 
 user_line=''
 # As root, nginx would switch its worker to nobody, which can neither reach
@@ -146,20 +135,12 @@ user_line=''
 mime_types='include /etc/nginx/mime.types;'
 [ -f /etc/nginx/mime.types ] || mime_types='types { text/html html; text/css css; application/javascript js; image/svg+xml svg; image/png png; image/x-icon ico; }'
 
-tpl=$(<"$ROOT/deploy/nginx.local.conf.in") || die "cannot read deploy/nginx.local.conf.in"
-# Quoted replacements: no & or \ expansion (bash 5.2 patsub_replacement).
-tpl=${tpl//@FASTCGI_PARAMS@/"$FASTCGI_PARAMS"}
-tpl=${tpl//@WS_SERVERS@/"${ws_servers%$'\n'}"}
-tpl=${tpl//@WS_ROUTES@/"${ws_routes%$'\n'}"}
-tpl=${tpl//@WS_NODES@/"${ws_nodes%$'\n'}"}
-tpl=${tpl//@USER@/"$user_line"}
-tpl=${tpl//@MIME_TYPES@/"$mime_types"}
-tpl=${tpl//@RUN_DIR@/"$RUN_DIR"}
-tpl=${tpl//@WWW_DIR@/"$ROOT/www"}
-tpl=${tpl//@PORT@/"$PORT"}
-tpl=${tpl//@API_RATE@/"$API_RATE"}
-tpl=${tpl//@API_BURST@/"$API_BURST"}
-printf '%s\n' "$tpl" >"$RUN_DIR/nginx.conf"
+bash "$ROOT/deploy/nginx/gen.sh" runner RUN_DIR="$RUN_DIR" NGINX_USER="$user_line" \
+	MIME_TYPES="$mime_types" LISTEN="127.0.0.1:$PORT" SERVER_NAME=localhost \
+	FCGI_SOCKET="$RUN_DIR/fcgi.sock" FASTCGI_SNIPPET="$ROOT/deploy/chat-fastcgi.conf" \
+	WWW_DIR="$ROOT/www" WS_PORTS="${WS_PORTS[*]}" WS_NODES="$(printf '%s ' $(fold -w1 <<<"${NODES:0:$WS_PROCS}"))" \
+	API_RATE="$API_RATE" API_BURST="$API_BURST" STATIC_CACHE=development \
+	>"$RUN_DIR/nginx.conf" || die "cannot write $RUN_DIR/nginx.conf (deploy/nginx/gen.sh)"
 
 NGINX_ARGS=(-p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/error.log")
 if ! "$NGINX" -t -q "${NGINX_ARGS[@]}" >"$RUN_DIR/nginx.log" 2>&1; then

@@ -1,5 +1,6 @@
 /* api.c -- the REST handlers: validate the request, call the store, answer JSON */
 #include "api.h"
+#include "retention.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,13 +263,18 @@ static bool api_trimmed(const char *in, bool (*valid)(const char *), const char 
 }
 
 /* Answers {key: array} with status, or 500 when the list ran out of memory. */
-static void api_reply_list(http_response *resp, const char *key, api_list_ctx *c) {
+/* Answers 200 {key: the list}, plus "truncated": true when asked. */
+static void api_reply_list(http_response *resp, const char *key, api_list_ctx *c, bool truncated) {
+    json_t *obj;
+
     if (c->oom) {
         json_decref(c->array);
         http_reply_error(resp, 500, "out of memory");
         return;
     }
-    http_reply_json(resp, 200, json_pack("{s:o}", key, c->array));
+    obj = json_pack("{s:o}", key, c->array);
+    if (obj != NULL && truncated) json_object_set_new(obj, "truncated", json_true());
+    http_reply_json(resp, 200, obj);
 }
 
 void api_rooms_list(const api_env *env, const http_request *req, http_response *resp) {
@@ -290,7 +296,7 @@ void api_rooms_list(const api_env *env, const http_request *req, http_response *
         api_store_error(st, rc, resp);
         return;
     }
-    api_reply_list(resp, "rooms", &c);
+    api_reply_list(resp, "rooms", &c, false);
 }
 
 void api_rooms_create(const api_env *env, const http_request *req, http_response *resp) {
@@ -417,49 +423,103 @@ void api_room_delete(const api_env *env, const http_request *req, int64_t room_i
     resp->status = 204;
 }
 
-/* The JSON of a workspace's settings. */
-static json_t *api_workspace_json(const char *ns, bool is_private) {
-    return json_pack("{s:s,s:b}", "namespace", ns, "private", is_private);
+/* The JSON of a workspace's settings: privacy and the retention in force. */
+static json_t *api_workspace_json(const char *ns, bool is_private, const retention_policy *p) {
+    return json_pack("{s:s,s:b,s:{s:I,s:I}}", "namespace", ns, "private", is_private, "retention",
+                     "days", (json_int_t)p->days, "max_messages", (json_int_t)p->max_messages);
 }
 
-void api_workspace_get(const api_env *env, const char *ns, http_response *resp) {
+/* Answers 200 with ns's settings as stored now. */
+static void api_workspace_reply(const api_env *env, const char *ns, http_response *resp) {
     bool is_private = false;
+    retention_policy p;
     int rc;
 
-    if (!api_have_store(env->st, resp)) return;
     rc = store_workspace_private(env->st, ns, &is_private);
+    if (rc == STORE_OK) rc = retention_get(env->st, ns, &p);
     if (rc != STORE_OK) {
         api_store_error(env->st, rc, resp);
         return;
     }
-    http_reply_json(resp, 200, api_workspace_json(ns, is_private));
+    http_reply_json(resp, 200, api_workspace_json(ns, is_private, &p));
+}
+
+void api_workspace_get(const api_env *env, const char *ns, http_response *resp) {
+    if (!api_have_store(env->st, resp)) return;
+    api_workspace_reply(env, ns, resp);
+}
+
+/* Reads one retention field of obj: absent leaves *v, null is
+ * RETENTION_INHERIT, else an integer in 0..max. Returns false after a 400. */
+static bool api_retention_field(json_t *obj, const char *key, int64_t max, int64_t *v,
+                                http_response *resp) {
+    json_t *f = json_object_get(obj, key);
+    char msg[96];
+
+    if (f == NULL) return true;
+    if (json_is_null(f)) {
+        *v = RETENTION_INHERIT;
+        return true;
+    }
+    if (json_is_integer(f) && json_integer_value(f) >= 0 && json_integer_value(f) <= max) {
+        *v = json_integer_value(f);
+        return true;
+    }
+    snprintf(msg, sizeof msg, "\"retention.%s\" must be null or an integer in 0..%lld", key,
+             (long long)max);
+    http_reply_error(resp, 400, msg);
+    return false;
 }
 
 void api_workspace_put(const api_env *env, const http_request *req, const char *ns,
                        http_response *resp) {
-    json_t *body, *flag;
-    int rc;
+    json_t *body, *flag, *ret;
+    retention_policy p;
+    int rc = STORE_OK;
 
     if (!api_require_admin(env, req, resp)) return;
     if ((body = api_body_object(req, resp)) == NULL) return;
     flag = json_object_get(body, "private");
-    if (!json_is_boolean(flag)) {
+    ret = json_object_get(body, "retention");
+    if ((flag == NULL && ret == NULL) || (flag != NULL && !json_is_boolean(flag))) {
         json_decref(body);
         http_reply_error(resp, 400, "\"private\" must be true or false");
+        return;
+    }
+    if (ret != NULL && !json_is_object(ret)) {
+        json_decref(body);
+        http_reply_error(resp, 400, "\"retention\" must be an object {days, max_messages}");
         return;
     }
     if (!api_have_store(env->st, resp)) {
         json_decref(body);
         return;
     }
-    rc = store_workspace_set_private(env->st, ns, json_is_true(flag));
+    /* Fields left out keep their setting: start from what is stored. */
+    if (ret != NULL) rc = retention_own(env->st, ns, &p);
     if (rc != STORE_OK) {
         json_decref(body);
         api_store_error(env->st, rc, resp);
         return;
     }
-    http_reply_json(resp, 200, api_workspace_json(ns, json_is_true(flag)));
+    if (ret != NULL && (!api_retention_field(ret, "days", RETENTION_DAYS_MAX, &p.days, resp) ||
+                        !api_retention_field(ret, "max_messages", RETENTION_MAX_MESSAGES_MAX,
+                                             &p.max_messages, resp))) {
+        json_decref(body);
+        return;
+    }
+    rc = store_begin(env->st);
+    if (rc == STORE_OK && flag != NULL)
+        rc = store_workspace_set_private(env->st, ns, json_is_true(flag));
+    if (rc == STORE_OK && ret != NULL) rc = retention_set(env->st, ns, &p);
+    if (rc == STORE_OK) rc = store_commit(env->st);
+    if (rc != STORE_OK) store_rollback(env->st);
     json_decref(body);
+    if (rc != STORE_OK) {
+        api_store_error(env->st, rc, resp);
+        return;
+    }
+    api_workspace_reply(env, ns, resp);
 }
 
 /* Reads the optional non-negative integer parameter name of the query into
@@ -502,7 +562,11 @@ void api_messages_list(const api_env *env, const http_request *req, int64_t room
         api_store_error(st, rc, resp);
         return;
     }
-    api_reply_list(resp, "messages", &c);
+    /* Retention deleted messages this page would have held: from after on,
+     * or, paging back from the newest, below the oldest one kept. */
+    api_reply_list(resp, "messages", &c,
+                   room.pruned_upto > 0 && (after > 0 ? room.pruned_upto > after
+                                                      : (int64_t)json_array_size(c.array) < limit));
 }
 
 typedef struct api_fetch_ctx {

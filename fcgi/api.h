@@ -59,13 +59,16 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
 void api_message_get(const api_env *env, const http_request *req, int64_t room_id,
                      int64_t message_id, http_response *resp);
 
-/* GET /api/workspaces/{name} -> 200 {"namespace":"/name","private":bool}
- * (public; a workspace nobody configured is not private). ns is "/name",
- * already validated by the router. */
+/* GET /api/workspaces/{name} -> 200 {"namespace":"/name","private":bool,
+ * "retention":{"days","max_messages"}} (public; a workspace nobody configured
+ * is not private; retention is the policy in force, 0 = no limit). ns is
+ * "/name", already validated by the router. */
 void api_workspace_get(const api_env *env, const char *ns, http_response *resp);
 
-/* PUT /api/workspaces/{name} (admin) {"private": true|false} -> 200
- * {"namespace","private"}; 400 when "private" is not a boolean; 413/415. */
+/* PUT /api/workspaces/{name} (admin) {"private"?: bool, "retention"?:
+ * {"days"?: 0..36500|null, "max_messages"?: 0..1e9|null}} -> 200 as GET;
+ * a retention field left out keeps its setting, null takes the deployment's
+ * default (0 = no limit); 400 for anything else or an empty body; 413/415. */
 void api_workspace_put(const api_env *env, const http_request *req, const char *ns,
                        http_response *resp);
 

@@ -76,7 +76,7 @@ CREATE TABLE IF NOT EXISTS workspaces (
 
 -- Control events that every ws process applies, as it tails the message log:
 -- /admin announcements and kicks reach sockets on every process this way.
--- Rows are short-lived: store_process_reap() prunes those older than an hour.
+-- Rows are short-lived: retention_step() prunes those older than an hour.
 CREATE TABLE IF NOT EXISTS control (
   id       INTEGER PRIMARY KEY AUTOINCREMENT,
   kind     TEXT    NOT NULL,               -- 'announce' or 'kick'

@@ -1,5 +1,6 @@
 /* store.c -- rooms, the message log, presence, sessions and cursors in SQLite */
 #include "store.h"
+#include "store_internal.h"
 
 #include <assert.h>
 #include <fcntl.h>
@@ -12,9 +13,22 @@
 
 extern const char store_schema_sql[]; /* sql/schema.sql, compiled in by the Makefile */
 
-/* Schema version after schema.sql; a later migration appends to this list and
- * bumps the number. */
-#define STORE_SCHEMA_VERSION 1
+/* Migrations after schema.sql (version 1), in order: migrations[i] takes the
+ * database from version i + 1 to i + 2. A later one appends here. Each runs in
+ * migrate()'s transaction with the bump of user_version. */
+static const char *const migrations[] = {
+    /* 2: retention (sql/retention.c). pruned_upto is the highest message id
+     * pruning deleted from the room: a read from below it was cut short. The
+     * workspaces' NULL retention columns take the config table's defaults. */
+    "ALTER TABLE rooms ADD COLUMN pruned_upto INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE workspaces ADD COLUMN retention_days INTEGER;"
+    "ALTER TABLE workspaces ADD COLUMN retention_max_messages INTEGER;"
+    "CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO config (key, value) VALUES ('retention_days', 90),"
+    " ('retention_max_messages', 0);"
+    "CREATE INDEX IF NOT EXISTS sessions_by_age ON sessions(updated_at);",
+};
+#define STORE_SCHEMA_VERSION (1 + (int)(sizeof migrations / sizeof migrations[0]))
 
 /* Every statement the store runs. One prepared statement each, made once in
  * store_open(), reset after each use. */
@@ -56,7 +70,6 @@ enum stmt_id {
     S_CTL_INSERT,
     S_CTL_TAIL,
     S_CTL_HEAD,
-    S_CTL_PRUNE,
     S_COUNT
 };
 
@@ -67,7 +80,7 @@ enum stmt_id {
     "r.id, r.name, r.namespace, r.created_at,"                                                     \
     " (SELECT COUNT(DISTINCT p.user) FROM presence p JOIN processes w ON w.id = p.process_id"      \
     "   WHERE p.room_id = r.id AND w.heartbeat_at > ?9),"                                          \
-    " COALESCE((SELECT MAX(m.id) FROM messages m WHERE m.room_id = r.id), 0)"
+    " COALESCE((SELECT MAX(m.id) FROM messages m WHERE m.room_id = r.id), 0), r.pruned_upto"
 
 #define MSG_COLUMNS "m.id, m.room_id, r.name, r.namespace, m.user, m.text, m.client_id, m.ts"
 
@@ -95,7 +108,9 @@ static const char *const stmt_sql[S_COUNT] = {
                      " WHERE m.room_id = ?1 AND m.id < ?3 ORDER BY m.id DESC LIMIT ?4) ORDER BY 1",
     [S_LOG_TAIL] = "SELECT " MSG_COLUMNS " FROM messages m JOIN rooms r ON r.id = m.room_id"
                    " WHERE m.id > ?1 ORDER BY m.id LIMIT ?2",
-    [S_LOG_HEAD] = "SELECT COALESCE(MAX(id), 0) FROM messages",
+    /* MAX(id) alone would drop when retention empties the log */
+    [S_LOG_HEAD] = "SELECT MAX(COALESCE((SELECT MAX(id) FROM messages), 0),"
+                   " COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0))",
     [S_PROC_INSERT] = "INSERT INTO processes (pid, listen, started_at, heartbeat_at)"
                       " VALUES (?1, ?2, ?3, ?3)",
     [S_PROC_HEARTBEAT] = "UPDATE processes SET heartbeat_at = ?2, connections = ?3 WHERE id = ?1",
@@ -121,11 +136,12 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_WS_GET] = "SELECT private FROM workspaces WHERE namespace = ?1",
     [S_WS_SET] = "INSERT INTO workspaces (namespace, private, created_at) VALUES (?1, ?2, ?3)"
                  " ON CONFLICT (namespace) DO UPDATE SET private = excluded.private",
-    [S_COUNTS] = "SELECT (SELECT COUNT(*) FROM rooms), (SELECT COALESCE(MAX(id), 0) FROM messages)",
+    [S_COUNTS] = "SELECT (SELECT COUNT(*) FROM rooms),"
+                 " MAX(COALESCE((SELECT MAX(id) FROM messages), 0),"
+                 " COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0))",
     [S_CTL_INSERT] = "INSERT INTO control (kind, payload, ts) VALUES (?1, ?2, ?3)",
     [S_CTL_TAIL] = "SELECT id, kind, payload FROM control WHERE id > ?1 ORDER BY id LIMIT 1000",
     [S_CTL_HEAD] = "SELECT COALESCE(MAX(id), 0) FROM control",
-    [S_CTL_PRUNE] = "DELETE FROM control WHERE ts <= ?1",
 };
 
 struct store {
@@ -232,9 +248,9 @@ static int exec_all(store *st, const char *sql) {
     return status_of(rc);
 }
 
-/* Applies schema.sql when user_version says it is missing, in one
- * transaction, so two processes opening a new file at once both end up with
- * one schema. */
+/* Applies schema.sql when user_version says it is missing, then the
+ * migrations the file has not had, in one transaction, so two processes opening a new file at once
+ * both end up with one schema. */
 static int migrate(store *st) {
     int rc = exec_all(st, "BEGIN IMMEDIATE");
     if (rc) return rc;
@@ -247,8 +263,14 @@ static int migrate(store *st) {
     if (version < 1) {
         rc = exec_all(st, store_schema_sql);
         if (rc) goto fail;
+        version = 1;
     }
-    if (version < STORE_SCHEMA_VERSION || version == 0) {
+    int from = version;
+    for (; version < STORE_SCHEMA_VERSION; version++) {
+        rc = exec_all(st, migrations[version - 1]);
+        if (rc) goto fail;
+    }
+    if (from != version) {
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d", STORE_SCHEMA_VERSION);
         rc = exec_all(st, sql);
@@ -258,6 +280,37 @@ static int migrate(store *st) {
 fail:
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
+}
+
+/* A database made before retention has auto_vacuum NONE: converting it takes
+ * one VACUUM (a copy of the whole file, in one transaction: it either
+ * completes or leaves the file as it was). Done once, by the first process to
+ * open it; while another holds the lock past busy_timeout, the conversion is
+ * left for a later open and the database works as before (pruned pages are
+ * reused, the file just does not shrink). */
+static int vacuum_mode(store *st) {
+    sqlite3_stmt *s = NULL;
+    int mode = 2;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA auto_vacuum", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        mode = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (mode == 2) return STORE_OK;
+    int rc = exec_all(st, "PRAGMA auto_vacuum = INCREMENTAL");
+    if (rc == STORE_OK) rc = exec_all(st, "VACUUM");
+    if (rc == STORE_BUSY) {
+        st->err[0] = '\0';
+        return STORE_OK;
+    }
+    return rc;
+}
+
+sqlite3 *store_sqlite(store *st) {
+    return st->db;
+}
+
+int store_status(int sqlite_rc) {
+    return status_of(sqlite_rc);
 }
 
 int store_open(store **out, const char *path, const store_options *opt, char *err,
@@ -289,8 +342,12 @@ int store_open(store **out, const char *path, const store_options *opt, char *er
     if (!want) want = env && strcmp(env, "full") == 0 ? STORE_SYNC_FULL : STORE_SYNC_NORMAL;
     const char *sync = want == STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
                                                : "PRAGMA synchronous = NORMAL";
-    if ((rc = exec_all(st, "PRAGMA journal_mode = WAL")) || (rc = exec_all(st, sync)) ||
-        (rc = exec_all(st, "PRAGMA foreign_keys = ON")) || (rc = migrate(st)))
+    /* auto_vacuum first: on a new file it only takes effect before the first
+     * table exists. */
+    if ((rc = exec_all(st, "PRAGMA auto_vacuum = INCREMENTAL")) ||
+        (rc = exec_all(st, "PRAGMA journal_mode = WAL")) || (rc = exec_all(st, sync)) ||
+        (rc = exec_all(st, "PRAGMA foreign_keys = ON")) || (rc = migrate(st)) ||
+        (rc = vacuum_mode(st)))
         goto fail;
     for (int i = 0; i < S_COUNT; i++) {
         if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
@@ -458,6 +515,7 @@ static void read_room(sqlite3_stmt *s, store_room *r) {
     r->created_at = sqlite3_column_int64(s, 3);
     r->online = sqlite3_column_int64(s, 4);
     r->last_message_id = sqlite3_column_int64(s, 5);
+    r->pruned_upto = sqlite3_column_int64(s, 6);
 }
 
 static void bind_alive_since(sqlite3_stmt *s) {
@@ -677,8 +735,7 @@ int store_process_unregister(store *st, int64_t id) {
 }
 
 int store_process_reap(store *st) {
-    int rc = write_int(st, S_PROC_REAP, store_now_ms() - STORE_PROCESS_STALE_MS);
-    return rc ? rc : write_int(st, S_CTL_PRUNE, store_now_ms() - 3600 * 1000);
+    return write_int(st, S_PROC_REAP, store_now_ms() - STORE_PROCESS_STALE_MS);
 }
 
 int store_processes_list(store *st, store_process_cb cb, void *ctx) {

@@ -47,6 +47,8 @@ typedef struct store_room {
     int64_t created_at;           /* ms since the epoch */
     int64_t online;               /* distinct users present, live processes only */
     int64_t last_message_id;      /* 0 when the room has no message */
+    int64_t pruned_upto;          /* highest id retention deleted here, 0: none;
+                                     a read reaching below it was truncated */
 } store_room;
 
 /* A message as read from the log. The strings point into SQLite's row buffer:
@@ -161,7 +163,8 @@ int store_log_head(store *st, int64_t *id);
 int store_process_register(store *st, int64_t pid, const char *listen, int64_t *id);
 int store_process_heartbeat(store *st, int64_t id, int64_t connections);
 int store_process_unregister(store *st, int64_t id);
-/* Deletes processes whose heartbeat is stale, with their presence. */
+/* Deletes processes whose heartbeat is stale, with their presence. (Old
+ * sessions and control events go with retention_step(), in batches.) */
 int store_process_reap(store *st);
 int store_processes_list(store *st, store_process_cb cb, void *ctx);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh -- runs every test and prints the total: "N passed, N failed".
 #
-#   bash tests/run.sh [unit] [fuzz] [integration] [browser] [bench]   (default: all)
+#   bash tests/run.sh [unit] [fuzz] [integration] [browser] [bench] [package]
+#                                                                 (default: all)
 #
 # unit:        each binary in $UNIT_DIR (build/asan/tests) under ASan, UBSan and
 #              LSan; cmocka's "[  PASSED  ] N test(s)." and "[  FAILED  ] N
@@ -11,6 +12,9 @@
 #              are not checked there since processes get killed; the harness
 #              fails a test whose stack logged any sanitizer report).
 # browser:     the same for tests/browser/, when it exists.
+# package:     tests/package/ (the Debian package built, installed on this
+#              machine, smoke-tested and purged; needs root): Debian's
+#              packaging tools are installed first (install-deps.sh --package).
 # It goes on after a failure, and exits non-zero when anything failed or no
 # test ran. Output of each part is also kept in tests/out/.
 set -u
@@ -31,7 +35,7 @@ FAILED=0
 SKIPPED=0
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit fuzz integration browser bench)
+[ ${#suites[@]} -gt 0 ] || suites=(unit fuzz integration browser bench package)
 
 note() { printf '\n=== %s\n' "$*"; }
 
@@ -143,6 +147,17 @@ run_bench() {
 	fi
 }
 
+# package: the packaging tools, then node --test on tests/package/.
+run_package() {
+	note "package: deploy/install-deps.sh --package"
+	if ! bash deploy/install-deps.sh --package >"$OUT/package-deps.log" 2>&1; then
+		FAILED=$((FAILED + 1))
+		tail -20 "$OUT/package-deps.log"
+		return
+	fi
+	run_node package tests/package
+}
+
 for suite in "${suites[@]}"; do
 	case "$suite" in
 	unit) run_unit ;;
@@ -150,8 +165,9 @@ for suite in "${suites[@]}"; do
 	bench) run_bench ;;
 	integration) run_node integration tests/integration ;;
 	browser) run_node browser tests/browser ;;
+	package) run_package ;;
 	*)
-		echo "unknown suite: $suite (unit, fuzz, integration, browser, bench)" >&2
+		echo "unknown suite: $suite (unit, fuzz, integration, browser, bench, package)" >&2
 		FAILED=$((FAILED + 1))
 		;;
 	esac

@@ -12,6 +12,7 @@ typedef struct chat_user {
     bool named;            /* the client chose the name (auth.name): cursors apply */
     int64_t replayed_upto; /* live delivery skips ids <= this: recovery sent them */
     int64_t recover_from;  /* > 0: replay the log after this offset once connected */
+    bool truncated;        /* retention deleted part of what recovery owes it */
 } chat_user;
 
 /* A chat message waiting for the group commit. */
@@ -404,17 +405,19 @@ static void on_join(sio_socket *s, sio_event *ev, void *ud) {
     json_t *members = json_array(), *missed = json_array();
     store_presence_users(c->st, r.id, add_user, members);
     missed_ctx mc = {missed, c->cfg.missed_max, false};
+    bool truncated = false; /* retention deleted some of what the user missed */
     if (u->named) {
         int64_t last = 0;
         store_cursor_get(c->st, u->name, r.id, &last);
+        truncated = last > 0 && r.pruned_upto > last;
         if (last > 0)
             store_messages_list(c->st, r.id, last, 0, c->cfg.missed_max + 1, add_missed, &mc);
         else /* a first visit: nothing was missed; start the cursor here */
             store_cursor_set(c->st, u->name, r.id, r.last_message_id);
     }
-    ack_obj(ev->ack, json_pack("{s:b,s:s,s:I,s:o,s:o,s:b}", "ok", 1, "room", r.name, "room_id",
-                               (json_int_t)r.id, "members", members, "missed", missed, "more",
-                               mc.more));
+    ack_obj(ev->ack, json_pack("{s:b,s:s,s:I,s:o,s:o,s:b,s:b}", "ok", 1, "room", r.name,
+                               "room_id", (json_int_t)r.id, "members", members, "missed", missed,
+                               "more", mc.more, "truncated", truncated));
     if (joined == 0)
         to_room_but(c, s, r.name, "user joined", json_pack("{s:s,s:s}", "room", r.name, "user",
                                                            u->name), false);
@@ -577,12 +580,13 @@ static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud
         size_t i;
         json_t *v;
         json_array_foreach(rooms, i, v) {
-            int64_t room_id;
+            store_room r;
             const char *room = sio_str(v);
-            if (!room || store_room_id(c->st, ss.ns, room, &room_id) != STORE_OK)
+            if (!room || store_room_find(c->st, ss.ns, room, &r) != STORE_OK)
                 continue; /* the room was deleted meanwhile */
+            if (r.pruned_upto > off) u->truncated = true;
             if (sio_join(s, room) == 0)
-                store_presence_add(c->st, c->cfg.process_id, ss.sid, room_id, u->name);
+                store_presence_add(c->st, c->cfg.process_id, ss.sid, r.id, u->name);
         }
         u->recover_from = off;
     } else {
@@ -607,10 +611,11 @@ static void on_connection(sio_socket *s, void *ud) {
         session_save(c, s);
     /* A greeting that carries the current offset, so that a client that
      * disconnects before any room message still recovers what it missed. */
-    json_t *args = with_offset(
-        json_pack("{s:s,s:s,s:s,s:b}", "sid", sio_socket_id(s), "user", u->name, "namespace", ns,
-                  "recovered", sio_socket_recovered(s)),
-        c->cursor);
+    json_t *hello = json_pack("{s:s,s:s,s:s,s:b}", "sid", sio_socket_id(s), "user", u->name,
+                              "namespace", ns, "recovered", sio_socket_recovered(s));
+    /* recovered, but retention deleted some of what it missed */
+    if (hello && u->truncated) json_object_set_new(hello, "truncated", json_true());
+    json_t *args = with_offset(hello, c->cursor);
     sio_emit_socket(s, "session", args);
     json_decref(args);
     to_namespace(c, s, sio_socket_id(s), "user connected",

@@ -13,6 +13,7 @@
 #include "chat.h"
 #include "conformance.h"
 #include "eio.h"
+#include "retention.h"
 #include "sio.h"
 #include "store.h"
 #include "tail.h"
@@ -27,6 +28,8 @@ typedef struct options {
     chat_config chat;
     store_options store;
     int heartbeat_ms;
+    int prune_ms;     /* period of the retention step */
+    int prune_batch;  /* rows per table per step */
     bool conformance; /* the official test suites' server, not the chat */
     bool issue_token; /* print a token and exit */
     bool token_admin;
@@ -72,6 +75,8 @@ static void usage(FILE *f) {
                "                         test suites expect instead of the chat (no --db needed)\n"
                "  --sync normal|full     SQLite synchronous: crash-safe or power-loss-safe\n"
                "                         (default: $CHAT_SYNC, else normal)\n"
+               "  --prune-interval MS    period of one retention step (1000)\n"
+               "  --prune-batch N        rows one step deletes per table (500)\n"
                "chat-ws --issue-token [--admin] [--workspace /NS] [--ttl SECONDS]\n"
                "  prints an HS256 token signed with the server secret, then exits\n"
                "environment: CHAT_DB for --db; CHAT_SYNC for --sync; CHAT_SECRET or\n"
@@ -114,7 +119,9 @@ static void parse(int argc, char **argv, options *o) {
         ISSUE,
         ADMIN,
         WORKSPACE,
-        TTL
+        TTL,
+        PRUNE_MS,
+        PRUNE_BATCH
     };
     static const struct option longopts[] = {
         {"db", required_argument, 0, 'd'},
@@ -144,6 +151,8 @@ static void parse(int argc, char **argv, options *o) {
         {"admin", no_argument, 0, ADMIN},
         {"workspace", required_argument, 0, WORKSPACE},
         {"ttl", required_argument, 0, TTL},
+        {"prune-interval", required_argument, 0, PRUNE_MS},
+        {"prune-batch", required_argument, 0, PRUNE_BATCH},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -151,6 +160,8 @@ static void parse(int argc, char **argv, options *o) {
     snprintf(o->host, sizeof o->host, "127.0.0.1");
     o->port = 9101;
     o->heartbeat_ms = 5000;
+    o->prune_ms = 1000;
+    o->prune_batch = 500;
     /* Short: the event loop serves everyone and must not sit in a lock wait.
      * Housekeeping writes simply retry at the next beat; the group commit
      * retries from a timer until its own deadline (chat.c). */
@@ -270,6 +281,12 @@ static void parse(int argc, char **argv, options *o) {
         case TTL:
             o->token_ttl = num_arg("--ttl", optarg, 0, 10L * 365 * 86400);
             break;
+        case PRUNE_MS:
+            o->prune_ms = (int)num_arg("--prune-interval", optarg, 10, 3600000);
+            break;
+        case PRUNE_BATCH:
+            o->prune_batch = (int)num_arg("--prune-batch", optarg, 1, 100000);
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -293,7 +310,6 @@ typedef struct heartbeat {
     eio_server *eio;
     int64_t process_id;
     int ms;
-    int64_t session_window_ms; /* sessions older than this are deleted */
 } heartbeat;
 
 static void beat(lws_sorted_usec_list_t *sul) {
@@ -308,8 +324,28 @@ static void beat(lws_sorted_usec_list_t *sul) {
         lwsl_warn("ws: heartbeat failed: %s\n", store_errmsg(hb->st));
     }
     store_process_reap(hb->st);
-    store_session_expire(hb->st, hb->session_window_ms);
     lws_sul_schedule(context, 0, &hb->sul, beat, (lws_usec_t)hb->ms * LWS_US_PER_MS);
+}
+
+/* Retention (sql/retention.h): one bounded step per tick on the event loop,
+ * so pruning never holds the write lock long nor stalls the sockets. A step
+ * that found more to do comes back sooner. A busy database skips a tick. */
+typedef struct pruner {
+    lws_sorted_usec_list_t sul;
+    retention *ret;
+    int ms;
+} pruner;
+
+static void prune(lws_sorted_usec_list_t *sul) {
+    pruner *p = lws_container_of(sul, pruner, sul);
+    retention_stats stats;
+    int rc = retention_step(p->ret, store_now_ms(), &stats);
+    if (rc && rc != STORE_BUSY) lwsl_warn("ws: retention step failed (%d)\n", rc);
+    if (rc == STORE_OK && stats.messages)
+        lwsl_info("ws: retention: %d messages of room %lld deleted\n", stats.messages,
+                  (long long)stats.room_id);
+    int next = rc == STORE_OK && stats.more ? (p->ms < 100 ? p->ms : 100) : p->ms;
+    lws_sul_schedule(context, 0, &p->sul, prune, (lws_usec_t)next * LWS_US_PER_MS);
 }
 
 typedef struct tailers {
@@ -357,6 +393,7 @@ int main(int argc, char **argv) {
     tail *tl = NULL;
     auth_secret secret;
     heartbeat hb = {0};
+    pruner pr = {0};
     char err[256], listen[160];
 
     lws_set_log_level(LLL_USER | LLL_ERR | LLL_WARN, NULL);
@@ -442,13 +479,18 @@ int main(int argc, char **argv) {
         tl = tail_new(context, lws_get_vhost_by_name(context, "chat"), o.db, deliver, &both, 2000);
         if (!tl) goto out;
     }
-    hb = (heartbeat){.st = st,
-                     .eio = eio,
-                     .process_id = o.chat.process_id,
-                     .ms = o.heartbeat_ms,
-                     .session_window_ms = o.chat.recovery_window_ms > 0 ? o.chat.recovery_window_ms
-                                                                        : 24LL * 3600 * 1000};
+    hb = (heartbeat){.st = st, .eio = eio, .process_id = o.chat.process_id, .ms = o.heartbeat_ms};
     if (st) lws_sul_schedule(context, 0, &hb.sul, beat, (lws_usec_t)hb.ms * LWS_US_PER_MS);
+    if (ch) {
+        retention_config rcfg = {.batch = o.prune_batch,
+                                 .session_max_age_ms = o.chat.recovery_window_ms};
+        pr = (pruner){.ret = retention_new(st, &rcfg), .ms = o.prune_ms};
+        if (!pr.ret) {
+            fprintf(stderr, "chat-ws: retention: %s\n", store_errmsg(st));
+            goto out;
+        }
+        lws_sul_schedule(context, 0, &pr.sul, prune, (lws_usec_t)pr.ms * LWS_US_PER_MS);
+    }
 
     lwsl_user("chat-ws %d listening on %s, database %s\n", (int)getpid(), listen,
               o.db ? o.db : "(none)");
@@ -462,6 +504,7 @@ out:
          * close while the context goes (WebSocket) and after it (polling, in
          * eio_server_free) still reach the chat, the bus and the store. */
         lws_sul_cancel(&hb.sul);
+        lws_sul_cancel(&pr.sul);
         tail_free(tl);
         eio_server_stop(eio);
         sio_server_stop(sio);
@@ -478,6 +521,7 @@ out:
     bus_free(bs);
     sio_server_free(sio);
     if (st && o.chat.process_id) store_process_unregister(st, o.chat.process_id);
+    retention_free(pr.ret);
     store_close(st);
     return status;
 }

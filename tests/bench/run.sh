@@ -455,7 +455,7 @@ scenario_rest() {
 		-e "s#pid $S_DIR/nginx.pid;#pid $d/nginx.pid;#" \
 		-e "s#error_log $S_DIR/error.log#error_log $d/error.log#" \
 		-e "s#access_log $S_DIR/access.log;#access_log $d/access.log;#" \
-		-e "/limit_req zone=api_write/d" \
+		-e "/limit_req zone=chat_api_write/d" \
 		-e "s#location /static/ {#location = /bench/rooms.json { alias $d/www/rooms.json; }\n        location /static/ {#" \
 		"$S_DIR/nginx.conf" >"$d/nginx.conf"
 	setsid nginx -c "$d/nginx.conf" -p "$d" </dev/null >"$d/nginx.out" 2>&1 &

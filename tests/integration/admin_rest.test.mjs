@@ -238,13 +238,16 @@ describe('admin REST', () => {
     });
   });
 
+  // the config table's defaults (README "Operating it")
+  const DEFAULT_RETENTION = { days: 90, max_messages: 0 };
+
   describe('/api/workspaces/{name}', () => {
-    test('GET is public: {"namespace","private"}, false by default', T, async () => {
+    test('GET is public: {"namespace","private","retention"}, false and the defaults by default', T, async () => {
       const name = unique('pub');
       const res = await call('GET', `/api/workspaces/${name}`);
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type'), /^application\/json/);
-      assert.deepEqual(res.json, { namespace: `/${name}`, private: false });
+      assert.deepEqual(res.json, { namespace: `/${name}`, private: false, retention: DEFAULT_RETENTION });
     });
 
     test('invalid names are 404', T, async () => {
@@ -266,11 +269,11 @@ describe('admin REST', () => {
 
       const on = await call('PUT', target, { body: { private: true }, token: admin });
       assert.equal(on.status, 200, on.text);
-      assert.deepEqual(on.json, { namespace: `/${name}`, private: true });
-      assert.deepEqual((await call('GET', target)).json, { namespace: `/${name}`, private: true });
+      assert.deepEqual(on.json, { namespace: `/${name}`, private: true, retention: DEFAULT_RETENTION });
+      assert.deepEqual((await call('GET', target)).json, { namespace: `/${name}`, private: true, retention: DEFAULT_RETENTION });
       const off = await call('PUT', target, { body: { private: false }, token: admin });
-      assert.deepEqual(off.json, { namespace: `/${name}`, private: false });
-      assert.deepEqual((await call('GET', target)).json, { namespace: `/${name}`, private: false });
+      assert.deepEqual(off.json, { namespace: `/${name}`, private: false, retention: DEFAULT_RETENTION });
+      assert.deepEqual((await call('GET', target)).json, { namespace: `/${name}`, private: false, retention: DEFAULT_RETENTION });
       const opt = await call('OPTIONS', target);
       assert.equal(opt.headers.get('allow'), 'GET, HEAD, PUT, OPTIONS');
     });

@@ -1070,6 +1070,9 @@ static void test_admin_delete_room(void **state) {
     free(h_admin), free(h_user), free(h_wrong), free(h_expired), free(h_none), free(h_512);
 }
 
+/* The retention of a workspace without its own: the config table's defaults. */
+#define DEFAULT_RETENTION ",\"retention\":{\"days\":90,\"max_messages\":0}"
+
 /* GET/PUT /api/workspaces/{name}. */
 static void test_workspaces(void **state) {
     static const char *const bad_names[] = {
@@ -1085,7 +1088,8 @@ static void test_workspaces(void **state) {
     http_response resp;
 
     assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL, &resp), 200);
-    assert_string_equal(resp.body, "{\"namespace\":\"/team-1\",\"private\":false}");
+    assert_string_equal(resp.body,
+                        "{\"namespace\":\"/team-1\",\"private\":false" DEFAULT_RETENTION "}");
     http_response_free(&resp);
     assert_int_equal(
         call_status(fx->st, "GET", "/api/workspaces/abcdefghijabcdefghijabcdefghijab", NULL, NULL),
@@ -1119,17 +1123,52 @@ static void test_workspaces(void **state) {
 
     assert_int_equal(
         call(fx->st, "PUT", "/api/workspaces/team-1", "{\"private\":true}", h_admin, &resp), 200);
-    assert_string_equal(resp.body, "{\"namespace\":\"/team-1\",\"private\":true}");
+    assert_string_equal(resp.body,
+                        "{\"namespace\":\"/team-1\",\"private\":true" DEFAULT_RETENTION "}");
     http_response_free(&resp);
     assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL, &resp), 200);
-    assert_string_equal(resp.body, "{\"namespace\":\"/team-1\",\"private\":true}");
+    assert_string_equal(resp.body,
+                        "{\"namespace\":\"/team-1\",\"private\":true" DEFAULT_RETENTION "}");
     http_response_free(&resp);
     assert_int_equal(
         call(fx->st, "PUT", "/api/workspaces/team-1", "{\"private\":false}", h_admin, &resp), 200);
-    assert_string_equal(resp.body, "{\"namespace\":\"/team-1\",\"private\":false}");
+    assert_string_equal(resp.body,
+                        "{\"namespace\":\"/team-1\",\"private\":false" DEFAULT_RETENTION "}");
     http_response_free(&resp);
     assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL, &resp), 200);
     assert_non_null(strstr(resp.body, "\"private\":false"));
+    http_response_free(&resp);
+
+    /* retention: each bad body a 400, nothing changed */
+    static const char *const bad_retention[] = {
+        "{\"retention\":5}",
+        "{\"retention\":{\"days\":-1}}",
+        "{\"retention\":{\"days\":36501}}",
+        "{\"retention\":{\"days\":\"7\"}}",
+        "{\"retention\":{\"days\":1.5}}",
+        "{\"retention\":{\"max_messages\":1000000001}}",
+        "{\"retention\":{\"max_messages\":true}}",
+        "{\"private\":false,\"retention\":[]}",
+    };
+    for (size_t i = 0; i < sizeof bad_retention / sizeof bad_retention[0]; i++) {
+        int st = call_status(fx->st, "PUT", "/api/workspaces/team-1", bad_retention[i], h_admin);
+        if (st != 400) fail_msg("%s: %d", bad_retention[i], st);
+    }
+    assert_int_equal(
+        call_status(fx->st, "PUT", "/api/workspaces/team-1", "{\"retention\":{\"days\":7}}", NULL),
+        401);
+    assert_int_equal(call(fx->st, "PUT", "/api/workspaces/team-1",
+                          "{\"retention\":{\"days\":7,\"max_messages\":50}}", h_admin, &resp),
+                     200);
+    assert_string_equal(resp.body, "{\"namespace\":\"/team-1\",\"private\":false,"
+                                   "\"retention\":{\"days\":7,\"max_messages\":50}}");
+    http_response_free(&resp);
+    /* a field left out is kept; null is the default again */
+    assert_int_equal(call(fx->st, "PUT", "/api/workspaces/team-1",
+                          "{\"retention\":{\"days\":null}}", h_admin, &resp),
+                     200);
+    assert_string_equal(resp.body, "{\"namespace\":\"/team-1\",\"private\":false,"
+                                   "\"retention\":{\"days\":90,\"max_messages\":50}}");
     http_response_free(&resp);
 
     /* methods */

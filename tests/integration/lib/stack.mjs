@@ -128,6 +128,8 @@ export function sanitizerReport(runDir) {
  *   wsArgs       extra chat-ws arguments, an array or a string
  *   fcgiWorkers  chat-fcgi --workers (default 2)
  *   port         nginx port (default: a free one)
+ *   dbPath       the database file (default: chat.db in the run directory),
+ *                e.g. one a test restored from a backup
  *   env          more environment for the runner and the programs
  *   keep         keep the temporary directory after stop() (also: KEEP_STACK=1)
  * Resolves to { url, port, dbPath, runDir, binDir, secretFile, wsPorts,
@@ -139,7 +141,7 @@ export async function startStack(opts = {}) {
   const wsProcs = opts.wsProcs ?? 1;
   const binDir = path.resolve(ROOT, opts.binDir || process.env.BIN_DIR || 'build');
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'chat-stack-'));
-  const dbPath = path.join(runDir, 'chat.db');
+  const dbPath = opts.dbPath ?? path.join(runDir, 'chat.db');
   const port = opts.port ?? (await pickPort(wsProcs));
   const url = `http://127.0.0.1:${port}`;
   const wsArgs = Array.isArray(opts.wsArgs) ? opts.wsArgs.join(' ') : opts.wsArgs || '';
