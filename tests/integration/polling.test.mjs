@@ -4,6 +4,7 @@
 // polling session across two ws processes (routed by sid, no stickiness).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { startStack } from './lib/stack.mjs';
 import { ack, closeAll, closeLive, connect, join, sleep, withTimeout } from './lib/client.mjs';
 
@@ -74,6 +75,49 @@ describe('one ws process', () => {
     assert.ok([413].includes(big.status), `oversize POST: ${big.status}`);
     await sleep(100);
     assert.equal((await fetch(`${base}?EIO=4&transport=polling&sid=${sid}`)).status, 400, 'the session ended');
+  });
+
+  test("a keep-alive client (Node's agent, with and without Connection: close) polls a session through nginx", T, async () => {
+    // nginx keeps a pool of upstream connections to chat-ws; the client's
+    // agent keeps its own. Every answer that closes must say so on both legs.
+    const { port } = new URL(stack.url);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const req = (method, query, body, close) =>
+      new Promise((resolve, reject) => {
+        const r = http.request(
+          { host: '127.0.0.1', port, method, agent, path: `/socket.io/?EIO=4&transport=polling${query}`, headers: close ? { Connection: 'close' } : {} },
+          (res) => {
+            let data = '';
+            res.setEncoding('utf8');
+            res.on('data', (d) => (data += d));
+            res.on('end', () => resolve({ status: res.statusCode, body: data }));
+          },
+        );
+        r.on('error', reject);
+        r.end(body);
+      });
+    try {
+      const open = await req('GET', '', undefined, false);
+      assert.equal(open.status, 200);
+      const { sid } = JSON.parse(open.body.slice(1));
+      assert.equal((await req('POST', `&sid=${sid}`, '40{"name":"kai"}', true)).status, 200);
+      let got = '';
+      while (!got.includes('"session"')) got += (await req('GET', `&sid=${sid}`, undefined, false)).body;
+      for (let i = 0; i < 12; i++) {
+        const close = i % 2 === 0;
+        const push = await req('POST', `&sid=${sid}`, `42${i}["rooms"]`, close);
+        assert.equal(push.status, 200, `round ${i}`);
+        let answer = '';
+        while (!answer.includes(`43${i}[`)) {
+          const poll = await req('GET', `&sid=${sid}`, undefined, close);
+          assert.equal(poll.status, 200, `round ${i}`);
+          answer += poll.body;
+        }
+        assert.match(answer, new RegExp(`43${i}\\[\\{"rooms":`));
+      }
+    } finally {
+      agent.destroy();
+    }
   });
 
   test('a second concurrent GET ends the session', T, async () => {
