@@ -1,0 +1,144 @@
+/* eio_internal.h -- what the Engine.IO session core (eio.c), long-polling
+ * (eio_polling.c) and WebSocket (eio_websocket.c) share. Not for the layers
+ * above: they see eio.h only. Everything here runs in the lws service thread. */
+#ifndef EIO_INTERNAL_H
+#define EIO_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "eio.h"
+#include "eio_packet.h"
+#include "strmap.h"
+
+/* How long a closing WebSocket may take to send its close frame, in ms. */
+#define EIO_CLOSE_DEADLINE_MS 2000
+
+typedef enum eio_transport { T_POLLING, T_WEBSOCKET } eio_transport;
+
+/* One Engine.IO session. Over WebSocket it lives as long as its connection;
+ * over polling it spans many HTTP requests, found by sid. */
+struct eio_conn {
+    eio_server *srv;
+    eio_transport transport;
+    struct lws *wsi;      /* the WebSocket carrying it, NULL while polling */
+    struct lws *poll_get; /* polling: the GET held open until there is data */
+    struct lws *probe;    /* a WebSocket probing an upgrade of this polling session */
+    struct lws_dll2 node; /* in srv->conns, walked by the heartbeat tick */
+    char sid[EIO_SID_LEN + 1];
+    char peer[64];
+    void *upper;
+
+    /* send queue: a ring of frames, each holding one reference */
+    outbuf **ring;
+    size_t ring_cap, head, count;
+    size_t queued_bytes;
+
+    /* receive: fragments of one WebSocket message gathered here */
+    char *rx;
+    size_t rx_len, rx_cap;
+    bool rx_binary;
+
+    /* heartbeat */
+    long long next_ping_at;  /* ms: when the next ping is due */
+    long long pong_deadline; /* ms: when an unanswered ping times out */
+    bool awaiting_pong;
+
+    bool echo; /* conformance: echo messages instead of passing them up */
+
+    /* closing: set by eio_close, carried out by the writer or the reaper */
+    bool closing;
+    bool client_closed;   /* the client asked (close packet): a held GET gets a noop */
+    long long closing_at; /* ms: when eio_close was called */
+    int close_status;
+    char close_reason[96];
+};
+
+/* Sessions per client address, for max_per_address. */
+typedef struct addr_count {
+    char addr[64]; /* the key */
+    int n;
+} addr_count;
+
+struct eio_server {
+    eio_config cfg;
+    strmap per_address; /* addr -> addr_count */
+    eio_handlers h;
+    void *ud;
+    struct lws_context *ctx;
+    struct lws_dll2_owner conns;
+    strmap sessions; /* sid -> eio_conn */
+    lws_sorted_usec_list_t tick, reap;
+    bool reap_scheduled;
+    long long tick_ms;
+    unsigned char *ws_scratch; /* WebSocket batches are gathered here (eio_websocket.c) */
+    size_t ws_scratch_cap;     /* its size in bytes */
+};
+
+/* What lws keeps per connection for us. A WebSocket uses c; an HTTP
+ * connection uses the rest for its request in progress (keep-alive
+ * requests come one after another on the same connection). */
+typedef struct eio_pss {
+    eio_conn *c;               /* WebSocket: the session it carries or probes */
+    bool probe_reply;          /* WebSocket probe: "3probe" is due */
+    bool refused;              /* WebSocket naming a session it cannot carry: close it */
+    char sid[EIO_SID_LEN + 1]; /* HTTP: the session of this request */
+    bool held;                 /* a GET waiting for data */
+    bool gone_noop;            /* its session ended at the client's request: answer a noop */
+    bool post_error;           /* POST: refuse at the end of the body */
+    unsigned post_status;
+    const char *post_json;
+    char *body; /* POST body */
+    size_t body_len, body_cap;
+} eio_pss;
+
+/* ---- the session core (eio.c) ------------------------------------------- */
+
+/* The per-connection data lws keeps for wsi. */
+eio_pss *eio_pss_of(struct lws *wsi);
+/* Takes the oldest queued frame off c's send queue (one reference, the
+ * caller's). The queue must not be empty. */
+outbuf *eio_ring_pop(eio_conn *c);
+/* Queues a short text packet made here (open, ping). As eio_send. */
+int eio_send_text(eio_conn *c, const char *text, size_t len);
+/* Creates a session carried by wsi over transport t and queues its open
+ * packet; the layer above hears of it. NULL when out of memory. */
+eio_conn *eio_session_new(eio_server *srv, struct lws *wsi, eio_transport t);
+/* Ends a session: the layer above's close, then the memory. Connections
+ * still pointing at it are detached first. */
+void eio_session_end(eio_conn *c, const char *reason);
+/* Handles one whole Engine.IO packet (buf as received: type digit first,
+ * or a binary message). A packet the session cannot take closes it. */
+void eio_on_packet(eio_conn *c, const char *buf, size_t len, bool binary);
+/* Copies the query argument name ("EIO=") of wsi's URI into buf (len
+ * bytes). False when absent. */
+bool eio_urlarg(struct lws *wsi, const char *name, char *buf, int len);
+/* Whether a new session may open: -1 when it may, else the Engine.IO error
+ * code to refuse with (4, forbidden: Origin, process or address limits). */
+int eio_admission(eio_server *srv, struct lws *wsi);
+
+/* ---- HTTP long-polling (eio_polling.c): one per lws HTTP callback ---------- */
+
+int eio_http_request(eio_server *srv, struct lws *wsi, eio_pss *ps);
+int eio_http_body(eio_server *srv, eio_pss *ps, const char *in, size_t len);
+int eio_http_body_done(eio_server *srv, struct lws *wsi, eio_pss *ps);
+int eio_http_writeable(eio_server *srv, struct lws *wsi, eio_pss *ps);
+void eio_http_closed(eio_server *srv, struct lws *wsi, eio_pss *ps);
+/* Engine.IO's error answer for code (HTTP 400, 403 for code 4, and
+ * {"code","message"}); close_after ends the connection with it. Returns -1
+ * when the connection is to be closed. */
+int eio_http_error_ex(eio_server *srv, struct lws *wsi, int code, bool close_after);
+
+/* ---- WebSocket (eio_websocket.c): one per lws WebSocket callback ----------- */
+
+int eio_ws_handshake(eio_server *srv, struct lws *wsi);
+int eio_ws_established(eio_server *srv, struct lws *wsi, eio_pss *ps);
+int eio_ws_writeable(struct lws *wsi, eio_pss *ps);
+int eio_ws_receive(struct lws *wsi, eio_pss *ps, const char *in, size_t len);
+void eio_ws_peer_close(struct lws *wsi, eio_pss *ps);
+void eio_ws_closed(eio_pss *ps, struct lws *wsi);
+/* Drops c's WebSocket at once (its close frame cannot go out); lws then
+ * reports it closed and the session ends. */
+void eio_ws_kill(eio_conn *c);
+
+#endif
