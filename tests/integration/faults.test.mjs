@@ -316,7 +316,7 @@ describe('faults: nginx killed with SIGKILL and restarted', () => {
     for (const c of clients) await c.rec.next('chat message', (m) => m.id === first.id);
 
     const nginxPid = Number(readFileSync(path.join(stack.runDir, 'nginx.pid'), 'utf8'));
-    const downs = clients.map((c) => withTimeout(new Promise((r) => c.once('disconnect', r)), 5000, 'disconnect'));
+    const downs = clients.map((c) => withTimeout(new Promise((r) => c.once('disconnect', r)), 15000, 'disconnect'));
     process.kill(nginxPid, 'SIGKILL');
     await Promise.all(downs);
     const missed = [];
