@@ -15,7 +15,7 @@ CPPFLAGS += -D_GNU_SOURCE -Isql -Iws -Ifcgi -I$(BUILD) -MMD -MP
 BUILD    ?= build
 PORT     ?= 8080
 
-STORE_LIBS := -lsqlite3
+STORE_LIBS := -lsqlite3 -licuuc
 FCGI_LIBS  := -lfcgi -ljansson -ljwt $(STORE_LIBS)
 WS_LIBS    := -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm
 TEST_LIBS  := -lcmocka -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm

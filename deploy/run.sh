@@ -54,7 +54,14 @@ if [ -z "${TAIL_LOGS:-}" ]; then
 fi
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 
+# Everything the runner and its programs create is theirs alone: the run folder
+# 0700, files 0600 (the database, the secret, admin.token, fcgi.sock, logs).
+umask 077
 mkdir -p "$RUN_DIR/tmp" || exit 1
+chmod 700 "$RUN_DIR" || exit 1
+for f in "$RUN_DIR"/* "$DB" "$DB-wal" "$DB-shm" "$DB-notify"; do
+	[ -f "$f" ] && chmod 600 "$f"
+done
 LOG=$RUN_DIR/runner.log
 
 # A runner whose stdout reader went away (the test harness was killed) must
@@ -289,10 +296,12 @@ done
 
 log "ready at http://127.0.0.1:$PORT/ (fcgi + $WS_PROCS ws on ${WS_PORTS[*]:-none}; logs in $RUN_DIR)"
 # An admin token for local use (/admin namespace, admin REST calls), valid a day.
+# Written to a 0600 file, never printed nor logged: read it from the file.
 if [ -x "$BIN_DIR/chat-ws" ] && token=$("$BIN_DIR/chat-ws" --issue-token --admin --ttl 86400 2>/dev/null); then
-	echo "$token" >"$RUN_DIR/admin.token"
-	log "admin token (24 h, also in $RUN_DIR/admin.token): $token"
+	printf '%s\n' "$token" >"$RUN_DIR/admin.token"
+	log "admin token (24 h) in $RUN_DIR/admin.token"
 fi
+unset token
 [ -t 1 ] && log "Ctrl-C stops it"
 
 # --- supervise ----------------------------------------------------------------------

@@ -9,6 +9,11 @@
 #define API_NUM_BUF 32       /* a query number: digits of INT64_MAX and slack */
 #define API_LIMIT_DEFAULT 50 /* messages per list call without limit= */
 #define API_RETRY_AFTER_S 1  /* what a 503 asks the client to wait */
+#define API_ROOM_NAME_RULE                                                                         \
+    "invalid room name: 1-64 characters, no control, bidi or invisible formatting characters"
+#define API_USER_NAME_RULE                                                                         \
+    "invalid user: 1-32 characters, not starting with ~, no control, bidi or invisible "           \
+    "formatting characters"
 
 json_t *api_room_json(const store_room *room) {
     return json_pack("{s:I,s:s,s:s,s:I,s:I,s:I}", "id", (json_int_t)room->id, "name", room->name,
@@ -46,6 +51,9 @@ void api_store_error(store *st, int rc, http_response *resp) {
         break;
     case STORE_INVALID:
         http_reply_error(resp, 400, "invalid request");
+        break;
+    case STORE_LIMIT:
+        http_reply_error(resp, 403, "a configured limit is reached");
         break;
     case STORE_BUSY:
         api_unavailable(resp, "database busy, retry later");
@@ -137,6 +145,39 @@ bool api_namespace_access(const api_env *env, const http_request *req, const cha
     if (claims.admin || strcmp(claims.workspace, ns) == 0) return true;
     http_reply_error(resp, 403, "this token does not admit this workspace");
     return false;
+}
+
+/* Whether the request may write under user name: its bearer token has "sub"
+ * name, or is an admin token. Else fills resp (401, 403, 503) and returns
+ * false. */
+static bool api_may_write_as(const api_env *env, const http_request *req, const char *name,
+                             http_response *resp) {
+    static const auth_secret no_secret;
+    const char *token = auth_bearer(req->authorization), *why = "invalid token";
+
+    if (token == NULL) {
+        http_reply_error(resp, 401, "writing as a user needs that user's token (POST /api/users)");
+        http_set_header(resp, "WWW-Authenticate", "Bearer realm=\"chat\"");
+        return false;
+    }
+    switch (auth_name_check(env->st, env->secret != NULL ? env->secret : &no_secret, name, token,
+                            &why)) {
+    case AUTH_NAME_OWNER:
+    case AUTH_NAME_ADMIN:
+        return true;
+    case AUTH_NAME_STORE:
+        api_unavailable(resp, why);
+        return false;
+    case AUTH_NAME_OTHER:
+        http_reply_error(resp, 403, why);
+        return false;
+    case AUTH_NAME_BAD_TOKEN:
+        api_unauthorized(resp, why);
+        return false;
+    default: /* a valid token without "sub": no credential for a name */
+        http_reply_error(resp, 403, "this token names no user");
+        return false;
+    }
 }
 
 /* Parses the request body as a JSON object. Returns a new reference, or NULL
@@ -246,16 +287,22 @@ static int api_message_cb(const store_message *msg, void *ctx) {
     return 0;
 }
 
-/* A trimmed copy of in, malloc'd into *out, when valid() accepts it. Else
- * answers 400 with msg (500 when out of memory) and returns false; *out is
- * then NULL or a copy the caller frees as usual. */
+/* A canonical copy of name in (trimmed, NFC: store_name_clean), malloc'd
+ * into *out, when valid() accepts it. Else answers 400 with msg (500 when out
+ * of memory) and returns false; *out is then NULL or a copy the caller frees
+ * as usual. */
 static bool api_trimmed(const char *in, bool (*valid)(const char *), const char *msg, char **out,
                         http_response *resp) {
-    if ((*out = strdup(in)) == NULL) {
+    if ((*out = malloc(STORE_ROOM_NAME_BUF)) == NULL) {
         http_reply_error(resp, 500, "out of memory");
         return false;
     }
-    if (!valid(store_trim(*out))) {
+    if (strlen(in) >= STORE_ROOM_NAME_BUF) {
+        http_reply_error(resp, 400, msg);
+        return false;
+    }
+    memcpy(*out, in, strlen(in) + 1);
+    if (store_name_clean(*out, STORE_ROOM_NAME_BUF) != 0 || !valid(*out)) {
         http_reply_error(resp, 400, msg);
         return false;
     }
@@ -277,26 +324,56 @@ static void api_reply_list(http_response *resp, const char *key, api_list_ctx *c
     http_reply_json(resp, 200, obj);
 }
 
+/* Reads the optional non-negative integer parameter name of the query into
+ * *out (left alone when absent or empty). Returns false after a 400. */
+static bool api_query_number(const http_request *req, const char *name, int64_t *out,
+                             http_response *resp) {
+    char buf[API_NUM_BUF], msg[64];
+    int rc = http_query_get(req->query, name, buf, sizeof buf);
+
+    if (rc == HTTP_ENOTFOUND || (rc == HTTP_OK && buf[0] == '\0')) return true;
+    if (rc == HTTP_OK && http_parse_uint(buf, out) == HTTP_OK) return true;
+    snprintf(msg, sizeof msg, "\"%s\" must be a non-negative integer", name);
+    http_reply_error(resp, 400, msg);
+    return false;
+}
+
 void api_rooms_list(const api_env *env, const http_request *req, http_response *resp) {
     store *st = env->st;
     char ns[STORE_NAMESPACE_BUF];
     api_list_ctx c = {NULL, false};
+    int64_t after = 0, limit = STORE_ROOMS_PAGE_DEFAULT;
+    bool more;
     int rc;
 
     if (!api_query_namespace(req, ns, sizeof ns, resp)) return;
+    if (!api_query_number(req, "after", &after, resp)) return;
+    if (!api_query_number(req, "limit", &limit, resp)) return;
+    if (limit < 1 || limit > STORE_ROOMS_PAGE_MAX) {
+        http_reply_error(resp, 400, "\"limit\" must be between 1 and 500");
+        return;
+    }
     if (!api_have_store(st, resp)) return;
     if (!api_namespace_access(env, req, ns, resp)) return;
     if ((c.array = json_array()) == NULL) {
         http_reply_error(resp, 500, "out of memory");
         return;
     }
-    rc = store_rooms_list(st, ns, api_room_cb, &c);
+    /* one more than the page tells whether another page follows */
+    rc = store_rooms_list(st, ns, after, (int)limit + 1, api_room_cb, &c);
     if (rc != STORE_OK) {
         json_decref(c.array);
         api_store_error(st, rc, resp);
         return;
     }
-    api_reply_list(resp, "rooms", &c, false);
+    more = json_array_size(c.array) > (size_t)limit;
+    if (more) json_array_remove(c.array, (size_t)limit);
+    if (c.oom) {
+        json_decref(c.array);
+        http_reply_error(resp, 500, "out of memory");
+        return;
+    }
+    http_reply_json(resp, 200, json_pack("{s:o,s:b}", "rooms", c.array, "more", more));
 }
 
 void api_rooms_create(const api_env *env, const http_request *req, http_response *resp) {
@@ -319,9 +396,7 @@ void api_rooms_create(const api_env *env, const http_request *req, http_response
         http_reply_error(resp, 400, "invalid namespace");
         goto out;
     }
-    if (!api_trimmed(name_in, store_valid_room_name,
-                     "invalid room name: 1-64 characters, no control characters", &name, resp))
-        goto out;
+    if (!api_trimmed(name_in, store_valid_room_name, API_ROOM_NAME_RULE, &name, resp)) goto out;
     trimmed = name;
     if (!api_have_store(st, resp)) goto out;
     if (!api_namespace_access(env, req, ns_in, resp)) goto out;
@@ -329,6 +404,10 @@ void api_rooms_create(const api_env *env, const http_request *req, http_response
     rc = store_room_create(st, ns_in, trimmed, &room);
     if (rc == STORE_EXISTS) {
         http_reply_error(resp, 409, "a room with this name exists in this namespace");
+        goto out;
+    }
+    if (rc == STORE_LIMIT) {
+        http_reply_error(resp, 403, "this namespace has its maximum number of rooms");
         goto out;
     }
     if (rc != STORE_OK) {
@@ -522,24 +601,10 @@ void api_workspace_put(const api_env *env, const http_request *req, const char *
     api_workspace_reply(env, ns, resp);
 }
 
-/* Reads the optional non-negative integer parameter name of the query into
- * *out (left alone when absent or empty). Returns false after a 400. */
-static bool api_query_number(const http_request *req, const char *name, int64_t *out,
-                             http_response *resp) {
-    char buf[API_NUM_BUF], msg[64];
-    int rc = http_query_get(req->query, name, buf, sizeof buf);
-
-    if (rc == HTTP_ENOTFOUND || (rc == HTTP_OK && buf[0] == '\0')) return true;
-    if (rc == HTTP_OK && http_parse_uint(buf, out) == HTTP_OK) return true;
-    snprintf(msg, sizeof msg, "\"%s\" must be a non-negative integer", name);
-    http_reply_error(resp, 400, msg);
-    return false;
-}
-
 void api_messages_list(const api_env *env, const http_request *req, int64_t room_id,
                        http_response *resp) {
     store *st = env->st;
-    int64_t after = 0, before = 0, limit = API_LIMIT_DEFAULT;
+    int64_t after = -1, before = 0, limit = API_LIMIT_DEFAULT; /* after -1: no cursor */
     api_list_ctx c = {NULL, false};
     store_room room;
     int rc;
@@ -643,9 +708,7 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         http_reply_error(resp, 400, "\"user\" and \"text\" are required");
         goto out;
     }
-    if (!api_trimmed(user_in, store_valid_user_name,
-                     "invalid user: 1-32 characters, no control characters", &user, resp))
-        goto out;
+    if (!api_trimmed(user_in, store_valid_user_name, API_USER_NAME_RULE, &user, resp)) goto out;
     trimmed = user;
     if (!store_valid_text(text)) {
         http_reply_error(resp, 400, "invalid text: 1-4000 characters");
@@ -655,6 +718,7 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         http_reply_error(resp, 400, "invalid client_id: 1-64 bytes");
         goto out;
     }
+    if (!api_may_write_as(env, req, trimmed, resp)) goto out;
     rc = store_message_append(st, room_id, trimmed, text, client_id, &id, &ts, &duplicate);
     if (rc == STORE_NOTFOUND) {
         http_reply_error(resp, 404, "room not found");
@@ -711,34 +775,86 @@ static int api_process_cb(const store_process *p, void *ctx) {
     return 0;
 }
 
-void api_health(const api_env *env, http_response *resp) {
+void api_health(const api_env *env, const http_request *req, http_response *resp) {
+    static const auth_secret no_secret;
     store *st = env->st;
     int64_t rooms = 0, messages = 0;
     api_list_ctx c = {NULL, false};
-    const char *why = "database unavailable";
+    const char *why = "database unavailable", *token = auth_bearer(req->authorization);
+    auth_claims claims;
+    bool details =
+        token != NULL &&
+        auth_verify(env->secret != NULL ? env->secret : &no_secret, token, &claims, &why) == 0 &&
+        claims.admin;
     json_t *obj;
     int rc = STORE_ERROR;
 
+    why = "database unavailable";
     if ((c.array = json_array()) == NULL) {
         http_reply_error(resp, 500, "out of memory");
         return;
     }
     if (st != NULL) {
         rc = store_counts(st, &rooms, &messages);
-        if (rc == STORE_OK) rc = store_processes_list(st, api_process_cb, &c);
+        if (rc == STORE_OK && details) rc = store_processes_list(st, api_process_cb, &c);
         if (rc != STORE_OK) why = rc == STORE_BUSY ? "database busy" : "database error";
     }
     if (rc != STORE_OK || c.oom) {
         if (rc != STORE_OK && st != NULL)
             fprintf(stderr, "chat-fcgi: %s: store status %d: %s\n", __func__, rc, store_errmsg(st));
         json_array_clear(c.array);
-        obj = json_pack("{s:s,s:{s:b,s:s},s:o}", "status", "error", "database", "ok", 0, "error",
-                        c.oom ? "out of memory" : why, "ws", c.array);
+        obj = details ? json_pack("{s:s,s:{s:b,s:s},s:o}", "status", "error", "database", "ok", 0,
+                                  "error", c.oom ? "out of memory" : why, "ws", c.array)
+                      : json_pack("{s:s,s:s}", "status", "error", "error", "unavailable");
+        if (!details) json_decref(c.array);
         http_reply_json(resp, 503, obj);
         http_set_header(resp, "Retry-After", "%d", API_RETRY_AFTER_S);
+        return;
+    }
+    if (!details) {
+        /* the public answer: up or down, nothing about the machine */
+        json_decref(c.array);
+        http_reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
         return;
     }
     obj = json_pack("{s:s,s:{s:b,s:I,s:I},s:o}", "status", "ok", "database", "ok", 1, "rooms",
                     (json_int_t)rooms, "messages", (json_int_t)messages, "ws", c.array);
     http_reply_json(resp, 200, obj);
+}
+
+void api_users_claim(const api_env *env, const http_request *req, http_response *resp) {
+    static const auth_secret no_secret;
+    json_t *body = NULL;
+    const char *name_in;
+    char *name = NULL, *token = NULL;
+    int rc;
+
+    if ((body = api_body_object(req, resp)) == NULL) goto out;
+    if (!api_string_member(body, "name", &name_in, resp)) goto out;
+    if (name_in == NULL) {
+        http_reply_error(resp, 400, "\"name\" is required");
+        goto out;
+    }
+    if (!api_trimmed(name_in, store_valid_user_name, API_USER_NAME_RULE, &name, resp)) goto out;
+    if (!api_have_store(env->st, resp)) goto out;
+    token = auth_issue(env->secret != NULL ? env->secret : &no_secret, false, NULL, name,
+                       AUTH_USER_TTL_S);
+    if (token == NULL) {
+        api_unavailable(resp, "no server secret configured");
+        goto out;
+    }
+    rc = store_user_claim(env->st, name);
+    if (rc == STORE_EXISTS) {
+        http_reply_error(resp, 409, "this name is claimed already");
+        goto out;
+    }
+    if (rc != STORE_OK) {
+        api_store_error(env->st, rc, resp);
+        goto out;
+    }
+    http_reply_json(resp, 201, json_pack("{s:s,s:s}", "name", name, "token", token));
+out:
+    free(token);
+    free(name);
+    json_decref(body);
 }

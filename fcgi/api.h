@@ -25,11 +25,16 @@ typedef struct api_env {
  * or write the rooms of a private workspace need a token of that workspace
  * ("workspace": "/name") or an admin one: 401 without, 403 with another. */
 
-/* GET /api/rooms?namespace=/ -> 200 {"rooms":[room...]}; 400 bad namespace. */
+/* GET /api/rooms?namespace=/&after=&limit= -> 200 {"rooms":[room...],"more":bool}:
+ * the rooms with id > after (0), ascending, at most limit (1..
+ * STORE_ROOMS_PAGE_MAX, default STORE_ROOMS_PAGE_DEFAULT); more tells that
+ * another page follows (page on with after = the last id). 400 bad namespace
+ * or number. */
 void api_rooms_list(const api_env *env, const http_request *req, http_response *resp);
 
 /* POST /api/rooms {"name","namespace"?} -> 201 + Location, the room; 409 when
- * the name is taken; 400 invalid; 413 too large; 415 not JSON. */
+ * the name is taken; 403 when the namespace has its maximum of rooms; 400
+ * invalid; 413 too large; 415 not JSON. */
 void api_rooms_create(const api_env *env, const http_request *req, http_response *resp);
 
 /* GET /api/rooms/{id} -> 200 the room; 404. */
@@ -50,7 +55,9 @@ void api_messages_list(const api_env *env, const http_request *req, int64_t room
 
 /* POST /api/rooms/{id}/messages {"user","text","client_id"?} -> 201 + Location,
  * the message; 200 with the stored message when client_id was already used by
- * that user; 404 unknown room; 400/413/415 as for rooms. */
+ * that user in this room; 404 unknown room; 400/413/415 as for rooms. Needs
+ * a bearer token whose "sub" is user (or an admin token): 401 without a
+ * valid one, 403 with one for another name. */
 void api_messages_create(const api_env *env, const http_request *req, int64_t room_id,
                          http_response *resp);
 
@@ -72,9 +79,16 @@ void api_workspace_get(const api_env *env, const char *ns, http_response *resp);
 void api_workspace_put(const api_env *env, const http_request *req, const char *ns,
                        http_response *resp);
 
-/* GET /api/health -> 200 {"status":"ok","database":{...},"ws":[...]}, or 503
- * with "status":"error" when the database fails. */
-void api_health(const api_env *env, http_response *resp);
+/* GET /api/health -> 200 {"status":"ok"}, or 503 {"status":"error"} when the
+ * database fails. With an admin bearer token the answer also has
+ * "database":{...} and "ws":[...] (pids, listen addresses, connections). */
+void api_health(const api_env *env, const http_request *req, http_response *resp);
+
+/* POST /api/users {"name"} -> 201 {"name","token"}: the first claim of a user
+ * name, answered with its credential (an HS256 token with "sub": name, valid
+ * AUTH_USER_TTL_S); 409 when the name is claimed already; 400 invalid name;
+ * 503 without a server secret. */
+void api_users_claim(const api_env *env, const http_request *req, http_response *resp);
 
 /* Whether namespace ns may be read by this request: true when ns is not a
  * private workspace, or the request's token admits it. Otherwise fills resp

@@ -62,10 +62,9 @@ static int main_listen(const char *addr, const char **unix_path) {
         fprintf(stderr, "chat-fcgi: cannot listen on %s: %s\n", addr, strerror(errno));
         return -1;
     }
-    /* The web server may run as another user; who may connect is decided by
-     * the permissions of the directory holding the socket. */
-    if (*unix_path != NULL && chmod(*unix_path, 0666) != 0)
-        fprintf(stderr, "chat-fcgi: chmod %s: %s\n", *unix_path, strerror(errno));
+    /* The socket's mode follows the umask: 0600 under the local runner
+     * (umask 077), srwxrwx--- for group chat under systemd (UMask=0007), so
+     * only the web server may connect. */
     return fd;
 }
 

@@ -298,7 +298,7 @@ void page_chat(store *st, const char *ns, http_response *resp) {
         }
     }
     if (st != NULL && !is_private) {
-        rc = store_rooms_list(st, ns, page_room_cb, &r);
+        rc = store_rooms_list(st, ns, 0, STORE_ROOMS_PAGE_DEFAULT, page_room_cb, &r);
         if (r.oom) goto oom;
         if (rc != STORE_OK) {
             fprintf(stderr, "chat-fcgi: %s: rooms of %s: status %d: %s\n", __func__, ns, rc,
@@ -307,8 +307,8 @@ void page_chat(store *st, const char *ns, http_response *resp) {
             offline = true;
         }
     }
-    data = json_pack("{s:s,s:O,s:b,s:b}", "namespace", ns, "rooms", r.array, "offline", offline,
-                     "private", is_private);
+    data = json_pack("{s:s,s:O,s:b,s:b,s:i}", "namespace", ns, "rooms", r.array, "offline", offline,
+                     "private", is_private, "rooms_page", STORE_ROOMS_PAGE_DEFAULT);
     if (data == NULL) goto oom;
     if ((f = open_memstream(&html, &len)) == NULL) goto oom;
     rc = page_write(f, ns, data, offline, is_private);

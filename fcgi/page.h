@@ -7,15 +7,18 @@
 #include "http.h"
 #include "store.h"
 
-/* The Content-Security-Policy of the page: no inline script or style. */
+/* The Content-Security-Policy of the page: no inline script or style, and
+ * connections (fetch, WebSocket) to the page's own origin only: CSP 3's
+ * 'self' also matches ws:/wss: to the same host and port (Chromium 80+,
+ * Firefox, Safari 15.4+). */
 #define PAGE_CSP                                                                                   \
-    "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; "       \
+    "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "                \
     "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "               \
     "frame-ancestors 'none'"
 
 /* Fills resp with the chat page of namespace ns ("/" or a workspace): 200,
- * text/html, the CSP, the rooms of ns listed server-side and the same data as
- * JSON in a <script type="application/json" id="chat-data"> block
+ * text/html, the CSP, the first STORE_ROOMS_PAGE_DEFAULT rooms of ns listed server-side and the
+ * same data as JSON in a <script type="application/json" id="chat-data"> block
  * ({"namespace","rooms","offline","private"}). When st is NULL or the rooms
  * cannot be read the page still renders, with no rooms and data-offline on
  * <body>. A private workspace renders with no rooms and data-private: the

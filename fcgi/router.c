@@ -16,6 +16,7 @@ typedef enum router_route {
     ROUTE_MESSAGES,     /* /api/rooms/{id}/messages */
     ROUTE_MESSAGE,      /* /api/rooms/{id}/messages/{mid} */
     ROUTE_WORKSPACE,    /* /api/workspaces/{name} */
+    ROUTE_USERS,        /* /api/users */
 } router_route;
 
 typedef struct router_match {
@@ -60,6 +61,8 @@ static router_match router_match_path(const char *path) {
         if (router_workspace(path + sizeof workspaces - 1, &m)) m.route = ROUTE_WORKSPACE;
     } else if (strcmp(path, "/api/health") == 0) {
         m.route = ROUTE_HEALTH;
+    } else if (strcmp(path, "/api/users") == 0) {
+        m.route = ROUTE_USERS;
     } else if (strcmp(path, "/api/rooms") == 0) {
         m.route = ROUTE_ROOMS;
     } else if (strncmp(path, rooms, sizeof rooms - 1) == 0) {
@@ -89,6 +92,8 @@ static const char *router_allow(router_route route) {
         return "GET, HEAD, DELETE, OPTIONS";
     case ROUTE_WORKSPACE:
         return "GET, HEAD, PUT, OPTIONS";
+    case ROUTE_USERS:
+        return "POST, OPTIONS";
     case ROUTE_NONE:
     case ROUTE_NO_WORKSPACE:
         return "";
@@ -110,7 +115,7 @@ static bool router_dispatch(const api_env *env, const http_request *req, const r
         return true;
     case ROUTE_HEALTH:
         if (!get) return false;
-        api_health(env, resp);
+        api_health(env, req, resp);
         return true;
     case ROUTE_ROOMS:
         if (get)
@@ -143,6 +148,10 @@ static bool router_dispatch(const api_env *env, const http_request *req, const r
             api_workspace_put(env, req, m->ns, resp);
         else
             return false;
+        return true;
+    case ROUTE_USERS:
+        if (!post) return false;
+        api_users_claim(env, req, resp);
         return true;
     case ROUTE_NONE:
     case ROUTE_NO_WORKSPACE:

@@ -123,3 +123,33 @@ const char *auth_bearer(const char *header) {
     while (*header == ' ') header++;
     return *header ? header : NULL;
 }
+
+auth_name_status auth_name_check(store *st, const auth_secret *s, const char *name,
+                                 const char *token, const char **why) {
+    auth_claims claims;
+    bool claimed = false;
+    if (token && *token) {
+        if (auth_verify(s, token, &claims, why) != 0) return AUTH_NAME_BAD_TOKEN;
+        if (claims.admin) return AUTH_NAME_ADMIN;
+        if (claims.sub[0] && strcmp(claims.sub, name) != 0) {
+            *why = "the token is for another name";
+            return AUTH_NAME_OTHER;
+        }
+        if (claims.sub[0]) {
+            /* read first: the usual case (claimed) costs no write */
+            int rc = store_user_claimed(st, name, &claimed);
+            if (rc == STORE_OK && !claimed) rc = store_user_claim(st, name);
+            if (rc != STORE_OK && rc != STORE_EXISTS) {
+                *why = "storage unavailable";
+                return AUTH_NAME_STORE;
+            }
+            return AUTH_NAME_OWNER;
+        }
+    }
+    if (store_user_claimed(st, name, &claimed) != STORE_OK) {
+        *why = "storage unavailable";
+        return AUTH_NAME_STORE;
+    }
+    *why = "this name is taken: present its token";
+    return claimed ? AUTH_NAME_TAKEN : AUTH_NAME_FREE;
+}

@@ -8,6 +8,9 @@
 #include "store.h"
 
 #define AUTH_SECRET_MAX 256
+/* Lifetime of a user credential issued on a name's first claim, in seconds;
+ * each connection that presents a valid one gets a fresh one. */
+#define AUTH_USER_TTL_S (365L * 86400)
 
 typedef struct auth_secret {
     unsigned char key[AUTH_SECRET_MAX];
@@ -42,5 +45,25 @@ char *auth_issue(const auth_secret *s, bool admin, const char *workspace, const 
 /* Takes "Bearer <token>" from an Authorization header value: returns a
  * pointer to the token inside header, or NULL. */
 const char *auth_bearer(const char *header);
+
+/* Who may act under a user name (sql/store.c keeps the claims). */
+typedef enum auth_name_status {
+    AUTH_NAME_OWNER = 0,      /* the token's "sub" is the name: act as it */
+    AUTH_NAME_ADMIN = 1,      /* an admin token: may act as any name */
+    AUTH_NAME_FREE = 2,       /* no credential, and nobody claimed the name yet */
+    AUTH_NAME_TAKEN = -1,     /* no credential for a claimed name */
+    AUTH_NAME_BAD_TOKEN = -2, /* a token that does not verify */
+    AUTH_NAME_STORE = -3,     /* the store failed; retry later */
+    AUTH_NAME_OTHER = -4,     /* a valid token whose "sub" is another name */
+} auth_name_status;
+
+/* Decides whether a client presenting token (NULL or "" when none) may act
+ * as the valid user name. A verified token with "sub" equal to name makes
+ * it the owner (and records the claim when the name was unclaimed: tokens
+ * from `chat-ws --issue-token --sub`); an admin token may act as anyone; a
+ * verified token without "sub" (a workspace token) is no credential for a
+ * name. *why gets a static reason for the negative answers. */
+auth_name_status auth_name_check(store *st, const auth_secret *s, const char *name,
+                                 const char *token, const char **why);
 
 #endif

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unicode/unorm2.h>
+#include <unicode/ustring.h>
 #include <unistd.h>
 
 extern const char store_schema_sql[]; /* sql/schema.sql, compiled in by the Makefile */
@@ -27,6 +29,14 @@ static const char *const migrations[] = {
     "INSERT OR IGNORE INTO config (key, value) VALUES ('retention_days', 90),"
     " ('retention_max_messages', 0);"
     "CREATE INDEX IF NOT EXISTS sessions_by_age ON sessions(updated_at);",
+    /* 3: hostile clients (issue 14). client_id is unique per (room, user),
+     * not per user across rooms; claimed user names; pages of a namespace's
+     * rooms by id are a range seek. */
+    "DROP INDEX IF EXISTS messages_by_client;"
+    "CREATE UNIQUE INDEX IF NOT EXISTS messages_by_room_client"
+    " ON messages(room_id, user, client_id) WHERE client_id IS NOT NULL;"
+    "CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, claimed_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS rooms_by_namespace ON rooms(namespace, id);",
 };
 #define STORE_SCHEMA_VERSION (1 + (int)(sizeof migrations / sizeof migrations[0]))
 
@@ -41,6 +51,9 @@ enum stmt_id {
     S_ROOM_FIND,
     S_ROOM_ID,
     S_ROOMS_LIST,
+    S_ROOM_COUNT,
+    S_USER_CLAIM,
+    S_USER_GET,
     S_ROOM_DELETE,
     S_MSG_INSERT,
     S_MSG_BY_CLIENT,
@@ -92,11 +105,16 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_ROOM_GET] = "SELECT " ROOM_COLUMNS " FROM rooms r WHERE r.id = ?1",
     [S_ROOM_FIND] = "SELECT " ROOM_COLUMNS " FROM rooms r WHERE r.namespace = ?1 AND r.name = ?2",
     [S_ROOM_ID] = "SELECT id FROM rooms WHERE namespace = ?1 AND name = ?2",
-    [S_ROOMS_LIST] = "SELECT " ROOM_COLUMNS " FROM rooms r WHERE r.namespace = ?1 ORDER BY r.id",
+    [S_ROOMS_LIST] = "SELECT " ROOM_COLUMNS " FROM rooms r WHERE r.namespace = ?1 AND r.id > ?2"
+                     " ORDER BY r.id LIMIT ?3",
+    [S_ROOM_COUNT] = "SELECT COUNT(*) FROM rooms WHERE namespace = ?1",
+    [S_USER_CLAIM] = "INSERT INTO users (name, claimed_at) VALUES (?1, ?2)",
+    [S_USER_GET] = "SELECT claimed_at FROM users WHERE name = ?1",
     [S_ROOM_DELETE] = "DELETE FROM rooms WHERE id = ?1",
     [S_MSG_INSERT] = "INSERT INTO messages (room_id, user, text, ts, client_id)"
                      " VALUES (?1, ?2, ?3, ?4, ?5)",
-    [S_MSG_BY_CLIENT] = "SELECT id, ts FROM messages WHERE user = ?1 AND client_id = ?2",
+    [S_MSG_BY_CLIENT] = "SELECT id, ts FROM messages"
+                        " WHERE room_id = ?1 AND user = ?2 AND client_id = ?3",
     [S_MSG_AFTER] = "SELECT " MSG_COLUMNS " FROM messages m JOIN rooms r ON r.id = m.room_id"
                     " WHERE m.room_id = ?1 AND m.id > ?2 AND (?3 <= 0 OR m.id < ?3)"
                     " ORDER BY m.id LIMIT ?4",
@@ -149,6 +167,7 @@ struct store {
     sqlite3_stmt *stmt[S_COUNT];
     char err[256];  /* our own message when the failure is not SQLite's */
     int notify_fd;  /* <db>-notify, written after a commit that grew the log */
+    int max_rooms;  /* rooms per namespace, > 0 */
     bool log_dirty; /* the open transaction appended to the log or control */
 };
 
@@ -335,6 +354,11 @@ int store_open(store **out, const char *path, const store_options *opt, char *er
     }
     sqlite3_busy_timeout(st->db, opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000);
     sqlite3_extended_result_codes(st->db, 0);
+    /* The room cap, from the environment unless given: chat-fcgi and chat-ws
+     * of one deployment share it. */
+    const char *cap = getenv("CHAT_MAX_ROOMS");
+    st->max_rooms = opt->max_rooms > 0 ? opt->max_rooms : cap ? atoi(cap) : 0;
+    if (st->max_rooms <= 0) st->max_rooms = STORE_ROOMS_MAX_DEFAULT;
     /* Unset, the environment decides, so chat-fcgi and chat-ws of one
      * deployment promise the same durability. */
     store_sync want = opt->sync;
@@ -411,18 +435,62 @@ long store_utf8_len(const char *s, size_t len) {
     return n;
 }
 
-static bool has_control(const char *s) {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f) return true;
-    return false;
+/* Decodes the code point at *p of a valid UTF-8 string and moves *p past it. */
+static unsigned utf8_next(const unsigned char **p) {
+    const unsigned char *q = *p;
+    unsigned c = *q++;
+    int extra = c < 0x80 ? 0 : c < 0xe0 ? 1 : c < 0xf0 ? 2 : 3;
+    c &= extra == 0 ? 0x7f : extra == 1 ? 0x1f : extra == 2 ? 0x0f : 0x07;
+    for (int i = 0; i < extra; i++)
+        c = (c << 6) | (*q++ & 0x3f);
+    *p = q;
+    return c;
+}
+
+/* Code points a name may not hold: C0 and C1 controls, DEL, the bidi
+ * embeddings, overrides, isolates and marks, and invisible separators and
+ * joiners that make two names look alike (ZWJ/ZWNJ stay: scripts and emoji
+ * need them). */
+static bool forbidden_in_name(unsigned cp) {
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200b ||
+           cp == 0x200e || cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
+           (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb);
+}
+
+/* The NFC normalizer of ICU, or NULL when its data cannot be loaded. */
+static const UNormalizer2 *nfc(void) {
+    UErrorCode e = U_ZERO_ERROR;
+    const UNormalizer2 *n = unorm2_getNFCInstance(&e);
+    return U_SUCCESS(e) ? n : NULL;
+}
+
+/* UTF-16 units a name may take on the way through ICU: 64 code points, each
+ * at most two units, after NFC (which grows a string by at most 3x). */
+#define NAME_UNITS (STORE_ROOM_NAME_MAX * 2 * 3)
+
+/* Whether the valid UTF-8 string s (at most STORE_ROOM_NAME_BUF bytes) is in
+ * NFC. */
+static bool is_nfc(const char *s) {
+    UErrorCode e = U_ZERO_ERROR;
+    UChar u[NAME_UNITS];
+    int32_t n = 0;
+    const UNormalizer2 *norm = nfc();
+    if (!norm) return false;
+    u_strFromUTF8(u, NAME_UNITS, &n, s, -1, &e);
+    if (U_FAILURE(e)) return false;
+    UBool ok = unorm2_isNormalized(norm, u, n, &e);
+    return U_SUCCESS(e) && ok;
 }
 
 static bool valid_name(const char *s, long max) {
     if (!s) return false;
     size_t len = strlen(s);
     long n = store_utf8_len(s, len);
-    if (n < 1 || n > max || has_control(s)) return false;
-    return s[0] != ' ' && s[len - 1] != ' '; /* the caller trims */
+    if (n < 1 || n > max) return false;
+    if (s[0] == ' ' || s[len - 1] == ' ') return false; /* the caller trims */
+    for (const unsigned char *p = (const unsigned char *)s; *p;)
+        if (forbidden_in_name(utf8_next(&p))) return false;
+    return is_nfc(s);
 }
 
 bool store_valid_room_name(const char *s) {
@@ -430,7 +498,35 @@ bool store_valid_room_name(const char *s) {
 }
 
 bool store_valid_user_name(const char *s) {
-    return valid_name(s, STORE_USER_NAME_MAX);
+    return valid_name(s, STORE_USER_NAME_MAX) && s[0] != STORE_GUEST_MARK;
+}
+
+bool store_valid_sender(const char *s) {
+    return s && (store_valid_user_name(s) ||
+                 (s[0] == STORE_GUEST_MARK && valid_name(s + 1, STORE_USER_NAME_MAX - 1) &&
+                  s[1] != STORE_GUEST_MARK));
+}
+
+int store_name_clean(char *s, size_t cap) {
+    store_trim(s);
+    size_t len = strlen(s);
+    if (len >= STORE_ROOM_NAME_BUF || store_utf8_len(s, len) < 0) return -1;
+    for (const unsigned char *p = (const unsigned char *)s; *p;)
+        if (forbidden_in_name(utf8_next(&p))) return -1;
+    const UNormalizer2 *norm = nfc();
+    UErrorCode e = U_ZERO_ERROR;
+    UChar in[NAME_UNITS], out[NAME_UNITS];
+    int32_t n = 0, m = 0, bytes = 0;
+    if (!norm) return -1;
+    u_strFromUTF8(in, NAME_UNITS, &n, s, -1, &e);
+    if (U_SUCCESS(e)) m = unorm2_normalize(norm, in, n, out, NAME_UNITS, &e);
+    if (U_SUCCESS(e)) u_strToUTF8(s, (int32_t)cap, &bytes, out, m, &e);
+    /* a result that fills cap exactly has no NUL: too long as well */
+    if (U_FAILURE(e) || e == U_STRING_NOT_TERMINATED_WARNING || (size_t)bytes >= cap) {
+        s[0] = '\0';
+        return -1;
+    }
+    return 0;
 }
 
 bool store_valid_text(const char *s) {
@@ -562,7 +658,14 @@ int store_room_create(store *st, const char *ns, const char *name, store_room *o
     write_scope w;
     int rc = write_begin(st, &w);
     if (rc) return rc;
-    sqlite3_stmt *s = take(st, S_ROOM_INSERT);
+    /* counted inside the write transaction: two creators cannot both pass */
+    sqlite3_stmt *s = take(st, S_ROOM_COUNT);
+    sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
+    int64_t have = 0;
+    rc = one_int(s, &have);
+    if (rc) return write_end(st, &w, rc);
+    if (have >= st->max_rooms) return write_end(st, &w, STORE_LIMIT);
+    s = take(st, S_ROOM_INSERT);
     sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, store_now_ms());
@@ -573,9 +676,13 @@ int store_room_create(store *st, const char *ns, const char *name, store_room *o
     return rc;
 }
 
-int store_rooms_list(store *st, const char *ns, store_room_cb cb, void *ctx) {
+int store_rooms_list(store *st, const char *ns, int64_t after, int limit, store_room_cb cb,
+                     void *ctx) {
+    if (limit <= 0 || limit > STORE_ROOMS_PAGE_MAX + 1) limit = STORE_ROOMS_PAGE_MAX + 1;
     sqlite3_stmt *s = take(st, S_ROOMS_LIST);
     sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, after);
+    sqlite3_bind_int(s, 3, limit);
     bind_alive_since(s);
     int rc;
     store_room r;
@@ -609,25 +716,26 @@ int store_namespace_ensure(store *st, const char *ns) {
 
 /* ---- messages --------------------------------------------------------- */
 
-static int find_by_client(store *st, const char *user, const char *client_id, int64_t *id,
-                          int64_t *ts) {
+static int find_by_client(store *st, int64_t room_id, const char *user, const char *client_id,
+                          int64_t *id, int64_t *ts) {
     sqlite3_stmt *s = take(st, S_MSG_BY_CLIENT);
-    sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, client_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 1, room_id);
+    sqlite3_bind_text(s, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, client_id, -1, SQLITE_STATIC);
     return row_ints(s, id, ts);
 }
 
 int store_message_append(store *st, int64_t room_id, const char *user, const char *text,
                          const char *client_id, int64_t *id, int64_t *ts, bool *duplicate) {
     *duplicate = false;
-    if (!store_valid_user_name(user) || !store_valid_text(text) ||
+    if (!store_valid_sender(user) || !store_valid_text(text) ||
         (client_id && (strlen(client_id) > STORE_CLIENT_ID_MAX || !client_id[0])))
         return STORE_INVALID;
     write_scope w;
     int rc = write_begin(st, &w);
     if (rc) return rc;
     if (client_id) {
-        rc = find_by_client(st, user, client_id, id, ts);
+        rc = find_by_client(st, room_id, user, client_id, id, ts);
         if (rc == STORE_OK) {
             *duplicate = true;
             return write_end(st, &w, STORE_OK);
@@ -672,7 +780,7 @@ static int each_message(sqlite3_stmt *s, store_message_cb cb, void *ctx) {
 int store_messages_list(store *st, int64_t room_id, int64_t after, int64_t before, int limit,
                         store_message_cb cb, void *ctx) {
     if (limit <= 0 || limit > STORE_LIST_MAX) limit = STORE_LIST_MAX;
-    enum stmt_id id = after > 0 ? S_MSG_AFTER : before > 0 ? S_MSG_BEFORE : S_MSG_LATEST;
+    enum stmt_id id = after >= 0 ? S_MSG_AFTER : before > 0 ? S_MSG_BEFORE : S_MSG_LATEST;
     sqlite3_stmt *s = take(st, id);
     sqlite3_bind_int64(s, 1, room_id);
     if (id == S_MSG_AFTER) sqlite3_bind_int64(s, 2, after);
@@ -862,6 +970,28 @@ int store_session_delete(store *st, const char *pid) {
 
 int store_session_expire(store *st, int64_t max_age_ms) {
     return write_int(st, S_SESS_EXPIRE, store_now_ms() - max_age_ms);
+}
+
+/* ---- claimed names ---------------------------------------------------- */
+
+int store_user_claim(store *st, const char *name) {
+    if (!store_valid_user_name(name)) return STORE_INVALID;
+    write_scope w;
+    int rc = write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, S_USER_CLAIM);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, store_now_ms());
+    return write_end(st, &w, run(s));
+}
+
+int store_user_claimed(store *st, const char *name, bool *claimed) {
+    sqlite3_stmt *s = take(st, S_USER_GET);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int64_t at = 0;
+    int rc = one_int(s, &at);
+    *claimed = rc == STORE_OK;
+    return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
 /* ---- cursors and workspaces ------------------------------------------- */

@@ -14,14 +14,21 @@
 #define STORE_INVALID -4  /* the arguments break a documented limit */
 #define STORE_FULL -5     /* disk full or I/O error: nothing was written */
 #define STORE_ERROR -6    /* anything else; see store_errmsg() */
+#define STORE_LIMIT -7    /* a configured cap is reached (rooms per namespace) */
 
 /* Limits of the public contract, in characters (UTF-8 code points). */
 #define STORE_ROOM_NAME_MAX 64
 #define STORE_USER_NAME_MAX 32
 #define STORE_TEXT_MAX 4000
-#define STORE_NAMESPACE_MAX 33 /* "/" + 32 */
-#define STORE_CLIENT_ID_MAX 64 /* bytes */
-#define STORE_LIST_MAX 500     /* most messages one list call returns */
+#define STORE_NAMESPACE_MAX 33       /* "/" + 32 */
+#define STORE_CLIENT_ID_MAX 64       /* bytes */
+#define STORE_LIST_MAX 500           /* most messages one list call returns */
+#define STORE_ROOMS_PAGE_DEFAULT 100 /* rooms per page without limit= */
+#define STORE_ROOMS_PAGE_MAX 500     /* most rooms one page holds */
+#define STORE_ROOMS_MAX_DEFAULT 1000 /* rooms per namespace unless $CHAT_MAX_ROOMS */
+/* The first character of a guest's display name ("~guest-1a2b3c"). No valid
+ * user name starts with it, so no one can claim or impersonate a guest form. */
+#define STORE_GUEST_MARK '~'
 
 /* Byte sizes of buffers holding those strings, NUL included. */
 #define STORE_ROOM_NAME_BUF (STORE_ROOM_NAME_MAX * 4 + 1)
@@ -38,6 +45,7 @@ typedef enum store_sync {
 typedef struct store_options {
     int busy_timeout_ms; /* how long a writer waits for the lock; 0 = 5000 */
     store_sync sync;     /* 0: from $CHAT_SYNC ("full" or "normal"), else NORMAL */
+    int max_rooms;       /* rooms per namespace; 0: $CHAT_MAX_ROOMS, else the default */
 } store_options;
 
 typedef struct store_room {
@@ -108,9 +116,21 @@ int64_t store_now_ms(void);
 
 /* Validation of the contract's strings. Each returns true when s (a NUL
  * terminated UTF-8 string) is acceptable. Names are checked after trimming;
- * store_trim() trims leading and trailing ASCII whitespace in place. */
+ * store_trim() trims leading and trailing ASCII whitespace in place.
+ * A valid name is 1..max code points of valid UTF-8 in NFC, with no C0/C1
+ * control, no bidi control (U+061C, U+200E/F, U+202A-202E, U+2066-2069)
+ * and no invisible separator (U+200B, U+2028-2029, U+2060-2064, U+FEFF,
+ * U+FFF9-FFFB); a user name also does not start with STORE_GUEST_MARK. */
 bool store_valid_room_name(const char *s);
 bool store_valid_user_name(const char *s);
+/* A message's sender: a valid user name, or a guest's display form. */
+bool store_valid_sender(const char *s);
+/* Makes a name from a client canonical in place: trims it, refuses (-1,
+ * s then unspecified) invalid UTF-8, more than STORE_ROOM_NAME_BUF bytes or a
+ * forbidden code point, and normalises it to NFC (ICU) within cap bytes,
+ * NUL included. Returns 0; the caller then checks the length with
+ * store_valid_room_name / store_valid_user_name. */
+int store_name_clean(char *s, size_t cap);
 bool store_valid_text(const char *s);
 bool store_valid_namespace(const char *s); /* "/" or "/" + 1-32 of a-z 0-9 - */
 char *store_trim(char *s);
@@ -126,28 +146,35 @@ int store_commit(store *st);
 int store_rollback(store *st);
 
 /* Rooms. store_room_create() makes room name (valid, trimmed by the caller) in
- * namespace ns; STORE_EXISTS when that name is taken there. out may be NULL. */
+ * namespace ns; STORE_EXISTS when that name is taken there, STORE_LIMIT when
+ * ns has its max_rooms already. out may be NULL. */
 int store_room_create(store *st, const char *ns, const char *name, store_room *out);
 int store_room_get(store *st, int64_t id, store_room *out);
 int store_room_find(store *st, const char *ns, const char *name, store_room *out);
 /* Only the id of room name in ns (no counts: cheap, for hot paths). */
 int store_room_id(store *st, const char *ns, const char *name, int64_t *id);
-/* Calls cb for every room of namespace ns, ordered by id. */
-int store_rooms_list(store *st, const char *ns, store_room_cb cb, void *ctx);
+/* Calls cb for the rooms of namespace ns with id > after, ordered by id, at
+ * most limit of them (capped at STORE_ROOMS_PAGE_MAX + 1, so that a caller
+ * can ask for one more than a page to learn whether another page follows).
+ * Each room costs two index lookups (online, last message). */
+int store_rooms_list(store *st, const char *ns, int64_t after, int limit, store_room_cb cb,
+                     void *ctx);
 int store_room_delete(store *st, int64_t id);
 /* Makes sure room "general" exists in ns (a workspace on first use). */
 int store_namespace_ensure(store *st, const char *ns);
 
-/* Appends a message to room_id's log. When client_id is not NULL and the same
- * user already stored a message with it, nothing is written, *duplicate is set
- * and *id / *ts are those of the stored message. Returns STORE_NOTFOUND for an
- * unknown room. */
+/* Appends a message to room_id's log. user is a store_valid_sender(). When
+ * client_id is not NULL and the same user already stored a message with it in
+ * this room, nothing is written, *duplicate is set and *id / *ts are those of
+ * the stored message (the same client_id in another room is another message).
+ * Returns STORE_NOTFOUND for an unknown room. */
 int store_message_append(store *st, int64_t room_id, const char *user, const char *text,
                          const char *client_id, int64_t *id, int64_t *ts, bool *duplicate);
 
 /* Lists room_id's messages in ascending id order, at most limit (capped at
- * STORE_LIST_MAX). With after > 0: the oldest ones with id > after. Otherwise
- * the newest ones (with id < before when before > 0). */
+ * STORE_LIST_MAX). With after >= 0: the oldest ones with id > after (after 0:
+ * from the start), and below before when before > 0. With after < 0 (no
+ * cursor): the newest ones (with id < before when before > 0). */
 int store_messages_list(store *st, int64_t room_id, int64_t after, int64_t before, int limit,
                         store_message_cb cb, void *ctx);
 
@@ -185,6 +212,12 @@ int store_session_load(store *st, const char *pid, int64_t max_age_ms, store_ses
 int store_session_delete(store *st, const char *pid);
 int store_session_expire(store *st, int64_t max_age_ms);
 void store_session_free(store_session *s);
+
+/* Claimed names. claim records the first claim of a valid user name:
+ * STORE_OK, STORE_EXISTS when it is claimed already, STORE_INVALID. claimed
+ * sets *claimed. */
+int store_user_claim(store *st, const char *name);
+int store_user_claimed(store *st, const char *name, bool *claimed);
 
 /* Read cursors. get gives 0 when the user has none; set only moves forward. */
 int store_cursor_get(store *st, const char *user, int64_t room_id, int64_t *last_id);

@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Per-socket chat state, the socket's ctx. */
 typedef struct chat_user {
     char name[STORE_USER_NAME_BUF];
-    bool named;            /* the client chose the name (auth.name): cursors apply */
+    bool named;            /* an owned name (auth.name with its credential): cursors apply */
+    char credential[1024]; /* a fresh user token for the session event, or "" */
     int64_t replayed_upto; /* live delivery skips ids <= this: recovery sent them */
     int64_t recover_from;  /* > 0: replay the log after this offset once connected */
     bool truncated;        /* retention deleted part of what recovery owes it */
@@ -142,6 +144,8 @@ static const char *store_error(int rc) {
         return "invalid input";
     case STORE_EXISTS:
         return "room exists";
+    case STORE_LIMIT:
+        return "this namespace has its maximum number of rooms";
     default:
         return "internal error";
     }
@@ -471,15 +475,27 @@ static int add_room(const store_room *r, void *ud) {
     return 0;
 }
 
+/* `rooms` ({after?, limit?}, ack): a page of the namespace's rooms, as REST's
+ * GET /api/rooms: {rooms, more}. */
 static void on_rooms(sio_socket *s, sio_event *ev, void *ud) {
     chat *c = ud;
+    json_t *opt = json_array_get(ev->args, 0), *after = json_object_get(opt, "after"),
+           *limit = json_object_get(opt, "limit");
+    if ((after && !json_is_integer(after)) || json_integer_value(after) < 0)
+        return ack_error(ev->ack, "after must be a non-negative integer");
+    json_int_t n = limit ? json_integer_value(limit) : STORE_ROOMS_PAGE_DEFAULT;
+    if ((limit && !json_is_integer(limit)) || n < 1 || n > STORE_ROOMS_PAGE_MAX)
+        return ack_error(ev->ack, "limit must be 1-500");
     json_t *list = json_array();
-    int rc = store_rooms_list(c->st, sio_nsp_name(sio_socket_nsp(s)), add_room, list);
+    int rc = store_rooms_list(c->st, sio_nsp_name(sio_socket_nsp(s)), json_integer_value(after),
+                              (int)n + 1, add_room, list);
     if (rc) {
         json_decref(list);
         return ack_error(ev->ack, store_error(rc));
     }
-    ack_obj(ev->ack, json_pack("{s:o}", "rooms", list));
+    bool more = json_array_size(list) > (size_t)n;
+    if (more) json_array_remove(list, (size_t)n);
+    ack_obj(ev->ack, json_pack("{s:o,s:b}", "rooms", list, "more", more));
 }
 
 static void on_create_room(sio_socket *s, sio_event *ev, void *ud) {
@@ -487,12 +503,12 @@ static void on_create_room(sio_socket *s, sio_event *ev, void *ud) {
     const char *given = str_field(ev, "name");
     if (!given) given = sio_str(json_array_get(ev->args, 0));
     if (!given) return ack_error(ev->ack, "expected {name}");
-    char name[STORE_ROOM_NAME_BUF * 2];
+    char name[STORE_ROOM_NAME_BUF];
     if (strlen(given) >= sizeof name) return ack_error(ev->ack, "room name must be 1-64 characters");
     snprintf(name, sizeof name, "%s", given);
-    store_trim(name);
-    if (!store_valid_room_name(name))
-        return ack_error(ev->ack, "room name must be 1-64 characters, no control characters");
+    if (store_name_clean(name, sizeof name) || !store_valid_room_name(name))
+        return ack_error(ev->ack, "room name must be 1-64 characters, no control, bidi or "
+                                  "invisible formatting characters");
     store_room r;
     int rc = store_room_create(c->st, sio_nsp_name(sio_socket_nsp(s)), name, &r);
     if (rc) return ack_error(ev->ack, rc == STORE_EXISTS ? "room exists" : store_error(rc));
@@ -507,8 +523,47 @@ static bool is_workspace(const char *name, void *ud) {
     return strcmp(name, "/") != 0 && strcmp(name, "/admin") != 0 && store_valid_namespace(name);
 }
 
-/* Middleware: the user's name from auth.name (trimmed, 1-32 characters), or
- * a guest name; makes sure the namespace has its general room. */
+/* The name part of identify(): auth.name is an owned name when auth.token
+ * is its credential (or an admin token), or when nobody claimed it yet (the
+ * first claim: the session event then carries the new credential). A claimed
+ * name without its credential is refused. Returns 0 or -1 with err. */
+static int own_name(chat *c, chat_user *u, json_t *auth, char *err, size_t errlen) {
+    const char *token = sio_str(json_object_get(auth, "token")), *why = "";
+    auth_name_status st = auth_name_check(c->st, c->cfg.secret, u->name, token, &why);
+    if (st == AUTH_NAME_FREE) {
+        int rc = store_user_claim(c->st, u->name);
+        st = rc == STORE_OK       ? AUTH_NAME_OWNER
+             : rc == STORE_EXISTS ? AUTH_NAME_TAKEN
+                                  : AUTH_NAME_STORE;
+        why =
+            st == AUTH_NAME_TAKEN ? "this name is taken: present its token" : "storage unavailable";
+    }
+    if (st < 0) {
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    }
+    if (st == AUTH_NAME_OWNER) {
+        /* A fresh credential for the session event. It keeps the workspace
+         * of the token presented (a private workspace's), and expires no
+         * later than it, so it grants nothing the client did not have. */
+        auth_claims had = {0};
+        long ttl = AUTH_USER_TTL_S, now = (long)time(NULL);
+        if (token && auth_verify(c->cfg.secret, token, &had, &why) == 0 && had.exp &&
+            had.exp - now < ttl)
+            ttl = had.exp - now;
+        char *fresh =
+            ttl > 0 ? auth_issue(c->cfg.secret, false, had.workspace, u->name, ttl) : NULL;
+        if (fresh && strlen(fresh) < sizeof u->credential)
+            snprintf(u->credential, sizeof u->credential, "%s", fresh);
+        free(fresh);
+    }
+    u->named = true;
+    return 0;
+}
+
+/* Middleware: the user's owned name from auth.name (see own_name), or a
+ * guest's display form "~guest-<sid>"; makes sure the namespace has its
+ * general room. */
 static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
     chat *c = ud;
     chat_user *u = calloc(1, sizeof *u);
@@ -522,14 +577,15 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
             return -1;
         }
         snprintf(u->name, sizeof u->name, "%s", given);
-        store_trim(u->name);
-        if (!store_valid_user_name(u->name)) {
-            snprintf(err, errlen, "invalid name: 1-32 characters, no control characters");
+        if (store_name_clean(u->name, sizeof u->name) || !store_valid_user_name(u->name)) {
+            snprintf(err, errlen,
+                     "invalid name: 1-32 characters, not starting with ~, no "
+                     "control, bidi or invisible formatting characters");
             return -1;
         }
-        u->named = true;
+        if (own_name(c, u, auth, err, errlen)) return -1;
     } else {
-        snprintf(u->name, sizeof u->name, "guest-%.6s", sio_socket_id(s));
+        snprintf(u->name, sizeof u->name, "%cguest-%.6s", STORE_GUEST_MARK, sio_socket_id(s));
     }
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
     if (store_namespace_ensure(c->st, ns)) {
@@ -615,6 +671,10 @@ static void on_connection(sio_socket *s, void *ud) {
                               "namespace", ns, "recovered", sio_socket_recovered(s));
     /* recovered, but retention deleted some of what it missed */
     if (hello && u->truncated) json_object_set_new(hello, "truncated", json_true());
+    if (hello && u->credential[0]) { /* the user's credential: to this socket only, never logged */
+        json_object_set_new(hello, "token", json_string(u->credential));
+        u->credential[0] = '\0';
+    }
     json_t *args = with_offset(hello, c->cursor);
     sio_emit_socket(s, "session", args);
     json_decref(args);

@@ -34,6 +34,7 @@ typedef struct options {
     bool issue_token; /* print a token and exit */
     bool token_admin;
     const char *token_workspace;
+    const char *token_sub; /* --sub: the user the token is the credential of */
     long token_ttl;
 } options;
 
@@ -77,8 +78,9 @@ static void usage(FILE *f) {
                "                         (default: $CHAT_SYNC, else normal)\n"
                "  --prune-interval MS    period of one retention step (1000)\n"
                "  --prune-batch N        rows one step deletes per table (500)\n"
-               "chat-ws --issue-token [--admin] [--workspace /NS] [--ttl SECONDS]\n"
-               "  prints an HS256 token signed with the server secret, then exits\n"
+               "chat-ws --issue-token [--admin] [--workspace /NS] [--sub NAME] [--ttl SECONDS]\n"
+               "  prints an HS256 token signed with the server secret, then exits; --sub\n"
+               "  makes it the credential of user NAME (admin tokens: sub \"admin\")\n"
                "environment: CHAT_DB for --db; CHAT_SYNC for --sync; CHAT_SECRET or\n"
                "CHAT_SECRET_FILE, the token secret\n");
 }
@@ -121,7 +123,8 @@ static void parse(int argc, char **argv, options *o) {
         WORKSPACE,
         TTL,
         PRUNE_MS,
-        PRUNE_BATCH
+        PRUNE_BATCH,
+        SUB
     };
     static const struct option longopts[] = {
         {"db", required_argument, 0, 'd'},
@@ -153,6 +156,7 @@ static void parse(int argc, char **argv, options *o) {
         {"ttl", required_argument, 0, TTL},
         {"prune-interval", required_argument, 0, PRUNE_MS},
         {"prune-batch", required_argument, 0, PRUNE_BATCH},
+        {"sub", required_argument, 0, SUB},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -278,6 +282,9 @@ static void parse(int argc, char **argv, options *o) {
         case WORKSPACE:
             o->token_workspace = optarg;
             break;
+        case SUB:
+            o->token_sub = optarg;
+            break;
         case TTL:
             o->token_ttl = num_arg("--ttl", optarg, 0, 10L * 365 * 86400);
             break;
@@ -372,7 +379,18 @@ static int issue_token(const options *o) {
         fprintf(stderr, "chat-ws: --workspace must be /name (a-z 0-9 -)\n");
         return 2;
     }
-    char *token = auth_issue(&secret, o->token_admin, o->token_workspace, NULL, o->token_ttl);
+    char sub[STORE_USER_NAME_BUF] = "";
+    if (o->token_sub) {
+        snprintf(sub, sizeof sub, "%s", o->token_sub);
+        if (strlen(o->token_sub) >= sizeof sub || store_name_clean(sub, sizeof sub) ||
+            !store_valid_user_name(sub)) {
+            fprintf(stderr, "chat-ws: --sub must be a valid user name\n");
+            return 2;
+        }
+    } else if (o->token_admin) {
+        snprintf(sub, sizeof sub, "admin");
+    }
+    char *token = auth_issue(&secret, o->token_admin, o->token_workspace, sub, o->token_ttl);
     if (!token) return 1;
     printf("%s\n", token);
     free(token);

@@ -16,6 +16,9 @@
   'use strict';
 
   const NAME_KEY = 'chat.name';
+  // A name's credential (the token the server gave its first claim), per name:
+  // presented on every connection under that name; nobody else can use it.
+  const CREDENTIAL_KEY = 'chat.credential:';
   const PAGE = 50; // messages per history page
   const NAME_MAX = 32; // characters, as the server counts them
   const TYPING_EMIT_MS = 2000; // at most one `typing` per this interval
@@ -83,6 +86,9 @@
   const boot = readBoot();
   const namespace = boot.namespace || el.body.getAttribute('data-namespace') || '/';
   const TOKEN_KEY = 'chat.token:' + namespace;
+  // The page lists one page of rooms (the server's first page, the size it
+  // renders) and refreshes only that page.
+  const ROOMS_SHOWN = Number(boot.rooms_page) > 0 ? Number(boot.rooms_page) : 100;
 
   const state = {
     me: '', // the display name
@@ -138,10 +144,12 @@
 
   /* Why a display name is not acceptable, or '' when it is. */
   function nameProblem(name) {
-    const n = Array.from(name).length;
+    const n = Array.from(name.normalize('NFC')).length;
     if (n < 1) return 'Please enter a name.';
     if (n > NAME_MAX) return 'At most ' + NAME_MAX + ' characters.';
-    if (/[\u0000-\u001f\u007f]/.test(name)) return 'No control characters, please.';
+    if (/[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/.test(name))
+      return 'No control, direction or invisible characters, please.';
+    if (name.startsWith('~')) return 'Names cannot start with ~ (guests are shown that way).';
     return '';
   }
 
@@ -216,7 +224,7 @@
   }
 
   const rest = {
-    rooms: () => api('GET', '/api/rooms?namespace=' + encodeURIComponent(namespace)).then((r) => r.rooms),
+    rooms: () => api('GET', '/api/rooms?namespace=' + encodeURIComponent(namespace) + '&limit=' + ROOMS_SHOWN).then((r) => r.rooms),
     history: (roomId, opts) => {
       const q = ['limit=' + (opts.limit || PAGE)];
       if (opts.after) q.push('after=' + opts.after);
@@ -403,7 +411,7 @@
   function refreshRooms() {
     if (!state.connected && state.isPrivate) return Promise.resolve();
     const seq = ++state.roomsAsked;
-    const p = state.connected ? request('rooms').then((r) => r.rooms) : rest.rooms();
+    const p = state.connected ? request('rooms', { limit: ROOMS_SHOWN }).then((r) => r.rooms) : rest.rooms();
     return p
       .then((list) => {
         if (seq < state.roomsApplied) return;
@@ -985,8 +993,11 @@
     }
     state.connected = false;
     state.joining.clear();
+    // One token: a private workspace's (which may also name the user), else
+    // the name's credential, if this browser has it.
     const auth = { name: state.me };
-    if (state.token) auth.token = state.token;
+    const token = state.token || loadLocal(CREDENTIAL_KEY + state.me);
+    if (token) auth.token = token;
     const socket = window.io(namespace, Object.assign({ auth }, SOCKET_OPTIONS));
     state.socket = socket;
     if (replacing) state.pending.forEach((p) => deliver(p.cid));
@@ -1073,8 +1084,21 @@
 
     socket.on('session', (info) => {
       if (info && typeof info.user === 'string' && info.user !== state.me) {
-        state.me = info.user;
+        state.me = info.user; // the server's form of the name (trimmed, NFC)
+        if (!info.user.startsWith('~')) saveLocal(NAME_KEY, info.user);
         renderMe();
+      }
+      // The name's credential (first claim, or a fresh one): kept for the next
+      // visits and for this socket's reconnections.
+      // In a private workspace it also admits the workspace (the server keeps
+      // the workspace of the token presented), so it replaces that token.
+      if (info && typeof info.token === 'string' && typeof info.user === 'string') {
+        saveLocal(CREDENTIAL_KEY + info.user, info.token);
+        if (state.token) {
+          state.token = info.token;
+          saveLocal(TOKEN_KEY, info.token);
+        }
+        socket.auth.token = info.token;
       }
     });
     socket.on('chat message', onChatMessage);

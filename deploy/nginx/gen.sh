@@ -21,6 +21,13 @@
 #   API_BURST       POSTs over the rate let through at once 40
 #   STATIC_CACHE    production: revalidate after an hour;   production
 #                   development: on every use
+#   TLS             on: https on TLS_LISTEN (HSTS), LISTEN  on (runner: off)
+#                   only redirects to it; off: http on LISTEN
+#   TLS_LISTEN      the https addresses                     "443 [::]:443"
+#   TLS_CERT        certificate chain (a placeholder: Debian's ssl-cert
+#                   snakeoil; README "Installing" says how to get a real one)
+#                                                           /etc/ssl/certs/ssl-cert-snakeoil.pem
+#   TLS_KEY         its key                                 /etc/ssl/private/ssl-cert-snakeoil.key
 # runner only: RUN_DIR (pid, logs, temp files), NGINX_USER ("user ...;" line or
 # empty), MIME_TYPES (an include or a types {} block).
 set -euo pipefail
@@ -45,13 +52,18 @@ WS_NODES=
 API_RATE=20
 API_BURST=40
 STATIC_CACHE=production
+TLS=
+TLS_LISTEN="443 [::]:443"
+TLS_CERT=/etc/ssl/certs/ssl-cert-snakeoil.pem
+TLS_KEY=/etc/ssl/private/ssl-cert-snakeoil.key
 RUN_DIR=
 NGINX_USER=
 MIME_TYPES='include /etc/nginx/mime.types;'
 for kv in "$@"; do
 	case "$kv" in
 	LISTEN=* | SERVER_NAME=* | FCGI_SOCKET=* | FASTCGI_SNIPPET=* | WWW_DIR=* | WS_PORTS=* | \
-		WS_NODES=* | API_RATE=* | API_BURST=* | STATIC_CACHE=* | RUN_DIR=* | NGINX_USER=* | MIME_TYPES=*)
+		WS_NODES=* | API_RATE=* | API_BURST=* | STATIC_CACHE=* | RUN_DIR=* | NGINX_USER=* | MIME_TYPES=* | \
+		TLS=* | TLS_LISTEN=* | TLS_CERT=* | TLS_KEY=*)
 		printf -v "${kv%%=*}" '%s' "${kv#*=}"
 		;;
 	*)
@@ -76,8 +88,49 @@ done
 # An upstream needs a server: with no ws process, one marked down (502).
 [ -n "$ws_servers" ] || ws_servers='    server 127.0.0.1:9 down;'$'\n'
 
-listen=''
-for a in $LISTEN; do listen+="    listen $a;"$'\n'; done
+listen='' redirect='' hsts=''
+[ -n "$TLS" ] || { [ "$mode" = production ] && TLS=on || TLS=off; }
+case "$TLS" in
+on)
+	# https only: the site on TLS_LISTEN; LISTEN answers a permanent redirect
+	# (and the ACME http-01 challenge, for certbot --webroot).
+	for a in $TLS_LISTEN; do listen+="    listen $a ssl http2;"$'\n'; done
+	listen+="
+    ssl_certificate     $TLS_CERT;
+    ssl_certificate_key $TLS_KEY;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_prefer_server_ciphers off;
+    ssl_session_cache shared:chat_tls:10m;
+    ssl_session_timeout 1d;
+    ssl_session_tickets off;
+    # Browsers keep to https for a year once they saw this. Repeated in each
+    # location with an add_header of its own (nginx does not inherit it there).
+    add_header Strict-Transport-Security \"max-age=31536000; includeSubDomains\" always;"$'\n'
+	hsts='        add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;'
+	redirect="# Plain http: the ACME challenge, and a permanent redirect to https.
+server {"$'\n'
+	for a in $LISTEN; do redirect+="    listen $a;"$'\n'; done
+	redirect+="    server_name $SERVER_NAME;
+    server_tokens off;
+
+    location /.well-known/acme-challenge/ {
+        root /var/www/letsencrypt;
+    }
+    location / {
+        return 301 https://\$host\$request_uri;
+    }
+}
+
+"
+	;;
+off)
+	for a in $LISTEN; do listen+="    listen $a;"$'\n'; done
+	;;
+*)
+	echo "gen.sh: TLS is on or off" >&2
+	exit 2
+	;;
+esac
 
 case "$STATIC_CACHE" in
 production)
@@ -102,6 +155,8 @@ site=${site//@WS_SERVERS@/"${ws_servers%$'\n'}"}
 site=${site//@WS_NODES@/"${ws_nodes%$'\n'}"}
 site=${site//@WS_ROUTES@/"${ws_routes%$'\n'}"}
 site=${site//@LISTEN@/"${listen%$'\n'}"}
+site=${site//@REDIRECT@$'\n'/"$redirect"}
+site=${site//@HSTS@$'\n'/"${hsts:+$hsts$'\n'}"}
 site=${site//@SERVER_NAME@/"$SERVER_NAME"}
 site=${site//@FCGI_SOCKET@/"$FCGI_SOCKET"}
 site=${site//@FASTCGI_SNIPPET@/"$FASTCGI_SNIPPET"}
@@ -128,8 +183,9 @@ if [ "$mode" = production ]; then
 		#   $FASTCGI_SNIPPET
 		# Set server_name; more chat-ws processes: an entry each in chat_ws, an
 		# upstream and a route (or regenerate with WS_PORTS="...").
-		# TLS: add \`listen 443 ssl\` and the certificate lines next to listen;
-		# everything else is the same behind https (X-Forwarded-Proto tells chat-ws).
+		# TLS: https only (HSTS); port 80 redirects. Replace the certificate
+		# paths (placeholders: Debian's ssl-cert snakeoil pair) with the real
+		# ones, e.g. certbot's /etc/letsencrypt/live/<name>/ (README "Installing").
 
 	HEAD
 	printf '%s\n' "$site"

@@ -31,11 +31,15 @@ try {
     await a.emitWithAck('chat message', { room: 'general', text });
     await sleep(5);
   }
+  // Names are owned: the REST sender claims "bot" once and presents its token.
+  const { token } = await (await fetch(`${stack.url}/api/users`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bot' }),
+  })).json();
   for (let i = 0; i < N; i++) {
     const text = `rest-${i}`;
     sentAt.set(text, performance.now());
     await fetch(`${stack.url}/api/rooms/1/messages`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ user: 'bot', text }),
     });
     await sleep(5);

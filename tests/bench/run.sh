@@ -440,8 +440,12 @@ scenario_rest() {
 		curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
 			--data "{\"name\":\"bench room $i\"}" "$base/api/rooms"
 	done
-	curl -s -X POST -H 'Content-Type: application/json' --data '{"user":"bench","text":"hello"}' \
-		"$base/api/rooms/1/messages" >/dev/null
+	# Names are owned: claim "bench" once and post with its credential.
+	local bench_token
+	bench_token=$(curl -s -X POST -H 'Content-Type: application/json' --data '{"name":"bench"}' "$base/api/users" |
+		node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).token || "")')
+	curl -s -X POST -H 'Content-Type: application/json' -H "Authorization: Bearer $bench_token" \
+		--data '{"user":"bench","text":"hello"}' "$base/api/rooms/1/messages" >/dev/null
 	# The same nginx config without the POST rate limit, plus the static ceiling:
 	# a file with the very bytes GET /api/rooms answers.
 	local d=$WORK/rest-nginx
@@ -468,6 +472,7 @@ scenario_rest() {
 		wrk.body = '{"user":"bench","text":"a message posted over REST by wrk"}'
 		wrk.headers["Content-Type"] = "application/json"
 	EOF
+	printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$bench_token" >>"$d/post.lua"
 	run_wrk() { # target scenario url [lua]
 		local f=$WORK/wrk-$2.txt
 		local args=(-t1 -c16 -d"${REST_SECS}s" --timeout 5s --latency)

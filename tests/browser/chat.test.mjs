@@ -12,6 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromiumPath, launchBrowser } from '../integration/lib/browser.mjs';
+import { credential } from '../integration/lib/client.mjs';
 import { ROOT, hasBinary, killWs, startStack, wsPids } from '../integration/lib/stack.mjs';
 
 const binDir = path.resolve(ROOT, process.env.BIN_DIR || 'build');
@@ -41,8 +42,12 @@ async function until(fn, ms, what) {
   }
 }
 
+/* One REST call. A message POST as body.user carries that name's credential
+ * (claimed on first use, as a bot does) unless a token is given. */
 async function rest(method, target, body, token) {
   const headers = {};
+  if (!token && method === 'POST' && /\/messages$/.test(target) && typeof body?.user === 'string')
+    token = await credential(stack.url, body.user);
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers.authorization = `Bearer ${token}`;
   const res = await fetch(stack.url + target, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -103,6 +108,15 @@ async function person(name, opts = {}) {
     d.dismiss().catch(() => {});
   });
   p.close = () => context.close().catch(() => {});
+  // The same person comes back later: a new page of the same browser (its
+  // localStorage keeps the name and the name's credential).
+  p.revisit = async () => {
+    await p.page.close();
+    p.page = await context.newPage();
+    p.page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    await p.page.goto(stack.url + (opts.path ?? '/'));
+    if (opts.connected !== false) await connected(p.page);
+  };
   await page.goto(stack.url + (opts.path ?? '/'));
   await page.locator('#welcome').waitFor({ state: 'visible', timeout: WAIT });
   // The name field has the focus: a person just types.
@@ -345,19 +359,45 @@ describe('the chat page in a browser', { skip }, () => {
     }
   });
 
+  test('a name is owned: the browser that claimed it keeps its credential; another browser cannot take it', T, async () => {
+    const name = unique('owner');
+    const own = await person(name);
+    try {
+      const kept = await own.page.evaluate((n) => localStorage.getItem('chat.credential:' + n), name);
+      assert.equal(kept?.split('.').length, 3, 'the credential (a JWT) is kept in localStorage');
+      const context = await browser.newContext({ viewport: WIDE });
+      try {
+        const page = await context.newPage();
+        await page.goto(stack.url + '/');
+        await page.locator('#welcome').waitFor({ state: 'visible', timeout: WAIT });
+        await page.keyboard.type(name);
+        await page.keyboard.press('Enter');
+        await page.locator('#name-error').waitFor({ state: 'visible', timeout: WAIT });
+        assert.match(await page.textContent('#name-error'), /taken/);
+      } finally {
+        await context.close();
+      }
+      await own.page.reload();
+      await connected(own.page);
+      assertClean(own);
+    } finally {
+      await own.close();
+    }
+  });
+
   test('coming back: what was missed since the last visit is marked new, below a divider', T, async () => {
     const room = await createRoom(unique('news'));
     const name = unique('dora');
     await rest('POST', `/api/rooms/${room.id}/messages`, { user: 'eve', text: 'seen before' });
-    let dora = await person(name);
+    const dora = await person(name);
     try {
       await openRoom(dora.page, room.name);
       await waitText(dora.page, 'seen before');
       await sleep(800); // the read cursor is sent shortly after display
-      await dora.close();
+      await dora.page.close();
       for (const text of ['while you were away', 'and another one'])
         assert.equal((await rest('POST', `/api/rooms/${room.id}/messages`, { user: 'eve', text })).status, 201);
-      dora = await person(name);
+      await dora.revisit();
       await openRoom(dora.page, room.name);
       await waitText(dora.page, 'and another one');
       const order = await dora.page.$$eval('#messages > li', (lis) =>

@@ -173,7 +173,7 @@ describe('admin REST', () => {
     test('204 with no body; the room, its messages and its history are gone; then 404', T, async () => {
       const room = await createRoom(unique('gone'));
       for (const text of ['a', 'b'])
-        assert.equal((await call('POST', `/api/rooms/${room.id}/messages`, { body: { user: 'ann', text } })).status, 201);
+        assert.equal((await call('POST', `/api/rooms/${room.id}/messages`, { body: { user: 'ann', text }, token: admin })).status, 201);
       const res = await call('DELETE', `/api/rooms/${room.id}`, { token: admin });
       assert.equal(res.status, 204);
       assert.equal(res.text, '');
@@ -228,7 +228,7 @@ describe('admin REST', () => {
         }
         const res = await ack(s, 'chat message', { room: name, text: 'anyone?' });
         assert.equal(typeof res.error, 'string', JSON.stringify(res));
-        const health = await call('GET', '/api/health');
+        const health = await call('GET', '/api/health', { token: admin });
         assert.equal(health.status, 200);
         assert.ok(health.json.ws.every((p) => p.alive));
         await join(s, 'general');
@@ -300,8 +300,12 @@ describe('admin REST', () => {
           await closeAll(s);
         }
       }
-      for (const token of [issue('--workspace', ws), sign({ workspace: ws, exp: now() + 600 }), admin]) {
-        const s = await connect(stack.url, { name: 'ann', ns: ws, auth: { token } });
+      // ann's name is owned: her workspace tokens name her too (sub), as the
+      // server's own credential of a private workspace does.
+      const fresh = unique('newcomer');
+      for (const [name, token] of [['ann', issue('--workspace', ws, '--sub', 'ann')], ['ann', sign({ workspace: ws, sub: 'ann', exp: now() + 600 })],
+        ['ann', admin], [fresh, issue('--workspace', ws)]]) {
+        const s = await connect(stack.url, { name, ns: ws, auth: { token } });
         try {
           const res = await join(s, 'general');
           assert.equal(res.room, 'general');
@@ -315,7 +319,7 @@ describe('admin REST', () => {
 
     test('REST: its rooms and messages need a token of the workspace (or an admin one)', T, async () => {
       assert.equal((await call('PUT', '/api/workspaces/acme', { body: { private: true }, token: admin })).status, 200);
-      const mine = issue('--workspace', ws);
+      const mine = issue('--workspace', ws, '--sub', 'ann');
       const room = await createRoom(unique('plans'), ws, mine);
       assert.equal((await call('POST', `/api/rooms/${room.id}/messages`, { body: { user: 'ann', text: 'secret plan' }, token: mine })).status, 201);
 

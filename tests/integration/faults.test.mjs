@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ack, api, closeAll, closeLive, connect, join, roomMessages, sleep, until, withTimeout } from './lib/client.mjs';
+import { ack, api, closeAll, closeLive, connect, credential, join, roomMessages, sleep, until, withTimeout } from './lib/client.mjs';
 import { bystanders, newRoom, uniq } from './lib/bystanders.mjs';
 import { holdWriteLock, mountTmpfs, sqlite } from './lib/dbtools.mjs';
 import { fcgiPid, startStack } from './lib/stack.mjs';
@@ -67,6 +67,7 @@ describe('faults: chat-fcgi killed with SIGKILL mid-request', () => {
     const [worker] = childrenOf(master);
     assert.ok(worker, `a worker of chat-fcgi ${master}`);
     const body = { user: 'killer', text: 'sent while the worker dies', client_id: uniq('cid') };
+    await credential(stack.url, body.user); // claimed before the lock
     const { pending, lock } = await slowPost(room.id, body);
     process.kill(worker, 'SIGKILL');
     const res = await pending;
@@ -91,6 +92,7 @@ describe('faults: chat-fcgi killed with SIGKILL mid-request', () => {
     const room = await newRoom(stack.url);
     const master = fcgiPid(stack);
     const body = { user: 'killer', text: 'sent while chat-fcgi dies', client_id: uniq('cid') };
+    await credential(stack.url, body.user); // claimed before the lock
     const { pending, lock } = await slowPost(room.id, body);
     process.kill(master, 'SIGKILL'); // the runner kills the group, then restarts it after 1 s
     const res = await pending;
@@ -138,6 +140,7 @@ describe('faults: the database locked by another process past busy_timeout', () 
     const count0 = Number((await sqlite(stack.dbPath, 'SELECT count(*) FROM messages;')).trim());
 
     const reader = await connect(stack.url, { name: uniq('reader') });
+    await credential(stack.url, 'rest'); // claimed before the lock
     lock = await holdWriteLock(stack.dbPath);
     const t0 = Date.now();
     // Meanwhile, reads over another socket every 250 ms for 6.5 s (longer than
@@ -232,6 +235,7 @@ describe('faults: disk full (the stack on a 3 MiB tmpfs)', () => {
     const room = await newRoom(stack.url);
     const s = await connect(stack.url, { name: uniq('full') });
     await join(s, room.name);
+    await credential(stack.url, 'rest'); // claimed before the disk fills
     // fill the file system, leaving 512 KiB
     filler = path.join(fs.dir, 'filler');
     const st = statfsSync(fs.dir);

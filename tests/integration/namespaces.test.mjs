@@ -8,7 +8,7 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Manager } from 'socket.io-client';
 import { startStack } from './lib/stack.mjs';
-import { ack, api, closeAll, closeLive, connect, connectError, join, sleep, waitConnect } from './lib/client.mjs';
+import { ack, api, closeAll, closeLive, connect, connectError, credential, join, sleep, waitConnect } from './lib/client.mjs';
 
 let stack;
 before(async () => {
@@ -30,8 +30,9 @@ const now = () => Math.floor(Date.now() / 1000);
 
 test('one transport multiplexes / and a workspace; leaving one keeps the other', async () => {
   const manager = new Manager(stack.url, { transports: ['websocket'], reconnection: false });
-  const root = manager.socket('/', { auth: { name: 'mux' } });
-  const acme = manager.socket('/acme', { auth: { name: 'mux' } });
+  const token = await credential(stack.url, 'mux'); // both sockets are the owner of 'mux'
+  const root = manager.socket('/', { auth: { name: 'mux', token } });
+  const acme = manager.socket('/acme', { auth: { name: 'mux', token } });
   try {
     await Promise.all([waitConnect(root), waitConnect(acme)]);
     assert.equal(root.io, acme.io, 'one Manager, one Engine.IO connection');

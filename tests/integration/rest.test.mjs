@@ -5,7 +5,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { io } from 'socket.io-client';
 import { readFileSync } from 'node:fs';
-import { ROOT, fcgiPid, hasBinary, startStack } from './lib/stack.mjs';
+import { credential } from './lib/client.mjs';
+import { ROOT, adminToken, fcgiPid, hasBinary, startStack } from './lib/stack.mjs';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const ROOM_KEYS = ['created_at', 'id', 'last_message_id', 'name', 'namespace', 'online'];
@@ -19,8 +20,9 @@ let stack;
 /* One HTTP call. body: an object (sent as JSON), a string, or a Buffer (sent
  * with no Content-Type unless type is given). Resolves to { status, headers,
  * text, json } where json is null when the body is not JSON. */
-async function call(method, target, { body, type } = {}) {
+async function call(method, target, { body, type, token } = {}) {
   const headers = {};
+  if (token) headers.authorization = `Bearer ${token}`;
   let payload;
   if (body !== undefined) {
     payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
@@ -74,8 +76,11 @@ async function createRoom(name, namespace) {
   return res.json;
 }
 
+/* POSTs a message as body.user, with that name's credential (claimed on first
+ * use, as a bot would: README "Security"). */
 async function post(roomId, body) {
-  return call('POST', `/api/rooms/${roomId}/messages`, { body });
+  const token = typeof body?.user === 'string' ? await credential(stack.url, body.user) : null;
+  return call('POST', `/api/rooms/${roomId}/messages`, { body, token });
 }
 
 describe('REST API through nginx', () => {
@@ -91,7 +96,7 @@ describe('REST API through nginx', () => {
       const res = await call('GET', '/api/rooms');
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('content-type'), JSON_TYPE);
-      assert.deepEqual(Object.keys(res.json), ['rooms']);
+      assert.deepEqual(Object.keys(res.json).sort(), ['more', 'rooms']);
       assert.ok(Array.isArray(res.json.rooms));
       res.json.rooms.forEach(assertRoom);
       const general = res.json.rooms.find((r) => r.name === 'general');
@@ -114,7 +119,7 @@ describe('REST API through nginx', () => {
       const ns = `/ws-${process.pid}`;
       const empty = await call('GET', `/api/rooms?namespace=${encodeURIComponent(ns)}`);
       assert.equal(empty.status, 200);
-      assert.deepEqual(empty.json, { rooms: [] });
+      assert.deepEqual(empty.json, { rooms: [], more: false });
       const room = await createRoom('team', ns);
       assert.equal(room.namespace, ns);
       const listed = await call('GET', `/api/rooms?namespace=${ns}`);
@@ -405,8 +410,14 @@ describe('REST API through nginx', () => {
   });
 
   describe('GET /api/health', () => {
-    test('200 with the database and the ws processes', async () => {
+    test('public: 200 {"status":"ok"} and nothing else', async () => {
       const res = await call('GET', '/api/health');
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.json, { status: 'ok' });
+    });
+
+    test('with an admin token: 200 with the database and the ws processes', async () => {
+      const res = await call('GET', '/api/health', { token: await adminToken(stack) });
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('content-type'), JSON_TYPE);
       assert.equal(res.json.status, 'ok');
@@ -423,10 +434,11 @@ describe('REST API through nginx', () => {
     });
 
     test('the message count follows posts', async () => {
-      const a = await call('GET', '/api/health');
+      const token = await adminToken(stack);
+      const a = await call('GET', '/api/health', { token });
       const room = await createRoom(unique('count'));
       await post(room.id, { user: 'c', text: 'one' });
-      const b = await call('GET', '/api/health');
+      const b = await call('GET', '/api/health', { token });
       assert.equal(b.json.database.messages, a.json.database.messages + 1);
       assert.equal(b.json.database.rooms, a.json.database.rooms + 1);
     });

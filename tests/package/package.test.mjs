@@ -151,7 +151,10 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
     start('fcgi', fcgi.user, fcgi.env, fcgi.exec);
     // chat-ws on free ports in place of 9101/9102, each with the node
     // character the site routes to (chat-ws's default for 9101/9102)
-    const site0 = readFileSync('/etc/nginx/sites-available/chat', 'utf8');
+    // The installed site is https only (snakeoil placeholders): the smoke
+    // tests go through the same site generated with TLS=off and the
+    // installed paths (the package test above checks the installed one).
+    const site0 = sh('bash', [path.join(ROOT, 'deploy/nginx/gen.sh'), 'production', 'TLS=off']);
     const ports = { 9101: await freePort(), 9102: await freePort() };
     for (const [orig, port] of Object.entries(ports)) {
       const node = site0.match(new RegExp(`~\\^(\\w) chat_ws_${orig};`))[1];
@@ -173,10 +176,13 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
     start('nginx', 'root', [], ['nginx', '-c', path.join(tmp, 'nginx.conf')]);
     url = `http://127.0.0.1:${port}`;
 
+    // Health details (the ws processes) need an admin token; names are owned,
+    // so the REST sender claims "rest" and presents its credential.
+    const admin = sh('/usr/bin/chat-ws', ['--issue-token', '--admin', '--ttl', '600'], { env: { ...process.env, CHAT_SECRET_FILE: '/etc/chat/secret' } }).trim();
     let health;
     for (let i = 0; i < 200; i++) {
       try {
-        health = await fetch(`${url}/api/health`);
+        health = await fetch(`${url}/api/health`, { headers: { authorization: `Bearer ${admin}` } });
         if (health.status === 200 && (await health.json()).ws?.filter((w) => w.alive).length === 2) break;
       } catch {
         /* not up yet */
@@ -191,7 +197,10 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
     const created = await fetch(`${url}/api/rooms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'packaged' }) });
     assert.equal(created.status, 201);
     const room = await created.json();
-    const posted = await fetch(`${url}/api/rooms/${room.id}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'rest', text: 'over REST' }) });
+    const claim = await fetch(`${url}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'rest' }) });
+    assert.equal(claim.status, 201);
+    const { token } = await claim.json();
+    const posted = await fetch(`${url}/api/rooms/${room.id}/messages`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ user: 'rest', text: 'over REST' }) });
     assert.equal(posted.status, 201);
     const bad = await fetch(`${url}/api/rooms`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
     assert.equal(bad.status, 400);

@@ -24,6 +24,12 @@
 /* The secret the router is given in these tests. */
 static auth_secret test_secret;
 
+/* "Bearer <admin token>": what run() sends with message POSTs and health, so
+ * that the table's writes under any user name pass and health shows its
+ * details (every other request goes without a token); test_names_owned and
+ * test_health_public check those rules themselves. Set in main. */
+static char admin_authz[1024];
+
 /* One request of the scripted table and what its answer must hold. */
 typedef struct router_case {
     const char *method;
@@ -50,7 +56,7 @@ static const router_case router_cases[] = {
       "\"last_message_id\":0"}},
     {"GET", "/api/rooms?namespace=%2F", NULL, NULL, 200, {"\"general\""}},
     {"GET", "/api/rooms?namespace=/", NULL, NULL, 200, {"\"created_at\":"}},
-    {"GET", "/api/rooms?namespace=/ws-1", NULL, NULL, 200, {"{\"rooms\":[]}"}},
+    {"GET", "/api/rooms?namespace=/ws-1", NULL, NULL, 200, {"{\"rooms\":[],\"more\":false}"}},
     {"GET", "/api/rooms?namespace=", NULL, NULL, 400, {"namespace"}},
     {"GET", "/api/rooms?namespace=bad", NULL, NULL, 400, {"\"error\""}},
     {"GET", "/api/rooms?namespace=/Upper", NULL, NULL, 400, {"\"error\""}},
@@ -170,12 +176,8 @@ static const router_case router_cases[] = {
      "again",
      "Location",
      "/api/rooms/2/messages/2"},
-    {"POST",
-     "/api/rooms/1/messages",
-     JSON_CT,
-     "{\"user\":\"bob\",\"text\":\"elsewhere\",\"client_id\":\"c-1\"}",
-     200,
-     {"\"id\":2,", "\"room_id\":2"}},
+    /* the same client_id in another room is another message:
+     * test_client_id_per_room (a row here would shift the ids below) */
     {"POST",
      "/api/rooms/2/messages",
      JSON_CT,
@@ -421,7 +423,9 @@ static void run_full(store *st, const auth_secret *secret, const char *method, c
 
 static void run_len(store *st, const char *method, const char *target, const char *ctype,
                     const char *body, size_t len, http_response *resp) {
-    run_full(st, &test_secret, method, target, ctype, body, len, NULL, resp);
+    bool admin = (strcmp(method, "POST") == 0 && strstr(target, "/messages") != NULL) ||
+                 strcmp(target, "/api/health") == 0;
+    run_full(st, &test_secret, method, target, ctype, body, len, admin ? admin_authz : NULL, resp);
 }
 
 static void run(store *st, const char *method, const char *target, const char *ctype,
@@ -977,8 +981,8 @@ static void test_admin_delete_room(void **state) {
     id = make_room(fx->st, "/", "doomed", NULL);
     snprintf(target, sizeof target, "/api/rooms/%lld", (long long)id);
     snprintf(msgs, sizeof msgs, "/api/rooms/%lld/messages", (long long)id);
-    assert_int_equal(call_status(fx->st, "POST", msgs, "{\"user\":\"a\",\"text\":\"bye\"}", NULL),
-                     201);
+    assert_int_equal(
+        call_status(fx->st, "POST", msgs, "{\"user\":\"a\",\"text\":\"bye\"}", admin_authz), 201);
 
     /* no token: 401 with the bare challenge */
     assert_int_equal(call(fx->st, "DELETE", target, NULL, NULL, &resp), 401);
@@ -1201,7 +1205,8 @@ static void test_private_workspace(void **state) {
     snprintf(room, sizeof room, "/api/rooms/%lld", (long long)id);
     snprintf(msgs, sizeof msgs, "/api/rooms/%lld/messages", (long long)id);
     assert_int_equal(
-        call_status(fx->st, "POST", msgs, "{\"user\":\"a\",\"text\":\"s3cr3t\"}", NULL), 201);
+        call_status(fx->st, "POST", msgs, "{\"user\":\"a\",\"text\":\"s3cr3t\"}", admin_authz),
+        201);
     snprintf(msg, sizeof msg, "%s/%lld", msgs, (long long)id); /* some id; 404 or 200 */
     assert_int_equal(
         call_status(fx->st, "PUT", "/api/workspaces/secret-ws", "{\"private\":true}", h_admin),
@@ -1224,7 +1229,7 @@ static void test_private_workspace(void **state) {
                      401);
     assert_int_equal(call_status(fx->st, "POST", msgs, "{\"user\":\"a\",\"text\":\"x\"}", h_other),
                      403);
-    assert_int_equal(call_status(fx->st, "POST", msgs, "{\"user\":\"a\",\"text\":\"x\"}", h_mine),
+    assert_int_equal(call_status(fx->st, "POST", msgs, "{\"user\":\"ann\",\"text\":\"x\"}", h_mine),
                      201);
     assert_int_equal(call_status(fx->st, "POST", "/api/rooms",
                                  "{\"name\":\"new\",\"namespace\":\"/secret-ws\"}", NULL),
@@ -1364,6 +1369,146 @@ static void test_page_json_script(void **state) {
     free(buf);
 }
 
+/* The value of string member key of resp's JSON body, a copy to free. */
+static char *body_member(const http_response *resp, const char *key) {
+    json_t *obj = json_loadb(resp->body, resp->body_len, 0, NULL);
+    const char *v = json_string_value(json_object_get(obj, key));
+    char *copy = v != NULL ? strdup(v) : NULL;
+
+    json_decref(obj);
+    return copy;
+}
+
+/* Names are owned: POST /api/users claims one and answers its token; REST
+ * writes under a name need that token (or an admin token). */
+static void test_names_owned(void **state) {
+    fixture *fx = *state;
+    http_response resp;
+    char *zoe, *h_zoe, *h_yan, *yan;
+    const char *as_zoe = "{\"user\":\"zoe\",\"text\":\"hi\"}";
+
+    assert_int_equal(call(fx->st, "POST", "/api/users", "{\"name\":\" zoe \"}", NULL, &resp), 201);
+    zoe = body_member(&resp, "token");
+    assert_non_null(zoe);
+    http_response_free(&resp);
+    assert_int_equal(call_status(fx->st, "POST", "/api/users", "{\"name\":\"zoe\"}", NULL), 409);
+    assert_int_equal(call(fx->st, "POST", "/api/users", "{\"name\":\"yan\"}", NULL, &resp), 201);
+    yan = body_member(&resp, "token");
+    http_response_free(&resp);
+    assert_int_equal(call_status(fx->st, "POST", "/api/users", "{\"name\":\"~guest-1\"}", NULL),
+                     400);
+    assert_int_equal(call_status(fx->st, "POST", "/api/users", "{\"name\":\"a\\u202eb\"}", NULL),
+                     400);
+    h_zoe = bearer(zoe);
+    h_yan = bearer(yan);
+    assert_int_equal(call_status(fx->st, "POST", "/api/rooms/1/messages", as_zoe, NULL), 401);
+    assert_int_equal(call_status(fx->st, "POST", "/api/rooms/1/messages", as_zoe, h_yan), 403);
+    assert_int_equal(call_status(fx->st, "POST", "/api/rooms/1/messages", as_zoe, "Bearer x.y.z"),
+                     401);
+    assert_int_equal(call_status(fx->st, "POST", "/api/rooms/1/messages", as_zoe, h_zoe), 201);
+    assert_int_equal(call_status(fx->st, "POST", "/api/rooms/1/messages", as_zoe, admin_authz),
+                     201);
+    /* a workspace token names no user */
+    char *ws = auth_issue(&test_secret, false, "/w1", NULL, 600), *h_ws = bearer(ws);
+    assert_int_equal(call_status(fx->st, "POST", "/api/rooms/1/messages", as_zoe, h_ws), 403);
+    /* a token of an unclaimed name (chat-ws --issue-token --sub) claims it */
+    char *kim = auth_issue(&test_secret, false, NULL, "kim", 600), *h_kim = bearer(kim);
+    assert_int_equal(call_status(fx->st, "POST", "/api/rooms/1/messages",
+                                 "{\"user\":\"kim\",\"text\":\"x\"}", h_kim),
+                     201);
+    assert_int_equal(call_status(fx->st, "POST", "/api/users", "{\"name\":\"kim\"}", NULL), 409);
+    free(kim), free(h_kim), free(ws), free(h_ws);
+    free(zoe), free(yan), free(h_zoe), free(h_yan);
+}
+
+/* Public health says up or down; the details need an admin token. */
+static void test_health_public(void **state) {
+    fixture *fx = *state;
+    http_response resp;
+
+    assert_int_equal(call(fx->st, "GET", "/api/health", NULL, NULL, &resp), 200);
+    assert_int_equal(resp.body_len, strlen("{\"status\":\"ok\"}"));
+    assert_memory_equal(resp.body, "{\"status\":\"ok\"}", resp.body_len);
+    http_response_free(&resp);
+    assert_int_equal(call(fx->st, "GET", "/api/health", NULL, admin_authz, &resp), 200);
+    assert_non_null(strstr(resp.body, "\"ws\":["));
+    http_response_free(&resp);
+    assert_int_equal(call(NULL, "GET", "/api/health", NULL, NULL, &resp), 503);
+    assert_null(strstr(resp.body, "database"));
+    http_response_free(&resp);
+}
+
+/* The page may connect (fetch, WebSocket) to its own origin only. */
+static void test_csp_same_origin(void **state) {
+    fixture *fx = *state;
+    http_response resp;
+    const char *csp;
+
+    run(fx->st, "GET", "/", NULL, NULL, &resp);
+    csp = http_get_header(&resp, "Content-Security-Policy");
+    assert_non_null(csp);
+    assert_non_null(strstr(csp, "connect-src 'self';"));
+    assert_null(strstr(csp, "ws:"));
+    assert_null(strstr(csp, "wss:"));
+    assert_null(strstr(csp, "*"));
+    http_response_free(&resp);
+}
+
+/* GET /api/rooms pages by id with limit and after; more tells a next page. */
+static void test_rooms_pages(void **state) {
+    fixture *fx = *state;
+    http_response resp;
+    json_t *obj;
+    int64_t a = make_room(fx->st, "/pg", "a", NULL), b = make_room(fx->st, "/pg", "b", NULL);
+    char target[96];
+
+    (void)b;
+    assert_int_equal(call(fx->st, "GET", "/api/rooms?namespace=/pg&limit=1", NULL, NULL, &resp),
+                     200);
+    obj = json_loadb(resp.body, resp.body_len, 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(obj, "rooms")), 1);
+    assert_true(json_is_true(json_object_get(obj, "more")));
+    json_decref(obj);
+    http_response_free(&resp);
+    snprintf(target, sizeof target, "/api/rooms?namespace=/pg&limit=1&after=%lld", (long long)a);
+    assert_int_equal(call(fx->st, "GET", target, NULL, NULL, &resp), 200);
+    assert_non_null(strstr(resp.body, "\"name\":\"b\""));
+    assert_non_null(strstr(resp.body, "\"more\":false"));
+    http_response_free(&resp);
+    assert_int_equal(call_status(fx->st, "GET", "/api/rooms?limit=0", NULL, NULL), 400);
+    assert_int_equal(call_status(fx->st, "GET", "/api/rooms?limit=501", NULL, NULL), 400);
+    assert_int_equal(call_status(fx->st, "GET", "/api/rooms?after=x", NULL, NULL), 400);
+}
+
+/* The same client_id in two rooms: two messages, each answered with its own
+ * text (it was answered with the first room's message before). */
+static void test_client_id_per_room(void **state) {
+    fixture *fx = *state;
+    http_response resp;
+    int64_t a = make_room(fx->st, "/", "cid-a", NULL), b = make_room(fx->st, "/", "cid-b", NULL);
+    char ta[64], tb[64];
+
+    snprintf(ta, sizeof ta, "/api/rooms/%lld/messages", (long long)a);
+    snprintf(tb, sizeof tb, "/api/rooms/%lld/messages", (long long)b);
+    assert_int_equal(call_status(fx->st, "POST", ta,
+                                 "{\"user\":\"bot\",\"text\":\"in A\",\"client_id\":\"x\"}",
+                                 admin_authz),
+                     201);
+    assert_int_equal(call(fx->st, "POST", tb,
+                          "{\"user\":\"bot\",\"text\":\"in B\",\"client_id\":\"x\"}", admin_authz,
+                          &resp),
+                     201);
+    assert_non_null(strstr(resp.body, "\"text\":\"in B\""));
+    assert_null(strstr(resp.body, "in A"));
+    http_response_free(&resp);
+    assert_int_equal(call(fx->st, "POST", tb,
+                          "{\"user\":\"bot\",\"text\":\"again\",\"client_id\":\"x\"}", admin_authz,
+                          &resp),
+                     200);
+    assert_non_null(strstr(resp.body, "\"text\":\"in B\""));
+    http_response_free(&resp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_router_table),     cmocka_unit_test(test_limits),
@@ -1374,11 +1519,18 @@ int main(void) {
         cmocka_unit_test(test_workspaces),       cmocka_unit_test(test_private_workspace),
         cmocka_unit_test(test_workspace_pages),  cmocka_unit_test(test_random_input),
         cmocka_unit_test(test_page_escape),      cmocka_unit_test(test_page_json_script),
+        cmocka_unit_test(test_names_owned),      cmocka_unit_test(test_health_public),
+        cmocka_unit_test(test_rooms_pages),      cmocka_unit_test(test_client_id_per_room),
+        cmocka_unit_test(test_csp_same_origin),
     };
 
     static const char key[] = "unit-test-secret-0123456789abcdef";
 
     memcpy(test_secret.key, key, sizeof key - 1);
     test_secret.len = sizeof key - 1;
+    char *admin = auth_issue(&test_secret, true, NULL, "admin", 3600);
+    if (admin == NULL) return 1;
+    snprintf(admin_authz, sizeof admin_authz, "Bearer %s", admin);
+    free(admin);
     return cmocka_run_group_tests_name("fcgi router", tests, fixture_setup, fixture_teardown);
 }

@@ -64,11 +64,45 @@ static void test_names(void **state) {
         {"del\x7f", false, false},
         {" lead", false, false}, /* callers trim first */
         {"caf\xc3\xa9", true, true},
-        {"\xc3\x28", false, false},        /* invalid UTF-8 */
-        {"\xc0\xaf", false, false},        /* overlong '/' */
-        {"\xed\xa0\x80", false, false},    /* a UTF-16 surrogate */
+        {"\xc3\x28", false, false},         /* invalid UTF-8 */
+        {"\xc0\xaf", false, false},         /* overlong '/' */
+        {"\xed\xa0\x80", false, false},     /* a UTF-16 surrogate */
         {"\xf4\x90\x80\x80", false, false}, /* past U+10FFFF */
-        {"../etc", true, true},            /* just a name: never a path */
+        {"../etc", true, true},             /* just a name: never a path */
+        {"c1\xc2\x85", false, false},       /* U+0085, a C1 control */
+        {"c1\xc2\x9b", false, false},       /* U+009B CSI */
+        {"\xe2\x80\xae"
+         "evil",
+         false, false}, /* U+202E right-to-left override */
+        {"a\xe2\x80\xaa"
+         "b",
+         false, false}, /* U+202A embedding */
+        {"a\xe2\x81\xa6"
+         "b",
+         false, false}, /* U+2066 isolate */
+        {"a\xe2\x81\xa9"
+         "b",
+         false, false}, /* U+2069 pop isolate */
+        {"a\xe2\x80\x8e"
+         "b",
+         false, false}, /* U+200E LRM */
+        {"a\xe2\x80\x8f"
+         "b",
+         false, false}, /* U+200F RLM */
+        {"a\xd8\x9c"
+         "b",
+         false, false}, /* U+061C Arabic letter mark */
+        {"a\xe2\x80\x8b"
+         "b",
+         false, false}, /* U+200B zero width space */
+        {"a\xef\xbb\xbf"
+         "b",
+         false, false},                                               /* U+FEFF */
+        {"e\xcc\x81", false, false},                                  /* e + U+0301: not NFC */
+        {"\xc3\xa9", true, true},                                     /* U+00E9: NFC */
+        {"\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x92\xbb", true, true}, /* ZWJ emoji */
+        {"~guest-1", true, false},                                    /* the guest mark */
+        {"a~b", true, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         if (store_valid_room_name(cases[i].input) != cases[i].room_ok ||
@@ -78,8 +112,36 @@ static void test_names(void **state) {
     }
     /* 64 four-byte characters are 64 characters, not 256 */
     char emoji[64 * 4 + 1] = "";
-    for (int i = 0; i < 64; i++) strcat(emoji, "\xf0\x9f\x98\x80");
+    for (int i = 0; i < 64; i++)
+        strcat(emoji, "\xf0\x9f\x98\x80");
     assert_true(store_valid_room_name(emoji));
+}
+
+/* store_name_clean: trims, refuses forbidden code points, composes to NFC. */
+static void test_name_clean(void **state) {
+    (void)state;
+    char s[STORE_ROOM_NAME_BUF];
+    snprintf(s, sizeof s, "  Cafe\xcc\x81 ");
+    assert_int_equal(store_name_clean(s, sizeof s), 0);
+    assert_string_equal(s, "Caf\xc3\xa9");
+    assert_true(store_valid_user_name(s));
+    snprintf(s, sizeof s, "\xe2\x84\xa6"); /* U+2126 OHM SIGN -> U+03A9 */
+    assert_int_equal(store_name_clean(s, sizeof s), 0);
+    assert_string_equal(s, "\xce\xa9");
+    snprintf(s, sizeof s, "ann\xe2\x80\xae");
+    assert_int_equal(store_name_clean(s, sizeof s), -1);
+    snprintf(s, sizeof s, "x\xc2\x80");
+    assert_int_equal(store_name_clean(s, sizeof s), -1);
+    snprintf(s, sizeof s, "\xff");
+    assert_int_equal(store_name_clean(s, sizeof s), -1);
+    /* a result that does not fit the caller's buffer is refused */
+    char small[4] = "abc";
+    assert_int_equal(store_name_clean(small, 3), -1);
+    /* senders: user names and the guest form, nothing else */
+    assert_true(store_valid_sender("ann"));
+    assert_true(store_valid_sender("~guest-abc123"));
+    assert_false(store_valid_sender("~~x"));
+    assert_false(store_valid_sender("~"));
 }
 
 static void test_namespaces(void **state) {
@@ -88,9 +150,15 @@ static void test_namespaces(void **state) {
         const char *ns;
         bool ok;
     } cases[] = {
-        {"/", true},         {"/acme", true},   {"/a-b-9", true},
-        {"", false},         {"acme", false},   {"/Acme", false},
-        {"/a,b", false},     {"/a b", false},   {"//", false},
+        {"/", true},
+        {"/acme", true},
+        {"/a-b-9", true},
+        {"", false},
+        {"acme", false},
+        {"/Acme", false},
+        {"/a,b", false},
+        {"/a b", false},
+        {"//", false},
         {"/012345678901234567890123456789ab", true},
         {"/012345678901234567890123456789abc", false},
     };
@@ -139,15 +207,64 @@ static void test_rooms(void **state) {
     assert_int_equal(store_room_create(f->st, "bad", "x", NULL), STORE_INVALID);
     assert_int_equal(store_room_get(f->st, 999999, &r), STORE_NOTFOUND);
     int n = 0;
-    assert_int_equal(store_rooms_list(f->st, "/", count_room, &n), STORE_OK);
+    assert_int_equal(store_rooms_list(f->st, "/", 0, 100, count_room, &n), STORE_OK);
     assert_int_equal(n, 2);
     assert_int_equal(store_namespace_ensure(f->st, "/acme"), STORE_OK);
     assert_int_equal(store_namespace_ensure(f->st, "/acme"), STORE_OK);
     n = 0;
-    store_rooms_list(f->st, "/acme", count_room, &n);
+    store_rooms_list(f->st, "/acme", 0, 100, count_room, &n);
     assert_int_equal(n, 2); /* random + general */
     assert_int_equal(store_room_delete(f->st, other.id), STORE_OK);
     assert_int_equal(store_room_delete(f->st, other.id), STORE_NOTFOUND);
+}
+
+static int last_room(const store_room *r, void *ud) {
+    *(int64_t *)ud = r->id;
+    return 0;
+}
+
+/* Pages of rooms by id, and the cap of rooms per namespace. */
+static void test_rooms_pages_and_cap(void **state) {
+    fixture *f = *state;
+    store_close(f->st);
+    store_options opt = {.max_rooms = 5};
+    char err[256];
+    assert_int_equal(store_open(&f->st, f->path, &opt, err, sizeof err), STORE_OK);
+    char name[16];
+    for (int i = 1; i < 5; i++) { /* general + 4 */
+        snprintf(name, sizeof name, "r%d", i);
+        assert_int_equal(store_room_create(f->st, "/", name, NULL), STORE_OK);
+    }
+    assert_int_equal(store_room_create(f->st, "/", "r5", NULL), STORE_LIMIT);
+    assert_int_equal(store_room_create(f->st, "/other", "r5", NULL), STORE_OK); /* per namespace */
+    int n = 0;
+    int64_t last = 0;
+    assert_int_equal(store_rooms_list(f->st, "/", 0, 2, count_room, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    store_rooms_list(f->st, "/", 0, 2, last_room, &last);
+    n = 0;
+    store_rooms_list(f->st, "/", last, 2, count_room, &n);
+    assert_int_equal(n, 2);
+    n = 0;
+    store_rooms_list(f->st, "/", last + 2, 100, count_room, &n);
+    assert_int_equal(n, 1);
+}
+
+/* ---- claimed names ---------------------------------------------------- */
+
+static void test_user_claims(void **state) {
+    fixture *f = *state;
+    bool claimed = true;
+    assert_int_equal(store_user_claimed(f->st, "ann", &claimed), STORE_OK);
+    assert_false(claimed);
+    assert_int_equal(store_user_claim(f->st, "ann"), STORE_OK);
+    assert_int_equal(store_user_claim(f->st, "ann"), STORE_EXISTS);
+    assert_int_equal(store_user_claimed(f->st, "ann", &claimed), STORE_OK);
+    assert_true(claimed);
+    assert_int_equal(store_user_claim(f->st, "~guest-1"), STORE_INVALID);
+    assert_int_equal(store_user_claim(f->st, "a\xe2\x80\xae"
+                                             "b"),
+                     STORE_INVALID);
 }
 
 /* ---- messages --------------------------------------------------------- */
@@ -173,15 +290,15 @@ static void test_messages(void **state) {
     for (int i = 0; i < 10; i++) {
         char text[16];
         snprintf(text, sizeof text, "m%d", i);
-        assert_int_equal(store_message_append(f->st, i % 2 ? o.id : g.id, "ann", text, NULL, &id,
-                                              &ts, &dup),
-                         STORE_OK);
+        assert_int_equal(
+            store_message_append(f->st, i % 2 ? o.id : g.id, "ann", text, NULL, &id, &ts, &dup),
+            STORE_OK);
         assert_false(dup);
         if (!first) first = id;
     }
     collected c = {0};
     /* newest first window, returned ascending */
-    assert_int_equal(store_messages_list(f->st, g.id, 0, 0, 3, collect, &c), STORE_OK);
+    assert_int_equal(store_messages_list(f->st, g.id, -1, 0, 3, collect, &c), STORE_OK);
     assert_int_equal(c.n, 3);
     assert_true(c.ids[0] < c.ids[1] && c.ids[1] < c.ids[2]);
     assert_int_equal(c.ids[2], first + 8);
@@ -192,8 +309,14 @@ static void test_messages(void **state) {
     assert_int_equal(c.ids[0], first + 2);
     /* before */
     c.n = 0;
-    store_messages_list(f->st, g.id, 0, first + 4, 50, collect, &c);
+    store_messages_list(f->st, g.id, -1, first + 4, 50, collect, &c);
     assert_int_equal(c.n, 2);
+    assert_int_equal(c.ids[1], first + 2);
+    /* after 0 pages from the oldest, not the newest */
+    c.n = 0;
+    store_messages_list(f->st, g.id, 0, 0, 2, collect, &c);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.ids[0], first);
     assert_int_equal(c.ids[1], first + 2);
     /* the tail sees every room, in order */
     c.n = 0;
@@ -229,6 +352,19 @@ static void test_client_id_idempotent(void **state) {
     assert_int_equal(store_message_append(f->st, g.id, "bob", "hi", "c-1", &id3, &ts3, &dup), 0);
     assert_false(dup);
     assert_true(id3 > id1);
+    /* the same client_id in another room is another message, not an answer
+     * with the first room's message */
+    store_room o;
+    assert_int_equal(store_room_create(f->st, "/", "elsewhere", &o), STORE_OK);
+    int64_t id4, ts4;
+    assert_int_equal(store_message_append(f->st, o.id, "ann", "there", "c-1", &id4, &ts4, &dup),
+                     STORE_OK);
+    assert_false(dup);
+    assert_true(id4 > id3);
+    assert_int_equal(store_message_append(f->st, o.id, "ann", "there", "c-1", &id2, &ts2, &dup),
+                     STORE_OK);
+    assert_true(dup);
+    assert_int_equal(id2, id4);
 }
 
 static void test_group_commit_and_rollback(void **state) {
@@ -248,7 +384,8 @@ static void test_group_commit_and_rollback(void **state) {
     store_log_head(f->st, &head1);
     assert_int_equal(head1, head0); /* nothing half-written */
     assert_int_equal(store_begin(f->st), STORE_OK);
-    for (int i = 0; i < 5; i++) store_message_append(f->st, g.id, "ann", "x", NULL, &id, &ts, &dup);
+    for (int i = 0; i < 5; i++)
+        store_message_append(f->st, g.id, "ann", "x", NULL, &id, &ts, &dup);
     assert_int_equal(store_commit(f->st), STORE_OK);
     store_log_head(f->st, &head1);
     assert_true(head1 > head0); /* AUTOINCREMENT: offsets never reused after the rollback */
@@ -344,9 +481,12 @@ static void test_workspaces_and_reopen(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_name_clean),
         cmocka_unit_test(test_namespaces),
         cmocka_unit_test(test_text_and_trim),
         cmocka_unit_test_setup_teardown(test_rooms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rooms_pages_and_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_claims, setup, teardown),
         cmocka_unit_test_setup_teardown(test_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_id_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_and_rollback, setup, teardown),

@@ -97,21 +97,34 @@ const live = new Set();
  * Manager each time (forceNew), reconnection off unless opts say otherwise;
  * socket.rec records its events. Resolves once connected (rejects on
  * connect_error or after opts.connectTimeout ms, 5000).
- *   opts.name   auth.name
+ *   opts.name   auth.name; the name's credential (credential()) goes in
+ *               auth.token unless opts.auth has a token or opts.claim is false
  *   opts.ns     namespace ('/' by default)
  *   opts.auth   more auth
  *   opts.connect false: return the socket without waiting
  *   others are passed to io()
  */
 export async function connect(url, opts = {}) {
-  const { name, ns = '/', auth = {}, connect: wait = true, connectTimeout = 5000, ...rest } = opts;
+  const { name, ns = '/', auth = {}, connect: wait = true, connectTimeout = 5000, claim = true, ...rest } = opts;
+  const mine = { ...auth };
+  if (name !== undefined) {
+    mine.name = name;
+    if (claim && mine.token === undefined && typeof name === 'string') {
+      const token = await credential(url, name);
+      if (token) mine.token = token;
+    }
+  }
   const socket = io(url + (ns === '/' ? '' : ns), {
     transports: ['websocket'],
     forceNew: true,
     reconnection: false,
     timeout: 5000,
-    auth: name === undefined ? auth : { name, ...auth },
+    auth: mine,
     ...rest,
+  });
+  // A fresh credential comes with every session greeting of an owned name.
+  socket.on('session', (info) => {
+    if (info?.token && typeof name === 'string') credentials.set(credentialKey(url, name), Promise.resolve(info.token));
   });
   live.add(socket);
   socket.rec = new Recorder(socket);
@@ -192,10 +205,37 @@ export async function closeLive() {
   await closeAll([...live]);
 }
 
+/* Names are owned (README "Security"): the first claim of a name answers its
+ * credential. credential(url, name) resolves to the token of name on the
+ * stack at url, claiming it with POST /api/users the first time (null when
+ * the name is invalid or someone else claimed it), the way a bot or the page
+ * does. Kept per stack for the test process. */
+const credentials = new Map();
+const credentialKey = (url, name) => `${url}\n${name.trim()}`;
+export function credential(url, name) {
+  const key = credentialKey(url, name);
+  if (!credentials.has(key)) {
+    const p = api(url, '/api/users', { method: 'POST', json: { name } }).then(
+      (r) => (r.status === 201 ? r.body.token : null),
+      () => null,
+    );
+    credentials.set(key, p);
+    p.then((t) => t || credentials.delete(key)); // a refusal is not kept: retry next time
+  }
+  return credentials.get(key);
+}
+
 /* REST through nginx: resolves to { status, headers, body } (body parsed as
- * JSON when it is JSON, else the text). */
+ * JSON when it is JSON, else the text). opts.token: sent as a bearer token.
+ * A POST of a message ({user, ...} to /api/rooms/{id}/messages) without
+ * opts.token carries the user's credential (credential()), unless opts.as is
+ * false. */
 export async function api(url, path, opts = {}) {
   const init = { method: opts.method || 'GET', headers: {}, signal: AbortSignal.timeout(opts.timeout ?? 5000) };
+  let token = opts.token;
+  if (token === undefined && opts.as !== false && init.method === 'POST' && /\/messages$/.test(path) && typeof opts.json?.user === 'string')
+    token = await credential(url, opts.json.user);
+  if (token) init.headers.authorization = `Bearer ${token}`;
   if (opts.json !== undefined) {
     init.headers['content-type'] = 'application/json';
     init.body = JSON.stringify(opts.json);

@@ -302,3 +302,16 @@ export async function killWs(stack, n, signal = 'SIGKILL', opts = {}) {
 export function hasBinary(binDir, name) {
   return existsSync(path.join(binDir, name));
 }
+
+/* The admin token the runner wrote to RUN_DIR/admin.token (0600; it is never
+ * printed nor logged), waiting for the file up to ms. */
+export async function adminToken(stack, ms = 10000) {
+  const file = path.join(stack.runDir, 'admin.token');
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const token = readText(file).trim();
+    if (token) return token;
+    if (Date.now() > deadline) throw new Error(`no ${file} after ${ms} ms`);
+    await sleep(50);
+  }
+}
