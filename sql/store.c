@@ -1002,7 +1002,7 @@ int store_cursor_get(store *st, const char *user, int64_t room_id, int64_t *last
     sqlite3_bind_int64(s, 2, room_id);
     int rc = one_int(s, last_id);
     if (rc == STORE_NOTFOUND) {
-        *last_id = 0;
+        *last_id = -1;
         rc = STORE_OK;
     }
     return rc;

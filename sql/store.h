@@ -219,7 +219,8 @@ void store_session_free(store_session *s);
 int store_user_claim(store *st, const char *name);
 int store_user_claimed(store *st, const char *name, bool *claimed);
 
-/* Read cursors. get gives 0 when the user has none; set only moves forward. */
+/* Read cursors. get gives -1 when the user has none (a cursor at 0, set on a
+ * first visit to an empty room, is a cursor); set only moves forward. */
 int store_cursor_get(store *st, const char *user, int64_t room_id, int64_t *last_id);
 int store_cursor_set(store *st, const char *user, int64_t room_id, int64_t last_id);
 

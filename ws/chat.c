@@ -411,10 +411,10 @@ static void on_join(sio_socket *s, sio_event *ev, void *ud) {
     missed_ctx mc = {missed, c->cfg.missed_max, false};
     bool truncated = false; /* retention deleted some of what the user missed */
     if (u->named) {
-        int64_t last = 0;
+        int64_t last = -1;
         store_cursor_get(c->st, u->name, r.id, &last);
-        truncated = last > 0 && r.pruned_upto > last;
-        if (last > 0)
+        truncated = last >= 0 && r.pruned_upto > last;
+        if (last >= 0) /* 0: the first visit was to an empty room */
             store_messages_list(c->st, r.id, last, 0, c->cfg.missed_max + 1, add_missed, &mc);
         else /* a first visit: nothing was missed; start the cursor here */
             store_cursor_set(c->st, u->name, r.id, r.last_message_id);

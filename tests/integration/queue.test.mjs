@@ -301,6 +301,26 @@ describe('queue', () => {
     assert.deepEqual((await join(g, 'general')).missed, []);
     await closeAll(a, c1, c2, g);
   });
+
+  test('missed on join: a first visit to an empty room starts a cursor too', T, async () => {
+    const room = uniq('empty');
+    const a = await connect(stack.url, { name: uniq('ann') });
+    assert.equal((await ack(a, 'create room', { name: room })).ok, true);
+    await join(a, room);
+    const dee = uniq('dee');
+    const d1 = await connect(stack.url, { name: dee });
+    assert.deepEqual((await join(d1, room)).missed, [], 'nothing to miss yet');
+    d1.disconnect();
+    const m1 = await ack(a, 'chat message', { room, text: 'the first message' });
+    assert.ok(m1.id, JSON.stringify(m1));
+    const d2 = await connect(stack.url, { name: dee });
+    assert.deepEqual(
+      (await join(d2, room)).missed.map((m) => [m.id, m.text]),
+      [[m1.id, 'the first message']],
+      'the message posted while dee was away',
+    );
+    await closeAll(a, d1, d2);
+  });
 });
 
 describe('recovery window', () => {

@@ -447,6 +447,9 @@ static void test_sessions_and_cursors(void **state) {
     store_room_find(f->st, "/", "general", &g);
     int64_t last;
     assert_int_equal(store_cursor_get(f->st, "ann", g.id, &last), STORE_OK);
+    assert_int_equal(last, -1); /* no cursor */
+    store_cursor_set(f->st, "ann", g.id, 0); /* a first visit to an empty room */
+    store_cursor_get(f->st, "ann", g.id, &last);
     assert_int_equal(last, 0);
     store_cursor_set(f->st, "ann", g.id, 10);
     store_cursor_set(f->st, "ann", g.id, 5); /* never backwards */
