@@ -20,6 +20,11 @@
 #   RESTART_SEC   delay before restarting a dead process      (1)
 #   API_RATE      POSTs per second to /api/ per client         (200)
 #   API_BURST     POSTs over that rate let through at once     (400)
+#   OPEN_WORKSPACES 1: a Socket.IO CONNECT may create a workspace
+#                 (chat-ws --open-workspaces); 0: only the admin API  (1)
+#   SIO_CONN      connections to /socket.io/ per client at once (256)
+#   SIO_RATE      new Socket.IO sessions per second per client (100)
+#   SIO_BURST     new sessions over that rate let through      (200)
 #   WATCH_PID     stop when this process is gone (used by the test harness)
 #
 # Files in RUN_DIR: nginx.conf, secret, fcgi.sock, runner.log, fcgi.log,
@@ -48,6 +53,10 @@ READY_TIMEOUT=${READY_TIMEOUT:-30}
 RESTART_SEC=${RESTART_SEC:-1}
 API_RATE=${API_RATE:-200}
 API_BURST=${API_BURST:-400}
+OPEN_WORKSPACES=${OPEN_WORKSPACES:-1}
+SIO_CONN=${SIO_CONN:-256}
+SIO_RATE=${SIO_RATE:-100}
+SIO_BURST=${SIO_BURST:-200}
 WATCH_PID=${WATCH_PID:-}
 if [ -z "${TAIL_LOGS:-}" ]; then
 	if [ -t 1 ]; then TAIL_LOGS=1; else TAIL_LOGS=0; fi
@@ -77,7 +86,7 @@ die() {
 	exit 1
 }
 
-for v in PORT WS_PROCS FCGI_WORKERS API_RATE API_BURST READY_TIMEOUT; do
+for v in PORT WS_PROCS FCGI_WORKERS API_RATE API_BURST SIO_CONN SIO_RATE SIO_BURST READY_TIMEOUT; do
 	case "${!v}" in '' | *[!0-9]*) die "$v must be a number, not '${!v}'" ;; esac
 done
 [ -x "$BIN_DIR/chat-fcgi" ] || die "$BIN_DIR/chat-fcgi not found: build it first (make)"
@@ -147,6 +156,7 @@ bash "$ROOT/deploy/nginx/gen.sh" runner RUN_DIR="$RUN_DIR" NGINX_USER="$user_lin
 	FCGI_SOCKET="$RUN_DIR/fcgi.sock" FASTCGI_SNIPPET="$ROOT/deploy/chat-fastcgi.conf" \
 	WWW_DIR="$ROOT/www" WS_PORTS="${WS_PORTS[*]}" WS_NODES="$(printf '%s ' $(fold -w1 <<<"${NODES:0:$WS_PROCS}"))" \
 	API_RATE="$API_RATE" API_BURST="$API_BURST" STATIC_CACHE=development \
+	SIO_CONN="$SIO_CONN" SIO_RATE="$SIO_RATE" SIO_BURST="$SIO_BURST" \
 	>"$RUN_DIR/nginx.conf" || die "cannot write $RUN_DIR/nginx.conf (deploy/nginx/gen.sh)"
 
 NGINX_ARGS=(-p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/error.log")
@@ -177,6 +187,7 @@ spawn_ws() { # index
 	local i=$1
 	local -a args
 	read -r -a args <<<"$WS_ARGS" # words, never globbed (--allowed-origins '*')
+	if [ "$OPEN_WORKSPACES" = 1 ]; then args=(--open-workspaces "${args[@]}"); fi
 	setsid "$BIN_DIR/chat-ws" --db "$DB" --listen "127.0.0.1:${WS_PORTS[$i]}" --node "${NODES:$i:1}" "${args[@]}" \
 		</dev/null >>"$RUN_DIR/ws-$i.log" 2>&1 &
 	NAME_OF[$!]=ws-$i

@@ -587,9 +587,16 @@ void api_workspace_put(const api_env *env, const http_request *req, const char *
         json_decref(body);
         return;
     }
+    /* The change and, made private, the event that makes every ws process
+     * evict the sockets that no longer qualify: one commit. */
+    char payload[STORE_NAMESPACE_BUF + 32];
+    snprintf(payload, sizeof payload, "{\"namespace\":\"%s\"}", ns); /* ns is [a-z0-9/-] */
+    int64_t event_id;
     rc = store_begin(env->st);
     if (rc == STORE_OK && flag != NULL)
         rc = store_workspace_set_private(env->st, ns, json_is_true(flag));
+    if (rc == STORE_OK && json_is_true(flag))
+        rc = store_control_append(env->st, "workspace_private", payload, &event_id);
     if (rc == STORE_OK && ret != NULL) rc = retention_set(env->st, ns, &p);
     if (rc == STORE_OK) rc = store_commit(env->st);
     if (rc != STORE_OK) store_rollback(env->st);
@@ -719,7 +726,25 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         goto out;
     }
     if (!api_may_write_as(env, req, trimmed, resp)) goto out;
-    rc = store_message_append(st, room_id, trimmed, text, client_id, &id, &ts, &duplicate);
+    /* The write budget and the message, in one transaction: the count holds
+     * across every process (chat-ws counts in the same table). */
+    store_write_budget budget;
+    const char *over = NULL;
+    store_write_budget_init(&budget);
+    rc = store_begin(st);
+    if (rc == STORE_OK) {
+        rc = store_budget_spend(st, &budget, trimmed, req->remote_addr, &over);
+        if (rc == STORE_OK)
+            rc = store_message_append(st, room_id, trimmed, text, client_id, &id, &ts, &duplicate);
+        if (rc == STORE_OK) rc = store_commit(st);
+        if (rc != STORE_OK) store_rollback(st);
+    }
+    if (rc == STORE_OVER_BUDGET) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "write budget exceeded: %s, try later", over);
+        http_reply_error(resp, 429, msg);
+        goto out;
+    }
     if (rc == STORE_NOTFOUND) {
         http_reply_error(resp, 404, "room not found");
         goto out;

@@ -37,6 +37,12 @@ static const char *const migrations[] = {
     " ON messages(room_id, user, client_id) WHERE client_id IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, claimed_at INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS rooms_by_namespace ON rooms(namespace, id);",
+    /* 4: write budgets, shared by every process: messages written per user
+     * ('u:name') and per client address ('a:address') in minute and day
+     * windows; rows of past windows are pruned by store_process_reap(). */
+    "CREATE TABLE IF NOT EXISTS budgets (key TEXT NOT NULL, span INTEGER NOT NULL,"
+    " start INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (key, span, start))"
+    " WITHOUT ROWID;",
 };
 #define STORE_SCHEMA_VERSION (1 + (int)(sizeof migrations / sizeof migrations[0]))
 
@@ -79,6 +85,11 @@ enum stmt_id {
     S_CUR_SET,
     S_WS_GET,
     S_WS_SET,
+    S_WS_EXISTS,
+    S_BUDGET_GET,
+    S_BUDGET_ADD,
+    S_BUDGET_PRUNE,
+    S_WS_CREATE,
     S_COUNTS,
     S_CTL_INSERT,
     S_CTL_TAIL,
@@ -152,6 +163,14 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CUR_SET] = "INSERT INTO cursors (user, room_id, last_id) VALUES (?1, ?2, ?3)"
                   " ON CONFLICT (user, room_id) DO UPDATE SET last_id = MAX(last_id, excluded.last_id)",
     [S_WS_GET] = "SELECT private FROM workspaces WHERE namespace = ?1",
+    [S_BUDGET_GET] = "SELECT count FROM budgets WHERE key = ?1 AND span = ?2 AND start = ?3",
+    [S_BUDGET_ADD] = "INSERT INTO budgets (key, span, start, count) VALUES (?1, ?2, ?3, 1)"
+                     " ON CONFLICT (key, span, start) DO UPDATE SET count = count + 1",
+    [S_BUDGET_PRUNE] = "DELETE FROM budgets WHERE start + span <= ?1",
+    [S_WS_EXISTS] = "SELECT EXISTS (SELECT 1 FROM workspaces WHERE namespace = ?1)"
+                    " OR EXISTS (SELECT 1 FROM rooms WHERE namespace = ?1)",
+    [S_WS_CREATE] = "INSERT OR IGNORE INTO workspaces (namespace, private, created_at)"
+                    " SELECT ?1, 0, ?2 WHERE (SELECT COUNT(*) FROM workspaces) < ?3",
     [S_WS_SET] = "INSERT INTO workspaces (namespace, private, created_at) VALUES (?1, ?2, ?3)"
                  " ON CONFLICT (namespace) DO UPDATE SET private = excluded.private",
     [S_COUNTS] = "SELECT (SELECT COUNT(*) FROM rooms),"
@@ -843,7 +862,79 @@ int store_process_unregister(store *st, int64_t id) {
 }
 
 int store_process_reap(store *st) {
-    return write_int(st, S_PROC_REAP, store_now_ms() - STORE_PROCESS_STALE_MS);
+    int rc = write_int(st, S_PROC_REAP, store_now_ms() - STORE_PROCESS_STALE_MS);
+    return rc ? rc : write_int(st, S_BUDGET_PRUNE, store_now_ms());
+}
+
+/* ---- write budgets ---------------------------------------------------- */
+
+void store_write_budget_init(store_write_budget *b) {
+    *b = (store_write_budget)STORE_BUDGET_DEFAULT;
+    const char *env = getenv("CHAT_WRITE_BUDGET");
+    if (env && store_write_budget_parse(b, env))
+        *b = (store_write_budget)STORE_BUDGET_DEFAULT; /* a bad value keeps the defaults */
+}
+
+int store_write_budget_parse(store_write_budget *b, const char *s) {
+    long long v[4];
+    char tail;
+    if (sscanf(s, "%lld/%lld/%lld/%lld%c", &v[0], &v[1], &v[2], &v[3], &tail) != 4) return -1;
+    for (int i = 0; i < 4; i++)
+        if (v[i] < 0) return -1;
+    *b = (store_write_budget){v[0], v[1], v[2], v[3]};
+    return 0;
+}
+
+#define BUDGET_MINUTE_MS 60000LL
+#define BUDGET_DAY_MS 86400000LL
+
+int store_budget_spend(store *st, const store_write_budget *b, const char *user, const char *addr,
+                       const char **which) {
+    char ukey[STORE_USER_NAME_BUF + 2], akey[128];
+    snprintf(ukey, sizeof ukey, "u:%s", user ? user : "");
+    snprintf(akey, sizeof akey, "a:%s", addr ? addr : "");
+    struct {
+        const char *key;
+        int64_t span, limit;
+        const char *name;
+    } c[4] = {
+        {ukey, BUDGET_MINUTE_MS, user ? b->user_minute : 0, "messages per minute for this user"},
+        {ukey, BUDGET_DAY_MS, user ? b->user_day : 0, "messages per day for this user"},
+        {akey, BUDGET_MINUTE_MS, addr && *addr ? b->addr_minute : 0,
+         "messages per minute from this address"},
+        {akey, BUDGET_DAY_MS, addr && *addr ? b->addr_day : 0, "messages per day from this address"},
+    };
+    int64_t now = store_now_ms();
+    write_scope w;
+    int rc = write_begin(st, &w);
+    if (rc) return rc;
+    for (int i = 0; i < 4 && !rc; i++) {
+        if (c[i].limit <= 0) continue;
+        sqlite3_stmt *s = take(st, S_BUDGET_GET);
+        sqlite3_bind_text(s, 1, c[i].key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, c[i].span);
+        sqlite3_bind_int64(s, 3, now - now % c[i].span);
+        int64_t count = 0;
+        rc = one_int(s, &count);
+        if (rc == STORE_NOTFOUND) rc = STORE_OK, count = 0;
+        if (!rc && count >= c[i].limit) {
+            if (which) *which = c[i].name;
+            rc = STORE_OVER_BUDGET;
+        }
+    }
+    for (int i = 0; i < 4 && !rc; i++) {
+        if (c[i].limit <= 0) continue;
+        sqlite3_stmt *s = take(st, S_BUDGET_ADD);
+        sqlite3_bind_text(s, 1, c[i].key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, c[i].span);
+        sqlite3_bind_int64(s, 3, now - now % c[i].span);
+        rc = run(s);
+    }
+    if (rc == STORE_OVER_BUDGET) { /* nothing was counted: no rollback of the caller's work */
+        write_end(st, &w, STORE_OK);
+        return rc;
+    }
+    return write_end(st, &w, rc);
 }
 
 int store_processes_list(store *st, store_process_cb cb, void *ctx) {
@@ -1028,6 +1119,33 @@ int store_workspace_private(store *st, const char *ns, bool *is_private) {
     int rc = one_int(s, &v);
     *is_private = rc == STORE_OK && v != 0;
     return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+int store_workspace_exists(store *st, const char *ns, bool *exists) {
+    sqlite3_stmt *s = take(st, S_WS_EXISTS);
+    sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
+    int64_t v = 0;
+    int rc = one_int(s, &v);
+    *exists = rc == STORE_OK && v != 0;
+    return rc;
+}
+
+int store_workspace_create(store *st, const char *ns, int64_t max_workspaces, bool *created) {
+    *created = false;
+    if (!store_valid_namespace(ns) || strcmp(ns, "/") == 0) return STORE_INVALID;
+    write_scope w;
+    int rc = write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, S_WS_CREATE);
+    sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, store_now_ms());
+    sqlite3_bind_int64(s, 3, max_workspaces);
+    rc = run(s);
+    if (rc == STORE_OK && sqlite3_changes(st->db) == 1) {
+        *created = true;
+        rc = store_namespace_ensure(st, ns);
+    }
+    return write_end(st, &w, rc);
 }
 
 int store_workspace_set_private(store *st, const char *ns, bool is_private) {

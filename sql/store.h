@@ -15,6 +15,7 @@
 #define STORE_FULL -5     /* disk full or I/O error: nothing was written */
 #define STORE_ERROR -6    /* anything else; see store_errmsg() */
 #define STORE_LIMIT -7    /* a configured cap is reached (rooms per namespace) */
+#define STORE_OVER_BUDGET -8 /* a write budget (store_budget_spend) is used up */
 
 /* Limits of the public contract, in characters (UTF-8 code points). */
 #define STORE_ROOM_NAME_MAX 64
@@ -227,6 +228,32 @@ int store_cursor_set(store *st, const char *user, int64_t room_id, int64_t last_
 /* Workspaces: whether ns needs a token, and setting it. */
 int store_workspace_private(store *st, const char *ns, bool *is_private);
 int store_workspace_set_private(store *st, const char *ns, bool is_private);
+/* Whether workspace ns exists: created (a workspaces row) or holding rooms. */
+int store_workspace_exists(store *st, const char *ns, bool *exists);
+/* Creates workspace ns with its general room, unless max_workspaces exist
+ * already (*created false then, and STORE_OK); *created is false too when
+ * it existed. */
+int store_workspace_create(store *st, const char *ns, int64_t max_workspaces, bool *created);
+
+/* Write budgets, counted in the database so that they hold across every
+ * process: messages one user and one client address may write per minute
+ * and per day (0: no limit). */
+typedef struct store_write_budget {
+    int64_t user_minute, user_day, addr_minute, addr_day;
+} store_write_budget;
+#define STORE_BUDGET_DEFAULT {120, 10000, 600, 50000}
+/* The defaults, or $CHAT_WRITE_BUDGET ("UM/UD/AM/AD", as parse reads). */
+void store_write_budget_init(store_write_budget *b);
+/* Reads "user-minute/user-day/address-minute/address-day" counts, e.g.
+ * "120/10000/600/50000". Returns 0, or -1 (b untouched) when malformed. */
+int store_write_budget_parse(store_write_budget *b, const char *s);
+/* Counts one message written by user (NULL: not counted per user) from
+ * address addr (NULL or "": not counted per address) in the current minute
+ * and day. Returns STORE_OK, or STORE_OVER_BUDGET with *which naming the
+ * budget used up (nothing counted then), or a store error. Inside a caller's
+ * transaction, it joins it. */
+int store_budget_spend(store *st, const store_write_budget *b, const char *user, const char *addr,
+                       const char **which);
 
 /* Control events for every ws process (admin announcements, kicks).
  * append stores one (payload: JSON text) and gives its id; tail calls cb with

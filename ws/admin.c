@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chat.h"
 
@@ -13,7 +14,12 @@ struct admin {
     store *st;
     bus *bus;
     const auth_secret *secret;
+    struct lws_context *ctx;
+    lws_sorted_usec_list_t expiry; /* disconnects sockets whose token expired */
 };
+
+/* How often /admin sockets' tokens are re-checked for "exp". */
+#define ADMIN_EXPIRY_CHECK_MS 1000
 
 static void ack_json(sio_ack *ack, json_t *obj) {
     json_t *args = json_pack("[o]", obj);
@@ -37,12 +43,39 @@ static int require_admin(sio_socket *s, json_t *auth, char *err, size_t errlen, 
         snprintf(err, errlen, "unauthorized");
         return -1;
     }
+    long *exp = malloc(sizeof *exp); /* the socket's ctx: when its token expires */
+    if (!exp) return snprintf(err, errlen, "out of memory"), -1;
+    *exp = claims.exp;
+    sio_socket_set_ctx(s, exp, free);
     return 0;
 }
 
+static void expire_socket(sio_socket *s, void *ud) {
+    const long *exp = sio_socket_ctx(s);
+    if (!exp || *exp <= 0 || *(const long *)ud < *exp) return;
+    lwsl_user("admin: %s's token expired, disconnecting\n", sio_socket_id(s));
+    sio_disconnect(s, false);
+}
+
+static void expiry_tick(lws_sorted_usec_list_t *sul) {
+    admin *a = lws_container_of(sul, admin, expiry);
+    sio_nsp *nsp = sio_nsp_get(a->srv, "/admin");
+    long now_s = (long)time(NULL);
+    if (nsp) sio_nsp_each_socket(nsp, expire_socket, &now_s);
+    if (a->ctx)
+        lws_sul_schedule(a->ctx, 0, &a->expiry, expiry_tick, ADMIN_EXPIRY_CHECK_MS * LWS_US_PER_MS);
+}
+
+void admin_attach(admin *a, struct lws_context *ctx) {
+    if (!ctx && a->ctx) lws_sul_cancel(&a->expiry);
+    a->ctx = ctx;
+    if (ctx)
+        lws_sul_schedule(ctx, 0, &a->expiry, expiry_tick, ADMIN_EXPIRY_CHECK_MS * LWS_US_PER_MS);
+}
+
 static void nsp_stats(sio_nsp *nsp, void *ud) {
-    json_object_set_new(ud, sio_nsp_name(nsp), json_pack("{s:I}", "sockets",
-                                                        (json_int_t)sio_nsp_size(nsp)));
+    json_object_set_new(ud, sio_nsp_name(nsp),
+                        json_pack("{s:I}", "sockets", (json_int_t)sio_nsp_size(nsp)));
 }
 
 static void on_stats(sio_socket *s, sio_event *ev, void *ud) {
@@ -53,13 +86,12 @@ static void on_stats(sio_socket *s, sio_event *ev, void *ud) {
     if (store_counts(a->st, &rooms, &messages)) return ack_error(ev->ack, "database unavailable");
     json_t *per = json_object();
     sio_each_nsp(a->srv, nsp_stats, per);
-    ack_json(ev->ack,
-             json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "connections",
-                       (json_int_t)eio_server_connections(a->eio), "sockets",
-                       (json_int_t)sio_server_sockets(a->srv), "namespaces",
-                       (json_int_t)sio_server_namespaces(a->srv), "live_rooms",
-                       (json_int_t)sio_server_rooms(a->srv), "rooms", (json_int_t)rooms,
-                       "messages", (json_int_t)messages, "per_namespace", per));
+    ack_json(ev->ack, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "connections",
+                                (json_int_t)eio_server_connections(a->eio), "sockets",
+                                (json_int_t)sio_server_sockets(a->srv), "namespaces",
+                                (json_int_t)sio_server_namespaces(a->srv), "live_rooms",
+                                (json_int_t)sio_server_rooms(a->srv), "rooms", (json_int_t)rooms,
+                                "messages", (json_int_t)messages, "per_namespace", per));
     ev->ack = NULL;
 }
 

@@ -18,5 +18,9 @@ typedef struct admin admin;
  * Everything passed is borrowed. Returns NULL when out of memory. */
 admin *admin_new(sio_server *srv, eio_server *eio, store *st, bus *b, const auth_secret *secret);
 void admin_free(admin *a);
+/* Gives the admin the lws context of its timer, which disconnects /admin
+ * sockets whose token's "exp" has passed (checked every second); NULL
+ * cancels the timer before the context is destroyed. */
+void admin_attach(admin *a, struct lws_context *ctx);
 
 #endif

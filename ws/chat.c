@@ -1,11 +1,20 @@
 /* chat.c -- the chat's Socket.IO handlers: rooms, messages, presence, recovery */
 #include "chat.h"
 
+#include "recovery.h"
+#include "strmap.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* Addresses tracked at once for workspace creation: past it, creating waits. */
+#define CHAT_MAX_CREATORS 10000
+
+/* How often tokens of sockets in private workspaces are re-checked. */
+#define CHAT_EXPIRY_CHECK_MS 1000
 
 /* Per-socket chat state, the socket's ctx. */
 typedef struct chat_user {
@@ -13,8 +22,13 @@ typedef struct chat_user {
     bool named;            /* an owned name (auth.name with its credential): cursors apply */
     char credential[1024]; /* a fresh user token for the session event, or "" */
     int64_t replayed_upto; /* live delivery skips ids <= this: recovery sent them */
-    int64_t recover_from;  /* > 0: replay the log after this offset once connected */
-    bool truncated;        /* retention deleted part of what recovery owes it */
+    int64_t floor;         /* the log offset this session was first served from: a
+                              recovery never replays from before it */
+    json_t *replay;        /* recovered: the messages to send once connected, or NULL */
+    bool has_token;        /* auth.token verified: the claims below */
+    auth_claims claims;
+    bool gated;     /* admitted to a private workspace: its token is re-checked */
+    bool truncated; /* retention deleted part of what recovery owes it */
 } chat_user;
 
 /* A chat message waiting for the group commit. */
@@ -23,6 +37,8 @@ typedef struct pending_msg {
     int64_t room_id;
     char *room, *ns; /* the room's name and namespace, for delivery */
     char *user, *text, *client_id;
+    char *addr; /* the client's address, for its write budget */
+    bool named; /* the user chose the name: a per-user budget applies */
     struct pending_msg *next;
 } pending_msg;
 
@@ -36,6 +52,8 @@ struct chat {
     long long batch_since; /* ms: when the oldest message of the batch came */
     lws_sorted_usec_list_t flush;
     bool flush_scheduled;
+    lws_sorted_usec_list_t expiry; /* re-checks tokens of private workspaces' sockets */
+    strmap creators;               /* client address -> creator: workspace creations */
     struct lws_context *ctx;
 };
 
@@ -85,8 +103,8 @@ static json_t *room_json(const store_room *r) {
 
 static json_t *message_json(const store_message *m) {
     json_t *o = json_pack("{s:I,s:s,s:I,s:s,s:s,s:I}", "id", (json_int_t)m->id, "room", m->room,
-                          "room_id", (json_int_t)m->room_id, "user", m->user, "text", m->text,
-                          "ts", (json_int_t)m->ts);
+                          "room_id", (json_int_t)m->room_id, "user", m->user, "text", m->text, "ts",
+                          (json_int_t)m->ts);
     if (o && m->client_id) json_object_set_new(o, "client_id", json_string(m->client_id));
     return o;
 }
@@ -166,10 +184,14 @@ static void session_save(chat *c, sio_socket *s) {
         json_array_append_new(rooms, json_string(sio_socket_room_at(s, i)));
     ss.rooms = json_dumps(rooms, JSON_COMPACT);
     json_decref(rooms);
-    ss.data = user_of(s)->named ? "{\"named\":true}" : "{}";
-    int rc = ss.rooms ? store_session_save(c->st, &ss) : STORE_ERROR;
+    json_t *data =
+        json_pack("{s:b,s:I}", "named", user_of(s)->named, "floor", (json_int_t)user_of(s)->floor);
+    ss.data = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    json_decref(data);
+    int rc = ss.rooms && ss.data ? store_session_save(c->st, &ss) : STORE_ERROR;
     if (rc) lwsl_warn("chat: session save failed: %s\n", store_errmsg(c->st));
     free(ss.rooms);
+    free((char *)ss.data);
 }
 
 /* ---- delivery --------------------------------------------------------- */
@@ -204,35 +226,15 @@ void chat_deliver_new(chat *c) {
     }
 }
 
-typedef struct replay_ctx {
-    sio_socket *s;
-    int64_t last;
-} replay_ctx;
-
-static int replay_one(const store_message *m, void *ud) {
-    replay_ctx *r = ud;
-    r->last = m->id;
-    if (strcmp(m->ns, sio_nsp_name(sio_socket_nsp(r->s))) || !sio_in_room(r->s, m->room))
-        return 0;
-    json_t *args = with_offset(message_json(m), m->id);
-    if (args) sio_emit_socket(r->s, "chat message", args);
-    json_decref(args);
-    return 0;
-}
-
-/* Sends a recovered socket what it missed: the log after its offset, up to
- * what live delivery has reached, in order, before any new message. */
-static void replay_missed(chat *c, sio_socket *s) {
+/* Sends a recovered socket what it missed, gathered by recover(): in log
+ * order, before any new message (live delivery skips what it sent). */
+static void replay_missed(sio_socket *s) {
     chat_user *u = user_of(s);
-    u->replayed_upto = INT64_MAX; /* hold live delivery back while catching up */
-    chat_deliver_new(c);
-    replay_ctx r = {s, u->recover_from};
-    while (r.last < c->cursor) {
-        int64_t before = r.last;
-        if (store_log_tail(c->st, r.last, 1000, replay_one, &r) || r.last == before) break;
-    }
-    u->replayed_upto = c->cursor;
-    u->recover_from = 0;
+    size_t i;
+    json_t *args;
+    json_array_foreach(u->replay, i, args) sio_emit_socket(s, "chat message", args);
+    json_decref(u->replay);
+    u->replay = NULL;
 }
 
 /* ---- group commit ----------------------------------------------------- */
@@ -243,6 +245,7 @@ static void pending_free(pending_msg *p) {
     free(p->user);
     free(p->text);
     free(p->client_id);
+    free(p->addr);
     free(p);
 }
 
@@ -273,9 +276,11 @@ static void flush(lws_sorted_usec_list_t *sul) {
         int rc;
         int64_t id, ts;
         bool dup;
+        const char *over; /* the write budget used up, for STORE_OVER_BUDGET */
     } result;
     size_t n = 0;
-    for (pending_msg *p = batch; p; p = p->next) n++;
+    for (pending_msg *p = batch; p; p = p->next)
+        n++;
     result *res = calloc(n, sizeof *res);
     int rc = brc;
     if (!res && rc == STORE_OK) {
@@ -288,14 +293,18 @@ static void flush(lws_sorted_usec_list_t *sul) {
             if (res) res[i].rc = rc;
             continue;
         }
-        res[i].rc = store_message_append(c->st, p->room_id, p->user, p->text, p->client_id,
-                                         &res[i].id, &res[i].ts, &res[i].dup);
+        res[i].rc = store_budget_spend(c->st, &c->cfg.budget, p->named ? p->user : NULL, p->addr,
+                                       &res[i].over);
+        if (res[i].rc == STORE_OK)
+            res[i].rc = store_message_append(c->st, p->room_id, p->user, p->text, p->client_id,
+                                             &res[i].id, &res[i].ts, &res[i].dup);
     }
     if (rc == STORE_OK) {
         rc = store_commit(c->st);
         if (rc) {
             lwsl_warn("chat: commit of %zu messages failed: %s\n", n, store_errmsg(c->st));
-            for (i = 0; i < n; i++) res[i].rc = rc;
+            for (i = 0; i < n; i++)
+                res[i].rc = rc;
         }
     } else {
         lwsl_warn("chat: begin failed: %s\n", store_errmsg(c->st));
@@ -312,13 +321,18 @@ static void flush(lws_sorted_usec_list_t *sul) {
     for (pending_msg *p = batch, *next; p; p = next, i++) {
         next = p->next;
         if (!res || res[i].rc) {
-            ack_error(p->ack, store_error(res ? res[i].rc : STORE_ERROR));
+            char why[128];
+            if (res && res[i].rc == STORE_OVER_BUDGET)
+                snprintf(why, sizeof why, "write budget exceeded: %s, try later", res[i].over);
+            else
+                snprintf(why, sizeof why, "%s", store_error(res ? res[i].rc : STORE_ERROR));
+            ack_error(p->ack, why);
         } else {
             ack_obj(p->ack, json_pack("{s:I,s:I}", "id", (json_int_t)res[i].id, "ts",
                                       (json_int_t)res[i].ts));
             if (from_memory && !res[i].dup) {
-                store_message m = {res[i].id, p->room_id, p->room, p->ns, p->user,
-                                   p->text, p->client_id, res[i].ts};
+                store_message m = {res[i].id, p->room_id, p->room,      p->ns,
+                                   p->user,   p->text,    p->client_id, res[i].ts};
                 deliver_one(&m, c);
             }
         }
@@ -351,6 +365,11 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
         return ack_error(ev->ack, "out of memory");
     }
     p->room_id = room_id;
+    p->named = user_of(s)->named;
+    if (!(p->addr = strdup(sio_socket_peer(s)))) {
+        pending_free(p);
+        return ack_error(ev->ack, "out of memory");
+    }
     p->ack = ev->ack;
     ev->ack = NULL;
     if (!c->batch) c->batch_since = eio_now_ms();
@@ -419,12 +438,12 @@ static void on_join(sio_socket *s, sio_event *ev, void *ud) {
         else /* a first visit: nothing was missed; start the cursor here */
             store_cursor_set(c->st, u->name, r.id, r.last_message_id);
     }
-    ack_obj(ev->ack, json_pack("{s:b,s:s,s:I,s:o,s:o,s:b,s:b}", "ok", 1, "room", r.name,
-                               "room_id", (json_int_t)r.id, "members", members, "missed", missed,
-                               "more", mc.more, "truncated", truncated));
+    ack_obj(ev->ack, json_pack("{s:b,s:s,s:I,s:o,s:o,s:b,s:b}", "ok", 1, "room", r.name, "room_id",
+                               (json_int_t)r.id, "members", members, "missed", missed, "more",
+                               mc.more, "truncated", truncated));
     if (joined == 0)
-        to_room_but(c, s, r.name, "user joined", json_pack("{s:s,s:s}", "room", r.name, "user",
-                                                           u->name), false);
+        to_room_but(c, s, r.name, "user joined",
+                    json_pack("{s:s,s:s}", "room", r.name, "user", u->name), false);
 }
 
 static void leave_room(chat *c, sio_socket *s, const char *name, bool announce) {
@@ -452,8 +471,8 @@ static void on_typing(sio_socket *s, sio_event *ev, void *ud) {
     const char *name = room_arg(ev);
     if (ev->ack) sio_ack_drop(ev->ack), ev->ack = NULL;
     if (!name || !sio_in_room(s, name)) return;
-    to_room_but(ud, s, name, "typing", json_pack("{s:s,s:s}", "room", name, "user",
-                                                 user_of(s)->name), true);
+    to_room_but(ud, s, name, "typing",
+                json_pack("{s:s,s:s}", "room", name, "user", user_of(s)->name), true);
 }
 
 static void on_read(sio_socket *s, sio_event *ev, void *ud) {
@@ -504,7 +523,8 @@ static void on_create_room(sio_socket *s, sio_event *ev, void *ud) {
     if (!given) given = sio_str(json_array_get(ev->args, 0));
     if (!given) return ack_error(ev->ack, "expected {name}");
     char name[STORE_ROOM_NAME_BUF];
-    if (strlen(given) >= sizeof name) return ack_error(ev->ack, "room name must be 1-64 characters");
+    if (strlen(given) >= sizeof name)
+        return ack_error(ev->ack, "room name must be 1-64 characters");
     snprintf(name, sizeof name, "%s", given);
     if (store_name_clean(name, sizeof name) || !store_valid_room_name(name))
         return ack_error(ev->ack, "room name must be 1-64 characters, no control, bidi or "
@@ -518,9 +538,121 @@ static void on_create_room(sio_socket *s, sio_event *ev, void *ud) {
 
 /* ---- connection lifecycle --------------------------------------------- */
 
+/* A workspace namespace exists once created (admin REST), or, with
+ * open_workspaces, may be created by its first CONNECT (workspace_admit). */
 static bool is_workspace(const char *name, void *ud) {
-    (void)ud;
-    return strcmp(name, "/") != 0 && strcmp(name, "/admin") != 0 && store_valid_namespace(name);
+    chat *c = ud;
+    if (strcmp(name, "/") == 0 || strcmp(name, "/admin") == 0 || !store_valid_namespace(name))
+        return false;
+    bool exists = false;
+    if (store_workspace_exists(c->st, name, &exists)) return false;
+    return exists || c->cfg.open_workspaces;
+}
+
+/* Per client address: workspaces it may still create, a bucket refilled at
+ * workspace_rate an hour. */
+typedef struct creator {
+    char *addr; /* the key */
+    double tokens;
+    long long at; /* ms */
+} creator;
+
+static bool creator_take(chat *c, const char *addr, long long now) {
+    double rate = c->cfg.workspace_rate / 3600000.0, burst = c->cfg.workspace_rate;
+    creator *k = strmap_get(&c->creators, addr);
+    if (!k) {
+        if (c->creators.count >= CHAT_MAX_CREATORS) return false; /* too many at once */
+        k = calloc(1, sizeof *k);
+        if (!k || !(k->addr = strdup(addr)) || strmap_put(&c->creators, k->addr, k)) {
+            if (k) free(k->addr);
+            free(k);
+            return false;
+        }
+        k->tokens = burst;
+        k->at = now;
+    }
+    k->tokens += (double)(now - k->at) * rate;
+    if (k->tokens > burst) k->tokens = burst;
+    k->at = now;
+    if (k->tokens < 1) return false;
+    k->tokens -= 1;
+    return true;
+}
+
+typedef struct prune_creators {
+    chat *c;
+    long long now;
+    creator *gone[64];
+    size_t n;
+} prune_creators;
+
+static void prune_creator(const char *key, void *value, void *ud) {
+    (void)key;
+    prune_creators *p = ud;
+    creator *k = value;
+    double full = k->tokens + (double)(p->now - k->at) * p->c->cfg.workspace_rate / 3600000.0;
+    if (full >= p->c->cfg.workspace_rate && p->n < sizeof p->gone / sizeof *p->gone)
+        p->gone[p->n++] = k;
+}
+
+/* Forgets addresses whose creation budget is whole again. */
+static void creators_prune(chat *c, long long now) {
+    prune_creators p = {.c = c, .now = now};
+    strmap_each(&c->creators, prune_creator, &p);
+    for (size_t i = 0; i < p.n; i++) {
+        strmap_del(&c->creators, p.gone[i]->addr);
+        free(p.gone[i]->addr);
+        free(p.gone[i]);
+    }
+}
+
+static void free_creator(const char *key, void *value, void *ud) {
+    (void)key, (void)ud;
+    creator *k = value;
+    free(k->addr);
+    free(k);
+}
+
+/* Middleware of workspaces, first: a workspace that does not exist yet
+ * (open_workspaces) is created by this CONNECT, within its address's
+ * creation rate and the total cap. */
+static int workspace_admit(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
+    chat *c = ud;
+    (void)auth;
+    const char *ns = sio_nsp_name(sio_socket_nsp(s));
+    bool exists = false, created = false;
+    if (store_workspace_exists(c->st, ns, &exists)) {
+        snprintf(err, errlen, "storage unavailable");
+        return -1;
+    }
+    if (exists) return 0;
+    if (!c->cfg.open_workspaces) {
+        snprintf(err, errlen, "Invalid namespace");
+        return -1;
+    }
+    if (!creator_take(c, sio_socket_peer(s), eio_now_ms())) {
+        lwsl_user("chat: %s may not create %s: workspace creation rate\n", sio_socket_peer(s), ns);
+        snprintf(err, errlen, "too many workspaces created from this address, try later");
+        return -1;
+    }
+    if (store_workspace_create(c->st, ns, c->cfg.max_workspaces, &created)) {
+        snprintf(err, errlen, "storage unavailable");
+        return -1;
+    }
+    if (!created && (store_workspace_exists(c->st, ns, &exists) || !exists)) {
+        lwsl_user("chat: %s may not create %s: %d workspaces exist\n", sio_socket_peer(s), ns,
+                  c->cfg.max_workspaces);
+        snprintf(err, errlen, "workspace limit reached");
+        return -1;
+    }
+    if (created) lwsl_user("chat: workspace %s created by %s\n", ns, sio_socket_peer(s));
+    return 0;
+}
+
+static void user_free(void *p) {
+    chat_user *u = p;
+    if (u) json_decref(u->replay);
+    free(u);
 }
 
 /* The name part of identify(): auth.name is an owned name when auth.token
@@ -568,7 +700,7 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
     chat *c = ud;
     chat_user *u = calloc(1, sizeof *u);
     if (!u) return snprintf(err, errlen, "out of memory"), -1;
-    sio_socket_set_ctx(s, u, free);
+    sio_socket_set_ctx(s, u, user_free);
     json_t *name = json_object_get(auth, "name");
     if (name && !json_is_null(name)) {
         const char *given = sio_str(name);
@@ -587,6 +719,9 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
     } else {
         snprintf(u->name, sizeof u->name, "%cguest-%.6s", STORE_GUEST_MARK, sio_socket_id(s));
     }
+    const char *token = sio_str(json_object_get(auth, "token"));
+    const char *why = NULL;
+    if (token && auth_verify(c->cfg.secret, token, &u->claims, &why) == 0) u->has_token = true;
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
     if (store_namespace_ensure(c->st, ns)) {
         snprintf(err, errlen, "storage unavailable");
@@ -595,10 +730,20 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
     return 0;
 }
 
-/* Middleware of workspaces: a private one admits only a token naming it
- * (or an admin token). */
+/* Whether the socket's token admits it to ns now: an admin token or one
+ * naming ns, not expired. */
+static bool token_admits(const chat_user *u, const char *ns, long now_s) {
+    if (!u->has_token) return false;
+    if (u->claims.exp > 0 && now_s >= u->claims.exp) return false;
+    return u->claims.admin || strcmp(u->claims.workspace, ns) == 0;
+}
+
+/* Middleware of workspaces (after identify): a private one admits only a
+ * token naming it (or an admin token). */
 static int workspace_gate(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
     chat *c = ud;
+    (void)auth;
+    chat_user *u = user_of(s);
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
     bool is_private = false;
     if (store_workspace_private(c->st, ns, &is_private)) {
@@ -606,32 +751,108 @@ static int workspace_gate(sio_socket *s, json_t *auth, char *err, size_t errlen,
         return -1;
     }
     if (!is_private) return 0;
-    auth_claims claims;
-    const char *why = "no token";
-    const char *token = sio_str(json_object_get(auth, "token"));
-    if (token && auth_verify(c->cfg.secret, token, &claims, &why) == 0 &&
-        (claims.admin || strcmp(claims.workspace, ns) == 0))
+    if (token_admits(u, ns, (long)time(NULL))) {
+        u->gated = true;
         return 0;
+    }
     lwsl_user("chat: refused %s to private %s: %s\n", sio_socket_id(s), ns,
-              token ? why : "no token");
+              u->has_token ? "token does not name it" : "no valid token");
     snprintf(err, errlen, "unauthorized");
     return -1;
 }
 
+/* Tells s why and disconnects it. */
+static void evict(sio_socket *s, const char *reason) {
+    lwsl_user("chat: evicting %s from %s: %s\n", sio_socket_id(s), sio_nsp_name(sio_socket_nsp(s)),
+              reason);
+    json_t *args = json_pack("[{s:s}]", "reason", reason);
+    sio_emit_socket(s, "kicked", args);
+    json_decref(args);
+    sio_disconnect(s, false);
+}
+
+static void evict_unqualified(sio_socket *s, void *ud) {
+    (void)ud;
+    chat_user *u = user_of(s);
+    const char *ns = sio_nsp_name(sio_socket_nsp(s));
+    if (!u) return;
+    if (token_admits(u, ns, (long)time(NULL)))
+        u->gated = true;
+    else
+        evict(s, "the workspace is private");
+}
+
+/* A workspace was made private (REST, any process): its sockets without a
+ * token that admits them are evicted, here and on every process. */
+static void apply_workspace_private(json_t *p, void *ud) {
+    chat *c = ud;
+    const char *ns = sio_str(json_object_get(p, "namespace"));
+    sio_nsp *nsp = ns ? sio_nsp_get(c->srv, ns) : NULL;
+    if (nsp) sio_nsp_each_socket(nsp, evict_unqualified, c);
+}
+
+static void evict_expired(sio_socket *s, void *ud) {
+    chat_user *u = user_of(s);
+    if (u && u->gated && !token_admits(u, sio_nsp_name(sio_socket_nsp(s)), *(long *)ud))
+        evict(s, "token expired");
+}
+
+static void expire_nsp(sio_nsp *nsp, void *ud) {
+    if (strcmp(sio_nsp_name(nsp), "/") && strcmp(sio_nsp_name(nsp), "/admin"))
+        sio_nsp_each_socket(nsp, evict_expired, ud);
+}
+
+/* Every CHAT_EXPIRY_CHECK_MS: sockets let into a private workspace by a token
+ * leave when it expires. */
+static void expiry_tick(lws_sorted_usec_list_t *sul) {
+    chat *c = lws_container_of(sul, chat, expiry);
+    long now_s = (long)time(NULL);
+    sio_each_nsp(c->srv, expire_nsp, &now_s);
+    creators_prune(c, eio_now_ms());
+    if (c->ctx)
+        lws_sul_schedule(c->ctx, 0, &c->expiry, expiry_tick, CHAT_EXPIRY_CHECK_MS * LWS_US_PER_MS);
+}
+
+/* A missed message as recovery replays it: the emit's arguments. */
+static json_t *replay_args(const store_message *m) {
+    return with_offset(message_json(m), m->id);
+}
+
+/* Connection state recovery. The stored session is consumed (deleted) as it
+ * is read: a second CONNECT with the same pid before a new disconnect is no
+ * recovery. A client offset below the session's floor (what it was first
+ * served from) is raised to it, and past max_replay missed messages the
+ * recovery is refused (recovered false: the client rejoins and pages the
+ * history); on success the socket keeps its id and pid. */
 static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud) {
     chat *c = ud;
-    char *end;
-    long long off = strtoll(offset, &end, 10);
-    if (*end || off < 0 || end == offset) return false;
     store_session ss;
     if (store_session_load(c->st, pid, c->cfg.recovery_window_ms, &ss)) return false;
+    if (store_session_delete(c->st, pid))
+        lwsl_warn("chat: session delete failed: %s\n", store_errmsg(c->st));
     bool ok = strcmp(ss.ns, sio_nsp_name(sio_socket_nsp(s))) == 0;
     json_t *rooms = ok ? json_loads(ss.rooms, 0, NULL) : NULL;
     json_t *data = ok ? json_loads(ss.data, 0, NULL) : NULL;
+    json_t *floor = json_object_get(data, "floor");
+    int64_t from = 0;
+    if (recovery_from(offset, json_is_integer(floor) ? json_integer_value(floor) : 0, &from))
+        ok = false;
+    json_t *missed = NULL;
     if (ok && json_is_array(rooms)) {
+        chat_deliver_new(c); /* the cursor is current; s is in no room yet */
+        missed = recovery_gather(c->st, ss.ns, rooms, from, c->cursor, (size_t)c->cfg.max_replay,
+                                 replay_args);
+        if (!missed)
+            lwsl_user("chat: recovery of %s refused: over %d missed messages\n", ss.sid,
+                      c->cfg.max_replay);
+    }
+    if (missed) {
         chat_user *u = user_of(s);
         snprintf(u->name, sizeof u->name, "%s", ss.user);
         u->named = json_is_true(json_object_get(data, "named"));
+        u->floor = from;
+        u->replay = missed;
+        u->replayed_upto = c->cursor;
         sio_socket_restore(s, ss.sid, ss.pid);
         size_t i;
         json_t *v;
@@ -640,18 +861,15 @@ static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud
             const char *room = sio_str(v);
             if (!room || store_room_find(c->st, ss.ns, room, &r) != STORE_OK)
                 continue; /* the room was deleted meanwhile */
-            if (r.pruned_upto > off) u->truncated = true;
+            if (r.pruned_upto > from) u->truncated = true;
             if (sio_join(s, room) == 0)
                 store_presence_add(c->st, c->cfg.process_id, ss.sid, r.id, u->name);
         }
-        u->recover_from = off;
-    } else {
-        ok = false;
     }
     json_decref(rooms);
     json_decref(data);
     store_session_free(&ss);
-    return ok;
+    return missed != NULL;
 }
 
 static void on_connection(sio_socket *s, void *ud) {
@@ -659,12 +877,14 @@ static void on_connection(sio_socket *s, void *ud) {
     chat_user *u = user_of(s);
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
     /* The proof of life the seed asks for, one line per connection. */
-    lwsl_user("a user connected: sid=%s user=%s nsp=%s peer=%s%s\n", sio_socket_id(s), u->name,
-              ns, sio_socket_peer(s), sio_socket_recovered(s) ? " (recovered)" : "");
-    if (sio_socket_recovered(s))
-        replay_missed(c, s);
-    else
+    lwsl_user("a user connected: sid=%s user=%s nsp=%s peer=%s%s\n", sio_socket_id(s), u->name, ns,
+              sio_socket_peer(s), sio_socket_recovered(s) ? " (recovered)" : "");
+    if (sio_socket_recovered(s)) {
+        replay_missed(s);
+    } else {
+        u->floor = c->cursor; /* what the greeting below tells the client */
         session_save(c, s);
+    }
     /* A greeting that carries the current offset, so that a client that
      * disconnects before any room message still recovers what it missed. */
     json_t *hello = json_pack("{s:s,s:s,s:s,s:b}", "sid", sio_socket_id(s), "user", u->name,
@@ -693,8 +913,8 @@ static void on_disconnecting(sio_socket *s, const char *reason, void *ud) {
 static void on_disconnect(sio_socket *s, const char *reason, void *ud) {
     chat *c = ud;
     store_presence_remove_sid(c->st, sio_socket_id(s));
-    lwsl_user("user disconnected: sid=%s user=%s reason=%s\n", sio_socket_id(s),
-              user_of(s)->name, reason);
+    lwsl_user("user disconnected: sid=%s user=%s reason=%s\n", sio_socket_id(s), user_of(s)->name,
+              reason);
     to_namespace(c, s, NULL, "user disconnected",
                  json_pack("{s:s,s:s}", "user", user_of(s)->name, "sid", sio_socket_id(s)));
 }
@@ -724,8 +944,9 @@ static int64_t cursor_of(void *ud) {
 }
 
 static void define(chat *c, sio_nsp_def *def, bool workspace) {
-    if (workspace) sio_use(def, workspace_gate, c);
+    if (workspace) sio_use(def, workspace_admit, c);
     sio_use(def, identify, c);
+    if (workspace) sio_use(def, workspace_gate, c);
     sio_on_recover(def, recover, c);
     sio_on_connection(def, on_connection, c);
     sio_on_disconnecting(def, on_disconnecting, c);
@@ -747,11 +968,15 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     c->cfg = *cfg;
     if (c->cfg.recovery_window_ms <= 0) c->cfg.recovery_window_ms = 24LL * 3600 * 1000;
     if (c->cfg.missed_max <= 0) c->cfg.missed_max = 100;
+    if (c->cfg.max_replay <= 0) c->cfg.max_replay = CHAT_DEFAULT_MAX_REPLAY;
+    if (c->cfg.max_workspaces <= 0) c->cfg.max_workspaces = CHAT_DEFAULT_MAX_WORKSPACES;
+    if (c->cfg.workspace_rate <= 0) c->cfg.workspace_rate = CHAT_DEFAULT_WORKSPACE_RATE;
     if (store_log_head(st, &c->cursor)) c->cursor = 0;
     bus_offset_source(c->cfg.bus, cursor_of, c);
     bus_on(c->cfg.bus, "room_deleted", apply_room_deleted, c);
+    bus_on(c->cfg.bus, "workspace_private", apply_workspace_private, c);
     define(c, sio_of(srv, "/"), false);
-    define(c, sio_of_match(srv, is_workspace, NULL), true);
+    define(c, sio_of_match(srv, is_workspace, c), true);
     return c;
 }
 
@@ -760,11 +985,16 @@ void chat_attach(chat *c, struct lws_context *ctx) {
         lws_sul_cancel(&c->flush);
         c->flush_scheduled = false;
     }
+    if (!ctx && c->ctx) lws_sul_cancel(&c->expiry);
     c->ctx = ctx;
+    if (ctx)
+        lws_sul_schedule(ctx, 0, &c->expiry, expiry_tick, CHAT_EXPIRY_CHECK_MS * LWS_US_PER_MS);
 }
 
 void chat_free(chat *c) {
     if (!c) return;
+    strmap_each(&c->creators, free_creator, NULL);
+    strmap_clear(&c->creators);
     while (c->batch) {
         pending_msg *p = c->batch;
         c->batch = p->next;

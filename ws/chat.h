@@ -9,10 +9,21 @@
 #include "sio.h"
 #include "store.h"
 
+#define CHAT_DEFAULT_MAX_REPLAY 1000
+#define CHAT_DEFAULT_MAX_WORKSPACES 1000
+#define CHAT_DEFAULT_WORKSPACE_RATE 5
+
 typedef struct chat_config {
     int64_t process_id;         /* this process's row in the processes table */
     int64_t recovery_window_ms; /* how long a session can be recovered [24 h] */
     int missed_max;             /* messages in a join ack's `missed` [100] */
+    int max_replay;             /* most messages a recovery replays; past it the
+                                   client gets recovered false [CHAT_DEFAULT_MAX_REPLAY] */
+    bool open_workspaces;       /* a CONNECT may create a workspace [false: admin REST only] */
+    int max_workspaces;         /* workspaces in all [CHAT_DEFAULT_MAX_WORKSPACES] */
+    int workspace_rate;         /* workspaces one address may create an hour
+                                   [CHAT_DEFAULT_WORKSPACE_RATE] */
+    store_write_budget budget;  /* messages per user and address, per minute and day */
     const auth_secret *secret;  /* verifies tokens for private workspaces */
     bus *bus;                   /* presence events reach every ws process through it */
 } chat_config;
@@ -20,7 +31,8 @@ typedef struct chat_config {
 typedef struct chat chat;
 
 /* Registers the chat handlers on namespace "/" and on every workspace
- * namespace ("/" + 1-32 of a-z 0-9 -, except "/admin"). The store is
+ * namespace ("/" + 1-32 of a-z 0-9 -, except "/admin") that exists (see
+ * open_workspaces); a CONNECT to another gets "Invalid namespace". The store is
  * borrowed and must outlive the chat. Returns NULL when out of memory. */
 chat *chat_new(sio_server *srv, store *st, const chat_config *cfg);
 void chat_free(chat *c);

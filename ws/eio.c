@@ -23,7 +23,7 @@ eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h, void *u
     if (srv->cfg.max_payload <= 0) srv->cfg.max_payload = 1000000;
     if (srv->cfg.max_queue_bytes == 0) srv->cfg.max_queue_bytes = 4u << 20;
     if (srv->cfg.max_connections <= 0) srv->cfg.max_connections = 100000;
-    if (srv->cfg.max_per_address <= 0) srv->cfg.max_per_address = 10000;
+    if (srv->cfg.max_per_address <= 0) srv->cfg.max_per_address = EIO_DEFAULT_PER_ADDRESS;
     if (srv->cfg.handshake_timeout_ms <= 0) srv->cfg.handshake_timeout_ms = 45000;
     srv->h = *h;
     srv->ud = ud;

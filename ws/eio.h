@@ -12,24 +12,30 @@
  * encodes itself: lws's LWS_PRE and the '4' type digit (see eio_frame_wrap). */
 #define EIO_HEADROOM (LWS_PRE + 1)
 
+/* Sessions one client address may hold at once, unless configured. */
+#define EIO_DEFAULT_PER_ADDRESS 64
+/* Descriptors a process keeps for itself (database, WAL, inotify, listening
+ * sockets, logs): max_connections stays this far below RLIMIT_NOFILE. */
+#define EIO_RESERVED_FDS 32
+
 typedef struct eio_config {
     int ping_interval_ms;   /* server ping period [25000] */
     int ping_timeout_ms;    /* how long a pong may take [20000] */
     long max_payload;       /* largest message accepted, bytes [1000000] */
     size_t max_queue_bytes; /* queued output per connection before it is dropped [4 MiB] */
     int max_connections;    /* per process [100000] */
-    int max_per_address;    /* sessions per client address [10000] */
+    int max_per_address;    /* sessions per client address [EIO_DEFAULT_PER_ADDRESS] */
     /* Origins allowed to open a session, comma-separated; NULL: the site's
      * own (Origin's host equals Host); "*": any. A request without Origin
      * (not a browser) is allowed. */
     const char *allowed_origins;
     int handshake_timeout_ms; /* an upper layer's deadline to accept the session [45000] */
-    bool no_polling;        /* refuse the HTTP long-polling transport */
-    char node;              /* first character of every sid, naming this process for
-                               nginx's sid routing (0: random, one process) */
-    const char *cors_origin; /* Access-Control-Allow-Origin for polling, NULL: none */
-    const char *echo_path;  /* conformance: sessions opened under this path echo every
-                               message at the Engine.IO level (NULL: off) */
+    bool no_polling;          /* refuse the HTTP long-polling transport */
+    char node;                /* first character of every sid, naming this process for
+                                 nginx's sid routing (0: random, one process) */
+    const char *cors_origin;  /* Access-Control-Allow-Origin for polling, NULL: none */
+    const char *echo_path;    /* conformance: sessions opened under this path echo every
+                                 message at the Engine.IO level (NULL: off) */
 } eio_config;
 
 typedef struct eio_conn eio_conn;
@@ -62,9 +68,9 @@ size_t eio_server_connections(const eio_server *srv);
 /* The lws protocol callback serving the Engine.IO endpoint: HTTP
  * long-polling (GET held until there is something to send, POST of packets)
  * and WebSocket, including the upgrade of a polling session (2probe/3probe,
- * 5). A session is independent of the connections that carry it. Register it as the vhost's first protocol with
- * per_session_data_size = eio_pss_size(); the context's user must be the
- * eio_server. */
+ * 5). A session is independent of the connections that carry it. Register it as the vhost's first
+ * protocol with per_session_data_size = eio_pss_size(); the context's user must be the eio_server.
+ */
 /* The per-session data size to register with the protocol. */
 size_t eio_pss_size(void);
 int eio_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "admin.h"
@@ -52,21 +53,41 @@ static void usage(FILE *f) {
                "  --ping-interval MS     Engine.IO ping period (25000)\n"
                "  --ping-timeout MS      how long a pong may take (20000)\n"
                "  --max-payload BYTES    largest message accepted (1000000)\n"
-               "  --max-connections N    per process (100000)\n"
+               "  --max-connections N    per process (100000, and below RLIMIT_NOFILE)\n"
                "  --connect-timeout MS   to join a namespace after the handshake (45000)\n"
                "  --recovery-window MS   how long sessions can be recovered (86400000)\n"
-               "  --max-per-address N    sessions per client address (10000)\n"
+               "  --open-workspaces      a CONNECT may create a workspace (default: only the\n"
+               "                         admin REST API creates them)\n"
+               "  --max-workspaces N     workspaces in all, for --open-workspaces (1000)\n"
+               "  --workspace-rate N     workspaces one address may create an hour (5)\n"
+               "  --write-budget UM/UD/AM/AD  messages a named user may write per minute and\n"
+               "                         per day, and a client address (counted across every\n"
+               "                         process; 0 = no limit; default $CHAT_WRITE_BUDGET,\n"
+               "                         else 120/10000/600/50000)\n"
+               "  --max-replay N         most messages a recovery replays; past it the client\n"
+               "                         gets recovered false and rejoins (1000)\n"
+               "  --max-per-address N    sessions per client address (64)\n"
                "  --allowed-origins LIST Origins that may connect, comma-separated, or *\n"
                "                         (default: the site's own; no Origin: allowed)\n"
                "  --max-queue-bytes N    output queued per connection before a slow\n"
                "                         reader is dropped (4194304)\n"
                "  --max-rooms N          rooms per socket (100)\n"
                "  --rate N               events per second per socket, 0 = off (50)\n"
-               "  --burst N              events allowed at once over the rate (2 x rate)\n"
+               "  --burst N              events allowed at once over the rate (2 x rate);\n"
+               "                         the bucket is the transport's, kept across\n"
+               "                         reconnections of an address; namespace CONNECTs\n"
+               "                         and DISCONNECTs take from it too\n"
+               "  --connect-rate N       namespace CONNECTs per second per client address,\n"
+               "                         0 = off (10)\n"
+               "  --connect-burst N      CONNECTs allowed at once over it (6 x connect-rate)\n"
                "  --max-event-name N     bytes of an event name (128)\n"
                "  --max-args N           elements of an event's array, its name included (32)\n"
                "  --max-depth N          JSON nesting depth (32)\n"
                "  --max-attachments N    binary attachments per packet (10)\n"
+               "  --max-pending-bytes N  held for one connection's binary packet until its\n"
+               "                         attachments come: parsed JSON + attachments (1048576)\n"
+               "  --max-pending-total N  the same over the process (67108864)\n"
+               "  --attachment-timeout MS  for a binary packet's attachments to arrive (10000)\n"
                "  --node C               first character of every sid (0-9 a-z), so nginx can\n"
                "                         route a polling session to its process\n"
                "                         (default: \"0-9a-z\"[port %% 36])\n"
@@ -81,6 +102,7 @@ static void usage(FILE *f) {
                "chat-ws --issue-token [--admin] [--workspace /NS] [--sub NAME] [--ttl SECONDS]\n"
                "  prints an HS256 token signed with the server secret, then exits; --sub\n"
                "  makes it the credential of user NAME (admin tokens: sub \"admin\")\n"
+               "  --ttl: the token's lifetime, 1 s to 10 years (3600); a token always expires\n"
                "environment: CHAT_DB for --db; CHAT_SYNC for --sync; CHAT_SECRET or\n"
                "CHAT_SECRET_FILE, the token secret\n");
 }
@@ -103,6 +125,11 @@ static void parse(int argc, char **argv, options *o) {
         MAX_CONN,
         CONNECT_TIMEOUT,
         RECOVERY,
+        MAX_REPLAY,
+        OPEN_WS,
+        WRITE_BUDGET,
+        MAX_WS,
+        WS_RATE,
         SYNC,
         MAX_PER_ADDR,
         ORIGINS,
@@ -110,10 +137,15 @@ static void parse(int argc, char **argv, options *o) {
         MAX_ROOMS,
         RATE,
         BURST,
+        CONNECT_RATE,
+        CONNECT_BURST,
         MAX_EVENT_NAME,
         MAX_ARGS,
         MAX_DEPTH,
         MAX_ATTACH,
+        MAX_PENDING,
+        MAX_PENDING_TOTAL,
+        ATTACH_TIMEOUT,
         CONFORMANCE,
         NODE,
         NO_POLLING,
@@ -135,6 +167,11 @@ static void parse(int argc, char **argv, options *o) {
         {"max-connections", required_argument, 0, MAX_CONN},
         {"connect-timeout", required_argument, 0, CONNECT_TIMEOUT},
         {"recovery-window", required_argument, 0, RECOVERY},
+        {"max-replay", required_argument, 0, MAX_REPLAY},
+        {"open-workspaces", no_argument, 0, OPEN_WS},
+        {"write-budget", required_argument, 0, WRITE_BUDGET},
+        {"max-workspaces", required_argument, 0, MAX_WS},
+        {"workspace-rate", required_argument, 0, WS_RATE},
         {"sync", required_argument, 0, SYNC},
         {"max-per-address", required_argument, 0, MAX_PER_ADDR},
         {"allowed-origins", required_argument, 0, ORIGINS},
@@ -142,10 +179,15 @@ static void parse(int argc, char **argv, options *o) {
         {"max-rooms", required_argument, 0, MAX_ROOMS},
         {"rate", required_argument, 0, RATE},
         {"burst", required_argument, 0, BURST},
+        {"connect-rate", required_argument, 0, CONNECT_RATE},
+        {"connect-burst", required_argument, 0, CONNECT_BURST},
         {"max-event-name", required_argument, 0, MAX_EVENT_NAME},
         {"max-args", required_argument, 0, MAX_ARGS},
         {"max-depth", required_argument, 0, MAX_DEPTH},
         {"max-attachments", required_argument, 0, MAX_ATTACH},
+        {"max-pending-bytes", required_argument, 0, MAX_PENDING},
+        {"max-pending-total", required_argument, 0, MAX_PENDING_TOTAL},
+        {"attachment-timeout", required_argument, 0, ATTACH_TIMEOUT},
         {"conformance", no_argument, 0, CONFORMANCE},
         {"node", required_argument, 0, NODE},
         {"no-polling", no_argument, 0, NO_POLLING},
@@ -171,6 +213,9 @@ static void parse(int argc, char **argv, options *o) {
      * retries from a timer until its own deadline (chat.c). */
     o->store.busy_timeout_ms = 100;
     o->sio.rate = 50;
+    o->sio.connect_rate = 10;
+    store_write_budget_init(&o->chat.budget);
+    o->token_ttl = 3600; /* issued tokens always expire */
     int c;
     while ((c = getopt_long(argc, argv, "d:l:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -209,6 +254,24 @@ static void parse(int argc, char **argv, options *o) {
         case RECOVERY:
             o->chat.recovery_window_ms = num_arg("--recovery-window", optarg, 1, 365L * 86400000);
             break;
+        case WRITE_BUDGET:
+            if (store_write_budget_parse(&o->chat.budget, optarg)) {
+                fprintf(stderr, "chat-ws: --write-budget wants four counts, UM/UD/AM/AD\n");
+                exit(2);
+            }
+            break;
+        case OPEN_WS:
+            o->chat.open_workspaces = true;
+            break;
+        case MAX_WS:
+            o->chat.max_workspaces = (int)num_arg("--max-workspaces", optarg, 1, 10000000);
+            break;
+        case WS_RATE:
+            o->chat.workspace_rate = (int)num_arg("--workspace-rate", optarg, 1, 1000000);
+            break;
+        case MAX_REPLAY:
+            o->chat.max_replay = (int)num_arg("--max-replay", optarg, 1, 1000000);
+            break;
         case SYNC:
             if (strcmp(optarg, "normal") == 0)
                 o->store.sync = STORE_SYNC_NORMAL;
@@ -234,6 +297,12 @@ static void parse(int argc, char **argv, options *o) {
         case RATE:
             o->sio.rate = (int)num_arg("--rate", optarg, 0, 1000000);
             break;
+        case CONNECT_RATE:
+            o->sio.connect_rate = (int)num_arg("--connect-rate", optarg, 0, 1000000);
+            break;
+        case CONNECT_BURST:
+            o->sio.connect_burst = (int)num_arg("--connect-burst", optarg, 1, 10000000);
+            break;
         case BURST:
             o->sio.burst = (int)num_arg("--burst", optarg, 1, 10000000);
             break;
@@ -248,6 +317,18 @@ static void parse(int argc, char **argv, options *o) {
             break;
         case MAX_ATTACH:
             o->sio.limits.max_attachments = (size_t)num_arg("--max-attachments", optarg, 0, 1000);
+            break;
+        case MAX_PENDING:
+            o->sio.max_pending_bytes =
+                (size_t)num_arg("--max-pending-bytes", optarg, 1024, 1L << 30);
+            break;
+        case MAX_PENDING_TOTAL:
+            o->sio.max_pending_total =
+                (size_t)num_arg("--max-pending-total", optarg, 1024, 1L << 40);
+            break;
+        case ATTACH_TIMEOUT:
+            o->sio.attachment_timeout_ms =
+                (int)num_arg("--attachment-timeout", optarg, 10, 3600000);
             break;
         case CONFORMANCE:
             /* the settings the suites were written for (their PING_INTERVAL,
@@ -286,7 +367,7 @@ static void parse(int argc, char **argv, options *o) {
             o->token_sub = optarg;
             break;
         case TTL:
-            o->token_ttl = num_arg("--ttl", optarg, 0, 10L * 365 * 86400);
+            o->token_ttl = num_arg("--ttl", optarg, 1, 10L * 365 * 86400);
             break;
         case PRUNE_MS:
             o->prune_ms = (int)num_arg("--prune-interval", optarg, 10, 3600000);
@@ -308,6 +389,29 @@ static void parse(int argc, char **argv, options *o) {
         usage(stderr);
         exit(2);
     }
+}
+
+/* Keeps every connection cap below the descriptor limit: a process that ran
+ * out of descriptors would fail its database and its listener, not just the
+ * extra client. Says so when it lowers a cap. */
+static void clamp_to_fd_limit(eio_config *e) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY) return;
+    int max = e->max_connections > 0 ? e->max_connections : 100000;
+    long room = (long)rl.rlim_cur - EIO_RESERVED_FDS;
+    if (room < 1) room = 1;
+    if (max > room) {
+        lwsl_user("chat-ws: --max-connections %d lowered to %ld: RLIMIT_NOFILE is %ld\n", max, room,
+                  (long)rl.rlim_cur);
+        max = (int)room;
+    }
+    e->max_connections = max;
+    int per = e->max_per_address > 0 ? e->max_per_address : EIO_DEFAULT_PER_ADDRESS;
+    if (per > max) {
+        lwsl_user("chat-ws: --max-per-address %d lowered to %d (--max-connections)\n", per, max);
+        per = max;
+    }
+    e->max_per_address = per;
 }
 
 /* Refreshes this process's row for /api/health and reaps dead processes. */
@@ -415,6 +519,7 @@ int main(int argc, char **argv) {
     char err[256], listen[160];
 
     lws_set_log_level(LLL_USER | LLL_ERR | LLL_WARN, NULL);
+    clamp_to_fd_limit(&o.eio);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -494,6 +599,7 @@ int main(int argc, char **argv) {
     if (ch) {
         chat_attach(ch, context);
         bus_attach(bs, context);
+        admin_attach(adm, context);
         tl = tail_new(context, lws_get_vhost_by_name(context, "chat"), o.db, deliver, &both, 2000);
         if (!tl) goto out;
     }
@@ -529,6 +635,7 @@ out:
         if (ch) {
             chat_attach(ch, NULL);
             bus_attach(bs, NULL);
+            admin_attach(adm, NULL);
         }
         lws_context_destroy(context);
         context = NULL;

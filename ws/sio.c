@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "eio_packet.h"
+#include "sio_pending.h"
 #include "strmap.h"
 
 typedef struct middleware {
@@ -21,7 +22,7 @@ typedef struct handler {
 } handler;
 
 struct sio_nsp_def {
-    char *name;        /* a static namespace's name, NULL for a dynamic family */
+    char *name; /* a static namespace's name, NULL for a dynamic family */
     sio_match_fn match;
     void *match_ud;
     middleware *mw, *mw_tail;
@@ -50,6 +51,23 @@ struct sio_nsp {
     strmap rooms; /* name -> room */
 };
 
+/* A token bucket: `rate` tokens a second, at most `burst`. */
+typedef struct bucket {
+    double tokens;
+    long long at; /* ms of the last refill */
+} bucket;
+
+/* What one client address has spent: its namespace CONNECTs, and the event
+ * bucket its last closed transport left, which its next transport starts
+ * from (reconnecting does not refill it). */
+typedef struct addr_state {
+    char *addr;      /* the key */
+    bucket connects; /* cfg.connect_rate / connect_burst */
+    bucket events;   /* cfg.rate / burst, as left by a closed transport */
+    bool has_events;
+    int live; /* transports of this address open now */
+} addr_state;
+
 /* One Engine.IO connection and the sockets it opened, one per namespace. */
 typedef struct sio_client {
     eio_conn *conn;
@@ -58,11 +76,10 @@ typedef struct sio_client {
     long long opened_at; /* ms; for the connect timeout */
     bool ever_connected;
     struct sio_client *next, *prev; /* in srv->clients */
-    /* a BINARY_* packet waiting for its attachments */
-    sio_packet pending;
-    bool has_pending;
-    sio_buf *bins;
-    size_t nbins;
+    sio_pending pending;            /* a BINARY_* packet waiting for its attachments */
+    addr_state *addr;               /* its client address's budget; NULL when out of memory */
+    bucket events;                  /* events, namespace CONNECTs and DISCONNECTs it may send */
+
 } sio_client;
 
 /* A server emit waiting for the client's ack. */
@@ -90,9 +107,7 @@ struct sio_socket {
     void (*ctx_free)(void *);
     pending_ack *acks;
     int64_t next_ack_id;
-    double tokens;       /* rate limit: events it may send now */
-    long long refill_at; /* ms of the last refill */
-    int refused;         /* events refused in the current window */
+    int refused;             /* events refused in the current window */
     long long refused_since; /* ms: start of that window */
 };
 
@@ -109,6 +124,10 @@ struct sio_server {
     strmap nsps; /* name -> live sio_nsp */
     sio_client *clients;
     size_t nsockets;
+    size_t pending_total; /* sum of the clients' pending.cost */
+    sio_pending_limits pending_limits;
+    strmap addrs;              /* client address -> addr_state */
+    long long addrs_pruned_at; /* ms */
     uint64_t mark;
     lws_sorted_usec_list_t tick;
 };
@@ -124,6 +143,13 @@ sio_server *sio_server_new(const sio_config *cfg) {
     if (srv->cfg.connect_timeout_ms <= 0) srv->cfg.connect_timeout_ms = 45000;
     if (srv->cfg.max_rooms == 0) srv->cfg.max_rooms = 100;
     if (srv->cfg.rate > 0 && srv->cfg.burst <= 0) srv->cfg.burst = 2 * srv->cfg.rate;
+    if (srv->cfg.max_pending_bytes == 0) srv->cfg.max_pending_bytes = 1 << 20;
+    if (srv->cfg.max_pending_total == 0) srv->cfg.max_pending_total = 64 << 20;
+    srv->pending_limits = (sio_pending_limits){srv->cfg.max_pending_bytes,
+                                               srv->cfg.max_pending_total, &srv->pending_total};
+    if (srv->cfg.attachment_timeout_ms <= 0) srv->cfg.attachment_timeout_ms = 10000;
+    if (srv->cfg.connect_rate > 0 && srv->cfg.connect_burst <= 0)
+        srv->cfg.connect_burst = 6 * srv->cfg.connect_rate;
     the_server = srv;
     return srv;
 }
@@ -268,6 +294,10 @@ size_t sio_server_namespaces(const sio_server *srv) {
 
 static void count_rooms(sio_nsp *nsp, void *ud) {
     *(size_t *)ud += nsp->rooms.count;
+}
+
+size_t sio_server_pending_bytes(const sio_server *srv) {
+    return srv->pending_total;
 }
 
 size_t sio_server_rooms(const sio_server *srv) {
@@ -528,8 +558,8 @@ int sio_emit_socket(sio_socket *s, const char *event, json_t *args) {
     return rc;
 }
 
-int sio_emit_with_ack(sio_socket *s, const char *event, json_t *args, int timeout_ms,
-                      sio_ack_fn cb, void *ud) {
+int sio_emit_with_ack(sio_socket *s, const char *event, json_t *args, int timeout_ms, sio_ack_fn cb,
+                      void *ud) {
     if (!s->connected) return -1;
     pending_ack *a = calloc(1, sizeof *a);
     if (!a) return -1;
@@ -600,7 +630,8 @@ static void socket_close(sio_socket *s, const char *reason) {
     sio_socket_ref(s);
     if (def->on_disconnecting) def->on_disconnecting(s, reason, def->on_disconnecting_ud);
     s->connected = false;
-    while (s->nrooms) sio_leave(s, s->rooms[s->nrooms - 1]->name);
+    while (s->nrooms)
+        sio_leave(s, s->rooms[s->nrooms - 1]->name);
     sio_nsp *nsp = s->nsp;
     sio_socket *last = nsp->sockets[--nsp->n];
     nsp->sockets[s->nsp_index] = last;
@@ -638,8 +669,47 @@ static const char *auth_string(json_t *auth, const char *key) {
     return sio_str(json_object_get(auth, key));
 }
 
+/* Takes one token from b when there is one. rate <= 0: no limit. */
+static bool bucket_take(bucket *b, int rate, int burst, long long now) {
+    if (rate <= 0) return true;
+    b->tokens += (double)(now - b->at) * rate / 1000.0;
+    if (b->tokens > burst) b->tokens = burst;
+    b->at = now;
+    if (b->tokens < 1) return false;
+    b->tokens -= 1;
+    return true;
+}
+
+static bool bucket_full(const bucket *b, int rate, int burst, long long now) {
+    return rate <= 0 || b->tokens + (double)(now - b->at) * rate / 1000.0 >= burst;
+}
+
+/* The rate limit of c's events and namespace changes. */
+static bool client_take(sio_client *c) {
+    return bucket_take(&c->events, c->srv->cfg.rate, c->srv->cfg.burst, eio_now_ms());
+}
+
+/* A namespace CONNECT costs a token of its address and, but for the
+ * transport's first, one of the transport. Returns NULL when allowed, else
+ * the connect_error message. */
+static const char *connect_budget(sio_client *c) {
+    const sio_config *cfg = &c->srv->cfg;
+    if (c->ever_connected && !client_take(c)) return "rate limit exceeded, slow down";
+    if (c->addr &&
+        !bucket_take(&c->addr->connects, cfg->connect_rate, cfg->connect_burst, eio_now_ms()))
+        return "too many connections from this address, slow down";
+    return NULL;
+}
+
 static void on_connect(sio_client *c, sio_packet *p) {
     sio_server *srv = c->srv;
+    const char *over = connect_budget(c);
+    if (over) {
+        lwsl_user("sio %s: CONNECT to %s refused from %s: %s\n", eio_sid(c->conn), p->nsp,
+                  eio_peer(c->conn), over);
+        connect_error(c, p->nsp, over);
+        return;
+    }
     sio_nsp *nsp = nsp_lookup(srv, p->nsp);
     if (!nsp) {
         connect_error(c, p->nsp, "Invalid namespace");
@@ -657,8 +727,7 @@ static void on_connect(sio_client *c, sio_packet *p) {
     s->refs = 1;
     s->nsp = nsp;
     s->client = c;
-    s->tokens = srv->cfg.burst;
-    s->refill_at = eio_now_ms();
+
     eio_random_id(s->id);
     if (nsp->def->on_recover) eio_random_id(s->pid);
 
@@ -714,23 +783,8 @@ static sio_ack *ack_new(sio_socket *s, int64_t id) {
     return a;
 }
 
-/* The rate limit: true when s may send one more event now. */
-static bool take_token(sio_socket *s) {
-    const sio_config *cfg = &s->nsp->srv->cfg;
-    if (cfg->rate <= 0) return true;
-    long long now = eio_now_ms();
-    s->tokens += (double)(now - s->refill_at) * cfg->rate / 1000.0;
-    if (s->tokens > cfg->burst) s->tokens = cfg->burst;
-    s->refill_at = now;
-    if (s->tokens >= 1) {
-        s->tokens -= 1;
-        return true;
-    }
-    return false;
-}
-
 static void dispatch_event(sio_socket *s, sio_packet *p, const sio_buf *bins, size_t nbins) {
-    if (!take_token(s)) {
+    if (!client_take(s->client)) {
         if (p->id >= 0) {
             json_t *args = json_pack("[{s:s}]", "error", "rate limit exceeded, slow down");
             sio_ack_send(ack_new(s, p->id), args);
@@ -793,6 +847,10 @@ static int on_packet(sio_client *c, sio_packet *p, const sio_buf *bins, size_t n
         return 0;
     case SIO_DISCONNECT:
         if ((s = client_socket(c, p->nsp))) socket_close(s, "client namespace disconnect");
+        if (!client_take(c)) { /* connect/disconnect loops: past the budget the transport goes */
+            lwsl_user("sio %s: DISCONNECT over the rate limit, closing\n", eio_sid(c->conn));
+            eio_close(c->conn, 1008, "rate limit exceeded");
+        }
         return 0;
     case SIO_EVENT:
     case SIO_BINARY_EVENT:
@@ -809,25 +867,26 @@ static int on_packet(sio_client *c, sio_packet *p, const sio_buf *bins, size_t n
 }
 
 static void pending_clear(sio_client *c) {
-    if (c->has_pending) sio_packet_clear(&c->pending);
-    for (size_t i = 0; i < c->nbins; i++) free((void *)c->bins[i].data);
-    free(c->bins);
-    c->bins = NULL;
-    c->nbins = 0;
-    c->has_pending = false;
+    sio_pending_clear(&c->pending, &c->srv->pending_limits);
+}
+
+/* Closes c after a held packet went over a limit. Returns -1. */
+static int pending_refused(sio_client *c, int rc) {
+    const char *why = rc == SIO_PENDING_TOO_LARGE ? "pending packet too large"
+                      : rc == SIO_PENDING_FULL    ? "too many bytes pending on this server"
+                      : rc == SIO_PENDING_NOMEM   ? "out of memory"
+                                                  : "an attachment nobody announced";
+    lwsl_user("sio %s: %s, closing\n", eio_sid(c->conn), why);
+    if (rc != SIO_PENDING_UNEXPECTED)
+        eio_close(c->conn, rc == SIO_PENDING_NOMEM ? 1011 : 1009, why);
+    return -1;
 }
 
 static int on_binary(sio_client *c, const char *data, size_t len) {
-    if (!c->has_pending) return -1; /* an attachment nobody announced */
-    sio_buf *bins = realloc(c->bins, (c->nbins + 1) * sizeof *bins);
-    if (!bins) return -1;
-    c->bins = bins;
-    unsigned char *copy = malloc(len ? len : 1);
-    if (!copy) return -1;
-    memcpy(copy, data, len);
-    c->bins[c->nbins++] = (sio_buf){copy, len};
-    if ((int)c->nbins < c->pending.attachments) return 0;
-    int rc = on_packet(c, &c->pending, c->bins, c->nbins);
+    int rc = sio_pending_add(&c->pending, data, len, &c->srv->pending_limits);
+    if (rc == SIO_PENDING_HELD) return 0;
+    if (rc != SIO_PENDING_READY) return pending_refused(c, rc);
+    rc = on_packet(c, &c->pending.packet, c->pending.bins, c->pending.nbins);
     pending_clear(c);
     return rc;
 }
@@ -836,7 +895,7 @@ static int eio_message(eio_conn *conn, const char *data, size_t len, bool binary
     (void)ud;
     sio_client *c = eio_upper(conn);
     if (binary) return on_binary(c, data, len);
-    if (c->has_pending) {
+    if (c->pending.active) {
         lwsl_user("sio %s: text packet while attachments were due\n", eio_sid(conn));
         return -1;
     }
@@ -852,13 +911,61 @@ static int eio_message(eio_conn *conn, const char *data, size_t len, bool binary
             sio_packet_clear(&p);
             return -1;
         }
-        c->pending = p;
-        c->has_pending = true;
-        return 0;
+        int rc = sio_pending_start(&c->pending, &p, &c->srv->pending_limits);
+        c->pending.since = eio_now_ms();
+        return rc ? pending_refused(c, rc) : 0;
     }
     int rc = on_packet(c, &p, NULL, 0);
     sio_packet_clear(&p);
     return rc;
+}
+
+/* The budget of a client address, made on its first transport. NULL when
+ * out of memory (the transport then goes unlimited by address). */
+static addr_state *addr_enter(sio_server *srv, const char *addr) {
+    addr_state *a = strmap_get(&srv->addrs, addr);
+    if (!a) {
+        a = calloc(1, sizeof *a);
+        if (!a || !(a->addr = strdup(addr)) || strmap_put(&srv->addrs, a->addr, a)) {
+            if (a) free(a->addr);
+            free(a);
+            return NULL;
+        }
+        a->connects = (bucket){srv->cfg.connect_burst, eio_now_ms()};
+    }
+    a->live++;
+    return a;
+}
+
+typedef struct prune_ctx {
+    sio_server *srv;
+    long long now;
+    addr_state **gone;
+    size_t n, cap;
+} prune_ctx;
+
+static void prune_one(const char *key, void *value, void *ud) {
+    (void)key;
+    prune_ctx *p = ud;
+    addr_state *a = value;
+    const sio_config *cfg = &p->srv->cfg;
+    if (a->live || !bucket_full(&a->connects, cfg->connect_rate, cfg->connect_burst, p->now) ||
+        (a->has_events && !bucket_full(&a->events, cfg->rate, cfg->burst, p->now)))
+        return;
+    if (p->n < p->cap) p->gone[p->n++] = a; /* the rest at the next prune */
+}
+
+/* Forgets addresses with no transport whose buckets are full again: memory
+ * follows the addresses active in the last few seconds. */
+static void addrs_prune(sio_server *srv, long long now) {
+    addr_state *gone[256];
+    prune_ctx p = {srv, now, gone, 0, sizeof gone / sizeof *gone};
+    strmap_each(&srv->addrs, prune_one, &p);
+    for (size_t i = 0; i < p.n; i++) {
+        strmap_del(&srv->addrs, gone[i]->addr);
+        free(gone[i]->addr);
+        free(gone[i]);
+    }
 }
 
 static void eio_open(eio_conn *conn, void *ud) {
@@ -871,6 +978,9 @@ static void eio_open(eio_conn *conn, void *ud) {
     c->conn = conn;
     c->srv = the_server;
     c->opened_at = eio_now_ms();
+    c->addr = addr_enter(c->srv, eio_peer(conn));
+    c->events = (bucket){c->srv->cfg.burst, c->opened_at};
+    if (c->addr && c->addr->has_events) c->events = c->addr->events; /* reconnecting keeps it */
     c->next = c->srv->clients;
     if (c->next) c->next->prev = c;
     c->srv->clients = c;
@@ -881,8 +991,14 @@ static void eio_closed(eio_conn *conn, const char *reason, void *ud) {
     (void)ud;
     sio_client *c = eio_upper(conn);
     if (!c) return;
-    while (c->sockets) socket_close(c->sockets, reason);
+    while (c->sockets)
+        socket_close(c->sockets, reason);
     pending_clear(c);
+    if (c->addr) {
+        c->addr->events = c->events;
+        c->addr->has_events = true;
+        c->addr->live--;
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -896,6 +1012,34 @@ const eio_handlers *sio_eio_handlers(void) {
     return &h;
 }
 
+static void free_nsp(const char *key, void *value, void *ud);
+
+typedef struct nsp_prune_ctx {
+    sio_nsp *gone[64];
+    size_t n;
+} nsp_prune_ctx;
+
+static void nsp_prune_one(const char *key, void *value, void *ud) {
+    (void)key;
+    nsp_prune_ctx *p = ud;
+    sio_nsp *nsp = value;
+    if (!nsp->def->name && nsp->n == 0 && nsp->rooms.count == 0 &&
+        p->n < sizeof p->gone / sizeof *p->gone)
+        p->gone[p->n++] = nsp;
+}
+
+/* Frees dynamic namespaces with no socket left (made again on the next
+ * CONNECT): their memory follows what is in use. From the tick, never
+ * while a caller walks a namespace. */
+static void nsps_prune(sio_server *srv) {
+    nsp_prune_ctx p = {.n = 0};
+    strmap_each(&srv->nsps, nsp_prune_one, &p);
+    for (size_t i = 0; i < p.n; i++) {
+        strmap_del(&srv->nsps, p.gone[i]->name);
+        free_nsp(NULL, p.gone[i], NULL);
+    }
+}
+
 /* Times out server emits whose ack is late and transports that joined no
  * namespace in time. */
 static void tick(lws_sorted_usec_list_t *sul) {
@@ -904,6 +1048,10 @@ static void tick(lws_sorted_usec_list_t *sul) {
     for (sio_client *c = srv->clients; c; c = c->next) {
         if (!c->ever_connected && now - c->opened_at > srv->cfg.connect_timeout_ms)
             eio_close(c->conn, 1008, "no namespace joined in time");
+        if (c->pending.active && now - c->pending.since > srv->cfg.attachment_timeout_ms) {
+            lwsl_user("sio %s: attachments not sent in time, closing\n", eio_sid(c->conn));
+            eio_close(c->conn, 1008, "attachments not sent in time");
+        }
         for (sio_socket *s = c->sockets; s; s = s->next_in_client) {
             for (pending_ack **q = &s->acks; *q;) {
                 pending_ack *a = *q;
@@ -916,6 +1064,11 @@ static void tick(lws_sorted_usec_list_t *sul) {
                 free(a);
             }
         }
+    }
+    if (now - srv->addrs_pruned_at >= 1000) {
+        srv->addrs_pruned_at = now;
+        addrs_prune(srv, now);
+        nsps_prune(srv);
     }
     lws_sul_schedule(srv->ctx, 0, &srv->tick, tick, 250 * LWS_US_PER_MS);
 }
@@ -942,6 +1095,13 @@ static void free_nsp(const char *key, void *value, void *ud) {
     free(nsp);
 }
 
+static void free_addr(const char *key, void *value, void *ud) {
+    (void)key, (void)ud;
+    addr_state *a = value;
+    free(a->addr);
+    free(a);
+}
+
 void sio_server_stop(sio_server *srv) {
     if (!srv || !srv->ctx) return;
     lws_sul_cancel(&srv->tick);
@@ -953,6 +1113,8 @@ void sio_server_free(sio_server *srv) {
     sio_server_stop(srv);
     strmap_each(&srv->nsps, free_nsp, NULL);
     strmap_clear(&srv->nsps);
+    strmap_each(&srv->addrs, free_addr, NULL);
+    strmap_clear(&srv->addrs);
     while (srv->defs) {
         sio_nsp_def *d = srv->defs;
         srv->defs = d->next;

@@ -27,11 +27,11 @@ typedef struct sio_buf {
 /* An event from a client, as handed to its handler. */
 typedef struct sio_event {
     const char *name;
-    json_t *args;                  /* array of the arguments after the name; borrowed */
-    const sio_buf *attachments;    /* binary attachments, placeholders in args refer to them */
+    json_t *args;               /* array of the arguments after the name; borrowed */
+    const sio_buf *attachments; /* binary attachments, placeholders in args refer to them */
     size_t nattachments;
-    sio_ack *ack;                  /* NULL when the client asked for no ack; else the
-                                      handler owns it: sio_ack_send() or sio_ack_drop() */
+    sio_ack *ack; /* NULL when the client asked for no ack; else the
+                     handler owns it: sio_ack_send() or sio_ack_drop() */
 } sio_event;
 
 typedef void (*sio_event_fn)(sio_socket *s, sio_event *ev, void *ud);
@@ -52,13 +52,30 @@ typedef bool (*sio_match_fn)(const char *name, void *ud);
 typedef void (*sio_ack_fn)(sio_socket *s, json_t *args, void *ud);
 
 typedef struct sio_config {
-    sio_limits limits;       /* decoder bounds */
-    int connect_timeout_ms;  /* a transport that joins no namespace in time is closed [45000] */
-    size_t max_rooms;        /* rooms per socket [100] */
-    int rate;                /* events per second per socket, a token bucket; 0: no limit */
-    int burst;               /* the bucket's size [2 x rate]. An event over the limit is
-                                refused (an error ack when it asked for one); a socket
-                                refused `burst` times within 10 s is disconnected */
+    sio_limits limits;      /* decoder bounds */
+    int connect_timeout_ms; /* a transport that joins no namespace in time is closed [45000] */
+    size_t max_rooms;       /* rooms per socket [100] */
+    int rate;               /* events per second per transport, a token bucket; 0: no limit */
+    int burst;              /* the bucket's size [2 x rate]. An event over the limit is
+                               refused (an error ack when it asked for one); a socket
+                               refused `burst` times within 10 s is disconnected */
+    /* A BINARY_* packet is held, parsed, until its attachments arrive. What
+     * one connection holds (the parsed JSON's memory, sio_json_cost, plus
+     * the attachments so far) is bounded, and so is the sum over the process;
+     * over either the connection is closed (1009), and one whose attachments
+     * are not all there within attachment_timeout_ms is closed too (1008). */
+    size_t max_pending_bytes;  /* per connection [1 MiB] */
+    size_t max_pending_total;  /* per process [64 MiB] */
+    int attachment_timeout_ms; /* [10000] */
+    /* The event bucket (rate, burst) belongs to the transport, and namespace
+     * CONNECTs (but its first) and DISCONNECTs take from it too; a client address's next
+     * transport starts from what its last one left. Each namespace CONNECT
+     * also costs a token of its address's bucket: connect_rate a second, at
+     * most connect_burst [6 x connect_rate]; 0: none. Over either, CONNECT
+     * gets a connect_error; a DISCONNECT over the budget closes the
+     * transport (1008). */
+    int connect_rate;
+    int connect_burst;
 } sio_config;
 
 /* Creates the Socket.IO server on top of Engine.IO. Returns NULL when out of
@@ -94,6 +111,7 @@ void sio_nsp_each_socket(sio_nsp *nsp, void (*fn)(sio_socket *s, void *ud), void
 size_t sio_server_sockets(const sio_server *srv);
 size_t sio_server_namespaces(const sio_server *srv);
 size_t sio_server_rooms(const sio_server *srv);
+size_t sio_server_pending_bytes(const sio_server *srv); /* held for BINARY_* packets */
 
 /* Sockets. */
 const char *sio_socket_id(const sio_socket *s);
@@ -121,12 +139,12 @@ const char *sio_socket_room_at(const sio_socket *s, size_t i);
 /* Where an emit goes within a namespace. All fields optional: zeroed, it is
  * every socket of the namespace. */
 typedef struct sio_to {
-    const char *const *rooms;        /* union of these rooms; none: the namespace */
+    const char *const *rooms; /* union of these rooms; none: the namespace */
     size_t nrooms;
     const char *const *except_rooms; /* members of these are skipped */
     size_t nexcept;
-    const sio_socket *except;        /* skipped too: the sender, for a broadcast */
-    bool is_volatile;                /* skip receivers that cannot take it right now */
+    const sio_socket *except; /* skipped too: the sender, for a broadcast */
+    bool is_volatile;         /* skip receivers that cannot take it right now */
     /* Optional last word per receiver: return false to skip it. */
     bool (*filter)(const sio_socket *s, void *ud);
     void *filter_ud;
@@ -140,8 +158,8 @@ int sio_emit(sio_nsp *nsp, const sio_to *to, const char *event, json_t *args);
 int sio_emit_socket(sio_socket *s, const char *event, json_t *args);
 /* Emits to one socket asking for an ack: cb runs once, with the client's
  * answer or NULL after timeout_ms or a disconnect. */
-int sio_emit_with_ack(sio_socket *s, const char *event, json_t *args, int timeout_ms,
-                      sio_ack_fn cb, void *ud);
+int sio_emit_with_ack(sio_socket *s, const char *event, json_t *args, int timeout_ms, sio_ack_fn cb,
+                      void *ud);
 
 /* The same with binary attachments: args holds {"_placeholder":true,"num":i}
  * objects for bins[i] (a BINARY_EVENT / BINARY_ACK when n > 0). */

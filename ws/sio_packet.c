@@ -85,7 +85,8 @@ static const char *check_payload(const sio_packet *p, size_t max_event_name, siz
         if (!json_is_array(d)) return "EVENT payload must be an array";
         if (json_array_size(d) == 0) return "EVENT payload must not be empty";
         if (!json_is_string(json_array_get(d, 0))) return "event name must be a string";
-        if (strlen(json_string_value(json_array_get(d, 0))) != json_string_length(json_array_get(d, 0)))
+        if (strlen(json_string_value(json_array_get(d, 0))) !=
+            json_string_length(json_array_get(d, 0)))
             return "event name holds a NUL";
         if (json_string_length(json_array_get(d, 0)) > max_event_name) return "event name too long";
         return json_array_size(d) > max_args ? "too many arguments" : NULL;
@@ -263,6 +264,31 @@ char *sio_packet_encode(const sio_packet *p, size_t headroom, size_t *len) {
     }
     free(json);
     return buf;
+}
+
+static size_t json_cost(const json_t *j, size_t sum, size_t cap) {
+    if (sum > cap) return sum;
+    sum += SIO_JSON_NODE_COST;
+    if (json_is_string(j)) return sum + json_string_length(j);
+    size_t idx;
+    const char *key;
+    json_t *v;
+    if (json_is_array(j)) {
+        json_array_foreach(j, idx, v) {
+            sum = json_cost(v, sum, cap);
+            if (sum > cap) break;
+        }
+    } else if (json_is_object(j)) {
+        json_object_foreach((json_t *)j, key, v) {
+            sum = json_cost(v, sum + strlen(key), cap);
+            if (sum > cap) break;
+        }
+    }
+    return sum;
+}
+
+size_t sio_json_cost(const json_t *j, size_t cap) {
+    return j ? json_cost(j, 0, cap) : 0;
 }
 
 /* Marks the placeholders under j in seen; -1 on a malformed or repeated one. */

@@ -17,7 +17,7 @@ typedef enum sio_type {
     SIO_BINARY_ACK = 6,
 } sio_type;
 
-#define SIO_NSP_MAX 128 /* longest namespace accepted, in bytes */
+#define SIO_NSP_MAX 128               /* longest namespace accepted, in bytes */
 #define SIO_ID_MAX 9007199254740991LL /* 2^53 - 1: ack ids stay exact in JS */
 
 /* Bounds the decoder enforces; a zero field means the default in brackets. */
@@ -59,6 +59,15 @@ char *sio_packet_encode(const sio_packet *p, size_t headroom, size_t *len);
  * holds an embedded NUL (which a C string would silently cut short). Every
  * string a handler takes from a packet goes through this. */
 const char *sio_str(const json_t *v);
+
+/* An estimate of the memory jansson holds for j, in bytes: a fixed cost per
+ * value (the node, and an array slot or an object entry) plus the bytes of
+ * every string and key. A packet's parsed JSON can take many times its wire
+ * size ("[[],[],...]"); limits on held packets count this, not the wire
+ * bytes. Stops adding once the sum passes cap (returns a value > cap), so
+ * the walk is bounded by cap / SIO_JSON_NODE_COST nodes. */
+#define SIO_JSON_NODE_COST 64
+size_t sio_json_cost(const json_t *j, size_t cap);
 
 /* Drops p->data and resets p for reuse. Accepts a zeroed packet. */
 void sio_packet_clear(sio_packet *p);

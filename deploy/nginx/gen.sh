@@ -19,6 +19,9 @@
 #   WS_NODES        their --node characters, same order    "0-9a-z"[port % 36] each
 #   API_RATE        REST POSTs per second per address       20
 #   API_BURST       POSTs over the rate let through at once 40
+#   SIO_CONN        /socket.io/ connections per address    64
+#   SIO_RATE        new Socket.IO sessions a second per address 5
+#   SIO_BURST       new sessions over the rate let through  20
 #   STATIC_CACHE    production: revalidate after an hour;   production
 #                   development: on every use
 #   TLS             on: https on TLS_LISTEN (HSTS), LISTEN  on (runner: off)
@@ -51,6 +54,9 @@ WS_PORTS="9101 9102"
 WS_NODES=
 API_RATE=20
 API_BURST=40
+SIO_CONN=64
+SIO_RATE=5
+SIO_BURST=20
 STATIC_CACHE=production
 TLS=
 TLS_LISTEN="443 [::]:443"
@@ -62,7 +68,7 @@ MIME_TYPES='include /etc/nginx/mime.types;'
 for kv in "$@"; do
 	case "$kv" in
 	LISTEN=* | SERVER_NAME=* | FCGI_SOCKET=* | FASTCGI_SNIPPET=* | WWW_DIR=* | WS_PORTS=* | \
-		WS_NODES=* | API_RATE=* | API_BURST=* | STATIC_CACHE=* | RUN_DIR=* | NGINX_USER=* | MIME_TYPES=* | \
+		WS_NODES=* | API_RATE=* | API_BURST=* | SIO_CONN=* | SIO_RATE=* | SIO_BURST=* | STATIC_CACHE=* | RUN_DIR=* | NGINX_USER=* | MIME_TYPES=* | \
 		TLS=* | TLS_LISTEN=* | TLS_CERT=* | TLS_KEY=*)
 		printf -v "${kv%%=*}" '%s' "${kv#*=}"
 		;;
@@ -164,6 +170,9 @@ site=${site//@WWW_DIR@/"$WWW_DIR"}
 site=${site//@STATIC_CACHE@/"$cache"}
 site=${site//@API_RATE@/"$API_RATE"}
 site=${site//@API_BURST@/"$API_BURST"}
+site=${site//@SIO_CONN@/"$SIO_CONN"}
+site=${site//@SIO_RATE@/"$SIO_RATE"}
+site=${site//@SIO_BURST@/"$SIO_BURST"}
 
 if [ "$mode" = production ]; then
 	cat <<-HEAD
