@@ -481,8 +481,45 @@ static void test_workspaces_and_reopen(void **state) {
     assert_null(again);
 }
 
+/* Write budgets (issue 14.7): a refusal names the budget and counts nothing. */
+static void test_write_budgets(void **state) {
+    fixture *f = *state;
+    store_write_budget b;
+    const char *which = NULL;
+    assert_int_equal(store_write_budget_parse(&b, "2/3/0/0"), 0);
+    assert_int_equal(store_write_budget_parse(&b, "2/3/0"), -1);
+    assert_int_equal(store_write_budget_parse(&b, "2/3/0/-1"), -1);
+    assert_int_equal(store_write_budget_parse(&b, "2/3/0/0x"), -1);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(store_budget_spend(f->st, &b, "ann", "10.0.0.1", &which), STORE_OK);
+    assert_int_equal(store_budget_spend(f->st, &b, "ann", "10.0.0.1", &which), STORE_OVER_BUDGET);
+    assert_string_equal(which, "messages per minute for this user");
+    assert_int_equal(store_budget_spend(f->st, &b, "bob", "10.0.0.1", &which), STORE_OK);
+    assert_int_equal(store_budget_spend(f->st, &b, NULL, "10.0.0.1", &which), STORE_OK);
+    /* per day: 3 for a user whose minutes are unlimited */
+    b = (store_write_budget){0, 3, 0, 0};
+    assert_int_equal(store_budget_spend(f->st, &b, "bob", NULL, &which), STORE_OK);
+    assert_int_equal(store_budget_spend(f->st, &b, "bob", NULL, &which), STORE_OK);
+    assert_int_equal(store_budget_spend(f->st, &b, "bob", NULL, &which), STORE_OVER_BUDGET);
+    assert_string_equal(which, "messages per day for this user");
+    /* per address, whatever the user */
+    b = (store_write_budget){0, 0, 2, 0};
+    assert_int_equal(store_budget_spend(f->st, &b, "x", "10.0.0.9", &which), STORE_OK);
+    assert_int_equal(store_budget_spend(f->st, &b, "y", "10.0.0.9", &which), STORE_OK);
+    assert_int_equal(store_budget_spend(f->st, &b, "z", "10.0.0.9", &which), STORE_OVER_BUDGET);
+    assert_string_equal(which, "messages per minute from this address");
+    assert_int_equal(store_budget_spend(f->st, &b, "z", "10.0.0.8", &which), STORE_OK);
+    /* inside a caller's transaction a refusal leaves the transaction usable */
+    assert_int_equal(store_begin(f->st), STORE_OK);
+    assert_int_equal(store_budget_spend(f->st, &b, "z", "10.0.0.9", &which), STORE_OVER_BUDGET);
+    assert_int_equal(store_commit(f->st), STORE_OK);
+    assert_int_equal(store_process_reap(f->st), STORE_OK); /* prunes past windows only */
+    assert_int_equal(store_budget_spend(f->st, &b, "z", "10.0.0.9", &which), STORE_OVER_BUDGET);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_write_budgets, setup, teardown),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_name_clean),
         cmocka_unit_test(test_namespaces),
