@@ -22,7 +22,7 @@
 #   API_BURST     POSTs over that rate let through at once     (400)
 #   OPEN_WORKSPACES 1: a Socket.IO CONNECT may create a workspace
 #                 (chat-ws --open-workspaces); 0: only the admin API  (1)
-#   SIO_CONN      connections to /socket.io/ per client at once (256)
+#   SIO_CONN      connections to /socket.io/ per client at once, < 65536 (256)
 #   SIO_RATE      new Socket.IO sessions per second per client (100)
 #   SIO_BURST     new sessions over that rate let through      (200)
 #   WATCH_PID     stop when this process is gone (used by the test harness)
