@@ -655,6 +655,16 @@ static void user_free(void *p) {
     free(u);
 }
 
+/* The socket's chat state, made by the first middleware that needs it.
+ * NULL when out of memory. */
+static chat_user *user_ensure(sio_socket *s) {
+    chat_user *u = user_of(s);
+    if (u) return u;
+    if (!(u = calloc(1, sizeof *u))) return NULL;
+    sio_socket_set_ctx(s, u, user_free);
+    return u;
+}
+
 /* The name part of identify(): auth.name is an owned name when auth.token
  * is its credential (or an admin token), or when nobody claimed it yet (the
  * first claim: the session event then carries the new credential). A claimed
@@ -698,9 +708,8 @@ static int own_name(chat *c, chat_user *u, json_t *auth, char *err, size_t errle
  * general room. */
 static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
     chat *c = ud;
-    chat_user *u = calloc(1, sizeof *u);
+    chat_user *u = user_ensure(s);
     if (!u) return snprintf(err, errlen, "out of memory"), -1;
-    sio_socket_set_ctx(s, u, user_free);
     json_t *name = json_object_get(auth, "name");
     if (name && !json_is_null(name)) {
         const char *given = sio_str(name);
@@ -738,12 +747,14 @@ static bool token_admits(const chat_user *u, const char *ns, long now_s) {
     return u->claims.admin || strcmp(u->claims.workspace, ns) == 0;
 }
 
-/* Middleware of workspaces (after identify): a private one admits only a
+/* Middleware of workspaces, before identify: a private one admits only a
  * token naming it (or an admin token). */
 static int workspace_gate(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
     chat *c = ud;
-    (void)auth;
-    chat_user *u = user_of(s);
+    chat_user *u = user_ensure(s);
+    if (!u) return snprintf(err, errlen, "out of memory"), -1;
+    const char *token = sio_str(json_object_get(auth, "token")), *why = NULL;
+    if (token && auth_verify(c->cfg.secret, token, &u->claims, &why) == 0) u->has_token = true;
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
     bool is_private = false;
     if (store_workspace_private(c->st, ns, &is_private)) {
@@ -945,8 +956,8 @@ static int64_t cursor_of(void *ud) {
 
 static void define(chat *c, sio_nsp_def *def, bool workspace) {
     if (workspace) sio_use(def, workspace_admit, c);
+    if (workspace) sio_use(def, workspace_gate, c); /* before a name's token is looked at */
     sio_use(def, identify, c);
-    if (workspace) sio_use(def, workspace_gate, c);
     sio_on_recover(def, recover, c);
     sio_on_connection(def, on_connection, c);
     sio_on_disconnecting(def, on_disconnecting, c);
