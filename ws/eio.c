@@ -104,12 +104,12 @@ static void wake_writer(eio_conn *c) {
 int eio_send(eio_conn *c, outbuf *o) {
     if (c->closing) return -1;
     if (c->queued_bytes + o->len > c->srv->cfg.max_queue_bytes) {
-        eio_close(c, 1008, "slow reader: send queue full");
+        eio_fail(c, 1008, "slow reader: send queue full");
         return -1;
     }
     if (ring_push(c, outbuf_ref(o))) {
         outbuf_unref(o);
-        eio_close(c, 1011, "out of memory");
+        eio_fail(c, 1011, "out of memory");
         return -1;
     }
     wake_writer(c);
@@ -139,6 +139,11 @@ outbuf *eio_frame_wrap(char *buf, size_t len) {
 
 static void reap(lws_sorted_usec_list_t *sul);
 
+void eio_fail(eio_conn *c, int ws_status, const char *reason) {
+    if (!c->closing) c->close_error = true;
+    eio_close(c, ws_status, reason);
+}
+
 void eio_close(eio_conn *c, int ws_status, const char *reason) {
     if (c->closing) return;
     c->closing = true;
@@ -155,11 +160,25 @@ void eio_close(eio_conn *c, int ws_status, const char *reason) {
         return;
     }
     /* A polling session has no connection of its own to close: the reaper
-     * ends it from the service loop, never under a caller still using it. */
-    if (!c->srv->reap_scheduled && c->srv->ctx) {
-        c->srv->reap_scheduled = true;
-        lws_sul_schedule(c->srv->ctx, 0, &c->srv->reap, reap, 1);
+     * ends it from the service loop, never under a caller still using it.
+     * A GET already waiting carries the close packet first. */
+    if (c->poll_get && !c->close_error) lws_callback_on_writable(c->poll_get);
+    eio_schedule_reap(c->srv);
+}
+
+void eio_schedule_reap(eio_server *srv) {
+    if (!srv->reap_scheduled && srv->ctx) {
+        srv->reap_scheduled = true;
+        lws_sul_schedule(srv->ctx, 0, &srv->reap, reap, 1);
     }
+}
+
+/* Whether a closing polling session waits for a GET to carry what is queued
+ * and its close packet: a graceful close (the layer above asked), as
+ * Engine.IO's server flushes and holds the session until the next poll. It
+ * waits a ping timeout at most (the tick ends it then). */
+static bool awaits_close_poll(const eio_conn *c) {
+    return !c->close_error && !c->client_closed && !c->close_delivered;
 }
 
 /* ---- session lifecycle ------------------------------------------------ */
@@ -310,7 +329,7 @@ static void reap(lws_sorted_usec_list_t *sul) {
     srv->reap_scheduled = false;
     lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&srv->conns)) {
         eio_conn *c = lws_container_of(d, eio_conn, node);
-        if (c->closing && c->transport == T_POLLING) {
+        if (c->closing && c->transport == T_POLLING && !awaits_close_poll(c)) {
             lwsl_user("eio %s closed: %s\n", c->sid, c->close_reason);
             eio_session_end(c, c->close_reason);
         }
@@ -325,7 +344,7 @@ void eio_on_packet(eio_conn *c, const char *buf, size_t len, bool binary) {
     eio_packet p;
     if (c->closing) return;
     if (eio_packet_decode(buf, len, binary, &p)) {
-        eio_close(c, 1002, "malformed Engine.IO packet");
+        eio_fail(c, 1002, "malformed Engine.IO packet");
         return;
     }
     switch (p.type) {
@@ -339,7 +358,7 @@ void eio_on_packet(eio_conn *c, const char *buf, size_t len, bool binary) {
             if (o) eio_send(c, o);
             outbuf_unref(o);
         } else if (c->srv->h.message(c, p.data, p.len, p.binary, c->srv->ud)) {
-            eio_close(c, 1002, "malformed Socket.IO packet");
+            eio_fail(c, 1002, "malformed Socket.IO packet");
         }
         return;
     case EIO_CLOSE:
@@ -349,7 +368,7 @@ void eio_on_packet(eio_conn *c, const char *buf, size_t len, bool binary) {
     case EIO_NOOP:
         return;
     default:
-        eio_close(c, 1002, "unexpected Engine.IO packet type");
+        eio_fail(c, 1002, "unexpected Engine.IO packet type");
         return;
     }
 }
@@ -368,9 +387,14 @@ static void tick(lws_sorted_usec_list_t *sul) {
                 c->closing_at > 0) {
                 c->closing_at = 0; /* once */
                 eio_ws_kill(c);
+            } else if (c->transport == T_POLLING &&
+                       now - c->closing_at > srv->cfg.ping_timeout_ms) {
+                /* its close packet was never polled for */
+                lwsl_user("eio %s closed: %s\n", c->sid, c->close_reason);
+                eio_session_end(c, c->close_reason);
             }
         } else if (c->awaiting_pong) {
-            if (now >= c->pong_deadline) eio_close(c, 1000, "ping timeout");
+            if (now >= c->pong_deadline) eio_fail(c, 1000, "ping timeout");
         } else if (now >= c->next_ping_at) {
             /* timed from when the ping was due, not from a late tick */
             c->awaiting_pong = true;

@@ -49,6 +49,8 @@ struct eio_conn {
     /* closing: set by eio_close, carried out by the writer or the reaper */
     bool closing;
     bool client_closed;   /* the client asked (close packet): a held GET gets a noop */
+    bool close_error;     /* closed on an error (eio_fail): new requests get 400 */
+    bool close_delivered; /* polling: a GET carried the close packet, the session may end */
     long long closing_at; /* ms: when eio_close was called */
     int close_status;
     char close_reason[96];
@@ -113,6 +115,14 @@ void eio_on_packet(eio_conn *c, const char *buf, size_t len, bool binary);
 /* Copies the query argument name ("EIO=") of wsi's URI into buf (len
  * bytes). False when absent. */
 bool eio_urlarg(struct lws *wsi, const char *name, char *buf, int len);
+/* Closes c on a transport error (a malformed packet or payload, a ping
+ * timeout, an aborted or concurrent GET, a slow reader): as eio_close, but a
+ * polling request that comes later is refused (400), as Engine.IO's server
+ * forgets such a session at once. A close the layer above asks for is
+ * graceful: the next GET gets the close packet. */
+void eio_fail(eio_conn *c, int ws_status, const char *reason);
+/* Has the reaper end the polling sessions that are closing and done. */
+void eio_schedule_reap(eio_server *srv);
 /* Whether a new session may open: -1 when it may, else the Engine.IO error
  * code to refuse with (4, forbidden: Origin, process or address limits). */
 int eio_admission(eio_server *srv, struct lws *wsi);

@@ -128,18 +128,20 @@ static int http_error(eio_server *srv, struct lws *wsi, int code) {
 }
 
 /* Answers a held GET with every queued packet, joined by the record
- * separator; binary ones as "b" + base64. A session gone or closing gets
- * the close packet. */
+ * separator; binary ones as "b" + base64. A session closing on the server's
+ * side adds its close packet after what was queued (Engine.IO flushes before
+ * it closes) and may then end; one the client closed, or one already gone,
+ * gets a noop (client) or the close packet. */
 static int answer_poll(eio_server *srv, struct lws *wsi, eio_pss *ps) {
     ps->held = false;
     eio_conn *c = strmap_get(&srv->sessions, ps->sid);
-    if (!c || (c->closing && !c->client_closed))
-        return http_reply(srv, wsi, 200, "text/plain; charset=UTF-8",
-                          !c && ps->gone_noop ? "6" : "1");
+    if (!c)
+        return http_reply(srv, wsi, 200, "text/plain; charset=UTF-8", ps->gone_noop ? "6" : "1");
     if (c->poll_get == wsi) c->poll_get = NULL;
-    if (c->closing) return http_reply(srv, wsi, 200, "text/plain; charset=UTF-8", "6");
-    if (!c->count) return http_reply(srv, wsi, 200, "text/plain; charset=UTF-8", "6");
-    size_t need = 0;
+    bool send_close = c->closing && !c->client_closed;
+    if (c->client_closed || (!c->count && !send_close))
+        return http_reply(srv, wsi, 200, "text/plain; charset=UTF-8", "6");
+    size_t need = send_close ? 2 : 0;
     for (size_t i = 0; i < c->count; i++) {
         outbuf *o = c->ring[(c->head + i) % c->ring_cap];
         need += 1 + (o->binary ? 1 + 4 * ((o->len + 2) / 3) + 1 : o->len);
@@ -158,6 +160,12 @@ static int answer_poll(eio_server *srv, struct lws *wsi, eio_pss *ps) {
             w += o->len;
         }
         outbuf_unref(o);
+    }
+    if (send_close) { /* the close packet goes out: the session may end now */
+        if (w != out) *w++ = '\x1e';
+        *w++ = '0' + EIO_CLOSE;
+        c->close_delivered = true;
+        eio_schedule_reap(srv);
     }
     int rc =
         http_send(srv, wsi, 200, "text/plain; charset=UTF-8", buf + LWS_PRE, (size_t)(w - out));
@@ -213,7 +221,7 @@ int eio_http_request(eio_server *srv, struct lws *wsi, eio_pss *ps) {
     eio_conn *c = has_sid ? strmap_get(&srv->sessions, sid) : NULL;
     if (c && c->awaiting_pong && !c->closing && eio_now_ms() >= c->pong_deadline) {
         /* the tick has not run yet, but the session is over: say so now */
-        eio_close(c, 1000, "ping timeout");
+        eio_fail(c, 1000, "ping timeout");
         c = NULL;
     }
     if (is_post) {
@@ -240,19 +248,19 @@ int eio_http_request(eio_server *srv, struct lws *wsi, eio_pss *ps) {
      * ping timeout) is over for new requests, as Engine.IO's server forgets
      * it. One the client closed answers a GET that raced its close packet
      * with a noop, as a GET already pending gets. */
-    if (c && c->closing && !c->client_closed) c = NULL;
+    if (c && c->closing && c->close_error) c = NULL;
     if (!c || c->transport != T_POLLING) return http_error(srv, wsi, c ? 3 : 1);
     snprintf(ps->sid, sizeof ps->sid, "%.*s", EIO_SID_LEN, sid);
     if (c->poll_get) {
         /* Two GETs at once break the protocol: the spec closes the session. */
-        eio_close(c, 1002, "concurrent polling GET");
+        eio_fail(c, 1002, "concurrent polling GET");
         return http_error(srv, wsi, 3);
     }
     ps->held = true;
     c->poll_get = wsi;
     /* While a WebSocket probes an upgrade, a GET is answered at once (a noop
      * when nothing is queued) so the client can pause polling. */
-    if (c->count || c->probe) lws_callback_on_writable(wsi);
+    if (c->count || c->probe || c->closing) lws_callback_on_writable(wsi);
     return 0;
 
 post_refused_version:
@@ -272,7 +280,7 @@ int eio_http_body(eio_server *srv, eio_pss *ps, const char *in, size_t len) {
         ps->post_status = 413;
         ps->post_json = "{\"code\":3,\"message\":\"Payload too large\"}";
         eio_conn *c = strmap_get(&srv->sessions, ps->sid);
-        if (c) eio_close(c, 1009, "POST over maxPayload");
+        if (c) eio_fail(c, 1009, "POST over maxPayload");
         return 0;
     }
     if (ps->body_len + len > ps->body_cap) {
@@ -318,7 +326,7 @@ int eio_http_body_done(eio_server *srv, struct lws *wsi, eio_pss *ps) {
                            scratch)) {
         free(scratch);
         body_free(ps);
-        eio_close(c, 1002, "malformed polling payload");
+        eio_fail(c, 1002, "malformed polling payload");
         return eio_http_error_ex(srv, wsi, 3, true);
     }
     for (size_t i = 0; i < n && !c->closing; i++)
@@ -328,7 +336,7 @@ int eio_http_body_done(eio_server *srv, struct lws *wsi, eio_pss *ps) {
     body_free(ps); /* an idle keep-alive connection holds no buffer */
     /* A packet the session could not take closed it: the POST says so too
      * (the client's own close packet is still an "ok"). */
-    if (c->closing && !c->client_closed) return eio_http_error_ex(srv, wsi, 3, true);
+    if (c->closing && c->close_error) return eio_http_error_ex(srv, wsi, 3, true);
     return http_reply_ex(srv, wsi, 200, "text/html", "ok", true);
 }
 
@@ -344,7 +352,7 @@ void eio_http_closed(eio_server *srv, struct lws *wsi, eio_pss *ps) {
         eio_conn *c = strmap_get(&srv->sessions, ps->sid);
         if (c && c->poll_get == wsi) {
             c->poll_get = NULL;
-            eio_close(c, 1001, "polling request aborted");
+            eio_fail(c, 1001, "polling request aborted");
         }
         ps->held = false;
     }

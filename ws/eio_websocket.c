@@ -131,7 +131,7 @@ int eio_ws_receive(struct lws *wsi, eio_pss *ps, const char *in, size_t len) {
     size_t max = (size_t)c->srv->cfg.max_payload;
     if (len > max - c->rx_len) { /* rx_len <= max always: checked before every append */
         if (c->probe == wsi) return -1;
-        eio_close(c, 1009, "message over maxPayload");
+        eio_fail(c, 1009, "message over maxPayload");
         return 0;
     }
     if (c->rx_len + len + 1 > c->rx_cap) {
@@ -140,7 +140,7 @@ int eio_ws_receive(struct lws *wsi, eio_pss *ps, const char *in, size_t len) {
             cap *= 2;
         char *rx = realloc(c->rx, cap);
         if (!rx) {
-            eio_close(c, 1011, "out of memory");
+            eio_fail(c, 1011, "out of memory");
             return 0;
         }
         c->rx = rx;

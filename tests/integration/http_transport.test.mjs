@@ -18,7 +18,7 @@ import { rawHttpParts } from './lib/rawws.mjs';
 const binDir = path.resolve(ROOT, process.env.BIN_DIR || 'build');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ORIGIN = 'http://app.example';
-let cors, plain; // servers: with --cors-origin, and without
+let cors, plain; // servers: with --cors-origin, and without (and a 400 ms connect timeout)
 
 /* chat-ws --conformance on a free port, with the default heartbeat (25 s) so
  * that no test races a ping timeout. */
@@ -42,7 +42,7 @@ async function stopServer(s) {
 }
 
 before(async () => {
-  [cors, plain] = await Promise.all([startServer(['--cors-origin', ORIGIN]), startServer()]);
+  [cors, plain] = await Promise.all([startServer(['--cors-origin', ORIGIN]), startServer(['--connect-timeout', '400'])]);
 });
 
 after(async () => {
@@ -226,15 +226,35 @@ test('an aborted polling GET ends the session: the next GET gets 400', withAgent
   assert.match(answer, /^HTTP\/1.1 400 /);
 }));
 
+test('a session the server closes gives its close packet to the next GET, then is gone', withAgent(async (agent) => {
+  // No Socket.IO CONNECT within the connect timeout: the server closes the
+  // session (gracefully). Engine.IO holds it for the next poll, which gets
+  // the close packet, rather than refusing that poll with a 400 (a browser
+  // logs those as errors).
+  const sio = { ...plain, base: '/socket.io/?EIO=4&transport=polling' };
+  const open = await request(sio, agent);
+  const sid = JSON.parse(open.body.substring(1)).sid;
+  await sleep(800);
+  const last = await request(sio, agent, { query: `&sid=${sid}` });
+  assert.deepEqual([last.status, last.body], [200, '1']);
+  assert.equal((await request(sio, agent, { query: `&sid=${sid}` })).status, 400);
+  // with a GET waiting when the close comes, that GET carries it
+  const open2 = await request(sio, agent);
+  const sid2 = JSON.parse(open2.body.substring(1)).sid;
+  const held = await request(sio, agent, { query: `&sid=${sid2}` });
+  assert.deepEqual([held.status, held.body], [200, '1']);
+}));
+
 // ---- upgrade ---------------------------------------------------------------------
 
 test('upgrade with no GET pending: no noop goes over the WebSocket; polling is refused after', withAgent(async (agent) => {
   const sid = await openSession(cors, agent);
   const ws = await probe(cors, sid);
   ws.send('5');
-  assert.equal((await request(cors, agent, { query: `&sid=${sid}` })).status, 400);
   ws.send('4hello');
   assert.equal(await ws.next(), '4hello', 'the first message after the upgrade is the echo');
+  // the upgrade is done (the echo came after "5"): polling is over
+  assert.equal((await request(cors, agent, { query: `&sid=${sid}` })).status, 400);
   ws.close();
 }));
 
