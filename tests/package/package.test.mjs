@@ -61,17 +61,19 @@ function unitCommand(file, instance = '') {
   const text = readFileSync(file, 'utf8');
   const exec = text.match(/^ExecStart=(.*)$/m)[1].replaceAll('%i', instance).split(/\s+/);
   const env = [...text.matchAll(/^Environment=(.*)$/gm)].map((m) => m[1]);
-  return { exec, env, user: text.match(/^User=(.*)$/m)[1] };
+  const umask = text.match(/^UMask=(.*)$/m)?.[1] ?? '0022';
+  return { exec, env, umask, user: text.match(/^User=(.*)$/m)[1] };
 }
 
 describe('the Debian package', { skip: canRun === true ? false : canRun }, () => {
   let deb, tmp, url;
   const procs = [];
 
-  /* Starts argv as user (runuser), in its own process group. */
-  function start(name, user, env, argv) {
+  /* Starts argv as user (runuser) with the unit's umask, as systemd would,
+   * in its own process group. */
+  function start(name, user, env, argv, umask = '0022') {
     const log = path.join(tmp, `${name}.log`);
-    const child = spawn('runuser', ['-u', user, '--', 'env', ...env, ...argv], {
+    const child = spawn('runuser', ['-u', user, '--', 'sh', '-c', 'umask "$0" && exec env "$@"', umask, ...env, ...argv], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -148,7 +150,7 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
     sh('install', ['-d', '-o', 'chat', '-g', 'chat', '-m', '0750', '/run/chat']);
     const fcgi = unitCommand('/lib/systemd/system/chat-fcgi.service');
     assert.equal(fcgi.user, 'chat');
-    start('fcgi', fcgi.user, fcgi.env, fcgi.exec);
+    start('fcgi', fcgi.user, fcgi.env, fcgi.exec, fcgi.umask);
     // chat-ws on free ports in place of 9101/9102, each with the node
     // character the site routes to (chat-ws's default for 9101/9102)
     // The installed site is https only (snakeoil placeholders): the smoke
@@ -159,7 +161,7 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
     for (const [orig, port] of Object.entries(ports)) {
       const node = site0.match(new RegExp(`~\\^(\\w) chat_ws_${orig};`))[1];
       const ws = unitCommand('/lib/systemd/system/chat-ws@.service', String(port));
-      start(`ws-${orig}`, ws.user, ws.env, [...ws.exec, '--node', node]);
+      start(`ws-${orig}`, ws.user, ws.env, [...ws.exec, '--node', node], ws.umask);
     }
     const port = await freePort();
     let site = site0.replace(/^\s*listen \[::\]:80;\n/m, '').replace(/listen 80;/, `listen 127.0.0.1:${port};`);
