@@ -400,6 +400,19 @@ void api_rooms_create(const api_env *env, const http_request *req, http_response
     trimmed = name;
     if (!api_have_store(st, resp)) goto out;
     if (!api_namespace_access(env, req, ns_in, resp)) goto out;
+    if (strcmp(ns_in, "/") != 0) { /* a room makes no workspace: an admin does */
+        bool exists = false;
+        rc = store_workspace_exists(st, ns_in, &exists);
+        if (rc != STORE_OK) {
+            api_store_error(st, rc, resp);
+            goto out;
+        }
+        if (!exists) {
+            http_reply_error(resp, 404,
+                             "no such workspace (an admin creates it: PUT /api/workspaces/{name})");
+            goto out;
+        }
+    }
     memset(&room, 0, sizeof room);
     rc = store_room_create(st, ns_in, trimmed, &room);
     if (rc == STORE_EXISTS) {
@@ -574,8 +587,12 @@ void api_workspace_put(const api_env *env, const http_request *req, const char *
         json_decref(body);
         return;
     }
+    /* An admin's PUT makes the workspace exist (rooms and sockets may then
+     * use it), whichever settings it carries. */
+    bool exists = false;
+    rc = store_workspace_exists(env->st, ns, &exists);
     /* Fields left out keep their setting: start from what is stored. */
-    if (ret != NULL) rc = retention_own(env->st, ns, &p);
+    if (rc == STORE_OK && ret != NULL) rc = retention_own(env->st, ns, &p);
     if (rc != STORE_OK) {
         json_decref(body);
         api_store_error(env->st, rc, resp);
@@ -593,7 +610,7 @@ void api_workspace_put(const api_env *env, const http_request *req, const char *
     snprintf(payload, sizeof payload, "{\"namespace\":\"%s\"}", ns); /* ns is [a-z0-9/-] */
     int64_t event_id;
     rc = store_begin(env->st);
-    if (rc == STORE_OK && flag != NULL)
+    if (rc == STORE_OK && (flag != NULL || !exists))
         rc = store_workspace_set_private(env->st, ns, json_is_true(flag));
     if (rc == STORE_OK && json_is_true(flag))
         rc = store_control_append(env->st, "workspace_private", payload, &event_id);

@@ -79,6 +79,11 @@ function sign(claims, key = secret, header = { alg: 'HS256', typ: 'JWT' }) {
 const now = () => Math.floor(Date.now() / 1000);
 
 async function createRoom(name, namespace, token) {
+  if (namespace && namespace !== '/') {
+    // rooms go into workspaces that exist: an admin creates them
+    const ws = await call('PUT', `/api/workspaces${namespace}`, { body: { retention: {} }, token: issue('--admin', '--ttl', '600') }); // settings kept
+    assert.equal(ws.status, 200, ws.text);
+  }
   const res = await call('POST', '/api/rooms', { body: namespace ? { name, namespace } : { name }, token });
   assert.equal(res.status, 201, res.text);
   return res.json;

@@ -71,6 +71,11 @@ let seq = 0;
 const unique = (prefix) => `${prefix}-${process.pid}-${++seq}`;
 
 async function createRoom(name, namespace) {
+  if (namespace && namespace !== '/') {
+    // rooms go into workspaces that exist: an admin creates them
+    const ws = await call('PUT', `/api/workspaces${namespace}`, { body: { retention: {} }, token: await adminToken(stack) }); // settings kept
+    assert.equal(ws.status, 200, ws.text);
+  }
   const res = await call('POST', '/api/rooms', { body: namespace ? { name, namespace } : { name } });
   assert.equal(res.status, 201, res.text);
   return res.json;

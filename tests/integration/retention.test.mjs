@@ -142,7 +142,9 @@ describe('retention', () => {
     assert.equal(h.messages[0].id, young.id);
     assert.equal(h.truncated, true);
     // a room of another workspace (default 90 days) keeps its messages
-    const other = await newRoom(`/${uniq('long')}`);
+    const long = uniq('long');
+    assert.equal((await put(long, { private: false })).status, 200); // created by an admin
+    const other = await newRoom(`/${long}`);
     const o = await post(other.id, 'stays');
     await sqlite(stack.dbPath, `UPDATE messages SET ts = ts - ${2 * DAY} WHERE id = ${o.id};`, WAIT);
     // incremental vacuum: free pages go back to the file system

@@ -88,6 +88,8 @@ static const router_case router_cases[] = {
      "Location",
      "/api/rooms/3"},
     {"GET", "/api/rooms?namespace=/ws-1", NULL, NULL, 200, {"\"dev\""}, "general"},
+    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"dev\",\"namespace\":\"/nowhere\"}", 404,
+     {"no such workspace"}},
     {"POST",
      "/api/rooms",
      JSON_CT,
@@ -376,6 +378,9 @@ static int fixture_setup(void **state) {
         fprintf(stderr, "store_open: %s\n", err);
         return -1;
     }
+    /* the workspace the table's rooms go to, as an admin creates it (rooms
+     * in a workspace that does not exist are refused) */
+    if (store_workspace_set_private(fx->st, "/ws-1", false) != STORE_OK) return -1;
     *state = fx;
     return 0;
 }
@@ -931,6 +936,9 @@ static int64_t make_room(store *st, const char *ns, const char *name, const char
     json_t *obj;
     int64_t id;
 
+    bool exists = true;
+    store_workspace_exists(st, ns, &exists);
+    if (!exists) store_workspace_set_private(st, ns, false); /* an admin made it */
     snprintf(body, sizeof body, "{\"name\":\"%s\",\"namespace\":\"%s\"}", name, ns);
     if (call(st, "POST", "/api/rooms", body, authz, &resp) != 201)
         fail_msg("create %s in %s: %d %.*s", name, ns, resp.status, (int)resp.body_len, resp.body);
