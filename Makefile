@@ -11,7 +11,7 @@
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
-CPPFLAGS += -D_GNU_SOURCE -Isql -Iws -Ifcgi -I$(BUILD) -MMD -MP
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Isql -Iws -Ifcgi -I$(BUILD) -MMD -MP
 BUILD    ?= build
 PORT     ?= 8080
 
@@ -20,7 +20,7 @@ FCGI_LIBS  := -lfcgi -ljansson -ljwt $(STORE_LIBS)
 WS_LIBS    := -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm
 TEST_LIBS  := -lcmocka -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm
 
-STORE_SRC := $(wildcard sql/*.c)
+STORE_SRC := $(wildcard sql/*.c) $(wildcard common/*.c)
 FCGI_SRC  := $(filter-out fcgi/main.c,$(wildcard fcgi/*.c))
 WS_SRC    := $(filter-out ws/main.c,$(wildcard ws/*.c))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -126,7 +126,8 @@ install: all
 	  $(DESTDIR)$(NGINXDIR)/sites-available $(DESTDIR)$(NGINXDIR)/snippets
 	install -m 755 $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin $(DESTDIR)$(BINDIR)/
 	install -m 644 $(wildcard www/*.*) $(DESTDIR)$(WWWDIR)/
-	install -m 644 $(wildcard www/vendor/*) $(DESTDIR)$(WWWDIR)/vendor/
+	install -m 644 $(wildcard www/vendor/*.*) $(DESTDIR)$(WWWDIR)/vendor/
+	if [ -d www/vendor/admin-ui ]; then cp -R www/vendor/admin-ui $(DESTDIR)$(WWWDIR)/vendor/; fi
 	for u in $(UNITS); do \
 	  sed 's|/usr/local/bin/|$(BINDIR)/|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} && \
 	  chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
