@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fcgi_metrics.h"
+#include "log.h"
+
 #define API_NUM_BUF 32       /* a query number: digits of INT64_MAX and slack */
 #define API_LIMIT_DEFAULT 50 /* messages per list call without limit= */
 #define API_RETRY_AFTER_S 1  /* what a 503 asks the client to wait */
@@ -56,17 +59,20 @@ void api_store_error(store *st, int rc, http_response *resp) {
         http_reply_error(resp, 403, "a configured limit is reached");
         break;
     case STORE_BUSY:
+        metrics_inc(fcgim.db_busy);
         api_unavailable(resp, "database busy, retry later");
         break;
     case STORE_FULL:
+        metrics_inc(fcgim.db_errors);
         http_reply_error(resp, 507, "database full or unwritable");
-        fprintf(stderr, "chat-fcgi: %s: store full: %s\n", __func__,
-                st != NULL ? store_errmsg(st) : "no connection");
+        log_event(LOG_LEVEL_ERROR, "store full", "func", __func__, "error",
+                  st != NULL ? store_errmsg(st) : "no connection", NULL);
         break;
     default:
+        metrics_inc(fcgim.db_errors);
         http_reply_error(resp, 500, "database error");
-        fprintf(stderr, "chat-fcgi: %s: store error %d: %s\n", __func__, rc,
-                st != NULL ? store_errmsg(st) : "no connection");
+        log_event(LOG_LEVEL_ERROR, "store error", "func", __func__, "status", LOG_I(rc), "error",
+                  st != NULL ? store_errmsg(st) : "no connection", NULL);
         break;
     }
 }
@@ -770,6 +776,7 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         api_store_error(st, rc, resp);
         goto out;
     }
+    if (!duplicate) metrics_inc(fcgim.messages_stored);
     /* Answer what the log holds: for a duplicate that is the first message. */
     rc = api_fetch_message(st, id, &f);
     if (rc == STORE_BUSY) {
@@ -843,7 +850,8 @@ void api_health(const api_env *env, const http_request *req, http_response *resp
     }
     if (rc != STORE_OK || c.oom) {
         if (rc != STORE_OK && st != NULL)
-            fprintf(stderr, "chat-fcgi: %s: store status %d: %s\n", __func__, rc, store_errmsg(st));
+            log_event(LOG_LEVEL_WARN, "store error", "func", __func__, "status", LOG_I(rc), "error",
+                      store_errmsg(st), NULL);
         json_array_clear(c.array);
         obj = details ? json_pack("{s:s,s:{s:b,s:s},s:o}", "status", "error", "database", "ok", 0,
                                   "error", c.oom ? "out of memory" : why, "ws", c.array)

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fcgi_metrics.h"
+#include "log.h"
 #include "router.h"
 
 #define GATEWAY_CHUNK 65536           /* bytes per stream read/write call */
@@ -149,7 +151,10 @@ int gateway_handle(const gateway_io *io, store *st, const auth_secret *secret) {
         rc = gateway_write_response(io, NULL, &resp);
         goto out;
     }
-    router_handle(&env, &g.req, &resp);
+    double started = fcgi_metrics_now();
+    if (!fcgi_metrics_serve(&g.req, io->param("REMOTE_ADDR", io->ctx), secret, &resp))
+        router_handle(&env, &g.req, &resp);
+    fcgi_metrics_request(resp.status, fcgi_metrics_now() - started);
     rc = gateway_write_response(io, &g.req, &resp);
 out:
     http_response_free(&resp);
@@ -163,14 +168,12 @@ store *gateway_db_get(gateway_db *db) {
     if (db->st != NULL) return db->st;
     if (store_open(&db->st, db->path, &db->options, err, sizeof err) != STORE_OK) {
         if (!db->failing)
-            fprintf(stderr, "chat-fcgi[%ld]: cannot open database %s: %s\n", (long)getpid(),
-                    db->path, err);
+            log_event(LOG_LEVEL_ERROR, "cannot open database", "db", db->path, "error", err, NULL);
         db->failing = true;
         db->st = NULL;
         return NULL;
     }
-    if (db->failing)
-        fprintf(stderr, "chat-fcgi[%ld]: database %s open again\n", (long)getpid(), db->path);
+    if (db->failing) log_event(LOG_LEVEL_INFO, "database open again", "db", db->path, NULL);
     db->failing = false;
     return db->st;
 }
@@ -184,8 +187,8 @@ void gateway_secret_load(auth_secret *secret) {
     char err[256];
 
     if (auth_secret_load(secret, err, sizeof err) != 0)
-        fprintf(stderr, "chat-fcgi[%ld]: %s: admin calls and private workspaces answer 401\n",
-                (long)getpid(), err);
+        log_event(LOG_LEVEL_WARN, "no secret: admin calls and private workspaces answer 401",
+                  "error", err, NULL);
 }
 
 /* CGI: the environment, stdin and stdout. */
@@ -291,7 +294,7 @@ int gateway_run_fcgi(int fd, const char *db_path) {
     sigaction(SIGPIPE, &sa, NULL);
 
     if (FCGX_Init() != 0 || FCGX_InitRequest(&req, fd, 0) != 0) {
-        fprintf(stderr, "chat-fcgi[%ld]: FCGX_Init failed\n", (long)getpid());
+        log_event(LOG_LEVEL_ERROR, "FCGX_Init failed", NULL);
         return 1;
     }
     gateway_secret_load(&secret);
@@ -302,8 +305,7 @@ int gateway_run_fcgi(int fd, const char *db_path) {
         if (FCGX_Accept_r(&req) < 0) {
             if (gateway_stop) break;
             if (++errors >= GATEWAY_ACCEPT_ERRORS_MAX) {
-                fprintf(stderr, "chat-fcgi[%ld]: accept keeps failing: %s\n", (long)getpid(),
-                        strerror(errno));
+                log_event(LOG_LEVEL_ERROR, "accept keeps failing", "error", strerror(errno), NULL);
                 status = 1;
                 break;
             }

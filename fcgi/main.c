@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fcgi_metrics.h"
 #include "gateway.h"
+#include "log.h"
 #include "prefork.h"
 #include "store.h"
 
@@ -59,7 +61,7 @@ static int main_listen(const char *addr, const char **unix_path) {
     }
     fd = FCGX_OpenSocket(*unix_path != NULL ? *unix_path : addr, MAIN_BACKLOG);
     if (fd < 0) {
-        fprintf(stderr, "chat-fcgi: cannot listen on %s: %s\n", addr, strerror(errno));
+        log_event(LOG_LEVEL_ERROR, "cannot listen", "listen", addr, "error", strerror(errno), NULL);
         return -1;
     }
     /* The socket's mode follows the umask: 0600 under the local runner
@@ -83,7 +85,7 @@ static int main_check_db(const char *path) {
     store *st = NULL;
 
     if (store_open(&st, path, NULL, err, sizeof err) != STORE_OK) {
-        fprintf(stderr, "chat-fcgi: cannot open database %s: %s\n", path, err);
+        log_event(LOG_LEVEL_ERROR, "cannot open database", "db", path, "error", err, NULL);
         return -1;
     }
     store_close(st);
@@ -104,6 +106,7 @@ int main(int argc, char **argv) {
     char *end;
     int c, status;
 
+    log_init("chat-fcgi");
     if (db == NULL || db[0] == '\0') db = "chat.db";
     while ((c = getopt_long(argc, argv, "d:l:w:h", opts, NULL)) != -1) {
         switch (c) {
@@ -151,6 +154,7 @@ int main(int argc, char **argv) {
         w.fd = 0; /* spawn-fcgi or a web server passed the socket as stdin */
     }
 
+    if (fcgi_metrics_init() != 0) log_event(LOG_LEVEL_WARN, "no shared memory: no metrics", NULL);
     status = prefork_run((int)workers, main_worker_run, &w);
     if (unix_path != NULL) unlink(unix_path);
     return status;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "log.h"
 
 int page_html_escape(FILE *f, const char *s) {
     for (; *s != '\0'; s++) {
@@ -291,8 +292,8 @@ void page_chat(store *st, const char *ns, http_response *resp) {
     if (st != NULL && strcmp(ns, "/") != 0) {
         rc = store_workspace_private(st, ns, &is_private);
         if (rc != STORE_OK) {
-            fprintf(stderr, "chat-fcgi: %s: workspace %s: status %d: %s\n", __func__, ns, rc,
-                    store_errmsg(st));
+            log_event(LOG_LEVEL_WARN, "store error", "func", __func__, "nsp", ns, "status",
+                      LOG_I(rc), "error", store_errmsg(st), NULL);
             is_private = true; /* unknown: show nothing a token would guard */
             offline = true;
         }
@@ -301,8 +302,8 @@ void page_chat(store *st, const char *ns, http_response *resp) {
         rc = store_rooms_list(st, ns, 0, STORE_ROOMS_PAGE_DEFAULT, page_room_cb, &r);
         if (r.oom) goto oom;
         if (rc != STORE_OK) {
-            fprintf(stderr, "chat-fcgi: %s: rooms of %s: status %d: %s\n", __func__, ns, rc,
-                    store_errmsg(st));
+            log_event(LOG_LEVEL_WARN, "store error", "func", __func__, "nsp", ns, "status",
+                      LOG_I(rc), "error", store_errmsg(st), NULL);
             json_array_clear(r.array);
             offline = true;
         }

@@ -1,5 +1,6 @@
 /* prefork.c -- a parent that keeps N worker processes running and stops them on a signal */
 #include "prefork.h"
+#include "log.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -65,11 +66,11 @@ static void prefork_reap(prefork_slot *slots, int n, bool stopping) {
         for (int i = 0; i < n; i++) {
             if (slots[i].pid != pid) continue;
             if (!stopping && WIFSIGNALED(status))
-                fprintf(stderr, "chat-fcgi: worker %ld killed by signal %d, restarting\n",
-                        (long)pid, WTERMSIG(status));
+                log_event(LOG_LEVEL_WARN, "worker killed, restarting", "worker", LOG_I(pid),
+                          "signal", LOG_I(WTERMSIG(status)), NULL);
             else if (!stopping && WIFEXITED(status) && WEXITSTATUS(status) != 0)
-                fprintf(stderr, "chat-fcgi: worker %ld exited with %d, restarting\n", (long)pid,
-                        WEXITSTATUS(status));
+                log_event(LOG_LEVEL_WARN, "worker exited, restarting", "worker", LOG_I(pid),
+                          "status", LOG_I(WEXITSTATUS(status)), NULL);
             slots[i].pid = 0;
             slots[i].restart_ms =
                 now - slots[i].started_ms < PREFORK_MIN_LIFE_MS ? now + PREFORK_MIN_LIFE_MS : now;
@@ -132,7 +133,7 @@ int prefork_run(int nworkers, prefork_worker_fn fn, void *ctx) {
             slots[i].pid = prefork_spawn(fn, ctx, &oldmask);
             slots[i].started_ms = now;
             if (slots[i].pid < 0) {
-                fprintf(stderr, "chat-fcgi: fork: %s\n", strerror(errno));
+                log_event(LOG_LEVEL_ERROR, "fork failed", "error", strerror(errno), NULL);
                 slots[i].pid = 0;
                 slots[i].restart_ms = now + PREFORK_MIN_LIFE_MS;
             }
