@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "chat.h"
+#include "log.h"
 
 struct admin {
     sio_server *srv;
@@ -38,8 +39,9 @@ static int require_admin(sio_socket *s, json_t *auth, char *err, size_t errlen, 
     const char *token = sio_str(json_object_get(auth, "token"));
     if (!token || auth_verify(a->secret, token, &claims, &why) || !claims.admin) {
         /* the reason goes to the log; the token itself never does */
-        lwsl_user("admin: refused %s from %s: %s\n", sio_socket_id(s), sio_socket_peer(s),
-                  token ? (why[0] ? why : "not an admin token") : "no token");
+        log_event(LOG_LEVEL_INFO, "admin: refused", "sid", sio_socket_id(s), "peer",
+                  sio_socket_peer(s), "reason",
+                  token ? (why[0] ? why : "not an admin token") : "no token", NULL);
         snprintf(err, errlen, "unauthorized");
         return -1;
     }
@@ -153,7 +155,7 @@ static void apply_announce(json_t *payload, void *ud) {
     (void)ud;
     apply_ctx c = {payload, 0};
     sio_each_nsp(((admin *)ud)->srv, announce_nsp, &c);
-    if (c.hits) lwsl_user("admin: announcement reached %d sockets here\n", c.hits);
+    if (c.hits) log_event(LOG_LEVEL_INFO, "admin: announcement", "sockets", LOG_I(c.hits), NULL);
 }
 
 static void kick_socket(sio_socket *s, void *ud) {
@@ -179,7 +181,7 @@ static void kick_nsp(sio_nsp *nsp, void *ud) {
 static void apply_kick(json_t *payload, void *ud) {
     apply_ctx c = {payload, 0};
     sio_each_nsp(((admin *)ud)->srv, kick_nsp, &c);
-    if (c.hits) lwsl_user("admin: kick reached %d sockets here\n", c.hits);
+    if (c.hits) log_event(LOG_LEVEL_INFO, "admin: kick", "sockets", LOG_I(c.hits), NULL);
 }
 
 admin *admin_new(sio_server *srv, eio_server *eio, store *st, bus *b, const auth_secret *secret) {

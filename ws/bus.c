@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "strmap.h"
 
 typedef struct applier {
@@ -87,7 +88,7 @@ void bus_deliver_new(bus *b) {
     for (int guard = 0; guard < 1000; guard++) {
         int64_t before = b->cursor;
         if (store_control_tail(b->st, b->cursor, apply, b)) {
-            lwsl_warn("bus: tail read failed: %s\n", store_errmsg(b->st));
+            log_event(LOG_LEVEL_WARN, "bus: tail read failed", "error", store_errmsg(b->st), NULL);
             return;
         }
         if (b->cursor == before) return;
@@ -120,7 +121,8 @@ static void flush(lws_sorted_usec_list_t *sul) {
     for (queued *p = q; p && rc == STORE_OK; p = p->next)
         rc = store_control_append(b->st, p->kind, p->payload, &id);
     rc = rc == STORE_OK ? store_commit(b->st) : (store_rollback(b->st), rc);
-    if (rc) lwsl_warn("bus: events not published: %s\n", store_errmsg(b->st));
+    if (rc)
+        log_event(LOG_LEVEL_WARN, "bus: events not published", "error", store_errmsg(b->st), NULL);
     while (q) {
         queued *next = q->next;
         queued_free(q);

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
+#include "wsmetrics.h"
+
 /* Addresses tracked at once for workspace creation: past it, creating waits. */
 #define CHAT_MAX_CREATORS 10000
 
@@ -189,7 +192,8 @@ static void session_save(chat *c, sio_socket *s) {
     ss.data = data ? json_dumps(data, JSON_COMPACT) : NULL;
     json_decref(data);
     int rc = ss.rooms && ss.data ? store_session_save(c->st, &ss) : STORE_ERROR;
-    if (rc) lwsl_warn("chat: session save failed: %s\n", store_errmsg(c->st));
+    if (rc)
+        log_event(LOG_LEVEL_WARN, "chat: session save failed", "error", store_errmsg(c->st), NULL);
     free(ss.rooms);
     free((char *)ss.data);
 }
@@ -209,17 +213,25 @@ static int deliver_one(const store_message *m, void *ud) {
     json_t *args = with_offset(message_json(m), m->id);
     const char *rooms[1] = {m->room};
     sio_to to = {.rooms = rooms, .nrooms = 1, .filter = not_yet_replayed, .filter_ud = (void *)m};
-    if (args) sio_emit(nsp, &to, "chat message", args);
+    int n = args ? sio_emit(nsp, &to, "chat message", args) : 0;
+    if (n > 0) metrics_add(wsm.messages_delivered, n);
     json_decref(args);
     return 0;
+}
+
+/* A message read from the log: the bus's lag is from its commit to now. */
+static int deliver_logged(const store_message *m, void *ud) {
+    metrics_observe(wsm.bus_lag_seconds, (double)(wsmetrics_wall_ms() - m->ts) / 1000.0);
+    return deliver_one(m, ud);
 }
 
 void chat_deliver_new(chat *c) {
     /* Pages of 1000 keep one call's work bounded per page; loop to the end. */
     for (int guard = 0; guard < 10000; guard++) {
         int64_t before = c->cursor;
-        if (store_log_tail(c->st, c->cursor, 1000, deliver_one, c)) {
-            lwsl_warn("chat: tail read failed: %s\n", store_errmsg(c->st));
+        if (store_log_tail(c->st, c->cursor, 1000, deliver_logged, c)) {
+            metrics_inc(wsm.db_errors);
+            log_event(LOG_LEVEL_WARN, "chat: tail read failed", "error", store_errmsg(c->st), NULL);
             return;
         }
         if (c->cursor == before) return;
@@ -265,9 +277,11 @@ static void flush(lws_sorted_usec_list_t *sul) {
         /* Another process holds the lock: keep the batch (new messages join
          * it) and try again soon, serving everyone else meanwhile. */
         c->flush_scheduled = true;
+        metrics_inc(wsm.db_busy_retries);
         lws_sul_schedule(c->ctx, 0, &c->flush, flush, COMMIT_RETRY_MS * LWS_US_PER_MS);
         return;
     }
+    long long began_us = (long long)lws_now_usecs();
     pending_msg *batch = c->batch;
     c->batch = c->batch_tail = NULL;
     c->batch_len = 0;
@@ -301,13 +315,18 @@ static void flush(lws_sorted_usec_list_t *sul) {
     }
     if (rc == STORE_OK) {
         rc = store_commit(c->st);
+        metrics_observe(wsm.commit_seconds, (double)((long long)lws_now_usecs() - began_us) / 1e6);
+        metrics_observe(wsm.commit_batch, (double)n);
         if (rc) {
-            lwsl_warn("chat: commit of %zu messages failed: %s\n", n, store_errmsg(c->st));
+            metrics_inc(wsm.db_errors);
+            log_event(LOG_LEVEL_WARN, "chat: commit failed", "messages", LOG_I(n), "error",
+                      store_errmsg(c->st), NULL);
             for (i = 0; i < n; i++)
                 res[i].rc = rc;
         }
     } else {
-        lwsl_warn("chat: begin failed: %s\n", store_errmsg(c->st));
+        metrics_inc(wsm.db_errors);
+        log_event(LOG_LEVEL_WARN, "chat: begin failed", "error", store_errmsg(c->st), NULL);
     }
     /* Deliver from memory what was just committed, when its ids follow the
      * delivered cursor with no gap (no other writer came in between): the
@@ -328,6 +347,7 @@ static void flush(lws_sorted_usec_list_t *sul) {
                 snprintf(why, sizeof why, "%s", store_error(res ? res[i].rc : STORE_ERROR));
             ack_error(p->ack, why);
         } else {
+            if (!res[i].dup) metrics_inc(wsm.messages_stored);
             ack_obj(p->ack, json_pack("{s:I,s:I}", "id", (json_int_t)res[i].id, "ts",
                                       (json_int_t)res[i].ts));
             if (from_memory && !res[i].dup) {
@@ -345,6 +365,7 @@ static void flush(lws_sorted_usec_list_t *sul) {
 static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
     chat *c = ud;
     const char *room = str_field(ev, "room"), *text = str_field(ev, "text");
+    metrics_inc(wsm.messages_received);
     json_t *cid = json_object_get(json_array_get(ev->args, 0), "client_id");
     if (!room || !text) return ack_error(ev->ack, "expected {room, text}");
     if (!store_valid_text(text)) return ack_error(ev->ack, "text must be 1-4000 characters");
@@ -422,7 +443,7 @@ static void on_join(sio_socket *s, sio_event *ev, void *ud) {
     int joined = sio_join(s, r.name);
     if (joined < 0) return ack_error(ev->ack, "too many rooms");
     if (store_presence_add(c->st, c->cfg.process_id, sio_socket_id(s), r.id, u->name))
-        lwsl_warn("chat: presence add failed: %s\n", store_errmsg(c->st));
+        log_event(LOG_LEVEL_WARN, "chat: presence add failed", "error", store_errmsg(c->st), NULL);
     if (joined == 0) session_save(c, s);
 
     json_t *members = json_array(), *missed = json_array();
@@ -766,8 +787,8 @@ static int workspace_gate(sio_socket *s, json_t *auth, char *err, size_t errlen,
         u->gated = true;
         return 0;
     }
-    lwsl_user("chat: refused %s to private %s: %s\n", sio_socket_id(s), ns,
-              u->has_token ? "token does not name it" : "no valid token");
+    log_event(LOG_LEVEL_INFO, "chat: refused", "sid", sio_socket_id(s), "nsp", ns, "reason",
+              u->has_token ? "token does not name it" : "no valid token", NULL);
     snprintf(err, errlen, "unauthorized");
     return -1;
 }
@@ -888,8 +909,9 @@ static void on_connection(sio_socket *s, void *ud) {
     chat_user *u = user_of(s);
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
     /* The proof of life the seed asks for, one line per connection. */
-    lwsl_user("a user connected: sid=%s user=%s nsp=%s peer=%s%s\n", sio_socket_id(s), u->name, ns,
-              sio_socket_peer(s), sio_socket_recovered(s) ? " (recovered)" : "");
+    log_event(LOG_LEVEL_INFO, "a user connected", "sid", sio_socket_id(s), "user", u->name, "nsp",
+              ns, "peer", sio_socket_peer(s), "recovered",
+              sio_socket_recovered(s) ? "true" : "false", NULL);
     if (sio_socket_recovered(s)) {
         replay_missed(s);
     } else {
@@ -924,8 +946,8 @@ static void on_disconnecting(sio_socket *s, const char *reason, void *ud) {
 static void on_disconnect(sio_socket *s, const char *reason, void *ud) {
     chat *c = ud;
     store_presence_remove_sid(c->st, sio_socket_id(s));
-    lwsl_user("user disconnected: sid=%s user=%s reason=%s\n", sio_socket_id(s), user_of(s)->name,
-              reason);
+    log_event(LOG_LEVEL_INFO, "user disconnected", "sid", sio_socket_id(s), "user",
+              user_of(s)->name, "reason", reason, NULL);
     to_namespace(c, s, NULL, "user disconnected",
                  json_pack("{s:s,s:s}", "user", user_of(s)->name, "sid", sio_socket_id(s)));
 }

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "eio_internal.h"
+#include "log.h"
+#include "wsmetrics.h"
 
 size_t eio_pss_size(void) {
     return sizeof(eio_pss);
@@ -39,6 +41,30 @@ eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h, void *u
 
 const eio_config *eio_server_config(const eio_server *srv) {
     return &srv->cfg;
+}
+
+void eio_server_transports(const eio_server *srv, size_t *polling, size_t *websocket) {
+    *polling = *websocket = 0;
+    lws_start_foreach_dll(struct lws_dll2 *, d, srv->conns.head) {
+        const eio_conn *c = lws_container_of(d, eio_conn, node);
+        ++*(c->transport == T_POLLING ? polling : websocket);
+    }
+    lws_end_foreach_dll(d);
+}
+
+void eio_server_drain(eio_server *srv) {
+    srv->draining = true;
+}
+
+void eio_close_all(eio_server *srv, int ws_status, const char *reason) {
+    lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&srv->conns)) {
+        eio_close(lws_container_of(d, eio_conn, node), ws_status, reason);
+    }
+    lws_end_foreach_dll_safe(d, d1);
+}
+
+const char *eio_transport_name(const eio_conn *c) {
+    return c->transport == T_POLLING ? "polling" : "websocket";
 }
 
 size_t eio_server_connections(const eio_server *srv) {
@@ -104,6 +130,7 @@ static void wake_writer(eio_conn *c) {
 int eio_send(eio_conn *c, outbuf *o) {
     if (c->closing) return -1;
     if (c->queued_bytes + o->len > c->srv->cfg.max_queue_bytes) {
+        metrics_inc(wsm.dropped_slow);
         eio_fail(c, 1008, "slow reader: send queue full");
         return -1;
     }
@@ -286,6 +313,7 @@ eio_conn *eio_session_new(eio_server *srv, struct lws *wsi, eio_transport t) {
     }
     address_count(srv, c->peer, +1);
     lws_dll2_add_tail(&c->node, &srv->conns);
+    metrics_inc(wsm.sessions_opened[t == T_POLLING ? 0 : 1]);
     c->next_ping_at = eio_now_ms() + srv->cfg.ping_interval_ms;
 
     char open[256];
@@ -330,7 +358,8 @@ static void reap(lws_sorted_usec_list_t *sul) {
     lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&srv->conns)) {
         eio_conn *c = lws_container_of(d, eio_conn, node);
         if (c->closing && c->transport == T_POLLING && !awaits_close_poll(c)) {
-            lwsl_user("eio %s closed: %s\n", c->sid, c->close_reason);
+            log_event(LOG_LEVEL_INFO, "eio: closed", "sid", c->sid, "reason", c->close_reason,
+                      NULL);
             eio_session_end(c, c->close_reason);
         }
     }
@@ -390,7 +419,8 @@ static void tick(lws_sorted_usec_list_t *sul) {
             } else if (c->transport == T_POLLING &&
                        now - c->closing_at > srv->cfg.ping_timeout_ms) {
                 /* its close packet was never polled for */
-                lwsl_user("eio %s closed: %s\n", c->sid, c->close_reason);
+                log_event(LOG_LEVEL_INFO, "eio: closed", "sid", c->sid, "reason", c->close_reason,
+                          NULL);
                 eio_session_end(c, c->close_reason);
             }
         } else if (c->awaiting_pong) {
@@ -450,17 +480,19 @@ bool eio_urlarg(struct lws *wsi, const char *name, char *buf, int len) {
  * Engine.IO error code to refuse with (4, forbidden). */
 int eio_admission(eio_server *srv, struct lws *wsi) {
     char addr[64];
+    if (srv->draining) return EIO_REFUSE_DRAINING;
     if (!origin_allowed(srv, wsi)) {
-        lwsl_user("eio: refused a session from a foreign Origin\n");
+        log_event(LOG_LEVEL_INFO, "eio: refused a session", "reason", "foreign Origin", NULL);
         return 4;
     }
     if ((int)srv->conns.count >= srv->cfg.max_connections) {
-        lwsl_user("eio: refused a session: max_connections reached\n");
+        log_event(LOG_LEVEL_INFO, "eio: refused a session", "reason", "max_connections", NULL);
         return 4;
     }
     client_address(wsi, addr, sizeof addr);
     if (address_sessions(srv, addr) >= srv->cfg.max_per_address) {
-        lwsl_user("eio: refused a session: %s has max_per_address sessions\n", addr);
+        log_event(LOG_LEVEL_INFO, "eio: refused a session", "reason", "max_per_address", "peer",
+                  addr, NULL);
         return 4;
     }
     return -1;

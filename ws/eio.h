@@ -64,6 +64,17 @@ void eio_server_stop(eio_server *srv);
 void eio_server_free(eio_server *srv);
 const eio_config *eio_server_config(const eio_server *srv);
 size_t eio_server_connections(const eio_server *srv);
+/* Counts the open sessions by their current transport. */
+void eio_server_transports(const eio_server *srv, size_t *polling, size_t *websocket);
+/* Starts a graceful shutdown: from now on a new session is refused with
+ * HTTP 503 {"code":4,"message":"Server shutting down"} (a proxy may retry it
+ * on another process); sessions open go on until closed. */
+void eio_server_drain(eio_server *srv);
+/* Closes every session (eio_close): a graceful shutdown's "reconnect
+ * elsewhere"; clients see a transport close, not a server disconnect. */
+void eio_close_all(eio_server *srv, int ws_status, const char *reason);
+/* "polling" or "websocket": the transport a session uses now. */
+const char *eio_transport_name(const eio_conn *c);
 
 /* The lws protocol callback serving the Engine.IO endpoint: HTTP
  * long-polling (GET held until there is something to send, POST of packets)

@@ -75,6 +75,7 @@ struct eio_server {
     long long tick_ms;
     unsigned char *ws_scratch; /* WebSocket batches are gathered here (eio_websocket.c) */
     size_t ws_scratch_cap;     /* its size in bytes */
+    bool draining;             /* shutting down: new sessions are refused (503) */
 };
 
 /* What lws keeps per connection for us. A WebSocket uses c; an HTTP
@@ -126,6 +127,9 @@ void eio_schedule_reap(eio_server *srv);
 /* Whether a new session may open: -1 when it may, else the Engine.IO error
  * code to refuse with (4, forbidden: Origin, process or address limits). */
 int eio_admission(eio_server *srv, struct lws *wsi);
+/* eio_admission's refusal while draining, past Engine.IO's codes 0-5:
+ * eio_http_error_ex answers it 503 {"code":4,"message":"Server shutting down"}. */
+#define EIO_REFUSE_DRAINING 6
 
 /* ---- HTTP long-polling (eio_polling.c): one per lws HTTP callback ---------- */
 

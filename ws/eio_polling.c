@@ -118,9 +118,10 @@ int eio_http_error_ex(eio_server *srv, struct lws *wsi, int code, bool close_aft
         "{\"code\":3,\"message\":\"Bad request\"}",
         "{\"code\":4,\"message\":\"Forbidden\"}",
         "{\"code\":5,\"message\":\"Unsupported protocol version\"}",
+        "{\"code\":4,\"message\":\"Server shutting down\"}", /* EIO_REFUSE_DRAINING */
     };
-    return http_reply_ex(srv, wsi, code == 4 ? 403 : 400, "application/json", messages[code],
-                         close_after);
+    unsigned status = code == EIO_REFUSE_DRAINING ? 503 : code == 4 ? 403 : 400;
+    return http_reply_ex(srv, wsi, status, "application/json", messages[code], close_after);
 }
 
 static int http_error(eio_server *srv, struct lws *wsi, int code) {

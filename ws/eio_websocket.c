@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "eio_internal.h"
+#include "log.h"
 
 /* Frames of one connection gathered into one send: the syscall, not the
  * bytes, is what a loopback delivery costs, so k queued frames go out for the
@@ -14,7 +15,8 @@
 /* A WebSocket whose close frame cannot go out (its peer does not read) is
  * dropped at once; lws then reports it closed and the session ends. */
 void eio_ws_kill(eio_conn *c) {
-    lwsl_user("eio %s closed: %s (connection dropped)\n", c->sid, c->close_reason);
+    log_event(LOG_LEVEL_INFO, "eio: closed", "sid", c->sid, "reason", c->close_reason, "dropped",
+              "true", NULL);
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 }
 
@@ -82,7 +84,7 @@ static int ws_write_queue(eio_conn *c) {
         }
     }
     if (c->closing) {
-        lwsl_user("eio %s closed: %s\n", c->sid, c->close_reason);
+        log_event(LOG_LEVEL_INFO, "eio: closed", "sid", c->sid, "reason", c->close_reason, NULL);
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_status,
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
         return -1;
@@ -111,11 +113,11 @@ static int on_probe_packet(struct lws *wsi, eio_pss *ps, const char *buf, size_t
             lws_callback_on_writable(c->poll_get);
             c->poll_get = NULL;
         }
-        lwsl_info("eio %s upgraded to websocket\n", c->sid);
+        log_event(LOG_LEVEL_DEBUG, "eio: upgraded", "sid", c->sid, NULL);
         lws_callback_on_writable(wsi);
         return 0;
     }
-    lwsl_user("eio %s: unexpected packet during upgrade\n", c->sid);
+    log_event(LOG_LEVEL_INFO, "eio: unexpected packet during upgrade", "sid", c->sid, NULL);
     c->probe = NULL;
     ps->c = NULL;
     return -1;
@@ -183,7 +185,7 @@ static int ws_handshake_check(eio_server *srv, struct lws *wsi) {
 int eio_ws_handshake(eio_server *srv, struct lws *wsi) {
     int code = ws_handshake_check(srv, wsi);
     if (code < 0) return 0;
-    lwsl_user("eio: refused upgrade (Engine.IO error %d)\n", code);
+    log_event(LOG_LEVEL_INFO, "eio: refused upgrade", "code", LOG_I(code), NULL);
     eio_http_error_ex(srv, wsi, code, true);
     return -1;
 }
@@ -195,8 +197,8 @@ int eio_ws_established(eio_server *srv, struct lws *wsi, eio_pss *ps) {
         if (!c || c->transport != T_POLLING || c->probe || c->closing) {
             /* The session goes on over what carries it; this connection
              * gets a close frame. */
-            lwsl_user("eio %s: refused a second WebSocket (already upgraded or upgrading)\n",
-                      c ? c->sid : "-");
+            log_event(LOG_LEVEL_INFO, "eio: refused a second WebSocket", "sid", c ? c->sid : "-",
+                      NULL);
             ps->refused = true;
             lws_callback_on_writable(wsi);
             return 0;

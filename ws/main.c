@@ -9,15 +9,18 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "admin_ui.h"
 #include "auth.h"
 #include "bus.h"
 #include "chat.h"
 #include "conformance.h"
 #include "eio.h"
+#include "log.h"
 #include "retention.h"
 #include "sio.h"
 #include "store.h"
 #include "tail.h"
+#include "wsmetrics.h"
 
 typedef struct options {
     const char *db;
@@ -29,6 +32,7 @@ typedef struct options {
     chat_config chat;
     store_options store;
     int heartbeat_ms;
+    int drain_ms;     /* SIGTERM: how long sessions get to close before exit */
     int prune_ms;     /* period of the retention step */
     int prune_batch;  /* rows per table per step */
     bool conformance; /* the official test suites' server, not the chat */
@@ -97,6 +101,8 @@ static void usage(FILE *f) {
                "                         test suites expect instead of the chat (no --db needed)\n"
                "  --sync normal|full     SQLite synchronous: crash-safe or power-loss-safe\n"
                "                         (default: $CHAT_SYNC, else normal)\n"
+               "  --drain-timeout MS     on SIGTERM: stop accepting, commit, close every\n"
+               "                         session so clients reconnect, exit within MS (3000)\n"
                "  --prune-interval MS    period of one retention step (1000)\n"
                "  --prune-batch N        rows one step deletes per table (500)\n"
                "chat-ws --issue-token [--admin] [--workspace /NS] [--sub NAME] [--ttl SECONDS]\n"
@@ -104,7 +110,8 @@ static void usage(FILE *f) {
                "  makes it the credential of user NAME (admin tokens: sub \"admin\")\n"
                "  --ttl: the token's lifetime, 1 s to 10 years (3600); a token always expires\n"
                "environment: CHAT_DB for --db; CHAT_SYNC for --sync; CHAT_SECRET or\n"
-               "CHAT_SECRET_FILE, the token secret\n");
+               "CHAT_SECRET_FILE, the token secret; CHAT_LOG_LEVEL debug|info|warn|error\n"
+               "(info); CHAT_LOG_FORMAT kv|json (kv)\n");
 }
 
 static long num_arg(const char *name, const char *v, long min, long max) {
@@ -154,6 +161,7 @@ static void parse(int argc, char **argv, options *o) {
         ADMIN,
         WORKSPACE,
         TTL,
+        DRAIN,
         PRUNE_MS,
         PRUNE_BATCH,
         SUB
@@ -196,6 +204,7 @@ static void parse(int argc, char **argv, options *o) {
         {"admin", no_argument, 0, ADMIN},
         {"workspace", required_argument, 0, WORKSPACE},
         {"ttl", required_argument, 0, TTL},
+        {"drain-timeout", required_argument, 0, DRAIN},
         {"prune-interval", required_argument, 0, PRUNE_MS},
         {"prune-batch", required_argument, 0, PRUNE_BATCH},
         {"sub", required_argument, 0, SUB},
@@ -206,6 +215,7 @@ static void parse(int argc, char **argv, options *o) {
     snprintf(o->host, sizeof o->host, "127.0.0.1");
     o->port = 9101;
     o->heartbeat_ms = 5000;
+    o->drain_ms = 3000;
     o->prune_ms = 1000;
     o->prune_batch = 500;
     /* Short: the event loop serves everyone and must not sit in a lock wait.
@@ -377,6 +387,9 @@ static void parse(int argc, char **argv, options *o) {
         case PRUNE_BATCH:
             o->prune_batch = (int)num_arg("--prune-batch", optarg, 1, 100000);
             break;
+        case DRAIN:
+            o->drain_ms = (int)num_arg("--drain-timeout", optarg, 0, 600000);
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -432,9 +445,9 @@ static void beat(lws_sorted_usec_list_t *sul) {
     if (rc == STORE_NOTFOUND) {
         /* Another process reaped us after a stall of over STORE_PROCESS_STALE_MS:
          * our presence rows are gone until the sockets rejoin. Say so loudly. */
-        lwsl_warn("ws: our process row was reaped after a stall\n");
+        log_event(LOG_LEVEL_WARN, "ws: our process row was reaped after a stall", NULL);
     } else if (rc) {
-        lwsl_warn("ws: heartbeat failed: %s\n", store_errmsg(hb->st));
+        log_event(LOG_LEVEL_WARN, "ws: heartbeat failed", "error", store_errmsg(hb->st), NULL);
     }
     store_process_reap(hb->st);
     lws_sul_schedule(context, 0, &hb->sul, beat, (lws_usec_t)hb->ms * LWS_US_PER_MS);
@@ -453,10 +466,11 @@ static void prune(lws_sorted_usec_list_t *sul) {
     pruner *p = lws_container_of(sul, pruner, sul);
     retention_stats stats;
     int rc = retention_step(p->ret, store_now_ms(), &stats);
-    if (rc && rc != STORE_BUSY) lwsl_warn("ws: retention step failed (%d)\n", rc);
+    if (rc && rc != STORE_BUSY)
+        log_event(LOG_LEVEL_WARN, "ws: retention step failed", "status", LOG_I(rc), NULL);
     if (rc == STORE_OK && stats.messages)
-        lwsl_info("ws: retention: %d messages of room %lld deleted\n", stats.messages,
-                  (long long)stats.room_id);
+        log_event(LOG_LEVEL_DEBUG, "ws: retention", "deleted", LOG_I(stats.messages), "room_id",
+                  LOG_I(stats.room_id), NULL);
     int next = rc == STORE_OK && stats.more ? (p->ms < 100 ? p->ms : 100) : p->ms;
     lws_sul_schedule(context, 0, &p->sul, prune, (lws_usec_t)next * LWS_US_PER_MS);
 }
@@ -471,6 +485,30 @@ static void deliver(void *ud) {
     tailers *t = ud;
     chat_deliver_new(t->chat);
     bus_deliver_new(t->bus);
+}
+
+/* The graceful part of a SIGTERM: stop accepting (new sessions get 503, so
+ * a proxy sends new clients to the other processes), let the group commit
+ * of what arrived run and its acks go out, then close every Engine.IO
+ * session -- a transport close, so clients reconnect and recover elsewhere
+ * or after the restart -- and serve until they are gone or drain_ms has
+ * passed. */
+static void drain(struct lws_context *ctx, eio_server *eio, int drain_ms) {
+    size_t open = eio_server_connections(eio);
+    log_event(LOG_LEVEL_INFO, "draining", "sessions", LOG_I(open), "timeout_ms", LOG_I(drain_ms),
+              NULL);
+    /* not lws_context_deprecate(): lws 4.1 uses the listener after freeing it */
+    eio_server_drain(eio);
+    long long deadline = eio_now_ms() + drain_ms;
+    /* one turn: the group commit's timer (due at once) runs before closes */
+    interrupted = 0;
+    lws_service(ctx, -1);
+    eio_close_all(eio, 1012, "server restarting");
+    while (eio_server_connections(eio) > 0 && eio_now_ms() < deadline) {
+        interrupted = 0;
+        if (lws_service(ctx, 0) < 0) break;
+    }
+    log_event(LOG_LEVEL_INFO, "drained", "sessions_left", LOG_I(eio_server_connections(eio)), NULL);
 }
 
 /* --issue-token: prints a token for local use (make run prints an admin one). */
@@ -513,6 +551,7 @@ int main(int argc, char **argv) {
     eio_server *eio = NULL;
     chat *ch = NULL;
     admin *adm = NULL;
+    admin_ui *ui = NULL;
     bus *bs = NULL;
     tail *tl = NULL;
     auth_secret secret;
@@ -520,18 +559,21 @@ int main(int argc, char **argv) {
     pruner pr = {0};
     char err[256], listen[160];
 
-    lws_set_log_level(LLL_USER | LLL_ERR | LLL_WARN, NULL);
+    log_init("chat-ws");
+    wsmetrics_log_lws();
+    if (wsmetrics_init()) log_event(LOG_LEVEL_WARN, "out of memory: no metrics", NULL);
     clamp_to_fd_limit(&o.eio);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 
     if (auth_secret_load(&secret, err, sizeof err)) {
-        fprintf(stderr, "chat-ws: %s\n", err);
+        log_event(LOG_LEVEL_ERROR, "cannot start", "error", err, NULL);
         goto out;
     }
     if (!secret.len)
-        lwsl_warn("chat-ws: no CHAT_SECRET_FILE: /admin and private workspaces refuse everyone\n");
+        log_event(LOG_LEVEL_WARN, "no CHAT_SECRET_FILE: /admin and private workspaces refuse all",
+                  NULL);
     o.chat.secret = &secret;
     if (o.unix_path)
         snprintf(listen, sizeof listen, "unix:%s", o.unix_path);
@@ -539,11 +581,11 @@ int main(int argc, char **argv) {
         snprintf(listen, sizeof listen, "%s:%d", o.host, o.port);
     /* The conformance server keeps nothing: no database unless one is named. */
     if ((o.db || !o.conformance) && store_open(&st, o.db, &o.store, err, sizeof err)) {
-        fprintf(stderr, "chat-ws: %s\n", err);
+        log_event(LOG_LEVEL_ERROR, "cannot start", "error", err, NULL);
         goto out;
     }
     if (st && store_process_register(st, getpid(), listen, &o.chat.process_id)) {
-        fprintf(stderr, "chat-ws: register: %s\n", store_errmsg(st));
+        log_event(LOG_LEVEL_ERROR, "register failed", "error", store_errmsg(st), NULL);
         goto out;
     }
     sio = sio_server_new(&o.sio);
@@ -554,22 +596,33 @@ int main(int argc, char **argv) {
         o.chat.bus = bs;
         ch = chat_new(sio, st, &o.chat);
         adm = ch ? admin_new(sio, eio, st, bs, &secret) : NULL;
+        ui = adm ? admin_ui_new(sio, eio, &secret) : NULL;
     }
-    if (!eio || (!o.conformance && !adm)) {
-        fprintf(stderr, "chat-ws: out of memory\n");
+    if (!eio || (!o.conformance && !ui)) {
+        log_event(LOG_LEVEL_ERROR, "out of memory", NULL);
         goto out;
     }
 
+    wsmetrics_attach(eio, sio, &secret);
     struct lws_protocols protocols[] = {
         /* rx_buffer_size 512: lws allocates it per connection (4 KB by
          * default); bigger messages arrive in pieces, which eio gathers */
         {"eio", eio_lws_callback, eio_pss_size(), 512, 0, NULL, 0},
         {TAIL_PROTOCOL, tail_lws_callback, 0, 0, 0, NULL, 0},
+        {WSMETRICS_PROTOCOL, wsmetrics_lws_callback, 0, 0, 0, NULL, 0},
         {NULL, NULL, 0, 0, 0, NULL, 0},
     };
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.protocols = protocols;
+    /* GET /metrics goes to its own protocol; every other request to eio */
+    static const struct lws_http_mount metrics_mount = {
+        .mountpoint = WSMETRICS_PATH,
+        .mountpoint_len = sizeof WSMETRICS_PATH - 1,
+        .origin = WSMETRICS_PROTOCOL,
+        .origin_protocol = LWSMPRO_CALLBACK,
+    };
+    info.mounts = &metrics_mount;
     info.user = eio;
     info.gid = (gid_t)-1;
     info.uid = (uid_t)-1;
@@ -592,7 +645,7 @@ int main(int argc, char **argv) {
     info.fd_limit_per_thread = 0;
     context = lws_create_context(&info);
     if (!context) {
-        fprintf(stderr, "chat-ws: could not listen on %s\n", listen);
+        log_event(LOG_LEVEL_ERROR, "could not listen", "listen", listen, NULL);
         goto out;
     }
     eio_server_start(eio, context);
@@ -600,6 +653,7 @@ int main(int argc, char **argv) {
     tailers both = {ch, bs};
     if (ch) {
         chat_attach(ch, context);
+        admin_ui_attach(ui, context);
         bus_attach(bs, context);
         admin_attach(adm, context);
         tl = tail_new(context, lws_get_vhost_by_name(context, "chat"), o.db, deliver, &both, 2000);
@@ -612,17 +666,17 @@ int main(int argc, char **argv) {
                                  .session_max_age_ms = o.chat.recovery_window_ms};
         pr = (pruner){.ret = retention_new(st, &rcfg), .ms = o.prune_ms};
         if (!pr.ret) {
-            fprintf(stderr, "chat-ws: retention: %s\n", store_errmsg(st));
+            log_event(LOG_LEVEL_ERROR, "retention failed", "error", store_errmsg(st), NULL);
             goto out;
         }
         lws_sul_schedule(context, 0, &pr.sul, prune, (lws_usec_t)pr.ms * LWS_US_PER_MS);
     }
 
-    lwsl_user("chat-ws %d listening on %s, database %s\n", (int)getpid(), listen,
-              o.db ? o.db : "(none)");
+    log_event(LOG_LEVEL_INFO, "listening", "listen", listen, "db", o.db ? o.db : "(none)", NULL);
     while (!interrupted && lws_service(context, 0) >= 0) {
     }
-    lwsl_user("chat-ws: stopping\n");
+    if (o.drain_ms > 0) drain(context, eio, o.drain_ms);
+    log_event(LOG_LEVEL_INFO, "stopping", NULL);
     status = 0;
 out:
     if (context) {
@@ -636,6 +690,7 @@ out:
         sio_server_stop(sio);
         if (ch) {
             chat_attach(ch, NULL);
+            admin_ui_attach(ui, NULL);
             bus_attach(bs, NULL);
             admin_attach(adm, NULL);
         }
@@ -647,6 +702,8 @@ out:
     admin_free(adm);
     bus_free(bs);
     sio_server_free(sio);
+    admin_ui_free(ui); /* after: sockets closing above reach its observer */
+    wsmetrics_free();
     if (st && o.chat.process_id) store_process_unregister(st, o.chat.process_id);
     retention_free(pr.ret);
     store_close(st);

@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "eio_packet.h"
+#include "log.h"
 #include "sio_pending.h"
 #include "strmap.h"
+#include "wsmetrics.h"
 
 typedef struct middleware {
     sio_middleware_fn fn;
@@ -130,6 +132,8 @@ struct sio_server {
     long long addrs_pruned_at; /* ms */
     uint64_t mark;
     lws_sorted_usec_list_t tick;
+    sio_observer obs; /* operations' view: socket and room changes */
+    void *obs_ud;
 };
 
 static sio_server *the_server; /* eio handlers get it through their ud */
@@ -253,6 +257,23 @@ const char *sio_nsp_name(const sio_nsp *nsp) {
 
 size_t sio_nsp_size(const sio_nsp *nsp) {
     return nsp->n;
+}
+
+const char *sio_socket_transport(const sio_socket *s) {
+    return s->client ? eio_transport_name(s->client->conn) : "";
+}
+
+const char *sio_socket_client_id(const sio_socket *s) {
+    return s->client ? eio_sid(s->client->conn) : "";
+}
+
+size_t sio_nsp_rooms(const sio_nsp *nsp) {
+    return nsp->rooms.count;
+}
+
+void sio_observe(sio_server *srv, const sio_observer *obs, void *ud) {
+    srv->obs = *obs;
+    srv->obs_ud = ud;
 }
 
 size_t sio_nsp_room_size(const sio_nsp *nsp, const char *name) {
@@ -403,6 +424,7 @@ int sio_join(sio_socket *s, const char *name) {
     if (reserve(&r->members, r->n, &r->cap)) return -1;
     r->members[r->n++] = s;
     s->rooms[s->nrooms++] = r;
+    if (s->nsp->srv->obs.joined) s->nsp->srv->obs.joined(s, name, s->nsp->srv->obs_ud);
     return 0;
 }
 
@@ -426,6 +448,8 @@ int sio_leave(sio_socket *s, const char *name) {
         if (strcmp(s->rooms[i]->name, name) == 0) {
             room *r = s->rooms[i];
             s->rooms[i] = s->rooms[--s->nrooms];
+            sio_server *srv = s->nsp->srv;
+            if (srv->obs.left) srv->obs.left(s, r->name, srv->obs_ud); /* before r may go */
             room_remove(s->nsp, r, s);
             return 0;
         }
@@ -483,7 +507,10 @@ static bool selected(const sio_to *to, sio_socket *s, uint64_t mark) {
     if (s->mark == mark || s == to->except || !s->client) return false;
     for (size_t i = 0; i < to->nexcept; i++)
         if (sio_in_room(s, to->except_rooms[i])) return false;
-    if (to->is_volatile && !eio_can_send_volatile(s->client->conn)) return false;
+    if (to->is_volatile && !eio_can_send_volatile(s->client->conn)) {
+        metrics_inc(wsm.dropped_volatile);
+        return false;
+    }
     if (to->filter && !to->filter(s, to->filter_ud)) return false;
     return true;
 }
@@ -651,6 +678,7 @@ static void socket_close(sio_socket *s, const char *reason) {
         free(a);
     }
     if (def->on_disconnect) def->on_disconnect(s, reason, def->on_disconnect_ud);
+    if (nsp->srv->obs.disconnected) nsp->srv->obs.disconnected(s, reason, nsp->srv->obs_ud);
     sio_socket_unref(s); /* the reference taken above */
     sio_socket_unref(s); /* the namespace's */
 }
@@ -765,6 +793,7 @@ static void on_connect(sio_client *c, sio_packet *p) {
     send_packet(c, &reply);
     json_decref(data);
     if (nsp->def->on_connection) nsp->def->on_connection(s, nsp->def->on_connection_ud);
+    if (srv->obs.connected && s->connected) srv->obs.connected(s, srv->obs_ud);
     return;
 refuse:
     json_decref(auth);
@@ -785,6 +814,7 @@ static sio_ack *ack_new(sio_socket *s, int64_t id) {
 
 static void dispatch_event(sio_socket *s, sio_packet *p, const sio_buf *bins, size_t nbins) {
     if (!client_take(s->client)) {
+        metrics_inc(wsm.rate_limited);
         if (p->id >= 0) {
             json_t *args = json_pack("[{s:s}]", "error", "rate limit exceeded, slow down");
             sio_ack_send(ack_new(s, p->id), args);
@@ -798,8 +828,8 @@ static void dispatch_event(sio_socket *s, sio_packet *p, const sio_buf *bins, si
             s->refused = 0;
         }
         if (++s->refused >= s->nsp->srv->cfg.burst) {
-            lwsl_user("sio %s: rate limit exceeded %d times within 10 s, disconnecting\n", s->id,
-                      s->refused);
+            log_event(LOG_LEVEL_INFO, "sio: rate limit exceeded, disconnecting", "sid", s->id,
+                      "refused", LOG_I(s->refused), NULL);
             eio_close(s->client->conn, 1008, "rate limit exceeded");
         }
         return;
@@ -896,18 +926,21 @@ static int eio_message(eio_conn *conn, const char *data, size_t len, bool binary
     sio_client *c = eio_upper(conn);
     if (binary) return on_binary(c, data, len);
     if (c->pending.active) {
-        lwsl_user("sio %s: text packet while attachments were due\n", eio_sid(conn));
+        log_event(LOG_LEVEL_INFO, "sio: text packet while attachments were due", "sid",
+                  eio_sid(conn), NULL);
         return -1;
     }
     sio_packet p;
     const char *why = "malformed";
     if (sio_packet_decode(data, len, &c->srv->cfg.limits, &p, &why)) {
-        lwsl_user("sio %s: malformed packet (%s), closing\n", eio_sid(conn), why);
+        log_event(LOG_LEVEL_INFO, "sio: malformed packet, closing", "sid", eio_sid(conn), "reason",
+                  why, NULL);
         return -1;
     }
     if ((p.type == SIO_BINARY_EVENT || p.type == SIO_BINARY_ACK) && p.attachments > 0) {
         if (sio_placeholders_check(p.data, p.attachments)) {
-            lwsl_user("sio %s: attachment placeholders do not match the count\n", eio_sid(conn));
+            log_event(LOG_LEVEL_INFO, "sio: attachment placeholders do not match the count", "sid",
+                      eio_sid(conn), NULL);
             sio_packet_clear(&p);
             return -1;
         }

@@ -105,6 +105,7 @@ sio_nsp *sio_nsp_get(sio_server *srv, const char *name);
 const char *sio_nsp_name(const sio_nsp *nsp);
 size_t sio_nsp_size(const sio_nsp *nsp); /* connected sockets */
 size_t sio_nsp_room_size(const sio_nsp *nsp, const char *room);
+size_t sio_nsp_rooms(const sio_nsp *nsp); /* rooms with members */
 /* Calls fn for each live namespace, each socket of a namespace. */
 void sio_each_nsp(sio_server *srv, void (*fn)(sio_nsp *nsp, void *ud), void *ud);
 void sio_nsp_each_socket(sio_nsp *nsp, void (*fn)(sio_socket *s, void *ud), void *ud);
@@ -113,11 +114,28 @@ size_t sio_server_namespaces(const sio_server *srv);
 size_t sio_server_rooms(const sio_server *srv);
 size_t sio_server_pending_bytes(const sio_server *srv); /* held for BINARY_* packets */
 
+/* Watches every namespace's sockets and rooms (the Admin UI's view). Any
+ * callback may be NULL; they run after a socket connected (rooms of a
+ * recovery joined), after it joined a room, before it leaves one (room still
+ * valid), and after its disconnect handlers. One observer per server; obs is
+ * copied. */
+typedef struct sio_observer {
+    void (*connected)(sio_socket *s, void *ud);
+    void (*disconnected)(sio_socket *s, const char *reason, void *ud);
+    void (*joined)(sio_socket *s, const char *room, void *ud);
+    void (*left)(sio_socket *s, const char *room, void *ud);
+} sio_observer;
+void sio_observe(sio_server *srv, const sio_observer *obs, void *ud);
+
 /* Sockets. */
 const char *sio_socket_id(const sio_socket *s);
 const char *sio_socket_pid(const sio_socket *s); /* recovery id; "" when off */
 sio_nsp *sio_socket_nsp(const sio_socket *s);
 const char *sio_socket_peer(const sio_socket *s);
+/* The Engine.IO session under the socket: its sid and its transport
+ * ("polling", "websocket"); "" once the socket is disconnected. */
+const char *sio_socket_client_id(const sio_socket *s);
+const char *sio_socket_transport(const sio_socket *s);
 bool sio_socket_connected(const sio_socket *s);
 bool sio_socket_recovered(const sio_socket *s);
 /* Sets id and pid from a recovered session (in a recover callback only). */

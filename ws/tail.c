@@ -1,5 +1,6 @@
 /* tail.c -- wakes the log tailer when any process writes the database */
 #include "tail.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -44,14 +45,15 @@ tail *tail_new(struct lws_context *ctx, struct lws_vhost *vh, const char *db_pat
     t->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     /* The directory, not the file: it may be created after we start. */
     if (t->fd < 0 || inotify_add_watch(t->fd, dirname(dir), IN_MODIFY | IN_CREATE) < 0) {
-        lwsl_err("tail: inotify on %s: %s\n", db_path, strerror(errno));
+        log_event(LOG_LEVEL_ERROR, "tail: inotify failed", "path", db_path, "error",
+                  strerror(errno), NULL);
         goto fail;
     }
     lws_sock_file_fd_type fd = {.filefd = t->fd};
     the_tail = t;
     t->wsi = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd, TAIL_PROTOCOL, NULL);
     if (!t->wsi) {
-        lwsl_err("tail: could not adopt the inotify descriptor\n");
+        log_event(LOG_LEVEL_ERROR, "tail: could not adopt the inotify descriptor", NULL);
         goto fail;
     }
     lws_sul_schedule(t->ctx, 0, &t->poll, fallback, (lws_usec_t)t->fallback_ms * LWS_US_PER_MS);

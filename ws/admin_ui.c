@@ -1,0 +1,233 @@
+/* admin_ui.c -- the server side of the official Socket.IO Admin UI's protocol */
+#include "admin_ui.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chat.h"
+#include "log.h"
+
+struct admin_ui {
+    sio_server *srv;
+    eio_server *eio;
+    const auth_secret *secret;
+    struct lws_context *ctx;
+    lws_sorted_usec_list_t stats;
+    char hostname[128];
+    char server_id[160];
+    long long started_ms; /* monotonic */
+};
+
+/* A socket of our namespace whose `session` is due (a password login). */
+#define ADMIN_UI_ISSUE_SESSION ((void *)1)
+
+/* Now as the UI's dates: an ISO 8601 string, as JSON.stringify(new Date()). */
+static json_t *now_date(void) {
+    struct timespec ts;
+    struct tm tm;
+    char buf[40];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof buf - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
+    return json_string(buf);
+}
+
+/* Emits event with args (stolen) to every UI socket here. */
+static void to_ui(admin_ui *ui, const char *event, json_t *args) {
+    sio_nsp *nsp = sio_nsp_get(ui->srv, ADMIN_UI_NAMESPACE);
+    if (nsp && args) {
+        sio_to all = {0};
+        sio_emit(nsp, &all, event, args);
+    }
+    json_decref(args);
+}
+
+/* A socket as the UI lists it (SerializedSocket). */
+static json_t *serialize(const sio_socket *s) {
+    const char *user = chat_socket_user(s);
+    json_t *rooms = json_array(), *data = json_object();
+    for (size_t i = 0; i < sio_socket_room_count(s); i++)
+        json_array_append_new(rooms, json_string(sio_socket_room_at(s, i)));
+    if (user) json_object_set_new(data, "user", json_string(user));
+    /* clientId: the UI shows 12 characters of the Engine.IO id */
+    char client[13];
+    snprintf(client, sizeof client, "%s", sio_socket_client_id(s));
+    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:{s:s,s:{},s:{},s:I,s:b,s:o,s:s,s:b},s:o}", "id",
+                     sio_socket_id(s), "clientId", client, "transport", sio_socket_transport(s),
+                     "nsp", sio_nsp_name(sio_socket_nsp(s)), "data", data, "handshake", "address",
+                     sio_socket_peer(s), "headers", "query", "issued",
+                     (json_int_t)time(NULL) * 1000, "secure", 0, "time", now_date(), "url",
+                     "/socket.io/", "xdomain", 0, "rooms", rooms);
+}
+
+/* ---- the observer: live changes --------------------------------------- */
+
+static void on_connected(sio_socket *s, void *ud) {
+    to_ui(ud, "socket_connected", json_pack("[o,o]", serialize(s), now_date()));
+}
+
+static void on_disconnected(sio_socket *s, const char *reason, void *ud) {
+    to_ui(ud, "socket_disconnected",
+          json_pack("[s,s,s,o]", sio_nsp_name(sio_socket_nsp(s)), sio_socket_id(s), reason,
+                    now_date()));
+}
+
+static void on_joined(sio_socket *s, const char *room, void *ud) {
+    to_ui(ud, "room_joined",
+          json_pack("[s,s,s,o]", sio_nsp_name(sio_socket_nsp(s)), room, sio_socket_id(s),
+                    now_date()));
+}
+
+static void on_left(sio_socket *s, const char *room, void *ud) {
+    to_ui(ud, "room_left",
+          json_pack("[s,s,s,o]", sio_nsp_name(sio_socket_nsp(s)), room, sio_socket_id(s),
+                    now_date()));
+}
+
+/* ---- the namespace ---------------------------------------------------- */
+
+/* Whether token is a valid admin token. */
+static bool admin_token(admin_ui *ui, const char *token) {
+    auth_claims claims;
+    const char *why = "";
+    return token && !auth_verify(ui->secret, token, &claims, &why) && claims.admin;
+}
+
+static int authenticate(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
+    admin_ui *ui = ud;
+    const char *password = sio_str(json_object_get(auth, "password"));
+    const char *session = sio_str(json_object_get(auth, "sessionId"));
+    if (admin_token(ui, password)) {
+        sio_socket_set_ctx(s, ADMIN_UI_ISSUE_SESSION, NULL);
+        return 0;
+    }
+    if (admin_token(ui, session)) return 0;
+    /* the reason goes to the log; the credentials never do */
+    log_event(LOG_LEVEL_INFO, "admin-ui: refused", "sid", sio_socket_id(s), "peer",
+              sio_socket_peer(s), "reason",
+              password || session ? "not a valid admin token" : "no credentials", NULL);
+    snprintf(err, errlen, "invalid credentials");
+    return -1;
+}
+
+typedef struct collect {
+    json_t *array;
+    const char *nsp;    /* _disconnect: the namespace */
+    const char *filter; /* _disconnect: a socket id or room, NULL: all */
+    bool close;
+} collect;
+
+static void collect_socket(sio_socket *s, void *ud) {
+    json_array_append_new(((collect *)ud)->array, serialize(s));
+}
+
+static void collect_nsp(sio_nsp *nsp, void *ud) {
+    sio_nsp_each_socket(nsp, collect_socket, ud);
+}
+
+static void on_connection(sio_socket *s, void *ud) {
+    admin_ui *ui = ud;
+    if (sio_socket_ctx(s) == ADMIN_UI_ISSUE_SESSION) {
+        char *token = auth_issue(ui->secret, true, NULL, NULL, ADMIN_UI_SESSION_TTL_S);
+        json_t *args = token ? json_pack("[s]", token) : NULL;
+        if (args) sio_emit_socket(s, "session", args);
+        json_decref(args);
+        free(token);
+        sio_socket_set_ctx(s, NULL, NULL);
+    }
+    json_t *config = json_pack("[{s:[s,s,s]}]", "supportedFeatures", "DISCONNECT",
+                               "AGGREGATED_EVENTS", "ALL_EVENTS");
+    if (config) sio_emit_socket(s, "config", config);
+    json_decref(config);
+    collect c = {json_array(), NULL, NULL, false};
+    sio_each_nsp(ui->srv, collect_nsp, &c);
+    json_t *args = json_pack("[o]", c.array);
+    if (args) sio_emit_socket(s, "all_sockets", args);
+    json_decref(args);
+}
+
+static void disconnect_one(sio_socket *s, void *ud) {
+    collect *c = ud;
+    if (!c->filter || strcmp(sio_socket_id(s), c->filter) == 0 || sio_in_room(s, c->filter))
+        sio_disconnect(s, c->close);
+}
+
+/* _disconnect (nsp, close, filter?): io.of(nsp).in(filter).disconnectSockets(close). */
+static void on_disconnect_sockets(sio_socket *s, sio_event *ev, void *ud) {
+    admin_ui *ui = ud;
+    const char *nsp_name = sio_str(json_array_get(ev->args, 0));
+    json_t *close = json_array_get(ev->args, 1);
+    json_t *f = json_array_get(ev->args, 2);
+    const char *filter = sio_str(f);
+    /* no filter (absent, null, "") is the whole namespace; any other non-string is refused */
+    bool bad_filter = f && !json_is_null(f) && !filter;
+    if (filter && !*filter) filter = NULL;
+    sio_nsp *nsp = nsp_name && !bad_filter ? sio_nsp_get(ui->srv, nsp_name) : NULL;
+    if (nsp) {
+        collect c = {NULL, nsp_name, filter, json_is_true(close)};
+        log_event(LOG_LEVEL_INFO, "admin-ui: disconnect", "by", sio_socket_id(s), "nsp", nsp_name,
+                  "filter", filter ? filter : "*", NULL);
+        sio_nsp_each_socket(nsp, disconnect_one, &c);
+    }
+    if (ev->ack) {
+        sio_ack_send(ev->ack, NULL);
+        ev->ack = NULL;
+    }
+}
+
+/* ---- server_stats ----------------------------------------------------- */
+
+static void nsp_count(sio_nsp *nsp, void *ud) {
+    json_array_append_new(ud, json_pack("{s:s,s:I}", "name", sio_nsp_name(nsp), "socketsCount",
+                                        (json_int_t)sio_nsp_size(nsp)));
+}
+
+static void stats(lws_sorted_usec_list_t *sul) {
+    admin_ui *ui = lws_container_of(sul, admin_ui, stats);
+    if (sio_nsp_get(ui->srv, ADMIN_UI_NAMESPACE)) {
+        size_t polling = 0, websocket = 0;
+        eio_server_transports(ui->eio, &polling, &websocket);
+        json_t *namespaces = json_array();
+        sio_each_nsp(ui->srv, nsp_count, namespaces);
+        to_ui(ui, "server_stats",
+              json_pack("[{s:s,s:s,s:i,s:f,s:I,s:I,s:[],s:o}]", "serverId", ui->server_id,
+                        "hostname", ui->hostname, "pid", (int)getpid(), "uptime",
+                        (double)(eio_now_ms() - ui->started_ms) / 1000.0, "clientsCount",
+                        (json_int_t)(polling + websocket), "pollingClientsCount",
+                        (json_int_t)polling, "aggregatedEvents", "namespaces", namespaces));
+    }
+    lws_sul_schedule(ui->ctx, 0, &ui->stats, stats, (lws_usec_t)ADMIN_UI_STATS_MS * LWS_US_PER_MS);
+}
+
+admin_ui *admin_ui_new(sio_server *srv, eio_server *eio, const auth_secret *secret) {
+    admin_ui *ui = calloc(1, sizeof *ui);
+    if (!ui) return NULL;
+    ui->srv = srv;
+    ui->eio = eio;
+    ui->secret = secret;
+    ui->started_ms = eio_now_ms();
+    if (gethostname(ui->hostname, sizeof ui->hostname)) snprintf(ui->hostname, 10, "localhost");
+    ui->hostname[sizeof ui->hostname - 1] = '\0';
+    snprintf(ui->server_id, sizeof ui->server_id, "%s#%d", ui->hostname, (int)getpid());
+    sio_nsp_def *def = sio_of(srv, ADMIN_UI_NAMESPACE);
+    sio_use(def, authenticate, ui);
+    sio_on_connection(def, on_connection, ui);
+    sio_on(def, "_disconnect", on_disconnect_sockets, ui);
+    sio_observer obs = {on_connected, on_disconnected, on_joined, on_left};
+    sio_observe(srv, &obs, ui);
+    return ui;
+}
+
+void admin_ui_attach(admin_ui *ui, struct lws_context *ctx) {
+    if (!ui) return;
+    if (ui->ctx) lws_sul_cancel(&ui->stats);
+    ui->ctx = ctx;
+    if (ctx) lws_sul_schedule(ctx, 0, &ui->stats, stats, 1);
+}
+
+void admin_ui_free(admin_ui *ui) {
+    free(ui);
+}

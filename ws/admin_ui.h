@@ -1,0 +1,39 @@
+/* admin_ui.h -- the server side of the official Socket.IO Admin UI's protocol */
+#ifndef ADMIN_UI_H
+#define ADMIN_UI_H
+
+#include <libwebsockets.h>
+
+#include "auth.h"
+#include "eio.h"
+#include "sio.h"
+
+/* The namespace the UI connects to (its "Admin namespace" setting): ours,
+ * since /admin is the chat's own admin namespace. */
+#define ADMIN_UI_NAMESPACE "/socket.io-admin"
+/* How often server_stats goes to the UI's sockets, ms (the UI expects 2 s). */
+#define ADMIN_UI_STATS_MS 2000
+/* How long the session id the UI keeps (a short-lived admin token) is valid. */
+#define ADMIN_UI_SESSION_TTL_S 3600
+
+typedef struct admin_ui admin_ui;
+
+/* Registers ADMIN_UI_NAMESPACE on srv, the protocol of @socket.io/admin-ui
+ * (v0.5): its middleware admits auth {username, password} whose password is
+ * an admin token (HS256 JWT with "admin": true; the username is not checked),
+ * or {sessionId} holding one; else connect_error "invalid credentials". On
+ * connection it emits `session` (a fresh admin token valid
+ * ADMIN_UI_SESSION_TTL_S, after a password login), `config`
+ * {supportedFeatures}, `all_sockets`, and from then on `socket_connected`,
+ * `socket_disconnected`, `room_joined`, `room_left` as they happen and
+ * `server_stats` every ADMIN_UI_STATS_MS. It answers `_disconnect` (nsp,
+ * close, filter: a socket id or a room). Only this process's sockets are
+ * seen. Message contents (event_received/event_sent) are never sent.
+ * Everything passed is borrowed. Returns NULL when out of memory. It becomes
+ * srv's observer (sio_observe). */
+admin_ui *admin_ui_new(sio_server *srv, eio_server *eio, const auth_secret *secret);
+/* Starts the stats timer on ctx; NULL cancels it (before ctx is destroyed). */
+void admin_ui_attach(admin_ui *ui, struct lws_context *ctx);
+void admin_ui_free(admin_ui *ui);
+
+#endif
