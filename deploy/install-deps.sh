@@ -118,3 +118,21 @@ if [ $copied -eq 1 ]; then
 else
 	log "socket.io client: www/vendor/ up to date"
 fi
+
+# --- the official Socket.IO Admin UI ----------------------------------------
+# Its built page ships in @socket.io/admin-ui's ui/dist; nginx serves it at
+# /static/vendor/admin-ui/ (/admin-ui redirects there). Source maps stay out.
+src="$mods/@socket.io/admin-ui/ui/dist"
+dst="$ROOT/www/vendor/admin-ui"
+if [ ! -f "$src/index.html" ]; then
+	log "Socket.IO Admin UI missing from $src" >&2
+	exit 1
+fi
+if diff -rq -x '*.map' "$src" "$dst" >/dev/null 2>&1; then
+	log "admin UI: www/vendor/admin-ui/ up to date"
+else
+	rm -rf "$dst"
+	mkdir -p "$dst"
+	(cd "$src" && find . -type f ! -name '*.map' -exec cp --parents {} "$dst/" \;)
+	log "admin UI: copied to www/vendor/admin-ui/"
+fi

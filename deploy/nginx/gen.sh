@@ -82,7 +82,7 @@ done
 NODES=0123456789abcdefghijklmnopqrstuvwxyz
 read -r -a ports <<<"$WS_PORTS"
 read -r -a nodes <<<"$WS_NODES"
-ws_servers='' ws_nodes='' ws_routes=''
+ws_servers='' ws_nodes='' ws_routes='' ws_metrics=''
 for i in "${!ports[@]}"; do
 	p=${ports[$i]}
 	[[ "$p" =~ ^[0-9]+$ ]] || { echo "gen.sh: bad port $p" >&2; exit 2; }
@@ -90,6 +90,9 @@ for i in "${!ports[@]}"; do
 	ws_servers+="    server 127.0.0.1:$p max_fails=1 fail_timeout=1s;"$'\n'
 	ws_nodes+="upstream chat_ws_$p { server 127.0.0.1:$p; keepalive 16; }"$'\n'
 	ws_routes+="    ~^$n chat_ws_$p;"$'\n'
+	ws_metrics+="    location = /metrics/ws/$p {"$'\n'"        proxy_pass http://chat_ws_$p/metrics;"$'\n'
+	ws_metrics+="        proxy_set_header X-Real-IP \$remote_addr;"$'\n'
+	ws_metrics+="        proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;"$'\n'"    }"$'\n'
 done
 # An upstream needs a server: with no ws process, one marked down (502).
 [ -n "$ws_servers" ] || ws_servers='    server 127.0.0.1:9 down;'$'\n'
@@ -160,6 +163,7 @@ site=$(sed '1,/^$/d' "$HERE/site.conf.in")
 site=${site//@WS_SERVERS@/"${ws_servers%$'\n'}"}
 site=${site//@WS_NODES@/"${ws_nodes%$'\n'}"}
 site=${site//@WS_ROUTES@/"${ws_routes%$'\n'}"}
+site=${site//@WS_METRICS@/"${ws_metrics%$'\n'}"}
 site=${site//@LISTEN@/"${listen%$'\n'}"}
 site=${site//@REDIRECT@$'\n'/"$redirect"}
 site=${site//@HSTS@$'\n'/"${hsts:+$hsts$'\n'}"}
