@@ -147,7 +147,7 @@ describe('bad input: WebSocket frames (raw, to a ws port)', () => {
     // kernel resets the connection and the close frame may be lost.
     t.diagnostic(`outcome: ${JSON.stringify(closed)}`);
     assert.ok(closed.code === null || closed.code === 1009, JSON.stringify(closed));
-    await until(() => stack.logs('ws-0').includes(`eio ${sid} closed: message over maxPayload`), 2000, 'the ws log naming the payload limit');
+    await until(() => stack.logs('ws-0').includes(`msg="eio: closed" sid=${sid} reason="message over maxPayload"`), 2000, 'the ws log naming the payload limit');
     await by.check('after endless fragments');
   });
 
@@ -163,7 +163,7 @@ describe('bad input: WebSocket frames (raw, to a ws port)', () => {
       // still sending when the server closes: its close frame may be lost to a reset
       assert.ok(closed.code === null || closed.code === 1000, JSON.stringify(closed));
       assert.ok(Date.now() - t0 < 2 * PING + 1000, `closed after ${Date.now() - t0} ms`);
-      await until(() => stack.logs('ws-0').includes(`eio ${c.open.sid} closed: ping timeout`), 2000, 'the ws log: ping timeout');
+      await until(() => stack.logs('ws-0').includes(`msg="eio: closed" sid=${c.open.sid} reason="ping timeout"`), 2000, 'the ws log: ping timeout');
     } finally {
       clearInterval(feed);
       c.destroy();
