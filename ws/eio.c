@@ -223,7 +223,8 @@ static void client_address(struct lws *wsi, char *out, size_t len) {
     char hdr[256];
     lws_get_peer_simple(wsi, out, len);
     if (!is_loopback(out)) return;
-    int n = lws_hdr_custom_copy(wsi, hdr, sizeof hdr, "x-real-ip:", 10);
+    /* lws 4.1 knows X-Real-IP as a token: a custom-header lookup misses it */
+    int n = lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_X_REAL_IP);
     if (n > 0 && (size_t)n < len) {
         snprintf(out, len, "%.*s", n, hdr);
         return;
