@@ -51,6 +51,7 @@ struct eio_conn {
     bool client_closed;   /* the client asked (close packet): a held GET gets a noop */
     bool close_error;     /* closed on an error (eio_fail): new requests get 400 */
     bool close_delivered; /* polling: a GET carried the close packet, the session may end */
+    bool close_sent;      /* WebSocket: the close frame was written */
     long long closing_at; /* ms: when eio_close was called */
     int close_status;
     char close_reason[96];

@@ -84,6 +84,9 @@ static int ws_write_queue(eio_conn *c) {
         }
     }
     if (c->closing) {
+        /* lws may ask again while the close handshake runs: one close frame */
+        if (c->close_sent) return -1;
+        c->close_sent = true;
         log_event(LOG_LEVEL_INFO, "eio: closed", "sid", c->sid, "reason", c->close_reason, NULL);
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_status,
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
