@@ -55,7 +55,7 @@ static int require_admin(sio_socket *s, json_t *auth, char *err, size_t errlen, 
 static void expire_socket(sio_socket *s, void *ud) {
     const long *exp = sio_socket_ctx(s);
     if (!exp || *exp <= 0 || *(const long *)ud < *exp) return;
-    lwsl_user("admin: %s's token expired, disconnecting\n", sio_socket_id(s));
+    log_event(LOG_LEVEL_INFO, "admin: token expired, disconnecting", "sid", sio_socket_id(s), NULL);
     sio_disconnect(s, false);
 }
 

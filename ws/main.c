@@ -416,14 +416,15 @@ static void clamp_to_fd_limit(eio_config *e) {
     long room = (long)rl.rlim_cur - EIO_RESERVED_FDS;
     if (room < 1) room = 1;
     if (max > room) {
-        lwsl_user("chat-ws: --max-connections %d lowered to %ld: RLIMIT_NOFILE is %ld\n", max, room,
-                  (long)rl.rlim_cur);
+        log_event(LOG_LEVEL_WARN, "chat-ws: --max-connections lowered below RLIMIT_NOFILE", "asked",
+                  LOG_I(max), "now", LOG_I(room), "rlimit_nofile", LOG_I(rl.rlim_cur), NULL);
         max = (int)room;
     }
     e->max_connections = max;
     int per = e->max_per_address > 0 ? e->max_per_address : EIO_DEFAULT_PER_ADDRESS;
     if (per > max) {
-        lwsl_user("chat-ws: --max-per-address %d lowered to %d (--max-connections)\n", per, max);
+        log_event(LOG_LEVEL_WARN, "chat-ws: --max-per-address lowered to --max-connections", "asked",
+                  LOG_I(per), "now", LOG_I(max), NULL);
         per = max;
     }
     e->max_per_address = per;

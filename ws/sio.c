@@ -733,8 +733,8 @@ static void on_connect(sio_client *c, sio_packet *p) {
     sio_server *srv = c->srv;
     const char *over = connect_budget(c);
     if (over) {
-        lwsl_user("sio %s: CONNECT to %s refused from %s: %s\n", eio_sid(c->conn), p->nsp,
-                  eio_peer(c->conn), over);
+        log_event(LOG_LEVEL_INFO, "sio: CONNECT refused", "sid", eio_sid(c->conn), "nsp", p->nsp,
+                  "peer", eio_peer(c->conn), "reason", over, NULL);
         connect_error(c, p->nsp, over);
         return;
     }
@@ -878,7 +878,8 @@ static int on_packet(sio_client *c, sio_packet *p, const sio_buf *bins, size_t n
     case SIO_DISCONNECT:
         if ((s = client_socket(c, p->nsp))) socket_close(s, "client namespace disconnect");
         if (!client_take(c)) { /* connect/disconnect loops: past the budget the transport goes */
-            lwsl_user("sio %s: DISCONNECT over the rate limit, closing\n", eio_sid(c->conn));
+            log_event(LOG_LEVEL_INFO, "sio: DISCONNECT over the rate limit, closing", "sid",
+                      eio_sid(c->conn), NULL);
             eio_close(c->conn, 1008, "rate limit exceeded");
         }
         return 0;
@@ -906,7 +907,8 @@ static int pending_refused(sio_client *c, int rc) {
                       : rc == SIO_PENDING_FULL    ? "too many bytes pending on this server"
                       : rc == SIO_PENDING_NOMEM   ? "out of memory"
                                                   : "an attachment nobody announced";
-    lwsl_user("sio %s: %s, closing\n", eio_sid(c->conn), why);
+    log_event(LOG_LEVEL_INFO, "sio: pending binary packet refused, closing", "sid", eio_sid(c->conn),
+              "reason", why, NULL);
     if (rc != SIO_PENDING_UNEXPECTED)
         eio_close(c->conn, rc == SIO_PENDING_NOMEM ? 1011 : 1009, why);
     return -1;
@@ -1082,7 +1084,8 @@ static void tick(lws_sorted_usec_list_t *sul) {
         if (!c->ever_connected && now - c->opened_at > srv->cfg.connect_timeout_ms)
             eio_close(c->conn, 1008, "no namespace joined in time");
         if (c->pending.active && now - c->pending.since > srv->cfg.attachment_timeout_ms) {
-            lwsl_user("sio %s: attachments not sent in time, closing\n", eio_sid(c->conn));
+            log_event(LOG_LEVEL_INFO, "sio: attachments not sent in time, closing", "sid",
+                      eio_sid(c->conn), NULL);
             eio_close(c->conn, 1008, "attachments not sent in time");
         }
         for (sio_socket *s = c->sockets; s; s = s->next_in_client) {

@@ -396,6 +396,9 @@ describe('bad input: chat events', () => {
 
   test('a join to a room that exists only in /acme, from /: {error}', T, async () => {
     const only = uniq('acme-only');
+    // the workspace exists once an admin made it
+    const made = await api(stack.url, '/api/workspaces/acme', { method: 'PUT', json: { retention: {} }, token: await adminToken(stack) });
+    assert.equal(made.status, 200, JSON.stringify(made.body));
     await newRoom(stack.url, '/acme', only);
     const root = await connect(stack.url, { name: uniq('root') });
     const res = await ack(root, 'join', only);

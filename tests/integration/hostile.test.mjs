@@ -221,7 +221,7 @@ describe('the descriptor limit (issue 14.6)', () => {
     const opened = [];
     try {
       for (let i = 0; i < 100 && !(await portOpen(wsPort, 200)); i++) await new Promise((r) => setTimeout(r, 50));
-      assert.match(log, /--max-connections 100000 lowered to 32: RLIMIT_NOFILE is 64/);
+      assert.match(log, /--max-connections lowered below RLIMIT_NOFILE" asked=100000 now=32 rlimit_nofile=64/);
       for (let i = 0; i < 32; i++) {
         const c = await rawUpgrade(wsPort, { headers: { 'X-Forwarded-For': `10.0.0.${i}` } });
         opened.push(c);
@@ -290,7 +290,7 @@ describe('connection state recovery requests (issue 14.3)', () => {
     await c.nextText((t) => t.startsWith('437'));
     c.destroy();
     // the session is saved as the socket disconnects
-    await until(() => stack.logs('ws-0').includes(`user disconnected: sid=${sid}`), 5000, 'the session to end');
+    await until(() => stack.logs('ws-0').includes(`msg="user disconnected" sid=${sid}`), 5000, 'the session to end');
     for (let i = 0; i < away; i++) assert.equal((await post(`away ${i}`)).status, 201);
     return pid;
   }
@@ -452,7 +452,7 @@ describe('CONNECT/DISCONNECT budgets (issue 14.2)', () => {
     const ok = answers.filter((a) => a === 'ok').length;
     assert.ok(ok <= BURST / 2 + 1, answers.join(' | '));
     assert.match(answers[answers.length - 1], /rate limit exceeded, slow down|closed/);
-    assert.match(stack.logs('ws-0'), /CONNECT to \/ refused from 10\.14\.2\.1: rate limit exceeded|DISCONNECT over the rate limit, closing/);
+    assert.match(stack.logs('ws-0'), /CONNECT refused" sid=\S+ nsp=\/ peer=10\.14\.2\.1 reason="rate limit exceeded"|DISCONNECT over the rate limit, closing/);
     await by.check('after a CONNECT/DISCONNECT loop');
   });
 
@@ -477,7 +477,7 @@ describe('CONNECT/DISCONNECT budgets (issue 14.2)', () => {
     for (let i = 0; i < BURST; i++) first.sendText(`42${i}["rooms"]`);
     await first.nextText((t) => t.startsWith(`43${BURST - 1}[`), 5000);
     first.destroy();
-    await until(() => stack.logs('ws-0').includes(`user disconnected: sid=${first.sid}`), 5000, 'the first transport to end');
+    await until(() => stack.logs('ws-0').includes(`msg="user disconnected" sid=${first.sid}`), 5000, 'the first transport to end');
     const again = await rawSession(port, as('10.14.2.4'));
     const acks = [];
     for (let i = 0; i < 4; i++) {
