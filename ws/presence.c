@@ -9,9 +9,11 @@
 /* One user's changes during a key's interval. */
 typedef struct pending {
     char *user;
-    char *sid;  /* of the latest change */
-    bool first; /* on-ness of the interval's first change */
-    bool last;  /* and of its latest */
+    char *sid;                         /* of the latest change */
+    bool first;                        /* on-ness of the interval's first change */
+    bool last;                         /* and of its latest */
+    unsigned long first_seq, last_seq; /* the key's change counter at those */
+    unsigned long on_seq;              /* at the latest join/connect, 0: none */
 } pending;
 
 /* A key in an interval. */
@@ -21,6 +23,7 @@ typedef struct pkey {
     long long due;     /* ms: when the interval ends */
     pending *users;    /* in order of their first change; max_pending at most */
     size_t n, cap;     /* used and allocated entries of users */
+    unsigned long seq; /* changes noted in this key */
     struct pkey *next; /* the next key to be due */
 } pkey;
 
@@ -45,9 +48,21 @@ static void key_free(pkey *k) {
     free(k);
 }
 
-/* Emits e's net change, if its changes did not cancel out; true if it did. */
+/* Whether another user joined (or connected) between e's first and latest
+ * change, and not since: a socket that took its member list then saw e's
+ * state in between, which a cancelled-out net change would leave stale. */
+static bool seen_between(const pkey *k, const pending *e) {
+    for (size_t i = 0; i < k->n; i++) {
+        const pending *o = &k->users[i];
+        if (o != e && o->on_seq > e->first_seq && o->on_seq < e->last_seq) return true;
+    }
+    return false;
+}
+
+/* Emits e's net change: its latest, unless its changes cancelled out (and
+ * nobody saw them half-way, seen_between). Returns true if it emitted. */
 static bool emit_net(presence *p, const pkey *k, const pending *e) {
-    if (e->first != e->last) return false;
+    if (e->first != e->last && !seen_between(k, e)) return false;
     presence_update u = {k->ns, k->room, e->user, e->sid, e->last};
     p->cfg.emit(&u, p->cfg.ud);
     return true;
@@ -101,6 +116,7 @@ static pkey *key_start(presence *p, const presence_update *u, char *name) {
 
 /* Records u in k's interval. Returns 0, or -1 out of memory (nothing kept). */
 static int hold(presence *p, pkey *k, const presence_update *u) {
+    unsigned long seq = ++k->seq;
     for (size_t i = 0; i < k->n; i++) {
         pending *e = &k->users[i];
         if (strcmp(e->user, u->user) != 0) continue;
@@ -109,6 +125,8 @@ static int hold(presence *p, pkey *k, const presence_update *u) {
         free(e->sid);
         e->sid = sid;
         e->last = u->on;
+        e->last_seq = seq;
+        if (u->on) e->on_seq = seq;
         return 0;
     }
     if (k->n == p->cfg.max_pending) { /* the oldest goes out now */
@@ -125,7 +143,7 @@ static int hold(presence *p, pkey *k, const presence_update *u) {
         k->users = users;
         k->cap = cap;
     }
-    pending e = {strdup(u->user), strdup(u->sid), u->on, u->on};
+    pending e = {strdup(u->user), strdup(u->sid), u->on, u->on, seq, seq, u->on ? seq : 0};
     if (!e.user || !e.sid) {
         pending_clear(&e);
         return -1;

@@ -44,8 +44,11 @@ typedef struct presence_config {
  * interval are netted per user (the first and the latest of the interval);
  * at its end a user whose latest change matches the first gets the latest
  * emitted (join, leave, join: joined), one whose changes cancel out (join
- * then leave, or leave then join) gets nothing. If something was emitted a
- * new interval starts, else the key goes idle and its memory is freed.
+ * then leave, or leave then join) gets nothing -- unless another user joined
+ * (took a member list) between them and not since: then the latest goes out,
+ * so that newcomer's list is not left stale. (A newcomer on another process
+ * is not known here.) If something was emitted a new interval starts, else
+ * the key goes idle and its memory is freed.
  * Everything runs on the caller's thread (chat-ws: the lws service loop). */
 typedef struct presence presence;
 
