@@ -1,6 +1,7 @@
 /* chat.c -- the chat's Socket.IO handlers: rooms, messages, presence, recovery */
 #include "chat.h"
 
+#include "presence.h"
 #include "recovery.h"
 #include "strmap.h"
 
@@ -57,6 +58,8 @@ struct chat {
     bool flush_scheduled;
     lws_sorted_usec_list_t expiry; /* re-checks tokens of private workspaces' sockets */
     strmap creators;               /* client address -> creator: workspace creations */
+    presence *presence;            /* coalesces user joined/left/connected/disconnected */
+    lws_sorted_usec_list_t presence_timer;
     struct lws_context *ctx;
 };
 
@@ -151,6 +154,49 @@ static void to_namespace(chat *c, sio_socket *s, const char *except_sid, const c
         bus_emit(c->cfg.bus, sio_nsp_name(sio_socket_nsp(s)), NULL, except_sid, event, args, false,
                  false);
     json_decref(args);
+}
+
+/* ---- presence --------------------------------------------------------- */
+
+/* Broadcasts a coalesced presence update (presence.h) on every process:
+ * `user joined` / `user left` {room, user} to the rest of the room, with the
+ * log offset; `user connected` / `user disconnected` {user, sid} to the
+ * namespace. The acting socket does not get its own. */
+static void presence_emit(const presence_update *pu, void *ud) {
+    chat *c = ud;
+    const char *event = pu->room ? (pu->on ? "user joined" : "user left")
+                                 : (pu->on ? "user connected" : "user disconnected");
+    json_t *args = pu->room ? json_pack("[{s:s,s:s}]", "room", pu->room, "user", pu->user)
+                            : json_pack("[{s:s,s:s}]", "user", pu->user, "sid", pu->sid);
+    if (args)
+        bus_emit(c->cfg.bus, pu->ns, pu->room, pu->room || pu->on ? pu->sid : NULL, event, args,
+                 false, pu->room != NULL);
+    json_decref(args);
+}
+
+static long long presence_now(void *ud) {
+    (void)ud;
+    return eio_now_ms();
+}
+
+static void presence_due(lws_sorted_usec_list_t *sul) {
+    chat *c = lws_container_of(sul, chat, presence_timer);
+    presence_run(c->presence);
+}
+
+static void presence_arm(long long delay_ms, void *ud) {
+    chat *c = ud;
+    if (c->ctx)
+        lws_sul_schedule(c->ctx, 0, &c->presence_timer, presence_due,
+                         (lws_usec_t)delay_ms * LWS_US_PER_MS);
+}
+
+/* s joined (on) or left room, or (room NULL) connected to or disconnected
+ * from its namespace. */
+static void presence_changed(chat *c, sio_socket *s, const char *room, bool on) {
+    presence_update pu = {sio_nsp_name(sio_socket_nsp(s)), room, user_of(s)->name, sio_socket_id(s),
+                          on};
+    presence_note(c->presence, &pu);
 }
 
 static const char *store_error(int rc) {
@@ -462,9 +508,7 @@ static void on_join(sio_socket *s, sio_event *ev, void *ud) {
     ack_obj(ev->ack, json_pack("{s:b,s:s,s:I,s:o,s:o,s:b,s:b}", "ok", 1, "room", r.name, "room_id",
                                (json_int_t)r.id, "members", members, "missed", missed, "more",
                                mc.more, "truncated", truncated));
-    if (joined == 0)
-        to_room_but(c, s, r.name, "user joined",
-                    json_pack("{s:s,s:s}", "room", r.name, "user", u->name), false);
+    if (joined == 0) presence_changed(c, s, r.name, true);
 }
 
 static void leave_room(chat *c, sio_socket *s, const char *name, bool announce) {
@@ -472,9 +516,7 @@ static void leave_room(chat *c, sio_socket *s, const char *name, bool announce) 
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
     if (store_room_id(c->st, ns, name, &room_id) == STORE_OK)
         store_presence_remove(c->st, sio_socket_id(s), room_id);
-    if (announce)
-        to_room_but(c, s, name, "user left",
-                    json_pack("{s:s,s:s}", "room", name, "user", user_of(s)->name), false);
+    if (announce) presence_changed(c, s, name, false);
 }
 
 static void on_leave(sio_socket *s, sio_event *ev, void *ud) {
@@ -931,8 +973,7 @@ static void on_connection(sio_socket *s, void *ud) {
     json_t *args = with_offset(hello, c->cursor);
     sio_emit_socket(s, "session", args);
     json_decref(args);
-    to_namespace(c, s, sio_socket_id(s), "user connected",
-                 json_pack("{s:s,s:s}", "user", u->name, "sid", sio_socket_id(s)));
+    presence_changed(c, s, NULL, true);
 }
 
 static void on_disconnecting(sio_socket *s, const char *reason, void *ud) {
@@ -948,8 +989,7 @@ static void on_disconnect(sio_socket *s, const char *reason, void *ud) {
     store_presence_remove_sid(c->st, sio_socket_id(s));
     log_event(LOG_LEVEL_INFO, "user disconnected", "sid", sio_socket_id(s), "user",
               user_of(s)->name, "reason", reason, NULL);
-    to_namespace(c, s, NULL, "user disconnected",
-                 json_pack("{s:s,s:s}", "user", user_of(s)->name, "sid", sio_socket_id(s)));
+    presence_changed(c, s, NULL, false);
 }
 
 static void leave_deleted(sio_socket *s, void *ud) {
@@ -1005,6 +1045,15 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     if (c->cfg.max_workspaces <= 0) c->cfg.max_workspaces = CHAT_DEFAULT_MAX_WORKSPACES;
     if (c->cfg.workspace_rate <= 0) c->cfg.workspace_rate = CHAT_DEFAULT_WORKSPACE_RATE;
     if (store_log_head(st, &c->cursor)) c->cursor = 0;
+    presence_config pc = {.interval_ms = cfg->presence_interval_ms,
+                          .emit = presence_emit,
+                          .now_ms = presence_now,
+                          .arm = presence_arm,
+                          .ud = c};
+    if (!(c->presence = presence_new(&pc))) {
+        free(c);
+        return NULL;
+    }
     bus_offset_source(c->cfg.bus, cursor_of, c);
     bus_on(c->cfg.bus, "room_deleted", apply_room_deleted, c);
     bus_on(c->cfg.bus, "workspace_private", apply_workspace_private, c);
@@ -1019,6 +1068,7 @@ void chat_attach(chat *c, struct lws_context *ctx) {
         c->flush_scheduled = false;
     }
     if (!ctx && c->ctx) lws_sul_cancel(&c->expiry);
+    if (!ctx && c->ctx) lws_sul_cancel(&c->presence_timer); /* what waits is dropped */
     c->ctx = ctx;
     if (ctx)
         lws_sul_schedule(ctx, 0, &c->expiry, expiry_tick, CHAT_EXPIRY_CHECK_MS * LWS_US_PER_MS);
@@ -1028,6 +1078,7 @@ void chat_free(chat *c) {
     if (!c) return;
     strmap_each(&c->creators, free_creator, NULL);
     strmap_clear(&c->creators);
+    presence_free(c->presence);
     while (c->batch) {
         pending_msg *p = c->batch;
         c->batch = p->next;

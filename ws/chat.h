@@ -26,6 +26,8 @@ typedef struct chat_config {
     store_write_budget budget;  /* messages per user and address, per minute and day */
     const auth_secret *secret;  /* verifies tokens for private workspaces */
     bus *bus;                   /* presence events reach every ws process through it */
+    int presence_interval_ms;   /* presence broadcasts of a room or namespace are
+                                   coalesced over it (presence.h); 0: each is sent at once */
 } chat_config;
 
 typedef struct chat chat;

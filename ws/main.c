@@ -16,6 +16,7 @@
 #include "conformance.h"
 #include "eio.h"
 #include "log.h"
+#include "presence.h"
 #include "retention.h"
 #include "sio.h"
 #include "store.h"
@@ -52,6 +53,9 @@ static void on_signal(int sig) {
     if (context) lws_cancel_service(context);
 }
 
+/* usage() spells the default */
+_Static_assert(PRESENCE_DEFAULT_INTERVAL_MS == 250, "--presence-interval's default in usage()");
+
 static void usage(FILE *f) {
     fprintf(f, "usage: chat-ws --db PATH --listen HOST:PORT|unix:PATH [options]\n"
                "  --ping-interval MS     Engine.IO ping period (25000)\n"
@@ -84,6 +88,11 @@ static void usage(FILE *f) {
                "  --connect-rate N       namespace CONNECTs per second per client address,\n"
                "                         0 = off (10)\n"
                "  --connect-burst N      CONNECTs allowed at once over it (6 x connect-rate)\n"
+               "  --presence-interval MS user joined/left of a room, user connected/\n"
+               "                         disconnected of a namespace: the first change goes at\n"
+               "                         once, later ones within MS are netted per user and\n"
+               "                         sent at its end (a join then leave: nothing); 0 = each\n"
+               "                         at once (250)\n"
                "  --max-event-name N     bytes of an event name (128)\n"
                "  --max-args N           elements of an event's array, its name included (32)\n"
                "  --max-depth N          JSON nesting depth (32)\n"
@@ -164,7 +173,8 @@ static void parse(int argc, char **argv, options *o) {
         DRAIN,
         PRUNE_MS,
         PRUNE_BATCH,
-        SUB
+        SUB,
+        PRESENCE_INTERVAL
     };
     static const struct option longopts[] = {
         {"db", required_argument, 0, 'd'},
@@ -208,6 +218,7 @@ static void parse(int argc, char **argv, options *o) {
         {"prune-interval", required_argument, 0, PRUNE_MS},
         {"prune-batch", required_argument, 0, PRUNE_BATCH},
         {"sub", required_argument, 0, SUB},
+        {"presence-interval", required_argument, 0, PRESENCE_INTERVAL},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -224,6 +235,7 @@ static void parse(int argc, char **argv, options *o) {
     o->store.busy_timeout_ms = 100;
     o->sio.rate = 50;
     o->sio.connect_rate = 10;
+    o->chat.presence_interval_ms = PRESENCE_DEFAULT_INTERVAL_MS;
     store_write_budget_init(&o->chat.budget);
     o->token_ttl = 3600; /* issued tokens always expire */
     int c;
@@ -383,6 +395,9 @@ static void parse(int argc, char **argv, options *o) {
             break;
         case PRUNE_MS:
             o->prune_ms = (int)num_arg("--prune-interval", optarg, 10, 3600000);
+            break;
+        case PRESENCE_INTERVAL:
+            o->chat.presence_interval_ms = (int)num_arg("--presence-interval", optarg, 0, 60000);
             break;
         case PRUNE_BATCH:
             o->prune_batch = (int)num_arg("--prune-batch", optarg, 1, 100000);
