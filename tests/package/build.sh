@@ -11,10 +11,11 @@ OUT=$ROOT/build/deb
 cd "$ROOT"
 
 # The package's sources: what git tracks or would track, plus the socket.io
-# client (www/vendor/, copied by install-deps.sh, ignored by git).
+# client and the Admin UI (www/vendor/, copied by install-deps.sh, ignored by
+# git).
 files() {
-	git ls-files -co --exclude-standard -- Makefile sql ws fcgi admin www deploy debian
-	ls www/vendor/* 2>/dev/null
+	git ls-files -co --exclude-standard -- Makefile common sql ws fcgi admin www deploy debian
+	find www/vendor -type f 2>/dev/null
 }
 hash=$(files | LC_ALL=C sort -u | while read -r f; do [ -f "$f" ] && printf '%s\n' "$f" && cat "$f"; done | sha256sum | cut -c1-16)
 deb=$(ls "$OUT"/chat_*.deb 2>/dev/null | head -n 1 || true)

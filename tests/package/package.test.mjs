@@ -10,7 +10,7 @@
 // Needs root (it installs a package) and debhelper (deploy/install-deps.sh
 // --package); skipped otherwise.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -125,7 +125,7 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
     assert.match(readFileSync('/etc/chat/secret', 'utf8'), /^[0-9a-f]{64}$/);
     assert.equal(readlinkSync('/etc/nginx/sites-enabled/chat'), '../sites-available/chat');
     assert.ok(lstatSync('/etc/systemd/system/multi-user.target.wants/chat.target').isSymbolicLink(), 'chat.target enabled');
-    for (const f of ['/usr/bin/chat-fcgi', '/usr/bin/chat-ws', '/usr/bin/chat-admin', '/usr/share/chat/www/chat.js', '/usr/share/chat/www/vendor/socket.io.min.js', '/etc/nginx/snippets/chat-fastcgi.conf'])
+    for (const f of ['/usr/bin/chat-fcgi', '/usr/bin/chat-ws', '/usr/bin/chat-admin', '/usr/share/chat/www/chat.js', '/usr/share/chat/www/vendor/socket.io.min.js', '/usr/share/chat/www/vendor/admin-ui/index.html', '/etc/nginx/snippets/chat-fastcgi.conf'])
       assert.ok(existsSync(f), f);
   });
 
@@ -236,7 +236,8 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
         /* gone */
       }
     }
-    await sleep(500);
+    // deluser refuses a user that still owns a process (even one exiting)
+    for (let i = 0; i < 100 && spawnSync('pgrep', ['-u', 'chat']).status === 0; i++) await sleep(100);
     sh('dpkg', ['--purge', 'chat']);
     assert.equal(installed(), false);
     for (const f of ['/usr/bin/chat-ws', '/usr/share/chat', '/var/lib/chat', '/etc/chat', '/etc/nginx/sites-available/chat', '/lib/systemd/system/chat.target'])
