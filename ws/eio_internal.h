@@ -90,6 +90,7 @@ typedef struct eio_pss {
     bool held;                 /* a GET waiting for data */
     bool gone_noop;            /* its session ended at the client's request: answer a noop */
     bool post_error;           /* POST: refuse at the end of the body */
+    bool post_gone;            /* POST: its session is gone or closing */
     unsigned post_status;
     const char *post_json;
     char *body; /* POST body */

@@ -190,7 +190,7 @@ int eio_http_request(eio_server *srv, struct lws *wsi, eio_pss *ps) {
     bool is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
     bool is_head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
     ps->sid[0] = '\0';
-    ps->held = ps->post_error = ps->gone_noop = false;
+    ps->held = ps->post_error = ps->post_gone = ps->gone_noop = false;
     ps->body_len = 0;
     /* A body is read only for a POST. Any other request that carries one is
      * refused and its connection closed: lws 4.1 mishandles a body it was
@@ -226,11 +226,16 @@ int eio_http_request(eio_server *srv, struct lws *wsi, eio_pss *ps) {
         c = NULL;
     }
     if (is_post) {
-        if (!c || c->transport != T_POLLING || c->closing) {
+        if (has_sid && (!c || c->transport != T_POLLING || c->closing)) {
+            /* answered when the body is in: see eio_http_body_done */
+            snprintf(ps->sid, sizeof ps->sid, "%.*s", EIO_SID_LEN, sid);
+            ps->post_gone = true;
+            return post_await_body(srv, wsi, ps);
+        }
+        if (!c) {
             ps->post_error = true;
             ps->post_status = 400;
-            ps->post_json = has_sid ? "{\"code\":1,\"message\":\"Session ID unknown\"}"
-                                    : "{\"code\":2,\"message\":\"Bad handshake method\"}";
+            ps->post_json = "{\"code\":2,\"message\":\"Bad handshake method\"}";
             return post_await_body(srv, wsi, ps);
         }
         snprintf(ps->sid, sizeof ps->sid, "%.*s", EIO_SID_LEN, sid);
@@ -311,8 +316,13 @@ int eio_http_body_done(eio_server *srv, struct lws *wsi, eio_pss *ps) {
         return http_reply_ex(srv, wsi, ps->post_status, "application/json", ps->post_json, true);
     }
     eio_conn *c = strmap_get(&srv->sessions, ps->sid);
-    if (!c || c->closing) {
+    if (ps->post_gone || !c || c->closing) {
+        /* The close packet of a session already over (an aborted GET raced
+         * the client's own close) is no error: it is closed. Anything else
+         * is for a session that is not there. */
+        bool just_close = ps->body_len == 1 && ps->body[0] == '0' + EIO_CLOSE;
         body_free(ps);
+        if (just_close) return http_reply_ex(srv, wsi, 200, "text/html", "ok", true);
         return eio_http_error_ex(srv, wsi, 1, true);
     }
     enum { MAX_PACKETS = 256 };

@@ -205,6 +205,10 @@ test('an aborted polling GET ends the session: the next GET gets 400', withAgent
   controller.abort();
   assert.equal(await held, 'aborted');
   assert.equal((await request(cors, agent, { query: `&sid=${sid}` })).status, 400);
+  // the client's own close packet racing the abort is no error (a browser
+  // would log one); anything else for the session is refused
+  assert.equal((await request(cors, agent, { method: 'POST', query: `&sid=${sid}`, body: '1' })).status, 200);
+  assert.equal((await request(cors, agent, { method: 'POST', query: `&sid=${sid}`, body: '4x' })).status, 400);
 
   // The abort and the next GET seen in the same turn of the server's loop:
   // the session is over at once, not only once it has been reaped. (The
