@@ -694,7 +694,8 @@ static int workspace_admit(sio_socket *s, json_t *auth, char *err, size_t errlen
         return -1;
     }
     if (!creator_take(c, sio_socket_peer(s), eio_now_ms())) {
-        lwsl_user("chat: %s may not create %s: workspace creation rate\n", sio_socket_peer(s), ns);
+        log_event(LOG_LEVEL_INFO, "chat: workspace creation refused", "peer", sio_socket_peer(s),
+                  "nsp", ns, "reason", "creation rate", NULL);
         snprintf(err, errlen, "too many workspaces created from this address, try later");
         return -1;
     }
@@ -703,12 +704,14 @@ static int workspace_admit(sio_socket *s, json_t *auth, char *err, size_t errlen
         return -1;
     }
     if (!created && (store_workspace_exists(c->st, ns, &exists) || !exists)) {
-        lwsl_user("chat: %s may not create %s: %d workspaces exist\n", sio_socket_peer(s), ns,
-                  c->cfg.max_workspaces);
+        log_event(LOG_LEVEL_INFO, "chat: workspace creation refused", "peer", sio_socket_peer(s),
+                  "nsp", ns, "reason", "max workspaces", "max", LOG_I(c->cfg.max_workspaces), NULL);
         snprintf(err, errlen, "workspace limit reached");
         return -1;
     }
-    if (created) lwsl_user("chat: workspace %s created by %s\n", ns, sio_socket_peer(s));
+    if (created)
+        log_event(LOG_LEVEL_INFO, "chat: workspace created", "nsp", ns, "peer", sio_socket_peer(s),
+                  NULL);
     return 0;
 }
 
@@ -837,8 +840,8 @@ static int workspace_gate(sio_socket *s, json_t *auth, char *err, size_t errlen,
 
 /* Tells s why and disconnects it. */
 static void evict(sio_socket *s, const char *reason) {
-    lwsl_user("chat: evicting %s from %s: %s\n", sio_socket_id(s), sio_nsp_name(sio_socket_nsp(s)),
-              reason);
+    log_event(LOG_LEVEL_INFO, "chat: evicting", "sid", sio_socket_id(s), "nsp",
+              sio_nsp_name(sio_socket_nsp(s)), "reason", reason, NULL);
     json_t *args = json_pack("[{s:s}]", "reason", reason);
     sio_emit_socket(s, "kicked", args);
     json_decref(args);
@@ -903,7 +906,7 @@ static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud
     store_session ss;
     if (store_session_load(c->st, pid, c->cfg.recovery_window_ms, &ss)) return false;
     if (store_session_delete(c->st, pid))
-        lwsl_warn("chat: session delete failed: %s\n", store_errmsg(c->st));
+        log_event(LOG_LEVEL_WARN, "chat: session delete failed", "error", store_errmsg(c->st), NULL);
     bool ok = strcmp(ss.ns, sio_nsp_name(sio_socket_nsp(s))) == 0;
     json_t *rooms = ok ? json_loads(ss.rooms, 0, NULL) : NULL;
     json_t *data = ok ? json_loads(ss.data, 0, NULL) : NULL;
@@ -917,8 +920,8 @@ static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud
         missed = recovery_gather(c->st, ss.ns, rooms, from, c->cursor, (size_t)c->cfg.max_replay,
                                  replay_args);
         if (!missed)
-            lwsl_user("chat: recovery of %s refused: over %d missed messages\n", ss.sid,
-                      c->cfg.max_replay);
+            log_event(LOG_LEVEL_INFO, "chat: recovery refused: too many missed messages", "sid",
+                      ss.sid, "max_replay", LOG_I(c->cfg.max_replay), NULL);
     }
     if (missed) {
         chat_user *u = user_of(s);
