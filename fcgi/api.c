@@ -85,8 +85,7 @@ static bool api_have_store(store *st, http_response *resp) {
 }
 
 bool api_valid_workspace(const char *ns) {
-    return ns != NULL && strcmp(ns, "/") != 0 && strcmp(ns, "/admin") != 0 &&
-           store_valid_namespace(ns);
+    return store_valid_workspace(ns);
 }
 
 /* Answers 401 with the challenge of RFC 6750: why is NULL when the request
@@ -261,7 +260,7 @@ static bool api_query_namespace(const http_request *req, char *ns, size_t nslen,
         snprintf(ns, nslen, "/");
         return true;
     }
-    if (rc != HTTP_OK || !store_valid_namespace(ns) || strcmp(ns, "/admin") == 0) {
+    if (rc != HTTP_OK || !store_valid_chat_namespace(ns)) {
         http_reply_error(resp, 400, "invalid namespace");
         return false;
     }
@@ -398,7 +397,7 @@ void api_rooms_create(const api_env *env, const http_request *req, http_response
         goto out;
     }
     if (ns_in == NULL) ns_in = "/";
-    if (!store_valid_namespace(ns_in) || strcmp(ns_in, "/admin") == 0) {
+    if (!store_valid_chat_namespace(ns_in)) {
         http_reply_error(resp, 400, "invalid namespace");
         goto out;
     }

@@ -564,6 +564,15 @@ bool store_valid_namespace(const char *s) {
     return n >= 1 && n <= 32;
 }
 
+bool store_valid_workspace(const char *s) {
+    return store_valid_namespace(s) && strcmp(s, "/") != 0 &&
+           strcmp(s, STORE_ADMIN_NAMESPACE) != 0;
+}
+
+bool store_valid_chat_namespace(const char *s) {
+    return store_valid_namespace(s) && strcmp(s, STORE_ADMIN_NAMESPACE) != 0;
+}
+
 char *store_trim(char *s) {
     if (!s) return s;
     char *p = s;
@@ -1132,7 +1141,7 @@ int store_workspace_exists(store *st, const char *ns, bool *exists) {
 
 int store_workspace_create(store *st, const char *ns, int64_t max_workspaces, bool *created) {
     *created = false;
-    if (!store_valid_namespace(ns) || strcmp(ns, "/") == 0) return STORE_INVALID;
+    if (!store_valid_workspace(ns)) return STORE_INVALID;
     write_scope w;
     int rc = write_begin(st, &w);
     if (rc) return rc;
@@ -1149,7 +1158,7 @@ int store_workspace_create(store *st, const char *ns, int64_t max_workspaces, bo
 }
 
 int store_workspace_set_private(store *st, const char *ns, bool is_private) {
-    if (!store_valid_namespace(ns) || strcmp(ns, "/") == 0) return STORE_INVALID;
+    if (!store_valid_workspace(ns)) return STORE_INVALID;
     write_scope w;
     int rc = write_begin(st, &w);
     if (rc) return rc;

@@ -134,6 +134,14 @@ bool store_valid_sender(const char *s);
 int store_name_clean(char *s, size_t cap);
 bool store_valid_text(const char *s);
 bool store_valid_namespace(const char *s); /* "/" or "/" + 1-32 of a-z 0-9 - */
+/* The namespace of the admin's own Socket.IO handlers (ws/admin.c): no
+ * workspace, room or chat socket may take it. */
+#define STORE_ADMIN_NAMESPACE "/admin"
+/* Whether s can name a workspace: a valid namespace but "/" and the admin
+ * one. The one place that rule is written. */
+bool store_valid_workspace(const char *s);
+/* Whether s can hold chat rooms: "/" or a valid workspace. */
+bool store_valid_chat_namespace(const char *s);
 char *store_trim(char *s);
 /* Number of code points in a valid UTF-8 string, or -1 when it is not valid. */
 long store_utf8_len(const char *s, size_t len);

@@ -61,7 +61,7 @@ static void expire_socket(sio_socket *s, void *ud) {
 
 static void expiry_tick(lws_sorted_usec_list_t *sul) {
     admin *a = lws_container_of(sul, admin, expiry);
-    sio_nsp *nsp = sio_nsp_get(a->srv, "/admin");
+    sio_nsp *nsp = sio_nsp_get(a->srv, STORE_ADMIN_NAMESPACE);
     long now_s = (long)time(NULL);
     if (nsp) sio_nsp_each_socket(nsp, expire_socket, &now_s);
     if (a->ctx)
@@ -139,7 +139,7 @@ typedef struct apply_ctx {
 } apply_ctx;
 
 static bool chat_nsp(const sio_nsp *nsp) {
-    return strcmp(sio_nsp_name(nsp), "/admin") != 0;
+    return strcmp(sio_nsp_name(nsp), STORE_ADMIN_NAMESPACE) != 0;
 }
 
 static void announce_nsp(sio_nsp *nsp, void *ud) {
@@ -194,7 +194,7 @@ admin *admin_new(sio_server *srv, eio_server *eio, store *st, bus *b, const auth
     a->secret = secret;
     bus_on(b, "announce", apply_announce, a);
     bus_on(b, "kick", apply_kick, a);
-    sio_nsp_def *def = sio_of(srv, "/admin");
+    sio_nsp_def *def = sio_of(srv, STORE_ADMIN_NAMESPACE);
     sio_use(def, require_admin, a);
     sio_on(def, "stats", on_stats, a);
     sio_on(def, "announce", on_announce, a);

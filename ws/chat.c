@@ -605,8 +605,7 @@ static void on_create_room(sio_socket *s, sio_event *ev, void *ud) {
  * open_workspaces, may be created by its first CONNECT (workspace_admit). */
 static bool is_workspace(const char *name, void *ud) {
     chat *c = ud;
-    if (strcmp(name, "/") == 0 || strcmp(name, "/admin") == 0 || !store_valid_namespace(name))
-        return false;
+    if (!store_valid_workspace(name)) return false;
     bool exists = false;
     if (store_workspace_exists(c->st, name, &exists)) return false;
     return exists || c->cfg.open_workspaces;
@@ -875,7 +874,7 @@ static void evict_expired(sio_socket *s, void *ud) {
 }
 
 static void expire_nsp(sio_nsp *nsp, void *ud) {
-    if (strcmp(sio_nsp_name(nsp), "/") && strcmp(sio_nsp_name(nsp), "/admin"))
+    if (store_valid_workspace(sio_nsp_name(nsp)))
         sio_nsp_each_socket(nsp, evict_expired, ud);
 }
 

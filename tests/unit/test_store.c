@@ -164,6 +164,16 @@ static void test_namespaces(void **state) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         if (store_valid_namespace(cases[i].ns) != cases[i].ok) fail_msg("case %zu", i);
+    /* the reserved namespaces: "/" holds rooms but is no workspace; the
+     * admin namespace is neither */
+    assert_false(store_valid_workspace("/"));
+    assert_true(store_valid_chat_namespace("/"));
+    assert_false(store_valid_workspace(STORE_ADMIN_NAMESPACE));
+    assert_false(store_valid_chat_namespace(STORE_ADMIN_NAMESPACE));
+    assert_true(store_valid_workspace("/acme"));
+    assert_true(store_valid_chat_namespace("/acme"));
+    assert_false(store_valid_workspace("/Acme"));
+    assert_false(store_valid_workspace(NULL));
 }
 
 static void test_text_and_trim(void **state) {
