@@ -665,7 +665,7 @@ int main(int argc, char **argv) {
         goto out;
     }
     eio_server_start(eio, context);
-    sio_server_attach(sio, eio, context);
+    sio_server_attach(sio, context);
     tailers both = {ch, bs};
     if (ch) {
         chat_attach(ch, context);

@@ -72,7 +72,7 @@ typedef struct addr_state {
 
 /* One Engine.IO connection and the sockets it opened, one per namespace. */
 typedef struct sio_client {
-    eio_conn *conn;
+    void *tp; /* the transport's own pointer, for srv->tr */
     sio_server *srv;
     sio_socket *sockets; /* linked through next_in_client */
     long long opened_at; /* ms; for the connect timeout */
@@ -120,7 +120,7 @@ struct sio_ack {
 
 struct sio_server {
     sio_config cfg;
-    eio_server *eio;
+    const sio_transport *tr; /* the transport's functions and the clock */
     struct lws_context *ctx;
     sio_nsp_def *defs;
     strmap nsps; /* name -> live sio_nsp */
@@ -136,7 +136,32 @@ struct sio_server {
     void *obs_ud;
 };
 
-static sio_server *the_server; /* eio handlers get it through their ud */
+/* The transport under a client, and the clock, through srv->tr. */
+static long long now_ms(const sio_server *srv) {
+    return srv->tr->now_ms();
+}
+static int tp_send(sio_client *c, outbuf *o) {
+    return c->srv->tr->send(c->tp, o);
+}
+static void tp_close(sio_client *c, int status, const char *reason) {
+    c->srv->tr->close(c->tp, status, reason);
+}
+static bool tp_can_send_volatile(const sio_client *c) {
+    return c->srv->tr->can_send_volatile(c->tp);
+}
+static const char *tp_peer(const sio_client *c) {
+    return c->srv->tr->peer(c->tp);
+}
+static const char *tp_sid(const sio_client *c) {
+    return c->srv->tr->sid(c->tp);
+}
+static const char *tp_name(const sio_client *c) {
+    return c->srv->tr->name(c->tp);
+}
+
+void sio_server_set_transport(sio_server *srv, const sio_transport *tr) {
+    srv->tr = tr;
+}
 
 /* ---- definitions ------------------------------------------------------ */
 
@@ -154,7 +179,7 @@ sio_server *sio_server_new(const sio_config *cfg) {
     if (srv->cfg.attachment_timeout_ms <= 0) srv->cfg.attachment_timeout_ms = 10000;
     if (srv->cfg.connect_rate > 0 && srv->cfg.connect_burst <= 0)
         srv->cfg.connect_burst = 6 * srv->cfg.connect_rate;
-    the_server = srv;
+    srv->tr = &sio_eio_transport;
     return srv;
 }
 
@@ -260,11 +285,11 @@ size_t sio_nsp_size(const sio_nsp *nsp) {
 }
 
 const char *sio_socket_transport(const sio_socket *s) {
-    return s->client ? eio_transport_name(s->client->conn) : "";
+    return s->client ? tp_name(s->client) : "";
 }
 
 const char *sio_socket_client_id(const sio_socket *s) {
-    return s->client ? eio_sid(s->client->conn) : "";
+    return s->client ? tp_sid(s->client) : "";
 }
 
 size_t sio_nsp_rooms(const sio_nsp *nsp) {
@@ -342,7 +367,7 @@ sio_nsp *sio_socket_nsp(const sio_socket *s) {
 }
 
 const char *sio_socket_peer(const sio_socket *s) {
-    return s->client ? eio_peer(s->client->conn) : "";
+    return s->client ? tp_peer(s->client) : "";
 }
 
 bool sio_socket_connected(const sio_socket *s) {
@@ -469,7 +494,7 @@ static outbuf *frame_of(const sio_packet *p) {
 static int send_packet(sio_client *c, const sio_packet *p) {
     outbuf *o = frame_of(p);
     if (!o) return -1;
-    int rc = eio_send(c->conn, o);
+    int rc = tp_send(c, o);
     outbuf_unref(o);
     return rc;
 }
@@ -507,7 +532,7 @@ static bool selected(const sio_to *to, sio_socket *s, uint64_t mark) {
     if (s->mark == mark || s == to->except || !s->client) return false;
     for (size_t i = 0; i < to->nexcept; i++)
         if (sio_in_room(s, to->except_rooms[i])) return false;
-    if (to->is_volatile && !eio_can_send_volatile(s->client->conn)) {
+    if (to->is_volatile && !tp_can_send_volatile(s->client)) {
         metrics_inc(wsm.dropped_volatile);
         return false;
     }
@@ -530,7 +555,7 @@ int sio_emit(sio_nsp *nsp, const sio_to *to, const char *event, json_t *args) {
             sio_socket *s = nsp->sockets[i];
             if (!selected(to, s, mark)) continue;
             s->mark = mark;
-            if (eio_send(s->client->conn, o) == 0) n++;
+            if (tp_send(s->client, o) == 0) n++;
         }
     } else {
         for (size_t k = 0; k < to->nrooms; k++) {
@@ -539,7 +564,7 @@ int sio_emit(sio_nsp *nsp, const sio_to *to, const char *event, json_t *args) {
                 sio_socket *s = r->members[i];
                 if (!selected(to, s, mark)) continue;
                 s->mark = mark;
-                if (eio_send(s->client->conn, o) == 0) n++;
+                if (tp_send(s->client, o) == 0) n++;
             }
         }
     }
@@ -557,7 +582,7 @@ static int send_with_attachments(sio_client *c, sio_packet *p, const sio_buf *bi
     if (send_packet(c, p)) return -1;
     for (size_t i = 0; i < n; i++) {
         outbuf *o = outbuf_copy(bins[i].data, bins[i].len, true);
-        int rc = o ? eio_send(c->conn, o) : -1;
+        int rc = o ? tp_send(c, o) : -1;
         outbuf_unref(o);
         if (rc) return -1;
     }
@@ -580,7 +605,7 @@ int sio_emit_socket(sio_socket *s, const char *event, json_t *args) {
     if (!s->connected) return -1;
     outbuf *o = event_frame(s->nsp->name, event, args, -1);
     if (!o) return -1;
-    int rc = eio_send(s->client->conn, o);
+    int rc = tp_send(s->client, o);
     outbuf_unref(o);
     return rc;
 }
@@ -591,7 +616,7 @@ int sio_emit_with_ack(sio_socket *s, const char *event, json_t *args, int timeou
     pending_ack *a = calloc(1, sizeof *a);
     if (!a) return -1;
     a->id = s->next_ack_id++;
-    a->deadline = eio_now_ms() + timeout_ms;
+    a->deadline = now_ms(s->nsp->srv) + timeout_ms;
     a->cb = cb;
     a->ud = ud;
     outbuf *o = event_frame(s->nsp->name, event, args, a->id);
@@ -601,7 +626,7 @@ int sio_emit_with_ack(sio_socket *s, const char *event, json_t *args, int timeou
     }
     a->next = s->acks;
     s->acks = a;
-    int rc = eio_send(s->client->conn, o);
+    int rc = tp_send(s->client, o);
     outbuf_unref(o);
     return rc;
 }
@@ -690,7 +715,7 @@ void sio_disconnect(sio_socket *s, bool close_transport) {
     packet_init(&p, SIO_DISCONNECT, s->nsp->name, -1, NULL);
     send_packet(c, &p);
     socket_close(s, "server namespace disconnect");
-    if (close_transport) eio_close(c->conn, 1000, "server disconnect");
+    if (close_transport) tp_close(c, 1000, "server disconnect");
 }
 
 static const char *auth_string(json_t *auth, const char *key) {
@@ -714,7 +739,7 @@ static bool bucket_full(const bucket *b, int rate, int burst, long long now) {
 
 /* The rate limit of c's events and namespace changes. */
 static bool client_take(sio_client *c) {
-    return bucket_take(&c->events, c->srv->cfg.rate, c->srv->cfg.burst, eio_now_ms());
+    return bucket_take(&c->events, c->srv->cfg.rate, c->srv->cfg.burst, now_ms(c->srv));
 }
 
 /* A namespace CONNECT costs a token of its address and, but for the
@@ -724,7 +749,7 @@ static const char *connect_budget(sio_client *c) {
     const sio_config *cfg = &c->srv->cfg;
     if (c->ever_connected && !client_take(c)) return "rate limit exceeded, slow down";
     if (c->addr &&
-        !bucket_take(&c->addr->connects, cfg->connect_rate, cfg->connect_burst, eio_now_ms()))
+        !bucket_take(&c->addr->connects, cfg->connect_rate, cfg->connect_burst, now_ms(c->srv)))
         return "too many connections from this address, slow down";
     return NULL;
 }
@@ -733,8 +758,8 @@ static void on_connect(sio_client *c, sio_packet *p) {
     sio_server *srv = c->srv;
     const char *over = connect_budget(c);
     if (over) {
-        log_event(LOG_LEVEL_INFO, "sio: CONNECT refused", "sid", eio_sid(c->conn), "nsp", p->nsp,
-                  "peer", eio_peer(c->conn), "reason", over, NULL);
+        log_event(LOG_LEVEL_INFO, "sio: CONNECT refused", "sid", tp_sid(c), "nsp", p->nsp, "peer",
+                  tp_peer(c), "reason", over, NULL);
         connect_error(c, p->nsp, over);
         return;
     }
@@ -822,7 +847,7 @@ static void dispatch_event(sio_socket *s, sio_packet *p, const sio_buf *bins, si
         }
         /* Persisting: `burst` refusals within 10 s, whether in a row or
          * interleaved with served events (a client at twice the rate). */
-        long long now = eio_now_ms();
+        long long now = now_ms(s->nsp->srv);
         if (now - s->refused_since > 10000) {
             s->refused_since = now;
             s->refused = 0;
@@ -830,7 +855,7 @@ static void dispatch_event(sio_socket *s, sio_packet *p, const sio_buf *bins, si
         if (++s->refused >= s->nsp->srv->cfg.burst) {
             log_event(LOG_LEVEL_INFO, "sio: rate limit exceeded, disconnecting", "sid", s->id,
                       "refused", LOG_I(s->refused), NULL);
-            eio_close(s->client->conn, 1008, "rate limit exceeded");
+            tp_close(s->client, 1008, "rate limit exceeded");
         }
         return;
     }
@@ -879,8 +904,8 @@ static int on_packet(sio_client *c, sio_packet *p, const sio_buf *bins, size_t n
         if ((s = client_socket(c, p->nsp))) socket_close(s, "client namespace disconnect");
         if (!client_take(c)) { /* connect/disconnect loops: past the budget the transport goes */
             log_event(LOG_LEVEL_INFO, "sio: DISCONNECT over the rate limit, closing", "sid",
-                      eio_sid(c->conn), NULL);
-            eio_close(c->conn, 1008, "rate limit exceeded");
+                      tp_sid(c), NULL);
+            tp_close(c, 1008, "rate limit exceeded");
         }
         return 0;
     case SIO_EVENT:
@@ -907,10 +932,9 @@ static int pending_refused(sio_client *c, int rc) {
                       : rc == SIO_PENDING_FULL    ? "too many bytes pending on this server"
                       : rc == SIO_PENDING_NOMEM   ? "out of memory"
                                                   : "an attachment nobody announced";
-    log_event(LOG_LEVEL_INFO, "sio: pending binary packet refused, closing", "sid", eio_sid(c->conn),
+    log_event(LOG_LEVEL_INFO, "sio: pending binary packet refused, closing", "sid", tp_sid(c),
               "reason", why, NULL);
-    if (rc != SIO_PENDING_UNEXPECTED)
-        eio_close(c->conn, rc == SIO_PENDING_NOMEM ? 1011 : 1009, why);
+    if (rc != SIO_PENDING_UNEXPECTED) tp_close(c, rc == SIO_PENDING_NOMEM ? 1011 : 1009, why);
     return -1;
 }
 
@@ -923,31 +947,29 @@ static int on_binary(sio_client *c, const char *data, size_t len) {
     return rc;
 }
 
-static int eio_message(eio_conn *conn, const char *data, size_t len, bool binary, void *ud) {
-    (void)ud;
-    sio_client *c = eio_upper(conn);
+int sio_client_message(sio_client *c, const char *data, size_t len, bool binary) {
     if (binary) return on_binary(c, data, len);
     if (c->pending.active) {
-        log_event(LOG_LEVEL_INFO, "sio: text packet while attachments were due", "sid",
-                  eio_sid(conn), NULL);
+        log_event(LOG_LEVEL_INFO, "sio: text packet while attachments were due", "sid", tp_sid(c),
+                  NULL);
         return -1;
     }
     sio_packet p;
     const char *why = "malformed";
     if (sio_packet_decode(data, len, &c->srv->cfg.limits, &p, &why)) {
-        log_event(LOG_LEVEL_INFO, "sio: malformed packet, closing", "sid", eio_sid(conn), "reason",
-                  why, NULL);
+        log_event(LOG_LEVEL_INFO, "sio: malformed packet, closing", "sid", tp_sid(c), "reason", why,
+                  NULL);
         return -1;
     }
     if ((p.type == SIO_BINARY_EVENT || p.type == SIO_BINARY_ACK) && p.attachments > 0) {
         if (sio_placeholders_check(p.data, p.attachments)) {
             log_event(LOG_LEVEL_INFO, "sio: attachment placeholders do not match the count", "sid",
-                      eio_sid(conn), NULL);
+                      tp_sid(c), NULL);
             sio_packet_clear(&p);
             return -1;
         }
         int rc = sio_pending_start(&c->pending, &p, &c->srv->pending_limits);
-        c->pending.since = eio_now_ms();
+        c->pending.since = now_ms(c->srv);
         return rc ? pending_refused(c, rc) : 0;
     }
     int rc = on_packet(c, &p, NULL, 0);
@@ -966,7 +988,7 @@ static addr_state *addr_enter(sio_server *srv, const char *addr) {
             free(a);
             return NULL;
         }
-        a->connects = (bucket){srv->cfg.connect_burst, eio_now_ms()};
+        a->connects = (bucket){srv->cfg.connect_burst, now_ms(srv)};
     }
     a->live++;
     return a;
@@ -1003,28 +1025,25 @@ static void addrs_prune(sio_server *srv, long long now) {
     }
 }
 
-static void eio_open(eio_conn *conn, void *ud) {
-    (void)ud;
+sio_client *sio_client_open(sio_server *srv, void *tp) {
     sio_client *c = calloc(1, sizeof *c);
     if (!c) {
-        eio_close(conn, 1011, "out of memory");
-        return;
+        srv->tr->close(tp, 1011, "out of memory");
+        return NULL;
     }
-    c->conn = conn;
-    c->srv = the_server;
-    c->opened_at = eio_now_ms();
-    c->addr = addr_enter(c->srv, eio_peer(conn));
-    c->events = (bucket){c->srv->cfg.burst, c->opened_at};
+    c->tp = tp;
+    c->srv = srv;
+    c->opened_at = now_ms(srv);
+    c->addr = addr_enter(srv, tp_peer(c));
+    c->events = (bucket){srv->cfg.burst, c->opened_at};
     if (c->addr && c->addr->has_events) c->events = c->addr->events; /* reconnecting keeps it */
-    c->next = c->srv->clients;
+    c->next = srv->clients;
     if (c->next) c->next->prev = c;
-    c->srv->clients = c;
-    eio_set_upper(conn, c);
+    srv->clients = c;
+    return c;
 }
 
-static void eio_closed(eio_conn *conn, const char *reason, void *ud) {
-    (void)ud;
-    sio_client *c = eio_upper(conn);
+void sio_client_closed(sio_client *c, const char *reason) {
     if (!c) return;
     while (c->sockets)
         socket_close(c->sockets, reason);
@@ -1040,11 +1059,6 @@ static void eio_closed(eio_conn *conn, const char *reason, void *ud) {
         c->srv->clients = c->next;
     if (c->next) c->next->prev = c->prev;
     free(c);
-}
-
-const eio_handlers *sio_eio_handlers(void) {
-    static const eio_handlers h = {eio_open, eio_message, eio_closed};
-    return &h;
 }
 
 static void free_nsp(const char *key, void *value, void *ud);
@@ -1077,16 +1091,15 @@ static void nsps_prune(sio_server *srv) {
 
 /* Times out server emits whose ack is late and transports that joined no
  * namespace in time. */
-static void tick(lws_sorted_usec_list_t *sul) {
-    sio_server *srv = lws_container_of(sul, sio_server, tick);
-    long long now = eio_now_ms();
+void sio_server_tick(sio_server *srv) {
+    long long now = now_ms(srv);
     for (sio_client *c = srv->clients; c; c = c->next) {
         if (!c->ever_connected && now - c->opened_at > srv->cfg.connect_timeout_ms)
-            eio_close(c->conn, 1008, "no namespace joined in time");
+            tp_close(c, 1008, "no namespace joined in time");
         if (c->pending.active && now - c->pending.since > srv->cfg.attachment_timeout_ms) {
             log_event(LOG_LEVEL_INFO, "sio: attachments not sent in time, closing", "sid",
-                      eio_sid(c->conn), NULL);
-            eio_close(c->conn, 1008, "attachments not sent in time");
+                      tp_sid(c), NULL);
+            tp_close(c, 1008, "attachments not sent in time");
         }
         for (sio_socket *s = c->sockets; s; s = s->next_in_client) {
             for (pending_ack **q = &s->acks; *q;) {
@@ -1106,11 +1119,15 @@ static void tick(lws_sorted_usec_list_t *sul) {
         addrs_prune(srv, now);
         nsps_prune(srv);
     }
+}
+
+static void tick(lws_sorted_usec_list_t *sul) {
+    sio_server *srv = lws_container_of(sul, sio_server, tick);
+    sio_server_tick(srv);
     lws_sul_schedule(srv->ctx, 0, &srv->tick, tick, 250 * LWS_US_PER_MS);
 }
 
-void sio_server_attach(sio_server *srv, eio_server *eio, struct lws_context *ctx) {
-    srv->eio = eio;
+void sio_server_attach(sio_server *srv, struct lws_context *ctx) {
     srv->ctx = ctx;
     lws_sul_schedule(ctx, 0, &srv->tick, tick, 250 * LWS_US_PER_MS);
 }
@@ -1164,6 +1181,5 @@ void sio_server_free(sio_server *srv) {
         free(d->name);
         free(d);
     }
-    if (the_server == srv) the_server = NULL;
     free(srv);
 }

@@ -78,15 +78,54 @@ typedef struct sio_config {
     int connect_burst;
 } sio_config;
 
-/* Creates the Socket.IO server on top of Engine.IO. Returns NULL when out of
- * memory. The eio_handlers to give eio_server_new() come from sio_eio_handlers(). */
+/* The transport under the server's clients: Engine.IO in the program
+ * (sio_eio_transport, ws/sio_eio.c), a fake in the unit tests. Each function
+ * takes the pointer a connection gave to sio_client_open(). */
+typedef struct sio_transport {
+    /* Queues a frame (a new reference to o). -1 when it was not queued (the
+     * connection is closing: the transport calls sio_client_closed later). */
+    int (*send)(void *tp, outbuf *o);
+    /* Closes with a WebSocket status and reason; sio_client_closed follows
+     * later, from the transport. Safe to call more than once. */
+    void (*close)(void *tp, int ws_status, const char *reason);
+    bool (*can_send_volatile)(const void *tp); /* a volatile frame could go out now */
+    const char *(*peer)(const void *tp);       /* the client's address */
+    const char *(*sid)(const void *tp);        /* the transport session's id */
+    const char *(*name)(const void *tp);       /* "polling", "websocket" */
+    long long (*now_ms)(void);                 /* the monotonic clock of every sio timer */
+} sio_transport;
+
+/* Engine.IO as the transport: the server's default. */
+extern const sio_transport sio_eio_transport;
+
+/* Creates the Socket.IO server, on Engine.IO unless sio_server_set_transport()
+ * says otherwise. Returns NULL when out of memory. The eio_handlers to give
+ * eio_server_new() come from sio_eio_handlers(), with this server as ud. */
 sio_server *sio_server_new(const sio_config *cfg);
+/* Replaces the transport (before any connection opens); tr is borrowed. */
+void sio_server_set_transport(sio_server *srv, const sio_transport *tr);
 /* Cancels the server's timer: call before destroying the lws context. */
 void sio_server_stop(sio_server *srv);
 void sio_server_free(sio_server *srv);
+/* Engine.IO's handlers feeding this layer (ws/sio_eio.c); their ud is the sio_server. */
 const eio_handlers *sio_eio_handlers(void);
-/* Attaches the Engine.IO server whose connections this server serves. */
-void sio_server_attach(sio_server *srv, eio_server *eio, struct lws_context *ctx);
+/* Starts the server's timer (sio_server_tick every 250 ms) in ctx's loop. */
+void sio_server_attach(sio_server *srv, struct lws_context *ctx);
+/* Times out server emits whose ack is late, transports that joined no
+ * namespace in time and attachments that did not come in time, by the
+ * transport's clock. The timer calls it; a test may call it directly. */
+void sio_server_tick(sio_server *srv);
+
+/* A transport connection, as the transport sees this layer. */
+typedef struct sio_client sio_client;
+/* A connection opened: tp is the transport's pointer for it. NULL when out
+ * of memory (the connection was then closed with 1011). */
+sio_client *sio_client_open(sio_server *srv, void *tp);
+/* One whole Engine.IO MESSAGE payload (text, or a binary attachment).
+ * Non-zero: the connection must be closed as malformed. */
+int sio_client_message(sio_client *c, const char *data, size_t len, bool binary);
+/* The connection is gone: its sockets disconnect with reason. Accepts NULL. */
+void sio_client_closed(sio_client *c, const char *reason);
 
 /* Namespaces. of() registers a static namespace by name; of_match() a family
  * of dynamic namespaces, created on first CONNECT to a name match() accepts.
