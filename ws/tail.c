@@ -3,8 +3,8 @@
 #include "log.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,16 +22,14 @@ struct tail {
     int fallback_ms;
 };
 
-static tail *the_tail; /* the raw-file callback finds it here */
-
 static void fallback(lws_sorted_usec_list_t *sul) {
     tail *t = lws_container_of(sul, tail, poll);
     t->fn(t->ud);
     lws_sul_schedule(t->ctx, 0, &t->poll, fallback, (lws_usec_t)t->fallback_ms * LWS_US_PER_MS);
 }
 
-tail *tail_new(struct lws_context *ctx, struct lws_vhost *vh, const char *db_path, void (*fn)(void *), void *ud,
-               int fallback_ms) {
+tail *tail_new(struct lws_context *ctx, struct lws_vhost *vh, const char *db_path,
+               void (*fn)(void *), void *ud, int fallback_ms) {
     tail *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     t->fn = fn;
@@ -50,17 +48,18 @@ tail *tail_new(struct lws_context *ctx, struct lws_vhost *vh, const char *db_pat
         goto fail;
     }
     lws_sock_file_fd_type fd = {.filefd = t->fd};
-    the_tail = t;
     t->wsi = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd, TAIL_PROTOCOL, NULL);
     if (!t->wsi) {
         log_event(LOG_LEVEL_ERROR, "tail: could not adopt the inotify descriptor", NULL);
         goto fail;
     }
+    /* The raw-file callback finds the tail in its wsi's opaque user data
+     * (adopting runs no RX callback before this line: that comes from the loop). */
+    lws_set_opaque_user_data(t->wsi, t);
     lws_sul_schedule(t->ctx, 0, &t->poll, fallback, (lws_usec_t)t->fallback_ms * LWS_US_PER_MS);
     return t;
 fail:
     if (t->fd >= 0) close(t->fd);
-    the_tail = NULL;
     free(t);
     return NULL;
 }
@@ -68,8 +67,9 @@ fail:
 void tail_free(tail *t) {
     if (!t) return;
     lws_sul_cancel(&t->poll);
-    if (the_tail == t) the_tail = NULL;
-    free(t); /* the descriptor is closed by lws with its wsi */
+    /* The descriptor is closed by lws with its wsi, later: it must not find t. */
+    if (t->wsi) lws_set_opaque_user_data(t->wsi, NULL);
+    free(t);
 }
 
 /* Drains the inotify queue; true when the notify file was among the changes. */
@@ -91,7 +91,7 @@ static bool drain(tail *t) {
 int tail_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                       size_t len) {
     (void)user, (void)in, (void)len;
-    tail *t = the_tail;
+    tail *t = lws_get_opaque_user_data(wsi);
     switch (reason) {
     case LWS_CALLBACK_RAW_RX_FILE:
         if (t && drain(t)) t->fn(t->ud);
