@@ -33,6 +33,7 @@ struct bus {
     bool flush_scheduled;
     int64_t (*offset_fn)(void *);
     void *offset_ud;
+    peers *peers; /* where volatile emits cross processes; NULL: nowhere */
 };
 
 /* ---- applying --------------------------------------------------------- */
@@ -165,13 +166,39 @@ int bus_publish_now(bus *b, const char *kind, json_t *payload, int64_t *id) {
     return rc;
 }
 
+/* Applies a volatile emit here and sends it to the other processes. Steals
+ * p. */
+static int emit_ephemeral(bus *b, json_t *p) {
+    apply_emit(p, b);
+    char *text = b->peers ? json_dumps(p, JSON_COMPACT) : NULL;
+    if (text) peers_send(b->peers, text, strlen(text)); /* too big: dropped */
+    free(text);
+    json_decref(p);
+    return 0;
+}
+
+void bus_peers_received(const char *data, size_t len, void *ud) {
+    bus *b = ud;
+    json_t *p = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+    if (json_is_object(p)) {
+        /* ephemeral whatever it says: dropped for a busy receiver, no offset */
+        json_object_set_new(p, "volatile", json_true());
+        json_object_del(p, "offset");
+        apply_emit(p, b);
+    }
+    json_decref(p);
+}
+
 int bus_emit(bus *b, const char *ns, const char *room, const char *except_sid, const char *event,
              json_t *args, bool is_volatile, bool with_offset) {
     json_t *p = json_pack("{s:s,s:s,s:O}", "ns", ns, "event", event, "args", args);
     if (!p) return -1;
     if (room) json_object_set_new(p, "room", json_string(room));
     if (except_sid) json_object_set_new(p, "except", json_string(except_sid));
-    if (is_volatile) json_object_set_new(p, "volatile", json_true());
+    if (is_volatile) {
+        json_object_set_new(p, "volatile", json_true());
+        return emit_ephemeral(b, p);
+    }
     if (with_offset) json_object_set_new(p, "offset", json_true());
     return bus_publish(b, "emit", p);
 }
@@ -201,6 +228,10 @@ void bus_attach(bus *b, struct lws_context *ctx) {
         b->flush_scheduled = false;
     }
     b->ctx = ctx;
+}
+
+void bus_peers(bus *b, peers *p) {
+    b->peers = p;
 }
 
 void bus_offset_source(bus *b, int64_t (*fn)(void *ud), void *ud) {

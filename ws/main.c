@@ -16,6 +16,7 @@
 #include "conformance.h"
 #include "eio.h"
 #include "log.h"
+#include "peers.h"
 #include "presence.h"
 #include "retention.h"
 #include "sio.h"
@@ -438,8 +439,8 @@ static void clamp_to_fd_limit(eio_config *e) {
     e->max_connections = max;
     int per = e->max_per_address > 0 ? e->max_per_address : EIO_DEFAULT_PER_ADDRESS;
     if (per > max) {
-        log_event(LOG_LEVEL_WARN, "chat-ws: --max-per-address lowered to --max-connections", "asked",
-                  LOG_I(per), "now", LOG_I(max), NULL);
+        log_event(LOG_LEVEL_WARN, "chat-ws: --max-per-address lowered to --max-connections",
+                  "asked", LOG_I(per), "now", LOG_I(max), NULL);
         per = max;
     }
     e->max_per_address = per;
@@ -570,6 +571,7 @@ int main(int argc, char **argv) {
     admin_ui *ui = NULL;
     bus *bs = NULL;
     tail *tl = NULL;
+    peers *pe = NULL;
     auth_secret secret;
     heartbeat hb = {0};
     pruner pr = {0};
@@ -625,6 +627,7 @@ int main(int argc, char **argv) {
          * default); bigger messages arrive in pieces, which eio gathers */
         {"eio", eio_lws_callback, eio_pss_size(), 512, 0, NULL, 0},
         {TAIL_PROTOCOL, tail_lws_callback, 0, 0, 0, NULL, 0},
+        {PEERS_PROTOCOL, peers_lws_callback, 0, 0, 0, NULL, 0},
         {WSMETRICS_PROTOCOL, wsmetrics_lws_callback, 0, 0, 0, NULL, 0},
         {NULL, NULL, 0, 0, 0, NULL, 0},
     };
@@ -674,6 +677,9 @@ int main(int argc, char **argv) {
         admin_attach(adm, context);
         tl = tail_new(context, lws_get_vhost_by_name(context, "chat"), o.db, deliver, &both, 2000);
         if (!tl) goto out;
+        /* typing crosses processes here; without it, it stays on this one */
+        pe = peers_new(lws_get_vhost_by_name(context, "chat"), o.db, bus_peers_received, bs);
+        bus_peers(bs, pe);
     }
     hb = (heartbeat){.st = st, .eio = eio, .process_id = o.chat.process_id, .ms = o.heartbeat_ms};
     if (st) lws_sul_schedule(context, 0, &hb.sul, beat, (lws_usec_t)hb.ms * LWS_US_PER_MS);
@@ -702,6 +708,8 @@ out:
         lws_sul_cancel(&hb.sul);
         lws_sul_cancel(&pr.sul);
         tail_free(tl);
+        bus_peers(bs, NULL);
+        peers_free(pe);
         eio_server_stop(eio);
         sio_server_stop(sio);
         if (ch) {
