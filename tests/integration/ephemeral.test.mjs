@@ -2,11 +2,11 @@
 // emitted at once on the sender's process and crosses to the other chat-ws
 // processes as unix datagrams (ws/peers.c), never through the database.
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { closeAll, closeLive, connect, join, until } from './lib/client.mjs';
 import { sqlite } from './lib/dbtools.mjs';
-import { startStack } from './lib/stack.mjs';
+import { killWs, startStack, wsPids } from './lib/stack.mjs';
 
 const T = { timeout: 60000 };
 const TYPINGS = 200;
@@ -93,7 +93,7 @@ describe('typing is ephemeral: a single process', () => {
 describe('typing is ephemeral: two processes', () => {
   let stack;
   before(async () => {
-    stack = await startStack({ wsProcs: 2 });
+    stack = await startStack({ wsProcs: 2, env: { RESTART_SEC: '0.2' } });
   });
   afterEach(async () => {
     await closeLive();
@@ -124,5 +124,34 @@ describe('typing is ephemeral: two processes', () => {
     assert.equal(out.rec.count('typing'), 0, 'a socket outside the room got typing');
     assert.equal((await diskState(stack.dbPath)).control, control, 'typing went through the control log');
     await closeAll(x, y, out);
+  });
+});
+
+describe('typing is ephemeral: the sockets of the processes', () => {
+  test('a dead process\'s socket is unlinked by the next sender; a stopped stack leaves none', T, async () => {
+    const stack = await startStack({ wsProcs: 2, env: { RESTART_SEC: '0.2' }, keep: true });
+    try {
+      const dir = `${stack.dbPath}-peers`;
+      const names = () => readdirSync(dir).sort();
+      await until(() => names().length === 2, 5000, 'both processes bound their socket');
+      assert.deepEqual(names(), wsPids(stack).map(String).sort());
+      const { oldPid } = await killWs(stack, 1, 'SIGKILL', { wait: false }); // no cleanup
+      assert.ok(names().includes(String(oldPid)), 'the dead process\'s socket is there until someone sends');
+      const x = await connect(`http://127.0.0.1:${stack.wsPorts[0]}`, { name: uniq('xena') });
+      const y = await connect(`http://127.0.0.1:${stack.wsPorts[0]}`, { name: uniq('yuri') });
+      for (const s of [x, y]) await join(s, 'general');
+      await until(() => {
+        x.emit('typing', { room: 'general' }); // once its process is gone, the socket refuses
+        return !names().includes(String(oldPid));
+      }, 10000, 'the stale socket unlinked');
+      await y.rec.next('typing');
+      await closeAll(x, y);
+      await stack.stop();
+      assert.deepEqual(names(), [], 'a process that stopped left its socket');
+    } finally {
+      await closeLive();
+      await stack.stop();
+      rmSync(stack.runDir, { recursive: true, force: true });
+    }
   });
 });
