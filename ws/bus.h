@@ -33,7 +33,8 @@ void bus_attach(bus *b, struct lws_context *ctx);
 void bus_offset_source(bus *b, int64_t (*fn)(void *ud), void *ud);
 
 /* Gives the bus the channel its volatile emits reach the other processes
- * through; NULL (the default) keeps them on this process. p is borrowed. */
+ * through; NULL (the default) keeps them on this process. p is borrowed.
+ * Accepts a NULL bus (a process without one). */
 void bus_peers(bus *b, peers *p);
 /* A peers_fn for bus_peers' channel: applies a volatile emit that another
  * process sent (data is hostile: anything else is ignored); ud is the bus. */
