@@ -158,9 +158,16 @@ async function members(page) {
   return page.$$eval('#member-list .member-name', (els) => els.map((e) => e.textContent));
 }
 
+/* A poll the page sent just before closing its Engine.IO session (a new
+ * token replaces the socket) can reach the server after the close packet, on
+ * another connection: the session is gone and Engine.IO answers 400, as the
+ * official suite requires. The browser logs that answer; it is no fault. */
+const RACING_POLL = /status of 400 \(Bad Request\) \(http:\/\/[^)]*\/socket\.io\/\?EIO=4&transport=polling&t=[^&]*&sid=/;
+
 function assertClean(...people) {
   for (const p of people) {
-    assert.deepEqual(p.errors, [], `${p.name}: no console errors`);
+    const errors = p.errors.filter((e) => !RACING_POLL.test(e));
+    assert.deepEqual(errors, [], `${p.name}: no console errors`);
     assert.deepEqual(p.dialogs, [], `${p.name}: no dialogs`);
   }
 }
