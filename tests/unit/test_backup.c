@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "store_fixture.h"
+
 #include "backup.h"
 #include "store.h"
 
@@ -23,12 +25,9 @@ typedef struct fixture {
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/test_backup.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->db, sizeof f->db, "%s/chat.db", f->dir);
+    store_fixture_open(f->dir, f->db, sizeof f->db, &f->st);
     snprintf(f->copy, sizeof f->copy, "%s/copy.db", f->dir);
     snprintf(f->restored, sizeof f->restored, "%s/restored.db", f->dir);
-    char err[256];
-    assert_int_equal(store_open(&f->st, f->db, NULL, err, sizeof err), STORE_OK);
     store_room r;
     assert_int_equal(store_room_create(f->st, "/", "lobby", &r), STORE_OK);
     f->room = r.id;
@@ -38,10 +37,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     fixture *f = *state;
-    store_close(f->st);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    store_fixture_close(f->st, f->dir);
     free(f);
     return 0;
 }

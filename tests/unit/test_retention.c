@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "store_fixture.h"
 #include <sqlite3.h>
 
 #include "retention.h"
@@ -28,10 +30,7 @@ typedef struct fixture {
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/test_retention.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/chat.db", f->dir);
-    char err[256];
-    assert_int_equal(store_open(&f->st, f->path, NULL, err, sizeof err), STORE_OK);
+    store_fixture_open(f->dir, f->path, sizeof f->path, &f->st);
     store_room r;
     assert_int_equal(store_room_create(f->st, "/", "lobby", &r), STORE_OK);
     f->room = r.id;
@@ -41,10 +40,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     fixture *f = *state;
-    store_close(f->st);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    store_fixture_close(f->st, f->dir);
     free(f);
     return 0;
 }

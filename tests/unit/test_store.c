@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "store_fixture.h"
+
 #include "store.h"
 
 typedef struct fixture {
@@ -21,20 +23,14 @@ typedef struct fixture {
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/test_store.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/chat.db", f->dir);
-    char err[256];
-    assert_int_equal(store_open(&f->st, f->path, NULL, err, sizeof err), STORE_OK);
+    store_fixture_open(f->dir, f->path, sizeof f->path, &f->st);
     *state = f;
     return 0;
 }
 
 static int teardown(void **state) {
     fixture *f = *state;
-    store_close(f->st);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    store_fixture_close(f->st, f->dir);
     free(f);
     return 0;
 }
