@@ -7,19 +7,32 @@
 
 #include "eio_internal.h"
 
-/* Whether the connection stays open after this request's answer, by the
- * rule lws applies when the transaction completes: HTTP/1.1 keeps it alive,
- * HTTP/1.0 closes it, and a Connection header of exactly "close" or
- * "keep-alive" overrides either. */
-static bool http_keeps_alive(struct lws *wsi) {
+/* The Connection header an answer must carry, or NULL for none. The
+ * connection stays open by the rule lws applies when the transaction
+ * completes: HTTP/1.1 keeps it alive, HTTP/1.0 closes it, and a Connection
+ * header of exactly "close" or "keep-alive" overrides either. An answer the
+ * connection closes after (the client asked, HTTP/1.0, or close_after) says
+ * "close", so a keep-alive pool does not send the next request on it (RFC
+ * 9112 section 9.6); HTTP/1.0 keep-alive is confirmed with "keep-alive". */
+static const char *http_connection_header(struct lws *wsi, bool close_after) {
     char version[16], conn[32];
-    bool keep = lws_hdr_copy(wsi, version, sizeof version, WSI_TOKEN_HTTP) > 7 &&
-                version[5] == '1' && version[7] == '1';
+    bool http11 = lws_hdr_copy(wsi, version, sizeof version, WSI_TOKEN_HTTP) > 7 &&
+                  version[5] == '1' && version[7] == '1';
+    bool keep = http11;
     if (lws_hdr_copy(wsi, conn, sizeof conn, WSI_TOKEN_CONNECTION) > 0) {
         if (!strcasecmp(conn, "close")) keep = false;
         if (!strcasecmp(conn, "keep-alive")) keep = true;
     }
-    return keep;
+    if (close_after || !keep) return "close";
+    return http11 ? NULL : "keep-alive";
+}
+
+static int add_connection(struct lws *wsi, bool close_after, unsigned char **p,
+                          unsigned char *end) {
+    const char *conn = http_connection_header(wsi, close_after);
+    return conn &&
+           lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)conn,
+                                        (int)strlen(conn), p, end);
 }
 
 static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
@@ -50,34 +63,24 @@ static int http_preflight(eio_server *srv, struct lws *wsi) {
         add_header(wsi, "access-control-allow-methods:", "GET, POST", &p, end) ||
         add_header(wsi, "access-control-allow-headers:", "Content-Type", &p, end) ||
         add_header(wsi, "access-control-max-age:", "600", &p, end) ||
-        (!http_keeps_alive(wsi) && add_header(wsi, "connection:", "close", &p, end)) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
+        add_connection(wsi, false, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 /* Writes a whole response: status, type, body (body has LWS_PRE bytes of
- * headroom before it), and ends the transaction. A response the connection
- * closes after (the client asked, HTTP/1.0, or close_after) says so in
- * Connection: close, so a keep-alive pool does not send the next request on
- * it (RFC 9112 section 9.6); HTTP/1.0 keep-alive is confirmed the same way.
- * Returns -1 to close. */
+ * headroom before it), and ends the transaction; the connection closes
+ * after it when close_after (see http_connection_header). Returns -1 to
+ * close. */
 static int http_send_ex(eio_server *srv, struct lws *wsi, unsigned status, const char *ctype,
                         unsigned char *body, size_t len, bool close_after) {
     unsigned char hdr[LWS_PRE + 1024];
     unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
-    bool keep = !close_after && http_keeps_alive(wsi);
-    char version[16];
-    bool http10 =
-        lws_hdr_copy(wsi, version, sizeof version, WSI_TOKEN_HTTP) <= 7 || version[7] != '1';
-    const char *conn = !keep ? "close" : http10 ? "keep-alive" : NULL;
     if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &p, end) ||
-        (conn &&
-         lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)conn,
-                                      (int)strlen(conn), &p, end)) ||
-        add_cors(srv, wsi, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
+        add_connection(wsi, close_after, &p, end) || add_cors(srv, wsi, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     if (len && !lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) &&
         lws_write(wsi, body, len, LWS_WRITE_HTTP_FINAL) != (int)len)
