@@ -85,7 +85,7 @@ static bool api_have_store(store *st, http_response *resp) {
 }
 
 bool api_valid_workspace(const char *ns) {
-    return store_valid_workspace(ns);
+    return contract_valid_workspace(ns);
 }
 
 /* Answers 401 with the challenge of RFC 6750: why is NULL when the request
@@ -260,7 +260,7 @@ static bool api_query_namespace(const http_request *req, char *ns, size_t nslen,
         snprintf(ns, nslen, "/");
         return true;
     }
-    if (rc != HTTP_OK || !store_valid_chat_namespace(ns)) {
+    if (rc != HTTP_OK || !contract_valid_chat_namespace(ns)) {
         http_reply_error(resp, 400, "invalid namespace");
         return false;
     }
@@ -292,22 +292,22 @@ static int api_message_cb(const store_message *msg, void *ctx) {
     return 0;
 }
 
-/* A canonical copy of name in (trimmed, NFC: store_name_clean), malloc'd
+/* A canonical copy of name in (trimmed, NFC: contract_name_clean), malloc'd
  * into *out, when valid() accepts it. Else answers 400 with msg (500 when out
  * of memory) and returns false; *out is then NULL or a copy the caller frees
  * as usual. */
 static bool api_trimmed(const char *in, bool (*valid)(const char *), const char *msg, char **out,
                         http_response *resp) {
-    if ((*out = malloc(STORE_ROOM_NAME_BUF)) == NULL) {
+    if ((*out = malloc(CONTRACT_ROOM_NAME_BUF)) == NULL) {
         http_reply_error(resp, 500, "out of memory");
         return false;
     }
-    if (strlen(in) >= STORE_ROOM_NAME_BUF) {
+    if (strlen(in) >= CONTRACT_ROOM_NAME_BUF) {
         http_reply_error(resp, 400, msg);
         return false;
     }
     memcpy(*out, in, strlen(in) + 1);
-    if (store_name_clean(*out, STORE_ROOM_NAME_BUF) != 0 || !valid(*out)) {
+    if (contract_name_clean(*out, CONTRACT_ROOM_NAME_BUF) != 0 || !valid(*out)) {
         http_reply_error(resp, 400, msg);
         return false;
     }
@@ -345,16 +345,16 @@ static bool api_query_number(const http_request *req, const char *name, int64_t 
 
 void api_rooms_list(const api_env *env, const http_request *req, http_response *resp) {
     store *st = env->st;
-    char ns[STORE_NAMESPACE_BUF];
+    char ns[CONTRACT_NAMESPACE_BUF];
     api_list_ctx c = {NULL, false};
-    int64_t after = 0, limit = STORE_ROOMS_PAGE_DEFAULT;
+    int64_t after = 0, limit = contract_default(CONTRACT_ROOMS_PAGE);
     bool more;
     int rc;
 
     if (!api_query_namespace(req, ns, sizeof ns, resp)) return;
     if (!api_query_number(req, "after", &after, resp)) return;
     if (!api_query_number(req, "limit", &limit, resp)) return;
-    if (limit < 1 || limit > STORE_ROOMS_PAGE_MAX) {
+    if (limit < 1 || limit > CONTRACT_ROOMS_PAGE_MAX) {
         http_reply_error(resp, 400, "\"limit\" must be between 1 and 500");
         return;
     }
@@ -397,11 +397,11 @@ void api_rooms_create(const api_env *env, const http_request *req, http_response
         goto out;
     }
     if (ns_in == NULL) ns_in = "/";
-    if (!store_valid_chat_namespace(ns_in)) {
+    if (!contract_valid_chat_namespace(ns_in)) {
         http_reply_error(resp, 400, "invalid namespace");
         goto out;
     }
-    if (!api_trimmed(name_in, store_valid_room_name, API_ROOM_NAME_RULE, &name, resp)) goto out;
+    if (!api_trimmed(name_in, contract_valid_room_name, API_ROOM_NAME_RULE, &name, resp)) goto out;
     trimmed = name;
     if (!api_have_store(st, resp)) goto out;
     if (!api_namespace_access(env, req, ns_in, resp)) goto out;
@@ -611,7 +611,7 @@ void api_workspace_put(const api_env *env, const http_request *req, const char *
     }
     /* The change and, made private, the event that makes every ws process
      * evict the sockets that no longer qualify: one commit. */
-    char payload[STORE_NAMESPACE_BUF + 32];
+    char payload[CONTRACT_NAMESPACE_BUF + 32];
     snprintf(payload, sizeof payload, "{\"namespace\":\"%s\"}", ns); /* ns is [a-z0-9/-] */
     int64_t event_id;
     rc = store_begin(env->st);
@@ -641,7 +641,7 @@ void api_messages_list(const api_env *env, const http_request *req, int64_t room
     if (!api_query_number(req, "after", &after, resp)) return;
     if (!api_query_number(req, "before", &before, resp)) return;
     if (!api_query_number(req, "limit", &limit, resp)) return;
-    if (limit < 1 || limit > STORE_LIST_MAX) {
+    if (limit < 1 || limit > CONTRACT_MESSAGES_PAGE_MAX) {
         http_reply_error(resp, 400, "\"limit\" must be between 1 and 500");
         return;
     }
@@ -737,13 +737,13 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         http_reply_error(resp, 400, "\"user\" and \"text\" are required");
         goto out;
     }
-    if (!api_trimmed(user_in, store_valid_user_name, API_USER_NAME_RULE, &user, resp)) goto out;
+    if (!api_trimmed(user_in, contract_valid_user_name, API_USER_NAME_RULE, &user, resp)) goto out;
     trimmed = user;
-    if (!store_valid_text(text)) {
+    if (!contract_valid_text(text)) {
         http_reply_error(resp, 400, "invalid text: 1-4000 characters");
         goto out;
     }
-    if (client_id != NULL && (client_id[0] == '\0' || strlen(client_id) > STORE_CLIENT_ID_MAX)) {
+    if (client_id != NULL && (client_id[0] == '\0' || strlen(client_id) > CONTRACT_CLIENT_ID_MAX)) {
         http_reply_error(resp, 400, "invalid client_id: 1-64 bytes");
         goto out;
     }
@@ -884,7 +884,7 @@ void api_users_claim(const api_env *env, const http_request *req, http_response 
         http_reply_error(resp, 400, "\"name\" is required");
         goto out;
     }
-    if (!api_trimmed(name_in, store_valid_user_name, API_USER_NAME_RULE, &name, resp)) goto out;
+    if (!api_trimmed(name_in, contract_valid_user_name, API_USER_NAME_RULE, &name, resp)) goto out;
     if (!api_have_store(env->st, resp)) goto out;
     token = auth_issue(env->secret != NULL ? env->secret : &no_secret, false, NULL, name,
                        AUTH_USER_TTL_S);

@@ -27,7 +27,7 @@ typedef struct api_env {
 
 /* GET /api/rooms?namespace=/&after=&limit= -> 200 {"rooms":[room...],"more":bool}:
  * the rooms with id > after (0), ascending, at most limit (1..
- * STORE_ROOMS_PAGE_MAX, default STORE_ROOMS_PAGE_DEFAULT); more tells that
+ * CONTRACT_ROOMS_PAGE_MAX, default contract_default(CONTRACT_ROOMS_PAGE)); more tells that
  * another page follows (page on with after = the last id). 400 bad namespace
  * or number. */
 void api_rooms_list(const api_env *env, const http_request *req, http_response *resp);
@@ -49,7 +49,7 @@ void api_room_delete(const api_env *env, const http_request *req, int64_t room_i
                      http_response *resp);
 
 /* GET /api/rooms/{id}/messages?after=&before=&limit= -> 200 {"messages":[...]}
- * ascending by id; limit 1..STORE_LIST_MAX (default 50) else 400; 404. */
+ * ascending by id; limit 1..CONTRACT_MESSAGES_PAGE_MAX (default 50) else 400; 404. */
 void api_messages_list(const api_env *env, const http_request *req, int64_t room_id,
                        http_response *resp);
 

@@ -299,7 +299,7 @@ void page_chat(store *st, const char *ns, http_response *resp) {
         }
     }
     if (st != NULL && !is_private) {
-        rc = store_rooms_list(st, ns, 0, STORE_ROOMS_PAGE_DEFAULT, page_room_cb, &r);
+        rc = store_rooms_list(st, ns, 0, contract_default(CONTRACT_ROOMS_PAGE), page_room_cb, &r);
         if (r.oom) goto oom;
         if (rc != STORE_OK) {
             log_event(LOG_LEVEL_WARN, "store error", "func", __func__, "nsp", ns, "status",
@@ -309,7 +309,7 @@ void page_chat(store *st, const char *ns, http_response *resp) {
         }
     }
     data = json_pack("{s:s,s:O,s:b,s:b,s:i}", "namespace", ns, "rooms", r.array, "offline", offline,
-                     "private", is_private, "rooms_page", STORE_ROOMS_PAGE_DEFAULT);
+                     "private", is_private, "rooms_page", contract_default(CONTRACT_ROOMS_PAGE));
     if (data == NULL) goto oom;
     if ((f = open_memstream(&html, &len)) == NULL) goto oom;
     rc = page_write(f, ns, data, offline, is_private);

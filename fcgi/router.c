@@ -23,7 +23,7 @@ typedef struct router_match {
     router_route route;
     int64_t id;                   /* the room id of the room routes */
     int64_t mid;                  /* the message id of ROUTE_MESSAGE */
-    char ns[STORE_NAMESPACE_BUF]; /* the namespace of ROUTE_PAGE and ROUTE_WORKSPACE */
+    char ns[CONTRACT_NAMESPACE_BUF]; /* the namespace of ROUTE_PAGE and ROUTE_WORKSPACE */
 } router_match;
 
 /* Reads a workspace name, the whole rest of the path at name, into m->ns as

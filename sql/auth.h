@@ -20,8 +20,8 @@ typedef struct auth_secret {
 /* What a verified token grants. */
 typedef struct auth_claims {
     bool admin;                          /* "admin": true */
-    char workspace[STORE_NAMESPACE_BUF]; /* "workspace": "/acme", or "" */
-    char sub[STORE_USER_NAME_BUF];       /* "sub", or "" */
+    char workspace[CONTRACT_NAMESPACE_BUF]; /* "workspace": "/acme", or "" */
+    char sub[CONTRACT_USER_NAME_BUF];       /* "sub", or "" */
     long exp;                            /* "exp" in seconds since the epoch, 0 if none */
 } auth_claims;
 

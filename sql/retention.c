@@ -135,7 +135,7 @@ int retention_get(store *st, const char *ns, retention_policy *out) {
 }
 
 int retention_set(store *st, const char *ns, const retention_policy *p) {
-    if (!store_valid_namespace(ns) || !retention_valid(p, true)) return STORE_INVALID;
+    if (!contract_valid_namespace(ns) || !retention_valid(p, true)) return STORE_INVALID;
     sqlite3_stmt *s = retention_prepare(st, R_WS_SET);
     if (s) {
         sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
@@ -316,7 +316,7 @@ int retention_step(retention *r, int64_t now_ms, retention_stats *stats) {
     retention_stats local;
     retention_stats *out = stats ? stats : &local;
     memset(out, 0, sizeof *out);
-    char ns[STORE_NAMESPACE_BUF];
+    char ns[CONTRACT_NAMESPACE_BUF];
     retention_policy p;
     int rc = next_room(r, &out->room_id, ns, sizeof ns);
     if (rc == STORE_OK && out->room_id) {

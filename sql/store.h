@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "contract.h"
+
 /* Status codes: 0 is success, every failure is negative. */
 #define STORE_OK 0
 #define STORE_NOTFOUND -1 /* no such row */
@@ -17,24 +19,15 @@
 #define STORE_LIMIT -7    /* a configured cap is reached (rooms per namespace) */
 #define STORE_OVER_BUDGET -8 /* a write budget (store_budget_spend) is used up */
 
-/* Limits of the public contract, in characters (UTF-8 code points). */
-#define STORE_ROOM_NAME_MAX 64
-#define STORE_USER_NAME_MAX 32
-#define STORE_TEXT_MAX 4000
-#define STORE_NAMESPACE_MAX 33       /* "/" + 32 */
-#define STORE_CLIENT_ID_MAX 64       /* bytes */
-#define STORE_LIST_MAX 500           /* most messages one list call returns */
-#define STORE_ROOMS_PAGE_DEFAULT 100 /* rooms per page without limit= */
-#define STORE_ROOMS_PAGE_MAX 500     /* most rooms one page holds */
-#define STORE_ROOMS_MAX_DEFAULT 1000 /* rooms per namespace unless $CHAT_MAX_ROOMS */
-/* The first character of a guest's display name ("~guest-1a2b3c"). No valid
- * user name starts with it, so no one can claim or impersonate a guest form. */
-#define STORE_GUEST_MARK '~'
-
-/* Byte sizes of buffers holding those strings, NUL included. */
-#define STORE_ROOM_NAME_BUF (STORE_ROOM_NAME_MAX * 4 + 1)
-#define STORE_USER_NAME_BUF (STORE_USER_NAME_MAX * 4 + 1)
-#define STORE_NAMESPACE_BUF (STORE_NAMESPACE_MAX + 1)
+/* The limits live in common/contract.h. These aliases keep the store's own
+ * code (sql/) as it was; code outside sql/ uses the contract's names. */
+#define STORE_CLIENT_ID_MAX CONTRACT_CLIENT_ID_MAX
+#define STORE_LIST_MAX CONTRACT_MESSAGES_PAGE_MAX
+#define STORE_ROOMS_PAGE_MAX CONTRACT_ROOMS_PAGE_MAX
+#define STORE_ROOMS_MAX_DEFAULT contract_default(CONTRACT_ROOMS_PER_NAMESPACE)
+#define STORE_ROOM_NAME_BUF CONTRACT_ROOM_NAME_BUF
+#define STORE_USER_NAME_BUF CONTRACT_USER_NAME_BUF
+#define STORE_NAMESPACE_BUF CONTRACT_NAMESPACE_BUF
 
 typedef struct store store; /* one connection and its prepared statements */
 
@@ -115,36 +108,14 @@ const char *store_errmsg(const store *st);
 /* Current wall time in ms since the epoch, the unit of every timestamp here. */
 int64_t store_now_ms(void);
 
-/* Validation of the contract's strings. Each returns true when s (a NUL
- * terminated UTF-8 string) is acceptable. Names are checked after trimming;
- * store_trim() trims leading and trailing ASCII whitespace in place.
- * A valid name is 1..max code points of valid UTF-8 in NFC, with no C0/C1
- * control, no bidi control (U+061C, U+200E/F, U+202A-202E, U+2066-2069)
- * and no invisible separator (U+200B, U+2028-2029, U+2060-2064, U+FEFF,
- * U+FFF9-FFFB); a user name also does not start with STORE_GUEST_MARK. */
-bool store_valid_room_name(const char *s);
-bool store_valid_user_name(const char *s);
-/* A message's sender: a valid user name, or a guest's display form. */
-bool store_valid_sender(const char *s);
-/* Makes a name from a client canonical in place: trims it, refuses (-1,
- * s then unspecified) invalid UTF-8, more than STORE_ROOM_NAME_BUF bytes or a
- * forbidden code point, and normalises it to NFC (ICU) within cap bytes,
- * NUL included. Returns 0; the caller then checks the length with
- * store_valid_room_name / store_valid_user_name. */
-int store_name_clean(char *s, size_t cap);
-bool store_valid_text(const char *s);
-bool store_valid_namespace(const char *s); /* "/" or "/" + 1-32 of a-z 0-9 - */
-/* The namespace of the admin's own Socket.IO handlers (ws/admin.c): no
- * workspace, room or chat socket may take it. */
-#define STORE_ADMIN_NAMESPACE "/admin"
-/* Whether s can name a workspace: a valid namespace but "/" and the admin
- * one. The one place that rule is written. */
-bool store_valid_workspace(const char *s);
-/* Whether s can hold chat rooms: "/" or a valid workspace. */
-bool store_valid_chat_namespace(const char *s);
-char *store_trim(char *s);
-/* Number of code points in a valid UTF-8 string, or -1 when it is not valid. */
-long store_utf8_len(const char *s, size_t len);
+/* The store checks its arguments with the contract's validation
+ * (common/contract.h); these aliases are its names for it. */
+#define store_valid_room_name contract_valid_room_name
+#define store_valid_user_name contract_valid_user_name
+#define store_valid_sender contract_valid_sender
+#define store_valid_text contract_valid_text
+#define store_valid_namespace contract_valid_namespace
+#define store_valid_workspace contract_valid_workspace
 
 /* Transactions. store_begin() starts BEGIN IMMEDIATE so a writer never needs
  * to upgrade a read lock; store_commit()/store_rollback() end it. The single
@@ -172,7 +143,7 @@ int store_room_delete(store *st, int64_t id);
 /* Makes sure room "general" exists in ns (a workspace on first use). */
 int store_namespace_ensure(store *st, const char *ns);
 
-/* Appends a message to room_id's log. user is a store_valid_sender(). When
+/* Appends a message to room_id's log. user is a contract_valid_sender(). When
  * client_id is not NULL and the same user already stored a message with it in
  * this room, nothing is written, *duplicate is set and *id / *ts are those of
  * the stored message (the same client_id in another room is another message).
@@ -249,7 +220,10 @@ int store_workspace_create(store *st, const char *ns, int64_t max_workspaces, bo
 typedef struct store_write_budget {
     int64_t user_minute, user_day, addr_minute, addr_day;
 } store_write_budget;
-#define STORE_BUDGET_DEFAULT {120, 10000, 600, 50000}
+/* The table's defaults (common/contract.h), for a compound literal. */
+#define STORE_BUDGET_DEFAULT                                                                       \
+    {contract_default(CONTRACT_BUDGET_USER_MINUTE), contract_default(CONTRACT_BUDGET_USER_DAY),    \
+     contract_default(CONTRACT_BUDGET_ADDR_MINUTE), contract_default(CONTRACT_BUDGET_ADDR_DAY)}
 /* The defaults, or $CHAT_WRITE_BUDGET ("UM/UD/AM/AD", as parse reads). */
 void store_write_budget_init(store_write_budget *b);
 /* Reads "user-minute/user-day/address-minute/address-day" counts, e.g.

@@ -61,7 +61,7 @@ static void expire_socket(sio_socket *s, void *ud) {
 
 static void expiry_tick(lws_sorted_usec_list_t *sul) {
     admin *a = lws_container_of(sul, admin, expiry);
-    sio_nsp *nsp = sio_nsp_get(a->srv, STORE_ADMIN_NAMESPACE);
+    sio_nsp *nsp = sio_nsp_get(a->srv, CONTRACT_ADMIN_NAMESPACE);
     long now_s = (long)time(NULL);
     if (nsp) sio_nsp_each_socket(nsp, expire_socket, &now_s);
     if (a->ctx)
@@ -109,7 +109,7 @@ static void append_control(admin *a, sio_event *ev, const char *kind, json_t *pa
 static void on_announce(sio_socket *s, sio_event *ev, void *ud) {
     (void)s;
     const char *text = sio_str(json_object_get(json_array_get(ev->args, 0), "text"));
-    if (!text || !store_valid_text(text))
+    if (!text || !contract_valid_text(text))
         return ack_error(ev->ack, "expected {text} of 1-4000 characters");
     append_control(ud, ev, "announce",
                    json_pack("{s:s,s:I}", "text", text, "ts", (json_int_t)store_now_ms()));
@@ -139,7 +139,7 @@ typedef struct apply_ctx {
 } apply_ctx;
 
 static bool chat_nsp(const sio_nsp *nsp) {
-    return strcmp(sio_nsp_name(nsp), STORE_ADMIN_NAMESPACE) != 0;
+    return strcmp(sio_nsp_name(nsp), CONTRACT_ADMIN_NAMESPACE) != 0;
 }
 
 static void announce_nsp(sio_nsp *nsp, void *ud) {
@@ -194,7 +194,7 @@ admin *admin_new(sio_server *srv, eio_server *eio, store *st, bus *b, const auth
     a->secret = secret;
     bus_on(b, "announce", apply_announce, a);
     bus_on(b, "kick", apply_kick, a);
-    sio_nsp_def *def = sio_of(srv, STORE_ADMIN_NAMESPACE);
+    sio_nsp_def *def = sio_of(srv, CONTRACT_ADMIN_NAMESPACE);
     sio_use(def, require_admin, a);
     sio_on(def, "stats", on_stats, a);
     sio_on(def, "announce", on_announce, a);

@@ -22,7 +22,7 @@
 
 /* Per-socket chat state, the socket's ctx. */
 typedef struct chat_user {
-    char name[STORE_USER_NAME_BUF];
+    char name[CONTRACT_USER_NAME_BUF];
     bool named;            /* an owned name (auth.name with its credential): cursors apply */
     char credential[1024]; /* a fresh user token for the session event, or "" */
     int64_t replayed_upto; /* live delivery skips ids <= this: recovery sent them */
@@ -414,10 +414,10 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
     metrics_inc(wsm.messages_received);
     json_t *cid = json_object_get(json_array_get(ev->args, 0), "client_id");
     if (!room || !text) return ack_error(ev->ack, "expected {room, text}");
-    if (!store_valid_text(text)) return ack_error(ev->ack, "text must be 1-4000 characters");
+    if (!contract_valid_text(text)) return ack_error(ev->ack, "text must be 1-4000 characters");
     const char *client_id = sio_str(cid);
     if (cid && !json_is_null(cid) &&
-        (!client_id || !client_id[0] || strlen(client_id) > STORE_CLIENT_ID_MAX))
+        (!client_id || !client_id[0] || strlen(client_id) > CONTRACT_CLIENT_ID_MAX))
         return ack_error(ev->ack, "client_id must be a string of 1-64 bytes");
     if (!sio_in_room(s, room)) return ack_error(ev->ack, "join the room first");
     int64_t room_id;
@@ -565,8 +565,8 @@ static void on_rooms(sio_socket *s, sio_event *ev, void *ud) {
            *limit = json_object_get(opt, "limit");
     if ((after && !json_is_integer(after)) || json_integer_value(after) < 0)
         return ack_error(ev->ack, "after must be a non-negative integer");
-    json_int_t n = limit ? json_integer_value(limit) : STORE_ROOMS_PAGE_DEFAULT;
-    if ((limit && !json_is_integer(limit)) || n < 1 || n > STORE_ROOMS_PAGE_MAX)
+    json_int_t n = limit ? json_integer_value(limit) : contract_default(CONTRACT_ROOMS_PAGE);
+    if ((limit && !json_is_integer(limit)) || n < 1 || n > CONTRACT_ROOMS_PAGE_MAX)
         return ack_error(ev->ack, "limit must be 1-500");
     json_t *list = json_array();
     int rc = store_rooms_list(c->st, sio_nsp_name(sio_socket_nsp(s)), json_integer_value(after),
@@ -585,11 +585,11 @@ static void on_create_room(sio_socket *s, sio_event *ev, void *ud) {
     const char *given = str_field(ev, "name");
     if (!given) given = sio_str(json_array_get(ev->args, 0));
     if (!given) return ack_error(ev->ack, "expected {name}");
-    char name[STORE_ROOM_NAME_BUF];
+    char name[CONTRACT_ROOM_NAME_BUF];
     if (strlen(given) >= sizeof name)
         return ack_error(ev->ack, "room name must be 1-64 characters");
     snprintf(name, sizeof name, "%s", given);
-    if (store_name_clean(name, sizeof name) || !store_valid_room_name(name))
+    if (contract_name_clean(name, sizeof name) || !contract_valid_room_name(name))
         return ack_error(ev->ack, "room name must be 1-64 characters, no control, bidi or "
                                   "invisible formatting characters");
     store_room r;
@@ -605,7 +605,7 @@ static void on_create_room(sio_socket *s, sio_event *ev, void *ud) {
  * open_workspaces, may be created by its first CONNECT (workspace_admit). */
 static bool is_workspace(const char *name, void *ud) {
     chat *c = ud;
-    if (!store_valid_workspace(name)) return false;
+    if (!contract_valid_workspace(name)) return false;
     bool exists = false;
     if (store_workspace_exists(c->st, name, &exists)) return false;
     return exists || c->cfg.open_workspaces;
@@ -783,7 +783,7 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
             return -1;
         }
         snprintf(u->name, sizeof u->name, "%s", given);
-        if (store_name_clean(u->name, sizeof u->name) || !store_valid_user_name(u->name)) {
+        if (contract_name_clean(u->name, sizeof u->name) || !contract_valid_user_name(u->name)) {
             snprintf(err, errlen,
                      "invalid name: 1-32 characters, not starting with ~, no "
                      "control, bidi or invisible formatting characters");
@@ -791,7 +791,7 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
         }
         if (own_name(c, u, auth, err, errlen)) return -1;
     } else {
-        snprintf(u->name, sizeof u->name, "%cguest-%.6s", STORE_GUEST_MARK, sio_socket_id(s));
+        snprintf(u->name, sizeof u->name, "%cguest-%.6s", CONTRACT_GUEST_MARK, sio_socket_id(s));
     }
     const char *token = sio_str(json_object_get(auth, "token"));
     const char *why = NULL;
@@ -874,7 +874,7 @@ static void evict_expired(sio_socket *s, void *ud) {
 }
 
 static void expire_nsp(sio_nsp *nsp, void *ud) {
-    if (store_valid_workspace(sio_nsp_name(nsp)))
+    if (contract_valid_workspace(sio_nsp_name(nsp)))
         sio_nsp_each_socket(nsp, evict_expired, ud);
 }
 

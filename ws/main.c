@@ -536,15 +536,15 @@ static int issue_token(const options *o) {
         fprintf(stderr, "chat-ws: %s\n", secret.len ? err : "set CHAT_SECRET_FILE or CHAT_SECRET");
         return 1;
     }
-    if (o->token_workspace && !store_valid_namespace(o->token_workspace)) {
+    if (o->token_workspace && !contract_valid_namespace(o->token_workspace)) {
         fprintf(stderr, "chat-ws: --workspace must be /name (a-z 0-9 -)\n");
         return 2;
     }
-    char sub[STORE_USER_NAME_BUF] = "";
+    char sub[CONTRACT_USER_NAME_BUF] = "";
     if (o->token_sub) {
         snprintf(sub, sizeof sub, "%s", o->token_sub);
-        if (strlen(o->token_sub) >= sizeof sub || store_name_clean(sub, sizeof sub) ||
-            !store_valid_user_name(sub)) {
+        if (strlen(o->token_sub) >= sizeof sub || contract_name_clean(sub, sizeof sub) ||
+            !contract_valid_user_name(sub)) {
             fprintf(stderr, "chat-ws: --sub must be a valid user name\n");
             return 2;
         }

@@ -54,14 +54,14 @@ static void gather_room(store *st, gather_ctx *g, int64_t room_id, int64_t from)
     for (;;) {
         int64_t before = g->last;
         g->page = 0;
-        if (store_messages_list(st, room_id, g->last, 0, STORE_LIST_MAX, gather_one, g)) {
+        if (store_messages_list(st, room_id, g->last, 0, CONTRACT_MESSAGES_PAGE_MAX, gather_one, g)) {
             g->over = true;
             return;
         }
         /* after 0 may list the newest page rather than the oldest: a full
          * one is more than can be told apart, refuse */
-        if (before == 0 && g->page >= STORE_LIST_MAX) g->over = true;
-        if (g->over || g->page < STORE_LIST_MAX || g->last >= g->upto) return;
+        if (before == 0 && g->page >= CONTRACT_MESSAGES_PAGE_MAX) g->over = true;
+        if (g->over || g->page < CONTRACT_MESSAGES_PAGE_MAX || g->last >= g->upto) return;
     }
 }
 

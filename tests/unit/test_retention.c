@@ -63,7 +63,7 @@ static int count_cb(const store_message *m, void *ctx) {
 
 static int count(store *st, int64_t room) {
     int n = 0;
-    assert_int_equal(store_messages_list(st, room, 0, 0, STORE_LIST_MAX, count_cb, &n), STORE_OK);
+    assert_int_equal(store_messages_list(st, room, 0, 0, CONTRACT_MESSAGES_PAGE_MAX, count_cb, &n), STORE_OK);
     return n;
 }
 

@@ -101,8 +101,8 @@ static void test_names(void **state) {
         {"a~b", true, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        if (store_valid_room_name(cases[i].input) != cases[i].room_ok ||
-            store_valid_user_name(cases[i].input) != cases[i].user_ok)
+        if (contract_valid_room_name(cases[i].input) != cases[i].room_ok ||
+            contract_valid_user_name(cases[i].input) != cases[i].user_ok)
             fail_msg("case %zu (%s): room %d user %d", i, cases[i].input, cases[i].room_ok,
                      cases[i].user_ok);
     }
@@ -110,34 +110,34 @@ static void test_names(void **state) {
     char emoji[64 * 4 + 1] = "";
     for (int i = 0; i < 64; i++)
         strcat(emoji, "\xf0\x9f\x98\x80");
-    assert_true(store_valid_room_name(emoji));
+    assert_true(contract_valid_room_name(emoji));
 }
 
-/* store_name_clean: trims, refuses forbidden code points, composes to NFC. */
+/* contract_name_clean: trims, refuses forbidden code points, composes to NFC. */
 static void test_name_clean(void **state) {
     (void)state;
-    char s[STORE_ROOM_NAME_BUF];
+    char s[CONTRACT_ROOM_NAME_BUF];
     snprintf(s, sizeof s, "  Cafe\xcc\x81 ");
-    assert_int_equal(store_name_clean(s, sizeof s), 0);
+    assert_int_equal(contract_name_clean(s, sizeof s), 0);
     assert_string_equal(s, "Caf\xc3\xa9");
-    assert_true(store_valid_user_name(s));
+    assert_true(contract_valid_user_name(s));
     snprintf(s, sizeof s, "\xe2\x84\xa6"); /* U+2126 OHM SIGN -> U+03A9 */
-    assert_int_equal(store_name_clean(s, sizeof s), 0);
+    assert_int_equal(contract_name_clean(s, sizeof s), 0);
     assert_string_equal(s, "\xce\xa9");
     snprintf(s, sizeof s, "ann\xe2\x80\xae");
-    assert_int_equal(store_name_clean(s, sizeof s), -1);
+    assert_int_equal(contract_name_clean(s, sizeof s), -1);
     snprintf(s, sizeof s, "x\xc2\x80");
-    assert_int_equal(store_name_clean(s, sizeof s), -1);
+    assert_int_equal(contract_name_clean(s, sizeof s), -1);
     snprintf(s, sizeof s, "\xff");
-    assert_int_equal(store_name_clean(s, sizeof s), -1);
+    assert_int_equal(contract_name_clean(s, sizeof s), -1);
     /* a result that does not fit the caller's buffer is refused */
     char small[4] = "abc";
-    assert_int_equal(store_name_clean(small, 3), -1);
+    assert_int_equal(contract_name_clean(small, 3), -1);
     /* senders: user names and the guest form, nothing else */
-    assert_true(store_valid_sender("ann"));
-    assert_true(store_valid_sender("~guest-abc123"));
-    assert_false(store_valid_sender("~~x"));
-    assert_false(store_valid_sender("~"));
+    assert_true(contract_valid_sender("ann"));
+    assert_true(contract_valid_sender("~guest-abc123"));
+    assert_false(contract_valid_sender("~~x"));
+    assert_false(contract_valid_sender("~"));
 }
 
 static void test_namespaces(void **state) {
@@ -159,32 +159,32 @@ static void test_namespaces(void **state) {
         {"/012345678901234567890123456789abc", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
-        if (store_valid_namespace(cases[i].ns) != cases[i].ok) fail_msg("case %zu", i);
+        if (contract_valid_namespace(cases[i].ns) != cases[i].ok) fail_msg("case %zu", i);
     /* the reserved namespaces: "/" holds rooms but is no workspace; the
      * admin namespace is neither */
-    assert_false(store_valid_workspace("/"));
-    assert_true(store_valid_chat_namespace("/"));
-    assert_false(store_valid_workspace(STORE_ADMIN_NAMESPACE));
-    assert_false(store_valid_chat_namespace(STORE_ADMIN_NAMESPACE));
-    assert_true(store_valid_workspace("/acme"));
-    assert_true(store_valid_chat_namespace("/acme"));
-    assert_false(store_valid_workspace("/Acme"));
-    assert_false(store_valid_workspace(NULL));
+    assert_false(contract_valid_workspace("/"));
+    assert_true(contract_valid_chat_namespace("/"));
+    assert_false(contract_valid_workspace(CONTRACT_ADMIN_NAMESPACE));
+    assert_false(contract_valid_chat_namespace(CONTRACT_ADMIN_NAMESPACE));
+    assert_true(contract_valid_workspace("/acme"));
+    assert_true(contract_valid_chat_namespace("/acme"));
+    assert_false(contract_valid_workspace("/Acme"));
+    assert_false(contract_valid_workspace(NULL));
 }
 
 static void test_text_and_trim(void **state) {
     (void)state;
     char big[4002];
     memset(big, 'x', 4001), big[4001] = '\0';
-    assert_false(store_valid_text(big));
+    assert_false(contract_valid_text(big));
     big[4000] = '\0';
-    assert_true(store_valid_text(big));
-    assert_false(store_valid_text(""));
-    assert_true(store_valid_text("line\nbreaks are fine in text"));
+    assert_true(contract_valid_text(big));
+    assert_false(contract_valid_text(""));
+    assert_true(contract_valid_text("line\nbreaks are fine in text"));
     char s[] = "  \t room \r\n";
-    assert_string_equal(store_trim(s), "room");
+    assert_string_equal(contract_trim(s), "room");
     char e[] = "   ";
-    assert_string_equal(store_trim(e), "");
+    assert_string_equal(contract_trim(e), "");
 }
 
 /* ---- rooms ------------------------------------------------------------ */
