@@ -197,26 +197,28 @@ static void defaults_of(int first, int end, char *buf, size_t len) {
     }
 }
 
-/* Writes words to f from column col, wrapping at 79 to column indent. */
+/* Writes words to f, the cursor at column col, wrapping at 79 columns to
+ * column indent. Returns 0 or -1. */
 static int wrap(FILE *f, const char *words, int col, int indent) {
-    const char *p = words;
-    while (*p) {
+    bool line_start = true;
+    for (const char *p = words; *p;) {
         size_t w = strcspn(p, " ");
-        if (col > indent && col + 1 + (int)w > 79) {
+        if (!line_start && col + 1 + (int)w > 79) {
             if (fprintf(f, "\n%*s", indent, "") < 0) return -1;
-            col = indent;
-        } else if (col > indent) {
-            if (fputc(' ', f) == EOF) return -1;
-            col++;
+            col = indent, line_start = true;
         }
-        if (fprintf(f, "%.*s", (int)w, p) < 0) return -1;
-        col += (int)w;
+        if (fprintf(f, "%s%.*s", line_start ? "" : " ", (int)w, p) < 0) return -1;
+        col += (int)w + !line_start;
+        line_start = false;
         p += w;
         while (*p == ' ')
             p++;
     }
     return fputc('\n', f) == EOF ? -1 : 0;
 }
+
+/* The column of an option's description in the usage texts. */
+#define USAGE_COLUMN 25
 
 int contract_usage(FILE *f, unsigned program) {
     for (int i = 0; i < CONTRACT_COUNT;) {
@@ -226,20 +228,20 @@ int contract_usage(FILE *f, unsigned program) {
             end++;
         const contract_limit *l = &table[i];
         if (l->option && (l->programs & program)) {
-            char head[64], def[96], text[512];
-            int col = snprintf(head, sizeof head, "  %s %s", l->option, l->arg ? l->arg : "");
+            char def[96], text[512];
+            int col = fprintf(f, "  %s %s", l->option, l->arg ? l->arg : "");
+            if (col < 0) return -1;
             defaults_of(i, end, def, sizeof def);
             if (l->env)
                 snprintf(text, sizeof text, "%s (default: $%s, else %s)", l->desc, l->env, def);
             else
                 snprintf(text, sizeof text, "%s (%s; %lld..%lld)", l->desc, def, l->min, l->max);
-            if (fputs(head, f) == EOF) return -1;
-            if (col > 24) {
-                if (fprintf(f, "\n%24s", "") < 0) return -1;
-            } else if (fprintf(f, "%*s", 24 - col, "") < 0) {
+            if (col >= USAGE_COLUMN - 1) {
+                if (fprintf(f, "\n%*s", USAGE_COLUMN, "") < 0) return -1;
+            } else if (fprintf(f, "%*s", USAGE_COLUMN - col, "") < 0) {
                 return -1;
             }
-            if (wrap(f, text, 23, 25) != 0) return -1;
+            if (wrap(f, text, USAGE_COLUMN, USAGE_COLUMN) != 0) return -1;
         }
         i = end;
     }

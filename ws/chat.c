@@ -1,5 +1,6 @@
 /* chat.c -- the chat's Socket.IO handlers: rooms, messages, presence, recovery */
 #include "chat.h"
+#include "contract.h"
 
 #include "presence.h"
 #include "recovery.h"
@@ -874,8 +875,7 @@ static void evict_expired(sio_socket *s, void *ud) {
 }
 
 static void expire_nsp(sio_nsp *nsp, void *ud) {
-    if (contract_valid_workspace(sio_nsp_name(nsp)))
-        sio_nsp_each_socket(nsp, evict_expired, ud);
+    if (contract_valid_workspace(sio_nsp_name(nsp))) sio_nsp_each_socket(nsp, evict_expired, ud);
 }
 
 /* Every CHAT_EXPIRY_CHECK_MS: sockets let into a private workspace by a token
@@ -905,7 +905,8 @@ static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud
     store_session ss;
     if (store_session_load(c->st, pid, c->cfg.recovery_window_ms, &ss)) return false;
     if (store_session_delete(c->st, pid))
-        log_event(LOG_LEVEL_WARN, "chat: session delete failed", "error", store_errmsg(c->st), NULL);
+        log_event(LOG_LEVEL_WARN, "chat: session delete failed", "error", store_errmsg(c->st),
+                  NULL);
     bool ok = strcmp(ss.ns, sio_nsp_name(sio_socket_nsp(s))) == 0;
     json_t *rooms = ok ? json_loads(ss.rooms, 0, NULL) : NULL;
     json_t *data = ok ? json_loads(ss.data, 0, NULL) : NULL;
@@ -1041,11 +1042,14 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     c->srv = srv;
     c->st = st;
     c->cfg = *cfg;
-    if (c->cfg.recovery_window_ms <= 0) c->cfg.recovery_window_ms = 24LL * 3600 * 1000;
-    if (c->cfg.missed_max <= 0) c->cfg.missed_max = 100;
-    if (c->cfg.max_replay <= 0) c->cfg.max_replay = CHAT_DEFAULT_MAX_REPLAY;
-    if (c->cfg.max_workspaces <= 0) c->cfg.max_workspaces = CHAT_DEFAULT_MAX_WORKSPACES;
-    if (c->cfg.workspace_rate <= 0) c->cfg.workspace_rate = CHAT_DEFAULT_WORKSPACE_RATE;
+    if (c->cfg.recovery_window_ms <= 0)
+        c->cfg.recovery_window_ms = contract_default(CONTRACT_RECOVERY_WINDOW);
+    if (c->cfg.missed_max <= 0) c->cfg.missed_max = (int)contract_default(CONTRACT_MISSED_MAX);
+    if (c->cfg.max_replay <= 0) c->cfg.max_replay = (int)contract_default(CONTRACT_MAX_REPLAY);
+    if (c->cfg.max_workspaces <= 0)
+        c->cfg.max_workspaces = (int)contract_default(CONTRACT_MAX_WORKSPACES);
+    if (c->cfg.workspace_rate <= 0)
+        c->cfg.workspace_rate = (int)contract_default(CONTRACT_WORKSPACE_RATE);
     if (store_log_head(st, &c->cursor)) c->cursor = 0;
     presence_config pc = {.interval_ms = cfg->presence_interval_ms,
                           .emit = presence_emit,

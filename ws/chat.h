@@ -1,4 +1,6 @@
-/* chat.h -- the chat's Socket.IO handlers: rooms, messages, presence, recovery */
+/* chat.h -- the chat's Socket.IO handlers: rooms, messages, presence, recovery.
+ * [NAME] after a field: its default when 0, the row of the contract's table
+ * (common/contract.h). */
 #ifndef CHAT_H
 #define CHAT_H
 
@@ -9,20 +11,16 @@
 #include "sio.h"
 #include "store.h"
 
-#define CHAT_DEFAULT_MAX_REPLAY 1000
-#define CHAT_DEFAULT_MAX_WORKSPACES 1000
-#define CHAT_DEFAULT_WORKSPACE_RATE 5
-
 typedef struct chat_config {
     int64_t process_id;         /* this process's row in the processes table */
-    int64_t recovery_window_ms; /* how long a session can be recovered [24 h] */
-    int missed_max;             /* messages in a join ack's `missed` [100] */
+    int64_t recovery_window_ms; /* how long a session can be recovered [CONTRACT_RECOVERY_WINDOW] */
+    int missed_max;             /* messages in a join ack's `missed` [CONTRACT_MISSED_MAX] */
     int max_replay;             /* most messages a recovery replays; past it the
-                                   client gets recovered false [CHAT_DEFAULT_MAX_REPLAY] */
+                                   client gets recovered false [CONTRACT_MAX_REPLAY] */
     bool open_workspaces;       /* a CONNECT may create a workspace [false: admin REST only] */
-    int max_workspaces;         /* workspaces in all [CHAT_DEFAULT_MAX_WORKSPACES] */
+    int max_workspaces;         /* workspaces in all [CONTRACT_MAX_WORKSPACES] */
     int workspace_rate;         /* workspaces one address may create an hour
-                                   [CHAT_DEFAULT_WORKSPACE_RATE] */
+                                   [CONTRACT_WORKSPACE_RATE] */
     store_write_budget budget;  /* messages per user and address, per minute and day */
     const auth_secret *secret;  /* verifies tokens for private workspaces */
     bus *bus;                   /* presence events reach every ws process through it */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "contract.h"
 #include "eio_internal.h"
 #include "log.h"
 #include "wsmetrics.h"
@@ -20,13 +21,19 @@ eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h, void *u
     eio_server *srv = calloc(1, sizeof *srv);
     if (!srv) return NULL;
     srv->cfg = *cfg;
-    if (srv->cfg.ping_interval_ms <= 0) srv->cfg.ping_interval_ms = 25000;
-    if (srv->cfg.ping_timeout_ms <= 0) srv->cfg.ping_timeout_ms = 20000;
-    if (srv->cfg.max_payload <= 0) srv->cfg.max_payload = 1000000;
-    if (srv->cfg.max_queue_bytes == 0) srv->cfg.max_queue_bytes = 4u << 20;
-    if (srv->cfg.max_connections <= 0) srv->cfg.max_connections = 100000;
-    if (srv->cfg.max_per_address <= 0) srv->cfg.max_per_address = EIO_DEFAULT_PER_ADDRESS;
-    if (srv->cfg.handshake_timeout_ms <= 0) srv->cfg.handshake_timeout_ms = 45000;
+    if (srv->cfg.ping_interval_ms <= 0)
+        srv->cfg.ping_interval_ms = (int)contract_default(CONTRACT_PING_INTERVAL);
+    if (srv->cfg.ping_timeout_ms <= 0)
+        srv->cfg.ping_timeout_ms = (int)contract_default(CONTRACT_PING_TIMEOUT);
+    if (srv->cfg.max_payload <= 0) srv->cfg.max_payload = contract_default(CONTRACT_MAX_PAYLOAD);
+    if (srv->cfg.max_queue_bytes == 0)
+        srv->cfg.max_queue_bytes = (size_t)contract_default(CONTRACT_MAX_QUEUE_BYTES);
+    if (srv->cfg.max_connections <= 0)
+        srv->cfg.max_connections = (int)contract_default(CONTRACT_MAX_CONNECTIONS);
+    if (srv->cfg.max_per_address <= 0)
+        srv->cfg.max_per_address = (int)contract_default(CONTRACT_MAX_PER_ADDRESS);
+    if (srv->cfg.handshake_timeout_ms <= 0)
+        srv->cfg.handshake_timeout_ms = (int)contract_default(CONTRACT_CONNECT_TIMEOUT);
     srv->h = *h;
     srv->ud = ud;
     /* The tick is a quarter of the shortest heartbeat period, so a timeout is

@@ -12,24 +12,24 @@
  * encodes itself: lws's LWS_PRE and the '4' type digit (see eio_frame_wrap). */
 #define EIO_HEADROOM (LWS_PRE + 1)
 
-/* Sessions one client address may hold at once, unless configured. */
-#define EIO_DEFAULT_PER_ADDRESS 64
 /* Descriptors a process keeps for itself (database, WAL, inotify, listening
  * sockets, logs): max_connections stays this far below RLIMIT_NOFILE. */
 #define EIO_RESERVED_FDS 32
 
 typedef struct eio_config {
-    int ping_interval_ms;   /* server ping period [25000] */
-    int ping_timeout_ms;    /* how long a pong may take [20000] */
-    long max_payload;       /* largest message accepted, bytes [1000000] */
-    size_t max_queue_bytes; /* queued output per connection before it is dropped [4 MiB] */
-    int max_connections;    /* per process [100000] */
-    int max_per_address;    /* sessions per client address [EIO_DEFAULT_PER_ADDRESS] */
+    int ping_interval_ms;   /* server ping period [CONTRACT_PING_INTERVAL] */
+    int ping_timeout_ms;    /* how long a pong may take [CONTRACT_PING_TIMEOUT] */
+    long max_payload;       /* largest message accepted, bytes [CONTRACT_MAX_PAYLOAD] */
+    size_t max_queue_bytes; /* queued output per connection before it is dropped
+                               [CONTRACT_MAX_QUEUE_BYTES] */
+    int max_connections;    /* per process [CONTRACT_MAX_CONNECTIONS] */
+    int max_per_address;    /* sessions per client address [CONTRACT_MAX_PER_ADDRESS] */
     /* Origins allowed to open a session, comma-separated; NULL: the site's
      * own (Origin's host equals Host); "*": any. A request without Origin
      * (not a browser) is allowed. */
     const char *allowed_origins;
-    int handshake_timeout_ms; /* an upper layer's deadline to accept the session [45000] */
+    int handshake_timeout_ms; /* an upper layer's deadline to accept the session
+                                 [CONTRACT_CONNECT_TIMEOUT] */
     bool no_polling;          /* refuse the HTTP long-polling transport */
     char node;                /* first character of every sid, naming this process for
                                  nginx's sid routing (0: random, one process) */

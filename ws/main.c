@@ -1,4 +1,5 @@
 /* main.c -- the live-socket process: options, the lws context, the service loop */
+#include <assert.h>
 #include <getopt.h>
 #include <libwebsockets.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include "bus.h"
 #include "chat.h"
 #include "conformance.h"
+#include "contract.h"
 #include "eio.h"
 #include "log.h"
 #include "peers.h"
@@ -54,54 +56,14 @@ static void on_signal(int sig) {
     if (context) lws_cancel_service(context);
 }
 
-/* usage() spells the default */
-_Static_assert(PRESENCE_DEFAULT_INTERVAL_MS == 250, "--presence-interval's default in usage()");
-
+/* The options without a number; the numeric ones come from the contract's
+ * table (common/contract.h), their defaults and ranges with them. */
 static void usage(FILE *f) {
     fprintf(f, "usage: chat-ws --db PATH --listen HOST:PORT|unix:PATH [options]\n"
-               "  --ping-interval MS     Engine.IO ping period (25000)\n"
-               "  --ping-timeout MS      how long a pong may take (20000)\n"
-               "  --max-payload BYTES    largest message accepted (1000000)\n"
-               "  --max-connections N    per process (100000, and below RLIMIT_NOFILE)\n"
-               "  --connect-timeout MS   to join a namespace after the handshake (45000)\n"
-               "  --recovery-window MS   how long sessions can be recovered (86400000)\n"
                "  --open-workspaces      a CONNECT may create a workspace (default: only the\n"
                "                         admin REST API creates them)\n"
-               "  --max-workspaces N     workspaces in all, for --open-workspaces (1000)\n"
-               "  --workspace-rate N     workspaces one address may create an hour (5)\n"
-               "  --write-budget UM/UD/AM/AD  messages a named user may write per minute and\n"
-               "                         per day, and a client address (counted across every\n"
-               "                         process; 0 = no limit; default $CHAT_WRITE_BUDGET,\n"
-               "                         else 120/10000/600/50000)\n"
-               "  --max-replay N         most messages a recovery replays; past it the client\n"
-               "                         gets recovered false and rejoins (1000)\n"
-               "  --max-per-address N    sessions per client address (64)\n"
                "  --allowed-origins LIST Origins that may connect, comma-separated, or *\n"
                "                         (default: the site's own; no Origin: allowed)\n"
-               "  --max-queue-bytes N    output queued per connection before a slow\n"
-               "                         reader is dropped (4194304)\n"
-               "  --max-rooms N          rooms per socket (100)\n"
-               "  --rate N               events per second per socket, 0 = off (50)\n"
-               "  --burst N              events allowed at once over the rate (2 x rate);\n"
-               "                         the bucket is the transport's, kept across\n"
-               "                         reconnections of an address; namespace CONNECTs\n"
-               "                         and DISCONNECTs take from it too\n"
-               "  --connect-rate N       namespace CONNECTs per second per client address,\n"
-               "                         0 = off (10)\n"
-               "  --connect-burst N      CONNECTs allowed at once over it (6 x connect-rate)\n"
-               "  --presence-interval MS user joined/left of a room, user connected/\n"
-               "                         disconnected of a namespace: the first change goes at\n"
-               "                         once, later ones within MS are netted per user and\n"
-               "                         sent at its end (a join then leave: nothing); 0 = each\n"
-               "                         at once (250)\n"
-               "  --max-event-name N     bytes of an event name (128)\n"
-               "  --max-args N           elements of an event's array, its name included (32)\n"
-               "  --max-depth N          JSON nesting depth (32)\n"
-               "  --max-attachments N    binary attachments per packet (10)\n"
-               "  --max-pending-bytes N  held for one connection's binary packet until its\n"
-               "                         attachments come: parsed JSON + attachments (1048576)\n"
-               "  --max-pending-total N  the same over the process (67108864)\n"
-               "  --attachment-timeout MS  for a binary packet's attachments to arrive (10000)\n"
                "  --node C               first character of every sid (0-9 a-z), so nginx can\n"
                "                         route a polling session to its process\n"
                "                         (default: \"0-9a-z\"[port %% 36])\n"
@@ -111,58 +73,141 @@ static void usage(FILE *f) {
                "                         test suites expect instead of the chat (no --db needed)\n"
                "  --sync normal|full     SQLite synchronous: crash-safe or power-loss-safe\n"
                "                         (default: $CHAT_SYNC, else normal)\n"
-               "  --drain-timeout MS     on SIGTERM: stop accepting, commit, close every\n"
-               "                         session so clients reconnect, exit within MS (3000)\n"
-               "  --prune-interval MS    period of one retention step (1000)\n"
-               "  --prune-batch N        rows one step deletes per table (500)\n"
-               "chat-ws --issue-token [--admin] [--workspace /NS] [--sub NAME] [--ttl SECONDS]\n"
+               "  --print-limits         print the table of limits and defaults (Markdown)\n");
+    contract_usage(f, CONTRACT_WS);
+    fprintf(f, "chat-ws --issue-token [--admin] [--workspace /NS] [--sub NAME] [--ttl SECONDS]\n"
                "  prints an HS256 token signed with the server secret, then exits; --sub\n"
                "  makes it the credential of user NAME (admin tokens: sub \"admin\")\n"
-               "  --ttl: the token's lifetime, 1 s to 10 years (3600); a token always expires\n"
-               "environment: CHAT_DB for --db; CHAT_SYNC for --sync; CHAT_SECRET or\n"
-               "CHAT_SECRET_FILE, the token secret; CHAT_LOG_LEVEL debug|info|warn|error\n"
-               "(info); CHAT_LOG_FORMAT kv|json (kv)\n");
+               "environment: CHAT_DB for --db; CHAT_SYNC for --sync; CHAT_MAX_ROOMS, rooms per\n"
+               "namespace; CHAT_SECRET or CHAT_SECRET_FILE, the token secret; CHAT_LOG_LEVEL\n"
+               "debug|info|warn|error (info); CHAT_LOG_FORMAT kv|json (kv)\n");
 }
 
-static long num_arg(const char *name, const char *v, long min, long max) {
+static long port_arg(const char *v) {
     char *end;
     long n = strtol(v, &end, 10);
-    if (*v == '\0' || *end || n < min || n > max) {
-        fprintf(stderr, "chat-ws: %s must be a number in %ld..%ld\n", name, min, max);
+    if (*v == '\0' || *end || n < 1 || n > 65535) {
+        fprintf(stderr, "chat-ws: the --listen port must be a number in 1..65535\n");
         exit(2);
     }
     return n;
 }
 
+/* getopt_long's value of the table's option of row id. */
+#define OPT_TABLE 1000
+
+/* Sets the field of row id (an option of chat-ws) from its text, checked
+ * against the table's range; exits with status 2 when it is out of it. */
+static void table_option(options *o, contract_id id, const char *text) {
+    char err[128];
+    long long v = 0;
+    if (id == CONTRACT_BUDGET_USER_MINUTE) { /* --write-budget: four counts */
+        if (store_write_budget_parse(&o->chat.budget, text)) {
+            fprintf(stderr, "chat-ws: --write-budget wants four counts, UM/UD/AM/AD\n");
+            exit(2);
+        }
+        return;
+    }
+    if (contract_parse(id, text, &v, err, sizeof err)) {
+        fprintf(stderr, "chat-ws: %s\n", err);
+        exit(2);
+    }
+    switch (id) {
+    case CONTRACT_PING_INTERVAL:
+        o->eio.ping_interval_ms = (int)v;
+        break;
+    case CONTRACT_PING_TIMEOUT:
+        o->eio.ping_timeout_ms = (int)v;
+        break;
+    case CONTRACT_MAX_PAYLOAD:
+        o->eio.max_payload = v;
+        break;
+    case CONTRACT_MAX_CONNECTIONS:
+        o->eio.max_connections = (int)v;
+        break;
+    case CONTRACT_MAX_PER_ADDRESS:
+        o->eio.max_per_address = (int)v;
+        break;
+    case CONTRACT_MAX_QUEUE_BYTES:
+        o->eio.max_queue_bytes = (size_t)v;
+        break;
+    case CONTRACT_CONNECT_TIMEOUT:
+        o->sio.connect_timeout_ms = (int)v;
+        break;
+    case CONTRACT_MAX_ROOMS:
+        o->sio.max_rooms = (size_t)v;
+        break;
+    case CONTRACT_RATE:
+        o->sio.rate = (int)v;
+        break;
+    case CONTRACT_BURST:
+        o->sio.burst = (int)v;
+        break;
+    case CONTRACT_CONNECT_RATE:
+        o->sio.connect_rate = (int)v;
+        break;
+    case CONTRACT_CONNECT_BURST:
+        o->sio.connect_burst = (int)v;
+        break;
+    case CONTRACT_MAX_EVENT_NAME:
+        o->sio.limits.max_event_name = (size_t)v;
+        break;
+    case CONTRACT_MAX_ARGS:
+        o->sio.limits.max_args = (size_t)v;
+        break;
+    case CONTRACT_MAX_DEPTH:
+        o->sio.limits.max_depth = (int)v;
+        break;
+    case CONTRACT_MAX_ATTACHMENTS:
+        o->sio.limits.max_attachments = (size_t)v;
+        break;
+    case CONTRACT_MAX_PENDING_BYTES:
+        o->sio.max_pending_bytes = (size_t)v;
+        break;
+    case CONTRACT_MAX_PENDING_TOTAL:
+        o->sio.max_pending_total = (size_t)v;
+        break;
+    case CONTRACT_ATTACHMENT_TIMEOUT:
+        o->sio.attachment_timeout_ms = (int)v;
+        break;
+    case CONTRACT_RECOVERY_WINDOW:
+        o->chat.recovery_window_ms = v;
+        break;
+    case CONTRACT_MAX_WORKSPACES:
+        o->chat.max_workspaces = (int)v;
+        break;
+    case CONTRACT_WORKSPACE_RATE:
+        o->chat.workspace_rate = (int)v;
+        break;
+    case CONTRACT_MAX_REPLAY:
+        o->chat.max_replay = (int)v;
+        break;
+    case CONTRACT_PRESENCE_INTERVAL:
+        o->chat.presence_interval_ms = (int)v;
+        break;
+    case CONTRACT_DRAIN_TIMEOUT:
+        o->drain_ms = (int)v;
+        break;
+    case CONTRACT_PRUNE_INTERVAL:
+        o->prune_ms = (int)v;
+        break;
+    case CONTRACT_PRUNE_BATCH:
+        o->prune_batch = (int)v;
+        break;
+    case CONTRACT_TOKEN_TTL:
+        o->token_ttl = (long)v;
+        break;
+    default:
+        assert(!"an option of the table without a field");
+        break;
+    }
+}
+
 static void parse(int argc, char **argv, options *o) {
     enum {
-        PING_INTERVAL = 256,
-        PING_TIMEOUT,
-        MAX_PAYLOAD,
-        MAX_CONN,
-        CONNECT_TIMEOUT,
-        RECOVERY,
-        MAX_REPLAY,
-        OPEN_WS,
-        WRITE_BUDGET,
-        MAX_WS,
-        WS_RATE,
+        OPEN_WS = 256,
         SYNC,
-        MAX_PER_ADDR,
         ORIGINS,
-        MAX_QUEUE,
-        MAX_ROOMS,
-        RATE,
-        BURST,
-        CONNECT_RATE,
-        CONNECT_BURST,
-        MAX_EVENT_NAME,
-        MAX_ARGS,
-        MAX_DEPTH,
-        MAX_ATTACH,
-        MAX_PENDING,
-        MAX_PENDING_TOTAL,
-        ATTACH_TIMEOUT,
         CONFORMANCE,
         NODE,
         NO_POLLING,
@@ -170,43 +215,15 @@ static void parse(int argc, char **argv, options *o) {
         ISSUE,
         ADMIN,
         WORKSPACE,
-        TTL,
-        DRAIN,
-        PRUNE_MS,
-        PRUNE_BATCH,
         SUB,
-        PRESENCE_INTERVAL
+        PRINT_LIMITS,
     };
-    static const struct option longopts[] = {
+    static const struct option fixed[] = {
         {"db", required_argument, 0, 'd'},
         {"listen", required_argument, 0, 'l'},
-        {"ping-interval", required_argument, 0, PING_INTERVAL},
-        {"ping-timeout", required_argument, 0, PING_TIMEOUT},
-        {"max-payload", required_argument, 0, MAX_PAYLOAD},
-        {"max-connections", required_argument, 0, MAX_CONN},
-        {"connect-timeout", required_argument, 0, CONNECT_TIMEOUT},
-        {"recovery-window", required_argument, 0, RECOVERY},
-        {"max-replay", required_argument, 0, MAX_REPLAY},
         {"open-workspaces", no_argument, 0, OPEN_WS},
-        {"write-budget", required_argument, 0, WRITE_BUDGET},
-        {"max-workspaces", required_argument, 0, MAX_WS},
-        {"workspace-rate", required_argument, 0, WS_RATE},
         {"sync", required_argument, 0, SYNC},
-        {"max-per-address", required_argument, 0, MAX_PER_ADDR},
         {"allowed-origins", required_argument, 0, ORIGINS},
-        {"max-queue-bytes", required_argument, 0, MAX_QUEUE},
-        {"max-rooms", required_argument, 0, MAX_ROOMS},
-        {"rate", required_argument, 0, RATE},
-        {"burst", required_argument, 0, BURST},
-        {"connect-rate", required_argument, 0, CONNECT_RATE},
-        {"connect-burst", required_argument, 0, CONNECT_BURST},
-        {"max-event-name", required_argument, 0, MAX_EVENT_NAME},
-        {"max-args", required_argument, 0, MAX_ARGS},
-        {"max-depth", required_argument, 0, MAX_DEPTH},
-        {"max-attachments", required_argument, 0, MAX_ATTACH},
-        {"max-pending-bytes", required_argument, 0, MAX_PENDING},
-        {"max-pending-total", required_argument, 0, MAX_PENDING_TOTAL},
-        {"attachment-timeout", required_argument, 0, ATTACH_TIMEOUT},
         {"conformance", no_argument, 0, CONFORMANCE},
         {"node", required_argument, 0, NODE},
         {"no-polling", no_argument, 0, NO_POLLING},
@@ -214,33 +231,43 @@ static void parse(int argc, char **argv, options *o) {
         {"issue-token", no_argument, 0, ISSUE},
         {"admin", no_argument, 0, ADMIN},
         {"workspace", required_argument, 0, WORKSPACE},
-        {"ttl", required_argument, 0, TTL},
-        {"drain-timeout", required_argument, 0, DRAIN},
-        {"prune-interval", required_argument, 0, PRUNE_MS},
-        {"prune-batch", required_argument, 0, PRUNE_BATCH},
         {"sub", required_argument, 0, SUB},
-        {"presence-interval", required_argument, 0, PRESENCE_INTERVAL},
+        {"print-limits", no_argument, 0, PRINT_LIMITS},
         {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
     };
+    /* the fixed options, then one per option of the table */
+    struct option longopts[sizeof fixed / sizeof *fixed + CONTRACT_COUNT + 1];
+    size_t n = 0;
+    for (; n < sizeof fixed / sizeof *fixed; n++)
+        longopts[n] = fixed[n];
+    for (int i = 0; i < CONTRACT_COUNT; i++) {
+        const contract_limit *l = contract_get((contract_id)i);
+        if (l->option && (l->programs & CONTRACT_WS) && contract_find_option(l->option) == l)
+            longopts[n++] = (struct option){l->option + 2, required_argument, 0, OPT_TABLE + i};
+    }
+    longopts[n] = (struct option){0, 0, 0, 0};
     o->db = getenv("CHAT_DB");
     snprintf(o->host, sizeof o->host, "127.0.0.1");
     o->port = 9101;
     o->heartbeat_ms = 5000;
-    o->drain_ms = 3000;
-    o->prune_ms = 1000;
-    o->prune_batch = 500;
+    o->drain_ms = (int)contract_default(CONTRACT_DRAIN_TIMEOUT);
+    o->prune_ms = (int)contract_default(CONTRACT_PRUNE_INTERVAL);
+    o->prune_batch = (int)contract_default(CONTRACT_PRUNE_BATCH);
     /* Short: the event loop serves everyone and must not sit in a lock wait.
      * Housekeeping writes simply retry at the next beat; the group commit
      * retries from a timer until its own deadline (chat.c). */
     o->store.busy_timeout_ms = 100;
-    o->sio.rate = 50;
-    o->sio.connect_rate = 10;
-    o->chat.presence_interval_ms = PRESENCE_DEFAULT_INTERVAL_MS;
+    o->sio.rate = (int)contract_default(CONTRACT_RATE);
+    o->sio.connect_rate = (int)contract_default(CONTRACT_CONNECT_RATE);
+    o->chat.presence_interval_ms = (int)contract_default(CONTRACT_PRESENCE_INTERVAL);
     store_write_budget_init(&o->chat.budget);
-    o->token_ttl = 3600; /* issued tokens always expire */
+    o->token_ttl = (long)contract_default(CONTRACT_TOKEN_TTL); /* issued tokens always expire */
     int c;
     while ((c = getopt_long(argc, argv, "d:l:h", longopts, NULL)) != -1) {
+        if (c >= OPT_TABLE && c < OPT_TABLE + CONTRACT_COUNT) {
+            table_option(o, (contract_id)(c - OPT_TABLE), optarg);
+            continue;
+        }
         switch (c) {
         case 'd':
             o->db = optarg;
@@ -256,44 +283,11 @@ static void parse(int argc, char **argv, options *o) {
                 exit(2);
             }
             snprintf(o->host, sizeof o->host, "%.*s", (int)(colon - optarg), optarg);
-            o->port = (int)num_arg("--listen port", colon + 1, 1, 65535);
+            o->port = (int)port_arg(colon + 1);
             break;
         }
-        case PING_INTERVAL:
-            o->eio.ping_interval_ms = (int)num_arg("--ping-interval", optarg, 10, 3600000);
-            break;
-        case PING_TIMEOUT:
-            o->eio.ping_timeout_ms = (int)num_arg("--ping-timeout", optarg, 10, 3600000);
-            break;
-        case MAX_PAYLOAD:
-            o->eio.max_payload = num_arg("--max-payload", optarg, 64, 100000000);
-            break;
-        case MAX_CONN:
-            o->eio.max_connections = (int)num_arg("--max-connections", optarg, 1, 10000000);
-            break;
-        case CONNECT_TIMEOUT:
-            o->sio.connect_timeout_ms = (int)num_arg("--connect-timeout", optarg, 10, 3600000);
-            break;
-        case RECOVERY:
-            o->chat.recovery_window_ms = num_arg("--recovery-window", optarg, 1, 365L * 86400000);
-            break;
-        case WRITE_BUDGET:
-            if (store_write_budget_parse(&o->chat.budget, optarg)) {
-                fprintf(stderr, "chat-ws: --write-budget wants four counts, UM/UD/AM/AD\n");
-                exit(2);
-            }
-            break;
         case OPEN_WS:
             o->chat.open_workspaces = true;
-            break;
-        case MAX_WS:
-            o->chat.max_workspaces = (int)num_arg("--max-workspaces", optarg, 1, 10000000);
-            break;
-        case WS_RATE:
-            o->chat.workspace_rate = (int)num_arg("--workspace-rate", optarg, 1, 1000000);
-            break;
-        case MAX_REPLAY:
-            o->chat.max_replay = (int)num_arg("--max-replay", optarg, 1, 1000000);
             break;
         case SYNC:
             if (strcmp(optarg, "normal") == 0)
@@ -305,53 +299,8 @@ static void parse(int argc, char **argv, options *o) {
                 exit(2);
             }
             break;
-        case MAX_PER_ADDR:
-            o->eio.max_per_address = (int)num_arg("--max-per-address", optarg, 1, 10000000);
-            break;
         case ORIGINS:
             o->eio.allowed_origins = optarg;
-            break;
-        case MAX_QUEUE:
-            o->eio.max_queue_bytes = (size_t)num_arg("--max-queue-bytes", optarg, 1024, 1L << 30);
-            break;
-        case MAX_ROOMS:
-            o->sio.max_rooms = (size_t)num_arg("--max-rooms", optarg, 1, 100000);
-            break;
-        case RATE:
-            o->sio.rate = (int)num_arg("--rate", optarg, 0, 1000000);
-            break;
-        case CONNECT_RATE:
-            o->sio.connect_rate = (int)num_arg("--connect-rate", optarg, 0, 1000000);
-            break;
-        case CONNECT_BURST:
-            o->sio.connect_burst = (int)num_arg("--connect-burst", optarg, 1, 10000000);
-            break;
-        case BURST:
-            o->sio.burst = (int)num_arg("--burst", optarg, 1, 10000000);
-            break;
-        case MAX_EVENT_NAME:
-            o->sio.limits.max_event_name = (size_t)num_arg("--max-event-name", optarg, 1, 65536);
-            break;
-        case MAX_ARGS:
-            o->sio.limits.max_args = (size_t)num_arg("--max-args", optarg, 1, 65536);
-            break;
-        case MAX_DEPTH:
-            o->sio.limits.max_depth = (int)num_arg("--max-depth", optarg, 1, 1000);
-            break;
-        case MAX_ATTACH:
-            o->sio.limits.max_attachments = (size_t)num_arg("--max-attachments", optarg, 0, 1000);
-            break;
-        case MAX_PENDING:
-            o->sio.max_pending_bytes =
-                (size_t)num_arg("--max-pending-bytes", optarg, 1024, 1L << 30);
-            break;
-        case MAX_PENDING_TOTAL:
-            o->sio.max_pending_total =
-                (size_t)num_arg("--max-pending-total", optarg, 1024, 1L << 40);
-            break;
-        case ATTACH_TIMEOUT:
-            o->sio.attachment_timeout_ms =
-                (int)num_arg("--attachment-timeout", optarg, 10, 3600000);
             break;
         case CONFORMANCE:
             /* the settings the suites were written for (their PING_INTERVAL,
@@ -391,21 +340,8 @@ static void parse(int argc, char **argv, options *o) {
         case SUB:
             o->token_sub = optarg;
             break;
-        case TTL:
-            o->token_ttl = num_arg("--ttl", optarg, 1, 10L * 365 * 86400);
-            break;
-        case PRUNE_MS:
-            o->prune_ms = (int)num_arg("--prune-interval", optarg, 10, 3600000);
-            break;
-        case PRESENCE_INTERVAL:
-            o->chat.presence_interval_ms = (int)num_arg("--presence-interval", optarg, 0, 60000);
-            break;
-        case PRUNE_BATCH:
-            o->prune_batch = (int)num_arg("--prune-batch", optarg, 1, 100000);
-            break;
-        case DRAIN:
-            o->drain_ms = (int)num_arg("--drain-timeout", optarg, 0, 600000);
-            break;
+        case PRINT_LIMITS:
+            exit(contract_markdown(stdout) ? 1 : 0);
         case 'h':
             usage(stdout);
             exit(0);
@@ -428,7 +364,8 @@ static void parse(int argc, char **argv, options *o) {
 static void clamp_to_fd_limit(eio_config *e) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY) return;
-    int max = e->max_connections > 0 ? e->max_connections : 100000;
+    int max = e->max_connections > 0 ? e->max_connections
+                                     : (int)contract_default(CONTRACT_MAX_CONNECTIONS);
     long room = (long)rl.rlim_cur - EIO_RESERVED_FDS;
     if (room < 1) room = 1;
     if (max > room) {
@@ -437,7 +374,8 @@ static void clamp_to_fd_limit(eio_config *e) {
         max = (int)room;
     }
     e->max_connections = max;
-    int per = e->max_per_address > 0 ? e->max_per_address : EIO_DEFAULT_PER_ADDRESS;
+    int per = e->max_per_address > 0 ? e->max_per_address
+                                     : (int)contract_default(CONTRACT_MAX_PER_ADDRESS);
     if (per > max) {
         log_event(LOG_LEVEL_WARN, "chat-ws: --max-per-address lowered to --max-connections",
                   "asked", LOG_I(per), "now", LOG_I(max), NULL);

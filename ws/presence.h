@@ -6,8 +6,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The interval's default, in ms (chat-ws --presence-interval). */
-#define PRESENCE_DEFAULT_INTERVAL_MS 250
 /* Users whose change waits in one key's interval; a change of one more user
  * emits the oldest waiting user's net change at once and takes its place. */
 #define PRESENCE_MAX_PENDING 64

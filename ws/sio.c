@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "contract.h"
 #include "eio_packet.h"
 #include "log.h"
 #include "sio_pending.h"
@@ -169,14 +170,18 @@ sio_server *sio_server_new(const sio_config *cfg) {
     sio_server *srv = calloc(1, sizeof *srv);
     if (!srv) return NULL;
     srv->cfg = *cfg;
-    if (srv->cfg.connect_timeout_ms <= 0) srv->cfg.connect_timeout_ms = 45000;
-    if (srv->cfg.max_rooms == 0) srv->cfg.max_rooms = 100;
+    if (srv->cfg.connect_timeout_ms <= 0)
+        srv->cfg.connect_timeout_ms = (int)contract_default(CONTRACT_CONNECT_TIMEOUT);
+    if (srv->cfg.max_rooms == 0) srv->cfg.max_rooms = (size_t)contract_default(CONTRACT_MAX_ROOMS);
     if (srv->cfg.rate > 0 && srv->cfg.burst <= 0) srv->cfg.burst = 2 * srv->cfg.rate;
-    if (srv->cfg.max_pending_bytes == 0) srv->cfg.max_pending_bytes = 1 << 20;
-    if (srv->cfg.max_pending_total == 0) srv->cfg.max_pending_total = 64 << 20;
+    if (srv->cfg.max_pending_bytes == 0)
+        srv->cfg.max_pending_bytes = (size_t)contract_default(CONTRACT_MAX_PENDING_BYTES);
+    if (srv->cfg.max_pending_total == 0)
+        srv->cfg.max_pending_total = (size_t)contract_default(CONTRACT_MAX_PENDING_TOTAL);
     srv->pending_limits = (sio_pending_limits){srv->cfg.max_pending_bytes,
                                                srv->cfg.max_pending_total, &srv->pending_total};
-    if (srv->cfg.attachment_timeout_ms <= 0) srv->cfg.attachment_timeout_ms = 10000;
+    if (srv->cfg.attachment_timeout_ms <= 0)
+        srv->cfg.attachment_timeout_ms = (int)contract_default(CONTRACT_ATTACHMENT_TIMEOUT);
     if (srv->cfg.connect_rate > 0 && srv->cfg.connect_burst <= 0)
         srv->cfg.connect_burst = 6 * srv->cfg.connect_rate;
     srv->tr = &sio_eio_transport;

@@ -53,8 +53,9 @@ typedef void (*sio_ack_fn)(sio_socket *s, json_t *args, void *ud);
 
 typedef struct sio_config {
     sio_limits limits;      /* decoder bounds */
-    int connect_timeout_ms; /* a transport that joins no namespace in time is closed [45000] */
-    size_t max_rooms;       /* rooms per socket [100] */
+    int connect_timeout_ms; /* a transport that joins no namespace in time is closed
+                               [CONTRACT_CONNECT_TIMEOUT] */
+    size_t max_rooms;       /* rooms per socket [CONTRACT_MAX_ROOMS] */
     int rate;               /* events per second per transport, a token bucket; 0: no limit */
     int burst;              /* the bucket's size [2 x rate]. An event over the limit is
                                refused (an error ack when it asked for one); a socket
@@ -64,9 +65,9 @@ typedef struct sio_config {
      * the attachments so far) is bounded, and so is the sum over the process;
      * over either the connection is closed (1009), and one whose attachments
      * are not all there within attachment_timeout_ms is closed too (1008). */
-    size_t max_pending_bytes;  /* per connection [1 MiB] */
-    size_t max_pending_total;  /* per process [64 MiB] */
-    int attachment_timeout_ms; /* [10000] */
+    size_t max_pending_bytes;  /* per connection [CONTRACT_MAX_PENDING_BYTES] */
+    size_t max_pending_total;  /* per process [CONTRACT_MAX_PENDING_TOTAL] */
+    int attachment_timeout_ms; /* [CONTRACT_ATTACHMENT_TIMEOUT] */
     /* The event bucket (rate, burst) belongs to the transport, and namespace
      * CONNECTs (but its first) and DISCONNECTs take from it too; a client address's next
      * transport starts from what its last one left. Each namespace CONNECT

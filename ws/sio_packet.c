@@ -1,16 +1,13 @@
 /* sio_packet.c -- Socket.IO v5 packet text: strict decoder and encoder */
 #include "sio_packet.h"
 
+#include "contract.h"
+
 #include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define DEFAULT_MAX_ATTACHMENTS 10
-#define DEFAULT_MAX_EVENT_NAME 128
-#define DEFAULT_MAX_ARGS 32
-#define DEFAULT_MAX_DEPTH 32
 
 static void packet_reset(sio_packet *p) {
     p->type = SIO_CONNECT;
@@ -101,10 +98,10 @@ static const char *check_payload(const sio_packet *p, size_t max_event_name, siz
 
 int sio_packet_decode(const char *buf, size_t len, const sio_limits *lim, sio_packet *out,
                       const char **why) {
-    size_t max_attachments = DEFAULT_MAX_ATTACHMENTS;
-    size_t max_event_name = DEFAULT_MAX_EVENT_NAME;
-    size_t max_args = DEFAULT_MAX_ARGS;
-    int max_depth = DEFAULT_MAX_DEPTH;
+    size_t max_attachments = (size_t)contract_default(CONTRACT_MAX_ATTACHMENTS);
+    size_t max_event_name = (size_t)contract_default(CONTRACT_MAX_EVENT_NAME);
+    size_t max_args = (size_t)contract_default(CONTRACT_MAX_ARGS);
+    int max_depth = (int)contract_default(CONTRACT_MAX_DEPTH);
     const char *reason = NULL;
     size_t i = 0;
     uint64_t v;

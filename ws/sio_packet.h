@@ -22,10 +22,10 @@ typedef enum sio_type {
 
 /* Bounds the decoder enforces; a zero field means the default in brackets. */
 typedef struct sio_limits {
-    size_t max_attachments; /* binary attachments per packet [10] */
-    size_t max_event_name;  /* bytes of an event name [128] */
-    size_t max_args;        /* array elements of an EVENT/ACK payload [32] */
-    int max_depth;          /* JSON nesting depth [32] */
+    size_t max_attachments; /* binary attachments per packet [CONTRACT_MAX_ATTACHMENTS] */
+    size_t max_event_name;  /* bytes of an event name [CONTRACT_MAX_EVENT_NAME] */
+    size_t max_args;        /* array elements of an EVENT/ACK payload [CONTRACT_MAX_ARGS] */
+    int max_depth;          /* JSON nesting depth [CONTRACT_MAX_DEPTH] */
 } sio_limits;
 
 typedef struct sio_packet {
