@@ -206,7 +206,7 @@ static json_t *api_body_object(const http_request *req, http_response *resp) {
         http_reply_error(resp, 400, "incomplete request body");
         return NULL;
     }
-    if (req->body_len > HTTP_BODY_MAX) {
+    if (req->body_len > CONTRACT_BODY_MAX) {
         http_reply_error(resp, 413, "request body too large (64 KiB at most)");
         return NULL;
     }

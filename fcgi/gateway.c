@@ -55,7 +55,7 @@ static int gateway_read_target(const gateway_io *io, gateway_request *g) {
     return HTTP_OK;
 }
 
-/* Reads the body announced by CONTENT_LENGTH, never more than HTTP_BODY_MAX. */
+/* Reads the body announced by CONTENT_LENGTH, never more than CONTRACT_BODY_MAX. */
 static int gateway_read_body(const gateway_io *io, gateway_request *g) {
     const char *cl = io->param("CONTENT_LENGTH", io->ctx);
     int64_t n;
@@ -69,7 +69,7 @@ static int gateway_read_body(const gateway_io *io, gateway_request *g) {
         return HTTP_OK;
     }
     g->req.content_length = n;
-    if (n > HTTP_BODY_MAX) {
+    if (n > CONTRACT_BODY_MAX) {
         g->req.body_state = HTTP_BODY_TOO_LARGE;
         return HTTP_OK;
     }

@@ -39,7 +39,7 @@ typedef struct gateway_db {
  * SCRIPT_NAME stripped when PATH_INFO says the program is mounted below it);
  * without REQUEST_URI it is PATH_INFO, else SCRIPT_NAME, else "/", already
  * decoded. The query is QUERY_STRING (else REQUEST_URI's). CONTENT_LENGTH is
- * checked before anything is read: when it is over HTTP_BODY_MAX or invalid
+ * checked before anything is read: when it is over CONTRACT_BODY_MAX or invalid
  * nothing is read and req.body_state says so; else exactly that many bytes are
  * read. Returns 0, or HTTP_ENOMEM with g emptied. Free g with
  * gateway_request_free. */

@@ -7,11 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Limits of what the program reads from a client. */
-#define HTTP_BODY_MAX (64 * 1024) /* largest request body, bytes */
-#define HTTP_QUERY_MAX 4096       /* longest query string, bytes (else 414) */
-#define HTTP_PATH_MAX 2048        /* longest path, bytes (else 414) */
-#define HTTP_HEADERS_MAX 12       /* response headers, Content-Length excluded */
+#include "contract.h"
+
+/* Limits of what the program reads from a client (the request body, query
+ * and path limits are the contract's: CONTRACT_BODY_MAX, ...). */
+#define HTTP_HEADERS_MAX 12 /* response headers, Content-Length excluded */
 #define HTTP_HEADER_NAME_BUF 40
 #define HTTP_HEADER_VALUE_BUF 512
 
@@ -25,7 +25,7 @@
 /* What the gateway knows about the request body. */
 typedef enum http_body_state {
     HTTP_BODY_OK = 0,     /* body/body_len hold the whole body (maybe empty) */
-    HTTP_BODY_TOO_LARGE,  /* CONTENT_LENGTH is over HTTP_BODY_MAX: nothing was read */
+    HTTP_BODY_TOO_LARGE,  /* CONTENT_LENGTH is over CONTRACT_BODY_MAX: nothing was read */
     HTTP_BODY_BAD_LENGTH, /* CONTENT_LENGTH is not a decimal number */
     HTTP_BODY_SHORT,      /* the stream ended before CONTENT_LENGTH bytes */
 } http_body_state;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "contract.h"
 #include "fcgi_metrics.h"
 #include "gateway.h"
 #include "log.h"
@@ -15,7 +16,6 @@
 #include "store.h"
 
 #define MAIN_BACKLOG 128
-#define MAIN_WORKERS_DEFAULT 2
 
 typedef struct main_worker {
     int fd;         /* the listening socket */
@@ -23,15 +23,15 @@ typedef struct main_worker {
 } main_worker;
 
 static void main_usage(FILE *f) {
-    fprintf(f,
-            "usage: chat-fcgi [--db PATH] [--listen unix:/path/sock | --listen HOST:PORT]"
-            " [--workers N]\n"
-            "  --db PATH       SQLite database (default: $CHAT_DB, else chat.db)\n"
-            "  --listen ADDR   open this FastCGI socket and pre-fork workers\n"
-            "  --workers N     worker processes, 1-%d (default %d)\n"
-            "Without --listen: a FastCGI socket on stdin (spawn-fcgi) or systemd's\n"
-            "LISTEN_FDS is served by the workers; otherwise one CGI request is answered.\n",
-            PREFORK_WORKERS_MAX, MAIN_WORKERS_DEFAULT);
+    fprintf(f, "usage: chat-fcgi [--db PATH] [--listen unix:/path/sock | --listen HOST:PORT]"
+               " [--workers N]\n"
+               "  --db PATH              SQLite database (default: $CHAT_DB, else chat.db)\n"
+               "  --listen ADDR          open this FastCGI socket and pre-fork workers\n");
+    contract_usage(f, CONTRACT_FCGI);
+    fprintf(f, "Without --listen: a FastCGI socket on stdin (spawn-fcgi) or systemd's\n"
+               "LISTEN_FDS is served by the workers; otherwise one CGI request is answered.\n"
+               "environment: CHAT_DB for --db; CHAT_MAX_ROOMS, rooms per namespace;\n"
+               "CHAT_SYNC normal|full; CHAT_SECRET or CHAT_SECRET_FILE, the token secret\n");
 }
 
 static int main_worker_run(void *ctx) {
@@ -102,8 +102,8 @@ int main(int argc, char **argv) {
     };
     const char *db = getenv("CHAT_DB"), *listen_addr = NULL, *unix_path = NULL;
     main_worker w = {-1, NULL};
-    long workers = MAIN_WORKERS_DEFAULT;
-    char *end;
+    long long workers = contract_default(CONTRACT_WORKERS);
+    char err[128];
     int c, status;
 
     log_init("chat-fcgi");
@@ -117,10 +117,8 @@ int main(int argc, char **argv) {
             listen_addr = optarg;
             break;
         case 'w':
-            errno = 0;
-            workers = strtol(optarg, &end, 10);
-            if (errno != 0 || *end != '\0' || workers < 1 || workers > PREFORK_WORKERS_MAX) {
-                fprintf(stderr, "chat-fcgi: --workers wants 1-%d\n", PREFORK_WORKERS_MAX);
+            if (contract_parse(CONTRACT_WORKERS, optarg, &workers, err, sizeof err) != 0) {
+                fprintf(stderr, "chat-fcgi: %s\n", err);
                 return 2;
             }
             break;

@@ -100,13 +100,13 @@ static int prefork_wait(const sigset_t *mask, int64_t ms) {
 }
 
 int prefork_run(int nworkers, prefork_worker_fn fn, void *ctx) {
-    prefork_slot slots[PREFORK_WORKERS_MAX];
+    prefork_slot slots[CONTRACT_WORKERS_MAX];
     struct sigaction sa;
     sigset_t mask, oldmask;
     int64_t now, next, deadline;
     int sig;
 
-    if (nworkers < 1 || nworkers > PREFORK_WORKERS_MAX) return 1;
+    if (nworkers < 1 || nworkers > CONTRACT_WORKERS_MAX) return 1;
     memset(slots, 0, sizeof slots);
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = prefork_nop; /* so a blocked SIGCHLD is queued, not discarded */

@@ -2,12 +2,12 @@
 #ifndef PREFORK_H
 #define PREFORK_H
 
-#define PREFORK_WORKERS_MAX 64
+#include "contract.h"
 
 /* The body of a worker: runs in the child process, returns its exit status. */
 typedef int (*prefork_worker_fn)(void *ctx);
 
-/* Forks nworkers (1..PREFORK_WORKERS_MAX) children that each run fn(ctx),
+/* Forks nworkers (1..CONTRACT_WORKERS_MAX) children that each run fn(ctx),
  * and supervises them from the calling process: a child that exits is
  * restarted (after a second when it lived less than one, so a crashing worker
  * does not spin); SIGHUP restarts every child; SIGTERM or SIGINT sends SIGTERM

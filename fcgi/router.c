@@ -21,8 +21,8 @@ typedef enum router_route {
 
 typedef struct router_match {
     router_route route;
-    int64_t id;                   /* the room id of the room routes */
-    int64_t mid;                  /* the message id of ROUTE_MESSAGE */
+    int64_t id;                      /* the room id of the room routes */
+    int64_t mid;                     /* the message id of ROUTE_MESSAGE */
     char ns[CONTRACT_NAMESPACE_BUF]; /* the namespace of ROUTE_PAGE and ROUTE_WORKSPACE */
 } router_match;
 
@@ -161,7 +161,7 @@ static bool router_dispatch(const api_env *env, const http_request *req, const r
 }
 
 void router_handle(const api_env *env, const http_request *req, http_response *resp) {
-    char path[HTTP_PATH_MAX + 1];
+    char path[CONTRACT_PATH_MAX + 1];
     const char *method = req->method != NULL ? req->method : "";
     const char *raw = req->path != NULL ? req->path : "";
     const char *query = req->query != NULL ? req->query : "";
@@ -171,11 +171,11 @@ void router_handle(const api_env *env, const http_request *req, http_response *r
     int rc;
 
     http_set_header(resp, "X-Content-Type-Options", "nosniff");
-    if (strlen(raw) > HTTP_PATH_MAX) {
+    if (strlen(raw) > CONTRACT_PATH_MAX) {
         http_reply_error(resp, 414, "path too long");
         return;
     }
-    if (strlen(query) > HTTP_QUERY_MAX) {
+    if (strlen(query) > CONTRACT_QUERY_MAX) {
         http_reply_error(resp, 414, "query string too long (4 KiB at most)");
         return;
     }

@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         .content_length = (int64_t)body_len,
         .body = body,
         .body_len = body_len,
-        .body_state = body_len > HTTP_BODY_MAX ? HTTP_BODY_TOO_LARGE : HTTP_BODY_OK,
+        .body_state = body_len > CONTRACT_BODY_MAX ? HTTP_BODY_TOO_LARGE : HTTP_BODY_OK,
         .authorization = authz[0] ? authz : NULL,
     };
     api_env env = {st, &secret};

@@ -554,8 +554,8 @@ static void test_limits(void **state) {
          400},
         {"/api/rooms/1/messages", "{\"user\":\"u\",\"text\":\"t\",\"client_id\":\"", "\xc3\xa9",
          "\"}", 33, 400},
-        {"/api/rooms", "{\"name\":\"big\",\"pad\":\"", "x", "\"}", HTTP_BODY_MAX - 28, 201},
-        {"/api/rooms", "{\"name\":\"bigger\",\"pad\":\"", "x", "\"}", HTTP_BODY_MAX, 413},
+        {"/api/rooms", "{\"name\":\"big\",\"pad\":\"", "x", "\"}", CONTRACT_BODY_MAX - 28, 201},
+        {"/api/rooms", "{\"name\":\"bigger\",\"pad\":\"", "x", "\"}", CONTRACT_BODY_MAX, 413},
     };
     fixture *fx = *state;
 
@@ -576,7 +576,7 @@ static void test_limits(void **state) {
 /* Long URLs: 414, or 400 when the escape is bad before the length matters. */
 static void test_long_target(void **state) {
     fixture *fx = *state;
-    char *target = json_member("/api/rooms?namespace=/&pad=", "x", HTTP_QUERY_MAX, "");
+    char *target = json_member("/api/rooms?namespace=/&pad=", "x", CONTRACT_QUERY_MAX, "");
     http_response resp;
 
     run(fx->st, "GET", target, NULL, NULL, &resp);
@@ -585,13 +585,13 @@ static void test_long_target(void **state) {
     http_response_free(&resp);
     free(target);
 
-    target = json_member("/api/rooms?namespace=/&pad=", "x", HTTP_QUERY_MAX - 30, "");
+    target = json_member("/api/rooms?namespace=/&pad=", "x", CONTRACT_QUERY_MAX - 30, "");
     run(fx->st, "GET", target, NULL, NULL, &resp);
     assert_int_equal(resp.status, 200);
     http_response_free(&resp);
     free(target);
 
-    target = json_member("/", "a", HTTP_PATH_MAX + 1, "");
+    target = json_member("/", "a", CONTRACT_PATH_MAX + 1, "");
     run(fx->st, "GET", target, NULL, NULL, &resp);
     assert_int_equal(resp.status, 414);
     check_invariants("/x", &resp);
