@@ -29,7 +29,7 @@ static const contract_limit table[CONTRACT_COUNT] = {
                        NULL, 0, NULL, "text", "a message's text (valid UTF-8)"},
     [CONTRACT_WORKSPACE_NAME] = {"workspace_name", CONTRACT_WORKSPACE_NAME_MAX, 1,
                                  CONTRACT_WORKSPACE_NAME_MAX, "characters", NULL, NULL, NULL, 0,
-                                 NULL, "workspace",
+                                 NULL, "namespace",
                                  "a workspace's namespace: / and a-z 0-9 -, not /admin"},
     [CONTRACT_CLIENT_ID] = {"client_id", CONTRACT_CLIENT_ID_MAX, 1, CONTRACT_CLIENT_ID_MAX, "bytes",
                             NULL, NULL, NULL, 0, NULL, "client_id",
@@ -65,6 +65,8 @@ static const contract_limit table[CONTRACT_COUNT] = {
                                   "messages one client address may write per day"},
     [CONTRACT_MISSED_MAX] = {"missed_max", 100, 1, 100, "messages", NULL, NULL, NULL, 0, NULL,
                              "missed", "messages in a join ack's missed list"},
+    [CONTRACT_KICK_REASON] = {"kick_reason", 200, 0, 200, "bytes", NULL, NULL, NULL, 0, NULL,
+                              "reason", "the reason an administrator gives a kick"},
     [CONTRACT_PING_INTERVAL] = {"ping_interval", 25000, 10, 3600000, "ms", "--ping-interval", "MS",
                                 NULL, WS, NULL, "ping interval", "Engine.IO ping period"},
     [CONTRACT_PING_TIMEOUT] = {"ping_timeout", 20000, 10, 3600000, "ms", "--ping-timeout", "MS",
@@ -160,6 +162,11 @@ const contract_limit *contract_get(contract_id id) {
 
 long long contract_default(contract_id id) {
     return contract_get(id)->value;
+}
+
+bool contract_in_range(contract_id id, long long v) {
+    const contract_limit *l = contract_get(id);
+    return v >= l->min && v <= l->max;
 }
 
 const contract_limit *contract_find_option(const char *option) {

@@ -57,6 +57,7 @@ typedef enum contract_id {
     CONTRACT_BUDGET_ADDR_MINUTE,
     CONTRACT_BUDGET_ADDR_DAY,
     CONTRACT_MISSED_MAX,
+    CONTRACT_KICK_REASON,
     /* chat-ws settings */
     CONTRACT_PING_INTERVAL,
     CONTRACT_PING_TIMEOUT,
@@ -119,6 +120,9 @@ const contract_limit *contract_get(contract_id id);
 
 /* The default of id, the table's value. */
 long long contract_default(contract_id id);
+
+/* Whether v is within id's min..max. */
+bool contract_in_range(contract_id id, long long v);
 
 /* The row whose option is name ("--max-rooms"), or NULL. The first of the
  * rows sharing an option (the write budget's four) is returned. */

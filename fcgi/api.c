@@ -6,37 +6,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat_json.h"
+#include "contract.h"
 #include "fcgi_metrics.h"
 #include "log.h"
+#include "status.h"
 
-#define API_NUM_BUF 32       /* a query number: digits of INT64_MAX and slack */
-#define API_LIMIT_DEFAULT 50 /* messages per list call without limit= */
-#define API_RETRY_AFTER_S 1  /* what a 503 asks the client to wait */
-#define API_ROOM_NAME_RULE                                                                         \
-    "invalid room name: 1-64 characters, no control, bidi or invisible formatting characters"
-#define API_USER_NAME_RULE                                                                         \
-    "invalid user: 1-32 characters, not starting with ~, no control, bidi or invisible "           \
-    "formatting characters"
+#define API_NUM_BUF 32      /* a query number: digits of INT64_MAX and slack */
+#define API_RETRY_AFTER_S 1 /* what a 503 asks the client to wait */
 
-json_t *api_room_json(const store_room *room) {
-    return json_pack("{s:I,s:s,s:s,s:I,s:I,s:I}", "id", (json_int_t)room->id, "name", room->name,
-                     "namespace", room->ns, "created_at", (json_int_t)room->created_at, "online",
-                     (json_int_t)room->online, "last_message_id",
-                     (json_int_t)room->last_message_id);
-}
+/* Answers what breaks row id of the contract: 413 for the body, else 400,
+ * with the message built from the table (contract_message). */
+static void api_refuse(http_response *resp, contract_id id) {
+    char msg[CONTRACT_MESSAGE_MAX];
 
-json_t *api_message_json(const store_message *msg) {
-    json_t *obj = json_pack("{s:I,s:s,s:I,s:s,s:s,s:I}", "id", (json_int_t)msg->id, "room",
-                            msg->room != NULL ? msg->room : "", "room_id", (json_int_t)msg->room_id,
-                            "user", msg->user != NULL ? msg->user : "", "text",
-                            msg->text != NULL ? msg->text : "", "ts", (json_int_t)msg->ts);
-
-    if (obj != NULL && msg->client_id != NULL &&
-        json_object_set_new(obj, "client_id", json_string(msg->client_id)) != 0) {
-        json_decref(obj);
-        return NULL;
-    }
-    return obj;
+    http_reply_error(resp, id == CONTRACT_BODY ? 413 : 400, contract_message(id, msg, sizeof msg));
 }
 
 static void api_unavailable(http_response *resp, const char *message) {
@@ -45,35 +29,15 @@ static void api_unavailable(http_response *resp, const char *message) {
 }
 
 void api_store_error(store *st, int rc, http_response *resp) {
-    switch (rc) {
-    case STORE_NOTFOUND:
-        http_reply_error(resp, 404, "not found");
-        break;
-    case STORE_EXISTS:
-        http_reply_error(resp, 409, "already exists");
-        break;
-    case STORE_INVALID:
-        http_reply_error(resp, 400, "invalid request");
-        break;
-    case STORE_LIMIT:
-        http_reply_error(resp, 403, "a configured limit is reached");
-        break;
-    case STORE_BUSY:
-        metrics_inc(fcgim.db_busy);
-        api_unavailable(resp, "database busy, retry later");
-        break;
-    case STORE_FULL:
+    const status_reply *r = status_of_store(rc);
+
+    http_reply_error(resp, r->http, r->message);
+    if (r->retry) http_set_header(resp, "Retry-After", "%d", API_RETRY_AFTER_S);
+    if (rc == STORE_BUSY) metrics_inc(fcgim.db_busy);
+    if (r->http >= 500 && rc != STORE_BUSY) {
         metrics_inc(fcgim.db_errors);
-        http_reply_error(resp, 507, "database full or unwritable");
-        log_event(LOG_LEVEL_ERROR, "store full", "func", __func__, "error",
-                  st != NULL ? store_errmsg(st) : "no connection", NULL);
-        break;
-    default:
-        metrics_inc(fcgim.db_errors);
-        http_reply_error(resp, 500, "database error");
         log_event(LOG_LEVEL_ERROR, "store error", "func", __func__, "status", LOG_I(rc), "error",
                   st != NULL ? store_errmsg(st) : "no connection", NULL);
-        break;
     }
 }
 
@@ -82,10 +46,6 @@ static bool api_have_store(store *st, http_response *resp) {
     if (st != NULL) return true;
     api_unavailable(resp, "database unavailable");
     return false;
-}
-
-bool api_valid_workspace(const char *ns) {
-    return contract_valid_workspace(ns);
 }
 
 /* Answers 401 with the challenge of RFC 6750: why is NULL when the request
@@ -196,7 +156,7 @@ static json_t *api_body_object(const http_request *req, http_response *resp) {
     case HTTP_BODY_OK:
         break;
     case HTTP_BODY_TOO_LARGE:
-        http_reply_error(resp, 413, "request body too large (64 KiB at most)");
+        api_refuse(resp, CONTRACT_BODY);
         return NULL;
     case HTTP_BODY_BAD_LENGTH:
         http_reply_error(resp, 400, "invalid Content-Length");
@@ -207,7 +167,7 @@ static json_t *api_body_object(const http_request *req, http_response *resp) {
         return NULL;
     }
     if (req->body_len > CONTRACT_BODY_MAX) {
-        http_reply_error(resp, 413, "request body too large (64 KiB at most)");
+        api_refuse(resp, CONTRACT_BODY);
         return NULL;
     }
     if (!http_is_json_type(req->content_type)) {
@@ -261,7 +221,7 @@ static bool api_query_namespace(const http_request *req, char *ns, size_t nslen,
         return true;
     }
     if (rc != HTTP_OK || !contract_valid_chat_namespace(ns)) {
-        http_reply_error(resp, 400, "invalid namespace");
+        api_refuse(resp, CONTRACT_WORKSPACE_NAME);
         return false;
     }
     return true;
@@ -275,7 +235,7 @@ typedef struct api_list_ctx {
 static int api_room_cb(const store_room *room, void *ctx) {
     api_list_ctx *c = ctx;
 
-    if (json_array_append_new(c->array, api_room_json(room)) != 0) {
+    if (json_array_append_new(c->array, chat_json_room(room)) != 0) {
         c->oom = true;
         return 1;
     }
@@ -285,7 +245,7 @@ static int api_room_cb(const store_room *room, void *ctx) {
 static int api_message_cb(const store_message *msg, void *ctx) {
     api_list_ctx *c = ctx;
 
-    if (json_array_append_new(c->array, api_message_json(msg)) != 0) {
+    if (json_array_append_new(c->array, chat_json_message(msg)) != 0) {
         c->oom = true;
         return 1;
     }
@@ -293,22 +253,23 @@ static int api_message_cb(const store_message *msg, void *ctx) {
 }
 
 /* A canonical copy of name in (trimmed, NFC: contract_name_clean), malloc'd
- * into *out, when valid() accepts it. Else answers 400 with msg (500 when out
+ * into *out, when valid() accepts it. Else answers 400 with the rule of row
+ * rule (500 when out
  * of memory) and returns false; *out is then NULL or a copy the caller frees
  * as usual. */
-static bool api_trimmed(const char *in, bool (*valid)(const char *), const char *msg, char **out,
+static bool api_trimmed(const char *in, bool (*valid)(const char *), contract_id rule, char **out,
                         http_response *resp) {
     if ((*out = malloc(CONTRACT_ROOM_NAME_BUF)) == NULL) {
         http_reply_error(resp, 500, "out of memory");
         return false;
     }
     if (strlen(in) >= CONTRACT_ROOM_NAME_BUF) {
-        http_reply_error(resp, 400, msg);
+        api_refuse(resp, rule);
         return false;
     }
     memcpy(*out, in, strlen(in) + 1);
     if (contract_name_clean(*out, CONTRACT_ROOM_NAME_BUF) != 0 || !valid(*out)) {
-        http_reply_error(resp, 400, msg);
+        api_refuse(resp, rule);
         return false;
     }
     return true;
@@ -354,8 +315,8 @@ void api_rooms_list(const api_env *env, const http_request *req, http_response *
     if (!api_query_namespace(req, ns, sizeof ns, resp)) return;
     if (!api_query_number(req, "after", &after, resp)) return;
     if (!api_query_number(req, "limit", &limit, resp)) return;
-    if (limit < 1 || limit > CONTRACT_ROOMS_PAGE_MAX) {
-        http_reply_error(resp, 400, "\"limit\" must be between 1 and 500");
+    if (!contract_in_range(CONTRACT_ROOMS_PAGE, limit)) {
+        api_refuse(resp, CONTRACT_ROOMS_PAGE);
         return;
     }
     if (!api_have_store(st, resp)) return;
@@ -398,10 +359,10 @@ void api_rooms_create(const api_env *env, const http_request *req, http_response
     }
     if (ns_in == NULL) ns_in = "/";
     if (!contract_valid_chat_namespace(ns_in)) {
-        http_reply_error(resp, 400, "invalid namespace");
+        api_refuse(resp, CONTRACT_WORKSPACE_NAME);
         goto out;
     }
-    if (!api_trimmed(name_in, contract_valid_room_name, API_ROOM_NAME_RULE, &name, resp)) goto out;
+    if (!api_trimmed(name_in, contract_valid_room_name, CONTRACT_ROOM_NAME, &name, resp)) goto out;
     trimmed = name;
     if (!api_have_store(st, resp)) goto out;
     if (!api_namespace_access(env, req, ns_in, resp)) goto out;
@@ -424,15 +385,11 @@ void api_rooms_create(const api_env *env, const http_request *req, http_response
         http_reply_error(resp, 409, "a room with this name exists in this namespace");
         goto out;
     }
-    if (rc == STORE_LIMIT) {
-        http_reply_error(resp, 403, "this namespace has its maximum number of rooms");
-        goto out;
-    }
     if (rc != STORE_OK) {
         api_store_error(st, rc, resp);
         goto out;
     }
-    if (http_reply_json(resp, 201, api_room_json(&room)) == HTTP_OK)
+    if (http_reply_json(resp, 201, chat_json_room(&room)) == HTTP_OK)
         http_set_header(resp, "Location", "/api/rooms/%lld", (long long)room.id);
 out:
     free(name);
@@ -464,7 +421,7 @@ void api_room_get(const api_env *env, const http_request *req, int64_t room_id,
     store_room room;
 
     if (!api_load_room(env, req, room_id, &room, resp)) return;
-    http_reply_json(resp, 200, api_room_json(&room));
+    http_reply_json(resp, 200, chat_json_room(&room));
 }
 
 void api_room_delete(const api_env *env, const http_request *req, int64_t room_id,
@@ -633,7 +590,8 @@ void api_workspace_put(const api_env *env, const http_request *req, const char *
 void api_messages_list(const api_env *env, const http_request *req, int64_t room_id,
                        http_response *resp) {
     store *st = env->st;
-    int64_t after = -1, before = 0, limit = API_LIMIT_DEFAULT; /* after -1: no cursor */
+    int64_t after = -1, before = 0,
+            limit = contract_default(CONTRACT_MESSAGES_PAGE); /* after -1: no cursor */
     api_list_ctx c = {NULL, false};
     store_room room;
     int rc;
@@ -641,8 +599,8 @@ void api_messages_list(const api_env *env, const http_request *req, int64_t room
     if (!api_query_number(req, "after", &after, resp)) return;
     if (!api_query_number(req, "before", &before, resp)) return;
     if (!api_query_number(req, "limit", &limit, resp)) return;
-    if (limit < 1 || limit > CONTRACT_MESSAGES_PAGE_MAX) {
-        http_reply_error(resp, 400, "\"limit\" must be between 1 and 500");
+    if (!contract_in_range(CONTRACT_MESSAGES_PAGE, limit)) {
+        api_refuse(resp, CONTRACT_MESSAGES_PAGE);
         return;
     }
     if (!api_load_room(env, req, room_id, &room, resp)) return;
@@ -673,7 +631,7 @@ static int api_fetch_cb(const store_message *msg, void *ctx) {
     api_fetch_ctx *f = ctx;
 
     if (msg->id == f->id) {
-        f->msg = api_message_json(msg);
+        f->msg = chat_json_message(msg);
         f->room_id = msg->room_id;
     }
     return 1;
@@ -737,14 +695,14 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         http_reply_error(resp, 400, "\"user\" and \"text\" are required");
         goto out;
     }
-    if (!api_trimmed(user_in, contract_valid_user_name, API_USER_NAME_RULE, &user, resp)) goto out;
+    if (!api_trimmed(user_in, contract_valid_user_name, CONTRACT_USER_NAME, &user, resp)) goto out;
     trimmed = user;
     if (!contract_valid_text(text)) {
-        http_reply_error(resp, 400, "invalid text: 1-4000 characters");
+        api_refuse(resp, CONTRACT_TEXT);
         goto out;
     }
-    if (client_id != NULL && (client_id[0] == '\0' || strlen(client_id) > CONTRACT_CLIENT_ID_MAX)) {
-        http_reply_error(resp, 400, "invalid client_id: 1-64 bytes");
+    if (client_id != NULL && !contract_valid_client_id(client_id)) {
+        api_refuse(resp, CONTRACT_CLIENT_ID);
         goto out;
     }
     if (!api_may_write_as(env, req, trimmed, resp)) goto out;
@@ -762,9 +720,8 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         if (rc != STORE_OK) store_rollback(st);
     }
     if (rc == STORE_OVER_BUDGET) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "write budget exceeded: %s, try later", over);
-        http_reply_error(resp, 429, msg);
+        char msg[STATUS_MESSAGE_MAX];
+        http_reply_error(resp, 429, status_over_budget(over, msg, sizeof msg));
         goto out;
     }
     if (rc == STORE_NOTFOUND) {
@@ -791,7 +748,7 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
                             .text = text,
                             .client_id = client_id,
                             .ts = ts};
-        f.msg = api_message_json(&m);
+        f.msg = chat_json_message(&m);
         f.room_id = room_id;
         rc = STORE_OK;
     }
@@ -884,7 +841,7 @@ void api_users_claim(const api_env *env, const http_request *req, http_response 
         http_reply_error(resp, 400, "\"name\" is required");
         goto out;
     }
-    if (!api_trimmed(name_in, contract_valid_user_name, API_USER_NAME_RULE, &name, resp)) goto out;
+    if (!api_trimmed(name_in, contract_valid_user_name, CONTRACT_USER_NAME, &name, resp)) goto out;
     if (!api_have_store(env->st, resp)) goto out;
     token = auth_issue(env->secret != NULL ? env->secret : &no_secret, false, NULL, name,
                        AUTH_USER_TTL_S);

@@ -96,19 +96,9 @@ void api_users_claim(const api_env *env, const http_request *req, http_response 
 bool api_namespace_access(const api_env *env, const http_request *req, const char *ns,
                           http_response *resp);
 
-/* Whether ns is a valid workspace name for the page and the API: "/" + 1-32
- * of a-z 0-9 -, not "/admin". */
-bool api_valid_workspace(const char *ns);
-
-/* The JSON object of a room / a message, a new reference or NULL (no memory).
- * Shapes: {"id","name","namespace","created_at","online","last_message_id"}
- * and {"id","room","room_id","user","text","ts"[,"client_id"]}. */
-json_t *api_room_json(const store_room *room);
-json_t *api_message_json(const store_message *msg);
-
-/* Fills resp with the error answer of store status rc (not STORE_OK):
- * NOTFOUND 404, EXISTS 409, INVALID 400, BUSY 503 + Retry-After, FULL 507,
- * anything else 500 (logged to stderr with the connection's message). */
+/* Fills resp with the error answer of store status rc (not STORE_OK), the
+ * HTTP status and message of common/status.h's table, Retry-After on the
+ * transient ones; a 5xx but BUSY is logged with the connection's message. */
 void api_store_error(store *st, int rc, http_response *resp);
 
 #endif

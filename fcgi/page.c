@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "chat_json.h"
 #include "log.h"
 
 int page_html_escape(FILE *f, const char *s) {
@@ -69,7 +70,7 @@ typedef struct page_rooms {
 static int page_room_cb(const store_room *room, void *ctx) {
     page_rooms *r = ctx;
 
-    if (json_array_append_new(r->array, api_room_json(room)) != 0) {
+    if (json_array_append_new(r->array, chat_json_room(room)) != 0) {
         r->oom = true;
         return 1;
     }

@@ -17,8 +17,8 @@
     "frame-ancestors 'none'"
 
 /* Fills resp with the chat page of namespace ns ("/" or a workspace): 200,
- * text/html, the CSP, the first contract_default(CONTRACT_ROOMS_PAGE) rooms of ns listed server-side and the
- * same data as JSON in a <script type="application/json" id="chat-data"> block
+ * text/html, the CSP, the first contract_default(CONTRACT_ROOMS_PAGE) rooms of ns listed
+ * server-side and the same data as JSON in a <script type="application/json" id="chat-data"> block
  * ({"namespace","rooms","offline","private"}). When st is NULL or the rooms
  * cannot be read the page still renders, with no rooms and data-offline on
  * <body>. A private workspace renders with no rooms and data-private: the

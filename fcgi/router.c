@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "contract.h"
 #include "page.h"
 
 typedef enum router_route {
@@ -34,7 +35,7 @@ static bool router_workspace(const char *name, router_match *m) {
     if (len == 0 || len >= sizeof m->ns - 1) return false;
     m->ns[0] = '/';
     memcpy(m->ns + 1, name, len + 1);
-    return api_valid_workspace(m->ns);
+    return contract_valid_workspace(m->ns);
 }
 
 /* Parses a positive id that is the whole segment [s, s+len). */

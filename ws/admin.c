@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ack.h"
 #include "chat.h"
 #include "log.h"
 
@@ -21,16 +22,6 @@ struct admin {
 
 /* How often /admin sockets' tokens are re-checked for "exp". */
 #define ADMIN_EXPIRY_CHECK_MS 1000
-
-static void ack_json(sio_ack *ack, json_t *obj) {
-    json_t *args = json_pack("[o]", obj);
-    sio_ack_send(ack, args);
-    json_decref(args);
-}
-
-static void ack_error(sio_ack *ack, const char *msg) {
-    if (ack) ack_json(ack, json_pack("{s:s}", "error", msg));
-}
 
 static int require_admin(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
     admin *a = ud;
@@ -88,12 +79,12 @@ static void on_stats(sio_socket *s, sio_event *ev, void *ud) {
     if (store_counts(a->st, &rooms, &messages)) return ack_error(ev->ack, "database unavailable");
     json_t *per = json_object();
     sio_each_nsp(a->srv, nsp_stats, per);
-    ack_json(ev->ack, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "connections",
-                                (json_int_t)eio_server_connections(a->eio), "sockets",
-                                (json_int_t)sio_server_sockets(a->srv), "namespaces",
-                                (json_int_t)sio_server_namespaces(a->srv), "live_rooms",
-                                (json_int_t)sio_server_rooms(a->srv), "rooms", (json_int_t)rooms,
-                                "messages", (json_int_t)messages, "per_namespace", per));
+    ack_reply(ev->ack, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "connections",
+                                 (json_int_t)eio_server_connections(a->eio), "sockets",
+                                 (json_int_t)sio_server_sockets(a->srv), "namespaces",
+                                 (json_int_t)sio_server_namespaces(a->srv), "live_rooms",
+                                 (json_int_t)sio_server_rooms(a->srv), "rooms", (json_int_t)rooms,
+                                 "messages", (json_int_t)messages, "per_namespace", per));
     ev->ack = NULL;
 }
 
@@ -102,15 +93,14 @@ static void append_control(admin *a, sio_event *ev, const char *kind, json_t *pa
     int64_t id;
     if (bus_publish_now(a->bus, kind, payload, &id))
         return ack_error(ev->ack, "database unavailable, try again");
-    if (ev->ack) ack_json(ev->ack, json_pack("{s:b,s:I}", "ok", 1, "id", (json_int_t)id));
+    ack_reply(ev->ack, json_pack("{s:b,s:I}", "ok", 1, "id", (json_int_t)id));
     ev->ack = NULL;
 }
 
 static void on_announce(sio_socket *s, sio_event *ev, void *ud) {
     (void)s;
     const char *text = sio_str(json_object_get(json_array_get(ev->args, 0), "text"));
-    if (!text || !contract_valid_text(text))
-        return ack_error(ev->ack, "expected {text} of 1-4000 characters");
+    if (!text || !contract_valid_text(text)) return ack_refuse(ev->ack, CONTRACT_TEXT);
     append_control(ud, ev, "announce",
                    json_pack("{s:s,s:I}", "text", text, "ts", (json_int_t)store_now_ms()));
 }
@@ -123,8 +113,9 @@ static void on_kick(sio_socket *s, sio_event *ev, void *ud) {
     json_t *reason_v = json_object_get(arg, "reason");
     const char *reason = sio_str(reason_v);
     if (!sid && !user) return ack_error(ev->ack, "expected {sid} or {user}");
-    if (reason_v && (!reason || strlen(reason) > 200))
-        return ack_error(ev->ack, "reason must be a string of at most 200 bytes");
+    if (reason_v &&
+        (!reason || !contract_in_range(CONTRACT_KICK_REASON, (long long)strlen(reason))))
+        return ack_refuse(ev->ack, CONTRACT_KICK_REASON);
     json_t *payload = json_pack("{s:s}", "reason", reason ? reason : "kicked by an administrator");
     if (sid) json_object_set_new(payload, "sid", json_string(sid));
     if (user) json_object_set_new(payload, "user", json_string(user));

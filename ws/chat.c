@@ -1,5 +1,7 @@
 /* chat.c -- the chat's Socket.IO handlers: rooms, messages, presence, recovery */
 #include "chat.h"
+#include "ack.h"
+#include "chat_json.h"
 #include "contract.h"
 
 #include "presence.h"
@@ -13,6 +15,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "status.h"
 #include "wsmetrics.h"
 
 /* Addresses tracked at once for workspace creation: past it, creating waits. */
@@ -78,43 +81,6 @@ const char *chat_socket_user(const sio_socket *s) {
 }
 
 /* ---- JSON helpers ----------------------------------------------------- */
-
-static json_t *error_obj(const char *msg) {
-    return json_pack("[{s:s}]", "error", msg);
-}
-
-static void ack_error(sio_ack *ack, const char *msg) {
-    if (!ack) return;
-    json_t *a = error_obj(msg);
-    sio_ack_send(ack, a);
-    json_decref(a);
-}
-
-/* Sends [obj] as the ack and drops our reference to obj. */
-static void ack_obj(sio_ack *ack, json_t *obj) {
-    if (!ack) {
-        json_decref(obj);
-        return;
-    }
-    json_t *a = json_array();
-    json_array_append_new(a, obj);
-    sio_ack_send(ack, a);
-    json_decref(a);
-}
-
-static json_t *room_json(const store_room *r) {
-    return json_pack("{s:I,s:s,s:s,s:I,s:I,s:I}", "id", (json_int_t)r->id, "name", r->name,
-                     "namespace", r->ns, "created_at", (json_int_t)r->created_at, "online",
-                     (json_int_t)r->online, "last_message_id", (json_int_t)r->last_message_id);
-}
-
-static json_t *message_json(const store_message *m) {
-    json_t *o = json_pack("{s:I,s:s,s:I,s:s,s:s,s:I}", "id", (json_int_t)m->id, "room", m->room,
-                          "room_id", (json_int_t)m->room_id, "user", m->user, "text", m->text, "ts",
-                          (json_int_t)m->ts);
-    if (o && m->client_id) json_object_set_new(o, "client_id", json_string(m->client_id));
-    return o;
-}
 
 /* [obj, "<offset>"]: room broadcasts carry their log offset as the last
  * argument, which socket.io-client keeps for connection state recovery. */
@@ -200,25 +166,6 @@ static void presence_changed(chat *c, sio_socket *s, const char *room, bool on) 
     presence_note(c->presence, &pu);
 }
 
-static const char *store_error(int rc) {
-    switch (rc) {
-    case STORE_BUSY:
-        return "database busy, try again";
-    case STORE_FULL:
-        return "storage unavailable, try again";
-    case STORE_NOTFOUND:
-        return "no such room";
-    case STORE_INVALID:
-        return "invalid input";
-    case STORE_EXISTS:
-        return "room exists";
-    case STORE_LIMIT:
-        return "this namespace has its maximum number of rooms";
-    default:
-        return "internal error";
-    }
-}
-
 /* ---- sessions --------------------------------------------------------- */
 
 /* Writes the socket's session (user, rooms) for recovery. */
@@ -257,7 +204,7 @@ static int deliver_one(const store_message *m, void *ud) {
     c->cursor = m->id;
     sio_nsp *nsp = sio_nsp_get(c->srv, m->ns);
     if (!nsp || sio_nsp_room_size(nsp, m->room) == 0) return 0;
-    json_t *args = with_offset(message_json(m), m->id);
+    json_t *args = with_offset(chat_json_message(m), m->id);
     const char *rooms[1] = {m->room};
     sio_to to = {.rooms = rooms, .nrooms = 1, .filter = not_yet_replayed, .filter_ud = (void *)m};
     int n = args ? sio_emit(nsp, &to, "chat message", args) : 0;
@@ -387,16 +334,15 @@ static void flush(lws_sorted_usec_list_t *sul) {
     for (pending_msg *p = batch, *next; p; p = next, i++) {
         next = p->next;
         if (!res || res[i].rc) {
-            char why[128];
+            char why[STATUS_MESSAGE_MAX];
             if (res && res[i].rc == STORE_OVER_BUDGET)
-                snprintf(why, sizeof why, "write budget exceeded: %s, try later", res[i].over);
+                ack_error(p->ack, status_over_budget(res[i].over, why, sizeof why));
             else
-                snprintf(why, sizeof why, "%s", store_error(res ? res[i].rc : STORE_ERROR));
-            ack_error(p->ack, why);
+                ack_store_error(p->ack, res ? res[i].rc : STORE_ERROR);
         } else {
             if (!res[i].dup) metrics_inc(wsm.messages_stored);
-            ack_obj(p->ack, json_pack("{s:I,s:I}", "id", (json_int_t)res[i].id, "ts",
-                                      (json_int_t)res[i].ts));
+            ack_reply(p->ack, json_pack("{s:I,s:I}", "id", (json_int_t)res[i].id, "ts",
+                                        (json_int_t)res[i].ts));
             if (from_memory && !res[i].dup) {
                 store_message m = {res[i].id, p->room_id, p->room,      p->ns,
                                    p->user,   p->text,    p->client_id, res[i].ts};
@@ -415,15 +361,14 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
     metrics_inc(wsm.messages_received);
     json_t *cid = json_object_get(json_array_get(ev->args, 0), "client_id");
     if (!room || !text) return ack_error(ev->ack, "expected {room, text}");
-    if (!contract_valid_text(text)) return ack_error(ev->ack, "text must be 1-4000 characters");
+    if (!contract_valid_text(text)) return ack_refuse(ev->ack, CONTRACT_TEXT);
     const char *client_id = sio_str(cid);
-    if (cid && !json_is_null(cid) &&
-        (!client_id || !client_id[0] || strlen(client_id) > CONTRACT_CLIENT_ID_MAX))
-        return ack_error(ev->ack, "client_id must be a string of 1-64 bytes");
+    if (cid && !json_is_null(cid) && !contract_valid_client_id(client_id))
+        return ack_refuse(ev->ack, CONTRACT_CLIENT_ID);
     if (!sio_in_room(s, room)) return ack_error(ev->ack, "join the room first");
     int64_t room_id;
     int rc = store_room_id(c->st, sio_nsp_name(sio_socket_nsp(s)), room, &room_id);
-    if (rc) return ack_error(ev->ack, store_error(rc));
+    if (rc) return ack_store_error(ev->ack, rc);
 
     pending_msg *p = calloc(1, sizeof *p);
     if (!p || !(p->user = strdup(user_of(s)->name)) || !(p->text = strdup(text)) ||
@@ -474,7 +419,7 @@ static int add_missed(const store_message *m, void *ud) {
         mc->more = true;
         return 1;
     }
-    json_array_append_new(mc->list, message_json(m));
+    json_array_append_new(mc->list, chat_json_message(m));
     return 0;
 }
 
@@ -486,7 +431,7 @@ static void on_join(sio_socket *s, sio_event *ev, void *ud) {
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
     store_room r;
     int rc = store_room_find(c->st, ns, name, &r);
-    if (rc) return ack_error(ev->ack, store_error(rc));
+    if (rc) return ack_store_error(ev->ack, rc);
     int joined = sio_join(s, r.name);
     if (joined < 0) return ack_error(ev->ack, "too many rooms");
     if (store_presence_add(c->st, c->cfg.process_id, sio_socket_id(s), r.id, u->name))
@@ -506,9 +451,9 @@ static void on_join(sio_socket *s, sio_event *ev, void *ud) {
         else /* a first visit: nothing was missed; start the cursor here */
             store_cursor_set(c->st, u->name, r.id, r.last_message_id);
     }
-    ack_obj(ev->ack, json_pack("{s:b,s:s,s:I,s:o,s:o,s:b,s:b}", "ok", 1, "room", r.name, "room_id",
-                               (json_int_t)r.id, "members", members, "missed", missed, "more",
-                               mc.more, "truncated", truncated));
+    ack_reply(ev->ack, json_pack("{s:b,s:s,s:I,s:o,s:o,s:b,s:b}", "ok", 1, "room", r.name,
+                                 "room_id", (json_int_t)r.id, "members", members, "missed", missed,
+                                 "more", mc.more, "truncated", truncated));
     if (joined == 0) presence_changed(c, s, r.name, true);
 }
 
@@ -528,7 +473,7 @@ static void on_leave(sio_socket *s, sio_event *ev, void *ud) {
     leave_room(c, s, name, true);
     sio_leave(s, name);
     session_save(c, s);
-    ack_obj(ev->ack, json_pack("{s:b,s:s}", "ok", 1, "room", name));
+    ack_reply(ev->ack, json_pack("{s:b,s:s}", "ok", 1, "room", name));
 }
 
 static void on_typing(sio_socket *s, sio_event *ev, void *ud) {
@@ -549,12 +494,12 @@ static void on_read(sio_socket *s, sio_event *ev, void *ud) {
     int rc = store_room_id(c->st, sio_nsp_name(sio_socket_nsp(s)), name, &room_id);
     if (rc == STORE_OK && user_of(s)->named)
         rc = store_cursor_set(c->st, user_of(s)->name, room_id, json_integer_value(id));
-    if (rc) return ack_error(ev->ack, store_error(rc));
-    ack_obj(ev->ack, json_pack("{s:b}", "ok", 1));
+    if (rc) return ack_store_error(ev->ack, rc);
+    ack_reply(ev->ack, json_pack("{s:b}", "ok", 1));
 }
 
 static int add_room(const store_room *r, void *ud) {
-    json_array_append_new(ud, room_json(r));
+    json_array_append_new(ud, chat_json_room(r));
     return 0;
 }
 
@@ -567,18 +512,18 @@ static void on_rooms(sio_socket *s, sio_event *ev, void *ud) {
     if ((after && !json_is_integer(after)) || json_integer_value(after) < 0)
         return ack_error(ev->ack, "after must be a non-negative integer");
     json_int_t n = limit ? json_integer_value(limit) : contract_default(CONTRACT_ROOMS_PAGE);
-    if ((limit && !json_is_integer(limit)) || n < 1 || n > CONTRACT_ROOMS_PAGE_MAX)
-        return ack_error(ev->ack, "limit must be 1-500");
+    if ((limit && !json_is_integer(limit)) || !contract_in_range(CONTRACT_ROOMS_PAGE, n))
+        return ack_refuse(ev->ack, CONTRACT_ROOMS_PAGE);
     json_t *list = json_array();
     int rc = store_rooms_list(c->st, sio_nsp_name(sio_socket_nsp(s)), json_integer_value(after),
                               (int)n + 1, add_room, list);
     if (rc) {
         json_decref(list);
-        return ack_error(ev->ack, store_error(rc));
+        return ack_store_error(ev->ack, rc);
     }
     bool more = json_array_size(list) > (size_t)n;
     if (more) json_array_remove(list, (size_t)n);
-    ack_obj(ev->ack, json_pack("{s:o,s:b}", "rooms", list, "more", more));
+    ack_reply(ev->ack, json_pack("{s:o,s:b}", "rooms", list, "more", more));
 }
 
 static void on_create_room(sio_socket *s, sio_event *ev, void *ud) {
@@ -587,17 +532,15 @@ static void on_create_room(sio_socket *s, sio_event *ev, void *ud) {
     if (!given) given = sio_str(json_array_get(ev->args, 0));
     if (!given) return ack_error(ev->ack, "expected {name}");
     char name[CONTRACT_ROOM_NAME_BUF];
-    if (strlen(given) >= sizeof name)
-        return ack_error(ev->ack, "room name must be 1-64 characters");
+    if (strlen(given) >= sizeof name) return ack_refuse(ev->ack, CONTRACT_ROOM_NAME);
     snprintf(name, sizeof name, "%s", given);
     if (contract_name_clean(name, sizeof name) || !contract_valid_room_name(name))
-        return ack_error(ev->ack, "room name must be 1-64 characters, no control, bidi or "
-                                  "invisible formatting characters");
+        return ack_refuse(ev->ack, CONTRACT_ROOM_NAME);
     store_room r;
     int rc = store_room_create(c->st, sio_nsp_name(sio_socket_nsp(s)), name, &r);
-    if (rc) return ack_error(ev->ack, rc == STORE_EXISTS ? "room exists" : store_error(rc));
-    ack_obj(ev->ack, json_pack("{s:b,s:o}", "ok", 1, "room", room_json(&r)));
-    to_namespace(c, s, NULL, "room created", room_json(&r));
+    if (rc) return ack_store_error(ev->ack, rc);
+    ack_reply(ev->ack, json_pack("{s:b,s:o}", "ok", 1, "room", chat_json_room(&r)));
+    to_namespace(c, s, NULL, "room created", chat_json_room(&r));
 }
 
 /* ---- connection lifecycle --------------------------------------------- */
@@ -780,14 +723,12 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
     if (name && !json_is_null(name)) {
         const char *given = sio_str(name);
         if (!given || strlen(given) >= sizeof u->name) {
-            snprintf(err, errlen, "invalid name: 1-32 characters");
+            contract_message(CONTRACT_USER_NAME, err, errlen);
             return -1;
         }
         snprintf(u->name, sizeof u->name, "%s", given);
         if (contract_name_clean(u->name, sizeof u->name) || !contract_valid_user_name(u->name)) {
-            snprintf(err, errlen,
-                     "invalid name: 1-32 characters, not starting with ~, no "
-                     "control, bidi or invisible formatting characters");
+            contract_message(CONTRACT_USER_NAME, err, errlen);
             return -1;
         }
         if (own_name(c, u, auth, err, errlen)) return -1;
@@ -891,7 +832,7 @@ static void expiry_tick(lws_sorted_usec_list_t *sul) {
 
 /* A missed message as recovery replays it: the emit's arguments. */
 static json_t *replay_args(const store_message *m) {
-    return with_offset(message_json(m), m->id);
+    return with_offset(chat_json_message(m), m->id);
 }
 
 /* Connection state recovery. The stored session is consumed (deleted) as it

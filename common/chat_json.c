@@ -1,0 +1,23 @@
+/* chat_json.c -- the JSON of a room and a message, one shape for REST and sockets */
+#include "chat_json.h"
+
+json_t *chat_json_room(const store_room *room) {
+    return json_pack("{s:I,s:s,s:s,s:I,s:I,s:I}", "id", (json_int_t)room->id, "name", room->name,
+                     "namespace", room->ns, "created_at", (json_int_t)room->created_at, "online",
+                     (json_int_t)room->online, "last_message_id",
+                     (json_int_t)room->last_message_id);
+}
+
+json_t *chat_json_message(const store_message *msg) {
+    json_t *obj = json_pack("{s:I,s:s,s:I,s:s,s:s,s:I}", "id", (json_int_t)msg->id, "room",
+                            msg->room != NULL ? msg->room : "", "room_id", (json_int_t)msg->room_id,
+                            "user", msg->user != NULL ? msg->user : "", "text",
+                            msg->text != NULL ? msg->text : "", "ts", (json_int_t)msg->ts);
+
+    if (obj != NULL && msg->client_id != NULL &&
+        json_object_set_new(obj, "client_id", json_string(msg->client_id)) != 0) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
