@@ -3,6 +3,7 @@
 #include "contract.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -179,8 +180,11 @@ int contract_parse(contract_id id, const char *text, long long *out, char *err, 
     const contract_limit *l = contract_get(id);
     char *end;
     errno = 0;
-    long long v = text ? strtoll(text, &end, 10) : 0;
-    if (!text || !*text || *end || errno || v < l->min || v > l->max) {
+    /* digits, maybe after a minus: no blanks or plus sign strtoll would skip */
+    bool digits = text && (isdigit((unsigned char)text[0]) ||
+                           (text[0] == '-' && isdigit((unsigned char)text[1])));
+    long long v = digits ? strtoll(text, &end, 10) : 0;
+    if (!digits || *end || errno || v < l->min || v > l->max) {
         snprintf(err, errlen, "%s must be a number in %lld..%lld", l->option ? l->option : l->name,
                  l->min, l->max);
         return -1;

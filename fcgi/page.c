@@ -6,6 +6,7 @@
 
 #include "api.h"
 #include "chat_json.h"
+#include "contract.h"
 #include "log.h"
 
 int page_html_escape(FILE *f, const char *s) {
@@ -130,11 +131,14 @@ static const char page_sidebar_head[] =
     "<h2 class=\"rooms-title\" id=\"rooms-title\">Rooms</h2>\n"
     "<ul class=\"room-list\" id=\"room-list\">\n";
 
+/* page_sidebar_tail, page_main and page_dialogs are printf formats: their
+ * maxlength attributes are the contract's (CONTRACT_*_MAX), as the server
+ * counts: characters. */
 static const char page_sidebar_tail[] =
     "</ul>\n"
     "</nav>\n"
     "<form class=\"room-form\" id=\"room-form\" autocomplete=\"off\">\n"
-    "<input id=\"room-name\" name=\"room\" maxlength=\"64\" placeholder=\"New room\" required "
+    "<input id=\"room-name\" name=\"room\" maxlength=\"%d\" placeholder=\"New room\" required "
     "aria-label=\"New room name\">\n"
     "<button type=\"submit\">Create</button>\n"
     "</form>\n"
@@ -170,7 +174,7 @@ static const char page_main[] =
     "</div>\n"
     "<p class=\"typing\" id=\"typing\" aria-live=\"polite\"></p>\n"
     "<form class=\"composer\" id=\"composer\" autocomplete=\"off\">\n"
-    "<textarea id=\"text\" name=\"text\" rows=\"1\" maxlength=\"4000\" required "
+    "<textarea id=\"text\" name=\"text\" rows=\"1\" maxlength=\"%d\" required "
     "placeholder=\"Write a message\" aria-label=\"Message\" disabled></textarea>\n"
     "<button type=\"submit\" id=\"send\" disabled>Send</button>\n"
     "</form>\n"
@@ -191,7 +195,7 @@ static const char page_dialogs[] =
     "<h2 id=\"welcome-title\">Welcome to the chat</h2>\n"
     "<p>Choose the name the others will see. It is kept in this browser.</p>\n"
     "<label for=\"name\">Display name</label>\n"
-    "<input id=\"name\" name=\"name\" maxlength=\"32\" required spellcheck=\"false\" "
+    "<input id=\"name\" name=\"name\" maxlength=\"%d\" required spellcheck=\"false\" "
     "autocomplete=\"nickname\">\n"
     "<p class=\"form-error\" id=\"name-error\" role=\"alert\" hidden></p>\n"
     "<button type=\"submit\">Start chatting</button>\n"
@@ -217,6 +221,25 @@ static const char page_scripts[] = "<script src=\"/static/vendor/socket.io.min.j
                                    "</body>\n"
                                    "</html>\n";
 
+/* The limits the page's script checks before the server does, as attributes
+ * of <body> (inside its open data-namespace="..." value): data-room-name-max,
+ * data-user-name-max, data-text-max, data-client-id-max,
+ * data-messages-page-max, data-rooms-page-max. Returns 0 or -1. */
+static int page_limits(FILE *f) {
+    static const contract_id shown[] = {CONTRACT_ROOM_NAME,     CONTRACT_USER_NAME,
+                                        CONTRACT_TEXT,          CONTRACT_CLIENT_ID,
+                                        CONTRACT_MESSAGES_PAGE, CONTRACT_ROOMS_PAGE};
+
+    for (size_t i = 0; i < sizeof shown / sizeof *shown; i++) {
+        const contract_limit *l = contract_get(shown[i]);
+        if (fputs("\" data-", f) < 0) return -1;
+        for (const char *p = l->name; *p; p++)
+            if (fputc(*p == '_' ? '-' : *p, f) == EOF) return -1;
+        if (fprintf(f, "-max=\"%lld", l->max) < 0) return -1;
+    }
+    return 0;
+}
+
 /* Writes the whole page to f. Returns 0 or -1 on a write error. */
 static int page_write(FILE *f, const char *ns, json_t *data, bool offline, bool is_private) {
     json_t *rooms = json_object_get(data, "rooms");
@@ -230,6 +253,7 @@ static int page_write(FILE *f, const char *ns, json_t *data, bool offline, bool 
     if (page_html_escape(f, ns) < 0) return -1;
     if (offline && fputs("\" data-offline=\"true", f) < 0) return -1;
     if (is_private && fputs("\" data-private=\"true", f) < 0) return -1;
+    if (page_limits(f) < 0) return -1;
     if (fputs("\">\n", f) < 0 || fputs(page_top, f) < 0) return -1;
     if (workspace) {
         if (fputs(" <span class=\"workspace\" title=\"workspace\">", f) < 0) return -1;
@@ -239,8 +263,10 @@ static int page_write(FILE *f, const char *ns, json_t *data, bool offline, bool 
     json_array_foreach(rooms, i, room) {
         if (page_room_item(f, room) < 0) return -1;
     }
-    if (fputs(page_sidebar_tail, f) < 0 || fputs(page_main, f) < 0) return -1;
-    if (fputs(page_dialogs, f) < 0) return -1;
+    if (fprintf(f, page_sidebar_tail, CONTRACT_ROOM_NAME_MAX) < 0 ||
+        fprintf(f, page_main, CONTRACT_TEXT_MAX) < 0)
+        return -1;
+    if (fprintf(f, page_dialogs, CONTRACT_USER_NAME_MAX) < 0) return -1;
     if (fputs("<script type=\"application/json\" id=\"chat-data\">", f) < 0) return -1;
     if (page_json_script(f, data) < 0) return -1;
     if (fputs("</script>\n", f) < 0 || fputs(page_scripts, f) < 0) return -1;
@@ -309,8 +335,9 @@ void page_chat(store *st, const char *ns, http_response *resp) {
             offline = true;
         }
     }
-    data = json_pack("{s:s,s:O,s:b,s:b,s:i}", "namespace", ns, "rooms", r.array, "offline", offline,
-                     "private", is_private, "rooms_page", contract_default(CONTRACT_ROOMS_PAGE));
+    data = json_pack("{s:s,s:O,s:b,s:b,s:I}", "namespace", ns, "rooms", r.array, "offline", offline,
+                     "private", is_private, "rooms_page",
+                     (json_int_t)contract_default(CONTRACT_ROOMS_PAGE));
     if (data == NULL) goto oom;
     if ((f = open_memstream(&html, &len)) == NULL) goto oom;
     rc = page_write(f, ns, data, offline, is_private);

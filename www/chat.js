@@ -20,7 +20,11 @@
   // presented on every connection under that name; nobody else can use it.
   const CREDENTIAL_KEY = 'chat.credential:';
   const PAGE = 50; // messages per history page
-  const NAME_MAX = 32; // characters, as the server counts them
+  // The contract's limits, as the server renders them on <body> (fcgi/page.c
+  // from common/contract.c's table): characters, as the server counts them.
+  const limit = (name) => Number(document.body.getAttribute('data-' + name + '-max'));
+  const NAME_MAX = limit('user-name');
+  const HISTORY_MAX = limit('messages-page'); // most messages one history read returns
   const TYPING_EMIT_MS = 2000; // at most one `typing` per this interval
   const TYPING_SHOW_MS = 4000; // how long "X is typing…" lasts without news
   const ROOMS_REFRESH_MS = 20000; // room list (online counts) refresh
@@ -709,9 +713,9 @@
    * (when `missed` was cut short): fetched so the view has no hole. */
   async function fillGap(roomId, after) {
     for (let i = 0; i < 5 && state.current === roomId; i++) {
-      const msgs = await rest.history(roomId, { after, limit: 500 });
+      const msgs = await rest.history(roomId, { after, limit: HISTORY_MAX });
       msgs.forEach((m) => showMessage(m, { isNew: true }));
-      if (msgs.length < 500) return;
+      if (msgs.length < HISTORY_MAX) return;
       after = msgs[msgs.length - 1].id;
     }
   }
@@ -722,7 +726,7 @@
     const v = state.view;
     if (!v || !v.newest) return;
     try {
-      const msgs = await rest.history(v.roomId, { after: v.newest, limit: 500 });
+      const msgs = await rest.history(v.roomId, { after: v.newest, limit: HISTORY_MAX });
       msgs.forEach((m) => {
         track(v.roomId).seen.add(m.id);
         showMessage(m);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { io } from 'socket.io-client';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { credential } from './lib/client.mjs';
 import { ROOT, adminToken, fcgiPid, hasBinary, startStack } from './lib/stack.mjs';
@@ -610,6 +611,28 @@ describe('REST API through nginx', () => {
       for (const target of ['/', '/w/acme']) {
         const res = await call('GET', target);
         for (const id of ids) assert.match(res.text, new RegExp(`id="${id}"`), `${target} has #${id}`);
+      }
+    });
+
+    test('the page carries the contract\'s limits: maxlength and data-*-max from the table chat-ws prints', async () => {
+      // The table: chat-ws --print-limits, "| name | value | unit | min..max | ...".
+      const table = new Map();
+      const md = execFileSync(path.join(binDir, 'chat-ws'), ['--print-limits'], { encoding: 'utf8' });
+      for (const m of md.matchAll(/^\| ([a-z_]+) \| [^|]* \| [^|]* \| (\d+)\.\.(\d+) \|/gm)) table.set(m[1], Number(m[3]));
+      assert.equal(table.get('text'), 4000, 'the table has the text limit');
+      for (const target of ['/', '/w/acme']) {
+        const html = (await call('GET', target)).text;
+        const body = html.match(/<body [^>]*>/)[0];
+        const attrs = [...body.matchAll(/data-([a-z-]+)-max="(\d+)"/g)];
+        assert.ok(attrs.length >= 6, body);
+        for (const [, name, max] of attrs) assert.equal(Number(max), table.get(name.replaceAll('-', '_')), `${target} data-${name}-max`);
+        const maxlength = (id) => Number(html.match(new RegExp(`id="${id}"[^>]*maxlength="(\\d+)"`))[1]);
+        assert.equal(maxlength('room-name'), table.get('room_name'));
+        assert.equal(maxlength('text'), table.get('text'));
+        assert.equal(maxlength('name'), table.get('user_name'));
+        // every limit chat.js reads is on the page
+        const js = readFileSync(path.join(ROOT, 'www/chat.js'), 'utf8');
+        for (const [, name] of js.matchAll(/limit\('([a-z-]+)'\)/g)) assert.match(body, new RegExp(`data-${name}-max="\\d+"`), name);
       }
     });
 
