@@ -156,6 +156,6 @@ clean:
 	rm -rf build
 
 format:
-	clang-format -i $(wildcard sql/*.[ch] fcgi/*.[ch] ws/*.[ch] admin/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch])
+	clang-format -i $(wildcard common/*.[ch] sql/*.[ch] fcgi/*.[ch] ws/*.[ch] admin/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch])
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

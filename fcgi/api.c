@@ -64,17 +64,17 @@ static void api_unauthorized(http_response *resp, const char *why) {
 
 /* Verifies the request's bearer token into claims. Returns false after a 401
  * when there is none or it does not verify. The token is never logged. */
-static bool api_token(const api_env *env, const http_request *req, auth_claims *claims,
+static bool api_token(const api_env *env, const http_request *req, token_claims *claims,
                       http_response *resp) {
-    static const auth_secret no_secret; /* len 0: every token is refused */
-    const char *token = auth_bearer(req->authorization);
+    static const token_secret no_secret; /* len 0: every token is refused */
+    const char *token = token_bearer(req->authorization);
     const char *why = "invalid token";
 
     if (token == NULL) {
         api_unauthorized(resp, NULL);
         return false;
     }
-    if (auth_verify(env->secret != NULL ? env->secret : &no_secret, token, claims, &why) != 0) {
+    if (token_verify(env->secret != NULL ? env->secret : &no_secret, token, claims, &why) != 0) {
         api_unauthorized(resp, why);
         return false;
     }
@@ -84,7 +84,7 @@ static bool api_token(const api_env *env, const http_request *req, auth_claims *
 /* Returns true when the request carries a valid admin token, else false
  * after a 401 (no or bad token) or a 403 (a valid token, not an admin one). */
 static bool api_require_admin(const api_env *env, const http_request *req, http_response *resp) {
-    auth_claims claims;
+    token_claims claims;
 
     if (!api_token(env, req, &claims, resp)) return false;
     if (claims.admin) return true;
@@ -94,7 +94,7 @@ static bool api_require_admin(const api_env *env, const http_request *req, http_
 
 bool api_namespace_access(const api_env *env, const http_request *req, const char *ns,
                           http_response *resp) {
-    auth_claims claims;
+    token_claims claims;
     bool is_private = false;
     int rc;
 
@@ -117,26 +117,26 @@ bool api_namespace_access(const api_env *env, const http_request *req, const cha
  * false. */
 static bool api_may_write_as(const api_env *env, const http_request *req, const char *name,
                              http_response *resp) {
-    static const auth_secret no_secret;
-    const char *token = auth_bearer(req->authorization), *why = "invalid token";
+    static const token_secret no_secret;
+    const char *token = token_bearer(req->authorization), *why = "invalid token";
 
     if (token == NULL) {
         http_reply_error(resp, 401, "writing as a user needs that user's token (POST /api/users)");
         http_set_header(resp, "WWW-Authenticate", "Bearer realm=\"chat\"");
         return false;
     }
-    switch (auth_name_check(env->st, env->secret != NULL ? env->secret : &no_secret, name, token,
-                            &why)) {
-    case AUTH_NAME_OWNER:
-    case AUTH_NAME_ADMIN:
+    switch (token_name_check(env->st, env->secret != NULL ? env->secret : &no_secret, name, token,
+                             &why)) {
+    case TOKEN_NAME_OWNER:
+    case TOKEN_NAME_ADMIN:
         return true;
-    case AUTH_NAME_STORE:
+    case TOKEN_NAME_STORE:
         api_unavailable(resp, why);
         return false;
-    case AUTH_NAME_OTHER:
+    case TOKEN_NAME_OTHER:
         http_reply_error(resp, 403, why);
         return false;
-    case AUTH_NAME_BAD_TOKEN:
+    case TOKEN_NAME_BAD_TOKEN:
         api_unauthorized(resp, why);
         return false;
     default: /* a valid token without "sub": no credential for a name */
@@ -781,15 +781,15 @@ static int api_process_cb(const store_process *p, void *ctx) {
 }
 
 void api_health(const api_env *env, const http_request *req, http_response *resp) {
-    static const auth_secret no_secret;
+    static const token_secret no_secret;
     store *st = env->st;
     int64_t rooms = 0, messages = 0;
     api_list_ctx c = {NULL, false};
-    const char *why = "database unavailable", *token = auth_bearer(req->authorization);
-    auth_claims claims;
+    const char *why = "database unavailable", *token = token_bearer(req->authorization);
+    token_claims claims;
     bool details =
         token != NULL &&
-        auth_verify(env->secret != NULL ? env->secret : &no_secret, token, &claims, &why) == 0 &&
+        token_verify(env->secret != NULL ? env->secret : &no_secret, token, &claims, &why) == 0 &&
         claims.admin;
     json_t *obj;
     int rc = STORE_ERROR;
@@ -829,7 +829,7 @@ void api_health(const api_env *env, const http_request *req, http_response *resp
 }
 
 void api_users_claim(const api_env *env, const http_request *req, http_response *resp) {
-    static const auth_secret no_secret;
+    static const token_secret no_secret;
     json_t *body = NULL;
     const char *name_in;
     char *name = NULL, *token = NULL;
@@ -843,8 +843,8 @@ void api_users_claim(const api_env *env, const http_request *req, http_response 
     }
     if (!api_trimmed(name_in, contract_valid_user_name, CONTRACT_USER_NAME, &name, resp)) goto out;
     if (!api_have_store(env->st, resp)) goto out;
-    token = auth_issue(env->secret != NULL ? env->secret : &no_secret, false, NULL, name,
-                       AUTH_USER_TTL_S);
+    token = token_issue(env->secret != NULL ? env->secret : &no_secret, false, NULL, name,
+                        TOKEN_USER_TTL_S);
     if (token == NULL) {
         api_unavailable(resp, "no server secret configured");
         goto out;

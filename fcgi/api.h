@@ -2,9 +2,9 @@
 #ifndef API_H
 #define API_H
 
-#include "auth.h"
 #include "http.h"
 #include "store.h"
+#include "token.h"
 
 /* What the handlers work with: st, the worker's connection, NULL when the
  * database could not be opened (the handlers then answer 503); secret, the
@@ -12,7 +12,7 @@
  * is then refused). */
 typedef struct api_env {
     store *st;
-    const auth_secret *secret;
+    const token_secret *secret;
 } api_env;
 
 /* Every handler fills resp completely (status, headers, JSON body). Input
@@ -20,7 +20,7 @@ typedef struct api_env {
  * does.
  *
  * Tokens: "Authorization: Bearer <token>", an HS256 JWT checked with
- * auth_verify. Admin calls answer 401 + WWW-Authenticate without a valid
+ * token_verify. Admin calls answer 401 + WWW-Authenticate without a valid
  * token and 403 when it is not an admin one ("admin": true). Calls that read
  * or write the rooms of a private workspace need a token of that workspace
  * ("workspace": "/name") or an admin one: 401 without, 403 with another. */
@@ -86,7 +86,7 @@ void api_health(const api_env *env, const http_request *req, http_response *resp
 
 /* POST /api/users {"name"} -> 201 {"name","token"}: the first claim of a user
  * name, answered with its credential (an HS256 token with "sub": name, valid
- * AUTH_USER_TTL_S); 409 when the name is claimed already; 400 invalid name;
+ * TOKEN_USER_TTL_S); 409 when the name is claimed already; 400 invalid name;
  * 503 without a server secret. */
 void api_users_claim(const api_env *env, const http_request *req, http_response *resp);
 

@@ -60,11 +60,11 @@ static bool fcgi_metrics_loopback(const char *a) {
                          strncmp(a, "::ffff:127.", 11) == 0);
 }
 
-bool fcgi_metrics_serve(const http_request *req, const char *remote_addr, const auth_secret *secret,
-                        http_response *resp) {
+bool fcgi_metrics_serve(const http_request *req, const char *remote_addr,
+                        const token_secret *secret, http_response *resp) {
     const char *token;
     const char *why;
-    auth_claims claims;
+    token_claims claims;
     metrics_text out = {0};
 
     if (strcmp(req->path, "/metrics") != 0) return false;
@@ -74,13 +74,13 @@ bool fcgi_metrics_serve(const http_request *req, const char *remote_addr, const 
         return true;
     }
     if (!fcgi_metrics_loopback(remote_addr)) {
-        token = auth_bearer(req->authorization);
+        token = token_bearer(req->authorization);
         if (token == NULL) {
             http_reply_error(resp, 401, "metrics are for local clients or an admin bearer token");
             http_set_header(resp, "WWW-Authenticate", "Bearer realm=\"chat\"");
             return true;
         }
-        if (secret == NULL || auth_verify(secret, token, &claims, &why) != 0 || !claims.admin) {
+        if (secret == NULL || token_verify(secret, token, &claims, &why) != 0 || !claims.admin) {
             http_reply_error(resp, 403, "an admin token is required");
             return true;
         }

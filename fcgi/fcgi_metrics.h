@@ -4,9 +4,9 @@
 
 #include <stdbool.h>
 
-#include "auth.h"
 #include "http.h"
 #include "metrics.h"
+#include "token.h"
 
 /* The program's instruments. The registry lives in memory shared by the
  * pre-forked workers (made before they fork), so any worker's /metrics
@@ -32,8 +32,8 @@ int fcgi_metrics_init(void);
  * a local client -- remote_addr, nginx's REMOTE_ADDR, is loopback -- or one
  * with an admin bearer token; 401/403 JSON otherwise; 405 for another method)
  * and returns true. Returns false for every other path. secret may be NULL. */
-bool fcgi_metrics_serve(const http_request *req, const char *remote_addr, const auth_secret *secret,
-                        http_response *resp);
+bool fcgi_metrics_serve(const http_request *req, const char *remote_addr,
+                        const token_secret *secret, http_response *resp);
 
 /* Counts a finished request: its status and its handling time. */
 void fcgi_metrics_request(int status, double seconds);

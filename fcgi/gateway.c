@@ -139,7 +139,7 @@ int gateway_write_response(const gateway_io *io, const http_request *req,
     return 0;
 }
 
-int gateway_handle(const gateway_io *io, store *st, const auth_secret *secret) {
+int gateway_handle(const gateway_io *io, store *st, const token_secret *secret) {
     api_env env = {st, secret};
     gateway_request g;
     http_response resp;
@@ -183,10 +183,10 @@ void gateway_db_close(gateway_db *db) {
     db->st = NULL;
 }
 
-void gateway_secret_load(auth_secret *secret) {
+void gateway_secret_load(token_secret *secret) {
     char err[256];
 
-    if (auth_secret_load(secret, err, sizeof err) != 0)
+    if (token_secret_load(secret, err, sizeof err) != 0)
         log_event(LOG_LEVEL_WARN, "no secret: admin calls and private workspaces answer 401",
                   "error", err, NULL);
 }
@@ -213,7 +213,7 @@ static int gateway_cgi_write(const char *buf, size_t len, void *ctx) {
 int gateway_run_cgi(const char *db_path) {
     gateway_io io = {gateway_cgi_param, gateway_cgi_read, gateway_cgi_write, NULL};
     gateway_db db = {.path = db_path};
-    auth_secret secret;
+    token_secret secret;
     int rc;
 
     gateway_secret_load(&secret);
@@ -280,7 +280,7 @@ int gateway_run_fcgi(int fd, const char *db_path) {
     FCGX_Request req;
     gateway_io io = {gateway_fcgx_param, gateway_fcgx_read, gateway_fcgx_write, &req};
     gateway_db db = {.path = db_path};
-    auth_secret secret;
+    token_secret secret;
     struct sigaction sa;
     int errors = 0, status = 0;
 

@@ -2,9 +2,9 @@
 #ifndef GATEWAY_H
 #define GATEWAY_H
 
-#include "auth.h"
 #include "http.h"
 #include "store.h"
+#include "token.h"
 
 /* Where a request comes from and its response goes: the FastCGI parameters
  * and streams, the CGI environment and stdio, or a test's fakes. */
@@ -57,11 +57,11 @@ int gateway_write_response(const gateway_io *io, const http_request *req,
 /* Reads one request from io, routes it with st (may be NULL: no database) and
  * secret (may be NULL: no token is valid) and writes the response. Returns 0,
  * or -1 when the response could not be written. */
-int gateway_handle(const gateway_io *io, store *st, const auth_secret *secret);
+int gateway_handle(const gateway_io *io, store *st, const token_secret *secret);
 
 /* Loads the token secret from CHAT_SECRET / CHAT_SECRET_FILE into secret
- * (auth_secret_load); a failure is logged and leaves it empty. */
-void gateway_secret_load(auth_secret *secret);
+ * (token_secret_load); a failure is logged and leaves it empty. */
+void gateway_secret_load(token_secret *secret);
 
 /* The connection of db, opening it when needed; NULL when that fails (the
  * failure is logged once until an open succeeds again). */

@@ -15,7 +15,7 @@ struct admin {
     eio_server *eio;
     store *st;
     bus *bus;
-    const auth_secret *secret;
+    const token_secret *secret;
     struct lws_context *ctx;
     lws_sorted_usec_list_t expiry; /* disconnects sockets whose token expired */
 };
@@ -25,10 +25,10 @@ struct admin {
 
 static int require_admin(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
     admin *a = ud;
-    auth_claims claims;
+    token_claims claims;
     const char *why = "";
     const char *token = sio_str(json_object_get(auth, "token"));
-    if (!token || auth_verify(a->secret, token, &claims, &why) || !claims.admin) {
+    if (!token || token_verify(a->secret, token, &claims, &why) || !claims.admin) {
         /* the reason goes to the log; the token itself never does */
         log_event(LOG_LEVEL_INFO, "admin: refused", "sid", sio_socket_id(s), "peer",
                   sio_socket_peer(s), "reason",
@@ -175,7 +175,7 @@ static void apply_kick(json_t *payload, void *ud) {
     if (c.hits) log_event(LOG_LEVEL_INFO, "admin: kick", "sockets", LOG_I(c.hits), NULL);
 }
 
-admin *admin_new(sio_server *srv, eio_server *eio, store *st, bus *b, const auth_secret *secret) {
+admin *admin_new(sio_server *srv, eio_server *eio, store *st, bus *b, const token_secret *secret) {
     admin *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->srv = srv;

@@ -12,7 +12,7 @@
 struct admin_ui {
     sio_server *srv;
     eio_server *eio;
-    const auth_secret *secret;
+    const token_secret *secret;
     struct lws_context *ctx;
     lws_sorted_usec_list_t stats;
     char hostname[128];
@@ -91,9 +91,9 @@ static void on_left(sio_socket *s, const char *room, void *ud) {
 
 /* Whether token is a valid admin token. */
 static bool admin_token(admin_ui *ui, const char *token) {
-    auth_claims claims;
+    token_claims claims;
     const char *why = "";
-    return token && !auth_verify(ui->secret, token, &claims, &why) && claims.admin;
+    return token && !token_verify(ui->secret, token, &claims, &why) && claims.admin;
 }
 
 static int authenticate(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
@@ -131,7 +131,7 @@ static void collect_nsp(sio_nsp *nsp, void *ud) {
 static void on_connection(sio_socket *s, void *ud) {
     admin_ui *ui = ud;
     if (sio_socket_ctx(s) == ADMIN_UI_ISSUE_SESSION) {
-        char *token = auth_issue(ui->secret, true, NULL, NULL, ADMIN_UI_SESSION_TTL_S);
+        char *token = token_issue(ui->secret, true, NULL, NULL, ADMIN_UI_SESSION_TTL_S);
         json_t *args = token ? json_pack("[s]", token) : NULL;
         if (args) sio_emit_socket(s, "session", args);
         json_decref(args);
@@ -202,7 +202,7 @@ static void stats(lws_sorted_usec_list_t *sul) {
     lws_sul_schedule(ui->ctx, 0, &ui->stats, stats, (lws_usec_t)ADMIN_UI_STATS_MS * LWS_US_PER_MS);
 }
 
-admin_ui *admin_ui_new(sio_server *srv, eio_server *eio, const auth_secret *secret) {
+admin_ui *admin_ui_new(sio_server *srv, eio_server *eio, const token_secret *secret) {
     admin_ui *ui = calloc(1, sizeof *ui);
     if (!ui) return NULL;
     ui->srv = srv;

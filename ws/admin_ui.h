@@ -4,9 +4,9 @@
 
 #include <libwebsockets.h>
 
-#include "auth.h"
 #include "eio.h"
 #include "sio.h"
+#include "token.h"
 
 /* The namespace the UI connects to (its "Admin namespace" setting): ours,
  * since /admin is the chat's own admin namespace. */
@@ -31,7 +31,7 @@ typedef struct admin_ui admin_ui;
  * seen. Message contents (event_received/event_sent) are never sent.
  * Everything passed is borrowed. Returns NULL when out of memory. It becomes
  * srv's observer (sio_observe). */
-admin_ui *admin_ui_new(sio_server *srv, eio_server *eio, const auth_secret *secret);
+admin_ui *admin_ui_new(sio_server *srv, eio_server *eio, const token_secret *secret);
 /* Starts the stats timer on ctx; NULL cancels it (before ctx is destroyed). */
 void admin_ui_attach(admin_ui *ui, struct lws_context *ctx);
 void admin_ui_free(admin_ui *ui);

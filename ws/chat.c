@@ -34,7 +34,7 @@ typedef struct chat_user {
                               recovery never replays from before it */
     json_t *replay;        /* recovered: the messages to send once connected, or NULL */
     bool has_token;        /* auth.token verified: the claims below */
-    auth_claims claims;
+    token_claims claims;
     bool gated;     /* admitted to a private workspace: its token is re-checked */
     bool truncated; /* retention deleted part of what recovery owes it */
 } chat_user;
@@ -680,30 +680,30 @@ static chat_user *user_ensure(sio_socket *s) {
  * name without its credential is refused. Returns 0 or -1 with err. */
 static int own_name(chat *c, chat_user *u, json_t *auth, char *err, size_t errlen) {
     const char *token = sio_str(json_object_get(auth, "token")), *why = "";
-    auth_name_status st = auth_name_check(c->st, c->cfg.secret, u->name, token, &why);
-    if (st == AUTH_NAME_FREE) {
+    token_name_status st = token_name_check(c->st, c->cfg.secret, u->name, token, &why);
+    if (st == TOKEN_NAME_FREE) {
         int rc = store_user_claim(c->st, u->name);
-        st = rc == STORE_OK       ? AUTH_NAME_OWNER
-             : rc == STORE_EXISTS ? AUTH_NAME_TAKEN
-                                  : AUTH_NAME_STORE;
-        why =
-            st == AUTH_NAME_TAKEN ? "this name is taken: present its token" : "storage unavailable";
+        st = rc == STORE_OK       ? TOKEN_NAME_OWNER
+             : rc == STORE_EXISTS ? TOKEN_NAME_TAKEN
+                                  : TOKEN_NAME_STORE;
+        why = st == TOKEN_NAME_TAKEN ? "this name is taken: present its token"
+                                     : "storage unavailable";
     }
     if (st < 0) {
         snprintf(err, errlen, "%s", why);
         return -1;
     }
-    if (st == AUTH_NAME_OWNER) {
+    if (st == TOKEN_NAME_OWNER) {
         /* A fresh credential for the session event. It keeps the workspace
          * of the token presented (a private workspace's), and expires no
          * later than it, so it grants nothing the client did not have. */
-        auth_claims had = {0};
-        long ttl = AUTH_USER_TTL_S, now = (long)time(NULL);
-        if (token && auth_verify(c->cfg.secret, token, &had, &why) == 0 && had.exp &&
+        token_claims had = {0};
+        long ttl = TOKEN_USER_TTL_S, now = (long)time(NULL);
+        if (token && token_verify(c->cfg.secret, token, &had, &why) == 0 && had.exp &&
             had.exp - now < ttl)
             ttl = had.exp - now;
         char *fresh =
-            ttl > 0 ? auth_issue(c->cfg.secret, false, had.workspace, u->name, ttl) : NULL;
+            ttl > 0 ? token_issue(c->cfg.secret, false, had.workspace, u->name, ttl) : NULL;
         if (fresh && strlen(fresh) < sizeof u->credential)
             snprintf(u->credential, sizeof u->credential, "%s", fresh);
         free(fresh);
@@ -737,7 +737,7 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
     }
     const char *token = sio_str(json_object_get(auth, "token"));
     const char *why = NULL;
-    if (token && auth_verify(c->cfg.secret, token, &u->claims, &why) == 0) u->has_token = true;
+    if (token && token_verify(c->cfg.secret, token, &u->claims, &why) == 0) u->has_token = true;
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
     if (store_namespace_ensure(c->st, ns)) {
         snprintf(err, errlen, "storage unavailable");
@@ -761,7 +761,7 @@ static int workspace_gate(sio_socket *s, json_t *auth, char *err, size_t errlen,
     chat_user *u = user_ensure(s);
     if (!u) return snprintf(err, errlen, "out of memory"), -1;
     const char *token = sio_str(json_object_get(auth, "token")), *why = NULL;
-    if (token && auth_verify(c->cfg.secret, token, &u->claims, &why) == 0) u->has_token = true;
+    if (token && token_verify(c->cfg.secret, token, &u->claims, &why) == 0) u->has_token = true;
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
     bool is_private = false;
     if (store_workspace_private(c->st, ns, &is_private)) {

@@ -6,10 +6,10 @@
 
 #include <stdint.h>
 
-#include "auth.h"
 #include "bus.h"
 #include "sio.h"
 #include "store.h"
+#include "token.h"
 
 typedef struct chat_config {
     int64_t process_id;         /* this process's row in the processes table */
@@ -22,7 +22,7 @@ typedef struct chat_config {
     int workspace_rate;         /* workspaces one address may create an hour
                                    [CONTRACT_WORKSPACE_RATE] */
     store_write_budget budget;  /* messages per user and address, per minute and day */
-    const auth_secret *secret;  /* verifies tokens for private workspaces */
+    const token_secret *secret; /* verifies tokens for private workspaces */
     bus *bus;                   /* presence events reach every ws process through it */
     int presence_interval_ms;   /* presence broadcasts of a room or namespace are
                                    coalesced over it (presence.h); 0: each is sent at once */

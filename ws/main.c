@@ -11,7 +11,6 @@
 
 #include "admin.h"
 #include "admin_ui.h"
-#include "auth.h"
 #include "bus.h"
 #include "chat.h"
 #include "conformance.h"
@@ -24,6 +23,7 @@
 #include "sio.h"
 #include "store.h"
 #include "tail.h"
+#include "token.h"
 #include "wsmetrics.h"
 
 typedef struct options {
@@ -468,9 +468,9 @@ static void drain(struct lws_context *ctx, eio_server *eio, int drain_ms) {
 
 /* --issue-token: prints a token for local use (make run prints an admin one). */
 static int issue_token(const options *o) {
-    auth_secret secret;
+    token_secret secret;
     char err[256];
-    if (auth_secret_load(&secret, err, sizeof err) || !secret.len) {
+    if (token_secret_load(&secret, err, sizeof err) || !secret.len) {
         fprintf(stderr, "chat-ws: %s\n", secret.len ? err : "set CHAT_SECRET_FILE or CHAT_SECRET");
         return 1;
     }
@@ -489,7 +489,7 @@ static int issue_token(const options *o) {
     } else if (o->token_admin) {
         snprintf(sub, sizeof sub, "admin");
     }
-    char *token = auth_issue(&secret, o->token_admin, o->token_workspace, sub, o->token_ttl);
+    char *token = token_issue(&secret, o->token_admin, o->token_workspace, sub, o->token_ttl);
     if (!token) return 1;
     printf("%s\n", token);
     free(token);
@@ -510,7 +510,7 @@ int main(int argc, char **argv) {
     bus *bs = NULL;
     tail *tl = NULL;
     peers *pe = NULL;
-    auth_secret secret;
+    token_secret secret;
     heartbeat hb = {0};
     pruner pr = {0};
     char err[256], listen[160];
@@ -523,7 +523,7 @@ int main(int argc, char **argv) {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 
-    if (auth_secret_load(&secret, err, sizeof err)) {
+    if (token_secret_load(&secret, err, sizeof err)) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "error", err, NULL);
         goto out;
     }

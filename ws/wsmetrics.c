@@ -14,7 +14,7 @@ wsmetrics wsm;
 static struct {
     eio_server *eio;
     sio_server *sio;
-    const auth_secret *secret;
+    const token_secret *secret;
 } scrape;
 
 /* Seconds; from a fast commit of an idle disk to a lock wait of the 2 s
@@ -92,7 +92,7 @@ void wsmetrics_free(void) {
     memset(&scrape, 0, sizeof scrape);
 }
 
-void wsmetrics_attach(eio_server *eio, sio_server *sio, const auth_secret *secret) {
+void wsmetrics_attach(eio_server *eio, sio_server *sio, const token_secret *secret) {
     scrape.eio = eio;
     scrape.sio = sio;
     scrape.secret = secret;
@@ -176,10 +176,10 @@ static bool allowed(struct lws *wsi) {
         if (local) return true;
     }
     const char *token;
-    auth_claims claims;
+    token_claims claims;
     const char *why;
     if (!scrape.secret || header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, h, sizeof h) < 0 ||
-        !(token = auth_bearer(h)) || auth_verify(scrape.secret, token, &claims, &why) ||
+        !(token = token_bearer(h)) || token_verify(scrape.secret, token, &claims, &why) ||
         !claims.admin)
         return false;
     return true;

@@ -4,10 +4,10 @@
 
 #include <libwebsockets.h>
 
-#include "auth.h"
 #include "eio.h"
 #include "metrics.h"
 #include "sio.h"
+#include "token.h"
 
 /* The process's instruments. Like the logger, they are process-wide: every
  * layer counts into them with one line (metrics_inc(wsm.x)), and a series
@@ -38,7 +38,7 @@ void wsmetrics_free(void);
 
 /* What the /metrics endpoint reads at scrape time (borrowed; the secret
  * lets a non-local client in with an admin token). */
-void wsmetrics_attach(eio_server *eio, sio_server *sio, const auth_secret *secret);
+void wsmetrics_attach(eio_server *eio, sio_server *sio, const token_secret *secret);
 
 /* Renders the whole exposition (registry and scrape-time gauges) into out. */
 void wsmetrics_render(metrics_text *out);

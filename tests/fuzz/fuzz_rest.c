@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "token.h"
 #include "router.h"
 #include "store.h"
 
@@ -14,7 +14,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static store *st;
-static auth_secret secret = {.key = "fuzzing-secret-0123456789", .len = 25};
+static token_secret secret = {.key = "fuzzing-secret-0123456789", .len = 25};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;

@@ -13,16 +13,16 @@
 #include <jwt.h>
 
 #include "api.h"
-#include "auth.h"
 #include "http.h"
 #include "page.h"
 #include "router.h"
 #include "store.h"
+#include "token.h"
 
 #define JSON_CT "application/json"
 
 /* The secret the router is given in these tests. */
-static auth_secret test_secret;
+static token_secret test_secret;
 
 /* "Bearer <admin token>": what run() sends with message POSTs and health, so
  * that the table's writes under any user name pass and health shows its
@@ -88,7 +88,11 @@ static const router_case router_cases[] = {
      "Location",
      "/api/rooms/3"},
     {"GET", "/api/rooms?namespace=/ws-1", NULL, NULL, 200, {"\"dev\""}, "general"},
-    {"POST", "/api/rooms", JSON_CT, "{\"name\":\"dev\",\"namespace\":\"/nowhere\"}", 404,
+    {"POST",
+     "/api/rooms",
+     JSON_CT,
+     "{\"name\":\"dev\",\"namespace\":\"/nowhere\"}",
+     404,
      {"no such workspace"}},
     {"POST",
      "/api/rooms",
@@ -402,7 +406,7 @@ static int fixture_teardown(void **state) {
 
 /* Runs one request through the router with an Authorization header (NULL for
  * none) and the given secret. body may hold NULs (len given). */
-static void run_full(store *st, const auth_secret *secret, const char *method, const char *target,
+static void run_full(store *st, const token_secret *secret, const char *method, const char *target,
                      const char *ctype, const char *body, size_t len, const char *authz,
                      http_response *resp) {
     char path[8192];
@@ -969,8 +973,8 @@ static int control_last_cb(int64_t id, const char *kind, const char *payload, vo
  * non-admin one, 204, then 404; "general" is kept (409). */
 static void test_admin_delete_room(void **state) {
     fixture *fx = *state;
-    char *admin = auth_issue(&test_secret, true, NULL, "root", 600);
-    char *user = auth_issue(&test_secret, false, "/acme", "ann", 600);
+    char *admin = token_issue(&test_secret, true, NULL, "root", 600);
+    char *user = token_issue(&test_secret, false, "/acme", "ann", 600);
     static const unsigned char other_key[] = "another-secret-of-32-bytes-000000";
     char *wrong = signed_token(other_key, sizeof other_key - 1, true, 0, JWT_ALG_HS256);
     char *expired =
@@ -1073,7 +1077,7 @@ static void test_admin_delete_room(void **state) {
     assert_int_equal(resp.status, 401);
     assert_non_null(strstr(resp.body, "secret"));
     http_response_free(&resp);
-    run_full(fx->st, &(auth_secret){.len = 0}, "DELETE", target, NULL, NULL, 0, h_admin, &resp);
+    run_full(fx->st, &(token_secret){.len = 0}, "DELETE", target, NULL, NULL, 0, h_admin, &resp);
     assert_int_equal(resp.status, 401);
     http_response_free(&resp);
     assert_int_equal(call_status(fx->st, "GET", target, NULL, NULL), 200);
@@ -1094,8 +1098,8 @@ static void test_workspaces(void **state) {
         "/api/workspaces/%2Fa",  "/api/workspaces/a%00",
         "/api/workspaces/.",     "/api/workspaces/abcdefghijabcdefghijabcdefghijabc"};
     fixture *fx = *state;
-    char *admin = auth_issue(&test_secret, true, NULL, NULL, 600);
-    char *user = auth_issue(&test_secret, false, "/team-1", NULL, 600);
+    char *admin = token_issue(&test_secret, true, NULL, NULL, 600);
+    char *user = token_issue(&test_secret, false, "/team-1", NULL, 600);
     char *h_admin = bearer(admin), *h_user = bearer(user);
     http_response resp;
 
@@ -1200,9 +1204,9 @@ static void test_workspaces(void **state) {
  * (or an admin one) over REST too; the page renders without them. */
 static void test_private_workspace(void **state) {
     fixture *fx = *state;
-    char *admin = auth_issue(&test_secret, true, NULL, NULL, 600);
-    char *mine = auth_issue(&test_secret, false, "/secret-ws", "ann", 600);
-    char *other = auth_issue(&test_secret, false, "/other-ws", "bob", 600);
+    char *admin = token_issue(&test_secret, true, NULL, NULL, 600);
+    char *mine = token_issue(&test_secret, false, "/secret-ws", "ann", 600);
+    char *other = token_issue(&test_secret, false, "/other-ws", "bob", 600);
     char *h_admin = bearer(admin), *h_mine = bearer(mine), *h_other = bearer(other);
     char room[64], msgs[80], msg[96];
     const char *list = "/api/rooms?namespace=/secret-ws";
@@ -1417,10 +1421,10 @@ static void test_names_owned(void **state) {
     assert_int_equal(call_status(fx->st, "POST", "/api/rooms/1/messages", as_zoe, admin_authz),
                      201);
     /* a workspace token names no user */
-    char *ws = auth_issue(&test_secret, false, "/w1", NULL, 600), *h_ws = bearer(ws);
+    char *ws = token_issue(&test_secret, false, "/w1", NULL, 600), *h_ws = bearer(ws);
     assert_int_equal(call_status(fx->st, "POST", "/api/rooms/1/messages", as_zoe, h_ws), 403);
     /* a token of an unclaimed name (chat-ws --issue-token --sub) claims it */
-    char *kim = auth_issue(&test_secret, false, NULL, "kim", 600), *h_kim = bearer(kim);
+    char *kim = token_issue(&test_secret, false, NULL, "kim", 600), *h_kim = bearer(kim);
     assert_int_equal(call_status(fx->st, "POST", "/api/rooms/1/messages",
                                  "{\"user\":\"kim\",\"text\":\"x\"}", h_kim),
                      201);
@@ -1536,7 +1540,7 @@ int main(void) {
 
     memcpy(test_secret.key, key, sizeof key - 1);
     test_secret.len = sizeof key - 1;
-    char *admin = auth_issue(&test_secret, true, NULL, "admin", 3600);
+    char *admin = token_issue(&test_secret, true, NULL, "admin", 3600);
     if (admin == NULL) return 1;
     snprintf(admin_authz, sizeof admin_authz, "Bearer %s", admin);
     free(admin);

@@ -1,5 +1,5 @@
-/* auth.c -- the server secret and HS256 tokens (JWT, through libjwt) */
-#include "auth.h"
+/* token.c -- the server secret and HS256 tokens (JWT, through libjwt) */
+#include "token.h"
 
 #include <errno.h>
 #include <jwt.h>
@@ -9,13 +9,13 @@
 #include <strings.h>
 #include <time.h>
 
-int auth_secret_load(auth_secret *out, char *err, size_t errlen) {
+int token_secret_load(token_secret *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     const char *inline_secret = getenv("CHAT_SECRET"), *file = getenv("CHAT_SECRET_FILE");
     size_t n = 0;
     if (inline_secret && *inline_secret) {
         n = strlen(inline_secret);
-        if (n > AUTH_SECRET_MAX) goto too_long;
+        if (n > TOKEN_SECRET_MAX) goto too_long;
         memcpy(out->key, inline_secret, n);
     } else if (file && *file) {
         FILE *f = fopen(file, "rb");
@@ -41,7 +41,7 @@ int auth_secret_load(auth_secret *out, char *err, size_t errlen) {
     return 0;
 too_long:
     memset(out, 0, sizeof *out);
-    snprintf(err, errlen, "the secret must be at most %d bytes", AUTH_SECRET_MAX);
+    snprintf(err, errlen, "the secret must be at most %d bytes", TOKEN_SECRET_MAX);
     return -1;
 }
 
@@ -57,7 +57,7 @@ static int int_grant(jwt_t *jwt, const char *name, long *v) {
     return errno ? -1 : 0;
 }
 
-int auth_verify(const auth_secret *s, const char *token, auth_claims *out, const char **why) {
+int token_verify(const token_secret *s, const char *token, token_claims *out, const char **why) {
     memset(out, 0, sizeof *out);
     if (!s->len) return *why = "no server secret configured", -1;
     if (!token || !*token || strlen(token) > 4096) return *why = "missing or oversized token", -1;
@@ -98,8 +98,8 @@ out:
     return rc;
 }
 
-char *auth_issue(const auth_secret *s, bool admin, const char *workspace, const char *sub,
-                 long ttl_s) {
+char *token_issue(const token_secret *s, bool admin, const char *workspace, const char *sub,
+                  long ttl_s) {
     if (!s->len) return NULL;
     jwt_t *jwt = NULL;
     char *token = NULL;
@@ -117,23 +117,24 @@ out:
     return token;
 }
 
-const char *auth_bearer(const char *header) {
+const char *token_bearer(const char *header) {
     if (!header || strncasecmp(header, "Bearer ", 7) != 0) return NULL;
     header += 7;
-    while (*header == ' ') header++;
+    while (*header == ' ')
+        header++;
     return *header ? header : NULL;
 }
 
-auth_name_status auth_name_check(store *st, const auth_secret *s, const char *name,
-                                 const char *token, const char **why) {
-    auth_claims claims;
+token_name_status token_name_check(store *st, const token_secret *s, const char *name,
+                                   const char *token, const char **why) {
+    token_claims claims;
     bool claimed = false;
     if (token && *token) {
-        if (auth_verify(s, token, &claims, why) != 0) return AUTH_NAME_BAD_TOKEN;
-        if (claims.admin) return AUTH_NAME_ADMIN;
+        if (token_verify(s, token, &claims, why) != 0) return TOKEN_NAME_BAD_TOKEN;
+        if (claims.admin) return TOKEN_NAME_ADMIN;
         if (claims.sub[0] && strcmp(claims.sub, name) != 0) {
             *why = "the token is for another name";
-            return AUTH_NAME_OTHER;
+            return TOKEN_NAME_OTHER;
         }
         if (claims.sub[0]) {
             /* read first: the usual case (claimed) costs no write */
@@ -141,15 +142,15 @@ auth_name_status auth_name_check(store *st, const auth_secret *s, const char *na
             if (rc == STORE_OK && !claimed) rc = store_user_claim(st, name);
             if (rc != STORE_OK && rc != STORE_EXISTS) {
                 *why = "storage unavailable";
-                return AUTH_NAME_STORE;
+                return TOKEN_NAME_STORE;
             }
-            return AUTH_NAME_OWNER;
+            return TOKEN_NAME_OWNER;
         }
     }
     if (store_user_claimed(st, name, &claimed) != STORE_OK) {
         *why = "storage unavailable";
-        return AUTH_NAME_STORE;
+        return TOKEN_NAME_STORE;
     }
     *why = "this name is taken: present its token";
-    return claimed ? AUTH_NAME_TAKEN : AUTH_NAME_FREE;
+    return claimed ? TOKEN_NAME_TAKEN : TOKEN_NAME_FREE;
 }

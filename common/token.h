@@ -1,61 +1,62 @@
-/* auth.h -- the server secret and HS256 tokens (JWT, through libjwt) */
-#ifndef AUTH_H
-#define AUTH_H
+/* token.h -- the server secret and HS256 tokens (JWT, through libjwt), and who
+ * may act under a user name */
+#ifndef TOKEN_H
+#define TOKEN_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "store.h"
 
-#define AUTH_SECRET_MAX 256
+#define TOKEN_SECRET_MAX 256
 /* Lifetime of a user credential issued on a name's first claim, in seconds;
  * each connection that presents a valid one gets a fresh one. */
-#define AUTH_USER_TTL_S (365L * 86400)
+#define TOKEN_USER_TTL_S (365L * 86400)
 
-typedef struct auth_secret {
-    unsigned char key[AUTH_SECRET_MAX];
+typedef struct token_secret {
+    unsigned char key[TOKEN_SECRET_MAX];
     size_t len; /* 0: no secret configured, every token is refused */
-} auth_secret;
+} token_secret;
 
 /* What a verified token grants. */
-typedef struct auth_claims {
-    bool admin;                          /* "admin": true */
+typedef struct token_claims {
+    bool admin;                             /* "admin": true */
     char workspace[CONTRACT_NAMESPACE_BUF]; /* "workspace": "/acme", or "" */
     char sub[CONTRACT_USER_NAME_BUF];       /* "sub", or "" */
-    long exp;                            /* "exp" in seconds since the epoch, 0 if none */
-} auth_claims;
+    long exp;                               /* "exp" in seconds since the epoch, 0 if none */
+} token_claims;
 
 /* Loads the secret from CHAT_SECRET (the secret itself) or CHAT_SECRET_FILE
  * (a file holding it; trailing whitespace dropped). Neither set leaves
  * out->len 0. Returns 0, or -1 with err filled (unreadable file, a secret
- * shorter than 16 or longer than AUTH_SECRET_MAX bytes). */
-int auth_secret_load(auth_secret *out, char *err, size_t errlen);
+ * shorter than 16 or longer than TOKEN_SECRET_MAX bytes). */
+int token_secret_load(token_secret *out, char *err, size_t errlen);
 
 /* Verifies token: an HS256 JWT signed with the secret (any other alg is
  * refused, "none" included), not expired ("exp") and not before "nbf".
  * Returns 0 and fills out, or -1 with *why set to a static reason. The token
  * is never logged. */
-int auth_verify(const auth_secret *s, const char *token, auth_claims *out, const char **why);
+int token_verify(const token_secret *s, const char *token, token_claims *out, const char **why);
 
 /* Issues an HS256 token with the given claims and an exp ttl_s seconds
  * from now (no exp when ttl_s <= 0). Returns a malloc'd string, or NULL. */
-char *auth_issue(const auth_secret *s, bool admin, const char *workspace, const char *sub,
-                 long ttl_s);
+char *token_issue(const token_secret *s, bool admin, const char *workspace, const char *sub,
+                  long ttl_s);
 
 /* Takes "Bearer <token>" from an Authorization header value: returns a
  * pointer to the token inside header, or NULL. */
-const char *auth_bearer(const char *header);
+const char *token_bearer(const char *header);
 
 /* Who may act under a user name (sql/store.c keeps the claims). */
-typedef enum auth_name_status {
-    AUTH_NAME_OWNER = 0,      /* the token's "sub" is the name: act as it */
-    AUTH_NAME_ADMIN = 1,      /* an admin token: may act as any name */
-    AUTH_NAME_FREE = 2,       /* no credential, and nobody claimed the name yet */
-    AUTH_NAME_TAKEN = -1,     /* no credential for a claimed name */
-    AUTH_NAME_BAD_TOKEN = -2, /* a token that does not verify */
-    AUTH_NAME_STORE = -3,     /* the store failed; retry later */
-    AUTH_NAME_OTHER = -4,     /* a valid token whose "sub" is another name */
-} auth_name_status;
+typedef enum token_name_status {
+    TOKEN_NAME_OWNER = 0,      /* the token's "sub" is the name: act as it */
+    TOKEN_NAME_ADMIN = 1,      /* an admin token: may act as any name */
+    TOKEN_NAME_FREE = 2,       /* no credential, and nobody claimed the name yet */
+    TOKEN_NAME_TAKEN = -1,     /* no credential for a claimed name */
+    TOKEN_NAME_BAD_TOKEN = -2, /* a token that does not verify */
+    TOKEN_NAME_STORE = -3,     /* the store failed; retry later */
+    TOKEN_NAME_OTHER = -4,     /* a valid token whose "sub" is another name */
+} token_name_status;
 
 /* Decides whether a client presenting token (NULL or "" when none) may act
  * as the valid user name. A verified token with "sub" equal to name makes
@@ -63,7 +64,7 @@ typedef enum auth_name_status {
  * from `chat-ws --issue-token --sub`); an admin token may act as anyone; a
  * verified token without "sub" (a workspace token) is no credential for a
  * name. *why gets a static reason for the negative answers. */
-auth_name_status auth_name_check(store *st, const auth_secret *s, const char *name,
-                                 const char *token, const char **why);
+token_name_status token_name_check(store *st, const token_secret *s, const char *name,
+                                   const char *token, const char **why);
 
 #endif
