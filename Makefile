@@ -34,7 +34,7 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
 FUZZ_TIME ?= 60
 
-.PHONY: all run test unit asan clean deps fuzz fuzz-build fuzzers bench bench-quick format \
+.PHONY: all run test unit asan clean limits deps fuzz fuzz-build fuzzers bench bench-quick format \
 	install uninstall deb
 all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin
 
@@ -151,6 +151,14 @@ deploy/nginx.conf: deploy/nginx/site.conf.in deploy/nginx/gen.sh
 deb:
 	bash deploy/install-deps.sh --package
 	bash tests/package/build.sh
+
+# README.md's table of limits is chat-ws --print-limits (test_contract checks
+# it): make limits rewrites it after a change to common/contract.c.
+limits: $(BUILD)/chat-ws
+	$(BUILD)/chat-ws --print-limits > $(BUILD)/limits.md
+	awk -v f=$(BUILD)/limits.md '/^<!-- \/limits -->/ { skip = 0 } !skip { print } \
+	  /^<!-- limits:/ { while ((getline l < f) > 0) print l; skip = 1 }' README.md > $(BUILD)/README.md
+	mv $(BUILD)/README.md README.md
 
 clean:
 	rm -rf build

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backup.h"
+#include "contract.h"
 #include "retention.h"
 #include "store.h"
 
@@ -26,13 +27,16 @@ static void admin_usage(FILE *f) {
                "                         print, or set, the default retention of every\n"
                "                         workspace without its own (0 = no limit)\n"
                "--db PATH: the database (default: $CHAT_DB, else " ADMIN_DEFAULT_DB ")\n");
+    contract_usage(f, CONTRACT_ADMIN);
 }
 
-static int64_t admin_number(const char *name, const char *v, int64_t max) {
-    char *end;
-    long long n = strtoll(v, &end, 10);
-    if (*v == '\0' || *end || n < 0 || n > max) {
-        fprintf(stderr, "chat-admin: %s must be a number in 0..%lld\n", name, (long long)max);
+/* The value of row id's option, within the contract's range; exits with
+ * status 2 otherwise. */
+static int64_t admin_number(contract_id id, const char *v) {
+    char err[128];
+    long long n;
+    if (contract_parse(id, v, &n, err, sizeof err)) {
+        fprintf(stderr, "chat-admin: %s\n", err);
         exit(2);
     }
     return n;
@@ -106,10 +110,10 @@ int main(int argc, char **argv) {
             o.force = true;
             break;
         case DAYS:
-            o.days = admin_number("--days", optarg, RETENTION_DAYS_MAX);
+            o.days = admin_number(CONTRACT_RETENTION_DAYS, optarg);
             break;
         case MAX_MESSAGES:
-            o.max_messages = admin_number("--max-messages", optarg, RETENTION_MAX_MESSAGES_MAX);
+            o.max_messages = admin_number(CONTRACT_RETENTION_MESSAGES, optarg);
             break;
         case 'h':
             admin_usage(stdout);

@@ -68,6 +68,16 @@ static const contract_limit table[CONTRACT_COUNT] = {
                              "missed", "messages in a join ack's missed list"},
     [CONTRACT_KICK_REASON] = {"kick_reason", 200, 0, 200, "bytes", NULL, NULL, NULL, 0, NULL,
                               "reason", "the reason an administrator gives a kick"},
+    [CONTRACT_RETENTION_DAYS] = {"retention_days", 90, 0, CONTRACT_RETENTION_DAYS_MAX, "days",
+                                 "--days", "N", NULL, CONTRACT_ADMIN, NULL, "days",
+                                 "messages older than this go (0: no limit), the default of "
+                                 "every workspace without its own (chat-admin retention, "
+                                 "PUT /api/workspaces)"},
+    [CONTRACT_RETENTION_MESSAGES] = {"retention_max_messages", 0, 0,
+                                     CONTRACT_RETENTION_MESSAGES_MAX, "messages", "--max-messages",
+                                     "M", NULL, CONTRACT_ADMIN, NULL, "max_messages",
+                                     "a room keeps at most this many, the newest (0: no "
+                                     "limit); likewise"},
     [CONTRACT_PING_INTERVAL] = {"ping_interval", 25000, 10, 3600000, "ms", "--ping-interval", "MS",
                                 NULL, WS, NULL, "ping interval", "Engine.IO ping period"},
     [CONTRACT_PING_TIMEOUT] = {"ping_timeout", 20000, 10, 3600000, "ms", "--ping-timeout", "MS",

@@ -11,17 +11,19 @@
  * written here once; the table (contract_get) describes each of them, and
  * every other file uses these names or the table, never the number. */
 enum {
-    CONTRACT_ROOM_NAME_MAX = 64,      /* characters (UTF-8 code points) */
-    CONTRACT_USER_NAME_MAX = 32,      /* characters */
-    CONTRACT_TEXT_MAX = 4000,         /* characters of a message */
-    CONTRACT_WORKSPACE_NAME_MAX = 32, /* characters after the "/" of a namespace */
-    CONTRACT_CLIENT_ID_MAX = 64,      /* bytes */
-    CONTRACT_MESSAGES_PAGE_MAX = 500, /* most messages one list call returns */
-    CONTRACT_ROOMS_PAGE_MAX = 500,    /* most rooms one page holds */
-    CONTRACT_BODY_MAX = 65536,        /* largest REST request body, bytes (else 413) */
-    CONTRACT_QUERY_MAX = 4096,        /* longest REST query string, bytes (else 414) */
-    CONTRACT_PATH_MAX = 2048,         /* longest REST path, bytes (else 414) */
-    CONTRACT_WORKERS_MAX = 64,        /* chat-fcgi worker processes */
+    CONTRACT_ROOM_NAME_MAX = 64,                  /* characters (UTF-8 code points) */
+    CONTRACT_USER_NAME_MAX = 32,                  /* characters */
+    CONTRACT_TEXT_MAX = 4000,                     /* characters of a message */
+    CONTRACT_WORKSPACE_NAME_MAX = 32,             /* characters after the "/" of a namespace */
+    CONTRACT_CLIENT_ID_MAX = 64,                  /* bytes */
+    CONTRACT_MESSAGES_PAGE_MAX = 500,             /* most messages one list call returns */
+    CONTRACT_ROOMS_PAGE_MAX = 500,                /* most rooms one page holds */
+    CONTRACT_BODY_MAX = 65536,                    /* largest REST request body, bytes (else 413) */
+    CONTRACT_QUERY_MAX = 4096,                    /* longest REST query string, bytes (else 414) */
+    CONTRACT_PATH_MAX = 2048,                     /* longest REST path, bytes (else 414) */
+    CONTRACT_WORKERS_MAX = 64,                    /* chat-fcgi worker processes */
+    CONTRACT_RETENTION_DAYS_MAX = 36500,          /* a retention setting above is refused */
+    CONTRACT_RETENTION_MESSAGES_MAX = 1000000000, /* likewise */
 };
 /* Bytes of a namespace: "/" + a workspace name. */
 #define CONTRACT_NAMESPACE_MAX (1 + CONTRACT_WORKSPACE_NAME_MAX)
@@ -58,6 +60,8 @@ typedef enum contract_id {
     CONTRACT_BUDGET_ADDR_DAY,
     CONTRACT_MISSED_MAX,
     CONTRACT_KICK_REASON,
+    CONTRACT_RETENTION_DAYS,
+    CONTRACT_RETENTION_MESSAGES,
     /* chat-ws settings */
     CONTRACT_PING_INTERVAL,
     CONTRACT_PING_TIMEOUT,
@@ -95,6 +99,7 @@ typedef enum contract_id {
 /* Which program's command line takes a row's option. */
 #define CONTRACT_WS 1u
 #define CONTRACT_FCGI 2u
+#define CONTRACT_ADMIN 4u /* chat-admin */
 
 /* One row of the table. A string or page row (no option) says the accepted
  * length or count, min..max, and value is its maximum or, for pages, the size
@@ -133,7 +138,7 @@ const contract_limit *contract_find_option(const char *option);
  * 1..100000"). */
 int contract_parse(contract_id id, const char *text, long long *out, char *err, size_t errlen);
 
-/* Writes the usage lines of program's options (CONTRACT_WS or CONTRACT_FCGI)
+/* Writes the usage lines of program's options (CONTRACT_WS, _FCGI or _ADMIN)
  * to f, one entry per option: "  --ping-interval MS  <desc> (default)",
  * wrapped at 79 columns; rows sharing an option print once, their defaults
  * joined with "/". Returns 0 or -1 on a write error. */

@@ -6,11 +6,12 @@
 
 #include "store.h"
 
-/* Defaults of the config table (schema migration 2): 90 days, no count limit. */
-#define RETENTION_DAYS_DEFAULT 90
-#define RETENTION_DAYS_MAX 36500              /* a setting above is refused */
-#define RETENTION_MAX_MESSAGES_MAX 1000000000 /* likewise */
-#define RETENTION_INHERIT -1                  /* a workspace takes the default */
+/* The limits are the contract's (common/contract.h); the defaults of the
+ * config table (schema migration 2) are its CONTRACT_RETENTION_DAYS and
+ * CONTRACT_RETENTION_MESSAGES rows. */
+#define RETENTION_DAYS_MAX CONTRACT_RETENTION_DAYS_MAX
+#define RETENTION_MAX_MESSAGES_MAX CONTRACT_RETENTION_MESSAGES_MAX
+#define RETENTION_INHERIT -1 /* a workspace takes the default */
 
 /* A retention rule. 0 in a field means "no limit" on that axis. */
 typedef struct retention_policy {

@@ -129,8 +129,10 @@ typedef struct apply_ctx {
     int hits;
 } apply_ctx;
 
+/* Whether nsp holds chat sockets ("/" and workspaces; not /admin, nor the
+ * Admin UI's). */
 static bool chat_nsp(const sio_nsp *nsp) {
-    return strcmp(sio_nsp_name(nsp), CONTRACT_ADMIN_NAMESPACE) != 0;
+    return contract_valid_chat_namespace(sio_nsp_name(nsp));
 }
 
 static void announce_nsp(sio_nsp *nsp, void *ud) {

@@ -31,7 +31,7 @@ typedef struct chat_config {
 typedef struct chat chat;
 
 /* Registers the chat handlers on namespace "/" and on every workspace
- * namespace ("/" + 1-32 of a-z 0-9 -, except "/admin") that exists (see
+ * namespace (contract_valid_workspace) that exists (see
  * open_workspaces); a CONNECT to another gets "Invalid namespace". The store is
  * borrowed and must outlive the chat. Returns NULL when out of memory. */
 chat *chat_new(sio_server *srv, store *st, const chat_config *cfg);

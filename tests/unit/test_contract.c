@@ -91,30 +91,37 @@ static char *capture_usage(unsigned program) {
  * with its default and range; no line past 79 columns. */
 static void test_usage(void **state) {
     (void)state;
-    char *ws = capture_usage(CONTRACT_WS), *fcgi = capture_usage(CONTRACT_FCGI);
+    const unsigned programs[] = {CONTRACT_WS, CONTRACT_FCGI, CONTRACT_ADMIN};
+    char *text[3];
+    for (int p = 0; p < 3; p++)
+        text[p] = capture_usage(programs[p]);
     for (int i = 0; i < CONTRACT_COUNT; i++) {
         const contract_limit *l = contract_get((contract_id)i);
         if (!l->option) continue;
-        char opt[64];
+        char opt[64], range[64];
         snprintf(opt, sizeof opt, "  %s ", l->option);
-        const char *in = l->programs & CONTRACT_WS ? ws : fcgi;
-        const char *other = l->programs & CONTRACT_WS ? fcgi : ws;
-        if (!strstr(in, opt)) fail_msg("%s missing from its usage", l->option);
-        if (strstr(other, opt)) fail_msg("%s in the other usage", l->option);
-        char range[64];
         snprintf(range, sizeof range, "%lld..%lld)", l->min, l->max);
-        if (!l->env && !strstr(in, range)) fail_msg("%s: no range %s", l->option, range);
+        for (int p = 0; p < 3; p++) {
+            bool mine = l->programs & programs[p];
+            if (mine != (strstr(text[p], opt) != NULL))
+                fail_msg("%s %s the usage of program %u", l->option, mine ? "missing from" : "in",
+                         programs[p]);
+            if (mine && !l->env && !strstr(text[p], range))
+                fail_msg("%s: no range %s", l->option, range);
+        }
     }
-    assert_non_null(strstr(ws, "(25000; 10..3600000)")); /* --ping-interval */
-    assert_non_null(strstr(ws, "120/10000/600/50000)")); /* --write-budget */
-    assert_non_null(strstr(fcgi, "  --workers N"));
-    for (const char *p = ws; *p;) {
-        size_t n = strcspn(p, "\n");
-        if (n > 79) fail_msg("a line of %zu columns: %.*s", n, (int)n, p);
-        p += n + (p[n] == '\n');
+    assert_non_null(strstr(text[0], "(25000; 10..3600000)")); /* --ping-interval */
+    assert_non_null(strstr(text[0], "120/10000/600/50000)")); /* --write-budget */
+    assert_non_null(strstr(text[1], "  --workers N"));
+    assert_non_null(strstr(text[2], "  --days N"));
+    for (int p = 0; p < 3; p++) {
+        for (const char *c = text[p]; *c;) {
+            size_t n = strcspn(c, "\n");
+            if (n > 79) fail_msg("a line of %zu columns: %.*s", n, (int)n, c);
+            c += n + (c[n] == '\n');
+        }
+        free(text[p]);
     }
-    free(ws);
-    free(fcgi);
 }
 
 /* The Markdown table: one row per limit, and the README's section is it. */

@@ -63,7 +63,8 @@ static int count_cb(const store_message *m, void *ctx) {
 
 static int count(store *st, int64_t room) {
     int n = 0;
-    assert_int_equal(store_messages_list(st, room, 0, 0, CONTRACT_MESSAGES_PAGE_MAX, count_cb, &n), STORE_OK);
+    assert_int_equal(store_messages_list(st, room, 0, 0, CONTRACT_MESSAGES_PAGE_MAX, count_cb, &n),
+                     STORE_OK);
     return n;
 }
 
@@ -89,7 +90,7 @@ static void test_defaults_and_settings(void **state) {
     fixture *f = *state;
     retention_policy p;
     assert_int_equal(retention_defaults_get(f->st, &p), STORE_OK);
-    assert_int_equal(p.days, RETENTION_DAYS_DEFAULT);
+    assert_int_equal(p.days, contract_default(CONTRACT_RETENTION_DAYS));
     assert_int_equal(p.max_messages, 0);
     assert_int_equal(retention_get(f->st, "/acme", &p), STORE_OK);
     assert_int_equal(p.days, 90);
