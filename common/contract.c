@@ -24,7 +24,7 @@ static const contract_limit table[CONTRACT_COUNT] = {
                             "characters", NULL, NULL, NULL, 0, NULL, "room name",
                             "a room's name, trimmed, in NFC" NAME_RULE},
     [CONTRACT_USER_NAME] = {"user_name", CONTRACT_USER_NAME_MAX, 1, CONTRACT_USER_NAME_MAX,
-                            "characters", NULL, NULL, NULL, 0, NULL, "user name",
+                            "characters", NULL, NULL, NULL, 0, NULL, "name",
                             "a user's name, trimmed, in NFC, not starting with ~" NAME_RULE},
     [CONTRACT_TEXT] = {"text", CONTRACT_TEXT_MAX, 1, CONTRACT_TEXT_MAX, "characters", NULL, NULL,
                        NULL, 0, NULL, "text", "a message's text (valid UTF-8)"},
