@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { io } from 'socket.io-client';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { credential } from './lib/client.mjs';
 import { ROOT, adminToken, fcgiPid, hasBinary, startStack } from './lib/stack.mjs';
@@ -645,4 +645,24 @@ describe('REST API through nginx', () => {
       }
     });
   });
+});
+
+/* The options' ranges are the table's: one past either end of every numeric
+ * option of chat-ws, chat-fcgi and chat-admin exits 2 with the table's range. */
+test('command-line ranges come from the contract table (--print-limits)', () => {
+  const md = execFileSync(path.join(binDir, 'chat-ws'), ['--print-limits'], { encoding: 'utf8' });
+  const rows = [...md.matchAll(/^\| ([a-z_]+) \| [^|]* \| [^|]* \| (-?\d+)\.\.(\d+) \| `(--[a-z-]+)`/gm)];
+  assert.ok(rows.length >= 30, `options in the table: ${rows.length}`);
+  const program = { '--workers': 'chat-fcgi', '--days': 'chat-admin', '--max-messages': 'chat-admin' };
+  const seen = new Set();
+  for (const [, name, min, max, option] of rows) {
+    if (option === '--write-budget' || seen.has(option)) continue; // four counts in one string
+    seen.add(option);
+    const bin = path.join(binDir, program[option] ?? 'chat-ws');
+    for (const v of [BigInt(min) - 1n, BigInt(max) + 1n]) {
+      const r = spawnSync(bin, [option, String(v)], { encoding: 'utf8', env: { ...process.env, CHAT_DB: '' } });
+      assert.equal(r.status, 2, `${name}: ${option} ${v} → ${r.status} ${r.stderr}`);
+      assert.ok(r.stderr.includes(`${option} must be a number in ${min}..${max}`), `${option} ${v}: ${r.stderr}`);
+    }
+  }
 });
