@@ -560,9 +560,10 @@ void api_workspace_put(const api_env *env, const http_request *req, const char *
         api_store_error(env->st, rc, resp);
         return;
     }
-    if (ret != NULL && (!api_retention_field(ret, "days", RETENTION_DAYS_MAX, &p.days, resp) ||
-                        !api_retention_field(ret, "max_messages", RETENTION_MAX_MESSAGES_MAX,
-                                             &p.max_messages, resp))) {
+    if (ret != NULL &&
+        (!api_retention_field(ret, "days", CONTRACT_RETENTION_DAYS_MAX, &p.days, resp) ||
+         !api_retention_field(ret, "max_messages", CONTRACT_RETENTION_MESSAGES_MAX, &p.max_messages,
+                              resp))) {
         json_decref(body);
         return;
     }

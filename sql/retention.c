@@ -98,8 +98,8 @@ static int retention_run(sqlite3_stmt *s) {
 
 static int retention_valid(const retention_policy *p, bool inherit_ok) {
     int64_t low = inherit_ok ? RETENTION_INHERIT : 0;
-    return p->days >= low && p->days <= RETENTION_DAYS_MAX && p->max_messages >= low &&
-           p->max_messages <= RETENTION_MAX_MESSAGES_MAX;
+    return p->days >= low && p->days <= CONTRACT_RETENTION_DAYS_MAX && p->max_messages >= low &&
+           p->max_messages <= CONTRACT_RETENTION_MESSAGES_MAX;
 }
 
 int retention_defaults_get(store *st, retention_policy *out) {

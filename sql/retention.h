@@ -9,8 +9,6 @@
 /* The limits are the contract's (common/contract.h); the defaults of the
  * config table (schema migration 2) are its CONTRACT_RETENTION_DAYS and
  * CONTRACT_RETENTION_MESSAGES rows. */
-#define RETENTION_DAYS_MAX CONTRACT_RETENTION_DAYS_MAX
-#define RETENTION_MAX_MESSAGES_MAX CONTRACT_RETENTION_MESSAGES_MAX
 #define RETENTION_INHERIT -1 /* a workspace takes the default */
 
 /* A retention rule. 0 in a field means "no limit" on that axis. */
@@ -20,7 +18,7 @@ typedef struct retention_policy {
 } retention_policy;
 
 /* The deployment's defaults (the config table). set refuses values outside
- * 0..RETENTION_DAYS_MAX / 0..RETENTION_MAX_MESSAGES_MAX with STORE_INVALID. */
+ * 0..CONTRACT_RETENTION_DAYS_MAX / 0..CONTRACT_RETENTION_MESSAGES_MAX with STORE_INVALID. */
 int retention_defaults_get(store *st, retention_policy *out);
 int retention_defaults_set(store *st, const retention_policy *p);
 

@@ -113,8 +113,10 @@ static void test_defaults_and_settings(void **state) {
     assert_int_equal(store_workspace_private(f->st, "/acme", &priv), STORE_OK);
     assert_true(priv);
 
-    const retention_policy bad[] = {
-        {-2, 0}, {RETENTION_DAYS_MAX + 1, 0}, {0, -5}, {0, RETENTION_MAX_MESSAGES_MAX + 1}};
+    const retention_policy bad[] = {{-2, 0},
+                                    {CONTRACT_RETENTION_DAYS_MAX + 1, 0},
+                                    {0, -5},
+                                    {0, CONTRACT_RETENTION_MESSAGES_MAX + 1}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(retention_set(f->st, "/acme", &bad[i]), STORE_INVALID);
         assert_int_equal(retention_defaults_set(f->st, &bad[i]), STORE_INVALID);
