@@ -24,7 +24,7 @@ static const contract_limit table[CONTRACT_COUNT] = {
                             "characters", NULL, NULL, NULL, 0, NULL, "room name",
                             "a room's name, trimmed, in NFC" NAME_RULE},
     [CONTRACT_USER_NAME] = {"user_name", CONTRACT_USER_NAME_MAX, 1, CONTRACT_USER_NAME_MAX,
-                            "characters", NULL, NULL, NULL, 0, NULL, "name",
+                            "characters", NULL, NULL, NULL, 0, NULL, "user name",
                             "a user's name, trimmed, in NFC, not starting with ~" NAME_RULE},
     [CONTRACT_TEXT] = {"text", CONTRACT_TEXT_MAX, 1, CONTRACT_TEXT_MAX, "characters", NULL, NULL,
                        NULL, 0, NULL, "text", "a message's text (valid UTF-8)"},
@@ -294,7 +294,7 @@ int contract_markdown(FILE *f) {
     return 0;
 }
 
-const char *contract_message(contract_id id, char *buf, size_t len) {
+const char *contract_message(contract_id id, const char *field, char *buf, size_t len) {
     const contract_limit *l = contract_get(id);
     const char *rule = id == CONTRACT_USER_NAME   ? ", not starting with ~" NAME_RULE
                        : id == CONTRACT_ROOM_NAME ? NAME_RULE
@@ -305,7 +305,8 @@ const char *contract_message(contract_id id, char *buf, size_t len) {
     if (id == CONTRACT_BODY)
         snprintf(buf, len, "request body too large (%lld KiB at most)", l->max / 1024);
     else
-        snprintf(buf, len, "invalid %s: %lld-%lld %s%s", l->what, l->min, l->max, l->unit, rule);
+        snprintf(buf, len, "invalid %s: %lld-%lld %s%s", field ? field : l->what, l->min, l->max,
+                 l->unit, rule);
     return buf;
 }
 

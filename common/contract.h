@@ -150,10 +150,11 @@ int contract_markdown(FILE *f);
 
 /* The error message of a string or page row refused: "invalid room name:
  * 1-64 characters, no control, bidi or invisible formatting characters",
- * built from the table into buf (CONTRACT_MESSAGE_MAX is enough). Returns
- * buf. */
+ * built from the table into buf (CONTRACT_MESSAGE_MAX is enough); field
+ * names what was refused ("user", the request's field) or is NULL for the
+ * row's own word ("room name"). Returns buf. */
 #define CONTRACT_MESSAGE_MAX 192
-const char *contract_message(contract_id id, char *buf, size_t len);
+const char *contract_message(contract_id id, const char *field, char *buf, size_t len);
 
 /* ---- validation of the contract's strings ---------------------------------
  * Each returns true when s (a NUL terminated UTF-8 string, NULL refused) is

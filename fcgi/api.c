@@ -16,11 +16,13 @@
 #define API_RETRY_AFTER_S 1 /* what a 503 asks the client to wait */
 
 /* Answers what breaks row id of the contract: 413 for the body, else 400,
- * with the message built from the table (contract_message). */
-static void api_refuse(http_response *resp, contract_id id) {
+ * with the message built from the table (contract_message; field: the
+ * request's word for it, or NULL). */
+static void api_refuse(http_response *resp, contract_id id, const char *field) {
     char msg[CONTRACT_MESSAGE_MAX];
 
-    http_reply_error(resp, id == CONTRACT_BODY ? 413 : 400, contract_message(id, msg, sizeof msg));
+    http_reply_error(resp, id == CONTRACT_BODY ? 413 : 400,
+                     contract_message(id, field, msg, sizeof msg));
 }
 
 static void api_unavailable(http_response *resp, const char *message) {
@@ -156,7 +158,7 @@ static json_t *api_body_object(const http_request *req, http_response *resp) {
     case HTTP_BODY_OK:
         break;
     case HTTP_BODY_TOO_LARGE:
-        api_refuse(resp, CONTRACT_BODY);
+        api_refuse(resp, CONTRACT_BODY, NULL);
         return NULL;
     case HTTP_BODY_BAD_LENGTH:
         http_reply_error(resp, 400, "invalid Content-Length");
@@ -167,7 +169,7 @@ static json_t *api_body_object(const http_request *req, http_response *resp) {
         return NULL;
     }
     if (req->body_len > CONTRACT_BODY_MAX) {
-        api_refuse(resp, CONTRACT_BODY);
+        api_refuse(resp, CONTRACT_BODY, NULL);
         return NULL;
     }
     if (!http_is_json_type(req->content_type)) {
@@ -221,7 +223,7 @@ static bool api_query_namespace(const http_request *req, char *ns, size_t nslen,
         return true;
     }
     if (rc != HTTP_OK || !contract_valid_chat_namespace(ns)) {
-        api_refuse(resp, CONTRACT_WORKSPACE_NAME);
+        api_refuse(resp, CONTRACT_WORKSPACE_NAME, NULL);
         return false;
     }
     return true;
@@ -254,22 +256,22 @@ static int api_message_cb(const store_message *msg, void *ctx) {
 
 /* A canonical copy of name in (trimmed, NFC: contract_name_clean), malloc'd
  * into *out, when valid() accepts it. Else answers 400 with the rule of row
- * rule (500 when out
+ * rule, naming field (500 when out
  * of memory) and returns false; *out is then NULL or a copy the caller frees
  * as usual. */
-static bool api_trimmed(const char *in, bool (*valid)(const char *), contract_id rule, char **out,
-                        http_response *resp) {
+static bool api_trimmed(const char *in, bool (*valid)(const char *), contract_id rule,
+                        const char *field, char **out, http_response *resp) {
     if ((*out = malloc(CONTRACT_ROOM_NAME_BUF)) == NULL) {
         http_reply_error(resp, 500, "out of memory");
         return false;
     }
     if (strlen(in) >= CONTRACT_ROOM_NAME_BUF) {
-        api_refuse(resp, rule);
+        api_refuse(resp, rule, field);
         return false;
     }
     memcpy(*out, in, strlen(in) + 1);
     if (contract_name_clean(*out, CONTRACT_ROOM_NAME_BUF) != 0 || !valid(*out)) {
-        api_refuse(resp, rule);
+        api_refuse(resp, rule, field);
         return false;
     }
     return true;
@@ -316,7 +318,7 @@ void api_rooms_list(const api_env *env, const http_request *req, http_response *
     if (!api_query_number(req, "after", &after, resp)) return;
     if (!api_query_number(req, "limit", &limit, resp)) return;
     if (!contract_in_range(CONTRACT_ROOMS_PAGE, limit)) {
-        api_refuse(resp, CONTRACT_ROOMS_PAGE);
+        api_refuse(resp, CONTRACT_ROOMS_PAGE, NULL);
         return;
     }
     if (!api_have_store(st, resp)) return;
@@ -359,10 +361,11 @@ void api_rooms_create(const api_env *env, const http_request *req, http_response
     }
     if (ns_in == NULL) ns_in = "/";
     if (!contract_valid_chat_namespace(ns_in)) {
-        api_refuse(resp, CONTRACT_WORKSPACE_NAME);
+        api_refuse(resp, CONTRACT_WORKSPACE_NAME, NULL);
         goto out;
     }
-    if (!api_trimmed(name_in, contract_valid_room_name, CONTRACT_ROOM_NAME, &name, resp)) goto out;
+    if (!api_trimmed(name_in, contract_valid_room_name, CONTRACT_ROOM_NAME, NULL, &name, resp))
+        goto out;
     trimmed = name;
     if (!api_have_store(st, resp)) goto out;
     if (!api_namespace_access(env, req, ns_in, resp)) goto out;
@@ -601,7 +604,7 @@ void api_messages_list(const api_env *env, const http_request *req, int64_t room
     if (!api_query_number(req, "before", &before, resp)) return;
     if (!api_query_number(req, "limit", &limit, resp)) return;
     if (!contract_in_range(CONTRACT_MESSAGES_PAGE, limit)) {
-        api_refuse(resp, CONTRACT_MESSAGES_PAGE);
+        api_refuse(resp, CONTRACT_MESSAGES_PAGE, NULL);
         return;
     }
     if (!api_load_room(env, req, room_id, &room, resp)) return;
@@ -696,14 +699,15 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         http_reply_error(resp, 400, "\"user\" and \"text\" are required");
         goto out;
     }
-    if (!api_trimmed(user_in, contract_valid_user_name, CONTRACT_USER_NAME, &user, resp)) goto out;
+    if (!api_trimmed(user_in, contract_valid_user_name, CONTRACT_USER_NAME, "user", &user, resp))
+        goto out;
     trimmed = user;
     if (!contract_valid_text(text)) {
-        api_refuse(resp, CONTRACT_TEXT);
+        api_refuse(resp, CONTRACT_TEXT, NULL);
         goto out;
     }
     if (client_id != NULL && !contract_valid_client_id(client_id)) {
-        api_refuse(resp, CONTRACT_CLIENT_ID);
+        api_refuse(resp, CONTRACT_CLIENT_ID, NULL);
         goto out;
     }
     if (!api_may_write_as(env, req, trimmed, resp)) goto out;
@@ -842,7 +846,8 @@ void api_users_claim(const api_env *env, const http_request *req, http_response 
         http_reply_error(resp, 400, "\"name\" is required");
         goto out;
     }
-    if (!api_trimmed(name_in, contract_valid_user_name, CONTRACT_USER_NAME, &name, resp)) goto out;
+    if (!api_trimmed(name_in, contract_valid_user_name, CONTRACT_USER_NAME, "user", &name, resp))
+        goto out;
     if (!api_have_store(env->st, resp)) goto out;
     token = token_issue(env->secret != NULL ? env->secret : &no_secret, false, NULL, name,
                         TOKEN_USER_TTL_S);

@@ -24,5 +24,5 @@ void ack_store_error(sio_ack *ack, int rc) {
 
 void ack_refuse(sio_ack *ack, contract_id id) {
     char msg[CONTRACT_MESSAGE_MAX];
-    ack_error(ack, contract_message(id, msg, sizeof msg));
+    ack_error(ack, contract_message(id, NULL, msg, sizeof msg));
 }

@@ -723,12 +723,12 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
     if (name && !json_is_null(name)) {
         const char *given = sio_str(name);
         if (!given || strlen(given) >= sizeof u->name) {
-            contract_message(CONTRACT_USER_NAME, err, errlen);
+            contract_message(CONTRACT_USER_NAME, "name", err, errlen);
             return -1;
         }
         snprintf(u->name, sizeof u->name, "%s", given);
         if (contract_name_clean(u->name, sizeof u->name) || !contract_valid_user_name(u->name)) {
-            contract_message(CONTRACT_USER_NAME, err, errlen);
+            contract_message(CONTRACT_USER_NAME, "name", err, errlen);
             return -1;
         }
         if (own_name(c, u, auth, err, errlen)) return -1;

@@ -169,7 +169,7 @@ static void test_messages(void **state) {
     char buf[CONTRACT_MESSAGE_MAX], want[64];
     for (int i = 0; i < CONTRACT_COUNT; i++) {
         const contract_limit *l = contract_get((contract_id)i);
-        contract_message((contract_id)i, buf, sizeof buf);
+        contract_message((contract_id)i, NULL, buf, sizeof buf);
         if (i == CONTRACT_BODY)
             snprintf(want, sizeof want, "(%lld KiB at most)", l->max / 1024);
         else
@@ -177,12 +177,12 @@ static void test_messages(void **state) {
         if (!strstr(buf, want)) fail_msg("%s: \"%s\" lacks \"%s\"", l->name, buf, want);
         if (strlen(buf) >= sizeof buf - 1) fail_msg("%s: cut", l->name);
     }
-    assert_string_equal(contract_message(CONTRACT_TEXT, buf, sizeof buf),
+    assert_string_equal(contract_message(CONTRACT_TEXT, NULL, buf, sizeof buf),
                         "invalid text: 1-4000 characters");
-    assert_string_equal(contract_message(CONTRACT_ROOM_NAME, buf, sizeof buf),
+    assert_string_equal(contract_message(CONTRACT_ROOM_NAME, NULL, buf, sizeof buf),
                         "invalid room name: 1-64 characters, no control, bidi or invisible "
                         "formatting characters");
-    assert_string_equal(contract_message(CONTRACT_BODY, buf, sizeof buf),
+    assert_string_equal(contract_message(CONTRACT_BODY, NULL, buf, sizeof buf),
                         "request body too large (64 KiB at most)");
 }
 
