@@ -20,7 +20,7 @@ const haveWs = hasBinary(binDir, 'chat-ws');
 const T = { timeout: 30000 };
 
 let stack;
-let secret; // the server's secret, as auth_secret_load reads it
+let secret; // the server's secret, as token_secret_load reads it
 let seq = 0;
 const unique = (prefix) => `${prefix}-${process.pid}-${++seq}`;
 
@@ -99,7 +99,7 @@ describe('admin REST', () => {
   let admin;
   before(async () => {
     stack = await startStack({ wsProcs: 1 });
-    // auth_secret_load drops trailing whitespace of the file.
+    // token_secret_load drops trailing whitespace of the file.
     secret = readFileSync(stack.secretFile, 'utf8').replace(/[\r\n ]+$/, '');
     admin = issue('--admin', '--ttl', '600');
   });
