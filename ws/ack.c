@@ -1,7 +1,10 @@
 /* ack.c -- the one way the chat and admin handlers answer an emit */
 #include "ack.h"
 
+#include <stdio.h>
+
 #include "status.h"
+#include "store.h"
 
 void ack_reply(sio_ack *ack, json_t *obj) {
     if (!ack) {
@@ -18,7 +21,12 @@ void ack_error(sio_ack *ack, const char *msg) {
     if (ack) ack_reply(ack, json_pack("{s:s}", "error", msg));
 }
 
-void ack_store_error(sio_ack *ack, int rc) {
+void ack_store_error(sio_ack *ack, int rc, const char *thing) {
+    char msg[64];
+    if (rc == STORE_NOTFOUND && thing) {
+        snprintf(msg, sizeof msg, "no such %s", thing);
+        return ack_error(ack, msg);
+    }
     ack_error(ack, status_of_store(rc)->message);
 }
 

@@ -16,8 +16,9 @@ void ack_reply(sio_ack *ack, json_t *obj);
 /* Sends [{"error": msg}]. ack may be NULL. */
 void ack_error(sio_ack *ack, const char *msg);
 
-/* Sends the error of a store status (common/status.h's message). */
-void ack_store_error(sio_ack *ack, int rc);
+/* Sends the error of a store status: common/status.h's message, but "no such
+ * <thing>" for STORE_NOTFOUND when thing (what was looked up) is not NULL. */
+void ack_store_error(sio_ack *ack, int rc, const char *thing);
 
 /* Sends the error of a value that breaks row id of the contract
  * (contract_message: "invalid text: 1-4000 characters"). */

@@ -338,7 +338,7 @@ static void flush(lws_sorted_usec_list_t *sul) {
             if (res && res[i].rc == STORE_OVER_BUDGET)
                 ack_error(p->ack, status_over_budget(res[i].over, why, sizeof why));
             else
-                ack_store_error(p->ack, res ? res[i].rc : STORE_ERROR);
+                ack_store_error(p->ack, res ? res[i].rc : STORE_ERROR, "room");
         } else {
             if (!res[i].dup) metrics_inc(wsm.messages_stored);
             ack_reply(p->ack, json_pack("{s:I,s:I}", "id", (json_int_t)res[i].id, "ts",
@@ -368,7 +368,7 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
     if (!sio_in_room(s, room)) return ack_error(ev->ack, "join the room first");
     int64_t room_id;
     int rc = store_room_id(c->st, sio_nsp_name(sio_socket_nsp(s)), room, &room_id);
-    if (rc) return ack_store_error(ev->ack, rc);
+    if (rc) return ack_store_error(ev->ack, rc, "room");
 
     pending_msg *p = calloc(1, sizeof *p);
     if (!p || !(p->user = strdup(user_of(s)->name)) || !(p->text = strdup(text)) ||
@@ -431,7 +431,7 @@ static void on_join(sio_socket *s, sio_event *ev, void *ud) {
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
     store_room r;
     int rc = store_room_find(c->st, ns, name, &r);
-    if (rc) return ack_store_error(ev->ack, rc);
+    if (rc) return ack_store_error(ev->ack, rc, "room");
     int joined = sio_join(s, r.name);
     if (joined < 0) return ack_error(ev->ack, "too many rooms");
     if (store_presence_add(c->st, c->cfg.process_id, sio_socket_id(s), r.id, u->name))
@@ -494,7 +494,7 @@ static void on_read(sio_socket *s, sio_event *ev, void *ud) {
     int rc = store_room_id(c->st, sio_nsp_name(sio_socket_nsp(s)), name, &room_id);
     if (rc == STORE_OK && user_of(s)->named)
         rc = store_cursor_set(c->st, user_of(s)->name, room_id, json_integer_value(id));
-    if (rc) return ack_store_error(ev->ack, rc);
+    if (rc) return ack_store_error(ev->ack, rc, "room");
     ack_reply(ev->ack, json_pack("{s:b}", "ok", 1));
 }
 
@@ -519,7 +519,7 @@ static void on_rooms(sio_socket *s, sio_event *ev, void *ud) {
                               (int)n + 1, add_room, list);
     if (rc) {
         json_decref(list);
-        return ack_store_error(ev->ack, rc);
+        return ack_store_error(ev->ack, rc, "room");
     }
     bool more = json_array_size(list) > (size_t)n;
     if (more) json_array_remove(list, (size_t)n);
@@ -538,7 +538,7 @@ static void on_create_room(sio_socket *s, sio_event *ev, void *ud) {
         return ack_refuse(ev->ack, CONTRACT_ROOM_NAME);
     store_room r;
     int rc = store_room_create(c->st, sio_nsp_name(sio_socket_nsp(s)), name, &r);
-    if (rc) return ack_store_error(ev->ack, rc);
+    if (rc) return ack_store_error(ev->ack, rc, "room");
     ack_reply(ev->ack, json_pack("{s:b,s:o}", "ok", 1, "room", chat_json_room(&r)));
     to_namespace(c, s, NULL, "room created", chat_json_room(&r));
 }
