@@ -222,8 +222,11 @@ typedef struct store_write_budget {
 } store_write_budget;
 /* The table's defaults (common/contract.h), for a compound literal. */
 #define STORE_BUDGET_DEFAULT                                                                       \
-    {contract_default(CONTRACT_BUDGET_USER_MINUTE), contract_default(CONTRACT_BUDGET_USER_DAY),    \
-     contract_default(CONTRACT_BUDGET_ADDR_MINUTE), contract_default(CONTRACT_BUDGET_ADDR_DAY)}
+    {                                                                                              \
+        contract_default(CONTRACT_BUDGET_USER_MINUTE), contract_default(CONTRACT_BUDGET_USER_DAY), \
+            contract_default(CONTRACT_BUDGET_ADDR_MINUTE),                                         \
+            contract_default(CONTRACT_BUDGET_ADDR_DAY)                                             \
+    }
 /* The defaults, or $CHAT_WRITE_BUDGET ("UM/UD/AM/AD", as parse reads). */
 void store_write_budget_init(store_write_budget *b);
 /* Reads "user-minute/user-day/address-minute/address-day" counts, e.g.

@@ -54,7 +54,8 @@ static void gather_room(store *st, gather_ctx *g, int64_t room_id, int64_t from)
     for (;;) {
         int64_t before = g->last;
         g->page = 0;
-        if (store_messages_list(st, room_id, g->last, 0, CONTRACT_MESSAGES_PAGE_MAX, gather_one, g)) {
+        if (store_messages_list(st, room_id, g->last, 0, CONTRACT_MESSAGES_PAGE_MAX, gather_one,
+                                g)) {
             g->over = true;
             return;
         }

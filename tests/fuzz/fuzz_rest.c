@@ -6,9 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "token.h"
 #include "router.h"
 #include "store.h"
+#include "token.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
