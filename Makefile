@@ -152,12 +152,18 @@ deb:
 	bash deploy/install-deps.sh --package
 	bash tests/package/build.sh
 
-# README.md's table of limits is chat-ws --print-limits (test_contract checks
-# it): make limits rewrites it after a change to common/contract.c.
+# README.md's table of limits is chat-ws --print-limits, and its usage block
+# chat-ws --help (test_contract and tests/integration/rest check them): make
+# limits rewrites both after a change to common/contract.c.
 limits: $(BUILD)/chat-ws
 	$(BUILD)/chat-ws --print-limits > $(BUILD)/limits.md
-	awk -v f=$(BUILD)/limits.md '/^<!-- \/limits -->/ { skip = 0 } !skip { print } \
-	  /^<!-- limits:/ { while ((getline l < f) > 0) print l; skip = 1 }' README.md > $(BUILD)/README.md
+	$(BUILD)/chat-ws --help > $(BUILD)/usage.txt
+	awk -v f=$(BUILD)/limits.md -v h=$(BUILD)/usage.txt ' \
+	  /^<!-- \/limits -->/ || (/^```$$/ && help == 2) { skip = 0; help = 0 } \
+	  !skip { print } \
+	  /^<!-- limits:/ { while ((getline l < f) > 0) print l; skip = 1 } \
+	  help == 1 && /^```$$/ { while ((getline l < h) > 0) print l; skip = 1; help = 2 } \
+	  /^`chat-ws --help`:$$/ { help = 1 }' README.md > $(BUILD)/README.md
 	mv $(BUILD)/README.md README.md
 
 clean:
