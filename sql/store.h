@@ -99,6 +99,10 @@ typedef int (*store_process_cb)(const store_process *proc, void *ctx);
 int store_open(store **out, const char *path, const store_options *opt, char *err,
                size_t errlen);
 
+/* Whether path names a PostgreSQL database (postgres:// or postgresql://,
+ * a libpq connection URI) rather than an SQLite file. */
+bool store_path_is_pg(const char *path);
+
 /* Finalizes every statement and closes the connection. Accepts NULL. */
 void store_close(store *st);
 

@@ -102,9 +102,6 @@ int store_sqlite_open(store **out, const char *path, const store_options *opt, c
 int store_pg_open(store **out, const char *conninfo, const store_options *opt, char *err,
                   size_t errlen);
 
-/* Whether path names a PostgreSQL database (postgres:// or postgresql://). */
-bool store_path_is_pg(const char *path);
-
 /* Runs one write: opens a transaction unless the caller has one open
  * (store_write_begin), and commits or rolls back what it opened
  * (store_write_end, which returns rc or the commit's failure). */

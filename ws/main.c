@@ -26,6 +26,10 @@
 #include "token.h"
 #include "wsmetrics.h"
 
+/* How often a chat-ws on PostgreSQL reads the log for news, until the bus
+ * wakes it through the database (LISTEN/NOTIFY). */
+#define WS_PG_POLL_MS 100
+
 typedef struct options {
     const char *db;
     char host[128];
@@ -613,10 +617,15 @@ int main(int argc, char **argv) {
         admin_ui_attach(ui, context);
         bus_attach(bs, context);
         admin_attach(adm, context);
-        tl = tail_new(context, lws_get_vhost_by_name(context, "chat"), o.db, deliver, &both, 2000);
+        /* On PostgreSQL there is no file to watch: until the bus wakes ws
+         * processes through the database, they poll it (WS_PG_POLL_MS). */
+        bool pg = store_path_is_pg(o.db);
+        tl = tail_new(context, lws_get_vhost_by_name(context, "chat"), pg ? NULL : o.db, deliver,
+                      &both, pg ? WS_PG_POLL_MS : 2000);
         if (!tl) goto out;
         /* typing crosses processes here; without it, it stays on this one */
-        pe = peers_new(lws_get_vhost_by_name(context, "chat"), o.db, bus_peers_received, bs);
+        if (!pg)
+            pe = peers_new(lws_get_vhost_by_name(context, "chat"), o.db, bus_peers_received, bs);
         bus_peers(bs, pe);
     }
     hb = (heartbeat){.st = st, .eio = eio, .process_id = o.chat.process_id, .ms = o.heartbeat_ms};

@@ -36,6 +36,11 @@ tail *tail_new(struct lws_context *ctx, struct lws_vhost *vh, const char *db_pat
     t->ud = ud;
     t->ctx = ctx;
     t->fallback_ms = fallback_ms > 0 ? fallback_ms : 2000;
+    t->fd = -1;
+    if (!db_path) {
+        lws_sul_schedule(t->ctx, 0, &t->poll, fallback, (lws_usec_t)t->fallback_ms * LWS_US_PER_MS);
+        return t;
+    }
     char dir[4096], base[4096];
     snprintf(dir, sizeof dir, "%s", db_path);
     snprintf(base, sizeof base, "%s", db_path);

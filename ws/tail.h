@@ -15,7 +15,9 @@ typedef struct tail tail;
 
 /* Starts watching db_path's notify file. The vhost must list the protocol
  * TAIL_PROTOCOL (tail_lws_callback). fn(ud) runs in the service thread.
- * Returns NULL (and logs why) when inotify is unavailable. */
+ * Returns NULL (and logs why) when inotify is unavailable. With db_path NULL
+ * (a database server, no file to watch) only the poll runs, every
+ * fallback_ms. */
 tail *tail_new(struct lws_context *ctx, struct lws_vhost *vh, const char *db_path, void (*fn)(void *ud), void *ud,
                int fallback_ms);
 /* Stops watching and frees. Accepts NULL. */
