@@ -35,6 +35,8 @@ static int pg_schema_version(void) {
 #define PG_EXTRA_MAX 24
 /* The advisory lock that serialises migrations of one database. */
 #define PG_MIGRATE_LOCK "8124170401"
+/* The advisory lock of message writers (P_WRITER_LOCK). */
+#define PG_WRITER_LOCK "8124170402"
 
 enum pg_stmt {
     P_ROOM_LOCK,
@@ -74,7 +76,7 @@ enum pg_stmt {
     P_WS_EXISTS,
     P_WS_LOCK,
     P_WS_CREATE,
-    P_BUDGET_LOCK,
+    P_WRITER_LOCK,
     P_BUDGET_GET,
     P_BUDGET_ADD,
     P_BUDGET_PRUNE,
@@ -190,9 +192,12 @@ static const char *const pg_sql[P_COUNT] = {
         "INSERT INTO workspaces (namespace, private, created_at)"
         " SELECT $1::text, 0, $2::bigint WHERE (SELECT COUNT(*) FROM workspaces) < $3::bigint"
         " ON CONFLICT (namespace) DO NOTHING RETURNING 1",
-    /* A budget window is counted by one connection at a time. */
-    [P_BUDGET_LOCK] = "SELECT pg_advisory_xact_lock(hashtextextended("
-                      "'budget:' || $1::text || ':' || $2::bigint || ':' || $3::bigint, 0))",
+    /* The first lock of a transaction that writes messages (and counts
+     * budgets): appends take turns on log_head anyway, and taking this one
+     * first keeps every writer's locks in one order (writer, log_head,
+     * budget rows), so two batches of messages never deadlock, and budgets
+     * are counted by one transaction at a time. */
+    [P_WRITER_LOCK] = "SELECT pg_advisory_xact_lock(" PG_WRITER_LOCK ")",
     [P_BUDGET_GET] = "SELECT count FROM budgets WHERE key = $1 AND span = $2 AND start = $3",
     [P_BUDGET_ADD] = "INSERT INTO budgets (key, span, start, count) VALUES ($1, $2, $3, 1)"
                      " ON CONFLICT (key, span, start) DO UPDATE SET count = budgets.count + 1",
@@ -213,6 +218,7 @@ typedef struct pg_store {
     bool ready;       /* connected, session set up, statements prepared */
     bool in_txn;      /* between begin and commit/rollback */
     bool txn_lost;    /* the connection dropped inside that transaction */
+    bool writer;      /* that transaction holds P_WRITER_LOCK */
     int64_t retry_at; /* no reconnect before this time (ms) */
     int backoff_ms;   /* the next wait after a failed reconnect */
     int lock_timeout_ms;
@@ -583,7 +589,7 @@ static int pg_begin(store *st) {
     }
     int rc = pg_ready(q);
     if (!rc) rc = pg_exec_simple(q, "BEGIN");
-    if (!rc) q->in_txn = true;
+    if (!rc) q->in_txn = true, q->writer = false;
     return rc;
 }
 
@@ -609,7 +615,7 @@ static int pg_commit(store *st) {
             PQtransactionStatus(q->conn) != PQTRANS_IDLE)
             pg_exec_simple(q, "ROLLBACK");
     }
-    q->in_txn = q->txn_lost = false;
+    q->in_txn = q->txn_lost = q->writer = false;
     return rc;
 }
 
@@ -619,7 +625,17 @@ static int pg_rollback(store *st) {
     if (q->ready && PQstatus(q->conn) == CONNECTION_OK &&
         PQtransactionStatus(q->conn) != PQTRANS_IDLE)
         rc = pg_exec_simple(q, "ROLLBACK");
-    q->in_txn = q->txn_lost = false;
+    q->in_txn = q->txn_lost = q->writer = false;
+    return rc;
+}
+
+/* Takes P_WRITER_LOCK once per transaction (none outside one: a single
+ * statement holds no other lock while it waits). */
+static int pg_writer(store *st) {
+    pg_store *q = pg(st);
+    if (!q->in_txn || q->writer) return STORE_OK;
+    int rc = pg_do(st, P_WRITER_LOCK, NULL, NULL);
+    if (rc == STORE_OK) q->writer = true;
     return rc;
 }
 
@@ -723,6 +739,8 @@ static int pg_room_delete(store *st, int64_t id) {
 
 static int pg_message_append(store *st, int64_t room_id, const char *user, const char *text,
                              const char *client_id, int64_t *id, int64_t *ts, bool *duplicate) {
+    int rc = pg_writer(st);
+    if (rc) return rc;
     pg_args a = {0};
     int64_t now = store_now_ms();
     arg_i(&a, room_id);
@@ -731,7 +749,7 @@ static int pg_message_append(store *st, int64_t room_id, const char *user, const
     arg_i(&a, now);
     arg_s(&a, client_id);
     PGresult *r;
-    int rc = pg_run(st, P_MSG_APPEND, &a, &r);
+    rc = pg_run(st, P_MSG_APPEND, &a, &r);
     if (rc) return rc;
     int rows = PQntuples(r);
     int64_t kind = rows > 0 ? pg_int(r, 0, 2) : -1;
@@ -1037,12 +1055,12 @@ static int pg_workspace_insert(store *st, const char *ns, int64_t max, bool *cre
 /* ---- write budgets ---------------------------------------------------- */
 
 static int pg_budget_get(store *st, const char *key, int64_t span, int64_t start, int64_t *count) {
+    int rc = pg_writer(st);
+    if (rc) return rc;
     pg_args a = {0};
     arg_s(&a, key);
     arg_i(&a, span);
     arg_i(&a, start);
-    int rc = pg_do(st, P_BUDGET_LOCK, &a, NULL);
-    if (rc) return rc;
     *count = 0;
     rc = pg_row_ints(st, P_BUDGET_GET, &a, count, NULL);
     return rc == STORE_NOTFOUND ? STORE_OK : rc;
