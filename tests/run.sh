@@ -42,7 +42,7 @@ SKIPPED=0
 # The unit binaries that run on both backends, and the integration files that
 # run on PostgreSQL too (the others read or copy SQLite's file).
 PG_UNIT=${PG_UNIT:-"test_store test_store_order test_retention"}
-PG_INTEGRATION=${PG_INTEGRATION:-"rest admin_rest security limits badinput smoke sockets polling namespaces presence queue hostile"}
+PG_INTEGRATION=${PG_INTEGRATION:-"rest admin_rest security limits badinput smoke sockets polling namespaces presence queue hostile pg_outage"}
 
 # shellcheck source=tests/lib/pg.sh
 . "$ROOT/tests/lib/pg.sh"

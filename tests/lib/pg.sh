@@ -30,7 +30,9 @@
 #                           DATABASE / DROP DATABASE of per-test databases
 #   PG_TEST_DIR, PG_TEST_PORT, PG_TEST_BIN
 # Helpers: pg_test_psql [psql args] (on chat_test), pg_test_createdb NAME
-# (prints NAME's URL), pg_test_dropdb NAME.
+# (prints NAME's URL), pg_test_dropdb NAME, pg_test_server_stop [fast|
+# immediate] and pg_test_server_start (an outage; a child shell that sources
+# pg.sh with these variables exported can call them too).
 #
 # PG_TEST_BIN overrides the binaries' folder (default: the newest
 # /usr/lib/postgresql/*/bin; the /usr/local/bin wrappers are not used).
@@ -107,12 +109,7 @@ pg_test_start() {
 	fi
 	for _ in 1 2 3 4 5; do
 		PG_TEST_PORT=$(pg_test__free_port) || break
-		if (cd "$PG_TEST_DIR" && pg_test__as "$PG_TEST_BIN/pg_ctl" -D "$PG_TEST_DIR/data" \
-			-l "$PG_TEST_DIR/log/server.log" -w -t 60 start \
-			-o "-k $PG_TEST_DIR/sock -h 127.0.0.1 -p $PG_TEST_PORT -c fsync=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB") \
-			>>"$PG_TEST_DIR/pg_ctl.log" 2>&1; then
-			break
-		fi
+		pg_test_server_start && break
 		PG_TEST_PORT=
 	done
 	if [ -z "${PG_TEST_PORT:-}" ]; then
@@ -131,6 +128,22 @@ pg_test_start() {
 		return 1
 	fi
 	pg_test__log "PostgreSQL $("$PG_TEST_BIN/postgres" --version | awk '{print $3}') up in $PG_TEST_DIR, port $PG_TEST_PORT"
+}
+
+# Starts the server of $PG_TEST_DIR on $PG_TEST_PORT (again, after
+# pg_test_server_stop: a test of what a restart or an outage does).
+pg_test_server_start() {
+	(cd "$PG_TEST_DIR" && pg_test__as "$PG_TEST_BIN/pg_ctl" -D "$PG_TEST_DIR/data" \
+		-l "$PG_TEST_DIR/log/server.log" -w -t 60 start \
+		-o "-k $PG_TEST_DIR/sock -h 127.0.0.1 -p $PG_TEST_PORT -c fsync=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB") \
+		>>"$PG_TEST_DIR/pg_ctl.log" 2>&1
+}
+
+# Stops the server, keeping its folder: MODE fast (default) or immediate (a
+# crash: no shutdown checkpoint).
+pg_test_server_stop() {
+	(cd "$PG_TEST_DIR" && pg_test__as "$PG_TEST_BIN/pg_ctl" -D "$PG_TEST_DIR/data" \
+		-m "${1:-fast}" -w -t 60 stop) >>"$PG_TEST_DIR/pg_ctl.log" 2>&1
 }
 
 pg_test__cleanup_dir() {
