@@ -11,8 +11,9 @@
 #              binaries (PG_UNIT) run a second time on PostgreSQL
 #              (CHAT_TEST_STORE=postgresql), on a private server that
 #              tests/lib/pg.sh starts and stops.
-# integration-pg: the integration files of PG_INTEGRATION again, each stack on
-#              a fresh database of that PostgreSQL server (CHAT_TEST_DB_URL).
+# integration-pg: the integration suite again (or PG_INTEGRATION's files),
+#              each stack on a fresh database of that PostgreSQL server
+#              (CHAT_TEST_DB_URL); tests that need SQLite's file skip.
 # integration: node --test on tests/integration/ (BIN_DIR=build/asan; leaks
 #              are not checked there since processes get killed; the harness
 #              fails a test whose stack logged any sanitizer report).
@@ -40,9 +41,11 @@ FAILED=0
 SKIPPED=0
 
 # The unit binaries that run on both backends, and the integration files that
-# run on PostgreSQL too (the others read or copy SQLite's file).
+# integration-pg runs (default: all of tests/integration; the tests that need
+# SQLite's file skip there and say why; PG_INTEGRATION="rest queue" runs
+# those two).
 PG_UNIT=${PG_UNIT:-"test_store test_store_order test_retention"}
-PG_INTEGRATION=${PG_INTEGRATION:-"rest admin_rest security limits badinput smoke sockets polling namespaces presence queue hostile pg_outage"}
+PG_INTEGRATION=${PG_INTEGRATION:-}
 
 # shellcheck source=tests/lib/pg.sh
 . "$ROOT/tests/lib/pg.sh"
@@ -198,7 +201,8 @@ run_package() {
 	run_node package tests/package
 }
 
-# integration-pg: PG_INTEGRATION's files with every stack on PostgreSQL.
+# integration-pg: the integration suite (or PG_INTEGRATION's files) with
+# every stack on PostgreSQL.
 run_integration_pg() {
 	local f
 	local -a files=()
