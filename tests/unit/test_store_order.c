@@ -22,6 +22,7 @@
 #include "store_fixture.h"
 
 #include "store.h"
+#include "store_pg.h"
 
 #define WRITERS 4
 #define TXNS 60          /* transactions per writer */
@@ -268,8 +269,40 @@ static void test_pg_reconnect(void **state) {
     assert_int_equal(head, 2); /* "before" and "after": nothing of the broken one */
 }
 
+/* PostgreSQL's errors map to the store's statuses as SQLite's do: what a
+ * retry can cure is STORE_BUSY (callers answer 503 / ack {error}), a full or
+ * failing disk STORE_FULL, an integrity violation STORE_EXISTS. */
+static void test_pg_sqlstates(void **state) {
+    (void)state;
+    static const struct {
+        const char *state;
+        int want;
+    } cases[] = {
+        {NULL, STORE_BUSY},                             /* no answer: the connection */
+        {"", STORE_BUSY},        {"08006", STORE_BUSY}, /* connection failure */
+        {"40001", STORE_BUSY},                          /* serialization failure */
+        {"40P01", STORE_BUSY},                          /* deadlock */
+        {"55P03", STORE_BUSY},                          /* lock_timeout */
+        {"57014", STORE_BUSY},                          /* statement cancelled */
+        {"57P01", STORE_BUSY},                          /* the server shuts down */
+        {"53300", STORE_BUSY},                          /* too many connections */
+        {"53100", STORE_FULL},                          /* disk full */
+        {"58030", STORE_FULL},                          /* I/O error */
+        {"23505", STORE_EXISTS}, {"23503", STORE_EXISTS},
+        {"42601", STORE_ERROR}, /* a syntax error is ours: no retry cures it */
+        {"22021", STORE_ERROR},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int got = store_pg_status(cases[i].state);
+        if (got != cases[i].want)
+            fail_msg("SQLSTATE %s: %d, want %d", cases[i].state ? cases[i].state : "(none)", got,
+                     cases[i].want);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pg_sqlstates),
         cmocka_unit_test_setup_teardown(test_concurrent_writers_no_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_reconnect, setup, teardown),
     };
