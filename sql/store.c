@@ -183,22 +183,8 @@ struct store {
     sqlite3 *db;
     sqlite3_stmt *stmt[S_COUNT];
     char err[256];  /* our own message when the failure is not SQLite's */
-    int notify_fd;  /* <db>-notify, written after a commit that grew the log */
     int max_rooms;  /* rooms per namespace, > 0 */
-    bool log_dirty; /* the open transaction appended to the log or control */
 };
-
-/* Tells every tailer, in any process, that the log grew: one byte written to
- * <db>-notify after the COMMIT, when the rows are visible to readers (the WAL
- * file itself changes before the commit is visible, so it cannot be the
- * signal). Watchers see IN_MODIFY; see ws/tail.c. */
-static void notify_tailers(store *st) {
-    if (!st->log_dirty) return;
-    st->log_dirty = false;
-    if (st->notify_fd >= 0 && pwrite(st->notify_fd, "+", 1, 0) < 0) {
-        /* a lost wake-up is caught by the tailers' fallback poll */
-    }
-}
 
 int64_t store_now_ms(void) {
     struct timespec ts;
@@ -359,7 +345,6 @@ int store_open(store **out, const char *path, const store_options *opt, char *er
         if (err) snprintf(err, errlen, "out of memory");
         return STORE_ERROR;
     }
-    st->notify_fd = -1;
     int rc = sqlite3_open_v2(path, &st->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                              NULL);
@@ -398,9 +383,6 @@ int store_open(store **out, const char *path, const store_options *opt, char *er
             goto fail;
         }
     }
-    char notify[4096];
-    if ((size_t)snprintf(notify, sizeof notify, "%s-notify", path) < sizeof notify)
-        st->notify_fd = open(notify, O_WRONLY | O_CREAT | O_CLOEXEC, 0664);
     *out = st;
     return STORE_OK;
 fail:
@@ -413,7 +395,6 @@ void store_close(store *st) {
     if (!st) return;
     for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(st->stmt[i]);
     sqlite3_close(st->db);
-    if (st->notify_fd >= 0) close(st->notify_fd);
     free(st);
 }
 
@@ -428,15 +409,10 @@ int store_commit(store *st) {
     /* A failed COMMIT (disk full, busy) may leave the transaction open: roll
      * it back so nothing half-written stays and the next writer can begin. */
     if (rc && !sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", 0, 0, 0);
-    if (rc)
-        st->log_dirty = false;
-    else
-        notify_tailers(st);
     return rc;
 }
 
 int store_rollback(store *st) {
-    st->log_dirty = false;
     if (sqlite3_get_autocommit(st->db)) return STORE_OK;
     return run(take(st, S_ROLLBACK));
 }
@@ -609,7 +585,6 @@ int store_message_append(store *st, int64_t room_id, const char *user, const cha
     sqlite3_bind_int64(s, 4, *ts);
     if (client_id) sqlite3_bind_text(s, 5, client_id, -1, SQLITE_STATIC);
     rc = run(s);
-    if (rc == STORE_OK) st->log_dirty = true;
     /* The only constraint an insert can break here is the room's foreign key:
      * client_id duplicates were answered above inside the same transaction. */
     if (rc == STORE_EXISTS) rc = STORE_NOTFOUND;
@@ -1015,7 +990,6 @@ int store_control_append(store *st, const char *kind, const char *payload, int64
     sqlite3_bind_text(s, 2, payload, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, store_now_ms());
     rc = run(s);
-    if (rc == STORE_OK) st->log_dirty = true;
     *id = sqlite3_last_insert_rowid(st->db);
     return write_end(st, &w, rc);
 }
