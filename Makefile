@@ -11,17 +11,19 @@
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
-CPPFLAGS += -D_GNU_SOURCE -Icommon -Isql -Iws -Ifcgi -I$(BUILD) $(PQ_CFLAGS) -MMD -MP
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Isql -Ibus -Iws -Ifcgi -I$(BUILD) $(PQ_CFLAGS) -MMD -MP
 BUILD    ?= build
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 PORT     ?= 8080
 
 STORE_LIBS := -lsqlite3 -lpq -licuuc
-FCGI_LIBS  := -lfcgi -ljansson -ljwt $(STORE_LIBS)
+FCGI_LIBS  := -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS)
 WS_LIBS    := -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm
 TEST_LIBS  := -lcmocka -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm
 
-STORE_SRC := $(wildcard sql/*.c) $(wildcard common/*.c)
+# bus/ links into both programs (and chat-admin) with the store: the bus's
+# publishing side needs no event loop, its listening side serves lws.
+STORE_SRC := $(wildcard sql/*.c) $(wildcard common/*.c) $(wildcard bus/*.c)
 FCGI_SRC  := $(filter-out fcgi/main.c,$(wildcard fcgi/*.c))
 WS_SRC    := $(filter-out ws/main.c,$(wildcard ws/*.c))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -66,7 +68,7 @@ $(BUILD)/chat-ws: $(call obj,ws/main.c) $(WS_OBJ) $(STORE_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(WS_LIBS) -o $@
 
 $(BUILD)/chat-admin: $(call obj,admin/chat-admin.c) $(STORE_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -ljwt -ljansson $(STORE_LIBS) -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -lwebsockets -ljwt -ljansson $(STORE_LIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FCGI_OBJ) $(WS_OBJ) $(STORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -178,6 +180,6 @@ clean:
 	rm -rf build
 
 format:
-	clang-format -i $(wildcard common/*.[ch] sql/*.[ch] fcgi/*.[ch] ws/*.[ch] admin/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch])
+	clang-format -i $(wildcard common/*.[ch] sql/*.[ch] bus/*.[ch] fcgi/*.[ch] ws/*.[ch] admin/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch])
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -159,6 +159,10 @@ static const contract_limit table[CONTRACT_COUNT] = {
                                  "period of one retention step"},
     [CONTRACT_PRUNE_BATCH] = {"prune_batch", 500, 1, 100000, "rows", "--prune-batch", "N", NULL, WS,
                               NULL, "prune batch", "rows one retention step deletes per table"},
+    [CONTRACT_BUS_POLL] = {"bus_poll", 2000, 10, 3600000, "ms", "--bus-poll", "MS", NULL, WS, NULL,
+                           "bus poll",
+                           "how often the store is read for news the bus did not bring (a lost "
+                           "wake-up, a writer such as the sqlite3 shell)"},
     [CONTRACT_TOKEN_TTL] = {"token_ttl", 3600, 1, 10 * 365 * 86400LL, "seconds", "--ttl", "SECONDS",
                             NULL, WS, NULL, "ttl",
                             "lifetime of a token from --issue-token; a token always expires"},

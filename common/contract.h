@@ -90,6 +90,7 @@ typedef enum contract_id {
     CONTRACT_DRAIN_TIMEOUT,
     CONTRACT_PRUNE_INTERVAL,
     CONTRACT_PRUNE_BATCH,
+    CONTRACT_BUS_POLL,
     CONTRACT_TOKEN_TTL,
     /* chat-fcgi settings */
     CONTRACT_WORKERS,

@@ -477,6 +477,7 @@ void api_room_delete(const api_env *env, const http_request *req, int64_t room_i
         api_store_error(st, rc, resp);
         return;
     }
+    bus_publish_control(env->bus, event_id);
     resp->status = 204;
 }
 
@@ -583,11 +584,13 @@ void api_workspace_put(const api_env *env, const http_request *req, const char *
     if (rc == STORE_OK && ret != NULL) rc = retention_set(env->st, ns, &p);
     if (rc == STORE_OK) rc = store_commit(env->st);
     if (rc != STORE_OK) store_rollback(env->st);
+    bool made_private = json_is_true(flag); /* flag goes with body */
     json_decref(body);
     if (rc != STORE_OK) {
         api_store_error(env->st, rc, resp);
         return;
     }
+    if (made_private) bus_publish_control(env->bus, event_id);
     api_workspace_reply(env, ns, resp);
 }
 
@@ -737,7 +740,20 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         api_store_error(st, rc, resp);
         goto out;
     }
-    if (!duplicate) metrics_inc(fcgim.messages_stored);
+    if (!duplicate) {
+        metrics_inc(fcgim.messages_stored);
+        /* Tell the ws processes, with the row, so that they deliver it
+         * without reading it back. */
+        m = (store_message){.id = id,
+                            .room_id = room_id,
+                            .room = room.name,
+                            .ns = room.ns,
+                            .user = trimmed,
+                            .text = text,
+                            .client_id = client_id,
+                            .ts = ts};
+        bus_publish_messages(env->bus, &m, 1);
+    }
     /* Answer what the log holds: for a duplicate that is the first message. */
     rc = api_fetch_message(st, id, &f);
     if (rc == STORE_BUSY) {

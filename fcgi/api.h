@@ -2,6 +2,7 @@
 #ifndef API_H
 #define API_H
 
+#include "bus.h"
 #include "http.h"
 #include "store.h"
 #include "token.h"
@@ -13,6 +14,7 @@
 typedef struct api_env {
     store *st;
     const token_secret *secret;
+    bus *bus; /* what is committed is published on it, for the ws processes; NULL: not */
 } api_env;
 
 /* Every handler fills resp completely (status, headers, JSON body). Input

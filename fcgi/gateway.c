@@ -139,8 +139,8 @@ int gateway_write_response(const gateway_io *io, const http_request *req,
     return 0;
 }
 
-int gateway_handle(const gateway_io *io, store *st, const token_secret *secret) {
-    api_env env = {st, secret};
+int gateway_handle(const gateway_io *io, store *st, bus *b, const token_secret *secret) {
+    api_env env = {st, secret, b};
     gateway_request g;
     http_response resp;
     int rc;
@@ -173,6 +173,10 @@ store *gateway_db_get(gateway_db *db) {
         db->st = NULL;
         return NULL;
     }
+    /* The bus only publishes here: without it, the ws processes see our
+     * writes at their next poll. */
+    if (!db->bus && !(db->bus = bus_open(db->path, NULL, err, sizeof err)))
+        log_event(LOG_LEVEL_WARN, "no bus: writes reach the ws processes late", "error", err, NULL);
     if (db->failing) log_event(LOG_LEVEL_INFO, "database open again", "db", db->path, NULL);
     db->failing = false;
     return db->st;
@@ -181,6 +185,8 @@ store *gateway_db_get(gateway_db *db) {
 void gateway_db_close(gateway_db *db) {
     store_close(db->st);
     db->st = NULL;
+    bus_close(db->bus);
+    db->bus = NULL;
 }
 
 void gateway_secret_load(token_secret *secret) {
@@ -217,7 +223,8 @@ int gateway_run_cgi(const char *db_path) {
     int rc;
 
     gateway_secret_load(&secret);
-    rc = gateway_handle(&io, gateway_db_get(&db), &secret);
+    store *st = gateway_db_get(&db);
+    rc = gateway_handle(&io, st, db.bus, &secret);
     memset(&secret, 0, sizeof secret);
     if (fflush(stdout) != 0) rc = -1;
     gateway_db_close(&db);
@@ -314,7 +321,8 @@ int gateway_run_fcgi(int fd, const char *db_path) {
         }
         gateway_busy = 1;
         errors = 0;
-        gateway_handle(&io, gateway_db_get(&db), &secret);
+        store *st = gateway_db_get(&db);
+        gateway_handle(&io, st, db.bus, &secret);
         gateway_fcgx_drain(&req);
         FCGX_Finish_r(&req);
     }

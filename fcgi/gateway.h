@@ -2,6 +2,7 @@
 #ifndef GATEWAY_H
 #define GATEWAY_H
 
+#include "bus.h"
 #include "http.h"
 #include "store.h"
 #include "token.h"
@@ -32,6 +33,7 @@ typedef struct gateway_db {
     const char *path;      /* the database file; borrowed */
     store *st;             /* the connection, NULL until opened */
     store_options options; /* passed to store_open */
+    bus *bus;              /* the bus of path, opened with the store, NULL until then */
     bool failing;          /* the last open failed (logged once) */
 } gateway_db;
 
@@ -54,10 +56,11 @@ void gateway_request_free(gateway_request *g);
 int gateway_write_response(const gateway_io *io, const http_request *req,
                            const http_response *resp);
 
-/* Reads one request from io, routes it with st (may be NULL: no database) and
- * secret (may be NULL: no token is valid) and writes the response. Returns 0,
- * or -1 when the response could not be written. */
-int gateway_handle(const gateway_io *io, store *st, const token_secret *secret);
+/* Reads one request from io, routes it with st (may be NULL: no database),
+ * b (may be NULL: writes are not published) and secret (may be NULL: no token
+ * is valid) and writes the response. Returns 0, or -1 when the response could
+ * not be written. */
+int gateway_handle(const gateway_io *io, store *st, bus *b, const token_secret *secret);
 
 /* Loads the token secret from CHAT_SECRET / CHAT_SECRET_FILE into secret
  * (token_secret_load); a failure is logged and leaves it empty. */
@@ -67,7 +70,7 @@ void gateway_secret_load(token_secret *secret);
  * failure is logged once until an open succeeds again). */
 store *gateway_db_get(gateway_db *db);
 
-/* Closes db's connection. */
+/* Closes db's connection and its bus. */
 void gateway_db_close(gateway_db *db);
 
 /* Answers one CGI request from the environment and stdin on stdout, with the

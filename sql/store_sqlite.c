@@ -187,8 +187,6 @@ typedef struct sq_store {
     store base; /* first: a store * is a sq_store * */
     sqlite3 *db;
     sqlite3_stmt *stmt[S_COUNT];
-    int notify_fd;  /* <db>-notify, written after a commit that grew the log */
-    bool log_dirty; /* the open transaction appended to the log or control */
 } sq_store;
 
 static const store_ops sq_ops;
@@ -197,18 +195,6 @@ static void sq_close(store *st);
 /* The SQLite connection of a store of this backend. */
 static sq_store *sq(store *st) {
     return (sq_store *)st;
-}
-
-/* Tells every tailer, in any process, that the log grew: one byte written to
- * <db>-notify after the COMMIT, when the rows are visible to readers (the WAL
- * file itself changes before the commit is visible, so it cannot be the
- * signal). Watchers see IN_MODIFY; see ws/tail.c. */
-static void notify_tailers(sq_store *st) {
-    if (!st->log_dirty) return;
-    st->log_dirty = false;
-    if (st->notify_fd >= 0 && pwrite(st->notify_fd, "+", 1, 0) < 0) {
-        /* a lost wake-up is caught by the tailers' fallback poll */
-    }
 }
 
 /* Maps an SQLite result code to a store status. */
@@ -362,7 +348,6 @@ int store_sqlite_open(store **out, const char *path, const store_options *opt, c
     }
     store *st = &q->base;
     st->ops = &sq_ops;
-    q->notify_fd = -1;
     int rc = sqlite3_open_v2(
         path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
@@ -390,9 +375,6 @@ int store_sqlite_open(store **out, const char *path, const store_options *opt, c
             goto fail;
         }
     }
-    char notify[4096];
-    if ((size_t)snprintf(notify, sizeof notify, "%s-notify", path) < sizeof notify)
-        q->notify_fd = open(notify, O_WRONLY | O_CREAT | O_CLOEXEC, 0664);
     *out = st;
     return STORE_OK;
 fail:
@@ -407,7 +389,6 @@ static void sq_close(store *st) {
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(q->stmt[i]);
     sqlite3_close(q->db);
-    if (q->notify_fd >= 0) close(q->notify_fd);
     free(q);
 }
 
@@ -426,15 +407,10 @@ static int sq_commit(store *st) {
     /* A failed COMMIT (disk full, busy) may leave the transaction open: roll
      * it back so nothing half-written stays and the next writer can begin. */
     if (rc && !sqlite3_get_autocommit(sq(st)->db)) sqlite3_exec(sq(st)->db, "ROLLBACK", 0, 0, 0);
-    if (rc)
-        sq(st)->log_dirty = false;
-    else
-        notify_tailers(sq(st));
     return rc;
 }
 
 static int sq_rollback(store *st) {
-    sq(st)->log_dirty = false;
     if (sqlite3_get_autocommit(sq(st)->db)) return STORE_OK;
     return run(take(st, S_ROLLBACK));
 }
@@ -571,7 +547,6 @@ static int sq_message_append(store *st, int64_t room_id, const char *user, const
     sqlite3_bind_int64(s, 4, *ts);
     if (client_id) sqlite3_bind_text(s, 5, client_id, -1, SQLITE_STATIC);
     rc = run(s);
-    if (rc == STORE_OK) sq(st)->log_dirty = true;
     /* The only constraint an insert can break here is the room's foreign key:
      * client_id duplicates were answered above inside the same transaction. */
     if (rc == STORE_EXISTS) rc = STORE_NOTFOUND;
@@ -906,7 +881,6 @@ static int sq_control_append(store *st, const char *kind, const char *payload, i
     sqlite3_bind_text(s, 2, payload, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, store_now_ms());
     rc = run(s);
-    if (rc == STORE_OK) sq(st)->log_dirty = true;
     *id = sqlite3_last_insert_rowid(sq(st)->db);
     return store_write_end(st, &w, rc);
 }

@@ -14,7 +14,7 @@ struct admin {
     sio_server *srv;
     eio_server *eio;
     store *st;
-    bus *bus;
+    adapter *adapter;
     const token_secret *secret;
     struct lws_context *ctx;
     lws_sorted_usec_list_t expiry; /* disconnects sockets whose token expired */
@@ -91,7 +91,7 @@ static void on_stats(sio_socket *s, sio_event *ev, void *ud) {
 /* Publishes an event for every process and acks once it is committed. */
 static void append_control(admin *a, sio_event *ev, const char *kind, json_t *payload) {
     int64_t id;
-    if (bus_publish_now(a->bus, kind, payload, &id))
+    if (adapter_publish_now(a->adapter, kind, payload, &id))
         return ack_error(ev->ack, "database unavailable, try again");
     ack_reply(ev->ack, json_pack("{s:b,s:I}", "ok", 1, "id", (json_int_t)id));
     ev->ack = NULL;
@@ -177,16 +177,17 @@ static void apply_kick(json_t *payload, void *ud) {
     if (c.hits) log_event(LOG_LEVEL_INFO, "admin: kick", "sockets", LOG_I(c.hits), NULL);
 }
 
-admin *admin_new(sio_server *srv, eio_server *eio, store *st, bus *b, const token_secret *secret) {
+admin *admin_new(sio_server *srv, eio_server *eio, store *st, adapter *b,
+                 const token_secret *secret) {
     admin *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->srv = srv;
     a->eio = eio;
     a->st = st;
-    a->bus = b;
+    a->adapter = b;
     a->secret = secret;
-    bus_on(b, "announce", apply_announce, a);
-    bus_on(b, "kick", apply_kick, a);
+    adapter_on(b, "announce", apply_announce, a);
+    adapter_on(b, "kick", apply_kick, a);
     sio_nsp_def *def = sio_of(srv, CONTRACT_ADMIN_NAMESPACE);
     sio_use(def, require_admin, a);
     sio_on(def, "stats", on_stats, a);

@@ -2,7 +2,7 @@
 #ifndef ADMIN_H
 #define ADMIN_H
 
-#include "bus.h"
+#include "adapter.h"
 #include "eio.h"
 #include "sio.h"
 #include "store.h"
@@ -16,7 +16,8 @@ typedef struct admin admin;
  * kick ({sid} or {user}, reason?). announce and kick are published on the
  * bus, so every ws process applies them; the ack follows their commit.
  * Everything passed is borrowed. Returns NULL when out of memory. */
-admin *admin_new(sio_server *srv, eio_server *eio, store *st, bus *b, const token_secret *secret);
+admin *admin_new(sio_server *srv, eio_server *eio, store *st, adapter *b,
+                 const token_secret *secret);
 void admin_free(admin *a);
 /* Gives the admin the lws context of its timer, which disconnects /admin
  * sockets whose token's "exp" has passed (checked every second); NULL

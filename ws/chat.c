@@ -107,8 +107,8 @@ static void to_room_but(chat *c, sio_socket *s, const char *room, const char *ev
                         bool is_volatile) {
     json_t *args = json_pack("[o]", obj);
     if (args)
-        bus_emit(c->cfg.bus, sio_nsp_name(sio_socket_nsp(s)), room, sio_socket_id(s), event, args,
-                 is_volatile, !is_volatile);
+        adapter_emit(c->cfg.adapter, sio_nsp_name(sio_socket_nsp(s)), room, sio_socket_id(s), event,
+                     args, is_volatile, !is_volatile);
     json_decref(args);
 }
 
@@ -118,8 +118,8 @@ static void to_namespace(chat *c, sio_socket *s, const char *except_sid, const c
                          json_t *obj) {
     json_t *args = json_pack("[o]", obj);
     if (args)
-        bus_emit(c->cfg.bus, sio_nsp_name(sio_socket_nsp(s)), NULL, except_sid, event, args, false,
-                 false);
+        adapter_emit(c->cfg.adapter, sio_nsp_name(sio_socket_nsp(s)), NULL, except_sid, event, args,
+                     false, false);
     json_decref(args);
 }
 
@@ -136,8 +136,8 @@ static void presence_emit(const presence_update *pu, void *ud) {
     json_t *args = pu->room ? json_pack("[{s:s,s:s}]", "room", pu->room, "user", pu->user)
                             : json_pack("[{s:s,s:s}]", "user", pu->user, "sid", pu->sid);
     if (args)
-        bus_emit(c->cfg.bus, pu->ns, pu->room, pu->room || pu->on ? pu->sid : NULL, event, args,
-                 false, pu->room != NULL);
+        adapter_emit(c->cfg.adapter, pu->ns, pu->room, pu->room || pu->on ? pu->sid : NULL, event,
+                     args, false, pu->room != NULL);
     json_decref(args);
 }
 
@@ -213,22 +213,61 @@ static int deliver_one(const store_message *m, void *ud) {
     return 0;
 }
 
-/* A message read from the log: the bus's lag is from its commit to now. */
-static int deliver_logged(const store_message *m, void *ud) {
+/* The bus's lag: from a message's commit (its ts) to its delivery here. */
+static void observe_lag(const store_message *m) {
     metrics_observe(wsm.bus_lag_seconds, (double)(wsmetrics_wall_ms() - m->ts) / 1000.0);
-    return deliver_one(m, ud);
+}
+
+/* Pages of the log read in one catch-up, at most (each page is 1000
+ * messages): a bound on the work of one wake-up; the next one goes on. */
+#define CHAT_CATCH_UP_PAGES 10000
+
+typedef struct catch_up_ctx {
+    chat *c;
+    int64_t upto; /* the last id to deliver */
+} catch_up_ctx;
+
+static int deliver_logged(const store_message *m, void *ud) {
+    catch_up_ctx *cu = ud;
+    if (m->id > cu->upto) return 1;
+    observe_lag(m);
+    return deliver_one(m, cu->c);
+}
+
+/* Delivers what the log holds past the cursor, in log order, up to id upto
+ * (INT64_MAX: to the end). Returns 0 when it read that far, -1 when a read
+ * failed or the page bound stopped it (the cursor stays at the last message
+ * delivered). */
+static int catch_up(chat *c, int64_t upto) {
+    catch_up_ctx cu = {c, upto};
+    for (int page = 0; page < CHAT_CATCH_UP_PAGES; page++) {
+        int64_t before = c->cursor;
+        if (store_log_tail(c->st, c->cursor, 1000, deliver_logged, &cu)) {
+            metrics_inc(wsm.db_errors);
+            log_event(LOG_LEVEL_WARN, "chat: tail read failed", "error", store_errmsg(c->st), NULL);
+            return -1;
+        }
+        if (c->cursor == before || c->cursor >= upto) return 0;
+    }
+    return -1;
 }
 
 void chat_deliver_new(chat *c) {
-    /* Pages of 1000 keep one call's work bounded per page; loop to the end. */
-    for (int guard = 0; guard < 10000; guard++) {
-        int64_t before = c->cursor;
-        if (store_log_tail(c->st, c->cursor, 1000, deliver_logged, c)) {
-            metrics_inc(wsm.db_errors);
-            log_event(LOG_LEVEL_WARN, "chat: tail read failed", "error", store_errmsg(c->st), NULL);
-            return;
-        }
-        if (c->cursor == before) return;
+    catch_up(c, INT64_MAX);
+}
+
+void chat_bus_messages(const store_message *m, void *ud) {
+    chat *c = ud;
+    switch (bus_message_step(c->cursor, m)) {
+    case BUS_SKIP: /* delivered already, read from the log */
+        return;
+    case BUS_DELIVER: /* the next one: from memory */
+        observe_lag(m);
+        deliver_one(m, c);
+        return;
+    case BUS_CATCH_UP: /* a gap, or a bare wake-up: the log from our cursor */
+        catch_up(c, INT64_MAX);
+        return;
     }
 }
 
@@ -322,37 +361,53 @@ static void flush(lws_sorted_usec_list_t *sul) {
         metrics_inc(wsm.db_errors);
         log_event(LOG_LEVEL_WARN, "chat: begin failed", "error", store_errmsg(c->st), NULL);
     }
-    /* Deliver from memory what was just committed, when its ids follow the
-     * delivered cursor with no gap (no other writer came in between): the
-     * log need not be read back. Otherwise the tail reads it, in order. */
-    bool from_memory = rc == STORE_OK && res;
-    int64_t expect = c->cursor + 1;
+    /* Local first. This commit's new ids are consecutive (its transaction
+     * held the write lock). When the first does not follow our cursor,
+     * another process committed in between: its rows are read from the log,
+     * up to ours, so that every socket sees the log's order. Ours are then
+     * delivered from memory -- never read back -- and published on the bus
+     * for the other processes. Only if that read fails do ours wait for the
+     * next catch-up, from the log. */
+    int64_t first = 0;
+    size_t fresh = 0; /* stored now, not duplicates */
+    for (i = 0; rc == STORE_OK && res && i < n; i++)
+        if (res[i].rc == STORE_OK && !res[i].dup && fresh++ == 0) first = res[i].id;
+    bool from_memory = fresh > 0 && (first <= c->cursor + 1 || catch_up(c, first - 1) == 0);
+    if (from_memory && c->cursor < first - 1) c->cursor = first - 1; /* ids nobody holds now */
+    store_message *mine = fresh > 0 ? calloc(fresh, sizeof *mine) : NULL;
+    size_t nmine = 0;
     i = 0;
-    for (pending_msg *p = batch; from_memory && p; p = p->next, i++)
-        if (res[i].rc == STORE_OK && !res[i].dup && res[i].id != expect++) from_memory = false;
-    i = 0;
-    for (pending_msg *p = batch, *next; p; p = next, i++) {
-        next = p->next;
+    for (pending_msg *p = batch; p; p = p->next, i++) {
         if (!res || res[i].rc) {
             char why[STATUS_MESSAGE_MAX];
             if (res && res[i].rc == STORE_OVER_BUDGET)
                 ack_error(p->ack, status_over_budget(res[i].over, why, sizeof why));
             else
                 ack_store_error(p->ack, res ? res[i].rc : STORE_ERROR, "room");
-        } else {
-            if (!res[i].dup) metrics_inc(wsm.messages_stored);
-            ack_reply(p->ack, json_pack("{s:I,s:I}", "id", (json_int_t)res[i].id, "ts",
-                                        (json_int_t)res[i].ts));
-            if (from_memory && !res[i].dup) {
-                store_message m = {res[i].id, p->room_id, p->room,      p->ns,
-                                   p->user,   p->text,    p->client_id, res[i].ts};
-                deliver_one(&m, c);
-            }
+            continue;
         }
+        if (!res[i].dup) metrics_inc(wsm.messages_stored);
+        ack_reply(p->ack,
+                  json_pack("{s:I,s:I}", "id", (json_int_t)res[i].id, "ts", (json_int_t)res[i].ts));
+        store_message m = {res[i].id, p->room_id, p->room,      p->ns,
+                           p->user,   p->text,    p->client_id, res[i].ts};
+        if (from_memory && !res[i].dup && m.id > c->cursor) deliver_one(&m, c);
+        if (mine && !res[i].dup) mine[nmine++] = m;
+    }
+    /* Every stored one is published, even when we could not deliver it here:
+     * the other processes need not wait for our failure. */
+    if (mine) {
+        bus_publish_messages(c->cfg.bus, mine, nmine);
+    } else if (fresh > 0) {
+        metrics_inc(wsm.db_errors); /* out of memory: the others' poll catches up */
+        log_event(LOG_LEVEL_WARN, "chat: messages not published", "messages", LOG_I(fresh), NULL);
+    }
+    free(mine);
+    for (pending_msg *p = batch, *next; p; p = next) {
+        next = p->next;
         pending_free(p);
     }
     free(res);
-    if (!from_memory) chat_deliver_new(c);
 }
 
 static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
@@ -1001,9 +1056,9 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
         free(c);
         return NULL;
     }
-    bus_offset_source(c->cfg.bus, cursor_of, c);
-    bus_on(c->cfg.bus, "room_deleted", apply_room_deleted, c);
-    bus_on(c->cfg.bus, "workspace_private", apply_workspace_private, c);
+    adapter_offset_source(c->cfg.adapter, cursor_of, c);
+    adapter_on(c->cfg.adapter, "room_deleted", apply_room_deleted, c);
+    adapter_on(c->cfg.adapter, "workspace_private", apply_workspace_private, c);
     define(c, sio_of(srv, "/"), false);
     define(c, sio_of_match(srv, is_workspace, c), true);
     return c;

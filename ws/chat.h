@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "bus.h"
+#include "adapter.h"
 #include "sio.h"
 #include "store.h"
 #include "token.h"
@@ -23,7 +23,8 @@ typedef struct chat_config {
                                    [CONTRACT_WORKSPACE_RATE] */
     store_write_budget budget;  /* messages per user and address, per minute and day */
     const token_secret *secret; /* verifies tokens for private workspaces */
-    bus *bus;                   /* presence events reach every ws process through it */
+    adapter *adapter;           /* presence events reach every ws process through it */
+    bus *bus;                   /* committed messages are published on it; NULL: none */
     int presence_interval_ms;   /* presence broadcasts of a room or namespace are
                                    coalesced over it (presence.h); 0: each is sent at once */
 } chat_config;
@@ -40,10 +41,17 @@ void chat_free(chat *c);
  * detaches it (cancelling the timer) before the context is destroyed. */
 void chat_attach(chat *c, struct lws_context *ctx);
 
-/* Delivers every message appended to the log since the last call, whoever
- * wrote it, to the sockets in its room, in log order. Called when the tailer
- * sees the database change and after our own commits. */
+/* Delivers every message appended to the log past the delivered cursor,
+ * whoever wrote it, to the sockets in its room, in log order. */
 void chat_deliver_new(chat *c);
+
+/* The bus's messages handler (bus_handlers.messages; ud is the chat): m,
+ * committed by another process, is delivered from memory when it follows
+ * the cursor, skipped when at or below it; a gap or a NULL m (a bare
+ * wake-up, the fallback poll) reads the log from the cursor. The chat's own
+ * commits never come through here: they are delivered from memory, then
+ * published on cfg.bus. */
+void chat_bus_messages(const store_message *m, void *ud);
 
 /* The chat user name of a socket of a chat namespace, or NULL. */
 const char *chat_socket_user(const sio_socket *s);

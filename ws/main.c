@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "adapter.h"
 #include "admin.h"
 #include "admin_ui.h"
 #include "bus.h"
@@ -17,18 +18,12 @@
 #include "contract.h"
 #include "eio.h"
 #include "log.h"
-#include "peers.h"
 #include "presence.h"
 #include "retention.h"
 #include "sio.h"
 #include "store.h"
-#include "tail.h"
 #include "token.h"
 #include "wsmetrics.h"
-
-/* How often a chat-ws on PostgreSQL reads the log for news, until the bus
- * wakes it through the database (LISTEN/NOTIFY). */
-#define WS_PG_POLL_MS 100
 
 typedef struct options {
     const char *db;
@@ -42,6 +37,7 @@ typedef struct options {
     int heartbeat_ms;
     int drain_ms;     /* SIGTERM: how long sessions get to close before exit */
     int prune_ms;     /* period of the retention step */
+    int bus_poll_ms;  /* the bus's fallback poll of the store */
     int prune_batch;  /* rows per table per step */
     bool conformance; /* the official test suites' server, not the chat */
     bool issue_token; /* print a token and exit */
@@ -198,6 +194,9 @@ static void table_option(options *o, contract_id id, const char *text) {
     case CONTRACT_PRUNE_BATCH:
         o->prune_batch = (int)v;
         break;
+    case CONTRACT_BUS_POLL:
+        o->bus_poll_ms = (int)v;
+        break;
     case CONTRACT_TOKEN_TTL:
         o->token_ttl = (long)v;
         break;
@@ -257,6 +256,7 @@ static void parse(int argc, char **argv, options *o) {
     o->drain_ms = (int)contract_default(CONTRACT_DRAIN_TIMEOUT);
     o->prune_ms = (int)contract_default(CONTRACT_PRUNE_INTERVAL);
     o->prune_batch = (int)contract_default(CONTRACT_PRUNE_BATCH);
+    o->bus_poll_ms = (int)contract_default(CONTRACT_BUS_POLL);
     /* Short: the event loop serves everyone and must not sit in a lock wait.
      * Housekeeping writes simply retry at the next beat; the group commit
      * retries from a timer until its own deadline (chat.c). */
@@ -434,16 +434,22 @@ static void prune(lws_sorted_usec_list_t *sul) {
     lws_sul_schedule(context, 0, &p->sul, prune, (lws_usec_t)next * LWS_US_PER_MS);
 }
 
-typedef struct tailers {
+typedef struct listeners {
     chat *chat;
-    bus *bus;
-} tailers;
+    adapter *adapter;
+} listeners;
 
-/* The database changed: deliver new messages, then apply published events. */
-static void deliver(void *ud) {
-    tailers *t = ud;
-    chat_deliver_new(t->chat);
-    bus_deliver_new(t->bus);
+/* The bus's handlers: messages to the chat, the rest to the adapter. */
+static void on_bus_messages(const store_message *m, void *ud) {
+    chat_bus_messages(m, ((listeners *)ud)->chat);
+}
+
+static void on_bus_control(void *ud) {
+    adapter_deliver_new(((listeners *)ud)->adapter);
+}
+
+static void on_bus_ephemeral(const char *data, size_t len, void *ud) {
+    adapter_ephemeral(data, len, ((listeners *)ud)->adapter);
 }
 
 /* The graceful part of a SIGTERM: stop accepting (new sessions get 503, so
@@ -511,9 +517,8 @@ int main(int argc, char **argv) {
     chat *ch = NULL;
     admin *adm = NULL;
     admin_ui *ui = NULL;
-    bus *bs = NULL;
-    tail *tl = NULL;
-    peers *pe = NULL;
+    adapter *bs = NULL;
+    bus *bu = NULL;
     token_secret secret;
     heartbeat hb = {0};
     pruner pr = {0};
@@ -552,8 +557,12 @@ int main(int argc, char **argv) {
     eio = sio ? eio_server_new(&o.eio, sio_eio_handlers(), sio) : NULL;
     if (eio && o.conformance) {
         conformance_register(sio);
-    } else if (eio && (bs = bus_new(sio, st))) {
-        o.chat.bus = bs;
+    } else if (eio && !(bu = bus_open(o.db, NULL, err, sizeof err))) {
+        log_event(LOG_LEVEL_ERROR, "cannot start", "error", err, NULL);
+        goto out;
+    } else if (eio && (bs = adapter_new(sio, st, bu))) {
+        o.chat.adapter = bs;
+        o.chat.bus = bu;
         ch = chat_new(sio, st, &o.chat);
         adm = ch ? admin_new(sio, eio, st, bs, &secret) : NULL;
         ui = adm ? admin_ui_new(sio, eio, &secret) : NULL;
@@ -568,8 +577,7 @@ int main(int argc, char **argv) {
         /* rx_buffer_size 512: lws allocates it per connection (4 KB by
          * default); bigger messages arrive in pieces, which eio gathers */
         {"eio", eio_lws_callback, eio_pss_size(), 512, 0, NULL, 0},
-        {TAIL_PROTOCOL, tail_lws_callback, 0, 0, 0, NULL, 0},
-        {PEERS_PROTOCOL, peers_lws_callback, 0, 0, 0, NULL, 0},
+        {BUS_PROTOCOL, bus_lws_callback, 0, 0, 0, NULL, 0},
         {WSMETRICS_PROTOCOL, wsmetrics_lws_callback, 0, 0, 0, NULL, 0},
         {NULL, NULL, 0, 0, 0, NULL, 0},
     };
@@ -611,22 +619,16 @@ int main(int argc, char **argv) {
     }
     eio_server_start(eio, context);
     sio_server_attach(sio, context);
-    tailers both = {ch, bs};
+    listeners both = {ch, bs};
     if (ch) {
         chat_attach(ch, context);
         admin_ui_attach(ui, context);
-        bus_attach(bs, context);
         admin_attach(adm, context);
-        /* On PostgreSQL there is no file to watch: until the bus wakes ws
-         * processes through the database, they poll it (WS_PG_POLL_MS). */
-        bool pg = store_path_is_pg(o.db);
-        tl = tail_new(context, lws_get_vhost_by_name(context, "chat"), pg ? NULL : o.db, deliver,
-                      &both, pg ? WS_PG_POLL_MS : 2000);
-        if (!tl) goto out;
-        /* typing crosses processes here; without it, it stays on this one */
-        if (!pg)
-            pe = peers_new(lws_get_vhost_by_name(context, "chat"), o.db, bus_peers_received, bs);
-        bus_peers(bs, pe);
+        /* other processes' messages, control events and typing come from
+         * here; failing, the bus polls the store (typing stays here) */
+        static const bus_handlers handlers = {on_bus_messages, on_bus_control, on_bus_ephemeral};
+        bus_listen(bu, context, lws_get_vhost_by_name(context, "chat"), &handlers, &both,
+                   o.bus_poll_ms);
     }
     hb = (heartbeat){.st = st, .eio = eio, .process_id = o.chat.process_id, .ms = o.heartbeat_ms};
     if (st) lws_sul_schedule(context, 0, &hb.sul, beat, (lws_usec_t)hb.ms * LWS_US_PER_MS);
@@ -654,15 +656,12 @@ out:
          * eio_server_free) still reach the chat, the bus and the store. */
         lws_sul_cancel(&hb.sul);
         lws_sul_cancel(&pr.sul);
-        tail_free(tl);
-        bus_peers(bs, NULL);
-        peers_free(pe);
+        bus_unlisten(bu);
         eio_server_stop(eio);
         sio_server_stop(sio);
         if (ch) {
             chat_attach(ch, NULL);
             admin_ui_attach(ui, NULL);
-            bus_attach(bs, NULL);
             admin_attach(adm, NULL);
         }
         lws_context_destroy(context);
@@ -671,7 +670,8 @@ out:
     eio_server_free(eio);
     chat_free(ch);
     admin_free(adm);
-    bus_free(bs);
+    adapter_free(bs);
+    bus_close(bu); /* after: what closed with the context could still publish */
     sio_server_free(sio);
     admin_ui_free(ui); /* after: sockets closing above reach its observer */
     wsmetrics_free();

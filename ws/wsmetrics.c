@@ -65,8 +65,8 @@ int wsmetrics_init(void) {
                          "Chat messages per group commit.", NULL, batch_bounds, N(batch_bounds));
     wsm.bus_lag_seconds = metrics_register(
         m, METRICS_HISTOGRAM, "chat_bus_lag_seconds",
-        "Time from a message's commit (its ts) to its delivery by this process when it came "
-        "through the database log (written by another process, or read back).",
+        "Time from a message's commit (its ts) to its delivery by this process when another "
+        "process wrote it (through the bus or the database log).",
         NULL, lag_bounds, N(lag_bounds));
     wsm.db_errors = metrics_register(m, METRICS_COUNTER, "chat_db_errors_total",
                                      "Database operations that failed (begin, commit, log reads).",

@@ -22,7 +22,7 @@ typedef struct wsmetrics {
     metrics_series *rate_limited;       /* events refused by the rate limit */
     metrics_series *commit_seconds;     /* group commit latency */
     metrics_series *commit_batch;       /* messages per group commit */
-    metrics_series *bus_lag_seconds;    /* commit (message ts) to delivery, through the log */
+    metrics_series *bus_lag_seconds;    /* commit (message ts) to delivery, another's */
     metrics_series *db_errors;          /* failed begin/commit/reads */
     metrics_series *db_busy_retries;    /* group commit retried on a locked database */
     metrics_series *sessions_opened[2]; /* Engine.IO sessions opened: polling, websocket */

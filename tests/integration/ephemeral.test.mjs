@@ -1,6 +1,6 @@
 // ephemeral.test.mjs -- typing never touches the disk (issue 13.1): it is
 // emitted at once on the sender's process and crosses to the other chat-ws
-// processes as unix datagrams (ws/peers.c), never through the database.
+// processes as unix datagrams (bus/bus_local.c), never through the database.
 import assert from 'node:assert/strict';
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { after, afterEach, before, describe, test } from 'node:test';

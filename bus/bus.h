@@ -1,0 +1,147 @@
+/* bus.h -- tells the other processes what this one committed: messages, control events, ephemera */
+#ifndef BUS_H
+#define BUS_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* The bus replicates what a process just did to every other process of the
+ * deployment. It carries no state of its own: the store is the truth, and
+ * the bus only says "look, there is news" -- with the news itself when it
+ * fits, so that a receiver need not read it back from the store.
+ *
+ * Local first: a process delivers what it committed to its own sockets from
+ * memory, then publishes it here. The bus never hands a process back what
+ * that process published (no echo), and a process that is alone on its bus
+ * makes no bus I/O at all.
+ *
+ * Delivery is at most once and may be lost (a full queue, a backend down):
+ * every listener also polls the store every fallback_ms (bus_listen), so a
+ * lost wake-up delays, never loses, a committed row. Order: a receiver gets
+ * one publisher's messages in that publisher's log order, but publishers
+ * interleave; the receiver compares each message with the cursor of what it
+ * delivered and reads the store from that cursor when they do not follow.
+ *
+ * Two backends, chosen by the db string given to bus_open:
+ * - local (a file path, the SQLite store): the processes on one machine,
+ *   through unix datagram sockets in "<db>-peers/" and an inotify watch on
+ *   "<db>-notify" (the backup channel when a datagram could not be queued);
+ * - pg (a "postgres://" or "postgresql://" URL): nodes on several hosts,
+ *   through LISTEN/NOTIFY; built only when bus/bus_pg.c is linked in.
+ *
+ * Every function runs in the calling process's only thread (for chat-ws, the
+ * lws service thread). None blocks on the network. */
+typedef struct bus bus;
+
+typedef struct bus_options {
+    /* The bus's name on its backend, so that two deployments can share one
+     * backend (pg: the NOTIFY channel; local: unused, the db path is the
+     * name). NULL: "chat". At most BUS_CHANNEL_MAX bytes of [a-z0-9_]. */
+    const char *channel;
+} bus_options;
+
+#define BUS_CHANNEL_MAX 32
+
+/* The largest ephemeral payload, in bytes; bus_publish_ephemeral refuses a
+ * bigger one and a listener drops one. Below PostgreSQL's NOTIFY limit (8000
+ * bytes) with room for the backend's framing. */
+#define BUS_EPHEMERAL_MAX 4000
+
+/* Opens the bus of the deployment whose store is db: a file path (local
+ * backend) or a postgres:// / postgresql:// URL (pg backend). opt may be
+ * NULL. Publishing works at once; receiving needs bus_listen. Returns NULL
+ * and fills err (if not NULL; errlen bytes, NUL-terminated) when the backend
+ * is not built in, db is malformed, or out of memory. A backend that is
+ * merely unreachable still opens (bus_connected says false; it reconnects). */
+bus *bus_open(const char *db, const bus_options *opt, char *err, size_t errlen);
+
+/* Releases the backend and frees. A listening bus is either closed before
+ * its lws context is destroyed, or unlistened (bus_unlisten) before and
+ * closed after. Accepts NULL. */
+void bus_close(bus *b);
+
+/* Publishes messages this process just committed (msgs[0..n), ascending ids,
+ * strings borrowed for the call only), so that the other processes deliver
+ * them. Call it after the COMMIT, never before: a receiver may read the store
+ * at once. A backend carries the rows themselves when they fit in its
+ * datagram/notification, else a bare wake-up (receivers read the store).
+ * Never blocks. Returns 0 when every listening peer was told (or there is
+ * none), -1 when a wake-up may be lost (the receivers' fallback poll covers
+ * it; the backend also takes its own backup path when it has one). */
+int bus_publish_messages(bus *b, const store_message *msgs, size_t n);
+
+/* Publishes a control event this process just committed to the store's
+ * control log (control_id is its id): the receivers read the control log from
+ * their cursor. Same timing and return as bus_publish_messages. */
+int bus_publish_control(bus *b, int64_t control_id);
+
+/* Publishes an ephemeral event that is never stored (typing): data is len
+ * bytes of text (no NUL byte), at most BUS_EPHEMERAL_MAX. It reaches the
+ * listening peers that can take it now; a slow or absent one misses it
+ * (dropped, never queued). Returns 0 when handed to every listening peer,
+ * -1 when refused (too big, a NUL byte) or dropped for some peer. */
+int bus_publish_ephemeral(bus *b, const char *data, size_t len);
+
+/* What a listener does with news. Each runs in the lws service thread, from
+ * bus_listen's loop; ud is bus_listen's. */
+typedef struct bus_handlers {
+    /* Messages another process committed, one call each, in that
+     * publisher's log order. m's strings are borrowed for the call only; a
+     * field the wire did not carry is NULL (client_id) or 0. m NULL means
+     * "something was committed that I cannot name, or a wake-up may have
+     * been lost": read the log from your cursor. The receiver delivers m
+     * itself only when it follows its cursor; an m at or below the cursor is
+     * already delivered; an m past a gap means: read from the cursor. */
+    void (*messages)(const store_message *m, void *ud);
+    /* Control events were committed: read the control log from your
+     * cursor. */
+    void (*control)(void *ud);
+    /* An ephemeral event of another process: data (len bytes, at most
+     * BUS_EPHEMERAL_MAX, not NUL-terminated) is hostile -- any bytes some
+     * peer sent -- and borrowed for the call only. */
+    void (*ephemeral)(const char *data, size_t len, void *ud);
+} bus_handlers;
+
+/* What a receiver does with m from its messages handler, given cursor, the
+ * id of the last message it delivered (SQLite's log ids have no holes: the
+ * next message is cursor + 1):
+ * BUS_SKIP      m is at or below the cursor: delivered already;
+ * BUS_DELIVER   m follows the cursor: deliver it from memory;
+ * BUS_CATCH_UP  m is past a gap, or NULL: read the log from the cursor. */
+typedef enum bus_step { BUS_SKIP, BUS_DELIVER, BUS_CATCH_UP } bus_step;
+bus_step bus_message_step(int64_t cursor, const store_message *m);
+
+/* Starts receiving (chat-ws only): serves the backend's descriptors in the lws
+ * event loop of ctx, adopted into its vhost vh (the vhost must list BUS_PROTOCOL with
+ * bus_lws_callback) and polls: calls h->messages(NULL) and h->control() once on the next loop turn
+ * (what was committed before we listened) and then every fallback_ms
+ * (<= 0: the contract's bus_poll default, chat-ws --bus-poll), so that a lost wake-up or a writer
+ * that does not publish (the sqlite3 shell) is caught. h is copied; a NULL member is not called.
+ * Call it at most once. Returns 0, or -1 (and logs why) when the backend cannot listen, or not
+ * fully; the poll runs even then. */
+int bus_listen(bus *b, struct lws_context *ctx, struct lws_vhost *vh, const bus_handlers *h,
+               void *ud, int fallback_ms);
+
+/* Stops receiving: no handler runs after it, the poll is cancelled, and the
+ * backend's descriptors close with the lws context. Publishing still works,
+ * so that what runs while the context goes (sockets closing) can publish.
+ * Call it before the context is destroyed. Accepts NULL and a bus that does
+ * not listen. */
+void bus_unlisten(bus *b);
+
+/* For health checks: whether the backend is reachable now (local: always
+ * true once open; pg: the LISTEN connection is up). Accepts NULL (false). */
+bool bus_connected(const bus *b);
+
+/* The lws protocol that serves the bus's descriptors: list
+ * {BUS_PROTOCOL, bus_lws_callback, 0, 0, ...} in the vhost given to
+ * bus_listen. */
+#define BUS_PROTOCOL "chat-bus"
+int bus_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len);
+
+#endif
