@@ -51,6 +51,7 @@ bus *bus_open(const char *db, const bus_options *opt, char *err, size_t errlen) 
 
 void bus_unlisten(bus *b) {
     if (!b || !b->ctx) return;
+    if (b->ops->unlisten) b->ops->unlisten(b);
     lws_sul_cancel(&b->poll);
     b->ctx = NULL;
     b->h = (bus_handlers){0};

@@ -43,6 +43,11 @@ struct bus_ops {
      * route their events to lws_event. b->h, b->ud and b->ctx are set
      * before. */
     int (*listen)(bus *b, struct lws_vhost *vh);
+    /* Optional (NULL: nothing to do): bus_unlisten calls it first, while
+     * b->ctx and its context still stand, so that a backend with timers or
+     * a connection in the loop (pg) takes them out before the context goes.
+     * Publishing must still work after it. */
+    void (*unlisten)(bus *b);
     /* One lws event (RAW_RX_FILE, RAW_CLOSE_FILE, ...) of a wsi this
      * backend adopted; the return is bus_lws_callback's. */
     int (*lws_event)(bus *b, struct lws *wsi, enum lws_callback_reasons reason, void *in,
