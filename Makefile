@@ -156,6 +156,13 @@ uninstall:
 deploy/nginx.conf: deploy/nginx/site.conf.in deploy/nginx/gen.sh
 	bash deploy/nginx/gen.sh production > $@
 
+# The multi-node example (README "Scaling out"): three hosts of nodes.example,
+# each with a chat-fcgi on port 9000.
+MULTINODE_FCGI := 10.0.0.11:9000 10.0.0.12:9000 10.0.0.13:9000
+deploy/multinode/nginx.conf: deploy/nginx/site.conf.in deploy/nginx/gen.sh deploy/multinode/nodes.example
+	bash deploy/nginx/gen.sh production NODES_FILE=deploy/multinode/nodes.example \
+	  FCGI_SERVERS="$(MULTINODE_FCGI)" > $@
+
 # The Debian package, built by tests/package/build.sh from a copy of the tree
 # (dpkg-buildpackage cleans the tree it builds in) into build/deb/.
 deb:

@@ -17,6 +17,14 @@
 #   WWW_DIR         the page's assets                       /usr/share/chat/www
 #   WS_PORTS        chat-ws ports on 127.0.0.1, space-sep.  "9101 9102"
 #   WS_NODES        their --node characters, same order    "0-9a-z"[port % 36] each
+#   NODES_FILE      chat-ws nodes on any hosts instead of WS_PORTS: a file of
+#                   "ID HOST:PORT" lines (ID: the node's --node character,
+#                   0-9 a-z, each once; HOST: a name, an IPv4 or [IPv6]
+#                   address; # comments). Each node gets its own upstream,
+#                   polling requests go to the node their sid names, and
+#                   /metrics/node/ID is its metrics (README "Scaling out")
+#   FCGI_SERVERS    chat-fcgi servers instead of FCGI_SOCKET, space-separated:
+#                   unix:/path or HOST:PORT each; nginx balances over them
 #   API_RATE        REST POSTs per second per address       20
 #   API_BURST       POSTs over the rate let through at once 40
 #   SIO_CONN        /socket.io/ connections per address    64
@@ -52,6 +60,8 @@ FASTCGI_SNIPPET=/etc/nginx/snippets/chat-fastcgi.conf
 WWW_DIR=/usr/share/chat/www
 WS_PORTS="9101 9102"
 WS_NODES=
+NODES_FILE=
+FCGI_SERVERS=
 API_RATE=20
 API_BURST=40
 SIO_CONN=64
@@ -68,7 +78,7 @@ MIME_TYPES='include /etc/nginx/mime.types;'
 for kv in "$@"; do
 	case "$kv" in
 	LISTEN=* | SERVER_NAME=* | FCGI_SOCKET=* | FASTCGI_SNIPPET=* | WWW_DIR=* | WS_PORTS=* | \
-		WS_NODES=* | API_RATE=* | API_BURST=* | SIO_CONN=* | SIO_RATE=* | SIO_BURST=* | STATIC_CACHE=* | RUN_DIR=* | NGINX_USER=* | MIME_TYPES=* | \
+		WS_NODES=* | NODES_FILE=* | FCGI_SERVERS=* | API_RATE=* | API_BURST=* | SIO_CONN=* | SIO_RATE=* | SIO_BURST=* | STATIC_CACHE=* | RUN_DIR=* | NGINX_USER=* | MIME_TYPES=* | \
 		TLS=* | TLS_LISTEN=* | TLS_CERT=* | TLS_KEY=*)
 		printf -v "${kv%%=*}" '%s' "${kv#*=}"
 		;;
@@ -94,6 +104,51 @@ for i in "${!ports[@]}"; do
 	ws_metrics+="        proxy_set_header X-Real-IP \$remote_addr;"$'\n'
 	ws_metrics+="        proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;"$'\n'"    }"$'\n'
 done
+# Nodes on several hosts (NODES_FILE): the same routing by the sid's first
+# character, to each node's own upstream wherever it runs.
+host_port_re='^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$'
+if [ -n "$NODES_FILE" ]; then
+	[ -r "$NODES_FILE" ] || { echo "gen.sh: cannot read NODES_FILE $NODES_FILE" >&2; exit 2; }
+	ws_servers='' ws_nodes='' ws_routes='' ws_metrics='' seen=''
+	lineno=0
+	while IFS= read -r line || [ -n "$line" ]; do
+		lineno=$((lineno + 1))
+		line=${line%%#*}
+		read -r id addr extra <<<"$line" || true
+		[ -n "${id:-}" ] || continue
+		where="gen.sh: $NODES_FILE line $lineno"
+		[[ "$id" =~ ^[0-9a-z]$ ]] || { echo "$where: node id '$id' is not one of 0-9 a-z" >&2; exit 2; }
+		[[ "${addr:-}" =~ $host_port_re ]] || { echo "$where: '${addr:-}' is not HOST:PORT" >&2; exit 2; }
+		[ -z "${extra:-}" ] || { echo "$where: one node per line: ID HOST:PORT" >&2; exit 2; }
+		port=${addr##*:}
+		[ "$port" -ge 1 ] && [ "$port" -le 65535 ] || { echo "$where: bad port $port" >&2; exit 2; }
+		case "$seen" in *"$id"*) echo "$where: node id $id twice" >&2; exit 2 ;; esac
+		seen+=$id
+		ws_servers+="    server $addr max_fails=1 fail_timeout=1s;"$'\n'
+		ws_nodes+="upstream chat_ws_node_$id { server $addr; keepalive 16; }"$'\n'
+		ws_routes+="    ~^$id chat_ws_node_$id;"$'\n'
+		ws_metrics+="    location = /metrics/node/$id {"$'\n'"        proxy_pass http://chat_ws_node_$id/metrics;"$'\n'
+		ws_metrics+="        proxy_set_header X-Real-IP \$remote_addr;"$'\n'
+		ws_metrics+="        proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;"$'\n'"    }"$'\n'
+	done <"$NODES_FILE"
+	[ -n "$seen" ] || { echo "gen.sh: no node in $NODES_FILE" >&2; exit 2; }
+fi
+
+# chat-fcgi: one socket, or an upstream of several servers (FCGI_SERVERS).
+fcgi_pass="unix:$FCGI_SOCKET" fcgi_upstream=''
+if [ -n "$FCGI_SERVERS" ]; then
+	fcgi_upstream='upstream chat_fcgi {'$'\n'
+	for a in $FCGI_SERVERS; do
+		case "$a" in
+		unix:/*) [[ "$a" =~ ^unix:/[A-Za-z0-9._/-]+$ ]] || { echo "gen.sh: bad FCGI server $a" >&2; exit 2; } ;;
+		*) [[ "$a" =~ $host_port_re ]] || { echo "gen.sh: FCGI server '$a' is not unix:/PATH or HOST:PORT" >&2; exit 2; } ;;
+		esac
+		fcgi_upstream+="    server $a max_fails=1 fail_timeout=1s;"$'\n'
+	done
+	fcgi_upstream+='}'
+	fcgi_pass=chat_fcgi
+fi
+
 # An upstream needs a server: with no ws process, one marked down (502).
 [ -n "$ws_servers" ] || ws_servers='    server 127.0.0.1:9 down;'$'\n'
 
@@ -162,6 +217,8 @@ site=$(sed '1,/^$/d' "$HERE/site.conf.in")
 # Quoted replacements: no & or \ expansion (bash 5.2 patsub_replacement).
 site=${site//@WS_SERVERS@/"${ws_servers%$'\n'}"}
 site=${site//@WS_NODES@/"${ws_nodes%$'\n'}"}
+site=${site//@FCGI_UPSTREAM@$'\n'/"${fcgi_upstream:+$fcgi_upstream$'\n'}"}
+site=${site//@FCGI_PASS@/"$fcgi_pass"}
 site=${site//@WS_ROUTES@/"${ws_routes%$'\n'}"}
 site=${site//@WS_METRICS@/"${ws_metrics%$'\n'}"}
 site=${site//@LISTEN@/"${listen%$'\n'}"}
@@ -179,6 +236,14 @@ site=${site//@SIO_RATE@/"$SIO_RATE"}
 site=${site//@SIO_BURST@/"$SIO_BURST"}
 
 if [ "$mode" = production ]; then
+	if [ -n "$NODES_FILE" ]; then
+		where_programs="#   chat-fcgi at $FCGI_SERVERS (chat-fcgi-node.service)
+#   the chat-ws nodes of $(basename "$NODES_FILE") (chat-ws-node.service), by node id"
+	else
+		where_programs="#   $FCGI_SOCKET   chat-fcgi's socket (chat-fcgi.service); nginx's
+#                         user (www-data) is in group chat
+#   127.0.0.1:${ports[*]}   one chat-ws per port (chat-ws@<port>.service)"
+	fi
 	cat <<-HEAD
 		# nginx.conf -- the production site of the chat (the routes of DESIGN.md).
 		# GENERATED by deploy/nginx/gen.sh from deploy/nginx/site.conf.in, the one
@@ -190,9 +255,7 @@ if [ "$mode" = production ]; then
 		# inside the http {} block of Debian's /etc/nginx/nginx.conf, which
 		# already includes mime.types and sets the logs. It expects:
 		#   $WWW_DIR/   the page's assets (www/)
-		#   $FCGI_SOCKET   chat-fcgi's socket (chat-fcgi.service); nginx's
-		#                         user (www-data) is in group chat
-		#   127.0.0.1:${ports[*]}   one chat-ws per port (chat-ws@<port>.service)
+		$where_programs
 		#   $FASTCGI_SNIPPET
 		# Set server_name; more chat-ws processes: an entry each in chat_ws, an
 		# upstream and a route (or regenerate with WS_PORTS="...").
