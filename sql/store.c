@@ -163,9 +163,10 @@ int store_log_head(store *st, int64_t *id) {
 
 /* ---- processes and presence ------------------------------------------- */
 
-int store_process_register(store *st, int64_t pid, const char *listen, int64_t *id) {
+int store_process_register(store *st, int64_t pid, const char *listen, const char *node,
+                           const char *host, int64_t *id) {
     st->err[0] = '\0';
-    return st->ops->process_register(st, pid, listen, id);
+    return st->ops->process_register(st, pid, listen, node ? node : "", host ? host : "", id);
 }
 
 int store_process_heartbeat(store *st, int64_t id, int64_t connections) {

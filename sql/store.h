@@ -71,6 +71,8 @@ typedef struct store_process {
     int64_t id;
     int64_t pid;
     const char *listen;
+    const char *node; /* chat-ws --node: the first character of its sids ("" unknown) */
+    const char *host; /* the machine it runs on (its host name; "" unknown) */
     int64_t started_at, heartbeat_at;
     int64_t connections;
     bool alive; /* heartbeat within STORE_PROCESS_STALE_MS */
@@ -173,9 +175,12 @@ int store_log_tail(store *st, int64_t after, int limit, store_message_cb cb, voi
 /* The highest offset in the log (0 when empty), in *id. */
 int store_log_head(store *st, int64_t *id);
 
-/* ws processes. register inserts this process and returns its row id;
- * heartbeat refreshes it; unregister deletes it and its presence rows. */
-int store_process_register(store *st, int64_t pid, const char *listen, int64_t *id);
+/* ws processes. register inserts this process (its pid, listen address,
+ * node character and host name; node and host may be NULL for "") and
+ * returns its row id; heartbeat refreshes it; unregister deletes it and its
+ * presence rows. */
+int store_process_register(store *st, int64_t pid, const char *listen, const char *node,
+                           const char *host, int64_t *id);
 int store_process_heartbeat(store *st, int64_t id, int64_t connections);
 int store_process_unregister(store *st, int64_t id);
 /* Deletes processes whose heartbeat is stale, with their presence. (Old

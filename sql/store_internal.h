@@ -50,7 +50,8 @@ struct store_ops {
     int (*log_tail)(store *st, int64_t after, int limit, store_message_cb cb, void *ctx);
     int (*log_head)(store *st, int64_t *id);
 
-    int (*process_register)(store *st, int64_t pid, const char *listen, int64_t *id);
+    int (*process_register)(store *st, int64_t pid, const char *listen, const char *node,
+                            const char *host, int64_t *id);
     int (*process_heartbeat)(store *st, int64_t id, int64_t connections);
     int (*process_unregister)(store *st, int64_t id);
     /* Deletes the processes whose heartbeat is at or before stale_before and

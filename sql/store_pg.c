@@ -17,7 +17,11 @@ extern const char store_schema_pg_sql[]; /* sql/schema_pg.sql, compiled in by th
  * takes the database from version i + 1 to i + 2, in migrate()'s transaction
  * with its row in schema_version. A later one appends here. */
 static const char *const pg_migrations[] = {
-    NULL, /* none yet: the list ends at the first NULL */
+    /* 2: nodes on several hosts (README "Scaling out"): which node on which
+     * host a ws process is, for /api/health. */
+    "ALTER TABLE processes ADD COLUMN IF NOT EXISTS node text NOT NULL DEFAULT '';"
+    "ALTER TABLE processes ADD COLUMN IF NOT EXISTS host text NOT NULL DEFAULT '';",
+    NULL, /* the list ends at the first NULL */
 };
 
 static int pg_schema_version(void) {
@@ -149,12 +153,12 @@ static const char *const pg_sql[P_COUNT] = {
     [P_LOG_TAIL] = "SELECT " MSG_COLUMNS " FROM messages m JOIN rooms r ON r.id = m.room_id"
                    " WHERE m.id > $1 ORDER BY m.id LIMIT $2",
     [P_LOG_HEAD] = "SELECT last FROM log_head WHERE name = 'messages'",
-    [P_PROC_INSERT] = "INSERT INTO processes (pid, listen, started_at, heartbeat_at)"
-                      " VALUES ($1, $2, $3, $3) RETURNING id",
+    [P_PROC_INSERT] = "INSERT INTO processes (pid, listen, started_at, heartbeat_at, node, host)"
+                      " VALUES ($1, $2, $3, $3, $4, $5) RETURNING id",
     [P_PROC_HEARTBEAT] = "UPDATE processes SET heartbeat_at = $2, connections = $3 WHERE id = $1",
     [P_PROC_DELETE] = "DELETE FROM processes WHERE id = $1",
     [P_PROC_REAP] = "DELETE FROM processes WHERE heartbeat_at <= $1",
-    [P_PROC_LIST] = "SELECT id, pid, listen, started_at, heartbeat_at, connections"
+    [P_PROC_LIST] = "SELECT id, pid, listen, started_at, heartbeat_at, connections, node, host"
                     " FROM processes ORDER BY id",
     [P_PRES_INSERT] = "INSERT INTO presence (process_id, sid, room_id, \"user\", joined_at)"
                       " SELECT $1::bigint, $2::text, $3::bigint, $4::text, $5::bigint"
@@ -825,11 +829,14 @@ static int pg_log_head(store *st, int64_t *id) {
 
 /* ---- processes and presence ------------------------------------------- */
 
-static int pg_process_register(store *st, int64_t pid, const char *listen, int64_t *id) {
+static int pg_process_register(store *st, int64_t pid, const char *listen, const char *node,
+                               const char *host, int64_t *id) {
     pg_args a = {0};
     arg_i(&a, pid);
     arg_s(&a, listen);
     arg_i(&a, store_now_ms());
+    arg_s(&a, node);
+    arg_s(&a, host);
     return pg_row_ints(st, P_PROC_INSERT, &a, id, NULL);
 }
 
@@ -873,6 +880,8 @@ static int pg_processes_list(store *st, store_process_cb cb, void *ctx) {
         p.started_at = pg_int(r, i, 3);
         p.heartbeat_at = pg_int(r, i, 4);
         p.connections = pg_int(r, i, 5);
+        p.node = pg_text(r, i, 6);
+        p.host = pg_text(r, i, 7);
         p.alive = p.heartbeat_at > alive;
         if (cb(&p, ctx)) break;
     }

@@ -43,6 +43,10 @@ static const char *const migrations[] = {
     "CREATE TABLE IF NOT EXISTS budgets (key TEXT NOT NULL, span INTEGER NOT NULL,"
     " start INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (key, span, start))"
     " WITHOUT ROWID;",
+    /* 5: nodes on several hosts (README "Scaling out"): which node on which
+     * host a ws process is, for /api/health. */
+    "ALTER TABLE processes ADD COLUMN node TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE processes ADD COLUMN host TEXT NOT NULL DEFAULT '';",
 };
 #define STORE_SCHEMA_VERSION (1 + (int)(sizeof migrations / sizeof migrations[0]))
 
@@ -140,12 +144,12 @@ static const char *const stmt_sql[S_COUNT] = {
     /* MAX(id) alone would drop when retention empties the log */
     [S_LOG_HEAD] = "SELECT MAX(COALESCE((SELECT MAX(id) FROM messages), 0),"
                    " COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0))",
-    [S_PROC_INSERT] = "INSERT INTO processes (pid, listen, started_at, heartbeat_at)"
-                      " VALUES (?1, ?2, ?3, ?3)",
+    [S_PROC_INSERT] = "INSERT INTO processes (pid, listen, started_at, heartbeat_at, node, host)"
+                      " VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
     [S_PROC_HEARTBEAT] = "UPDATE processes SET heartbeat_at = ?2, connections = ?3 WHERE id = ?1",
     [S_PROC_DELETE] = "DELETE FROM processes WHERE id = ?1",
     [S_PROC_REAP] = "DELETE FROM processes WHERE heartbeat_at <= ?1",
-    [S_PROC_LIST] = "SELECT id, pid, listen, started_at, heartbeat_at, connections"
+    [S_PROC_LIST] = "SELECT id, pid, listen, started_at, heartbeat_at, connections, node, host"
                     " FROM processes ORDER BY id",
     [S_PRES_INSERT] = "INSERT OR REPLACE INTO presence (process_id, sid, room_id, user, joined_at)"
                       " VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -597,7 +601,8 @@ static int sq_log_head(store *st, int64_t *id) {
 
 /* ---- processes and presence ------------------------------------------- */
 
-static int sq_process_register(store *st, int64_t pid, const char *listen, int64_t *id) {
+static int sq_process_register(store *st, int64_t pid, const char *listen, const char *node,
+                               const char *host, int64_t *id) {
     store_write_scope w;
     int rc = store_write_begin(st, &w);
     if (rc) return rc;
@@ -605,6 +610,8 @@ static int sq_process_register(store *st, int64_t pid, const char *listen, int64
     sqlite3_bind_int64(s, 1, pid);
     sqlite3_bind_text(s, 2, listen, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, store_now_ms());
+    sqlite3_bind_text(s, 4, node, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, host, -1, SQLITE_STATIC);
     rc = run(s);
     *id = sqlite3_last_insert_rowid(sq(st)->db);
     return store_write_end(st, &w, rc);
@@ -654,6 +661,8 @@ static int sq_processes_list(store *st, store_process_cb cb, void *ctx) {
         p.started_at = sqlite3_column_int64(s, 3);
         p.heartbeat_at = sqlite3_column_int64(s, 4);
         p.connections = sqlite3_column_int64(s, 5);
+        p.node = (const char *)sqlite3_column_text(s, 6);
+        p.host = (const char *)sqlite3_column_text(s, 7);
         p.alive = p.heartbeat_at > alive_since;
         if (cb(&p, ctx)) break;
     }

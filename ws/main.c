@@ -549,7 +549,11 @@ int main(int argc, char **argv) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "error", err, NULL);
         goto out;
     }
-    if (st && store_process_register(st, getpid(), listen, &o.chat.process_id)) {
+    /* which node (its sids' first character) on which host: /api/health
+     * lists every node of a deployment spread over several hosts */
+    char node[2] = {o.eio.node, '\0'}, host[256] = "";
+    if (gethostname(host, sizeof host - 1)) host[0] = '\0';
+    if (st && store_process_register(st, getpid(), listen, node, host, &o.chat.process_id)) {
         log_event(LOG_LEVEL_ERROR, "register failed", "error", store_errmsg(st), NULL);
         goto out;
     }

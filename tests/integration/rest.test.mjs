@@ -432,9 +432,11 @@ describe('REST API through nginx', () => {
       assert.ok(Number.isInteger(res.json.database.messages) && res.json.database.messages >= 0);
       assert.ok(Array.isArray(res.json.ws));
       for (const p of res.json.ws) {
-        assert.deepEqual(Object.keys(p).sort(), ['alive', 'connections', 'heartbeat_at', 'id', 'listen', 'pid']);
+        assert.deepEqual(Object.keys(p).sort(), ['alive', 'connections', 'heartbeat_at', 'host', 'id', 'listen', 'node', 'pid']);
         assert.equal(typeof p.alive, 'boolean');
         assert.equal(typeof p.listen, 'string');
+        assert.match(p.node, /^[0-9a-z]$/, 'the node character of its sids');
+        assert.equal(typeof p.host, 'string');
       }
       if (haveWs) assert.ok(res.json.ws.some((p) => p.alive), 'the ws process is listed alive');
     });

@@ -821,7 +821,8 @@ static void test_health_processes(void **state) {
     json_t *obj, *ws, *p;
     int64_t id;
 
-    assert_int_equal(store_process_register(fx->st, 4242, "unix:/tmp/ws.sock", &id), STORE_OK);
+    assert_int_equal(store_process_register(fx->st, 4242, "unix:/tmp/ws.sock", "q", "web7", &id),
+                     STORE_OK);
     run(fx->st, "GET", "/api/health", NULL, NULL, &resp);
     assert_int_equal(resp.status, 200);
     obj = json_loadb(resp.body, resp.body_len, 0, NULL);
@@ -832,6 +833,8 @@ static void test_health_processes(void **state) {
     assert_int_equal(json_integer_value(json_object_get(p, "id")), id);
     assert_int_equal(json_integer_value(json_object_get(p, "pid")), 4242);
     assert_string_equal(json_string_value(json_object_get(p, "listen")), "unix:/tmp/ws.sock");
+    assert_string_equal(json_string_value(json_object_get(p, "node")), "q");
+    assert_string_equal(json_string_value(json_object_get(p, "host")), "web7");
     assert_true(json_is_true(json_object_get(p, "alive")));
     assert_int_equal(json_integer_value(json_object_get(p, "connections")), 0);
     assert_true(json_is_integer(json_object_get(p, "heartbeat_at")));

@@ -253,12 +253,35 @@ static int count_user(const char *u, void *ud) {
     return 0;
 }
 
+/* Finds the process row with the id in proc_seen's first field. */
+typedef struct proc_seen {
+    int64_t id;
+    char node[8], host[64];
+    int count;
+} proc_seen;
+
+static int see_process(const store_process *p, void *ctx) {
+    proc_seen *s = ctx;
+    if (p->id != s->id) return 0;
+    s->count++;
+    snprintf(s->node, sizeof s->node, "%s", p->node);
+    snprintf(s->host, sizeof s->host, "%s", p->host);
+    return 0;
+}
+
 static void test_presence(void **state) {
     fixture *f = *state;
     store_room g;
     store_room_find(f->st, "/", "general", &g);
     int64_t p1;
-    assert_int_equal(store_process_register(f->st, 1234, "127.0.0.1:1", &p1), STORE_OK);
+    assert_int_equal(store_process_register(f->st, 1234, "127.0.0.1:1", "t", "web1", &p1),
+                     STORE_OK);
+    /* which node on which host, for /api/health across hosts */
+    proc_seen seen = {.id = p1};
+    assert_int_equal(store_processes_list(f->st, see_process, &seen), STORE_OK);
+    assert_int_equal(seen.count, 1);
+    assert_string_equal(seen.node, "t");
+    assert_string_equal(seen.host, "web1");
     assert_int_equal(store_presence_add(f->st, p1, "sid-a", g.id, "ann"), STORE_OK);
     assert_int_equal(store_presence_add(f->st, p1, "sid-b", g.id, "ann"), STORE_OK);
     assert_int_equal(store_presence_add(f->st, p1, "sid-c", g.id, "bob"), STORE_OK);
