@@ -56,7 +56,7 @@ let pgDatabases = 0;
 
 /* Creates a fresh database on the PostgreSQL server of PG_URL; resolves to
  * { name, url }. The name is ours (letters, digits, _), never input. */
-function pgCreate() {
+export function pgCreate() {
   const name = `chat_t${process.pid}_${++pgDatabases}_${Math.floor(Math.random() * 1e6)}`;
   psql(PG_URL, `CREATE DATABASE ${name}`);
   const u = new URL(PG_URL);
@@ -64,7 +64,7 @@ function pgCreate() {
   return { name, url: u.toString() };
 }
 
-function pgDrop(name) {
+export function pgDrop(name) {
   try {
     psql(PG_URL, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   } catch {
