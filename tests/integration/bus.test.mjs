@@ -13,7 +13,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { ack, api, closeAll, closeLive, connect, join, until } from './lib/client.mjs';
 import { newRoom, uniq } from './lib/bystanders.mjs';
-import { startStack, wsPids } from './lib/stack.mjs';
+import { onPg, startStack, wsPids } from './lib/stack.mjs';
 
 const T = { timeout: 60000 };
 const NO_POLL = ['--bus-poll', '600000'];
@@ -34,7 +34,11 @@ async function busDeliveries(stack, port) {
   return Number(m[1]);
 }
 
-describe('the bus: one chat-ws process', () => {
+// The local backend's datagrams and notify file: on PostgreSQL the bus is
+// LISTEN/NOTIFY (tests/unit/test_bus_pg.c, multinode.test.mjs).
+const LOCAL = { skip: onPg('the local backend (datagrams in <db>-peers/, <db>-notify)') };
+
+describe('the bus: one chat-ws process', LOCAL, () => {
   let stack;
   before(async () => {
     stack = await startStack({ wsArgs: NO_POLL });
@@ -84,7 +88,7 @@ describe('the bus: one chat-ws process', () => {
   });
 });
 
-describe('the bus: two chat-ws processes', () => {
+describe('the bus: two chat-ws processes', LOCAL, () => {
   let stack;
   before(async () => {
     stack = await startStack({ wsProcs: 2, wsArgs: NO_POLL });
