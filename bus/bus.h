@@ -115,6 +115,15 @@ typedef struct bus_handlers {
 typedef enum bus_step { BUS_SKIP, BUS_DELIVER, BUS_CATCH_UP } bus_step;
 bus_step bus_message_step(int64_t cursor, const store_message *m);
 
+/* The catch-up of BUS_CATCH_UP, for any log a receiver follows (messages,
+ * control events): calls page(ud), which reads one page of the log past
+ * *cursor and moves *cursor over what it delivered, until a page moves
+ * nothing or *cursor reaches upto (INT64_MAX: the end), at most max_pages
+ * times, so that one call's work is bounded. Returns 0 when caught up, -1
+ * when page failed (returned non-zero) or the pages ran out. */
+int bus_catch_up(const int64_t *cursor, int64_t upto, int max_pages, int (*page)(void *ud),
+                 void *ud);
+
 /* Starts receiving (chat-ws only): serves the backend's descriptors in the
  * lws event loop of ctx, adopted into its vhost vh (the vhost must list
  * BUS_PROTOCOL with bus_lws_callback), and polls: calls h->messages(NULL) and
