@@ -115,14 +115,24 @@ typedef struct bus_handlers {
 typedef enum bus_step { BUS_SKIP, BUS_DELIVER, BUS_CATCH_UP } bus_step;
 bus_step bus_message_step(int64_t cursor, const store_message *m);
 
-/* Starts receiving (chat-ws only): serves the backend's descriptors in the lws
- * event loop of ctx, adopted into its vhost vh (the vhost must list BUS_PROTOCOL with
- * bus_lws_callback) and polls: calls h->messages(NULL) and h->control() once on the next loop turn
- * (what was committed before we listened) and then every fallback_ms
- * (<= 0: the contract's bus_poll default, chat-ws --bus-poll), so that a lost wake-up or a writer
- * that does not publish (the sqlite3 shell) is caught. h is copied; a NULL member is not called.
- * Call it at most once. Returns 0, or -1 (and logs why) when the backend cannot listen, or not
- * fully; the poll runs even then. */
+/* The catch-up of BUS_CATCH_UP, for any log a receiver follows (messages,
+ * control events): calls page(ud), which reads one page of the log past
+ * *cursor and moves *cursor over what it delivered, until a page moves
+ * nothing or *cursor reaches upto (INT64_MAX: the end), at most max_pages
+ * times, so that one call's work is bounded. Returns 0 when caught up, -1
+ * when page failed (returned non-zero) or the pages ran out. */
+int bus_catch_up(const int64_t *cursor, int64_t upto, int max_pages, int (*page)(void *ud),
+                 void *ud);
+
+/* Starts receiving (chat-ws only): serves the backend's descriptors in the
+ * lws event loop of ctx, adopted into its vhost vh (the vhost must list
+ * BUS_PROTOCOL with bus_lws_callback), and polls: calls h->messages(NULL) and
+ * h->control() once on the next loop turn (what was committed before we
+ * listened) and then every fallback_ms (<= 0: the contract's bus_poll
+ * default, chat-ws --bus-poll), so that a lost wake-up or a writer that does
+ * not publish (the sqlite3 shell) is caught. h is copied; a NULL member is not
+ * called. Call it at most once. Returns 0, or -1 (and logs why) when the
+ * backend cannot listen, or not fully; the poll runs even then. */
 int bus_listen(bus *b, struct lws_context *ctx, struct lws_vhost *vh, const bus_handlers *h,
                void *ud, int fallback_ms);
 

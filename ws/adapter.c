@@ -109,17 +109,18 @@ static int apply_logged(int64_t id, const char *kind, const char *payload, void 
     return 0;
 }
 
+/* One page of the control log past the cursor, applied (bus_catch_up's page). */
+static int read_control_page(void *ud) {
+    adapter *a = ud;
+    if (store_control_tail(a->st, a->cursor, apply_logged, a) == STORE_OK) return 0;
+    log_event(LOG_LEVEL_WARN, "adapter: control log read failed", "error", store_errmsg(a->st),
+              NULL);
+    return -1;
+}
+
 void adapter_deliver_new(void *ud) {
     adapter *a = ud;
-    for (int page = 0; page < ADAPTER_MAX_PAGES; page++) {
-        int64_t before = a->cursor;
-        if (store_control_tail(a->st, a->cursor, apply_logged, a)) {
-            log_event(LOG_LEVEL_WARN, "adapter: control log read failed", "error",
-                      store_errmsg(a->st), NULL);
-            return;
-        }
-        if (a->cursor == before) return;
-    }
+    bus_catch_up(&a->cursor, INT64_MAX, ADAPTER_MAX_PAGES, read_control_page, a);
 }
 
 int adapter_publish_now(adapter *a, const char *kind, json_t *payload, int64_t *id) {

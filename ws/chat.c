@@ -234,22 +234,22 @@ static int deliver_logged(const store_message *m, void *ud) {
     return deliver_one(m, cu->c);
 }
 
+/* One page of the log past the cursor, delivered (bus_catch_up's page). */
+static int read_log_page(void *ud) {
+    catch_up_ctx *cu = ud;
+    if (store_log_tail(cu->c->st, cu->c->cursor, 1000, deliver_logged, cu) == STORE_OK) return 0;
+    metrics_inc(wsm.db_errors);
+    log_event(LOG_LEVEL_WARN, "chat: tail read failed", "error", store_errmsg(cu->c->st), NULL);
+    return -1;
+}
+
 /* Delivers what the log holds past the cursor, in log order, up to id upto
  * (INT64_MAX: to the end). Returns 0 when it read that far, -1 when a read
  * failed or the page bound stopped it (the cursor stays at the last message
  * delivered). */
 static int catch_up(chat *c, int64_t upto) {
     catch_up_ctx cu = {c, upto};
-    for (int page = 0; page < CHAT_CATCH_UP_PAGES; page++) {
-        int64_t before = c->cursor;
-        if (store_log_tail(c->st, c->cursor, 1000, deliver_logged, &cu)) {
-            metrics_inc(wsm.db_errors);
-            log_event(LOG_LEVEL_WARN, "chat: tail read failed", "error", store_errmsg(c->st), NULL);
-            return -1;
-        }
-        if (c->cursor == before || c->cursor >= upto) return 0;
-    }
-    return -1;
+    return bus_catch_up(&c->cursor, upto, CHAT_CATCH_UP_PAGES, read_log_page, &cu);
 }
 
 void chat_deliver_new(chat *c) {

@@ -434,6 +434,47 @@ static void test_message_step(void **state) {
     }
 }
 
+/* A fake log for bus_catch_up: ids 1..head, pages of 3; fail_at makes the
+ * read of that page number fail. */
+typedef struct fake_log {
+    int64_t cursor, head;
+    int pages, fail_at;
+} fake_log;
+
+static int fake_page(void *ud) {
+    fake_log *l = ud;
+    if (++l->pages == l->fail_at) return -1;
+    for (int i = 0; i < 3 && l->cursor < l->head; i++)
+        l->cursor++;
+    return 0;
+}
+
+static void test_catch_up(void **state) {
+    (void)state;
+    static const struct {
+        const char *name;
+        int64_t cursor, head, upto;
+        int max_pages, fail_at;
+        int want_rc;
+        int64_t want_cursor;
+        int want_pages;
+    } cases[] = {
+        {"to the end", 0, 7, INT64_MAX, 100, 0, 0, 7, 4},
+        {"nothing new: one read", 7, 7, INT64_MAX, 100, 0, 0, 7, 1},
+        {"up to a bound: stops there", 0, 20, 5, 100, 0, 0, 6, 2},
+        {"the pages run out", 0, 20, INT64_MAX, 2, 0, -1, 6, 2},
+        {"a read fails", 0, 20, INT64_MAX, 100, 2, -1, 3, 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        fake_log l = {cases[i].cursor, cases[i].head, 0, cases[i].fail_at};
+        int rc = bus_catch_up(&l.cursor, cases[i].upto, cases[i].max_pages, fake_page, &l);
+        if (rc != cases[i].want_rc || l.cursor != cases[i].want_cursor ||
+            l.pages != cases[i].want_pages)
+            fail_msg("%s: rc %d cursor %lld pages %d", cases[i].name, rc, (long long)l.cursor,
+                     l.pages);
+    }
+}
+
 static void test_open_refuses_what_it_cannot_serve(void **state) {
     (void)state;
     char err[128] = "";
@@ -478,6 +519,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_publish_refuses_bad_ephemera, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publish_wakes_another_process, setup, teardown),
         cmocka_unit_test(test_message_step),
+        cmocka_unit_test(test_catch_up),
         cmocka_unit_test(test_open_refuses_what_it_cannot_serve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
