@@ -69,6 +69,27 @@ describe('nodes on several hosts', () => {
     assert.match(bad.stderr, /FCGI server '10\.0\.0\.1:9000;'/);
   });
 
+  test('the multi-node units: --db names no password (PGPASSFILE does), systemd-analyze verify accepts them', () => {
+    const units = ['chat-ws-node.service', 'chat-fcgi-node.service'];
+    for (const u of units) {
+      const text = readFileSync(path.join(ROOT, 'deploy/multinode/systemd', u), 'utf8');
+      const exec = text.split('\n').find((l) => l.startsWith('ExecStart='));
+      assert.match(exec, /--db postgresql:\/\/[a-z]+@[^\s:@/]+(:\d+)?\/\w+ /, `${u}: --db is user@host/db, no password`);
+      assert.match(text, /^Environment=PGPASSFILE=\/etc\/chat\/pgpass$/m, `${u}: the password from PGPASSFILE`);
+    }
+    if (spawnSync('systemd-analyze', ['--version']).status !== 0) return; // not on this machine
+    for (const u of units) {
+      const text = readFileSync(path.join(ROOT, 'deploy/multinode/systemd', u), 'utf8').replace(
+        /\/usr\/local\/bin\/(chat-\w+)/g,
+        (_, b) => path.join(ROOT, 'build', b),
+      );
+      writeFileSync(path.join(dir, u), text);
+    }
+    const r = spawnSync('systemd-analyze', ['verify', ...units.map((u) => path.join(dir, u))], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr.trim(), '', r.stderr);
+  });
+
   test('deploy/multinode/nginx.conf is what gen.sh makes of nodes.example (make deploy/multinode/nginx.conf)', () => {
     const want = execFileSync('make', ['-s', '-C', ROOT, '--no-print-directory', '-B', '-n', 'deploy/multinode/nginx.conf'], { encoding: 'utf8' });
     assert.match(want, /NODES_FILE=deploy\/multinode\/nodes\.example/);
