@@ -789,12 +789,11 @@ out:
 
 static int api_process_cb(const store_process *p, void *ctx) {
     api_list_ctx *c = ctx;
-    json_t *obj = json_pack("{s:I,s:I,s:s,s:s,s:s,s:b,s:I,s:I}", "id", (json_int_t)p->id, "pid",
-                            (json_int_t)p->pid, "listen", p->listen != NULL ? p->listen : "",
-                            "node", p->node != NULL ? p->node : "", "host",
-                            p->host != NULL ? p->host : "", "alive", p->alive, "connections",
-                            (json_int_t)p->connections, "heartbeat_at",
-                            (json_int_t)p->heartbeat_at);
+    json_t *obj = json_pack(
+        "{s:I,s:I,s:s,s:s,s:s,s:b,s:I,s:I}", "id", (json_int_t)p->id, "pid", (json_int_t)p->pid,
+        "listen", p->listen != NULL ? p->listen : "", "node", p->node != NULL ? p->node : "",
+        "host", p->host != NULL ? p->host : "", "alive", p->alive, "connections",
+        (json_int_t)p->connections, "heartbeat_at", (json_int_t)p->heartbeat_at);
 
     if (json_array_append_new(c->array, obj) != 0) {
         c->oom = true;

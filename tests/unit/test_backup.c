@@ -103,7 +103,8 @@ static void test_restore_guards(void **state) {
     assert_int_equal(backup_copy(f->db, f->copy, NULL, err, sizeof err), 0);
     append(f->st, f->room, "after the backup");
     int64_t pid;
-    assert_int_equal(store_process_register(f->st, 4242, "127.0.0.1:1", NULL, NULL, &pid), STORE_OK);
+    assert_int_equal(store_process_register(f->st, 4242, "127.0.0.1:1", NULL, NULL, &pid),
+                     STORE_OK);
     assert_int_equal(backup_restore(f->copy, f->db, false, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "running chat-ws"));
 
