@@ -24,13 +24,12 @@ typedef struct queued {
 struct bus {
     sio_server *srv;
     store *st;
-    struct lws_context *ctx;
+    ws_clock *clock;
     strmap appliers; /* kind -> applier */
     int64_t cursor;  /* last control event applied */
     queued *head, *tail;
     long long since; /* ms: when the oldest queued event was published */
-    lws_sorted_usec_list_t flush;
-    bool flush_scheduled;
+    ws_timer flush;  /* commits what this loop turn queued */
     int64_t (*offset_fn)(void *);
     void *offset_ud;
     peers *peers; /* where volatile emits cross processes; NULL: nowhere */
@@ -105,15 +104,13 @@ static void queued_free(queued *q) {
 }
 
 /* Commits the events queued in this loop turn in one transaction. */
-static void flush(lws_sorted_usec_list_t *sul) {
-    bus *b = lws_container_of(sul, bus, flush);
-    b->flush_scheduled = false;
+static void flush(void *ud) {
+    bus *b = ud;
     int rc = store_begin(b->st);
-    if (rc == STORE_BUSY && eio_now_ms() - b->since < 2000 && b->ctx) {
+    if (rc == STORE_BUSY && ws_clock_now_ms(b->clock) - b->since < 2000 &&
+        ws_timer_schedule(&b->flush, 50) == 0) {
         /* the database is locked by another process: retry soon, without
          * blocking the event loop, for up to 2 s */
-        b->flush_scheduled = true;
-        lws_sul_schedule(b->ctx, 0, &b->flush, flush, 50 * LWS_US_PER_MS);
         return;
     }
     queued *q = b->head;
@@ -147,13 +144,10 @@ int bus_publish(bus *b, const char *kind, json_t *payload) {
         b->tail->next = q;
     } else {
         b->head = q;
-        b->since = eio_now_ms();
+        b->since = ws_clock_now_ms(b->clock);
     }
     b->tail = q;
-    if (!b->flush_scheduled && b->ctx) {
-        b->flush_scheduled = true;
-        lws_sul_schedule(b->ctx, 0, &b->flush, flush, 1);
-    }
+    if (!ws_timer_pending(&b->flush)) ws_timer_schedule(&b->flush, 0);
     return 0;
 }
 
@@ -212,22 +206,16 @@ void bus_on(bus *b, const char *kind, bus_fn fn, void *ud) {
     a->ud = ud;
 }
 
-bus *bus_new(sio_server *srv, store *st) {
+bus *bus_new(sio_server *srv, store *st, ws_clock *clock) {
     bus *b = calloc(1, sizeof *b);
     if (!b) return NULL;
     b->srv = srv;
     b->st = st;
+    b->clock = clock;
+    ws_timer_init(&b->flush, clock, flush, b);
     if (store_control_head(st, &b->cursor)) b->cursor = 0;
     bus_on(b, "emit", apply_emit, b);
     return b;
-}
-
-void bus_attach(bus *b, struct lws_context *ctx) {
-    if (!ctx && b->flush_scheduled) { /* detaching: the timer goes with the context */
-        lws_sul_cancel(&b->flush);
-        b->flush_scheduled = false;
-    }
-    b->ctx = ctx;
 }
 
 void bus_peers(bus *b, peers *p) {
@@ -248,6 +236,7 @@ static void free_applier(const char *key, void *value, void *ud) {
 
 void bus_free(bus *b) {
     if (!b) return;
+    ws_timer_cancel(&b->flush);
     while (b->head) {
         queued *q = b->head;
         b->head = q->next;

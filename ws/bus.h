@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "peers.h"
 #include "sio.h"
 #include "store.h"
@@ -22,12 +23,10 @@ typedef struct bus bus;
  * borrowed. */
 typedef void (*bus_fn)(json_t *payload, void *ud);
 
-/* st is borrowed and must outlive the bus. Returns NULL when out of memory. */
-bus *bus_new(sio_server *srv, store *st);
+/* st and clock (its batching timer's) are borrowed and must outlive the
+ * bus. Returns NULL when out of memory. */
+bus *bus_new(sio_server *srv, store *st, ws_clock *clock);
 void bus_free(bus *b);
-/* Gives the bus the lws context its batching timer runs on; NULL detaches
- * it (cancelling the timer) before the context is destroyed. */
-void bus_attach(bus *b, struct lws_context *ctx);
 /* Where the offset of emits published with with_offset comes from at the
  * moment they are applied (the chat's delivered cursor). */
 void bus_offset_source(bus *b, int64_t (*fn)(void *ud), void *ud);

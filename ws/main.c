@@ -13,6 +13,7 @@
 #include "admin_ui.h"
 #include "bus.h"
 #include "chat.h"
+#include "clock_lws.h"
 #include "conformance.h"
 #include "contract.h"
 #include "eio.h"
@@ -510,6 +511,7 @@ int main(int argc, char **argv) {
     bus *bs = NULL;
     tail *tl = NULL;
     peers *pe = NULL;
+    clock_lws *clk = NULL;
     token_secret secret;
     heartbeat hb = {0};
     pruner pr = {0};
@@ -546,15 +548,17 @@ int main(int argc, char **argv) {
     }
     sio = sio_server_new(&o.sio);
     eio = sio ? eio_server_new(&o.eio, sio_eio_handlers(), sio) : NULL;
-    if (eio && o.conformance) {
+    clk = eio ? clock_lws_new() : NULL;
+    if (clk && o.conformance) {
         conformance_register(sio);
-    } else if (eio && (bs = bus_new(sio, st))) {
+    } else if (clk && (bs = bus_new(sio, st, clock_lws_clock(clk)))) {
         o.chat.bus = bs;
+        o.chat.clock = clock_lws_clock(clk);
         ch = chat_new(sio, st, &o.chat);
         adm = ch ? admin_new(sio, eio, st, bs, &secret) : NULL;
         ui = adm ? admin_ui_new(sio, eio, &secret) : NULL;
     }
-    if (!eio || (!o.conformance && !ui)) {
+    if (!clk || (!o.conformance && !ui)) {
         log_event(LOG_LEVEL_ERROR, "out of memory", NULL);
         goto out;
     }
@@ -607,11 +611,10 @@ int main(int argc, char **argv) {
     }
     eio_server_start(eio, context);
     sio_server_attach(sio, context);
+    clock_lws_start(clk, context);
     tailers both = {ch, bs};
     if (ch) {
-        chat_attach(ch, context);
         admin_ui_attach(ui, context);
-        bus_attach(bs, context);
         admin_attach(adm, context);
         tl = tail_new(context, lws_get_vhost_by_name(context, "chat"), o.db, deliver, &both, 2000);
         if (!tl) goto out;
@@ -650,10 +653,9 @@ out:
         peers_free(pe);
         eio_server_stop(eio);
         sio_server_stop(sio);
+        clock_lws_stop(clk); /* the chat's, the bus's and presence's timers */
         if (ch) {
-            chat_attach(ch, NULL);
             admin_ui_attach(ui, NULL);
-            bus_attach(bs, NULL);
             admin_attach(adm, NULL);
         }
         lws_context_destroy(context);
@@ -664,7 +666,8 @@ out:
     admin_free(adm);
     bus_free(bs);
     sio_server_free(sio);
-    admin_ui_free(ui); /* after: sockets closing above reach its observer */
+    admin_ui_free(ui);   /* after: sockets closing above reach its observer */
+    clock_lws_free(clk); /* after what has timers on it */
     wsmetrics_free();
     if (st && o.chat.process_id) store_process_unregister(st, o.chat.process_id);
     retention_free(pr.ret);
