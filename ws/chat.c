@@ -62,7 +62,6 @@ struct chat {
     ws_timer expiry;       /* re-checks tokens of private workspaces' sockets */
     strmap creators;       /* client address -> creator: workspace creations */
     presence *presence;    /* coalesces user joined/left/connected/disconnected */
-    ws_timer presence_timer;
 };
 
 int64_t chat_cursor(const chat *c) {
@@ -137,21 +136,6 @@ static void presence_emit(const presence_update *pu, void *ud) {
         bus_emit(c->cfg.bus, pu->ns, pu->room, pu->room || pu->on ? pu->sid : NULL, event, args,
                  false, pu->room != NULL);
     json_decref(args);
-}
-
-static long long presence_now(void *ud) {
-    chat *c = ud;
-    return ws_clock_now_ms(c->cfg.clock);
-}
-
-static void presence_due(void *ud) {
-    chat *c = ud;
-    presence_run(c->presence);
-}
-
-static void presence_arm(long long delay_ms, void *ud) {
-    chat *c = ud;
-    ws_timer_schedule(&c->presence_timer, delay_ms);
 }
 
 /* s joined (on) or left room, or (room NULL) connected to or disconnected
@@ -985,12 +969,10 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     if (store_log_head(st, &c->cursor)) c->cursor = 0;
     ws_timer_init(&c->flush, cfg->clock, flush, c);
     ws_timer_init(&c->expiry, cfg->clock, expiry_tick, c);
-    ws_timer_init(&c->presence_timer, cfg->clock, presence_due, c);
     presence_config pc = {.interval_ms = cfg->presence_interval_ms,
                           .emit = presence_emit,
-                          .now_ms = presence_now,
-                          .arm = presence_arm,
-                          .ud = c};
+                          .ud = c,
+                          .clock = cfg->clock};
     if (!(c->presence = presence_new(&pc))) {
         free(c);
         return NULL;
@@ -1008,7 +990,6 @@ void chat_free(chat *c) {
     if (!c) return;
     ws_timer_cancel(&c->flush); /* what waits is dropped */
     ws_timer_cancel(&c->expiry);
-    ws_timer_cancel(&c->presence_timer);
     strmap_each(&c->creators, free_creator, NULL);
     strmap_clear(&c->creators);
     presence_free(c->presence);

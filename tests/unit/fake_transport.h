@@ -1,7 +1,7 @@
 /* fake_transport.h -- what the state-machine tests run sio and the chat on:
- * a fake transport (frames and closes recorded per connection) and a fake
- * clock the test advances by hand; no lws context, no socket (cmocka
- * assertions; include after cmocka.h) */
+ * a fake transport (frames and closes recorded per connection) on the time
+ * of fake_clock.h; no lws context, no socket (cmocka assertions; include
+ * after cmocka.h) */
 #ifndef FAKE_TRANSPORT_H
 #define FAKE_TRANSPORT_H
 
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include "fake_clock.h"
 #include "outbuf.h"
 #include "sio.h"
 
@@ -29,8 +29,6 @@ typedef struct fake_conn {
 } fake_conn;
 
 static fake_conn fake_conns[FAKE_MAX_CONNS];
-/* The time of the transport and of fake_clock_new()'s clocks, in ms. */
-static long long fake_clock_ms;
 
 static inline int fake_send(void *tp, outbuf *o) {
     fake_conn *f = tp;
@@ -68,7 +66,7 @@ static inline const char *fake_name(const void *tp) {
     return "fake";
 }
 static inline long long fake_now(void) {
-    return fake_clock_ms;
+    return fake_clock_ms; /* the same time as the fake clock's */
 }
 
 static const sio_transport fake_transport = {
@@ -118,34 +116,6 @@ static inline bool fake_glob(const char *pat, const char *s) {
         }
     }
     return *pat == *s && fake_glob(pat + 1, s + 1);
-}
-
-/* ---- the fake clock (clock.h) ------------------------------------------- */
-
-static inline long long fake_clock_now_us(void *ud) {
-    (void)ud;
-    return fake_clock_ms * 1000;
-}
-
-/* A clock on fake_clock_ms; nothing fires until fake_clock_advance(). */
-static inline ws_clock *fake_clock_new(void) {
-    ws_clock_backend be = {fake_clock_now_us, NULL, NULL};
-    ws_clock *c = ws_clock_new(&be);
-    assert_non_null(c);
-    return c;
-}
-
-/* Moves the time ms forward, running each timer at the time it is due, in
- * order; a timer scheduled by one that runs, due by the end, runs too (in a
- * later turn, as on lws). ms 0 runs what is due now: one loop turn. */
-static inline void fake_clock_advance(ws_clock *c, long long ms) {
-    long long end_us = (fake_clock_ms + ms) * 1000, due;
-    for (int turns = 0; ws_clock_next(c, &due) && due <= end_us; turns++) {
-        assert_true(turns < 100000); /* a timer that re-arms itself at once forever */
-        if (due > fake_clock_ms * 1000) fake_clock_ms = due / 1000;
-        ws_clock_run(c);
-    }
-    fake_clock_ms = end_us / 1000;
 }
 
 #endif
