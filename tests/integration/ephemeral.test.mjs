@@ -111,6 +111,9 @@ describe('typing is ephemeral: two processes', () => {
     const y = await connect(`http://127.0.0.1:${stack.wsPorts[1]}`, { name: yuri });
     const out = await connect(`http://127.0.0.1:${stack.wsPorts[1]}`, { name: uniq('out') });
     for (const s of [x, y]) await join(s, 'general');
+    // yuri's `user joined` is coalesced (presence interval) and written to
+    // the control log up to an interval later: count the log once it is in.
+    await x.rec.next('user joined', (j) => j.user === yuri);
     const control = (await diskState(stack.dbPath)).control;
     // A datagram a busy peer could not take is dropped, so send until one
     // arrives (the first normally does).
