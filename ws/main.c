@@ -610,7 +610,7 @@ int main(int argc, char **argv) {
         goto out;
     }
     eio_server_start(eio, context);
-    sio_server_attach(sio, context);
+    sio_server_attach(sio, clock_lws_clock(clk));
     clock_lws_start(clk, context);
     tailers both = {ch, bs};
     if (ch) {
