@@ -53,6 +53,8 @@ typedef struct ccase {
     int presence_interval_ms; /* 0: every presence change at once */
     int64_t addr_day;         /* the write budget per address and day; 0: none */
     step steps[48];
+    int workspace_rate; /* > 0: a CONNECT may create a workspace, this many an
+                           hour per address; 0: workspaces are closed */
 } ccase;
 
 /* The rows are laid out one step a line. */
@@ -431,6 +433,25 @@ static const ccase cases[] = {
       WAIT(149),
       EXPECT(0, LEFT("bob")),
       QUIET(0)}},
+    {"open workspaces: a CONNECT creates one within its address's hourly rate, refilled on the clock", 0, 0,
+     {OPEN_IN(0, "0/w1,"),
+      EXPECT(0, "40/w1,{\"sid\":\"*\",\"pid\":\"*\"}"),
+      EXPECT(0, "42/w1,[\"session\",{\"sid\":\"*\",\"user\":\"~guest-*\",\"namespace\":\"/w1\","
+                "\"recovered\":false},\"0\"]"),
+      SEND(0, "0/w2,"),
+      EXPECT(0, "44/w2,{\"message\":\"too many workspaces created from this address, try later\"}"),
+      OPEN_IN(1, "0/w2,"), /* another address: a budget of its own */
+      EXPECT(1, "40/w2,**"),
+      WAIT(3599000), /* almost an hour: not quite a whole token back */
+      SEND(0, "0/w3,"),
+      EXPECT(0, "44/w3,{\"message\":\"too many workspaces created from this address, try later\"}"),
+      WAIT(2000),
+      SEND(0, "0/w3,"),
+      EXPECT(0, "40/w3,**"),
+      SKIP(0),
+      SKIP(1),
+      SQL("SELECT group_concat(namespace) FROM workspaces ORDER BY namespace", "/w1,/w2,/w3")},
+     1},
     {"the transport ends: `user left` and `user disconnected` to the others, presence gone", 0, 0,
      {AS(0, "ann"),
       AS(1, "bob"),
@@ -555,6 +576,8 @@ static void run_case(const ccase *k) {
                        .secret = &secret,
                        .bus = bs,
                        .presence_interval_ms = k->presence_interval_ms,
+                       .open_workspaces = k->workspace_rate > 0,
+                       .workspace_rate = k->workspace_rate,
                        .clock = clock};
     chat *ch = chat_new(srv, st, &cfg);
     assert_non_null(ch);
