@@ -2,7 +2,7 @@
  *
  * The chat runs on the real Socket.IO layer, the real bus and a real store in
  * a temporary folder, over the fake transport and the fake clock of
- * fake_transport.h: no lws context, no socket. The group commit, the bus's
+ * fake_transport.h and fake_clock.h: no lws context, no socket. The group commit, the bus's
  * batching and presence run only when a row advances the clock. Each row is a
  * script of steps. Frames are matched with a glob where '*' stands for any
  * run of characters but '"', "**" for any run, and "$1".."$9" like '*',
@@ -29,12 +29,12 @@
 
 typedef enum op {
     END = 0,
-    OPEN,    /* a transport opens on connection c */
+    OPEN,    /* a transport opens on connection c, from 10.0.0.<c+1> */
     IN,      /* c receives the Socket.IO packet s (the payload after Engine.IO's '4') */
     OUT,     /* c's next frame matches s */
     NONE,    /* c has no frame left */
     DRAIN,   /* c's frames are dropped, unread */
-    ADVANCE, /* the clock moves n ms, running the timers due (0: one loop turn) */
+    ADVANCE, /* the clock moves n ms, running the timers due (0: those due now) */
     GONE,    /* the transport of c ends with reason s */
     DB,      /* the SQL s, each row's columns joined by '|' and rows by ';', reads want */
     COMMITS, /* n group commits ran in this row so far */
@@ -328,6 +328,7 @@ static const ccase cases[] = {
       SKIP(1),
       SKIP(2),
       SQL("SELECT count(*) FROM control", "$9"),
+      /* volatile: the fake transport takes it only with nothing unread */
       SEND(0, "2[\"typing\",\"general\"]"),
       EXPECT(1, "42[\"typing\",{\"room\":\"general\",\"user\":\"ann\"}]"),
       QUIET(0),
