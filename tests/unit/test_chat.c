@@ -298,7 +298,7 @@ static const ccase cases[] = {
       TURN,
       SKIP(0),
       SEND(0, SAY(1, "")),
-      EXPECT(0, "431[{\"error\":\"text must be *\"}]"),
+      EXPECT(0, "431[{\"error\":\"invalid text: *\"}]"),
       SEND(0, "22[\"chat message\",{\"room\":\"general\",\"text\":5}]"),
       EXPECT(0, "432[{\"error\":\"expected {room, text}\"}]"),
       SEND(0, "23[\"chat message\",{\"text\":\"hi\"}]"),
@@ -308,11 +308,11 @@ static const ccase cases[] = {
       SEND(0, "25[\"chat message\",{\"room\":\"nope\",\"text\":\"hi\"}]"),
       EXPECT(0, "435[{\"error\":\"join the room first\"}]"),
       SEND(0, "26[\"chat message\",{\"room\":\"general\",\"text\":\"hi\",\"client_id\":\"\"}]"),
-      EXPECT(0, "436[{\"error\":\"client_id must be *\"}]"),
+      EXPECT(0, "436[{\"error\":\"invalid client_id*\"}]"),
       SEND(0, "27[\"chat message\",{\"room\":\"general\",\"text\":\"hi\",\"client_id\":7}]"),
-      EXPECT(0, "437[{\"error\":\"client_id must be *\"}]"),
+      EXPECT(0, "437[{\"error\":\"invalid client_id*\"}]"),
       SEND(0, SAY(8, TEXT_4001)), /* one character too many */
-      EXPECT(0, "438[{\"error\":\"text must be *\"}]"),
+      EXPECT(0, "438[{\"error\":\"invalid text: *\"}]"),
       TURN,
       QUIET(0),
       COMMITTED(0),
@@ -554,7 +554,7 @@ static void sql_read(const char *path, const char *query, sql_out *o) {
     sqlite3_close(db);
 }
 
-static const auth_secret secret = {"test secret of thirty-two bytes!", 32};
+static const token_secret secret = {"test secret of thirty-two bytes!", 32};
 
 static void run_case(const ccase *k) {
     char dir[] = "/tmp/test_chat_XXXXXX", path[64];
