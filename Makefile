@@ -11,11 +11,12 @@
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
-CPPFLAGS += -D_GNU_SOURCE -Icommon -Isql -Ibus -Iws -Ifcgi -I$(BUILD) -MMD -MP
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Isql -Ibus -Iws -Ifcgi -I$(BUILD) $(PQ_CFLAGS) -MMD -MP
 BUILD    ?= build
+PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 PORT     ?= 8080
 
-STORE_LIBS := -lsqlite3 -licuuc
+STORE_LIBS := -lsqlite3 -lpq -licuuc
 FCGI_LIBS  := -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS)
 WS_LIBS    := -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm
 TEST_LIBS  := -lcmocka -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm
@@ -28,7 +29,7 @@ WS_SRC    := $(filter-out ws/main.c,$(wildcard ws/*.c))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
-STORE_OBJ := $(call obj,$(STORE_SRC)) $(BUILD)/schema_sql.o
+STORE_OBJ := $(call obj,$(STORE_SRC)) $(BUILD)/schema_sql.o $(BUILD)/schema_pg_sql.o
 FCGI_OBJ  := $(call obj,$(FCGI_SRC))
 WS_OBJ    := $(call obj,$(WS_SRC))
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -44,13 +45,20 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
 
-# The schema is compiled in as a string so the binaries need no data files.
+# The schemas are compiled in as strings so the binaries need no data files:
+# sql/schema.sql as store_schema_sql, sql/schema_pg.sql as store_schema_pg_sql.
+schema_c = { echo '/* generated from $(1) */'; echo 'const char $(2)[] ='; \
+	  sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $(1); echo ';'; } > $(3)
+
 $(BUILD)/schema_sql.c: sql/schema.sql
 	@mkdir -p $(dir $@)
-	{ echo '/* generated from sql/schema.sql */'; echo 'const char store_schema_sql[] ='; \
-	  sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $<; echo ';'; } > $@
+	$(call schema_c,$<,store_schema_sql,$@)
 
-$(BUILD)/schema_sql.o: $(BUILD)/schema_sql.c
+$(BUILD)/schema_pg_sql.c: sql/schema_pg.sql
+	@mkdir -p $(dir $@)
+	$(call schema_c,$<,store_schema_pg_sql,$@)
+
+$(BUILD)/schema_%.o: $(BUILD)/schema_%.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/chat-fcgi: $(call obj,fcgi/main.c) $(FCGI_OBJ) $(STORE_OBJ)

@@ -21,6 +21,7 @@ export CI=${CI:-true}
 PACKAGES=(
 	build-essential pkg-config
 	libwebsockets-dev libfcgi-dev libsqlite3-dev sqlite3 libjansson-dev libjwt-dev libicu-dev
+	libpq-dev postgresql
 	libcmocka-dev
 	nginx chromium curl wrk
 	clang libclang-rt-14-dev

@@ -9,7 +9,8 @@
 # Environment (all optional):
 #   PORT          nginx port on 127.0.0.1                     (8080)
 #   RUN_DIR       where config, sockets, pids and logs go     (<repo>/run)
-#   DB            the SQLite database                         ($RUN_DIR/chat.db)
+#   DB            the SQLite database, or a PostgreSQL URL    ($RUN_DIR/chat.db)
+#                 (postgresql://user@host/db; README "PostgreSQL")
 #   BIN_DIR       where chat-fcgi and chat-ws are             (<repo>/build)
 #   WS_PROCS      number of chat-ws processes                 (nproc)
 #   WS_ARGS       extra arguments for chat-ws (word-split)    ()
@@ -43,7 +44,8 @@ abspath() {
 
 PORT=${PORT:-8080}
 RUN_DIR=$(abspath "${RUN_DIR:-$ROOT/run}")
-DB=$(abspath "${DB:-$RUN_DIR/chat.db}")
+DB=${DB:-$RUN_DIR/chat.db}
+case "$DB" in postgres://* | postgresql://*) ;; *) DB=$(abspath "$DB") ;; esac
 BIN_DIR=${BIN_DIR:-build}
 case "$BIN_DIR" in /*) ;; *) BIN_DIR=$ROOT/$BIN_DIR ;; esac
 WS_PROCS=${WS_PROCS:-$(nproc 2>/dev/null || echo 1)}
@@ -249,7 +251,7 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 trap on_signal INT TERM HUP
 echo $$ >"$RUN_DIR/runner.pid"
-log "run dir $RUN_DIR, database $DB, binaries $BIN_DIR"
+log "run dir $RUN_DIR, database $(printf '%s' "$DB" | sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#'), binaries $BIN_DIR"
 
 # --- start --------------------------------------------------------------------------
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}

@@ -9,10 +9,20 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "store_internal.h"
 
 #define BACKUP_BUSY_MS 5000   /* how long a step waits for a lock */
 #define BACKUP_RETRIES 100    /* busy steps before giving up */
 #define BACKUP_RETRY_US 50000 /* between them */
+
+/* Refuses a PostgreSQL database: its own tools copy it consistently. */
+static int backup_not_pg(const char *db_path, char *err, size_t errlen) {
+    if (!store_path_is_pg(db_path)) return 0;
+    snprintf(err, errlen,
+             "the database is PostgreSQL: back it up with pg_dump and restore with pg_restore"
+             " (README \"PostgreSQL\")");
+    return -1;
+}
 
 static int backup_fail(char *err, size_t errlen, const char *what, sqlite3 *db) {
     snprintf(err, errlen, "%s: %s", what, db ? sqlite3_errmsg(db) : "out of memory");
@@ -98,6 +108,7 @@ int backup_copy(const char *db_path, const char *file, backup_info *info, char *
     char tmp[4096], dir[4096];
     int rc = -1;
     if (!info) info = &local;
+    if (backup_not_pg(db_path, err, errlen)) return -1;
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp-%d", file, (int)getpid()) >= sizeof tmp) {
         snprintf(err, errlen, "%s: path too long", file);
         return -1;
@@ -151,6 +162,7 @@ int backup_restore(const char *file, const char *db_path, bool force, backup_inf
     sqlite3 *src = NULL, *dst = NULL;
     int rc = -1;
     if (!info) info = &local;
+    if (backup_not_pg(db_path, err, errlen)) return -1;
     if (access(file, R_OK) != 0) {
         snprintf(err, errlen, "%s: %s", file, strerror(errno));
         return -1;

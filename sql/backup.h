@@ -1,4 +1,6 @@
-/* backup.h -- consistent copies of a live SQLite database, and putting one back */
+/* backup.h -- consistent copies of a live SQLite database, and putting one back.
+ * A PostgreSQL database (a postgres:// or postgresql:// path) is refused with
+ * an error that names pg_dump / pg_restore, its own consistent tools. */
 #ifndef BACKUP_H
 #define BACKUP_H
 

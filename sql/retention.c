@@ -1,14 +1,17 @@
 /* retention.c -- retention settings and the pruner that deletes, in small steps, what they no
- * longer keep */
+ * longer keep. The statements here are SQLite's; on PostgreSQL each step goes
+ * to retention_pg.c. */
 #include "retention.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "retention_pg.h"
 #include "store_internal.h"
+#include "store_pg.h"
 
-#define DAY_MS 86400000LL
+#define DAY_MS RETENTION_DAY_MS
 
 enum retention_stmt {
     R_DEF_GET,
@@ -58,8 +61,8 @@ static const char *const retention_sql[R_COUNT] = {
 };
 
 struct retention {
-    store *st; /* borrowed */
-    sqlite3 *db;
+    store *st;   /* borrowed */
+    sqlite3 *db; /* NULL on PostgreSQL: no statements here */
     sqlite3_stmt *stmt[R_COUNT];
     retention_config cfg;
     int64_t after; /* the next step looks at the first room with a greater id */
@@ -103,11 +106,13 @@ static int retention_valid(const retention_policy *p, bool inherit_ok) {
 }
 
 int retention_defaults_get(store *st, retention_policy *out) {
+    if (store_pg_conn(st)) return retention_pg_defaults_get(st, out);
     return retention_two_ints(retention_prepare(st, R_DEF_GET), &out->days, &out->max_messages);
 }
 
 int retention_defaults_set(store *st, const retention_policy *p) {
     if (!retention_valid(p, false)) return STORE_INVALID;
+    if (store_pg_conn(st)) return retention_pg_defaults_set(st, p);
     sqlite3_stmt *s = retention_prepare(st, R_DEF_SET);
     if (s) {
         sqlite3_bind_int64(s, 1, p->days);
@@ -118,6 +123,7 @@ int retention_defaults_set(store *st, const retention_policy *p) {
 
 int retention_own(store *st, const char *ns, retention_policy *out) {
     out->days = out->max_messages = RETENTION_INHERIT;
+    if (store_pg_conn(st)) return retention_pg_own(st, ns, out);
     sqlite3_stmt *s = retention_prepare(st, R_WS_GET);
     if (s) sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
     int rc = retention_two_ints(s, &out->days, &out->max_messages);
@@ -136,6 +142,7 @@ int retention_get(store *st, const char *ns, retention_policy *out) {
 
 int retention_set(store *st, const char *ns, const retention_policy *p) {
     if (!contract_valid_namespace(ns) || !retention_valid(p, true)) return STORE_INVALID;
+    if (store_pg_conn(st)) return retention_pg_set(st, ns, p);
     sqlite3_stmt *s = retention_prepare(st, R_WS_SET);
     if (s) {
         sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
@@ -156,6 +163,7 @@ retention *retention_new(store *st, const retention_config *cfg) {
     if (r->cfg.vacuum_pages <= 0) r->cfg.vacuum_pages = 256;
     if (r->cfg.session_max_age_ms <= 0) r->cfg.session_max_age_ms = DAY_MS;
     if (r->cfg.control_max_age_ms <= 0) r->cfg.control_max_age_ms = 3600 * 1000;
+    if (!r->db) return r; /* PostgreSQL: retention_pg.c prepares its own */
     /* The page count is our own integer, not input. */
     char vacuum[64];
     snprintf(vacuum, sizeof vacuum, "PRAGMA incremental_vacuum(%d)", r->cfg.vacuum_pages);
@@ -206,6 +214,11 @@ static int run(sqlite3_stmt *s) {
 static int next_room(retention *r, int64_t *room_id, char *ns, size_t nslen) {
     *room_id = 0;
     for (int pass = 0; pass < 2; pass++) {
+        if (!r->db) {
+            int rc = retention_pg_next_room(r->st, pass ? 0 : r->after, room_id, ns, nslen);
+            if (rc || *room_id) return rc;
+            continue;
+        }
         sqlite3_stmt *s = take(r, R_NEXT_ROOM);
         sqlite3_bind_int64(s, 1, pass ? 0 : r->after);
         int rc = sqlite3_step(s);
@@ -246,6 +259,11 @@ static int count_boundary(retention *r, int64_t room_id, int64_t max, int64_t *k
  * that policy p no longer keeps at now_ms, and records the last id deleted. */
 static int prune_room(retention *r, int64_t room_id, const retention_policy *p, int64_t now_ms,
                       retention_stats *out) {
+    if (!r->db) {
+        int rc = retention_pg_prune_room(r->st, room_id, p, now_ms, r->cfg.batch, &out->messages);
+        out->more = rc == STORE_OK && out->messages == r->cfg.batch;
+        return rc;
+    }
     int rc = store_begin(r->st);
     if (rc) return rc;
     int64_t keep_from = 0, last = 0;
@@ -290,6 +308,7 @@ static int prune_room(retention *r, int64_t room_id, const retention_policy *p, 
 
 /* Deletes up to cfg.batch rows of one of the bounded-age tables. */
 static int prune_rows(retention *r, enum retention_stmt id, int64_t older_than, int *n) {
+    if (!r->db) return retention_pg_prune_rows(r->st, id == R_CONTROL, older_than, r->cfg.batch, n);
     sqlite3_stmt *s = take(r, id);
     sqlite3_bind_int64(s, 1, older_than);
     sqlite3_bind_int(s, 2, r->cfg.batch);
@@ -299,6 +318,7 @@ static int prune_rows(retention *r, enum retention_stmt id, int64_t older_than, 
 }
 
 static int vacuum(retention *r, int *pages) {
+    if (!r->db) return STORE_OK; /* PostgreSQL's autovacuum */
     int64_t before = 0, after = 0;
     int rc = one_int(take(r, R_FREELIST), &before);
     if (rc || before == 0) return rc;

@@ -61,7 +61,8 @@ void retention_free(retention *r); /* accepts NULL */
  * the oldest messages its namespace's policy no longer keeps and raises the
  * room's pruned_upto to the last id deleted, in one short transaction; then at
  * most cfg.batch expired sessions and control events; then an incremental
- * vacuum of at most cfg.vacuum_pages pages. A room with more to delete is
+ * vacuum of at most cfg.vacuum_pages pages (none on PostgreSQL, whose
+ * autovacuum gives space back). A room with more to delete is
  * taken again at the next step. Returns a status (STORE_BUSY: try later);
  * stats (may be NULL) says what was done. */
 int retention_step(retention *r, int64_t now_ms, retention_stats *stats);

@@ -1,7 +1,7 @@
 -- schema.sql -- the shared state of the chat: rooms, the message log, presence,
 -- sessions and read cursors. Applied by store_open() when PRAGMA user_version is
 -- below 1; every statement is idempotent so a half-applied run can be re-run.
--- Later migrations live in store.c's migration table, keyed by user_version.
+-- Later migrations live in store_sqlite.c's migration table, keyed by user_version.
 
 CREATE TABLE IF NOT EXISTS rooms (
   id          INTEGER PRIMARY KEY AUTOINCREMENT,

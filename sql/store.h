@@ -1,4 +1,5 @@
-/* store.h -- rooms, the message log, presence, sessions and cursors in SQLite */
+/* store.h -- rooms, the message log, presence, sessions and cursors in SQLite
+ * or PostgreSQL (the path given to store_open chooses) */
 #ifndef STORE_H
 #define STORE_H
 
@@ -53,7 +54,7 @@ typedef struct store_room {
                                      a read reaching below it was truncated */
 } store_room;
 
-/* A message as read from the log. The strings point into SQLite's row buffer:
+/* A message as read from the log. The strings point into the backend's row buffer:
  * they are valid only during the callback that receives them. */
 typedef struct store_message {
     int64_t id; /* the offset in the log */
@@ -93,16 +94,23 @@ typedef int (*store_message_cb)(const store_message *msg, void *ctx);
 typedef int (*store_process_cb)(const store_process *proc, void *ctx);
 
 /* Opens (creating if needed) the database at path: WAL, busy_timeout, foreign
- * keys, the schema and its migrations, then prepares every statement. On
- * success *out owns the connection; on failure *out is NULL and err (if not
- * NULL) says why. Returns a status. */
+ * keys, the schema and its migrations, then prepares every statement. A path
+ * starting with postgres:// or postgresql:// opens PostgreSQL (libpq) instead:
+ * the schema and its migrations (schema_version), lock_timeout for
+ * busy_timeout; a connection lost later makes calls return STORE_BUSY until a
+ * later call reconnects. On success *out owns the connection; on failure *out
+ * is NULL and err (if not NULL) says why. Returns a status. */
 int store_open(store **out, const char *path, const store_options *opt, char *err,
                size_t errlen);
+
+/* Whether path names a PostgreSQL database (postgres:// or postgresql://,
+ * a libpq connection URI) rather than an SQLite file. */
+bool store_path_is_pg(const char *path);
 
 /* Finalizes every statement and closes the connection. Accepts NULL. */
 void store_close(store *st);
 
-/* The last SQLite error message of this connection. Never NULL. */
+/* The last error message of this connection. Never NULL. */
 const char *store_errmsg(const store *st);
 
 /* Current wall time in ms since the epoch, the unit of every timestamp here. */

@@ -1,5 +1,7 @@
-/* store_internal.h -- what sql/'s own modules (retention, backup) share with
- * store.c; nothing outside sql/ includes it. */
+/* store_internal.h -- what sql/'s own modules share behind store.h: the
+ * backend operations table (SQLite in store_sqlite.c, PostgreSQL in
+ * store_pg.c), the write scope and the accessors retention and backup use.
+ * Nothing outside sql/ (and the store's unit tests) includes it. */
 #ifndef STORE_INTERNAL_H
 #define STORE_INTERNAL_H
 
@@ -7,8 +9,111 @@
 
 #include "store.h"
 
-/* The connection of st, borrowed: for statements a module of sql/ prepares
- * on it (and finalizes before store_close). */
+typedef struct store_ops store_ops;
+
+/* The part of every backend's connection that store.c reads. A backend's own
+ * struct starts with it, so a store * is also a pointer to that struct. */
+struct store {
+    const store_ops *ops;
+    int max_rooms; /* rooms per namespace, > 0 */
+    char err[256]; /* our own message when the failure is not the engine's */
+};
+
+/* One backend. store.c checks the arguments against the contract (limits,
+ * validation) before it calls an operation, so an operation only runs its
+ * statements; every operation returns a STORE_ status. The single-call
+ * writers open their own transaction unless one is open (store_write_*). */
+struct store_ops {
+    const char *name; /* "sqlite" or "postgresql" */
+    void (*close)(store *st);
+    const char *(*errmsg)(const store *st);
+    bool (*in_transaction)(store *st);
+    int (*begin)(store *st);
+    int (*commit)(store *st);
+    int (*rollback)(store *st);
+
+    /* Inserts room name in ns unless ns holds st->max_rooms already
+     * (STORE_LIMIT) or the name is taken there (STORE_EXISTS); *id is the new
+     * room's. Counting and inserting are one atomic step. */
+    int (*room_create)(store *st, const char *ns, const char *name, int64_t *id);
+    int (*room_get)(store *st, int64_t id, store_room *out);
+    int (*room_find)(store *st, const char *ns, const char *name, store_room *out);
+    int (*room_id)(store *st, const char *ns, const char *name, int64_t *id);
+    int (*rooms_list)(store *st, const char *ns, int64_t after, int limit, store_room_cb cb,
+                      void *ctx);
+    int (*room_delete)(store *st, int64_t id);
+
+    int (*message_append)(store *st, int64_t room_id, const char *user, const char *text,
+                          const char *client_id, int64_t *id, int64_t *ts, bool *duplicate);
+    int (*messages_list)(store *st, int64_t room_id, int64_t after, int64_t before, int limit,
+                         store_message_cb cb, void *ctx);
+    int (*log_tail)(store *st, int64_t after, int limit, store_message_cb cb, void *ctx);
+    int (*log_head)(store *st, int64_t *id);
+
+    int (*process_register)(store *st, int64_t pid, const char *listen, int64_t *id);
+    int (*process_heartbeat)(store *st, int64_t id, int64_t connections);
+    int (*process_unregister)(store *st, int64_t id);
+    /* Deletes the processes whose heartbeat is at or before stale_before and
+     * the budget windows ended by now. */
+    int (*process_reap)(store *st, int64_t stale_before, int64_t now);
+    int (*processes_list)(store *st, store_process_cb cb, void *ctx);
+
+    int (*presence_add)(store *st, int64_t process_id, const char *sid, int64_t room_id,
+                        const char *user);
+    int (*presence_remove)(store *st, const char *sid, int64_t room_id);
+    int (*presence_remove_sid)(store *st, const char *sid);
+    int (*presence_users)(store *st, int64_t room_id, int (*cb)(const char *user, void *ctx),
+                          void *ctx);
+
+    int (*session_save)(store *st, const store_session *s);
+    int (*session_load)(store *st, const char *pid, int64_t updated_after, store_session *out);
+    int (*session_delete)(store *st, const char *pid);
+    int (*session_expire)(store *st, int64_t updated_before);
+
+    int (*user_claim)(store *st, const char *name);
+    int (*user_claimed)(store *st, const char *name, bool *claimed);
+    int (*cursor_get)(store *st, const char *user, int64_t room_id, int64_t *last_id);
+    int (*cursor_set)(store *st, const char *user, int64_t room_id, int64_t last_id);
+
+    int (*workspace_private)(store *st, const char *ns, bool *is_private);
+    int (*workspace_set_private)(store *st, const char *ns, bool is_private);
+    int (*workspace_exists)(store *st, const char *ns, bool *exists);
+    /* Inserts workspace ns unless it exists or max workspaces exist: *created
+     * says whether it did. Counting and inserting are one atomic step. */
+    int (*workspace_insert)(store *st, const char *ns, int64_t max, bool *created);
+
+    /* A write budget's window (key, span, start): its count (0 when it has
+     * no row), taken so that no other connection counts in that window
+     * before this transaction ends; and one more in it. Both run inside the
+     * caller's transaction. */
+    int (*budget_get)(store *st, const char *key, int64_t span, int64_t start, int64_t *count);
+    int (*budget_add)(store *st, const char *key, int64_t span, int64_t start);
+
+    int (*control_append)(store *st, const char *kind, const char *payload, int64_t *id);
+    int (*control_tail)(store *st, int64_t after, store_control_cb cb, void *ctx);
+    int (*control_head)(store *st, int64_t *id);
+    int (*counts)(store *st, int64_t *rooms, int64_t *messages);
+};
+
+/* The backends' openers: on success *out is the new connection, its schema
+ * migrated; on failure *out is NULL and err says why. opt is never NULL. */
+int store_sqlite_open(store **out, const char *path, const store_options *opt, char *err,
+                      size_t errlen);
+int store_pg_open(store **out, const char *conninfo, const store_options *opt, char *err,
+                  size_t errlen);
+
+/* Runs one write: opens a transaction unless the caller has one open
+ * (store_write_begin), and commits or rolls back what it opened
+ * (store_write_end, which returns rc or the commit's failure). */
+typedef struct store_write_scope {
+    bool own; /* this scope opened the transaction */
+} store_write_scope;
+int store_write_begin(store *st, store_write_scope *w);
+int store_write_end(store *st, store_write_scope *w, int rc);
+
+/* The SQLite connection of st, borrowed, or NULL when st is not SQLite: for
+ * statements a module of sql/ prepares on it (and finalizes before
+ * store_close). */
 sqlite3 *store_sqlite(store *st);
 
 /* Maps an SQLite result code to a STORE_ status. */

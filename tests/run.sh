@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # run.sh -- runs every test and prints the total: "N passed, N failed".
 #
-#   bash tests/run.sh [unit] [fuzz] [integration] [browser] [bench] [package]
-#                                                                 (default: all)
+#   bash tests/run.sh [unit] [fuzz] [integration] [integration-pg] [browser]
+#                     [bench] [package]                           (default: all)
 #
 # unit:        each binary in $UNIT_DIR (build/asan/tests) under ASan, UBSan and
 #              LSan; cmocka's "[  PASSED  ] N test(s)." and "[  FAILED  ] N
 #              test(s)" lines are counted, and a binary that crashes or exits
-#              non-zero beyond what it counted adds one failure.
+#              non-zero beyond what it counted adds one failure. The store's
+#              binaries (PG_UNIT) run a second time on PostgreSQL
+#              (CHAT_TEST_STORE=postgresql), on a private server that
+#              tests/lib/pg.sh starts and stops.
+# integration-pg: the integration suite again (or PG_INTEGRATION's files),
+#              each stack on a fresh database of that PostgreSQL server
+#              (CHAT_TEST_DB_URL); tests that need SQLite's file skip.
 # integration: node --test on tests/integration/ (BIN_DIR=build/asan; leaks
 #              are not checked there since processes get killed; the harness
 #              fails a test whose stack logged any sanitizer report).
@@ -34,8 +40,29 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 
+# The unit binaries that run on both backends, and the integration files that
+# integration-pg runs (default: all of tests/integration; the tests that need
+# SQLite's file skip there and say why; PG_INTEGRATION="rest queue" runs
+# those two).
+PG_UNIT=${PG_UNIT:-"test_store test_store_order test_retention"}
+PG_INTEGRATION=${PG_INTEGRATION:-}
+
+# shellcheck source=tests/lib/pg.sh
+. "$ROOT/tests/lib/pg.sh"
+
+# Starts the private PostgreSQL once (pg.sh stops it at exit); false, with a
+# note counted as a failure, when it cannot start.
+pg_up() {
+	[ -n "${CHAT_TEST_PG_URL:-}" ] && return 0
+	if ! pg_test_start; then
+		note "postgresql: the test server did not start"
+		FAILED=$((FAILED + 1))
+		return 1
+	fi
+}
+
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit fuzz integration browser bench package)
+[ ${#suites[@]} -gt 0 ] || suites=(unit fuzz integration integration-pg browser bench package)
 
 note() { printf '\n=== %s\n' "$*"; }
 
@@ -52,11 +79,24 @@ run_unit() {
 		return
 	fi
 	mkdir -p "$OUT/unit"
+	local -a runs=()
 	for bin in "${bins[@]}"; do
+		runs+=("$bin:sqlite")
+		case " $PG_UNIT " in *" $(basename "$bin") "*) runs+=("$bin:postgresql") ;; esac
+	done
+	local run backend
+	for run in "${runs[@]}"; do
+		bin=${run%:*}
+		backend=${run##*:}
 		name=$(basename "$bin")
 		log=$OUT/unit/$name.log
+		if [ "$backend" = postgresql ]; then
+			pg_up || continue
+			name=$name-pg
+			log=$OUT/unit/$name.log
+		fi
 		note "unit: $name"
-		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		CHAT_TEST_STORE=$backend ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			timeout -k 10 "$UNIT_TIMEOUT" "$bin" </dev/null >"$log" 2>&1
 		rc=$?
@@ -77,9 +117,12 @@ run_unit() {
 	done
 }
 
-# node --test on a directory; counts from the TAP summary "# pass N" ...
-run_node() { # suite dir
+# node --test on a directory (or on files); counts from the TAP summary "# pass N" ...
+run_node() { # suite dir [files...]
 	local suite=$1 dir=$2 log rc p f s
+	shift 2
+	local -a targets=("$@")
+	[ ${#targets[@]} -gt 0 ] || targets=("$dir")
 	if [ ! -d "$dir" ]; then
 		note "$suite: no $dir"
 		return
@@ -94,7 +137,7 @@ run_node() { # suite dir
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		timeout -k 10 "$NODE_TIMEOUT" node --test --test-concurrency=1 \
-		--test-timeout="$NODE_TEST_TIMEOUT" --test-reporter=tap "$dir" </dev/null 2>&1 | tee "$log"
+		--test-timeout="$NODE_TEST_TIMEOUT" --test-reporter=tap "${targets[@]}" </dev/null 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	p=$(sed -n 's/^# pass \([0-9][0-9]*\)$/\1/p' "$log" | tail -n 1)
 	# Cancelled tests (timeouts, a test file that crashed) count as failed.
@@ -158,16 +201,31 @@ run_package() {
 	run_node package tests/package
 }
 
+# integration-pg: the integration suite (or PG_INTEGRATION's files) with
+# every stack on PostgreSQL.
+run_integration_pg() {
+	local f
+	local -a files=()
+	for f in $PG_INTEGRATION; do
+		[ -f "tests/integration/$f.test.mjs" ] && files+=("tests/integration/$f.test.mjs")
+	done
+	pg_up || return
+	export CHAT_TEST_DB_URL=$CHAT_TEST_PG_ADMIN_URL
+	run_node integration-pg tests/integration "${files[@]}"
+	unset CHAT_TEST_DB_URL
+}
+
 for suite in "${suites[@]}"; do
 	case "$suite" in
 	unit) run_unit ;;
 	fuzz) run_fuzz ;;
 	bench) run_bench ;;
 	integration) run_node integration tests/integration ;;
+	integration-pg) run_integration_pg ;;
 	browser) run_node browser tests/browser ;;
 	package) run_package ;;
 	*)
-		echo "unknown suite: $suite (unit, fuzz, integration, browser, bench, package)" >&2
+		echo "unknown suite: $suite (unit, fuzz, integration, integration-pg, browser, bench, package)" >&2
 		FAILED=$((FAILED + 1))
 		;;
 	esac

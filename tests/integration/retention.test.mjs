@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ack, api, closeAll, closeLive, connect, join, until, withTimeout } from './lib/client.mjs';
 import { sqlite } from './lib/dbtools.mjs';
-import { startStack } from './lib/stack.mjs';
+import { onPg, startStack } from './lib/stack.mjs';
 
 const T = { timeout: 60000 };
 const DAY = 86400000;
@@ -126,7 +126,7 @@ describe('retention', () => {
     await closeAll(ann, bob2, carol);
   });
 
-  test('an age limit prunes messages older than the days kept (their clock moved back); the file gives pages back', T, async () => {
+  test('an age limit prunes messages older than the days kept (their clock moved back); the file gives pages back', { ...T, skip: onPg('it moves clocks back in the SQLite file and counts its pages') }, async () => {
     const ws = uniq('short');
     assert.equal((await put(ws, { retention: { days: 1 } })).status, 200);
     const room = await newRoom(`/${ws}`);

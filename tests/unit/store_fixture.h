@@ -1,21 +1,67 @@
-/* store_fixture.h -- a store on a fresh database in a temporary folder, for
- * the unit tests that need one (cmocka assertions; include after cmocka.h) */
+/* store_fixture.h -- a store on a fresh database for the unit tests that need
+ * one (cmocka assertions; include after cmocka.h). The backend comes from the
+ * environment: SQLite in a temporary folder by default; PostgreSQL when
+ * $CHAT_TEST_STORE is "postgresql", on the database at $CHAT_TEST_PG_URL
+ * (tests/lib/pg.sh starts one), emptied before each test. tests/run.sh runs
+ * the store's test binaries once per backend. */
 #ifndef STORE_FIXTURE_H
 #define STORE_FIXTURE_H
 
+#include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "store.h"
 
+/* Whether this run is on PostgreSQL. */
+static inline bool store_fixture_pg(void) {
+    const char *b = getenv("CHAT_TEST_STORE");
+    return b && strcmp(b, "postgresql") == 0;
+}
+
+/* Skips the calling test when the run is on PostgreSQL (for what only SQLite
+ * has: its file, pragmas and page counts). */
+#define STORE_FIXTURE_SQLITE_ONLY()                                                                \
+    do {                                                                                           \
+        if (store_fixture_pg()) {                                                                  \
+            fprintf(stderr, "skipped on PostgreSQL: SQLite's file only\n");                        \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* Runs sql (our own statements, no parameters) on the test database. */
+static inline void store_fixture_pg_exec(const char *sql) {
+    const char *url = getenv("CHAT_TEST_PG_URL");
+    assert_non_null(url);
+    PGconn *c = PQconnectdb(url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+    PQfinish(c);
+}
+
 /* Makes a folder from template dir (ending in XXXXXX, rewritten in place),
- * writes dir + "/chat.db" into path (pathlen bytes) and opens the store
- * there. */
+ * writes the database's path into path (pathlen bytes): dir + "/chat.db", or
+ * the PostgreSQL URL, whose database is emptied; and opens the store there. */
 static inline void store_fixture_open(char *dir, char *path, size_t pathlen, store **st) {
     assert_non_null(mkdtemp(dir));
-    snprintf(path, pathlen, "%s/chat.db", dir);
+    if (store_fixture_pg()) {
+        const char *url = getenv("CHAT_TEST_PG_URL");
+        assert_non_null(url);
+        assert_true(strlen(url) < pathlen);
+        snprintf(path, pathlen, "%s", url);
+        store_fixture_pg_exec("SET client_min_messages = warning;"
+                              " DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public");
+    } else {
+        snprintf(path, pathlen, "%s/chat.db", dir);
+    }
     char err[256];
-    assert_int_equal(store_open(st, path, NULL, err, sizeof err), STORE_OK);
+    int rc = store_open(st, path, NULL, err, sizeof err);
+    if (rc != STORE_OK) fail_msg("store_open %s: %s", path, err);
 }
 
 /* Closes st and removes the folder with everything in it. */

@@ -128,8 +128,25 @@ static void test_restore_guards(void **state) {
     assert_int_equal(head, first);
 }
 
+/* A PostgreSQL database is not copied by the SQLite backup API: both calls
+ * refuse it with an error that names PostgreSQL's own tools, and touch no
+ * file. */
+static void test_postgresql_refused(void **state) {
+    (void)state;
+    char err[256], out[64];
+    snprintf(out, sizeof out, "/tmp/test_backup_pg.%d", (int)getpid());
+    assert_int_equal(backup_copy("postgresql://chat@127.0.0.1/chat", out, NULL, err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "pg_dump"));
+    assert_int_equal(access(out, F_OK), -1);
+    assert_int_equal(
+        backup_restore(out, "postgres://chat@127.0.0.1/chat", true, NULL, err, sizeof err), -1);
+    assert_non_null(strstr(err, "pg_restore"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_postgresql_refused),
         cmocka_unit_test_setup_teardown(test_copy_is_one_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_copy_keeps_old_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restore_guards, setup, teardown),

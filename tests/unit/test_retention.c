@@ -243,6 +243,7 @@ static int64_t pragma_int(const char *path, const char *sql) {
 
 /* Pruning gives the pages back: the file shrinks. */
 static void test_incremental_vacuum(void **state) {
+    STORE_FIXTURE_SQLITE_ONLY();
     fixture *f = *state;
     assert_int_equal(pragma_int(f->path, "PRAGMA auto_vacuum"), 2);
     char text[4001];
@@ -270,6 +271,7 @@ static void test_incremental_vacuum(void **state) {
 /* A database of schema version 1 (auto_vacuum NONE) is migrated on open:
  * its rows kept, the new columns there, and converted to incremental vacuum. */
 static void test_migrate_from_v1(void **state) {
+    STORE_FIXTURE_SQLITE_ONLY();
     fixture *f = *state;
     char path[160];
     snprintf(path, sizeof path, "%s/v1.db", f->dir);

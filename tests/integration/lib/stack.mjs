@@ -8,7 +8,13 @@
 //
 // The binaries come from opts.binDir, else $BIN_DIR, else build/ (relative
 // paths are taken from the repository root); tests/run.sh sets build/asan.
-import { spawn } from 'node:child_process';
+//
+// With $CHAT_TEST_DB_URL set (a PostgreSQL URL of a database the test may
+// connect to for CREATE/DROP DATABASE, e.g. tests/lib/pg.sh's
+// $CHAT_TEST_PG_ADMIN_URL), each stack gets a fresh PostgreSQL database of
+// its own, dropped by stop(), instead of an SQLite file: stack.pg is true and
+// stack.dbPath its URL. Tests that read the SQLite file skip with onPg().
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -31,6 +37,40 @@ process.once('exit', () => {
 });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/* The PostgreSQL server of this test run, or null for SQLite. */
+export const PG_URL = process.env.CHAT_TEST_DB_URL || null;
+
+/* For a test that needs SQLite's file (it reads or copies chat.db): the skip
+ * reason on PostgreSQL, else false. Use as test(name, { skip: onPg('...') }). */
+export function onPg(why) {
+  return PG_URL ? `PostgreSQL run: ${why}` : false;
+}
+
+function psql(url, sql) {
+  const bin = process.env.PG_TEST_BIN ? path.join(process.env.PG_TEST_BIN, 'psql') : 'psql';
+  execFileSync(bin, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', url, '-c', sql], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+let pgDatabases = 0;
+
+/* Creates a fresh database on the PostgreSQL server of PG_URL; resolves to
+ * { name, url }. The name is ours (letters, digits, _), never input. */
+function pgCreate() {
+  const name = `chat_t${process.pid}_${++pgDatabases}_${Math.floor(Math.random() * 1e6)}`;
+  psql(PG_URL, `CREATE DATABASE ${name}`);
+  const u = new URL(PG_URL);
+  u.pathname = `/${name}`;
+  return { name, url: u.toString() };
+}
+
+function pgDrop(name) {
+  try {
+    psql(PG_URL, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } catch {
+    /* the server is gone: its folder goes with it */
+  }
+}
 
 /* Resolves true when nothing holds 127.0.0.1:port. */
 function portFree(port) {
@@ -141,7 +181,8 @@ export async function startStack(opts = {}) {
   const wsProcs = opts.wsProcs ?? 1;
   const binDir = path.resolve(ROOT, opts.binDir || process.env.BIN_DIR || 'build');
   const runDir = mkdtempSync(path.join(os.tmpdir(), 'chat-stack-'));
-  const dbPath = opts.dbPath ?? path.join(runDir, 'chat.db');
+  const pgDb = PG_URL && !opts.dbPath ? pgCreate() : null;
+  const dbPath = opts.dbPath ?? (pgDb ? pgDb.url : path.join(runDir, 'chat.db'));
   const port = opts.port ?? (await pickPort(wsProcs));
   const url = `http://127.0.0.1:${port}`;
   const wsArgs = Array.isArray(opts.wsArgs) ? opts.wsArgs.join(' ') : opts.wsArgs || '';
@@ -223,6 +264,7 @@ export async function startStack(opts = {}) {
         }
       }
     }
+    if (pgDb) pgDrop(pgDb.name);
     const report = sanitizerReport(runDir);
     const keep = opts.keep || process.env.KEEP_STACK === '1' || report || left.length;
     if (!keep) rmSync(runDir, { recursive: true, force: true });
@@ -230,7 +272,18 @@ export async function startStack(opts = {}) {
     if (left.length) throw new Error(`stop() left ${left.join(', ')} running (run dir kept: ${runDir})\n${output}`);
   }
 
-  const stack = { url, port, dbPath, runDir, binDir, secretFile: env.CHAT_SECRET_FILE, wsPorts: [], stop, logs };
+  const stack = {
+    url,
+    port,
+    dbPath,
+    pg: Boolean(pgDb),
+    runDir,
+    binDir,
+    secretFile: env.CHAT_SECRET_FILE,
+    wsPorts: [],
+    stop,
+    logs,
+  };
 
   // Wait for a 200 from /api/health through nginx.
   const deadline = Date.now() + timeout;

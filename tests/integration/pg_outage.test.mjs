@@ -1,0 +1,90 @@
+// pg_outage.test.mjs -- the stack on PostgreSQL while the server goes away
+// and comes back: writes get clear errors (REST 503 with {error}, a socket's
+// ack {error}), no process crashes, and once the server is back the same
+// processes reconnect and store again; nothing acknowledged is lost. Runs in
+// tests/run.sh's integration-pg suite (tests/lib/pg.sh's server, which this
+// test stops and starts); skipped on SQLite.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ack, api, closeLive, connect, join, roomMessages } from './lib/client.mjs';
+import { ROOT, fcgiPid, startStack, wsPids } from './lib/stack.mjs';
+
+const T = { timeout: 90000 };
+const onServer = process.env.CHAT_TEST_DB_URL && process.env.PG_TEST_DIR;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/* pg.sh's pg_test_server_stop / pg_test_server_start on the test server. */
+function server(what, mode = '') {
+  execFileSync('bash', ['-c', `. "${path.join(ROOT, 'tests/lib/pg.sh')}"; pg_test_server_${what} ${mode}`], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    timeout: 60000,
+  });
+}
+
+/* Retries fn until it returns a truthy value (up to ms). */
+async function eventually(fn, ms, what) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => null);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+    await sleep(200);
+  }
+}
+
+describe('PostgreSQL outage', { skip: onServer ? false : 'needs the PostgreSQL test server (integration-pg)' }, () => {
+  let stack;
+  let room;
+  before(async () => {
+    stack = await startStack({ wsProcs: 1 });
+    room = (await api(stack.url, '/api/rooms', { method: 'POST', json: { name: 'outage' } })).body;
+    assert.ok(room.id > 0, JSON.stringify(room));
+  });
+  after(async () => {
+    await closeLive();
+    await stack?.stop();
+  });
+
+  for (const mode of ['fast', 'immediate']) {
+    test(`a ${mode} stop: errors while it is down, the same processes store again after`, T, async () => {
+      const post = (text) => api(stack.url, `/api/rooms/${room.id}/messages`, { method: 'POST', json: { user: 'rest', text } });
+      const sock = await connect(stack.url, { name: `sam${mode[0]}` });
+      await join(sock, 'outage');
+      const pids = [fcgiPid(stack), ...wsPids(stack)];
+      const acked = [];
+      const before = await post(`before ${mode}`);
+      assert.equal(before.status, 201, JSON.stringify(before.body));
+      acked.push(before.body.id);
+      acked.push((await ack(sock, 'chat message', { room: 'outage', text: `socket before ${mode}` })).id);
+
+      server('stop', mode);
+      try {
+        const down = await post(`down ${mode}`);
+        assert.equal(down.status, 503, JSON.stringify(down.body));
+        assert.equal(typeof down.body.error, 'string');
+        const a = await ack(sock, 'chat message', { room: 'outage', text: `socket down ${mode}` });
+        assert.equal(typeof a.error, 'string', JSON.stringify(a));
+      } finally {
+        server('start');
+      }
+      // back: the next calls reconnect (after at most one backoff period)
+      const back = await eventually(async () => {
+        const r = await post(`after ${mode}`);
+        return r.status === 201 ? r : null;
+      }, 20000, 'a REST post after the restart');
+      acked.push(back.body.id);
+      const a = await eventually(async () => {
+        const r = await ack(sock, 'chat message', { room: 'outage', text: `socket after ${mode}` });
+        return r.id ? r : null;
+      }, 20000, 'a socket send after the restart');
+      acked.push(a.id);
+      assert.deepEqual([fcgiPid(stack), ...wsPids(stack)], pids, 'no process died');
+      const ids = (await roomMessages(stack.url, room.id)).map((m) => m.id);
+      for (const id of acked) assert.ok(ids.includes(id), `acknowledged message ${id} is stored`);
+      assert.deepEqual([...ids].sort((x, y) => x - y), ids, 'in id order');
+      sock.close();
+    });
+  }
+});
