@@ -58,13 +58,10 @@ struct chat {
     pending_msg *batch, *batch_tail;
     size_t batch_len;
     long long batch_since; /* ms: when the oldest message of the batch came */
-    lws_sorted_usec_list_t flush;
-    bool flush_scheduled;
-    lws_sorted_usec_list_t expiry; /* re-checks tokens of private workspaces' sockets */
-    strmap creators;               /* client address -> creator: workspace creations */
-    presence *presence;            /* coalesces user joined/left/connected/disconnected */
-    lws_sorted_usec_list_t presence_timer;
-    struct lws_context *ctx;
+    ws_timer flush;        /* the group commit */
+    ws_timer expiry;       /* re-checks tokens of private workspaces' sockets */
+    strmap creators;       /* client address -> creator: workspace creations */
+    presence *presence;    /* coalesces user joined/left/connected/disconnected */
 };
 
 int64_t chat_cursor(const chat *c) {
@@ -139,23 +136,6 @@ static void presence_emit(const presence_update *pu, void *ud) {
         adapter_emit(c->cfg.adapter, pu->ns, pu->room, pu->room || pu->on ? pu->sid : NULL, event,
                      args, false, pu->room != NULL);
     json_decref(args);
-}
-
-static long long presence_now(void *ud) {
-    (void)ud;
-    return eio_now_ms();
-}
-
-static void presence_due(lws_sorted_usec_list_t *sul) {
-    chat *c = lws_container_of(sul, chat, presence_timer);
-    presence_run(c->presence);
-}
-
-static void presence_arm(long long delay_ms, void *ud) {
-    chat *c = ud;
-    if (c->ctx)
-        lws_sul_schedule(c->ctx, 0, &c->presence_timer, presence_due,
-                         (lws_usec_t)delay_ms * LWS_US_PER_MS);
 }
 
 /* s joined (on) or left room, or (room NULL) connected to or disconnected
@@ -301,20 +281,18 @@ static void pending_free(pending_msg *p) {
 
 /* Commits every queued message in one transaction, then acks each: an ack
  * is sent only after its message is durable. */
-static void flush(lws_sorted_usec_list_t *sul) {
-    chat *c = lws_container_of(sul, chat, flush);
-    c->flush_scheduled = false;
+static void flush(void *ud) {
+    chat *c = ud;
     if (!c->batch) return;
     int brc = store_begin(c->st);
-    if (brc == STORE_BUSY && eio_now_ms() - c->batch_since < COMMIT_DEADLINE_MS && c->ctx) {
+    if (brc == STORE_BUSY && ws_clock_now_ms(c->cfg.clock) - c->batch_since < COMMIT_DEADLINE_MS &&
+        ws_timer_schedule(&c->flush, COMMIT_RETRY_MS) == 0) {
         /* Another process holds the lock: keep the batch (new messages join
          * it) and try again soon, serving everyone else meanwhile. */
-        c->flush_scheduled = true;
         metrics_inc(wsm.db_busy_retries);
-        lws_sul_schedule(c->ctx, 0, &c->flush, flush, COMMIT_RETRY_MS * LWS_US_PER_MS);
         return;
     }
-    long long began_us = (long long)lws_now_usecs();
+    long long began_us = ws_clock_now_us(c->cfg.clock);
     pending_msg *batch = c->batch;
     c->batch = c->batch_tail = NULL;
     c->batch_len = 0;
@@ -348,7 +326,8 @@ static void flush(lws_sorted_usec_list_t *sul) {
     }
     if (rc == STORE_OK) {
         rc = store_commit(c->st);
-        metrics_observe(wsm.commit_seconds, (double)((long long)lws_now_usecs() - began_us) / 1e6);
+        metrics_observe(wsm.commit_seconds,
+                        (double)(ws_clock_now_us(c->cfg.clock) - began_us) / 1e6);
         metrics_observe(wsm.commit_batch, (double)n);
         if (rc) {
             metrics_inc(wsm.db_errors);
@@ -440,7 +419,7 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
     }
     p->ack = ev->ack;
     ev->ack = NULL;
-    if (!c->batch) c->batch_since = eio_now_ms();
+    if (!c->batch) c->batch_since = ws_clock_now_ms(c->cfg.clock);
     if (c->batch_tail)
         c->batch_tail->next = p;
     else
@@ -449,10 +428,7 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
     c->batch_len++;
     /* Commit on the next loop turn: whatever else arrives in this one joins
      * the same transaction. */
-    if (!c->flush_scheduled && c->ctx) {
-        c->flush_scheduled = true;
-        lws_sul_schedule(c->ctx, 0, &c->flush, flush, 1);
-    }
+    if (!ws_timer_pending(&c->flush)) ws_timer_schedule(&c->flush, 0);
 }
 
 /* ---- rooms ------------------------------------------------------------ */
@@ -691,7 +667,7 @@ static int workspace_admit(sio_socket *s, json_t *auth, char *err, size_t errlen
         snprintf(err, errlen, "Invalid namespace");
         return -1;
     }
-    if (!creator_take(c, sio_socket_peer(s), eio_now_ms())) {
+    if (!creator_take(c, sio_socket_peer(s), ws_clock_now_ms(c->cfg.clock))) {
         log_event(LOG_LEVEL_INFO, "chat: workspace creation refused", "peer", sio_socket_peer(s),
                   "nsp", ns, "reason", "creation rate", NULL);
         snprintf(err, errlen, "too many workspaces created from this address, try later");
@@ -876,13 +852,12 @@ static void expire_nsp(sio_nsp *nsp, void *ud) {
 
 /* Every CHAT_EXPIRY_CHECK_MS: sockets let into a private workspace by a token
  * leave when it expires. */
-static void expiry_tick(lws_sorted_usec_list_t *sul) {
-    chat *c = lws_container_of(sul, chat, expiry);
+static void expiry_tick(void *ud) {
+    chat *c = ud;
     long now_s = (long)time(NULL);
     sio_each_nsp(c->srv, expire_nsp, &now_s);
-    creators_prune(c, eio_now_ms());
-    if (c->ctx)
-        lws_sul_schedule(c->ctx, 0, &c->expiry, expiry_tick, CHAT_EXPIRY_CHECK_MS * LWS_US_PER_MS);
+    creators_prune(c, ws_clock_now_ms(c->cfg.clock));
+    ws_timer_schedule(&c->expiry, CHAT_EXPIRY_CHECK_MS);
 }
 
 /* A missed message as recovery replays it: the emit's arguments. */
@@ -1047,11 +1022,12 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     if (c->cfg.workspace_rate <= 0)
         c->cfg.workspace_rate = (int)contract_default(CONTRACT_WORKSPACE_RATE);
     if (store_log_head(st, &c->cursor)) c->cursor = 0;
+    ws_timer_init(&c->flush, cfg->clock, flush, c);
+    ws_timer_init(&c->expiry, cfg->clock, expiry_tick, c);
     presence_config pc = {.interval_ms = cfg->presence_interval_ms,
                           .emit = presence_emit,
-                          .now_ms = presence_now,
-                          .arm = presence_arm,
-                          .ud = c};
+                          .ud = c,
+                          .clock = cfg->clock};
     if (!(c->presence = presence_new(&pc))) {
         free(c);
         return NULL;
@@ -1061,23 +1037,14 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     adapter_on(c->cfg.adapter, "workspace_private", apply_workspace_private, c);
     define(c, sio_of(srv, "/"), false);
     define(c, sio_of_match(srv, is_workspace, c), true);
+    ws_timer_schedule(&c->expiry, CHAT_EXPIRY_CHECK_MS);
     return c;
-}
-
-void chat_attach(chat *c, struct lws_context *ctx) {
-    if (!ctx && c->flush_scheduled) { /* detaching: the timer goes with the context */
-        lws_sul_cancel(&c->flush);
-        c->flush_scheduled = false;
-    }
-    if (!ctx && c->ctx) lws_sul_cancel(&c->expiry);
-    if (!ctx && c->ctx) lws_sul_cancel(&c->presence_timer); /* what waits is dropped */
-    c->ctx = ctx;
-    if (ctx)
-        lws_sul_schedule(ctx, 0, &c->expiry, expiry_tick, CHAT_EXPIRY_CHECK_MS * LWS_US_PER_MS);
 }
 
 void chat_free(chat *c) {
     if (!c) return;
+    ws_timer_cancel(&c->flush); /* what waits is dropped */
+    ws_timer_cancel(&c->expiry);
     strmap_each(&c->creators, free_creator, NULL);
     strmap_clear(&c->creators);
     presence_free(c->presence);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "adapter.h"
+#include "clock.h"
 #include "sio.h"
 #include "store.h"
 #include "token.h"
@@ -27,6 +28,8 @@ typedef struct chat_config {
     bus *bus;                   /* committed messages are published on it; NULL: none */
     int presence_interval_ms;   /* presence broadcasts of a room or namespace are
                                    coalesced over it (presence.h); 0: each is sent at once */
+    ws_clock *clock;            /* the group commit's, presence's and token expiry's
+                                   timers run on it; borrowed, outlives the chat */
 } chat_config;
 
 typedef struct chat chat;
@@ -37,9 +40,6 @@ typedef struct chat chat;
  * borrowed and must outlive the chat. Returns NULL when out of memory. */
 chat *chat_new(sio_server *srv, store *st, const chat_config *cfg);
 void chat_free(chat *c);
-/* Gives the chat the lws context its group-commit timer runs on; NULL
- * detaches it (cancelling the timer) before the context is destroyed. */
-void chat_attach(chat *c, struct lws_context *ctx);
 
 /* Delivers every message appended to the log past the delivered cursor,
  * whoever wrote it, to the sockets in its room, in log order. */

@@ -14,6 +14,7 @@
 #include "admin_ui.h"
 #include "bus.h"
 #include "chat.h"
+#include "clock_lws.h"
 #include "conformance.h"
 #include "contract.h"
 #include "eio.h"
@@ -519,6 +520,7 @@ int main(int argc, char **argv) {
     admin_ui *ui = NULL;
     adapter *bs = NULL;
     bus *bu = NULL;
+    clock_lws *clk = NULL;
     token_secret secret;
     heartbeat hb = {0};
     pruner pr = {0};
@@ -559,19 +561,21 @@ int main(int argc, char **argv) {
     }
     sio = sio_server_new(&o.sio);
     eio = sio ? eio_server_new(&o.eio, sio_eio_handlers(), sio) : NULL;
-    if (eio && o.conformance) {
+    clk = eio ? clock_lws_new() : NULL;
+    if (clk && o.conformance) {
         conformance_register(sio);
-    } else if (eio && !(bu = bus_open(o.db, NULL, err, sizeof err))) {
+    } else if (clk && !(bu = bus_open(o.db, NULL, err, sizeof err))) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "error", err, NULL);
         goto out;
-    } else if (eio && (bs = adapter_new(sio, st, bu))) {
+    } else if (clk && (bs = adapter_new(sio, st, bu))) {
         o.chat.adapter = bs;
         o.chat.bus = bu;
+        o.chat.clock = clock_lws_clock(clk);
         ch = chat_new(sio, st, &o.chat);
         adm = ch ? admin_new(sio, eio, st, bs, &secret) : NULL;
         ui = adm ? admin_ui_new(sio, eio, &secret) : NULL;
     }
-    if (!eio || (!o.conformance && !ui)) {
+    if (!clk || (!o.conformance && !ui)) {
         log_event(LOG_LEVEL_ERROR, "out of memory", NULL);
         goto out;
     }
@@ -622,10 +626,10 @@ int main(int argc, char **argv) {
         goto out;
     }
     eio_server_start(eio, context);
-    sio_server_attach(sio, context);
+    sio_server_attach(sio, clock_lws_clock(clk));
+    clock_lws_start(clk, context);
     listeners both = {ch, bs};
     if (ch) {
-        chat_attach(ch, context);
         admin_ui_attach(ui, context);
         admin_attach(adm, context);
         /* other processes' messages, control events and typing come from
@@ -663,8 +667,8 @@ out:
         bus_unlisten(bu);
         eio_server_stop(eio);
         sio_server_stop(sio);
+        clock_lws_stop(clk); /* the chat's, the bus's and presence's timers */
         if (ch) {
-            chat_attach(ch, NULL);
             admin_ui_attach(ui, NULL);
             admin_attach(adm, NULL);
         }
@@ -677,7 +681,8 @@ out:
     adapter_free(bs);
     bus_close(bu); /* after: what closed with the context could still publish */
     sio_server_free(sio);
-    admin_ui_free(ui); /* after: sockets closing above reach its observer */
+    admin_ui_free(ui);   /* after: sockets closing above reach its observer */
+    clock_lws_free(clk); /* after what has timers on it */
     wsmetrics_free();
     if (st && o.chat.process_id) store_process_unregister(st, o.chat.process_id);
     retention_free(pr.ret);

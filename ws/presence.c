@@ -29,6 +29,7 @@ typedef struct pkey {
 
 struct presence {
     presence_config cfg;
+    ws_timer timer;    /* the next interval's end */
     strmap keys;       /* name -> pkey */
     pkey *head, *tail; /* keys by due time: every interval has the same length */
 };
@@ -106,11 +107,11 @@ static pkey *key_start(presence *p, const presence_update *u, char *name) {
         key_free(k);
         return NULL;
     }
-    long long now = p->cfg.now_ms(p->cfg.ud);
+    long long now = ws_clock_now_ms(p->cfg.clock);
     k->due = now + p->cfg.interval_ms;
     bool was_idle = !p->head;
     append(p, k);
-    if (was_idle) p->cfg.arm(p->cfg.interval_ms, p->cfg.ud);
+    if (was_idle) ws_timer_schedule(&p->timer, p->cfg.interval_ms);
     return k;
 }
 
@@ -171,8 +172,11 @@ now:
     p->cfg.emit(u, p->cfg.ud);
 }
 
-void presence_run(presence *p) {
-    long long now = p->cfg.now_ms(p->cfg.ud);
+/* Ends the intervals due by now (emitting their net changes) and schedules
+ * the timer for the next one. */
+static void timer_due(void *ud) {
+    presence *p = ud;
+    long long now = ws_clock_now_ms(p->cfg.clock);
     while (p->head && p->head->due <= now) {
         pkey *k = p->head;
         p->head = k->next;
@@ -191,7 +195,7 @@ void presence_run(presence *p) {
             key_free(k);
         }
     }
-    if (p->head) p->cfg.arm(p->head->due - now, p->cfg.ud);
+    if (p->head) ws_timer_schedule(&p->timer, p->head->due - now);
 }
 
 size_t presence_key_count(const presence *p) {
@@ -199,9 +203,11 @@ size_t presence_key_count(const presence *p) {
 }
 
 presence *presence_new(const presence_config *cfg) {
+    if (cfg->interval_ms > 0 && !cfg->clock) return NULL;
     presence *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->cfg = *cfg;
+    if (cfg->clock) ws_timer_init(&p->timer, cfg->clock, timer_due, p);
     if (!p->cfg.max_pending) p->cfg.max_pending = PRESENCE_MAX_PENDING;
     if (!p->cfg.max_keys) p->cfg.max_keys = PRESENCE_MAX_KEYS;
     if (p->cfg.interval_ms < 0) p->cfg.interval_ms = 0;
@@ -210,6 +216,7 @@ presence *presence_new(const presence_config *cfg) {
 
 void presence_free(presence *p) {
     if (!p) return;
+    ws_timer_cancel(&p->timer);
     while (p->head) {
         pkey *k = p->head;
         p->head = k->next;

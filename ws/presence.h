@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "clock.h"
+
 /* Users whose change waits in one key's interval; a change of one more user
  * emits the oldest waiting user's net change at once and takes its place. */
 #define PRESENCE_MAX_PENDING 64
@@ -29,12 +31,10 @@ typedef struct presence_config {
     size_t max_keys;    /* keys held at once [PRESENCE_MAX_KEYS] */
     /* Broadcasts one update (the same as an uncoalesced change would). */
     void (*emit)(const presence_update *u, void *ud);
-    /* The current time in ms, monotonic. */
-    long long (*now_ms)(void *ud);
-    /* Asks for presence_run to be called in delay_ms (>= 0), replacing any
-     * earlier request. May be NULL when interval_ms is 0. */
-    void (*arm)(long long delay_ms, void *ud);
-    void *ud; /* passed to the three callbacks */
+    void *ud; /* passed to emit */
+    /* Intervals are timed and ended on it (borrowed, outlives the presence).
+     * May be NULL when interval_ms is 0. */
+    ws_clock *clock;
 } presence_config;
 
 /* Per key (namespace + room, or namespace alone): when the key is idle, a
@@ -50,18 +50,16 @@ typedef struct presence_config {
  * Everything runs on the caller's thread (chat-ws: the lws service loop). */
 typedef struct presence presence;
 
-/* cfg is copied. Returns NULL when out of memory. */
+/* cfg is copied. Returns NULL when out of memory, or when an interval has
+ * no clock. */
 presence *presence_new(const presence_config *cfg);
-/* Drops what is pending without emitting it. Accepts NULL. */
+/* Drops what is pending without emitting it, and cancels its timer. Accepts
+ * NULL. */
 void presence_free(presence *p);
 
 /* A change: emitted now (idle key, interval 0, out of memory, too many
  * keys) or held until the key's interval ends. */
 void presence_note(presence *p, const presence_update *u);
-
-/* Ends the intervals due by now (emitting their net changes) and arms the
- * timer for the next one. Called when the armed delay has passed. */
-void presence_run(presence *p);
 
 /* Keys held (each in an interval). */
 size_t presence_key_count(const presence *p);

@@ -122,7 +122,6 @@ struct sio_ack {
 struct sio_server {
     sio_config cfg;
     const sio_transport *tr; /* the transport's functions and the clock */
-    struct lws_context *ctx;
     sio_nsp_def *defs;
     strmap nsps; /* name -> live sio_nsp */
     sio_client *clients;
@@ -132,7 +131,7 @@ struct sio_server {
     strmap addrs;              /* client address -> addr_state */
     long long addrs_pruned_at; /* ms */
     uint64_t mark;
-    lws_sorted_usec_list_t tick;
+    ws_timer tick;    /* sio_server_tick's, once attached */
     sio_observer obs; /* operations' view: socket and room changes */
     void *obs_ud;
 };
@@ -1126,15 +1125,15 @@ void sio_server_tick(sio_server *srv) {
     }
 }
 
-static void tick(lws_sorted_usec_list_t *sul) {
-    sio_server *srv = lws_container_of(sul, sio_server, tick);
+static void tick(void *ud) {
+    sio_server *srv = ud;
     sio_server_tick(srv);
-    lws_sul_schedule(srv->ctx, 0, &srv->tick, tick, 250 * LWS_US_PER_MS);
+    ws_timer_schedule(&srv->tick, SIO_TICK_MS);
 }
 
-void sio_server_attach(sio_server *srv, struct lws_context *ctx) {
-    srv->ctx = ctx;
-    lws_sul_schedule(ctx, 0, &srv->tick, tick, 250 * LWS_US_PER_MS);
+void sio_server_attach(sio_server *srv, ws_clock *clock) {
+    ws_timer_init(&srv->tick, clock, tick, srv);
+    ws_timer_schedule(&srv->tick, SIO_TICK_MS);
 }
 
 static void free_handler(const char *key, void *value, void *ud) {
@@ -1161,9 +1160,7 @@ static void free_addr(const char *key, void *value, void *ud) {
 }
 
 void sio_server_stop(sio_server *srv) {
-    if (!srv || !srv->ctx) return;
-    lws_sul_cancel(&srv->tick);
-    srv->ctx = NULL;
+    if (srv) ws_timer_cancel(&srv->tick);
 }
 
 void sio_server_free(sio_server *srv) {

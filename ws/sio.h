@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "eio.h"
 #include "sio_packet.h"
 
@@ -105,13 +106,15 @@ extern const sio_transport sio_eio_transport;
 sio_server *sio_server_new(const sio_config *cfg);
 /* Replaces the transport (before any connection opens); tr is borrowed. */
 void sio_server_set_transport(sio_server *srv, const sio_transport *tr);
-/* Cancels the server's timer: call before destroying the lws context. */
+/* Cancels the server's timer. Accepts NULL. */
 void sio_server_stop(sio_server *srv);
 void sio_server_free(sio_server *srv);
 /* Engine.IO's handlers feeding this layer (ws/sio_eio.c); their ud is the sio_server. */
 const eio_handlers *sio_eio_handlers(void);
-/* Starts the server's timer (sio_server_tick every 250 ms) in ctx's loop. */
-void sio_server_attach(sio_server *srv, struct lws_context *ctx);
+/* How often the server's timer runs sio_server_tick. */
+#define SIO_TICK_MS 250
+/* Starts the server's timer on clock (borrowed; it outlives the server). */
+void sio_server_attach(sio_server *srv, ws_clock *clock);
 /* Times out server emits whose ack is late, transports that joined no
  * namespace in time and attachments that did not come in time, by the
  * transport's clock. The timer calls it; a test may call it directly. */

@@ -113,8 +113,14 @@ describe('typing is ephemeral: two processes', { skip: noPeers }, () => {
     const yuri = uniq('yuri');
     const x = await connect(`http://127.0.0.1:${stack.wsPorts[0]}`, { name: xena });
     const y = await connect(`http://127.0.0.1:${stack.wsPorts[1]}`, { name: yuri });
-    const out = await connect(`http://127.0.0.1:${stack.wsPorts[1]}`, { name: uniq('out') });
+    const outName = uniq('out');
+    const out = await connect(`http://127.0.0.1:${stack.wsPorts[1]}`, { name: outName });
     for (const s of [x, y]) await join(s, 'general');
+    // Presence is coalesced per process: out's `user connected`, right after
+    // yuri's on the same process, is written to the control log an interval
+    // later. Count the log once every presence event is in.
+    await x.rec.next('user joined', (j) => j.user === yuri);
+    await x.rec.next('user connected', (u) => u.user === outName);
     const control = (await diskState(stack.dbPath)).control;
     // A datagram a busy peer could not take is dropped, so send until one
     // arrives (the first normally does).

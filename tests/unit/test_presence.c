@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "fake_clock.h"
+
 /* A change noted at a time: "room" "" is the namespace key. */
 typedef struct step {
     long long at; /* ms */
@@ -135,52 +137,46 @@ static const pcase cases[] = {
 
 typedef struct fake {
     presence *p;
-    long long now;
-    long long armed_at; /* -1: not armed */
+    ws_clock *clock; /* on fake_clock_ms */
     char out[1024];
 } fake;
 
 static void fake_emit(const presence_update *u, void *ud) {
     fake *f = ud;
     size_t len = strlen(f->out);
-    snprintf(f->out + len, sizeof f->out - len, "%s%lld %s %c%s/%s", len ? "; " : "", f->now,
+    snprintf(f->out + len, sizeof f->out - len, "%s%lld %s %c%s/%s", len ? "; " : "", fake_clock_ms,
              u->room ? u->room : "-", u->on ? '+' : '-', u->user, u->sid);
     assert_string_equal(u->ns, "/");
 }
 
-static long long fake_now(void *ud) {
-    return ((fake *)ud)->now;
-}
-
-static void fake_arm(long long delay_ms, void *ud) {
-    fake *f = ud;
-    assert_true(delay_ms >= 0);
-    f->armed_at = f->now + delay_ms;
-}
-
-/* Moves the clock to t, firing the timer at each armed time on the way. */
+/* Moves the clock to t, ending the intervals due on the way. */
 static void advance(fake *f, long long t) {
-    while (f->armed_at >= 0 && f->armed_at <= t) {
-        f->now = f->armed_at;
-        f->armed_at = -1;
-        presence_run(f->p);
-    }
-    f->now = t;
+    fake_clock_advance(f->clock, t - fake_clock_ms);
+}
+
+static void fake_start(fake *f, presence_config *cfg) {
+    fake_clock_ms = 0;
+    f->clock = fake_clock_new();
+    cfg->clock = f->clock;
+    cfg->ud = f;
+    f->p = presence_new(cfg);
+    assert_non_null(f->p);
+}
+
+static void fake_stop(fake *f) {
+    presence_free(f->p);
+    assert_false(ws_clock_next(f->clock, NULL)); /* its timer went with it */
+    ws_clock_free(f->clock);
 }
 
 static void test_cases(void **state) {
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const pcase *c = &cases[i];
-        fake f = {.armed_at = -1};
-        presence_config cfg = {.interval_ms = c->interval_ms,
-                               .max_pending = c->max_pending,
-                               .emit = fake_emit,
-                               .now_ms = fake_now,
-                               .arm = fake_arm,
-                               .ud = &f};
-        f.p = presence_new(&cfg);
-        assert_non_null(f.p);
+        fake f = {0};
+        presence_config cfg = {
+            .interval_ms = c->interval_ms, .max_pending = c->max_pending, .emit = fake_emit};
+        fake_start(&f, &cfg);
         long long last = 0;
         for (size_t j = 0; j < MAX_STEPS && c->steps[j].user; j++) {
             const step *s = &c->steps[j];
@@ -194,8 +190,8 @@ static void test_cases(void **state) {
             fail_msg("%s:\n  got  %s\n  want %s", c->name, f.out, c->out);
         /* every key went idle and was freed; no timer is left armed */
         assert_int_equal(presence_key_count(f.p), 0);
-        assert_int_equal(f.armed_at, -1);
-        presence_free(f.p);
+        assert_false(ws_clock_next(f.clock, NULL));
+        fake_stop(&f);
     }
 }
 
@@ -208,14 +204,9 @@ static void count_only(const presence_update *u, void *ud) {
 /* Keys past max_keys are not held: their changes go out at once. */
 static void test_max_keys(void **state) {
     (void)state;
-    fake f = {.armed_at = -1};
-    presence_config cfg = {.interval_ms = 250,
-                           .max_keys = 2,
-                           .emit = count_only,
-                           .now_ms = fake_now,
-                           .arm = fake_arm,
-                           .ud = &f};
-    f.p = presence_new(&cfg);
+    fake f = {0};
+    presence_config cfg = {.interval_ms = 250, .max_keys = 2, .emit = count_only};
+    fake_start(&f, &cfg);
     count_emit = 0;
     const char *rooms[] = {"a", "b", "c"};
     for (int i = 0; i < 3; i++) {
@@ -226,17 +217,18 @@ static void test_max_keys(void **state) {
     }
     assert_int_equal(presence_key_count(f.p), 2);
     assert_int_equal(count_emit, 4); /* a and b: the join; c: both */
-    presence_free(f.p);              /* with changes pending: nothing leaks */
+    fake_stop(&f);                   /* with changes pending: nothing leaks */
     presence_free(NULL);
+    presence_config no_clock = {.interval_ms = 250, .emit = count_only};
+    assert_null(presence_new(&no_clock)); /* an interval needs a clock */
 }
 
 /* A long flood of one user in one room holds one entry and one key. */
 static void test_flood_is_bounded(void **state) {
     (void)state;
-    fake f = {.armed_at = -1};
-    presence_config cfg = {
-        .interval_ms = 250, .emit = count_only, .now_ms = fake_now, .arm = fake_arm, .ud = &f};
-    f.p = presence_new(&cfg);
+    fake f = {0};
+    presence_config cfg = {.interval_ms = 250, .emit = count_only};
+    fake_start(&f, &cfg);
     count_emit = 0;
     char sid[32], user[32];
     for (int i = 0; i < 100000; i++) {
@@ -252,7 +244,7 @@ static void test_flood_is_bounded(void **state) {
      * the end of an interval shows, two updates at most per interval */
     assert_true(count_emit <= 2 * (10000 / 250 + 2));
     assert_int_equal(presence_key_count(f.p), 0);
-    presence_free(f.p);
+    fake_stop(&f);
 }
 
 int main(void) {

@@ -17,67 +17,12 @@
 
 #include <cmocka.h>
 
-/* ---- the fake transport and clock ---------------------------------------- */
+#include "fake_transport.h"
 
-#define MAX_CONNS 4
-#define MAX_FRAMES 16
 #define MAX_LOG 16
 
-typedef struct fake_conn {
-    char peer[32];
-    char sid[8];
-    sio_client *client;
-    char *frames[MAX_FRAMES]; /* text frames as sent, binary ones as "bin:<bytes>" */
-    size_t nframes;
-    int close_status; /* 0 until closed */
-    bool open;
-} fake_conn;
-
-static fake_conn conns[MAX_CONNS];
-static long long clock_ms;
 static char *log_lines[MAX_LOG]; /* what the test's handlers saw */
 static size_t nlog;
-
-static int fake_send(void *tp, outbuf *o) {
-    fake_conn *f = tp;
-    if (f->close_status) return -1;
-    assert_true(f->nframes < MAX_FRAMES);
-    const char *p = (const char *)outbuf_payload(o);
-    char *s = malloc(o->len + 5);
-    assert_non_null(s);
-    size_t at = 0;
-    if (o->binary) at = (size_t)sprintf(s, "bin:");
-    memcpy(s + at, p, o->len);
-    s[at + o->len] = 0;
-    f->frames[f->nframes++] = s;
-    return 0;
-}
-
-static void fake_close(void *tp, int ws_status, const char *reason) {
-    (void)reason;
-    fake_conn *f = tp;
-    if (!f->close_status) f->close_status = ws_status;
-}
-
-static bool fake_can_send_volatile(const void *tp) {
-    return ((const fake_conn *)tp)->nframes == 0;
-}
-static const char *fake_peer(const void *tp) {
-    return ((const fake_conn *)tp)->peer;
-}
-static const char *fake_sid(const void *tp) {
-    return ((const fake_conn *)tp)->sid;
-}
-static const char *fake_name(const void *tp) {
-    (void)tp;
-    return "fake";
-}
-static long long fake_now(void) {
-    return clock_ms;
-}
-
-static const sio_transport fake = {
-    fake_send, fake_close, fake_can_send_volatile, fake_peer, fake_sid, fake_name, fake_now};
 
 static void logf_(const char *fmt, ...) {
     assert_true(nlog < MAX_LOG);
@@ -179,7 +124,7 @@ static sio_server *server_new(void) {
     sio_config cfg = {.connect_timeout_ms = 5000, .attachment_timeout_ms = 2000};
     sio_server *srv = sio_server_new(&cfg);
     assert_non_null(srv);
-    sio_server_set_transport(srv, &fake);
+    sio_server_set_transport(srv, &fake_transport);
     sio_nsp_def *root = sio_of(srv, "/");
     sio_on(root, "echo", on_echo, NULL);
     sio_on(root, "join", on_join, NULL);
@@ -382,25 +327,6 @@ static const scase cases[] = {
       {NOLOG, 0, NULL, 0}}},
 };
 
-/* '*' matches any run of characters but '"'. */
-static bool glob(const char *pat, const char *s) {
-    if (!*pat) return !*s;
-    if (*pat == '*') {
-        for (;; s++) {
-            if (glob(pat + 1, s)) return true;
-            if (!*s || *s == '"') return false;
-        }
-    }
-    return *pat == *s && glob(pat + 1, s + 1);
-}
-
-static char *pop_frame(fake_conn *f) {
-    if (f->nframes == 0) return NULL;
-    char *s = f->frames[0];
-    memmove(f->frames, f->frames + 1, --f->nframes * sizeof *f->frames);
-    return s;
-}
-
 static char *pop_log(void) {
     if (nlog == 0) return NULL;
     char *s = log_lines[0];
@@ -408,25 +334,16 @@ static char *pop_log(void) {
     return s;
 }
 
-static void gone(fake_conn *f, const char *reason) {
-    f->open = false;
-    sio_client_closed(f->client, reason);
-}
-
 static void run_case(const scase *k) {
     sio_server *srv = server_new();
-    memset(conns, 0, sizeof conns);
-    clock_ms = 1000000;
+    memset(fake_conns, 0, sizeof fake_conns);
+    fake_clock_ms = 1000000;
     for (const step *st = k->steps; st->op != END; st++) {
-        fake_conn *f = &conns[st->c];
+        fake_conn *f = &fake_conns[st->c];
         char *got;
         switch (st->op) {
         case OPEN:
-            snprintf(f->peer, sizeof f->peer, "%s", st->s);
-            snprintf(f->sid, sizeof f->sid, "sid%d", st->c);
-            f->client = sio_client_open(srv, f);
-            assert_non_null(f->client);
-            f->open = true;
+            fake_open(srv, st->c, st->s);
             break;
         case IN:
             assert_int_equal(sio_client_message(f->client, st->s, strlen(st->s), false), 0);
@@ -438,8 +355,8 @@ static void run_case(const scase *k) {
             assert_int_not_equal(sio_client_message(f->client, st->s, strlen(st->s), false), 0);
             break;
         case OUT:
-            got = pop_frame(f);
-            if (!got || !glob(st->s, got))
+            got = fake_pop_frame(f);
+            if (!got || !fake_glob(st->s, got))
                 fail_msg("%s: step %td: frame %s, expected %s", k->name, st - k->steps,
                          got ? got : "(none)", st->s);
             free(got);
@@ -449,7 +366,7 @@ static void run_case(const scase *k) {
                 fail_msg("%s: step %td: unexpected frame %s", k->name, st - k->steps, f->frames[0]);
             break;
         case TICK:
-            clock_ms += st->n;
+            fake_clock_ms += st->n;
             sio_server_tick(srv);
             break;
         case CLOSED:
@@ -458,11 +375,11 @@ static void run_case(const scase *k) {
                          f->close_status, st->n);
             break;
         case GONE:
-            gone(f, st->s);
+            fake_gone(f, st->s);
             break;
         case LOG:
             got = pop_log();
-            if (!got || !glob(st->s, got))
+            if (!got || !fake_glob(st->s, got))
                 fail_msg("%s: step %td: log %s, expected %s", k->name, st - k->steps,
                          got ? got : "(none)", st->s);
             free(got);
@@ -475,11 +392,7 @@ static void run_case(const scase *k) {
             break;
         }
     }
-    for (int i = 0; i < MAX_CONNS; i++) {
-        if (conns[i].open) gone(&conns[i], "test over");
-        while (conns[i].nframes)
-            free(pop_frame(&conns[i]));
-    }
+    fake_conns_reset();
     while (nlog)
         free(pop_log());
     assert_int_equal(sio_server_sockets(srv), 0);
@@ -497,23 +410,23 @@ static void test_cases(void **state) {
 static void test_volatile(void **state) {
     (void)state;
     sio_server *srv = server_new();
-    memset(conns, 0, sizeof conns);
+    memset(fake_conns, 0, sizeof fake_conns);
     for (int i = 0; i < 2; i++) {
-        snprintf(conns[i].peer, sizeof conns[i].peer, "10.0.0.%d", i);
-        conns[i].client = sio_client_open(srv, &conns[i]);
-        assert_int_equal(sio_client_message(conns[i].client, "0", 1, false), 0);
+        snprintf(fake_conns[i].peer, sizeof fake_conns[i].peer, "10.0.0.%d", i);
+        fake_conns[i].client = sio_client_open(srv, &fake_conns[i]);
+        assert_int_equal(sio_client_message(fake_conns[i].client, "0", 1, false), 0);
     }
-    free(pop_frame(&conns[0])); /* conns[1] keeps its CONNECT answer queued: busy */
+    free(fake_pop_frame(&fake_conns[0])); /* fake_conns[1] keeps its CONNECT answer queued: busy */
     sio_to to = {.is_volatile = true};
     assert_int_equal(sio_emit(sio_nsp_get(srv, "/"), &to, "typing", NULL), 1);
-    char *got = pop_frame(&conns[0]);
+    char *got = fake_pop_frame(&fake_conns[0]);
     assert_string_equal(got, "42[\"typing\"]");
     free(got);
-    assert_int_equal(conns[1].nframes, 1);
+    assert_int_equal(fake_conns[1].nframes, 1);
     for (int i = 0; i < 2; i++) {
-        sio_client_closed(conns[i].client, "test over");
-        while (conns[i].nframes)
-            free(pop_frame(&conns[i]));
+        sio_client_closed(fake_conns[i].client, "test over");
+        while (fake_conns[i].nframes)
+            free(fake_pop_frame(&fake_conns[i]));
     }
     while (nlog)
         free(pop_log());
