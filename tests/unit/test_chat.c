@@ -561,7 +561,7 @@ static void run_case(const ccase *k) {
     store *st;
     store_fixture_open(dir, path, sizeof path, &st);
     int64_t process_id;
-    assert_int_equal(store_process_register(st, 1, "test", &process_id), STORE_OK);
+    assert_int_equal(store_process_register(st, 1, "test", NULL, NULL, &process_id), STORE_OK);
     memset(caps, 0, sizeof caps);
     memset(fake_conns, 0, sizeof fake_conns);
     fake_clock_ms = 1000000;
