@@ -36,7 +36,7 @@ enum {
 /* The first character of a guest's display name ("~guest-1a2b3c"). No valid
  * user name starts with it, so no one can claim or impersonate a guest form. */
 #define CONTRACT_GUEST_MARK '~'
-/* The namespace of the admin's own Socket.IO handlers (ws/admin.c): no
+/* The namespace of the admin's own Socket.IO handlers (ws/chat/admin.c): no
  * workspace, room or chat socket may take it. */
 #define CONTRACT_ADMIN_NAMESPACE "/admin"
 

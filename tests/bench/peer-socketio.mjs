@@ -3,7 +3,7 @@
 //
 //   node tests/bench/peer-socketio.mjs PORT
 //
-// Same wire shapes as chat-ws (ws/chat.c) for what the bench uses, with no
+// Same wire shapes as chat-ws (ws/chat/chat.c) for what the bench uses, with no
 // database: `join` (ack {ok, room, members, missed}), `chat message`
 // ({room, text} -> io.to(room).emit('chat message', {id, room, user, text, ts},
 // offset) + ack {id, ts}), `create room` (ack), the presence broadcasts of the

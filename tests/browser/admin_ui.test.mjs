@@ -20,7 +20,7 @@ const skip = !chromiumPath()
     : false;
 const T = { timeout: 45000 };
 const WAIT = 10000;
-const NAMESPACE = '/socket.io-admin'; // ws/admin_ui.h ADMIN_UI_NAMESPACE
+const NAMESPACE = '/socket.io-admin'; // ws/chat/admin_ui.h ADMIN_UI_NAMESPACE
 
 let seq = 0;
 const unique = (p) => `${p}-${process.pid % 10000}-${++seq}`;

@@ -81,7 +81,7 @@ typedef struct sio_config {
 } sio_config;
 
 /* The transport under the server's clients: Engine.IO in the program
- * (sio_eio_transport, ws/sio_eio.c), a fake in the unit tests. Each function
+ * (sio_eio_transport, ws/socketio/sio_eio.c), a fake in the unit tests. Each function
  * takes the pointer a connection gave to sio_client_open(). */
 typedef struct sio_transport {
     /* Queues a frame (a new reference to o). -1 when it was not queued (the
@@ -109,7 +109,7 @@ void sio_server_set_transport(sio_server *srv, const sio_transport *tr);
 /* Cancels the server's timer. Accepts NULL. */
 void sio_server_stop(sio_server *srv);
 void sio_server_free(sio_server *srv);
-/* Engine.IO's handlers feeding this layer (ws/sio_eio.c); their ud is the sio_server. */
+/* Engine.IO's handlers feeding this layer (ws/socketio/sio_eio.c); their ud is the sio_server. */
 const eio_handlers *sio_eio_handlers(void);
 /* How often the server's timer runs sio_server_tick. */
 #define SIO_TICK_MS 250
