@@ -6,11 +6,11 @@
 // bystanders -- socket.io-client sockets connected through it all -- that
 // the server keeps serving everyone else.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { ack, api, closeAll, closeLive, connect, join, roomMessages, sleep, until } from './lib/client.mjs';
-import { bystanders, newRoom, uniq } from './lib/bystanders.mjs';
+import { describe, test } from 'node:test';
+import { ack, api, closeAll, connect, join, roomMessages, sleep, until } from './lib/client.mjs';
+import { abuseFixture, newRoom, uniq } from './lib/bystanders.mjs';
 import { OP, closePayload, frame, rawHttp, rawSession } from './lib/rawws.mjs';
-import { adminToken, startStack } from './lib/stack.mjs';
+import { adminToken } from './lib/stack.mjs';
 
 const T = { timeout: 30000 };
 const PAYLOAD = 4096;
@@ -18,16 +18,7 @@ const PING = 500;
 
 describe('bad input: WebSocket frames (raw, to a ws port)', () => {
   let stack, port, by;
-  before(async () => {
-    stack = await startStack({ wsArgs: ['--max-payload', PAYLOAD, '--ping-interval', PING, '--ping-timeout', PING] });
-    port = stack.wsPorts[0];
-    by = await bystanders(stack.url);
-  });
-  after(async () => {
-    await by?.close();
-    await closeLive();
-    await stack?.stop();
-  });
+  abuseFixture({ wsArgs: ['--max-payload', PAYLOAD, '--ping-interval', PING, '--ping-timeout', PING] }, (f) => ({ stack, port, by } = f));
 
   /* A connected raw session, the bytes written, then how it was closed. */
   async function outcome(write, ms = 3000) {
@@ -200,17 +191,8 @@ describe('bad input: WebSocket frames (raw, to a ws port)', () => {
 
 describe('bad input: Engine.IO and Socket.IO packets', () => {
   let stack, port, by;
-  before(async () => {
-    // maxPayload above 10^6 so that a million '[' reach the JSON decoder
-    stack = await startStack({ wsArgs: ['--max-payload', 2100000] });
-    port = stack.wsPorts[0];
-    by = await bystanders(stack.url);
-  });
-  after(async () => {
-    await by?.close();
-    await closeLive();
-    await stack?.stop();
-  });
+  // maxPayload above 10^6 so that a million '[' reach the JSON decoder
+  abuseFixture({ wsArgs: ['--max-payload', 2100000] }, (f) => ({ stack, port, by } = f));
 
   /* Sends packets (strings: text frames, Buffers: binary frames) on a
    * connected raw session and resolves to how it was closed. */
@@ -349,15 +331,7 @@ describe('bad input: Engine.IO and Socket.IO packets', () => {
 
 describe('bad input: chat events', () => {
   let stack, by;
-  before(async () => {
-    stack = await startStack();
-    by = await bystanders(stack.url);
-  });
-  after(async () => {
-    await by?.close();
-    await closeLive();
-    await stack?.stop();
-  });
+  abuseFixture({}, (f) => ({ stack, by } = f));
 
   test('room names: NUL, ../, 10 KB', T, async () => {
     const s = await connect(stack.url, { name: uniq('rooms') });
@@ -467,15 +441,7 @@ describe('bad input: chat events', () => {
 
 describe('bad input: HTTP and REST through nginx', () => {
   let stack, by;
-  before(async () => {
-    stack = await startStack();
-    by = await bystanders(stack.url);
-  });
-  after(async () => {
-    await by?.close();
-    await closeLive();
-    await stack?.stop();
-  });
+  abuseFixture({}, (f) => ({ stack, by } = f));
 
   const raw = (method, target, { headers = '', body } = {}) =>
     rawHttp(

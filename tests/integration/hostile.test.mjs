@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { ack, api, closeLive, connect, join, until } from './lib/client.mjs';
-import { bystanders, newRoom } from './lib/bystanders.mjs';
+import { ack, api, connect, join, until } from './lib/client.mjs';
+import { abuseFixture, newRoom } from './lib/bystanders.mjs';
 import { rawSession, rawUpgrade, rssKiB } from './lib/rawws.mjs';
-import { startStack, wsPids } from './lib/stack.mjs';
+import { wsPids } from './lib/stack.mjs';
 
 const T = { timeout: 60000 };
 
@@ -23,18 +23,9 @@ function heavyBinaryEvent(bytes) {
 
 describe('pending binary packets (issue 14.1)', () => {
   let stack, port, by;
-  before(async () => {
-    stack = await startStack({
-      wsArgs: ['--max-pending-bytes', 65536, '--max-pending-total', 200000, '--attachment-timeout', 800],
-    });
-    port = stack.wsPorts[0];
-    by = await bystanders(stack.url);
-  });
-  after(async () => {
-    await by?.close();
-    await closeLive();
-    await stack?.stop();
-  });
+  abuseFixture({
+    wsArgs: ['--max-pending-bytes', 65536, '--max-pending-total', 200000, '--attachment-timeout', 800],
+  }, (f) => ({ stack, port, by } = f));
 
   test('a packet whose parsed JSON passes --max-pending-bytes closes its connection (1009), though its wire size is under it', T, async () => {
     const c = await rawSession(port);
@@ -94,20 +85,11 @@ describe('pending binary packets (issue 14.1)', () => {
 
 describe('pending binary packets at the defaults: the reproduction of issue 14.1', () => {
   let stack, port, by;
-  before(async () => {
-    stack = await startStack({
-      wsArgs: ['--max-per-address', 1000],
-      // a small ASan quarantine, so that RSS follows what is really held
-      env: { ASAN_OPTIONS: 'detect_leaks=0:quarantine_size_mb=1:malloc_context_size=5' },
-    });
-    port = stack.wsPorts[0];
-    by = await bystanders(stack.url);
-  });
-  after(async () => {
-    await by?.close();
-    await closeLive();
-    await stack?.stop();
-  });
+  abuseFixture({
+    wsArgs: ['--max-per-address', 1000],
+    // a small ASan quarantine, so that RSS follows what is really held
+    env: { ASAN_OPTIONS: 'detect_leaks=0:quarantine_size_mb=1:malloc_context_size=5' },
+  }, (f) => ({ stack, port, by } = f));
 
   test('8 sessions each sending one ~1 MB "[[],[],...]" binary event are closed (1009); RSS stays bounded', T, async () => {
     const pid = wsPids(stack)[0];
@@ -129,17 +111,8 @@ describe('pending binary packets at the defaults: the reproduction of issue 14.1
 
 describe('connections per address and the descriptor limit (issue 14.6)', () => {
   let stack, port, by;
-  before(async () => {
-    // nginx: 4 connections to /socket.io/ per address (the bystanders hold 2)
-    stack = await startStack({ env: { SIO_CONN: '4' } });
-    port = stack.wsPorts[0];
-    by = await bystanders(stack.url);
-  });
-  after(async () => {
-    await by?.close();
-    await closeLive();
-    await stack?.stop();
-  });
+  // nginx: 4 connections to /socket.io/ per address (the bystanders hold 2)
+  abuseFixture({ env: { SIO_CONN: '4' } }, (f) => ({ stack, port, by } = f));
 
   test('chat-ws by default admits tens of sessions per address: the 65th of one address gets 403', T, async () => {
     const opened = [];
@@ -182,15 +155,7 @@ describe('connections per address and the descriptor limit (issue 14.6)', () => 
 
 describe('new sessions per second through nginx (issue 14.6)', () => {
   let stack, by;
-  before(async () => {
-    stack = await startStack({ env: { SIO_RATE: '1', SIO_BURST: '4' } });
-    by = await bystanders(stack.url);
-  });
-  after(async () => {
-    await by?.close();
-    await closeLive();
-    await stack?.stop();
-  });
+  abuseFixture({ env: { SIO_RATE: '1', SIO_BURST: '4' } }, (f) => ({ stack, by } = f));
 
   test('nginx limit_req on /socket.io/ handshakes: a burst of new sessions from one address gets 429; requests of existing sessions are not counted', T, async () => {
     const statuses = await Promise.all(
@@ -266,18 +231,11 @@ describe('connection state recovery requests (issue 14.3)', () => {
   let stack, port, by, roomName, roomId;
   const MAX_REPLAY = 5;
   const post = (text) => api(stack.url, `/api/rooms/${roomId}/messages`, { method: 'POST', json: { user: 'poster', text } });
+  abuseFixture({ wsArgs: ['--max-replay', MAX_REPLAY] }, (f) => ({ stack, port, by } = f));
   before(async () => {
-    stack = await startStack({ wsArgs: ['--max-replay', MAX_REPLAY] });
-    port = stack.wsPorts[0];
-    by = await bystanders(stack.url);
     const room = await newRoom(stack.url);
     roomName = room.name;
     roomId = room.id;
-  });
-  after(async () => {
-    await by?.close();
-    await closeLive();
-    await stack?.stop();
   });
 
   /* A raw session in the room, with messages before it (history) and while
@@ -375,15 +333,7 @@ async function makePrivate(stack, ns) {
 
 describe('private workspaces and token expiry (issue 14.10)', () => {
   let stack, by;
-  before(async () => {
-    stack = await startStack({ wsProcs: 2 });
-    by = await bystanders(stack.url);
-  });
-  after(async () => {
-    await by?.close();
-    await closeLive();
-    await stack?.stop();
-  });
+  abuseFixture({ wsProcs: 2 }, (f) => ({ stack, by } = f));
 
   test('making a workspace private evicts, on every process, the sockets whose token does not name it', T, async () => {
     const ns = `/evict-${process.pid % 10000}`;
@@ -429,16 +379,7 @@ describe('CONNECT/DISCONNECT budgets (issue 14.2)', () => {
   const RATE = 1; // events a second: nothing refills during a test
   const BURST = 20;
   const CONNECT_BURST = 40;
-  before(async () => {
-    stack = await startStack({ wsArgs: ['--rate', RATE, '--burst', BURST, '--connect-rate', 1, '--connect-burst', CONNECT_BURST] });
-    port = stack.wsPorts[0];
-    by = await bystanders(stack.url);
-  });
-  after(async () => {
-    await by?.close();
-    await closeLive();
-    await stack?.stop();
-  });
+  abuseFixture({ wsArgs: ['--rate', RATE, '--burst', BURST, '--connect-rate', 1, '--connect-burst', CONNECT_BURST] }, (f) => ({ stack, port, by } = f));
   const as = (addr) => ({ headers: { 'X-Forwarded-For': addr } });
 
   test('looping CONNECT/DISCONNECT on one transport spends its event bucket: CONNECT is refused, then the transport closes', T, async () => {
@@ -507,15 +448,7 @@ async function connectOutcome(url, ns, opts = {}) {
 
 describe('workspaces exist only when created (issue 14.4)', () => {
   let stack, by;
-  before(async () => {
-    stack = await startStack({ env: { OPEN_WORKSPACES: '0' } });
-    by = await bystanders(stack.url);
-  });
-  after(async () => {
-    await by?.close();
-    await closeLive();
-    await stack?.stop();
-  });
+  abuseFixture({ env: { OPEN_WORKSPACES: '0' } }, (f) => ({ stack, by } = f));
 
   test('a CONNECT to a workspace nobody created gets "Invalid namespace"; once the admin API made it, it is served', T, async () => {
     const ns = `/made-${process.pid % 10000}`;
@@ -537,16 +470,7 @@ describe('workspaces exist only when created (issue 14.4)', () => {
 
 describe('--open-workspaces: creation rate per address, total cap, memory (issue 14.4)', () => {
   let stack, port, by;
-  before(async () => {
-    stack = await startStack({ wsArgs: ['--max-workspaces', 3, '--workspace-rate', 2] });
-    port = stack.wsPorts[0];
-    by = await bystanders(stack.url);
-  });
-  after(async () => {
-    await by?.close();
-    await closeLive();
-    await stack?.stop();
-  });
+  abuseFixture({ wsArgs: ['--max-workspaces', 3, '--workspace-rate', 2] }, (f) => ({ stack, port, by } = f));
   const from = (addr) => ({ extraHeaders: { 'X-Forwarded-For': addr } });
   const direct = () => `http://127.0.0.1:${port}`;
 
@@ -578,17 +502,10 @@ describe('--open-workspaces: creation rate per address, total cap, memory (issue
 
 describe('write budgets per user and per address, shared by chat-ws and chat-fcgi (issue 14.7)', () => {
   let stack, port, by, room;
+  // user: 5 a minute, 8 a day; address: 30 a minute (both programs read it)
+  abuseFixture({ env: { CHAT_WRITE_BUDGET: '5/8/30/1000' } }, (f) => ({ stack, port, by } = f));
   before(async () => {
-    // user: 5 a minute, 8 a day; address: 30 a minute (both programs read it)
-    stack = await startStack({ env: { CHAT_WRITE_BUDGET: '5/8/30/1000' } });
-    port = stack.wsPorts[0];
-    by = await bystanders(stack.url);
     room = await newRoom(stack.url);
-  });
-  after(async () => {
-    await by?.close();
-    await closeLive();
-    await stack?.stop();
   });
   /* Budgets count in clock-aligned minutes: start a test well inside one. */
   const freshMinute = async () => {

@@ -8,10 +8,10 @@
 // timeout, ping timeouts (WebSocket and polling) and allowed Origins.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ack, api, closeAll, closeLive, connect, join, sleep, until, withTimeout } from './lib/client.mjs';
-import { bystanders, newRoom, uniq } from './lib/bystanders.mjs';
+import { ack, api, closeAll, connect, join, sleep, until, withTimeout } from './lib/client.mjs';
+import { abuseFixture, newRoom, uniq } from './lib/bystanders.mjs';
 import { OP, frame, rawHttp, rawSession, rawUpgrade, rssKiB } from './lib/rawws.mjs';
-import { startStack, wsPids } from './lib/stack.mjs';
+import { wsPids } from './lib/stack.mjs';
 
 const T = { timeout: 30000 };
 const EIO_WS = '/socket.io/?EIO=4&transport=websocket';
@@ -37,30 +37,21 @@ async function ackOf(c, packetWithId7, ms = 3000) {
 describe('limits: decoder, payload, rooms, rate, timeouts, origins', () => {
   let stack, port, by;
   const LIM = { payload: 2048, eventName: 16, args: 4, depth: 5, attachments: 2, rooms: 3, rate: 20, burst: 10, connectTimeout: 700, ping: 400 };
-  before(async () => {
-    stack = await startStack({
-      wsArgs: [
-        ['--max-payload', LIM.payload],
-        ['--max-event-name', LIM.eventName],
-        ['--max-args', LIM.args],
-        ['--max-depth', LIM.depth],
-        ['--max-attachments', LIM.attachments],
-        ['--max-rooms', LIM.rooms],
-        ['--rate', LIM.rate],
-        ['--burst', LIM.burst],
-        ['--connect-timeout', LIM.connectTimeout],
-        ['--ping-interval', LIM.ping],
-        ['--ping-timeout', LIM.ping],
-      ].flat(),
-    });
-    port = stack.wsPorts[0];
-    by = await bystanders(stack.url);
-  });
-  after(async () => {
-    await by?.close();
-    await closeLive();
-    await stack?.stop();
-  });
+  abuseFixture({
+    wsArgs: [
+      ['--max-payload', LIM.payload],
+      ['--max-event-name', LIM.eventName],
+      ['--max-args', LIM.args],
+      ['--max-depth', LIM.depth],
+      ['--max-attachments', LIM.attachments],
+      ['--max-rooms', LIM.rooms],
+      ['--rate', LIM.rate],
+      ['--burst', LIM.burst],
+      ['--connect-timeout', LIM.connectTimeout],
+      ['--ping-interval', LIM.ping],
+      ['--ping-timeout', LIM.ping],
+    ].flat(),
+  }, (f) => ({ stack, port, by } = f));
 
   test('max payload: a WebSocket message of max+1 bytes gets close 1009, max bytes is served', T, async () => {
     // exactly the limit: a rooms call padded with an ignored argument
@@ -312,16 +303,8 @@ describe('limits: connections per process and per client address', () => {
   let stack, port, by;
   const MAX_CONN = 6;
   const PER_ADDR = 2;
-  before(async () => {
-    stack = await startStack({ wsArgs: ['--max-connections', MAX_CONN, '--max-per-address', PER_ADDR] });
-    port = stack.wsPorts[0];
-    by = await bystanders(stack.url); // two sessions of 127.0.0.1 through nginx
-  });
-  after(async () => {
-    await by?.close();
-    await closeLive();
-    await stack?.stop();
-  });
+  // the bystanders: two sessions of 127.0.0.1 through nginx
+  abuseFixture({ wsArgs: ['--max-connections', MAX_CONN, '--max-per-address', PER_ADDR] }, (f) => ({ stack, port, by } = f));
 
   /* A raw session straight to the ws port as client address addr (the ws
    * process trusts X-Forwarded-For from a loopback peer, as from nginx). */
@@ -406,19 +389,11 @@ describe('limits: connections per process and per client address', () => {
 describe('limits: send queue of a slow reader, and memory', () => {
   let stack, by;
   const QUEUE = 256 * 1024;
-  before(async () => {
-    stack = await startStack({
-      wsArgs: ['--max-queue-bytes', QUEUE, '--rate', '0'],
-      // a small ASan quarantine, so that RSS follows what is really held
-      env: { ASAN_OPTIONS: 'detect_leaks=0:quarantine_size_mb=1:malloc_context_size=5' },
-    });
-    by = await bystanders(stack.url);
-  });
-  after(async () => {
-    await by?.close();
-    await closeLive();
-    await stack?.stop();
-  });
+  abuseFixture({
+    wsArgs: ['--max-queue-bytes', QUEUE, '--rate', '0'],
+    // a small ASan quarantine, so that RSS follows what is really held
+    env: { ASAN_OPTIONS: 'detect_leaks=0:quarantine_size_mb=1:malloc_context_size=5' },
+  }, (f) => ({ stack, by } = f));
 
   test('raw clients that never read (and a polling session that stops polling) while their room is flooded are disconnected; the ws process\'s memory stays bounded', T, async (t) => {
     const room = (await newRoom(stack.url)).name;

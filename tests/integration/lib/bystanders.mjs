@@ -8,7 +8,9 @@
 //   await by.check('after an unmasked frame');
 //   await by.close();
 import assert from 'node:assert/strict';
-import { ack, api, closeAll, connect, join } from './client.mjs';
+import { after, before } from 'node:test';
+import { ack, api, closeAll, closeLive, connect, join } from './client.mjs';
+import { startStack } from './stack.mjs';
 
 let seq = 0;
 export const uniq = (p) => `${p}-${process.pid % 10000}-${++seq}`;
@@ -46,4 +48,26 @@ export async function bystanders(url, opts = {}) {
     },
     close: () => closeAll(a, b),
   };
+}
+
+/**
+ * The fixture of a suite that abuses a server, registered inside describe():
+ * before its tests, a stack started with opts and two bystanders, handed to
+ * set({ stack, port, by }) (port: the first chat-ws's, for raw sessions);
+ * after them, the bystanders, the raw sessions left open and the stack closed.
+ * A suite's own before() hooks run after this one's.
+ */
+export function abuseFixture(opts, set) {
+  const f = {};
+  before(async () => {
+    f.stack = await startStack(opts);
+    f.port = f.stack.wsPorts[0];
+    f.by = await bystanders(f.stack.url);
+    set(f);
+  });
+  after(async () => {
+    await f.by?.close();
+    await closeLive();
+    await f.stack?.stop();
+  });
 }
