@@ -228,7 +228,8 @@ static struct {
     const char *path, *pub_path, *ns_prefix;
     int conns, namespaces, rooms_per_ns, concurrency, src_ips, http_pubs;
     double connect_timeout, hold, step, drain, half, keepup_p99_ms, storm_timeout;
-    int publishers; /* -1: all */
+    double refine_pct; /* bisect between the best and the first failing rate to this */
+    int publishers;    /* -1: all */
     double rates[64];
     int nrates;
     int pipeline;
@@ -1452,13 +1453,34 @@ static void phase_publish(void) {
     if (!opt.nrates) return;
     step_result best = {0};
     bool any = false;
+    double failed = 0;              /* the first rate that fell behind, 0: none */
+    int ready_before = ready_count; /* see --refine below */
     for (int i = 0; i < opt.nrates && !interrupted; i++) {
         step_result r = phase_step("step", opt.rates[i], opt.step);
         if (r.ok) {
             best = r;
             any = true;
         } else if (opt.stop_on_fail) {
+            failed = opt.rates[i];
             break;
+        }
+    }
+    /* --refine P: bisect (geometrically) between the best rate and the one
+     * that fell behind until they are within P% of each other, so the max
+     * is known to P% whatever the spacing of --rates. Not after a step that
+     * cost connections (a server drops a slow reader): the next would not
+     * measure the same thing. */
+    double lo = any ? best.rate : 0;
+    while (opt.refine_pct > 0 && any && failed > 0 && !interrupted && ready_count >= ready_before &&
+           failed > lo * (1 + opt.refine_pct / 100)) {
+        double mid = round(sqrt(lo * failed));
+        if (mid <= lo || mid >= failed) break;
+        step_result r = phase_step("step", mid, opt.step);
+        if (r.ok) {
+            best = r;
+            lo = mid;
+        } else {
+            failed = mid;
         }
     }
     jbuf j;
@@ -1466,6 +1488,7 @@ static void phase_publish(void) {
     json_num(&j, "max_rate", any ? best.rate : 0);
     json_num(&j, "max_deliveries_per_s", any ? best.deliveries_per_s : 0);
     json_num(&j, "p99_ms_at_max", any ? best.p99 : NAN);
+    json_num(&j, "first_failed_rate", failed > 0 ? failed : NAN);
     emit_json(&j);
     printf("# %s %s max: %.0f msg/s, %.0f deliveries/s kept up with\n", opt.target, opt.scenario,
            best.rate, best.deliveries_per_s);
@@ -1570,6 +1593,8 @@ static void usage(void) {
           "  --step S --drain S   step length (3), drain bound after a step (3)\n"
           "  --half S             then S seconds at half the best rate\n"
           "  --keepup-p99-ms X    a step keeps up when p99 <= X (100) and nothing is lost\n"
+          "  --refine P           then bisect between the best rate and the first that fell\n"
+          "                       behind until they are within P% (0: off)\n"
           "  --pipeline K         durable writes: K acks outstanding per publisher for --step S\n"
           "  --text-pad N         add N bytes to each message text\n"
           "  --storm kill|drop    then kill -9 the server (--kill-pid-file) or drop every "
@@ -1628,6 +1653,7 @@ int main(int argc, char **argv) {
         OPT_DRAIN,
         OPT_HALF,
         OPT_KEEPUP,
+        OPT_REFINE,
         OPT_PIPE,
         OPT_PAD,
         OPT_STORM,
@@ -1665,6 +1691,7 @@ int main(int argc, char **argv) {
         {"drain", 1, 0, OPT_DRAIN},
         {"half", 1, 0, OPT_HALF},
         {"keepup-p99-ms", 1, 0, OPT_KEEPUP},
+        {"refine", 1, 0, OPT_REFINE},
         {"pipeline", 1, 0, OPT_PIPE},
         {"text-pad", 1, 0, OPT_PAD},
         {"storm", 1, 0, OPT_STORM},
@@ -1764,6 +1791,10 @@ int main(int argc, char **argv) {
             break;
         case OPT_KEEPUP:
             opt.keepup_p99_ms = atof(optarg);
+            break;
+        case OPT_REFINE:
+            opt.refine_pct = atof(optarg);
+            if (opt.refine_pct < 0) die("bad --refine");
             break;
         case OPT_PIPE:
             opt.pipeline = atoi(optarg);

@@ -205,7 +205,9 @@ p(
   'All subscribers in one room (namespace `/`, room `general`; Nchan: one channel); client 0 also publishes ' +
     '`chat message` with ack (Nchan: HTTP POST on keep-alive connections). The rate steps up ' +
     `(${meta.quick === '1' ? 'quick sizes' : '2 s per step'}) until a step falls behind: a step keeps up when ` +
-    'nothing is lost, every ack came back and p99 ≤ 50 ms. Then a run at half the best rate. Latency is publish → ' +
+    'nothing is lost, every ack came back and p99 ≤ 50 ms; then steps bisect between the best rate and the first ' +
+    'that fell behind until the two are within 10% (the max is known to 10%: "max msg/s" shows both). ' +
+    'Then a run at half the best rate. Latency is publish → ' +
     'delivery at every subscriber (the sender included). CPU-s per million deliveries counts the server processes only.',
   '',
 );
@@ -218,7 +220,7 @@ p(
       return [
         NAMES[t],
         f(h?.conns_ready ?? steps[0]?.conns_ready),
-        f(m.max_rate),
+        f(m.max_rate) + (m.first_failed_rate ? ` (✗ ${f(m.first_failed_rate)})` : ''),
         f(m.max_deliveries_per_s) + sat(best),
         ms(m.p99_ms_at_max),
         h ? `${ms(h.lat_p50_ms)} / ${ms(h.lat_p99_ms)} / ${ms(h.lat_p999_ms)}${sat(h)}` : '–',

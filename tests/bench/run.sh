@@ -140,7 +140,7 @@ MAXCONN=$((NOFILE - 600)) # what one process can hold here (a connection is a de
 # --- sizes -----------------------------------------------------------------------------
 if [ "$QUICK" = 1 ]; then
 	IDLE_SIZES="1000" IDLE_NGINX=500 IDLE_PEER=1000
-	FAN_SUBS=100 FAN_RATES="100,200" FAN_STEP=1 FAN_HALF=1
+	FAN_SUBS=100 FAN_RATES="100,200" FAN_STEP=1 FAN_HALF=1 FAN_REFINE=0
 	MIX_CLIENTS=500 MIX_NGINX=300 MIX_INTERVAL=5 MIX_SECS=2
 	DUR_SECS=1 DUR_PIPE=64
 	REST_SECS=1
@@ -148,8 +148,8 @@ if [ "$QUICK" = 1 ]; then
 	HOLD=1
 else
 	IDLE_SIZES="10000 50000" IDLE_NGINX=3800 IDLE_PEER=10000
-	FAN_SUBS=1000 FAN_RATES="20,40,60,80,100,130,160,200,250,320,400,500,650,800,1000,1300,1600,2000,2500,3200"
-	FAN_STEP=2 FAN_HALF=5
+	FAN_SUBS=1000 FAN_RATES="10,20,30,40,50,60,80,100,125,160,200,250,320,400,500,650,800,1000,1300,1600,2000,2500,3200"
+	FAN_STEP=2 FAN_HALF=5 FAN_REFINE=10 # bisect to within 10% of the max rate
 	MIX_CLIENTS=10000 MIX_NGINX=3800 MIX_INTERVAL=5 MIX_SECS=15
 	DUR_SECS=6 DUR_PIPE=256
 	REST_SECS=8
@@ -165,13 +165,16 @@ full() { [ "$QUICK" = 0 ]; } # the parts the quick run leaves out
 # --- servers -----------------------------------------------------------------------------
 # Our stack as deployed: deploy/run.sh with its own RUN_DIR; one ws process.
 # Sets S_DIR S_PORT S_WS_PORT S_RUNNER; pid files ws-0.pid, nginx-worker.pid.
+# The generator is every client from 16 addresses: the per-address caps of
+# chat-ws (sessions, CONNECTs, workspaces created: one per 50 sockets here)
+# and of nginx are lifted, or they, not the server, would be measured.
 start_stack() { # name [chat-ws args...]
 	local name=$1
 	shift
 	S_DIR=$WORK/stack-$name
 	mkdir -p "$S_DIR"
 	S_PORT=$(pick_port) || die "no free port"
-	PORT=$S_PORT RUN_DIR=$S_DIR DB=$S_DIR/chat.db BIN_DIR=$BUILD WS_PROCS=1 WS_ARGS="--max-per-address 1000000 --connect-rate 0 $*" FCGI_WORKERS=2 \
+	PORT=$S_PORT RUN_DIR=$S_DIR DB=$S_DIR/chat.db BIN_DIR=$BUILD WS_PROCS=1 WS_ARGS="--max-per-address 1000000 --connect-rate 0 --workspace-rate 1000000 $*" FCGI_WORKERS=2 \
 		SIO_CONN=65000 SIO_RATE=100000 SIO_BURST=100000 CHAT_WRITE_BUDGET=0/0/0/0 \
 		TAIL_LOGS=0 RESTART_SEC=0.5 READY_TIMEOUT=30 WATCH_PID=$$ CHAT_SECRET_FILE=$S_DIR/secret \
 		setsid bash "$ROOT/deploy/run.sh" </dev/null >"$S_DIR/run.out" 2>&1 &
@@ -337,7 +340,7 @@ scenario_fanout() {
 	# --hold 3: let the presence of 1,000 joins (user connected / user joined,
 	# ~10^6 frames, sent alike by Socket.IO) drain before measuring fan-out
 	FAN_ARGS=(--conns "$FAN_SUBS" --publishers 1 --hold 3 --rates "$FAN_RATES" --step "$FAN_STEP" --drain 2 --half "$FAN_HALF"
-		--keepup-p99-ms 50 --concurrency 256)
+		--keepup-p99-ms 50 --refine "$FAN_REFINE" --concurrency 256)
 	start_stack fanout $NOLIMIT
 	lg ours-direct fanout --port "$S_WS_PORT" "${FAN_ARGS[@]}" --server "chat-ws=@$S_DIR/ws-0.pid"
 	stop_stack
