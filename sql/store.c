@@ -47,7 +47,9 @@ int store_open(store **out, const char *path, const store_options *opt, char *er
 }
 
 void store_close(store *st) {
-    if (st) st->ops->close(st);
+    if (!st) return;
+    store_batch_end(st);
+    st->ops->close(st);
 }
 
 const char *store_errmsg(const store *st) {
@@ -59,8 +61,23 @@ const char *store_errmsg(const store *st) {
 /* ---- transactions ----------------------------------------------------- */
 
 int store_begin(store *st) {
+    store_batch_end(st); /* its failure is its writes' own, not this transaction's */
     st->err[0] = '\0';
     return st->ops->begin(st);
+}
+
+int store_batch_begin(store *st) {
+    if (st->batch || st->ops->in_transaction(st)) return STORE_OK;
+    st->err[0] = '\0';
+    int rc = st->ops->begin(st);
+    st->batch = rc == STORE_OK;
+    return rc;
+}
+
+int store_batch_end(store *st) {
+    if (!st->batch) return STORE_OK;
+    st->batch = false;
+    return store_commit(st);
 }
 
 int store_commit(store *st) {
@@ -69,6 +86,7 @@ int store_commit(store *st) {
 }
 
 int store_rollback(store *st) {
+    st->batch = false;
     return st->ops->rollback(st);
 }
 
@@ -107,6 +125,12 @@ int store_room_find(store *st, const char *ns, const char *name, store_room *out
     return st->ops->room_find(st, ns, name, out);
 }
 
+int store_room_lookup(store *st, const char *ns, const char *name, store_room *out) {
+    st->err[0] = '\0';
+    return st->ops->room_lookup ? st->ops->room_lookup(st, ns, name, out)
+                                : st->ops->room_find(st, ns, name, out);
+}
+
 int store_room_id(store *st, const char *ns, const char *name, int64_t *id) {
     st->err[0] = '\0';
     return st->ops->room_id(st, ns, name, id);
@@ -126,7 +150,8 @@ int store_room_delete(store *st, int64_t id) {
 
 int store_namespace_ensure(store *st, const char *ns) {
     if (!store_valid_namespace(ns)) return STORE_INVALID;
-    int rc = store_room_find(st, ns, "general", NULL);
+    int64_t id;
+    int rc = store_room_id(st, ns, "general", &id);
     if (rc != STORE_NOTFOUND) return rc;
     rc = store_room_create(st, ns, "general", NULL);
     return rc == STORE_EXISTS ? STORE_OK : rc; /* another process made it first */

@@ -134,6 +134,14 @@ int64_t store_now_ms(void);
 int store_begin(store *st);
 int store_commit(store *st);
 int store_rollback(store *st);
+/* Batched writes, for a caller that commits once per event-loop turn:
+ * store_batch_begin() opens a transaction (nothing when one is open) that the
+ * single call writers join until store_batch_end() commits it. store_begin()
+ * and store_close() commit an open batch first, so explicit transactions work
+ * as before. A write of the batch is visible to other connections only after
+ * that commit, and the batch holds the write lock until then: end it soon. */
+int store_batch_begin(store *st);
+int store_batch_end(store *st);
 
 /* Rooms. store_room_create() makes room name (valid, trimmed by the caller) in
  * namespace ns; STORE_EXISTS when that name is taken there, STORE_LIMIT when
@@ -141,6 +149,8 @@ int store_rollback(store *st);
 int store_room_create(store *st, const char *ns, const char *name, store_room *out);
 int store_room_get(store *st, int64_t id, store_room *out);
 int store_room_find(store *st, const char *ns, const char *name, store_room *out);
+/* store_room_find() without the presence count (online is 0): for hot paths. */
+int store_room_lookup(store *st, const char *ns, const char *name, store_room *out);
 /* Only the id of room name in ns (no counts: cheap, for hot paths). */
 int store_room_id(store *st, const char *ns, const char *name, int64_t *id);
 /* Calls cb for the rooms of namespace ns with id > after, ordered by id, at

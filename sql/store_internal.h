@@ -16,6 +16,7 @@ typedef struct store_ops store_ops;
 struct store {
     const store_ops *ops;
     int max_rooms; /* rooms per namespace, > 0 */
+    bool batch;    /* the open transaction is store_batch_begin()'s */
     char err[256]; /* our own message when the failure is not the engine's */
 };
 
@@ -38,6 +39,8 @@ struct store_ops {
     int (*room_create)(store *st, const char *ns, const char *name, int64_t *id);
     int (*room_get)(store *st, int64_t id, store_room *out);
     int (*room_find)(store *st, const char *ns, const char *name, store_room *out);
+    /* room_find without the presence count (online 0); NULL: room_find */
+    int (*room_lookup)(store *st, const char *ns, const char *name, store_room *out);
     int (*room_id)(store *st, const char *ns, const char *name, int64_t *id);
     int (*rooms_list)(store *st, const char *ns, int64_t after, int limit, store_room_cb cb,
                       void *ctx);

@@ -245,6 +245,64 @@ static void test_group_commit_and_rollback(void **state) {
     assert_true(head1 > head0); /* AUTOINCREMENT: offsets never reused after the rollback */
 }
 
+/* ---- batched writes (store_batch_begin/end) ---------------------------- */
+
+static void save_session(store *st, const char *pid) {
+    store_session s = {.rooms = "[]", .data = "{}"};
+    snprintf(s.pid, sizeof s.pid, "%s", pid);
+    snprintf(s.sid, sizeof s.sid, "sid-%s", pid);
+    snprintf(s.ns, sizeof s.ns, "/");
+    snprintf(s.user, sizeof s.user, "ann");
+    assert_int_equal(store_session_save(st, &s), STORE_OK);
+}
+
+/* Whether the connection sees the session pid (committed, or its own). */
+static bool sees(store *st, const char *pid) {
+    store_session out;
+    int rc = store_session_load(st, pid, 60000, &out);
+    store_session_free(&out);
+    return rc == STORE_OK;
+}
+
+static void test_write_batch(void **state) {
+    fixture *f = *state;
+    char err[256];
+    store *other, *third;
+    assert_int_equal(store_open(&other, f->path, NULL, err, sizeof err), STORE_OK);
+    /* single writes join the batch: visible to others only at its end */
+    assert_int_equal(store_batch_begin(f->st), STORE_OK);
+    assert_int_equal(store_batch_begin(f->st), STORE_OK); /* already open: nothing */
+    save_session(f->st, "b1");
+    save_session(f->st, "b2");
+    assert_true(sees(f->st, "b1"));
+    assert_false(sees(other, "b1"));
+    assert_int_equal(store_batch_end(f->st), STORE_OK);
+    assert_true(sees(other, "b1") && sees(other, "b2"));
+    assert_int_equal(store_batch_end(f->st), STORE_OK); /* none open: nothing */
+    /* an explicit transaction commits the open batch first: its rollback
+     * does not take the batch's writes with it */
+    assert_int_equal(store_batch_begin(f->st), STORE_OK);
+    save_session(f->st, "b3");
+    assert_int_equal(store_begin(f->st), STORE_OK);
+    save_session(f->st, "b4");
+    assert_int_equal(store_rollback(f->st), STORE_OK);
+    assert_true(sees(other, "b3"));
+    assert_false(sees(other, "b4"));
+    assert_int_equal(store_batch_end(f->st), STORE_OK);
+    /* a rollback ends an open batch too; closing commits one */
+    assert_int_equal(store_batch_begin(f->st), STORE_OK);
+    save_session(f->st, "b5");
+    assert_int_equal(store_rollback(f->st), STORE_OK);
+    assert_int_equal(store_batch_end(f->st), STORE_OK);
+    assert_false(sees(other, "b5"));
+    assert_int_equal(store_open(&third, f->path, NULL, err, sizeof err), STORE_OK);
+    assert_int_equal(store_batch_begin(third), STORE_OK);
+    save_session(third, "b6");
+    store_close(third);
+    assert_true(sees(other, "b6"));
+    store_close(other);
+}
+
 /* ---- presence, processes, sessions, cursors --------------------------- */
 
 static int count_user(const char *u, void *ud) {
@@ -398,6 +456,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_write_budgets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rooms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rooms_pages_and_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_claims, setup, teardown),
         cmocka_unit_test_setup_teardown(test_messages, setup, teardown),

@@ -65,23 +65,33 @@ static json_t *serialize(const sio_socket *s) {
 
 /* ---- the observer: live changes --------------------------------------- */
 
+/* Whether a UI socket is connected here: without one, the observers build
+ * nothing (they run on every connect, join, leave and disconnect). */
+static bool watched(const admin_ui *ui) {
+    sio_nsp *nsp = sio_nsp_get(ui->srv, ADMIN_UI_NAMESPACE);
+    return nsp && sio_nsp_size(nsp) > 0;
+}
+
 static void on_connected(sio_socket *s, void *ud) {
-    to_ui(ud, "socket_connected", json_pack("[o,o]", serialize(s), now_date()));
+    if (watched(ud)) to_ui(ud, "socket_connected", json_pack("[o,o]", serialize(s), now_date()));
 }
 
 static void on_disconnected(sio_socket *s, const char *reason, void *ud) {
+    if (!watched(ud)) return;
     to_ui(ud, "socket_disconnected",
           json_pack("[s,s,s,o]", sio_nsp_name(sio_socket_nsp(s)), sio_socket_id(s), reason,
                     now_date()));
 }
 
 static void on_joined(sio_socket *s, const char *room, void *ud) {
+    if (!watched(ud)) return;
     to_ui(ud, "room_joined",
           json_pack("[s,s,s,o]", sio_nsp_name(sio_socket_nsp(s)), room, sio_socket_id(s),
                     now_date()));
 }
 
 static void on_left(sio_socket *s, const char *room, void *ud) {
+    if (!watched(ud)) return;
     to_ui(ud, "room_left",
           json_pack("[s,s,s,o]", sio_nsp_name(sio_socket_nsp(s)), room, sio_socket_id(s),
                     now_date()));

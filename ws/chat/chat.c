@@ -28,7 +28,7 @@
 typedef struct chat_user {
     char name[CONTRACT_USER_NAME_BUF];
     bool named;            /* an owned name (auth.name with its credential): cursors apply */
-    char credential[1024]; /* a fresh user token for the session event, or "" */
+    char *credential;      /* a fresh user token for the session event, or NULL */
     int64_t replayed_upto; /* live delivery skips ids <= this: recovery sent them */
     int64_t floor;         /* the log offset this session was first served from: a
                               recovery never replays from before it */
@@ -62,6 +62,9 @@ struct chat {
     ws_timer expiry;       /* re-checks tokens of private workspaces' sockets */
     strmap creators;       /* client address -> creator: workspace creations */
     presence *presence;    /* coalesces user joined/left/connected/disconnected */
+    ws_timer writes;       /* commits the loop turn's presence/session writes */
+    bool writes_open;
+    long long writes_since; /* ms: when the open batch began */
 };
 
 int64_t chat_cursor(const chat *c) {
@@ -144,6 +147,54 @@ static void presence_changed(chat *c, sio_socket *s, const char *room, bool on) 
     presence_update pu = {sio_nsp_name(sio_socket_nsp(s)), room, user_of(s)->name, sio_socket_id(s),
                           on};
     presence_note(c->presence, &pu);
+}
+
+/* ---- batched writes ---------------------------------------------------- */
+
+/* The longest a batch of presence/session writes holds the database's write
+ * lock: past it the next write commits it and opens another, so that other
+ * processes' writers (chat-fcgi, the other chat-ws) wait at most about this
+ * long even when one loop turn serves a storm of connects. */
+#define CHAT_WRITES_MAX_MS 20
+
+static void writes_commit(chat *c) {
+    if (store_batch_end(c->st))
+        log_event(LOG_LEVEL_WARN, "chat: presence and session writes failed", "error",
+                  store_errmsg(c->st), NULL);
+}
+
+static void writes_due(void *ud) {
+    chat *c = ud;
+    c->writes_open = false;
+    writes_commit(c);
+}
+
+/* The presence rows, sessions and cursors written by connects, joins, leaves
+ * and disconnects of one loop turn go in one transaction (store_batch_begin),
+ * committed when the turn ends: a connect storm pays one commit per turn, not
+ * several per socket (and one per CHAT_WRITES_MAX_MS when a turn lasts
+ * longer). An explicit transaction (the group commit, the bus) commits the
+ * batch first; the next write here opens another. Without a loop (or when
+ * the database is busy) each write commits alone, as before. */
+static void writes_batch(chat *c) {
+    long long now = ws_clock_now_ms(c->cfg.clock);
+    if (c->writes_open) {
+        if (now - c->writes_since >= CHAT_WRITES_MAX_MS) {
+            writes_commit(c);
+            c->writes_since = now;
+        }
+        /* nothing when the batch is open; else (committed above, or by an
+         * explicit transaction) another, which the pending timer commits */
+        store_batch_begin(c->st);
+        return;
+    }
+    if (store_batch_begin(c->st)) return;   /* busy: each write commits alone */
+    if (ws_timer_schedule(&c->writes, 0)) { /* the loop is going away */
+        writes_commit(c);
+        return;
+    }
+    c->writes_open = true;
+    c->writes_since = now;
 }
 
 /* ---- sessions --------------------------------------------------------- */
@@ -461,10 +512,11 @@ static void on_join(sio_socket *s, sio_event *ev, void *ud) {
     if (!name) return ack_error(ev->ack, "expected a room name");
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
     store_room r;
-    int rc = store_room_find(c->st, ns, name, &r);
+    int rc = store_room_lookup(c->st, ns, name, &r);
     if (rc) return ack_store_error(ev->ack, rc, "room");
     int joined = sio_join(s, r.name);
     if (joined < 0) return ack_error(ev->ack, "too many rooms");
+    writes_batch(c);
     if (store_presence_add(c->st, c->cfg.process_id, sio_socket_id(s), r.id, u->name))
         log_event(LOG_LEVEL_WARN, "chat: presence add failed", "error", store_errmsg(c->st), NULL);
     if (joined == 0) session_save(c, s);
@@ -501,6 +553,7 @@ static void on_leave(sio_socket *s, sio_event *ev, void *ud) {
     const char *name = room_arg(ev);
     if (!name) return ack_error(ev->ack, "expected a room name");
     if (!sio_in_room(s, name)) return ack_error(ev->ack, "not in that room");
+    writes_batch(c);
     leave_room(c, s, name, true);
     sio_leave(s, name);
     session_save(c, s);
@@ -691,7 +744,10 @@ static int workspace_admit(sio_socket *s, json_t *auth, char *err, size_t errlen
 
 static void user_free(void *p) {
     chat_user *u = p;
-    if (u) json_decref(u->replay);
+    if (u) {
+        json_decref(u->replay);
+        free(u->credential);
+    }
     free(u);
 }
 
@@ -735,9 +791,8 @@ static int own_name(chat *c, chat_user *u, json_t *auth, char *err, size_t errle
             ttl = had.exp - now;
         char *fresh =
             ttl > 0 ? token_issue(c->cfg.secret, false, had.workspace, u->name, ttl) : NULL;
-        if (fresh && strlen(fresh) < sizeof u->credential)
-            snprintf(u->credential, sizeof u->credential, "%s", fresh);
-        free(fresh);
+        free(u->credential);
+        u->credential = fresh; /* until the session event; NULL: none */
     }
     u->named = true;
     return 0;
@@ -770,6 +825,7 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
     const char *why = NULL;
     if (token && token_verify(c->cfg.secret, token, &u->claims, &why) == 0) u->has_token = true;
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
+    writes_batch(c);
     if (store_namespace_ensure(c->st, ns)) {
         snprintf(err, errlen, "storage unavailable");
         return -1;
@@ -875,6 +931,7 @@ static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud
     chat *c = ud;
     store_session ss;
     if (store_session_load(c->st, pid, c->cfg.recovery_window_ms, &ss)) return false;
+    writes_batch(c);
     if (store_session_delete(c->st, pid))
         log_event(LOG_LEVEL_WARN, "chat: session delete failed", "error", store_errmsg(c->st),
                   NULL);
@@ -907,7 +964,7 @@ static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud
         json_array_foreach(rooms, i, v) {
             store_room r;
             const char *room = sio_str(v);
-            if (!room || store_room_find(c->st, ss.ns, room, &r) != STORE_OK)
+            if (!room || store_room_lookup(c->st, ss.ns, room, &r) != STORE_OK)
                 continue; /* the room was deleted meanwhile */
             if (r.pruned_upto > from) u->truncated = true;
             if (sio_join(s, room) == 0)
@@ -932,6 +989,7 @@ static void on_connection(sio_socket *s, void *ud) {
         replay_missed(s);
     } else {
         u->floor = c->cursor; /* what the greeting below tells the client */
+        writes_batch(c);
         session_save(c, s);
     }
     /* A greeting that carries the current offset, so that a client that
@@ -940,10 +998,11 @@ static void on_connection(sio_socket *s, void *ud) {
                               "namespace", ns, "recovered", sio_socket_recovered(s));
     /* recovered, but retention deleted some of what it missed */
     if (hello && u->truncated) json_object_set_new(hello, "truncated", json_true());
-    if (hello && u->credential[0]) { /* the user's credential: to this socket only, never logged */
+    if (hello && u->credential) { /* the user's credential: to this socket only, never logged */
         json_object_set_new(hello, "token", json_string(u->credential));
-        u->credential[0] = '\0';
     }
+    free(u->credential);
+    u->credential = NULL;
     json_t *args = with_offset(hello, c->cursor);
     sio_emit_socket(s, "session", args);
     json_decref(args);
@@ -953,6 +1012,7 @@ static void on_connection(sio_socket *s, void *ud) {
 static void on_disconnecting(sio_socket *s, const char *reason, void *ud) {
     chat *c = ud;
     (void)reason;
+    writes_batch(c);
     for (size_t i = 0; i < sio_socket_room_count(s); i++)
         leave_room(c, s, sio_socket_room_at(s, i), true);
     session_save(c, s); /* the recovery window starts now */
@@ -960,6 +1020,7 @@ static void on_disconnecting(sio_socket *s, const char *reason, void *ud) {
 
 static void on_disconnect(sio_socket *s, const char *reason, void *ud) {
     chat *c = ud;
+    writes_batch(c);
     store_presence_remove_sid(c->st, sio_socket_id(s));
     log_event(LOG_LEVEL_INFO, "user disconnected", "sid", sio_socket_id(s), "user",
               user_of(s)->name, "reason", reason, NULL);
@@ -1024,6 +1085,7 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     if (store_log_head(st, &c->cursor)) c->cursor = 0;
     ws_timer_init(&c->flush, cfg->clock, flush, c);
     ws_timer_init(&c->expiry, cfg->clock, expiry_tick, c);
+    ws_timer_init(&c->writes, cfg->clock, writes_due, c);
     presence_config pc = {.interval_ms = cfg->presence_interval_ms,
                           .emit = presence_emit,
                           .ud = c,
@@ -1045,6 +1107,10 @@ void chat_free(chat *c) {
     if (!c) return;
     ws_timer_cancel(&c->flush); /* what waits is dropped */
     ws_timer_cancel(&c->expiry);
+    if (c->writes_open) { /* committed now, not by its timer */
+        ws_timer_cancel(&c->writes);
+        writes_due(c);
+    }
     strmap_each(&c->creators, free_creator, NULL);
     strmap_clear(&c->creators);
     presence_free(c->presence);

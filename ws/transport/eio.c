@@ -100,9 +100,13 @@ eio_pss *eio_pss_of(struct lws *wsi) {
 
 /* ---- sending ---------------------------------------------------------- */
 
+/* Entries of a connection's send ring when it is first needed; grown by
+ * doubling, and given back when a bigger ring empties. */
+#define EIO_RING_MIN 8
+
 static int ring_push(eio_conn *c, outbuf *o) {
     if (c->count == c->ring_cap) {
-        size_t cap = c->ring_cap ? c->ring_cap * 2 : 8;
+        size_t cap = c->ring_cap ? c->ring_cap * 2 : EIO_RING_MIN;
         outbuf **ring = malloc(cap * sizeof *ring);
         if (!ring) return -1;
         for (size_t i = 0; i < c->count; i++)
@@ -123,6 +127,12 @@ outbuf *eio_ring_pop(eio_conn *c) {
     c->head = (c->head + 1) % c->ring_cap;
     c->count--;
     c->queued_bytes -= o->len;
+    if (!c->count && c->ring_cap > EIO_RING_MIN) {
+        /* a burst grew it: an idle connection keeps no more than the minimum */
+        free(c->ring);
+        c->ring = NULL;
+        c->ring_cap = c->head = 0;
+    }
     return o;
 }
 

@@ -159,8 +159,9 @@ int eio_ws_receive(struct lws *wsi, eio_pss *ps, const char *in, size_t len) {
     c->rx_len = 0;
     if (c->probe == wsi) return on_probe_packet(wsi, ps, c->rx, n);
     eio_on_packet(c, c->rx, n, c->rx_binary);
-    /* Keep a small buffer for the next message, give back a big one. */
-    if (!c->closing && c->rx_cap > 64 * 1024) {
+    /* An idle connection holds no receive buffer: the next message
+     * allocates one (closing: eio frees it with the connection). */
+    if (!c->closing) {
         free(c->rx);
         c->rx = NULL;
         c->rx_cap = 0;
