@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* How it works.
@@ -51,6 +52,27 @@
 #define LOCAL_READ_BURST 64
 /* Fields of a message on the wire. */
 #define LOCAL_MESSAGE_FIELDS 8
+/* The peers' names are read from the directory again when its mtime moves,
+ * and at least this often (ms): a directory's mtime comes from a coarse
+ * clock, so two changes within one tick can leave it equal. */
+#define LOCAL_PEERS_RESCAN_MS 1000
+/* A scan this close (ms) to the directory's last change may have raced a
+ * second change in the same tick: the next send scans again. */
+#define LOCAL_PEERS_SETTLE_MS 100
+/* Peers cached at most; past it, every send reads the directory. */
+#define LOCAL_PEERS_MAX 256
+
+/* The other processes' socket names, as last read from the directory: a
+ * publish costs one stat() instead of reading the directory, and nothing
+ * more when a process is alone. */
+typedef struct peer_cache {
+    char names[LOCAL_PEERS_MAX][24];
+    size_t n;
+    bool valid, overflow;
+    struct timespec mtime; /* the directory's when it was read */
+    long long read_ms;     /* CLOCK_MONOTONIC ms of that read */
+    bool unsettled;        /* read within LOCAL_PEERS_SETTLE_MS of a change */
+} peer_cache;
 
 typedef struct local_bus {
     bus base;
@@ -63,6 +85,7 @@ typedef struct local_bus {
     int ino_fd;                           /* inotify watching notify; -1 */
     struct lws *ino_wsi;
     char *buf; /* LOCAL_DATAGRAM_MAX + 1 bytes: encoding and receiving */
+    peer_cache *peers;
 } local_bus;
 
 static local_bus *local_of(bus *b) {
@@ -97,28 +120,73 @@ static void write_notify(const local_bus *l) {
     if (fd >= 0) close(fd);
 }
 
+static long long ms_of(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Brings the cache up to date with the directory. Returns 0, or -1 when it
+ * cannot be read (the cache is then empty and invalid). */
+static int peers_refresh(local_bus *l) {
+    peer_cache *c = l->peers;
+    struct stat sb;
+    if (stat(l->dir, &sb)) {
+        c->valid = false;
+        c->n = 0;
+        return errno == ENOENT ? 0 : -1; /* ENOENT: no listener ever ran */
+    }
+    long long now = ms_of(CLOCK_MONOTONIC);
+    if (c->valid && !c->overflow && !c->unsettled && sb.st_mtim.tv_sec == c->mtime.tv_sec &&
+        sb.st_mtim.tv_nsec == c->mtime.tv_nsec && now - c->read_ms < LOCAL_PEERS_RESCAN_MS)
+        return 0;
+    DIR *d = opendir(l->dir);
+    c->valid = false;
+    c->n = 0;
+    if (!d) return errno == ENOENT ? 0 : -1;
+    c->overflow = false;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!is_peer_name(e->d_name) || !strcmp(e->d_name, l->self) ||
+            strlen(e->d_name) >= sizeof c->names[0])
+            continue;
+        if (c->n == LOCAL_PEERS_MAX) {
+            c->overflow = true;
+            break;
+        }
+        strcpy(c->names[c->n++], e->d_name);
+    }
+    closedir(d);
+    long long changed_ms = (long long)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
+    c->unsettled = ms_of(CLOCK_REALTIME) - changed_ms < LOCAL_PEERS_SETTLE_MS;
+    c->mtime = sb.st_mtim;
+    c->read_ms = now;
+    c->valid = true;
+    return 0;
+}
+
 /* Sends data to every other bound socket in the directory. Returns 0 when
  * each took it (or there is none), -1 when some could not. The socket of a
  * dead process (nobody bound: ECONNREFUSED) is unlinked. */
 static int send_all(local_bus *l, const char *data, size_t len) {
-    if (l->fd < 0) return -1;
-    DIR *d = opendir(l->dir);
-    if (!d) return errno == ENOENT ? 0 : -1; /* ENOENT: no listener ever ran */
+    if (l->fd < 0 || peers_refresh(l)) return -1;
+    peer_cache *c = l->peers;
     int rc = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
+    bool gone = false;
+    for (size_t i = 0; i < c->n; i++) {
         struct sockaddr_un a;
-        if (!is_peer_name(e->d_name) || !strcmp(e->d_name, l->self) || peer_addr(l, e->d_name, &a))
-            continue;
+        if (peer_addr(l, c->names[i], &a)) continue;
         if (sendto(l->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a,
                    sizeof a) == (ssize_t)len)
             continue;
-        if (errno == ECONNREFUSED || errno == ENOENT)
+        if (errno == ECONNREFUSED || errno == ENOENT) {
             unlink(a.sun_path); /* its process died */
-        else
+            gone = true;
+        } else {
             rc = -1; /* EAGAIN / ENOBUFS: a slow peer misses this one */
+        }
     }
-    closedir(d);
+    if (gone) c->valid = false;
     return rc;
 }
 
@@ -373,7 +441,8 @@ static int local_listen(bus *b, struct lws_vhost *vh) {
 static bus *local_open(const char *db, const bus_options *opt, char *err, size_t errlen) {
     (void)opt; /* the db path names this bus */
     local_bus *l = calloc(1, sizeof *l);
-    if (!l || !(l->buf = malloc(LOCAL_DATAGRAM_MAX + 1))) {
+    if (!l || !(l->buf = malloc(LOCAL_DATAGRAM_MAX + 1)) ||
+        !(l->peers = calloc(1, sizeof *l->peers))) {
         snprintf(err, errlen, "bus: out of memory");
         goto fail;
     }
@@ -391,7 +460,7 @@ static bus *local_open(const char *db, const bus_options *opt, char *err, size_t
     }
     return &l->base;
 fail:
-    if (l) free(l->buf);
+    if (l) free(l->buf), free(l->peers);
     free(l);
     return NULL;
 }
@@ -414,6 +483,7 @@ static void local_close(bus *b) {
     release(l->sock_wsi, l->fd);
     release(l->ino_wsi, l->ino_fd);
     free(l->buf);
+    free(l->peers);
     free(l);
 }
 
