@@ -11,6 +11,10 @@
 // `user left` / `user disconnected`), namespaces "/" and /<workspace>, and
 // Socket.IO's own connection state recovery. PEER_PRESENCE=0 turns the
 // presence broadcasts off. Prints "listening PORT" when ready; SIGTERM stops it.
+//
+// PEER_PG_URL=postgresql://... makes it one node of several: broadcasts cross
+// the nodes through @socket.io/postgres-adapter (NOTIFY) on that database.
+// That adapter has no connection state recovery, so it is off then.
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
 
@@ -25,8 +29,19 @@ const io = new Server(http, {
   serveClient: false,
   perMessageDeflate: false,
   maxHttpBufferSize: 1e6,
-  connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: true },
+  ...(process.env.PEER_PG_URL
+    ? {}
+    : { connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: true } }),
 });
+if (process.env.PEER_PG_URL) {
+  const { default: pg } = await import('pg');
+  const { createAdapter } = await import('@socket.io/postgres-adapter');
+  const pool = new pg.Pool({ connectionString: process.env.PEER_PG_URL, max: 4 });
+  await pool.query(
+    'CREATE TABLE IF NOT EXISTS socket_io_attachments (id bigserial UNIQUE, created_at timestamptz DEFAULT NOW(), payload bytea)',
+  );
+  io.adapter(createAdapter(pool));
+}
 
 let nextId = 1;
 
