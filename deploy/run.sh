@@ -318,11 +318,9 @@ unset token
 [ -t 1 ] && log "Ctrl-C stops it"
 
 # --- supervise ----------------------------------------------------------------------
+. "$(dirname "${BASH_SOURCE[0]}")/supervise.sh"
 while :; do
-	died=''
-	wait -n -p died 2>/dev/null # no "Killed" job notices: logged below
-	status=$?
-	[ -n "$died" ] || continue # a trapped signal interrupted the wait
+	supervise_next || continue
 	name=${NAME_OF[$died]:-}
 	unset "NAME_OF[$died]"
 	case "$name" in

@@ -231,11 +231,9 @@ unset token
 log "ready at http://127.0.0.1:$PORT/ (nodes $(tr '\n' ' ' <"$RUN_DIR/nodes")| fcgi on ${FCGI_PORTS[*]})"
 
 # --- supervise -----------------------------------------------------------------------
+. "$ROOT/deploy/supervise.sh"
 while :; do
-	died=''
-	wait -n -p died 2>/dev/null
-	status=$?
-	[ -n "$died" ] || continue
+	supervise_next || continue
 	name=${NAME_OF[$died]:-}
 	unset "NAME_OF[$died]"
 	case "$name" in

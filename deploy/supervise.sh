@@ -1,0 +1,28 @@
+# supervise.sh -- sourced by deploy/run.sh and deploy/multinode/run-local.sh:
+# how a runner learns which of its children died.
+#
+#   supervise_next   waits until a child listed in NAME_OF (pid -> name) is
+#                    gone; sets `died` (its pid) and `status` (its exit status).
+#                    Returns 1 after a pause of 0.2 s with nobody gone (a
+#                    trapped signal ends the pause at once): call it in a loop.
+#
+# Not `wait -n`: bash 5.2's can miss a child that the wait of a command
+# substitution ($(date), $(curl ...)) reaped first, and a dead process is then
+# never restarted. bash reaps its children as they exit, so `kill -0` fails for
+# a dead one, and `wait PID` still gives its status. The pause is `read -t` on
+# a pipe that never has data: no process per turn.
+exec {SUPERVISE_PAUSE_FD}<> <(:)
+
+supervise_next() {
+	local pid
+	died=''
+	for pid in "${!NAME_OF[@]}"; do
+		kill -0 "$pid" 2>/dev/null && continue
+		died=$pid
+		wait "$pid" 2>/dev/null
+		status=$?
+		return 0
+	done
+	read -r -t 0.2 -u "$SUPERVISE_PAUSE_FD" _ 2>/dev/null
+	return 1
+}
