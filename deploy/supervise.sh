@@ -9,9 +9,10 @@
 # Not `wait -n`: bash 5.2's can miss a child that the wait of a command
 # substitution ($(date), $(curl ...)) reaped first, and a dead process is then
 # never restarted. bash reaps its children as they exit, so `kill -0` fails for
-# a dead one, and `wait PID` still gives its status. The pause is `read -t` on
-# a pipe that never has data: no process per turn.
-exec {SUPERVISE_PAUSE_FD}<> <(:)
+# a dead one, and `wait PID` still gives its status. The pause is a `sleep`
+# child waited for, which a trapped signal interrupts. (Not `read -t`: bash
+# 5.2 can abort with "longjmp causes uninitialized stack frame" when a trap
+# runs during it.)
 
 supervise_next() {
 	local pid
@@ -23,6 +24,7 @@ supervise_next() {
 		status=$?
 		return 0
 	done
-	read -r -t 0.2 -u "$SUPERVISE_PAUSE_FD" _ 2>/dev/null
+	sleep 0.2 &
+	wait $! 2>/dev/null
 	return 1
 }
