@@ -72,4 +72,24 @@ static inline void store_fixture_close(store *st, const char *dir) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* A store on a fresh database with one room of "/": the state of the tests
+ * that append to a room. */
+typedef struct store_room_fixture {
+    char dir[64];
+    char path[128];
+    store *st;
+    int64_t room; /* the room's id */
+} store_room_fixture;
+
+/* Opens f's store in a new folder /tmp/<test>.XXXXXX and creates the room;
+ * store_fixture_close(f->st, f->dir) ends it. */
+static inline void store_room_fixture_open(store_room_fixture *f, const char *test,
+                                           const char *room) {
+    snprintf(f->dir, sizeof f->dir, "/tmp/%s.XXXXXX", test);
+    store_fixture_open(f->dir, f->path, sizeof f->path, &f->st);
+    store_room r;
+    assert_int_equal(store_room_create(f->st, "/", room, &r), STORE_OK);
+    f->room = r.id;
+}
+
 #endif

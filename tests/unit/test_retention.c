@@ -20,20 +20,11 @@
 
 extern const char store_schema_sql[];
 
-typedef struct fixture {
-    char dir[64];
-    char path[128];
-    store *st;
-    int64_t room; /* a fresh room of "/" */
-} fixture;
+typedef store_room_fixture fixture;
 
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/test_retention.XXXXXX");
-    store_fixture_open(f->dir, f->path, sizeof f->path, &f->st);
-    store_room r;
-    assert_int_equal(store_room_create(f->st, "/", "lobby", &r), STORE_OK);
-    f->room = r.id;
+    store_room_fixture_open(f, "test_retention", "lobby");
     *state = f;
     return 0;
 }

@@ -30,20 +30,11 @@
 #define HOLD_MAX_US 3000 /* how long a transaction stays open after its appends */
 #define ALL_MAX (WRITERS * TXNS * PER_TXN_MAX)
 
-typedef struct fixture {
-    char dir[64];
-    char path[128];
-    store *st;
-    int64_t room;
-} fixture;
+typedef store_room_fixture fixture;
 
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/test_store_order.XXXXXX");
-    store_fixture_open(f->dir, f->path, sizeof f->path, &f->st);
-    store_room r;
-    assert_int_equal(store_room_create(f->st, "/", "order", &r), STORE_OK);
-    f->room = r.id;
+    store_room_fixture_open(f, "test_store_order", "order");
     *state = f;
     return 0;
 }
