@@ -34,6 +34,8 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=deploy/runner-lib.sh
+. "$ROOT/deploy/runner-lib.sh" # free_ports, supervise_next
 
 abspath() {
 	case "$1" in
@@ -107,25 +109,6 @@ fi
 chmod 600 "$CHAT_SECRET_FILE" 2>/dev/null || true
 
 # --- ports for the ws processes: the first WS_PROCS free ones after PORT -------
-# Bind-tested with SO_REUSEADDR, as chat-ws binds, so a port in TIME_WAIT counts
-# as free and one held by any socket does not.
-free_ports() { # start count
-	node -e '
-		const net = require("node:net");
-		const [start, count] = process.argv.slice(1).map(Number);
-		const tryPort = (port) => new Promise((done) => {
-			const s = net.createServer();
-			s.once("error", () => done(false));
-			s.listen({ port, host: "127.0.0.1", exclusive: true }, () => s.close(() => done(true)));
-		});
-		(async () => {
-			const out = [];
-			for (let p = start; out.length < count && p < 65536; p++)
-				if (await tryPort(p)) out.push(p);
-			console.log(out.join(" "));
-		})();
-	' "$1" "$2"
-}
 
 command -v node >/dev/null 2>&1 || die "node not found: run deploy/install-deps.sh"
 [ "$(free_ports "$PORT" 1)" = "$PORT" ] || die "port $PORT is in use (PORT=... picks another)"
@@ -318,7 +301,6 @@ unset token
 [ -t 1 ] && log "Ctrl-C stops it"
 
 # --- supervise ----------------------------------------------------------------------
-. "$(dirname "${BASH_SOURCE[0]}")/supervise.sh"
 while :; do
 	supervise_next || continue
 	name=${NAME_OF[$died]:-}

@@ -32,6 +32,8 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=deploy/runner-lib.sh
+. "$ROOT/deploy/runner-lib.sh" # free_ports, supervise_next
 PORT=${PORT:-8080}
 NODES=${NODES:-3}
 FCGI=${FCGI:-2}
@@ -83,23 +85,6 @@ fi
 case "$DB" in postgres://* | postgresql://*) ;; *) die "DB must be a postgresql:// URL" ;; esac
 
 # --- ports: nginx's, then one per process ------------------------------------------
-free_ports() { # start count
-	node -e '
-		const net = require("node:net");
-		const [start, count] = process.argv.slice(1).map(Number);
-		const tryPort = (port) => new Promise((done) => {
-			const s = net.createServer();
-			s.once("error", () => done(false));
-			s.listen({ port, host: "127.0.0.1", exclusive: true }, () => s.close(() => done(true)));
-		});
-		(async () => {
-			const out = [];
-			for (let p = start; out.length < count && p < 65536; p++)
-				if (await tryPort(p)) out.push(p);
-			console.log(out.join(" "));
-		})();
-	' "$1" "$2"
-}
 [ "$(free_ports "$PORT" 1)" = "$PORT" ] || die "port $PORT is in use (PORT=... picks another)"
 read -r -a PORTS <<<"$(free_ports $((PORT + 1)) $((NODES + FCGI)))"
 [ "${#PORTS[@]}" -eq $((NODES + FCGI)) ] || die "not enough free ports after $PORT"
@@ -231,7 +216,6 @@ unset token
 log "ready at http://127.0.0.1:$PORT/ (nodes $(tr '\n' ' ' <"$RUN_DIR/nodes")| fcgi on ${FCGI_PORTS[*]})"
 
 # --- supervise -----------------------------------------------------------------------
-. "$ROOT/deploy/supervise.sh"
 while :; do
 	supervise_next || continue
 	name=${NAME_OF[$died]:-}

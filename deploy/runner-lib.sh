@@ -1,6 +1,11 @@
-# supervise.sh -- sourced by deploy/run.sh and deploy/multinode/run-local.sh:
-# how a runner learns which of its children died.
+# runner-lib.sh -- what deploy/run.sh and deploy/multinode/run-local.sh share
+# (sourced by both).
 #
+#   free_ports START COUNT
+#                    prints the first COUNT free loopback ports from START,
+#                    bind-tested with SO_REUSEADDR as chat-ws binds, so a port
+#                    in TIME_WAIT counts as free and one held by any socket
+#                    does not.
 #   supervise_next   waits until a child listed in NAME_OF (pid -> name) is
 #                    gone; sets `died` (its pid) and `status` (its exit status).
 #                    Returns 1 after a pause of 0.2 s with nobody gone (a
@@ -27,4 +32,22 @@ supervise_next() {
 	sleep 0.2 &
 	wait $! 2>/dev/null
 	return 1
+}
+
+free_ports() { # start count
+	node -e '
+		const net = require("node:net");
+		const [start, count] = process.argv.slice(1).map(Number);
+		const tryPort = (port) => new Promise((done) => {
+			const s = net.createServer();
+			s.once("error", () => done(false));
+			s.listen({ port, host: "127.0.0.1", exclusive: true }, () => s.close(() => done(true)));
+		});
+		(async () => {
+			const out = [];
+			for (let p = start; out.length < count && p < 65536; p++)
+				if (await tryPort(p)) out.push(p);
+			console.log(out.join(" "));
+		})();
+	' "$1" "$2"
 }
