@@ -112,7 +112,7 @@ test: deps
 	$(MAKE) fuzz-build
 	bash tests/run.sh
 
-# The fault checker as long as asked (make test runs it for 40 s per
+# The fault checker as long as asked (make test runs it for 30 s per
 # backend): kills, a freeze and PostgreSQL restarts under live clients, then
 # the delivery promise checked (tests/faults/). SOAK_BIN is the build it runs.
 SOAK_MINUTES    ?= 10

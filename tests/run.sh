@@ -19,7 +19,7 @@
 #              fails a test whose stack logged any sanitizer report).
 # faults:      node --test on tests/faults/, the fault checker (issue 20):
 #              SQLite with 3 chat-ws, then PostgreSQL with 3 nodes on the
-#              private server (which it restarts), FAULTS_SECONDS (40) of
+#              private server (which it restarts), FAULTS_SECONDS (30) of
 #              kills each; `make soak SOAK_MINUTES=N` runs it for N minutes.
 # browser:     the same for tests/browser/, when it exists.
 # package:     tests/package/ (the Debian package built, installed on this

@@ -10,7 +10,7 @@
 //   bash tests/run.sh faults                  # both, on a private PostgreSQL
 //   make soak SOAK_MINUTES=10                 # the same for 10 minutes each
 //
-// FAULTS_SECONDS (40), FAULTS_KILL_EVERY (3) and the others in lib/run.mjs
+// FAULTS_SECONDS (30), FAULTS_KILL_EVERY (3) and the others in lib/run.mjs
 // size the run. The report of each backend is printed and written to
 // tests/out/faults-<sqlite|pg>.json.
 import assert from 'node:assert/strict';

@@ -31,7 +31,7 @@ const num = (name, dflt) => {
 };
 
 export const CONFIG = {
-  seconds: num('FAULTS_SECONDS', 40), // the nemesis's time
+  seconds: num('FAULTS_SECONDS', 30), // the nemesis's time
   every: num('FAULTS_KILL_EVERY', 3), // seconds between faults
   wsClients: num('FAULTS_WS_CLIENTS', 6),
   pollingClients: num('FAULTS_POLLING_CLIENTS', 3),
@@ -76,6 +76,7 @@ export async function faultRun(stack, { log = () => {}, cfg = CONFIG } = {}) {
   const writers = [...clients, rest];
   const sending = writers.map((w) => w.send());
   const faults = await nemesis({ targets: stack.targets, seconds: cfg.seconds, every: cfg.every, freezeMs: 3 * cfg.pingMs + 1000, log });
+  phase('faults');
 
   // The writers finish the message they are at (acked after retries).
   for (const w of writers) w.stopping = true;
@@ -157,6 +158,7 @@ function report({ stack, cfg, clients, rest, stored, faults, drained, phases }) 
       missing: sum((c) => c.missing),
       outOfOrder: sum((c) => c.outOfOrder),
       duplicates: sum((c) => c.duplicates),
+      duplicatesBy: Object.fromEntries(['live', 'missed', 'history'].map((k) => [k, sum((c) => c.duplicatesBy[k])])),
       reconnects: sum((c) => c.reconnects),
       recoveredTrue: sum((c) => c.recovered.true),
       recoveredFalse: sum((c) => c.recovered.false),
@@ -189,7 +191,7 @@ export function summary(r) {
   return [
     `${r.backend}: ${r.seconds} s of faults: ${k.kills.ws} chat-ws kills, ${k.kills.fcgi} chat-fcgi kills, ${k.freezes} freezes, ${k.pgRestarts} PostgreSQL restarts (${k.skipped} skipped)`,
     `  acknowledged ${r.acknowledged}, stored ${r.stored}, lost ${r.lost}, stored twice ${r.doubleStored}, phantom ${r.phantom}, unacked ${r.unacked}`,
-    `  ${c.count} clients: missing ${c.missing}, out of order ${c.outOfOrder}, duplicates received ${c.duplicates}, reconnects ${c.reconnects}`,
+    `  ${c.count} clients: missing ${c.missing}, out of order ${c.outOfOrder}, duplicates received ${c.duplicates} (live ${c.duplicatesBy.live}, join's missed ${c.duplicatesBy.missed}, history ${c.duplicatesBy.history}), reconnects ${c.reconnects}`,
     `  recoveries: true ${c.recoveredTrue}, false ${c.recoveredFalse} (no documented reason ${c.refusedUnexpected}, over --max-replay ${c.refusedLegit}); resends ${c.resends}`,
     r.failures.length ? `  FAILED: ${r.failures.join('; ')}` : '  passed',
   ].join('\n');
