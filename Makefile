@@ -120,7 +120,7 @@ SOAK_KILL_EVERY ?= 3
 SOAK_BIN        ?= $(BUILD)
 soak: deps all
 	FAULTS_SECONDS=$$(( $(SOAK_MINUTES) * 60 )) FAULTS_KILL_EVERY=$(SOAK_KILL_EVERY) \
-	  NODE_TIMEOUT=$$(( $(SOAK_MINUTES) * 150 + 900 )) BIN_DIR=$(SOAK_BIN) bash tests/run.sh faults
+	  NODE_TIMEOUT=$$(( $(SOAK_MINUTES) * 150 + 900 )) NODE_TEST_TIMEOUT=$$(( ($(SOAK_MINUTES) * 150 + 600) * 1000 )) BIN_DIR=$(SOAK_BIN) bash tests/run.sh faults
 
 # Side-by-side benchmarks (tests/bench/README.md): bench writes
 # tests/bench/RESULTS.md in about 10 minutes; bench-quick proves in under a

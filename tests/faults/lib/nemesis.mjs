@@ -4,7 +4,7 @@
 // chat-fcgi, a chat-ws frozen with SIGSTOP for longer than the ping timeout
 // and then SIGCONT, and on PostgreSQL a restart of the server.
 //
-// targets: { ws: [{ name, pidFile, portFile }], fcgi: [{ name, pidFile }],
+// targets: { ws: [{ name, pidFile, port }], fcgi: [{ name, pidFile, port? }],
 //            pgRestart: async function or null }
 // The runner restarts what was killed; a kill waits (up to 8 s) for its
 // victim to be back, else it is skipped and counted.
@@ -38,9 +38,7 @@ async function upPid(target, notPid, ms) {
   while (Date.now() < deadline) {
     const pid = readPid(target.pidFile);
     if (pid && pid !== notPid && alive(pid)) {
-      if (!target.portFile) return pid;
-      const port = parseInt(readFileSync(target.portFile, 'utf8'), 10);
-      if (await portOpen(port, 500)) return pid;
+      if (!target.port || (await portOpen(target.port, 500))) return pid;
     }
     await sleep(50);
   }

@@ -68,6 +68,14 @@ export async function faultRun(stack, { log = () => {}, cfg = CONFIG } = {}) {
     clients.push(new SocketClient({ url: stack.url, name: `f${tag}-${transport[0]}${i}`, transport, room, every: cfg.sendMs, maxReplay: cfg.maxReplay }));
   }
   const rest = new RestWriter({ url: stack.url, name: `f${tag}-rest`, room, every: cfg.restMs });
+  try {
+    return await checkedRun({ stack, cfg, room, clients, rest, log, phase, phases });
+  } finally {
+    for (const w of [...clients, rest]) w.close(); // also after an error
+  }
+}
+
+async function checkedRun({ stack, cfg, room, clients, rest, log, phase, phases }) {
   await Promise.all([...clients.map((c) => c.start()), rest.start()]);
   const first = await roomMessages(stack.url, room.id);
   if (first.length) throw new Error(`the room had ${first.length} messages before the writers started`);
@@ -98,7 +106,6 @@ export async function faultRun(stack, { log = () => {}, cfg = CONFIG } = {}) {
     await sleep(1000);
     stored = await roomMessages(stack.url, room.id);
   }
-  for (const c of clients) c.close();
   phase('catchUp');
   return report({ stack, cfg, clients, rest, stored, faults, drained, phases });
 }

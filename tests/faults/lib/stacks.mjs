@@ -7,7 +7,7 @@
 //                        run's PostgreSQL (tests/lib/pg.sh's), which the
 //                        nemesis may restart.
 // Each resolves to { label, url, targets (for nemesis.mjs), stop(), logs() }.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pgRestart, pgRestartable, startCluster } from '../../integration/lib/cluster.mjs';
@@ -22,7 +22,7 @@ export async function sqliteStack(wsArgs) {
     url: stack.url,
     runDir: dir,
     targets: {
-      ws: [0, 1, 2].map((i) => ({ name: `ws-${i}`, pidFile: path.join(dir, `ws-${i}.pid`), portFile: path.join(dir, `ws-${i}.port`) })),
+      ws: stack.wsPorts.map((port, i) => ({ name: `ws-${i}`, pidFile: path.join(dir, `ws-${i}.pid`), port })),
       fcgi: [{ name: 'fcgi', pidFile: path.join(dir, 'fcgi.pid') }],
       pgRestart: null,
     },
@@ -51,12 +51,11 @@ export async function pgStack(wsArgs) {
     url: c.url,
     runDir: c.runDir,
     targets: {
-      ws: c.nodes.map((n) => ({ name: `node-${n.id}`, pidFile: path.join(n.dir, 'pid'), portFile: path.join(n.dir, 'port') })),
-      fcgi: [0, 1].map((i) => ({
-        name: `fcgi-${i}`,
-        pidFile: path.join(c.runDir, `fcgi-${i}`, 'pid'),
-        portFile: path.join(c.runDir, `fcgi-${i}`, 'port'),
-      })),
+      ws: c.nodes.map((n) => ({ name: `node-${n.id}`, pidFile: path.join(n.dir, 'pid'), port: n.port })),
+      fcgi: [0, 1].map((i) => {
+        const dir = path.join(c.runDir, `fcgi-${i}`);
+        return { name: `fcgi-${i}`, pidFile: path.join(dir, 'pid'), port: Number(readFileSync(path.join(dir, 'port'), 'utf8')) };
+      }),
       pgRestart,
     },
     logs: () => c.logs(),
