@@ -50,13 +50,14 @@ class Stream {
 
 export class SocketClient {
   /* opts: url, name, transport ('websocket' | 'polling'), room {id, name},
-   * every (ms between sends), maxReplay (the server's --max-replay) */
+   * every (ms between sends) */
   constructor(opts) {
     Object.assign(this, opts);
     this.stream = new Stream();
     this.connects = 0;
     this.recovered = { true: 0, false: 0 };
-    this.refusals = []; // recovered false on a reconnection: { at, lacked, legit }
+    this.refusals = []; // recovered false on a reconnection: { at, from, head, lacked }
+    this.offset = null; // the last offset received, as socket.io-client keeps it
     this.connectErrors = 0;
     this.acked = new Map(); // client_id -> id
     this.sent = new Set(); // every client_id sent at least once
@@ -76,8 +77,17 @@ export class SocketClient {
     if (!token) throw new Error(`no credential for ${this.name}`);
     this.socket = io(this.url, { transports: [this.transport], forceNew: true, auth: { name: this.name, token } });
     const s = this.socket;
-    s.on('session', (info) => {
+    // The offset socket.io-client sends back on reconnection: the last
+    // string argument of any event (what its onevent keeps).
+    s.onAny((...args) => {
+      if (typeof args.at(-1) === 'string' && args.length > 1) this.offset = args.at(-1);
+    });
+    s.on('session', (info, offset) => {
       if (info?.token) s.auth.token = info.token; // a fresh credential
+      // The head of the log when a recovery was refused: the server counts
+      // what the client missed up to it against --max-replay.
+      const r = this.refusals.at(-1);
+      if (r && r.head === null && info?.recovered === false) r.head = Number(offset);
     });
     s.on('connect', () => {
       const first = this.connects++ === 0;
@@ -86,7 +96,7 @@ export class SocketClient {
         this.needJoin = true; // a new session is in no room
         if (!first) {
           this.needHistory = true;
-          const r = { at: Date.now(), from: this.stream.seen.size, lacked: null, legit: null };
+          const r = { at: Date.now(), from: Number(this.offset), head: null, seenBefore: this.stream.seen.size, lacked: null };
           this.refusals.push(r);
           this.pending.push(r);
         }
@@ -146,12 +156,9 @@ export class SocketClient {
     this.buffer = [];
     this.catchingUp = false;
     for (const m of live) this.stream.apply(m, 'live');
-    // What the fallback brought that the client lacked; past the server's
-    // max-replay the refusal was the documented one.
-    for (const r of this.pending) {
-      r.lacked = this.stream.seen.size - r.from;
-      r.legit = r.lacked > this.maxReplay;
-    }
+    // What the fallback brought (the report counts what the server had
+    // to replay: the room's messages in (from, head]).
+    for (const r of this.pending) r.lacked = this.stream.seen.size - r.seenBefore;
     this.pending = [];
   }
 

@@ -37,7 +37,9 @@ export const CONFIG = {
   pollingClients: num('FAULTS_POLLING_CLIENTS', 3),
   sendMs: num('FAULTS_SEND_MS', 60), // pause between a client's messages
   restMs: num('FAULTS_REST_MS', 200),
-  maxReplay: num('FAULTS_MAX_REPLAY', 1000),
+  // Low enough that a client away for a second or two is refused recovery
+  // for the documented reason, so the fallback is exercised too.
+  maxReplay: num('FAULTS_MAX_REPLAY', 100),
   // Short pings so that a frozen process is noticed within the run: a
   // client gives up on a silent server after interval + timeout.
   pingMs: num('FAULTS_PING_MS', 2000),
@@ -65,7 +67,7 @@ export async function faultRun(stack, { log = () => {}, cfg = CONFIG } = {}) {
   const clients = [];
   for (let i = 0; i < cfg.wsClients + cfg.pollingClients; i++) {
     const transport = i < cfg.wsClients ? 'websocket' : 'polling';
-    clients.push(new SocketClient({ url: stack.url, name: `f${tag}-${transport[0]}${i}`, transport, room, every: cfg.sendMs, maxReplay: cfg.maxReplay }));
+    clients.push(new SocketClient({ url: stack.url, name: `f${tag}-${transport[0]}${i}`, transport, room, every: cfg.sendMs }));
   }
   const rest = new RestWriter({ url: stack.url, name: `f${tag}-rest`, room, every: cfg.restMs });
   try {
@@ -117,6 +119,14 @@ function report({ stack, cfg, clients, rest, stored, faults, drained, phases }) 
   const byCid = new Map();
   for (const m of stored) byCid.set(m.client_id, [...(byCid.get(m.client_id) ?? []), m.id]);
   const storedIds = stored.map((m) => m.id);
+  // A refusal is documented when the room had more than --max-replay
+  // messages between the offset the client sent and the head when it
+  // connected (the session greeting's offset).
+  for (const c of clients)
+    for (const r of c.refusals) {
+      r.toReplay = Number.isFinite(r.from) && Number.isFinite(r.head) ? storedIds.filter((id) => id > r.from && id <= r.head).length : null;
+      r.legit = r.toReplay !== null && r.toReplay > cfg.maxReplay;
+    }
 
   const doubleStored = [...byCid].filter(([, ids]) => ids.length > 1);
   const phantom = stored.filter((m) => !m.client_id || !sent.has(m.client_id));
@@ -137,7 +147,7 @@ function report({ stack, cfg, clients, rest, stored, faults, drained, phases }) 
       appliedBy: c.stream.via,
       reconnects: c.connects - 1,
       recovered: c.recovered,
-      refusals: c.refusals.map((r) => ({ lacked: r.lacked, legit: r.legit })),
+      refusals: c.refusals.map((r) => ({ from: r.from, head: r.head, toReplay: r.toReplay, legit: r.legit, fallbackBrought: r.lacked })),
       resends: c.resends,
       ackErrors: c.ackErrors,
       connectErrors: c.connectErrors,
