@@ -2,6 +2,8 @@
 #   make          build build/chat-fcgi, build/chat-ws and build/chat-admin
 #   make run      install what is missing, build, start the stack on :$(PORT)
 #   make test     install what is missing, build (normal and asan), run every test
+#   make soak     the fault checker (tests/faults/) for SOAK_MINUTES (10) per
+#                 backend, a fault every SOAK_KILL_EVERY (3) s
 #   make asan     the same programs with AddressSanitizer + UBSan in build/asan
 #   make install  binaries, assets, systemd units, nginx site and snippet under
 #                 $(DESTDIR)$(PREFIX) (README "Installing"); make uninstall
@@ -37,7 +39,7 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
 FUZZ_TIME ?= 60
 
-.PHONY: all run test unit asan clean limits deps fuzz fuzz-build fuzzers bench bench-quick format \
+.PHONY: all run test soak unit asan clean limits deps fuzz fuzz-build fuzzers bench bench-quick format \
 	install uninstall deb
 all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin
 
@@ -109,6 +111,16 @@ test: deps
 	$(MAKE) asan
 	$(MAKE) fuzz-build
 	bash tests/run.sh
+
+# The fault checker as long as asked (make test runs it for 30 s per
+# backend): kills, a freeze and PostgreSQL restarts under live clients, then
+# the delivery promise checked (tests/faults/). SOAK_BIN is the build it runs.
+SOAK_MINUTES    ?= 10
+SOAK_KILL_EVERY ?= 3
+SOAK_BIN        ?= $(BUILD)
+soak: deps all
+	FAULTS_SECONDS=$$(( $(SOAK_MINUTES) * 60 )) FAULTS_KILL_EVERY=$(SOAK_KILL_EVERY) \
+	  NODE_TIMEOUT=$$(( $(SOAK_MINUTES) * 150 + 900 )) NODE_TEST_TIMEOUT=$$(( ($(SOAK_MINUTES) * 150 + 600) * 1000 )) BIN_DIR=$(SOAK_BIN) bash tests/run.sh faults
 
 # Side-by-side benchmarks (tests/bench/README.md): bench writes
 # tests/bench/RESULTS.md in about 10 minutes; bench-quick proves in under a

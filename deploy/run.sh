@@ -3,8 +3,10 @@
 #
 # Starts the whole stack as it runs in production, with every file it writes
 # under RUN_DIR, in the foreground; Ctrl-C (SIGINT) or SIGTERM stops all it
-# started and exits 0. A chat-fcgi or chat-ws process that dies is restarted
-# after RESTART_SEC, as systemd's Restart=on-failure would.
+# started and exits 0. A chat-fcgi, chat-ws or nginx process that dies is
+# restarted, as systemd's Restart=always would, forever, after a backoff:
+# RESTART_SEC, doubled on each death that comes within RESTART_STABLE_SEC of
+# the last start, at most RESTART_MAX_SEC (deploy/runner-lib.sh).
 #
 # Environment (all optional):
 #   PORT          nginx port on 127.0.0.1                     (8080)
@@ -18,7 +20,9 @@
 #   CHAT_SECRET_FILE  admin JWT secret; made if absent        ($RUN_DIR/secret)
 #   TAIL_LOGS     1: also copy the programs' logs to stdout   (1 on a terminal)
 #   READY_TIMEOUT seconds to wait for /api/health             (30)
-#   RESTART_SEC   delay before restarting a dead process      (1)
+#   RESTART_SEC   first delay before restarting a dead process (0.1)
+#   RESTART_MAX_SEC    the longest delay, for a crash loop      (5)
+#   RESTART_STABLE_SEC a life this long resets the delay         (60)
 #   API_RATE      POSTs per second to /api/ per client         (200)
 #   API_BURST     POSTs over that rate let through at once     (400)
 #   OPEN_WORKSPACES 1: a Socket.IO CONNECT may create a workspace
@@ -35,7 +39,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=deploy/runner-lib.sh
-. "$ROOT/deploy/runner-lib.sh" # free_ports, supervise_next
+. "$ROOT/deploy/runner-lib.sh" # free_ports, supervise_next, restart_later
 
 abspath() {
 	case "$1" in
@@ -54,7 +58,6 @@ WS_PROCS=${WS_PROCS:-$(nproc 2>/dev/null || echo 1)}
 WS_ARGS=${WS_ARGS:-}
 FCGI_WORKERS=${FCGI_WORKERS:-2}
 READY_TIMEOUT=${READY_TIMEOUT:-30}
-RESTART_SEC=${RESTART_SEC:-1}
 API_RATE=${API_RATE:-200}
 API_BURST=${API_BURST:-400}
 OPEN_WORKSPACES=${OPEN_WORKSPACES:-1}
@@ -156,15 +159,15 @@ fi
 # group, forked workers included, can be signalled at once. That also keeps a
 # terminal's Ctrl-C away from them: this script alone stops them, in order.
 declare -A NAME_OF=()  # pid -> name (fcgi, ws-<i>, nginx, tail, watch)
-declare -A START_OF=() # name -> start time (s)
-declare -A FAST_FAILS=()
+declare -A START_OF=() # name -> start time (ms)
 
 spawn_fcgi() {
 	rm -f "$RUN_DIR/fcgi.sock"
 	setsid "$BIN_DIR/chat-fcgi" --db "$DB" --listen "unix:$RUN_DIR/fcgi.sock" \
 		--workers "$FCGI_WORKERS" </dev/null >>"$RUN_DIR/fcgi.log" 2>&1 &
 	NAME_OF[$!]=fcgi
-	START_OF[fcgi]=$SECONDS
+	now_ms
+	START_OF[fcgi]=$NOW_MS
 	echo $! >"$RUN_DIR/fcgi.pid"
 }
 
@@ -176,7 +179,8 @@ spawn_ws() { # index
 	setsid "$BIN_DIR/chat-ws" --db "$DB" --listen "127.0.0.1:${WS_PORTS[$i]}" --node "${NODES:$i:1}" "${args[@]}" \
 		</dev/null >>"$RUN_DIR/ws-$i.log" 2>&1 &
 	NAME_OF[$!]=ws-$i
-	START_OF[ws-$i]=$SECONDS
+	now_ms
+	START_OF[ws-$i]=$NOW_MS
 	echo $! >"$RUN_DIR/ws-$i.pid"
 	echo "${WS_PORTS[$i]}" >"$RUN_DIR/ws-$i.port"
 }
@@ -184,7 +188,8 @@ spawn_ws() { # index
 spawn_nginx() {
 	setsid "$NGINX" "${NGINX_ARGS[@]}" </dev/null >>"$RUN_DIR/nginx.log" 2>&1 &
 	NAME_OF[$!]=nginx
-	START_OF[nginx]=$SECONDS
+	now_ms
+	START_OF[nginx]=$NOW_MS
 }
 
 # Stops every process: SIGTERM to each, up to 4 s for all of them to exit, then
@@ -192,6 +197,7 @@ spawn_nginx() {
 stop_all() {
 	local pid deadline
 	trap '' INT TERM HUP
+	restart_cancel
 	for pid in "${!NAME_OF[@]}"; do
 		kill -TERM "$pid" 2>/dev/null
 	done
@@ -301,7 +307,17 @@ unset token
 [ -t 1 ] && log "Ctrl-C stops it"
 
 # --- supervise ----------------------------------------------------------------------
+respawn() { # name
+	case "$1" in
+	nginx) rm -f "$RUN_DIR/nginx.pid" && spawn_nginx ;;
+	fcgi) spawn_fcgi ;;
+	*) spawn_ws "${1#ws-}" ;;
+	esac
+	log "$1 restarted (pid $!)"
+}
+
 while :; do
+	restart_due
 	supervise_next || continue
 	name=${NAME_OF[$died]:-}
 	unset "NAME_OF[$died]"
@@ -317,26 +333,10 @@ while :; do
 		[ "$name" = nginx ] && show_tail "$RUN_DIR/error.log"
 		how="exited with status $status"
 		[ "$status" -gt 128 ] && how="was killed by SIG$(kill -l $((status - 128)) 2>/dev/null)"
-		up=$((SECONDS - ${START_OF[$name]}))
-		if [ "$up" -lt 5 ]; then
-			FAST_FAILS[$name]=$((${FAST_FAILS[$name]:-0} + 1))
-		else
-			FAST_FAILS[$name]=0
-		fi
-		if [ "${FAST_FAILS[$name]}" -ge 5 ]; then
-			log "$name (pid $died) $how, the 5th time within 5 s of its start: not restarted"
-			rm -f "$RUN_DIR/$name.pid"
-			continue
-		fi
-		log "$name (pid $died) $how: restarting in ${RESTART_SEC}s"
 		kill -KILL -- "-$died" 2>/dev/null # what it forked and left behind
-		sleep "$RESTART_SEC"
-		case "$name" in
-		nginx) rm -f "$RUN_DIR/nginx.pid" && spawn_nginx ;;
-		fcgi) spawn_fcgi ;;
-		*) spawn_ws "${name#ws-}" ;;
-		esac
-		log "$name restarted (pid $!)"
+		now_ms
+		restart_later "$name" $((NOW_MS - ${START_OF[$name]}))
+		log "$name (pid $died) $how: restarting in ${delay_text}s"
 		;;
 	esac
 done
