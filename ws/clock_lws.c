@@ -11,6 +11,7 @@ struct clock_lws {
     struct ev_loop *loop; /* NULL until started, and once stopped */
     struct lws_context *ctx;
     ev_timer timer;
+    lws_sorted_usec_list_t pump; /* lws's own timers: see pump() */
     /* the loop's turns: from the end of a wait (check) to the next (prepare) */
     ev_prepare before_wait;
     ev_check after_wait;
@@ -30,16 +31,24 @@ static void fire(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop, (void)revents;
     clock_lws *cl = w->data;
     ws_clock_run(cl->clock);
-    /* What the timers asked of lws (a connection killed, a reap scheduled
-     * at once) sits in lws's own timer list, and lws 4.1's libev glue only
-     * looks at that list after I/O or when its own timer, armed earlier for
-     * something later, fires: wake it. One pipe write per firing. */
-    if (cl->ctx) lws_cancel_service(cl->ctx);
 }
 
-/* A libev timer, not an lws one: lws 4.1's libev glue cannot move its timer
- * earlier (ev_timer_set on an active watcher), so a sooner lws timer waits
- * for the next I/O or for the later one. */
+/* lws 4.1's libev glue runs lws's own timers (lws_sul: connection timeouts,
+ * LWS_TO_KILL_ASYNC, the bus's and admin's timers) from a libev idle
+ * watcher, which never runs while I/O keeps coming, or from one libev timer
+ * that it cannot move earlier once armed (ev_timer_set on an active
+ * watcher): an lws timer due at once could wait for one due much later.
+ * This lws timer, due every CLOCK_LWS_PUMP_MS, keeps that libev timer armed
+ * at most that far ahead, so under load lws's timers are that late at most. */
+#define CLOCK_LWS_PUMP_MS 10
+
+static void pump(lws_sorted_usec_list_t *sul) {
+    clock_lws *cl = lws_container_of(sul, clock_lws, pump);
+    if (cl->ctx)
+        lws_sul_schedule(cl->ctx, 0, &cl->pump, pump, CLOCK_LWS_PUMP_MS * LWS_US_PER_MS);
+}
+
+/* A libev timer, not an lws one: exact under load (see pump()). */
 static void wake(long long delay_us, void *ud) {
     clock_lws *cl = ud;
     if (!cl->loop) return; /* started later: clock_lws_start wakes it */
@@ -101,6 +110,7 @@ void clock_lws_start(clock_lws *cl, struct ev_loop *loop, struct lws_context *ct
     cl->ctx = ctx;
     ev_prepare_start(loop, &cl->before_wait);
     ev_check_start(loop, &cl->after_wait);
+    pump(&cl->pump);
     long long due;
     if (ws_clock_next(cl->clock, &due)) {
         long long delay = due - now_us(cl);
@@ -113,6 +123,7 @@ clock_lws_turns clock_lws_turn_stats(const clock_lws *cl) {
 }
 
 void clock_lws_stop(clock_lws *cl) {
+    if (cl->ctx) lws_sul_cancel(&cl->pump);
     if (cl->loop) {
         ev_timer_stop(cl->loop, &cl->timer);
         ev_prepare_stop(cl->loop, &cl->before_wait);

@@ -646,7 +646,7 @@ int main(int argc, char **argv) {
         log_event(LOG_LEVEL_ERROR, "could not listen", "listen", listen, NULL);
         goto out;
     }
-    eio_server_start(eio, context);
+    eio_server_start(eio, context, clock_lws_clock(clk));
     sio_server_attach(sio, clock_lws_clock(clk));
     clock_lws_start(clk, loop, context);
     listeners both = {ch, bs};
