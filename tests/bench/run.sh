@@ -294,9 +294,10 @@ max_rate_of() { # target
 # --- scenarios --------------------------------------------------------------------------
 T0=$SECONDS
 
-# The machine is shared: before each loadgen run, wait (up to 90 s) until other
-# processes use less than half a core, so that they disturb the figures less.
-# Each phase also reports what else ran meanwhile (others_cpu_core).
+# The machine is shared: before each loadgen run, wait (up to BENCH_QUIET_S,
+# 90 s by default) until other processes use less than half a core, so that
+# they disturb the figures less. Each phase also reports what else ran
+# meanwhile (others_cpu_core).
 busy_cores() { # over one second, user+nice+system of the whole machine
 	local a b
 	a=$(awk '/^cpu / {print $2 + $3 + $4}' /proc/stat)
@@ -306,7 +307,7 @@ busy_cores() { # over one second, user+nice+system of the whole machine
 }
 wait_quiet() {
 	full || return 0
-	local deadline=$((SECONDS + 90)) c
+	local deadline=$((SECONDS + ${BENCH_QUIET_S:-90})) c
 	while :; do
 		c=$(busy_cores)
 		awk -v c="$c" 'BEGIN {exit !(c < 0.5)}' && return 0
