@@ -20,8 +20,8 @@ PORT     ?= 8080
 
 STORE_LIBS := -lsqlite3 -lpq -licuuc
 FCGI_LIBS  := -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS)
-WS_LIBS    := -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm
-TEST_LIBS  := -lcmocka -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm
+WS_LIBS    := -lwebsockets -lev -ljansson -ljwt $(STORE_LIBS) -lm
+TEST_LIBS  := -lcmocka -lfcgi -lwebsockets -lev -ljansson -ljwt $(STORE_LIBS) -lm
 
 # bus/ links into both programs (and chat-admin) with the store: the bus's
 # publishing side needs no event loop, its listening side serves lws.

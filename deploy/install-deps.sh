@@ -20,7 +20,7 @@ export CI=${CI:-true}
 
 PACKAGES=(
 	build-essential pkg-config
-	libwebsockets-dev libfcgi-dev libsqlite3-dev sqlite3 libjansson-dev libjwt-dev libicu-dev
+	libwebsockets-dev libwebsockets-evlib-ev libev-dev libfcgi-dev libsqlite3-dev sqlite3 libjansson-dev libjwt-dev libicu-dev
 	libpq-dev postgresql
 	libcmocka-dev
 	nginx chromium curl wrk

@@ -6,7 +6,9 @@
 #include "store.h"
 #include "store_internal.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,11 @@ static int pg_schema_version(void) {
 
 /* How long a reconnect attempt may take, and the waits between attempts. */
 #define PG_CONNECT_TIMEOUT_S "3"
+#define PG_CONNECT_TIMEOUT_MS 3000
+/* The most one call waits for the server while reconnecting: the attempt
+ * goes on in later calls, so a dead or slow server never holds chat-ws's
+ * event loop (a blocking PQreset held it up to PG_CONNECT_TIMEOUT_S). */
+#define PG_RECONNECT_STEP_MS 20
 #define PG_BACKOFF_MIN_MS 100
 #define PG_BACKOFF_MAX_MS 5000
 /* Most lazily prepared statements of other sql/ modules (store_pg_query). */
@@ -225,6 +232,9 @@ typedef struct pg_store {
     bool writer;      /* that transaction holds P_WRITER_LOCK */
     int64_t retry_at; /* no reconnect before this time (ms) */
     int backoff_ms;   /* the next wait after a failed reconnect */
+    bool connecting;  /* between PQresetStart and the end of its PQresetPoll steps */
+    PostgresPollingStatusType polling; /* what the next step waits for */
+    int64_t connect_deadline;          /* the attempt fails at this time (ms) */
     int lock_timeout_ms;
     const char *extra[PG_EXTRA_MAX]; /* names prepared by store_pg_query on this connection */
     int nextra;
@@ -328,9 +338,28 @@ static int pg_setup(pg_store *q) {
     return rc;
 }
 
-/* Makes sure the connection is usable: re-made (PQreset) when it dropped,
- * at most once per backoff period. STORE_BUSY while it is down, and for
- * every call inside a transaction the drop broke, until it ends. */
+/* Advances a reconnect as far as the server answers within
+ * PG_RECONNECT_STEP_MS (PQresetPoll, each step when the socket is ready for
+ * it). Returns PGRES_POLLING_OK, _FAILED, or what it still waits for. */
+static PostgresPollingStatusType pg_reconnect_step(pg_store *q) {
+    int64_t until = store_now_ms() + PG_RECONNECT_STEP_MS;
+    for (;;) {
+        struct pollfd p = {PQsocket(q->conn),
+                           q->polling == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0};
+        if (p.fd < 0) return PGRES_POLLING_FAILED;
+        int64_t left = until - store_now_ms();
+        int n = poll(&p, 1, left > 0 ? (int)left : 0);
+        if (n < 0 && errno != EINTR) return PGRES_POLLING_FAILED;
+        if (n == 0) return q->polling;
+        if (n > 0) q->polling = PQresetPoll(q->conn);
+        if (q->polling == PGRES_POLLING_OK || q->polling == PGRES_POLLING_FAILED) return q->polling;
+    }
+}
+
+/* Makes sure the connection is usable: re-made (PQresetStart, then steps of
+ * PQresetPoll in this and later calls) when it dropped, an attempt at most
+ * once per backoff period. STORE_BUSY while it is down, and for every call
+ * inside a transaction the drop broke, until it ends. */
 static int pg_ready(pg_store *q) {
     store *st = &q->base;
     if (q->txn_lost) {
@@ -339,17 +368,30 @@ static int pg_ready(pg_store *q) {
     }
     if (q->ready && PQstatus(q->conn) == CONNECTION_OK) return STORE_OK;
     int64_t now = store_now_ms();
-    if (now < q->retry_at) {
+    if (!q->connecting && now < q->retry_at) {
         snprintf(st->err, sizeof st->err, "postgresql: connection lost; reconnecting");
         return STORE_BUSY;
     }
     q->ready = false;
-    PQreset(q->conn);
+    if (!q->connecting) {
+        q->connecting = PQresetStart(q->conn) == 1;
+        /* PQresetStart's contract: go on as if PQresetPoll said WRITING */
+        q->polling = q->connecting ? PGRES_POLLING_WRITING : PGRES_POLLING_FAILED;
+        q->connect_deadline = now + PG_CONNECT_TIMEOUT_MS;
+    }
+    PostgresPollingStatusType s = q->connecting ? pg_reconnect_step(q) : PGRES_POLLING_FAILED;
+    if (s != PGRES_POLLING_OK && s != PGRES_POLLING_FAILED && store_now_ms() < q->connect_deadline) {
+        snprintf(st->err, sizeof st->err, "postgresql: connection lost; reconnecting");
+        return STORE_BUSY;
+    }
+    q->connecting = false;
     int rc = STORE_BUSY;
-    if (PQstatus(q->conn) == CONNECTION_OK)
+    if (s == PGRES_POLLING_OK)
         rc = pg_setup(q);
-    else
+    else if (s == PGRES_POLLING_FAILED)
         pg_note(st, "postgresql: reconnect", PQerrorMessage(q->conn));
+    else
+        snprintf(st->err, sizeof st->err, "postgresql: reconnect: timeout");
     if (rc) {
         q->retry_at = now + q->backoff_ms;
         q->backoff_ms =

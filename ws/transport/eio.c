@@ -181,7 +181,7 @@ outbuf *eio_frame_wrap(char *buf, size_t len) {
     return outbuf_wrap(buf, len + 1, false);
 }
 
-static void reap(lws_sorted_usec_list_t *sul);
+static void reap(void *ud);
 
 void eio_fail(eio_conn *c, int ws_status, const char *reason) {
     if (!c->closing) c->close_error = true;
@@ -213,7 +213,7 @@ void eio_close(eio_conn *c, int ws_status, const char *reason) {
 void eio_schedule_reap(eio_server *srv) {
     if (!srv->reap_scheduled && srv->ctx) {
         srv->reap_scheduled = true;
-        lws_sul_schedule(srv->ctx, 0, &srv->reap, reap, 1);
+        ws_timer_schedule(&srv->reap, 0);
     }
 }
 
@@ -370,8 +370,8 @@ void eio_session_end(eio_conn *c, const char *reason) {
     free(c);
 }
 
-static void reap(lws_sorted_usec_list_t *sul) {
-    eio_server *srv = lws_container_of(sul, eio_server, reap);
+static void reap(void *ud) {
+    eio_server *srv = ud;
     srv->reap_scheduled = false;
     lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&srv->conns)) {
         eio_conn *c = lws_container_of(d, eio_conn, node);
@@ -423,8 +423,8 @@ void eio_on_packet(eio_conn *c, const char *buf, size_t len, bool binary) {
 /* The heartbeat: sends due pings, closes sessions whose pong is late. One
  * timer for all sessions, so the cost is one walk per tick, not one timer
  * insertion per session per ping. */
-static void tick(lws_sorted_usec_list_t *sul) {
-    eio_server *srv = lws_container_of(sul, eio_server, tick);
+static void tick(void *ud) {
+    eio_server *srv = ud;
     long long now = eio_now_ms();
     lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&srv->conns)) {
         eio_conn *c = lws_container_of(d, eio_conn, node);
@@ -451,18 +451,20 @@ static void tick(lws_sorted_usec_list_t *sul) {
         }
     }
     lws_end_foreach_dll_safe(d, d1);
-    lws_sul_schedule(srv->ctx, 0, &srv->tick, tick, srv->tick_ms * LWS_US_PER_MS);
+    ws_timer_schedule(&srv->tick, srv->tick_ms);
 }
 
-void eio_server_start(eio_server *srv, struct lws_context *ctx) {
+void eio_server_start(eio_server *srv, struct lws_context *ctx, ws_clock *clock) {
     srv->ctx = ctx;
-    lws_sul_schedule(ctx, 0, &srv->tick, tick, srv->tick_ms * LWS_US_PER_MS);
+    ws_timer_init(&srv->tick, clock, tick, srv);
+    ws_timer_init(&srv->reap, clock, reap, srv);
+    ws_timer_schedule(&srv->tick, srv->tick_ms);
 }
 
 void eio_server_stop(eio_server *srv) {
     if (!srv || !srv->ctx) return;
-    lws_sul_cancel(&srv->tick);
-    lws_sul_cancel(&srv->reap);
+    ws_timer_cancel(&srv->tick);
+    ws_timer_cancel(&srv->reap);
     srv->reap_scheduled = false;
     srv->ctx = NULL;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "clock.h"
 #include "outbuf.h"
 
 /* Headroom an upper layer leaves before an Engine.IO MESSAGE payload it
@@ -53,9 +54,10 @@ typedef struct eio_handlers {
 } eio_handlers;
 
 /* Creates the server state. Call eio_server_start() once the lws context
- * exists (it needs the server as the context's user pointer first). */
+ * exists (it needs the server as the context's user pointer first); the
+ * heartbeat and the reaper run on clock. */
 eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h, void *ud);
-void eio_server_start(eio_server *srv, struct lws_context *ctx);
+void eio_server_start(eio_server *srv, struct lws_context *ctx, ws_clock *clock);
 /* Cancels the server's timers: call before destroying the lws context. */
 void eio_server_stop(eio_server *srv);
 /* Ends the sessions left (polling ones outlive their connections) through

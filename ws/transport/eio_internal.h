@@ -71,7 +71,10 @@ struct eio_server {
     struct lws_context *ctx;
     struct lws_dll2_owner conns;
     strmap sessions; /* sid -> eio_conn */
-    lws_sorted_usec_list_t tick, reap;
+    /* ws_clock's, not lws's: under lws 4.1's libev glue an lws timer due at
+     * once waits while I/O keeps coming, and the reaper must run before the
+     * next request of the session it ends */
+    ws_timer tick, reap;
     bool reap_scheduled;
     long long tick_ms;
     unsigned char *ws_scratch; /* WebSocket batches are gathered here (eio_websocket.c) */
