@@ -19,6 +19,7 @@
 #include "contract.h"
 #include "eio.h"
 #include "log.h"
+#include "netaddr.h"
 #include "presence.h"
 #include "retention.h"
 #include "sio.h"
@@ -524,7 +525,7 @@ int main(int argc, char **argv) {
     token_secret secret;
     heartbeat hb = {0};
     pruner pr = {0};
-    char err[256], listen[160];
+    char err[256], listen[160], bind_addr[NETADDR_LEN];
 
     log_init("chat-ws");
     wsmetrics_log_lws();
@@ -610,8 +611,18 @@ int main(int argc, char **argv) {
         info.iface = o.unix_path;
         unlink(o.unix_path);
     } else {
+        /* Exactly the address asked for: lws 4.1 binds an IPv6 socket to
+         * every interface when given an IPv4 address (":: port" in ss), so an
+         * IPv4 listener gets an IPv4-only socket and a name is resolved here. */
+        bool v6 = false;
+        if (netaddr_listen_host(o.host, bind_addr, sizeof bind_addr, &v6)) {
+            log_event(LOG_LEVEL_ERROR, "cannot start", "error", "--listen host does not resolve",
+                      "host", o.host, NULL);
+            goto out;
+        }
+        if (!v6) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
         info.port = o.port;
-        info.iface = o.host;
+        info.iface = bind_addr;
     }
     info.timeout_secs = 20;
     /* No lws validity timer per connection: Engine.IO's heartbeat already

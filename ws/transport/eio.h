@@ -84,6 +84,12 @@ const char *eio_transport_name(const eio_conn *c);
  */
 /* The per-session data size to register with the protocol. */
 size_t eio_pss_size(void);
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE of any protocol of the vhost: upgrade is
+ * the Upgrade header. Returns 0 for a well-formed WebSocket handshake, else
+ * -1 having answered 400 {"code":3,"message":"Bad request"} (the connection
+ * closes): h2c, other protocols, a missing or malformed key, version,
+ * Connection or Host, or a subprotocol. */
+int eio_confirm_upgrade(struct lws *wsi, const char *upgrade);
 int eio_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len);
 
