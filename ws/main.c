@@ -130,6 +130,12 @@ static void table_option(options *o, contract_id id, const char *text) {
     case CONTRACT_MAX_PER_ADDRESS:
         o->eio.max_per_address = (int)v;
         break;
+    case CONTRACT_BODY_TIMEOUT:
+        o->eio.body_timeout_ms = (int)v;
+        break;
+    case CONTRACT_MAX_POSTS_PER_ADDRESS:
+        o->eio.max_posts_per_address = (int)v;
+        break;
     case CONTRACT_MAX_QUEUE_BYTES:
         o->eio.max_queue_bytes = (size_t)v;
         break;

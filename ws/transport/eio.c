@@ -33,6 +33,10 @@ eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h, void *u
         srv->cfg.max_connections = (int)contract_default(CONTRACT_MAX_CONNECTIONS);
     if (srv->cfg.max_per_address <= 0)
         srv->cfg.max_per_address = (int)contract_default(CONTRACT_MAX_PER_ADDRESS);
+    if (srv->cfg.body_timeout_ms <= 0)
+        srv->cfg.body_timeout_ms = (int)contract_default(CONTRACT_BODY_TIMEOUT);
+    if (srv->cfg.max_posts_per_address <= 0)
+        srv->cfg.max_posts_per_address = (int)contract_default(CONTRACT_MAX_POSTS_PER_ADDRESS);
     if (srv->cfg.handshake_timeout_ms <= 0)
         srv->cfg.handshake_timeout_ms = (int)contract_default(CONTRACT_CONNECT_TIMEOUT);
     srv->h = *h;
@@ -262,14 +266,14 @@ static void proxied_address(struct lws *wsi, char *out, size_t len) {
  * the same client nginx reports) and IPv6 by its prefix. Every per-address
  * limit of chat-ws counts by it (sessions here, connects and rates in
  * socketio/, write budgets and creations in chat/). */
-static void client_address(struct lws *wsi, char *out, size_t len) {
+void eio_client_address(struct lws *wsi, char *out, size_t len) {
     char raw[NETADDR_LEN];
     proxied_address(wsi, raw, sizeof raw);
     netaddr_key(raw, out, len);
 }
 
 static void read_peer(eio_conn *c, struct lws *wsi) {
-    client_address(wsi, c->peer, sizeof c->peer);
+    eio_client_address(wsi, c->peer, sizeof c->peer);
 }
 
 static int address_sessions(eio_server *srv, const char *addr) {
@@ -495,6 +499,11 @@ void eio_server_stop(eio_server *srv) {
     srv->ctx = NULL;
 }
 
+static void free_value(const char *key, void *value, void *ud) {
+    (void)key, (void)ud;
+    free(value);
+}
+
 void eio_server_free(eio_server *srv) {
     if (!srv) return;
     eio_server_stop(srv);
@@ -508,6 +517,8 @@ void eio_server_free(eio_server *srv) {
     lws_end_foreach_dll_safe(d, d1);
     strmap_clear(&srv->sessions);
     strmap_clear(&srv->per_address); /* every count went to zero with its session */
+    strmap_each(&srv->posts_per_address, free_value, NULL); /* POSTs cut off by shutdown */
+    strmap_clear(&srv->posts_per_address);
     free(srv->ws_scratch);
     free(srv);
 }
@@ -535,7 +546,7 @@ int eio_admission(eio_server *srv, struct lws *wsi) {
         log_event(LOG_LEVEL_INFO, "eio: refused a session", "reason", "max_connections", NULL);
         return 4;
     }
-    client_address(wsi, addr, sizeof addr);
+    eio_client_address(wsi, addr, sizeof addr);
     if (address_sessions(srv, addr) >= srv->cfg.max_per_address) {
         log_event(LOG_LEVEL_INFO, "eio: refused a session", "reason", "max_per_address", "peer",
                   addr, NULL);

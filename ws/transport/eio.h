@@ -17,13 +17,16 @@
 #define EIO_RESERVED_FDS 32
 
 typedef struct eio_config {
-    int ping_interval_ms;   /* server ping period [CONTRACT_PING_INTERVAL] */
-    int ping_timeout_ms;    /* how long a pong may take [CONTRACT_PING_TIMEOUT] */
-    long max_payload;       /* largest message accepted, bytes [CONTRACT_MAX_PAYLOAD] */
-    size_t max_queue_bytes; /* queued output per connection before it is dropped
-                               [CONTRACT_MAX_QUEUE_BYTES] */
-    int max_connections;    /* per process [CONTRACT_MAX_CONNECTIONS] */
-    int max_per_address;    /* sessions per client address [CONTRACT_MAX_PER_ADDRESS] */
+    int ping_interval_ms;      /* server ping period [CONTRACT_PING_INTERVAL] */
+    int ping_timeout_ms;       /* how long a pong may take [CONTRACT_PING_TIMEOUT] */
+    long max_payload;          /* largest message accepted, bytes [CONTRACT_MAX_PAYLOAD] */
+    size_t max_queue_bytes;    /* queued output per connection before it is dropped
+                                  [CONTRACT_MAX_QUEUE_BYTES] */
+    int max_connections;       /* per process [CONTRACT_MAX_CONNECTIONS] */
+    int max_per_address;       /* sessions per client address [CONTRACT_MAX_PER_ADDRESS] */
+    int body_timeout_ms;       /* a polling POST's whole body [CONTRACT_BODY_TIMEOUT] */
+    int max_posts_per_address; /* polling POSTs receiving their bodies at once per
+                                  client address [CONTRACT_MAX_POSTS_PER_ADDRESS] */
     /* Origins allowed to open a session, comma-separated; NULL: the site's
      * own (Origin's host equals Host); "*": any. A request without Origin
      * (not a browser) is allowed. */
