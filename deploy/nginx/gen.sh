@@ -97,8 +97,8 @@ for i in "${!ports[@]}"; do
 	p=${ports[$i]}
 	[[ "$p" =~ ^[0-9]+$ ]] || { echo "gen.sh: bad port $p" >&2; exit 2; }
 	n=${nodes[$i]:-${NODES:$((p % 36)):1}}
-	ws_servers+="    server 127.0.0.1:$p max_fails=1 fail_timeout=1s;"$'\n'
-	ws_nodes+="upstream chat_ws_$p { server 127.0.0.1:$p; keepalive 16; }"$'\n'
+	ws_servers+="    server 127.0.0.1:$p max_fails=0;"$'\n'
+	ws_nodes+="upstream chat_ws_$p { server 127.0.0.1:$p max_fails=0; keepalive 16; }"$'\n'
 	ws_routes+="    ~^$n chat_ws_$p;"$'\n'
 	ws_metrics+="    location = /metrics/ws/$p {"$'\n'"        proxy_pass http://chat_ws_$p/metrics;"$'\n'
 	ws_metrics+="        proxy_set_header X-Real-IP \$remote_addr;"$'\n'
@@ -124,8 +124,8 @@ if [ -n "$NODES_FILE" ]; then
 		[ "$port" -ge 1 ] && [ "$port" -le 65535 ] || { echo "$where: bad port $port" >&2; exit 2; }
 		case "$seen" in *"$id"*) echo "$where: node id $id twice" >&2; exit 2 ;; esac
 		seen+=$id
-		ws_servers+="    server $addr max_fails=1 fail_timeout=1s;"$'\n'
-		ws_nodes+="upstream chat_ws_node_$id { server $addr; keepalive 16; }"$'\n'
+		ws_servers+="    server $addr max_fails=0;"$'\n'
+		ws_nodes+="upstream chat_ws_node_$id { server $addr max_fails=0; keepalive 16; }"$'\n'
 		ws_routes+="    ~^$id chat_ws_node_$id;"$'\n'
 		ws_metrics+="    location = /metrics/node/$id {"$'\n'"        proxy_pass http://chat_ws_node_$id/metrics;"$'\n'
 		ws_metrics+="        proxy_set_header X-Real-IP \$remote_addr;"$'\n'
@@ -143,7 +143,7 @@ if [ -n "$FCGI_SERVERS" ]; then
 		unix:/*) [[ "$a" =~ ^unix:/[A-Za-z0-9._/-]+$ ]] || { echo "gen.sh: bad FCGI server $a" >&2; exit 2; } ;;
 		*) [[ "$a" =~ $host_port_re ]] || { echo "gen.sh: FCGI server '$a' is not unix:/PATH or HOST:PORT" >&2; exit 2; } ;;
 		esac
-		fcgi_upstream+="    server $a max_fails=1 fail_timeout=1s;"$'\n'
+		fcgi_upstream+="    server $a max_fails=0;"$'\n'
 	done
 	fcgi_upstream+='}'
 	fcgi_pass=chat_fcgi
