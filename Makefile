@@ -128,7 +128,7 @@ DATADIR    ?= $(PREFIX)/share
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 NGINXDIR   ?= /etc/nginx
 WWWDIR     := $(DATADIR)/chat/www
-UNITS      := $(wildcard deploy/systemd/*.service deploy/systemd/*.target)
+UNITS      := $(wildcard deploy/systemd/*.service deploy/systemd/*.socket deploy/systemd/*.target)
 
 install: all
 	@test -f www/vendor/socket.io.min.js || { echo "www/vendor/socket.io.min.js missing: run make deps"; exit 1; }

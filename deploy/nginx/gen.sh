@@ -240,8 +240,8 @@ if [ "$mode" = production ]; then
 		where_programs="#   chat-fcgi at $FCGI_SERVERS (chat-fcgi-node.service)
 #   the chat-ws nodes of $(basename "$NODES_FILE") (chat-ws-node.service), by node id"
 	else
-		where_programs="#   $FCGI_SOCKET   chat-fcgi's socket (chat-fcgi.service); nginx's
-#                         user (www-data) is in group chat
+		where_programs="#   $FCGI_SOCKET   chat-fcgi's socket (chat-fcgi.socket): nginx's
+#                         user (www-data) may connect, nothing more
 #   127.0.0.1:${ports[*]}   one chat-ws per port (chat-ws@<port>.service)"
 	fi
 	cat <<-HEAD

@@ -11,7 +11,7 @@
 // --package); skipped otherwise.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,6 +56,13 @@ function freePort() {
   });
 }
 
+/* The socket, owner, group and modes of an installed socket unit. */
+function socketUnit(file) {
+  const text = readFileSync(file, 'utf8');
+  const get = (k) => text.match(new RegExp(`^${k}=(.*)$`, 'm'))?.[1];
+  return { path: get('ListenStream'), user: get('SocketUser'), group: get('SocketGroup'), mode: get('SocketMode'), dirMode: get('DirectoryMode') ?? '0755' };
+}
+
 /* The ExecStart= and Environment= of an installed unit, %i replaced. */
 function unitCommand(file, instance = '') {
   const text = readFileSync(file, 'utf8');
@@ -74,6 +81,48 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
   function start(name, user, env, argv, umask = '0022') {
     const log = path.join(tmp, `${name}.log`);
     const child = spawn('runuser', ['-u', user, '--', 'sh', '-c', 'umask "$0" && exec env "$@"', umask, ...env, ...argv], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('exit', () => writeFileSync(log, out));
+    procs.push({ name, child, out: () => out });
+    return child;
+  }
+
+  /* Starts a socket-activated unit's program as systemd would: the socket
+   * made (owner, group, mode) and passed as fd 3 with LISTEN_FDS=1 and
+   * LISTEN_PID, then the unit's user, umask and environment. */
+  function startActivated(name, sock, unit) {
+    const py = `
+import grp, os, pwd, socket, sys
+path, user, group, mode, dmode, umask, run_as = sys.argv[1:8]
+os.makedirs(os.path.dirname(path), int(dmode, 8), exist_ok=True)
+os.chmod(os.path.dirname(path), int(dmode, 8))
+if os.path.exists(path): os.unlink(path)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path)
+os.chown(path, pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid)
+os.chmod(path, int(mode, 8))
+s.listen(128)
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+pw = pwd.getpwnam(run_as)
+os.setgroups([g.gr_gid for g in grp.getgrall() if run_as in g.gr_mem])
+os.setgid(pw.pw_gid)
+os.setuid(pw.pw_uid)
+os.umask(int(umask, 8))
+env = dict(os.environ, LISTEN_FDS='1', LISTEN_PID=str(os.getpid()))
+for kv in sys.argv[8:]:
+    if kv == '--': break
+    k, v = kv.split('=', 1); env[k] = v
+argv = sys.argv[sys.argv.index('--') + 1:]
+os.execvpe(argv[0], argv, env)
+`;
+    const log = path.join(tmp, `${name}.log`);
+    const child = spawn('python3', ['-c', py, sock.path, sock.user, sock.group, sock.mode, sock.dirMode, unit.umask, unit.user, ...unit.env, '--', ...unit.exec], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -110,14 +159,15 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  test('postinst: the chat user, www-data in its group, the state directory, a secret, the site enabled', T, () => {
+  test('postinst: the chat user (www-data not in its group), the state directory, a secret, the site enabled', T, () => {
     const pw = sh('getent', ['passwd', 'chat']).trim().split(':');
     assert.equal(pw[5], '/var/lib/chat');
     assert.match(pw[6], /nologin$/);
     assert.ok(Number(pw[2]) < 1000, 'a system user');
-    assert.match(sh('id', ['-nG', 'www-data']), /\bchat\b/);
+    // issue 21.4: nginx's user gets the FastCGI socket, not the secret or the database
+    assert.doesNotMatch(sh('id', ['-nG', 'www-data']), /\bchat\b/);
     const lib = statSync('/var/lib/chat');
-    assert.equal(lib.mode & 0o777, 0o750);
+    assert.equal(lib.mode & 0o777, 0o700);
     assert.equal(lib.uid, Number(pw[2]));
     const secret = statSync('/etc/chat/secret');
     assert.equal(secret.mode & 0o777, 0o640);
@@ -125,6 +175,7 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
     assert.match(readFileSync('/etc/chat/secret', 'utf8'), /^[0-9a-f]{64}$/);
     assert.equal(readlinkSync('/etc/nginx/sites-enabled/chat'), '../sites-available/chat');
     assert.ok(lstatSync('/etc/systemd/system/multi-user.target.wants/chat.target').isSymbolicLink(), 'chat.target enabled');
+    assert.ok(lstatSync('/etc/systemd/system/sockets.target.wants/chat-fcgi.socket').isSymbolicLink(), 'chat-fcgi.socket enabled');
     for (const f of ['/usr/bin/chat-fcgi', '/usr/bin/chat-ws', '/usr/bin/chat-admin', '/usr/share/chat/www/chat.js', '/usr/share/chat/www/vendor/socket.io.min.js', '/usr/share/chat/www/vendor/admin-ui/index.html', '/etc/nginx/snippets/chat-fastcgi.conf'])
       assert.ok(existsSync(f), f);
   });
@@ -141,16 +192,18 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
   });
 
   test('systemd-analyze verify: the installed units', T, async () => {
-    const { stdout, stderr } = await run('systemd-analyze', ['verify', 'chat.target', 'chat-fcgi.service', 'chat-ws@9101.service']);
+    const { stdout, stderr } = await run('systemd-analyze', ['verify', 'chat.target', 'chat-fcgi.socket', 'chat-fcgi.service', 'chat-ws@9101.service']);
     assert.doesNotMatch(stdout + stderr, /chat/, `systemd-analyze verify: ${stdout}${stderr}`);
   });
 
   test('the installed programs behind the installed site: REST and Socket.IO smoke tests', T, async () => {
-    // /run/chat as RuntimeDirectory= makes it
-    sh('install', ['-d', '-o', 'chat', '-g', 'chat', '-m', '0750', '/run/chat']);
+    // chat-fcgi serves the socket chat-fcgi.socket makes, as systemd would:
+    // its owner, group and modes, passed as LISTEN_FDS
+    const sock = socketUnit('/lib/systemd/system/chat-fcgi.socket');
     const fcgi = unitCommand('/lib/systemd/system/chat-fcgi.service');
     assert.equal(fcgi.user, 'chat');
-    start('fcgi', fcgi.user, fcgi.env, fcgi.exec, fcgi.umask);
+    assert.ok(!fcgi.exec.includes('--listen'), 'chat-fcgi serves the socket unit\'s socket');
+    startActivated('fcgi', sock, fcgi);
     // chat-ws on free ports in place of 9101/9102, each with the node
     // character the site routes to (chat-ws's default for 9101/9102)
     // The installed site is https only (snakeoil placeholders): the smoke
@@ -228,6 +281,28 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
     assert.match(out, /^backup: /);
   });
 
+  test('issue 21.4: www-data reaches the FastCGI socket and nothing else; the files are the chat user\'s alone', T, () => {
+    const s = statSync('/run/chat/fcgi.sock');
+    assert.ok(s.isSocket());
+    assert.equal(s.mode & 0o777, 0o660, 'srw-rw----');
+    assert.equal(s.uid, Number(sh('id', ['-u', 'chat'])));
+    assert.equal(s.gid, Number(sh('getent', ['group', 'www-data']).split(':')[2]), 'group www-data');
+    const secret = statSync('/etc/chat/secret');
+    assert.equal(secret.mode & 0o777, 0o640);
+    assert.equal(secret.gid, Number(sh('getent', ['group', 'chat']).split(':')[2]), 'group chat');
+    // what chat-fcgi, chat-ws and chat-admin made under their units' umask
+    for (const f of readdirSync('/var/lib/chat')) {
+      const st = statSync(path.join('/var/lib/chat', f));
+      assert.equal(st.mode & 0o077, 0, `/var/lib/chat/${f} is ${(st.mode & 0o777).toString(8)}`);
+    }
+    const asWww = (cmd) => spawnSync('runuser', ['-u', 'www-data', '--', 'sh', '-c', cmd]).status;
+    assert.notEqual(asWww('cat /etc/chat/secret'), 0, 'www-data reads the secret');
+    assert.notEqual(asWww('cat /var/lib/chat/chat.db'), 0, 'www-data reads the database');
+    assert.notEqual(asWww('cat /var/lib/chat/backup.db'), 0, 'www-data reads a backup');
+    assert.notEqual(asWww('ls /var/lib/chat'), 0, 'www-data lists the state directory');
+    assert.equal(asWww('test -w /run/chat/fcgi.sock'), 0, 'www-data may connect to the socket');
+  });
+
   test('purge removes the programs, the user, the state, the secret and the site', T, async () => {
     for (const p of procs) {
       try {
@@ -240,7 +315,7 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
     for (let i = 0; i < 100 && spawnSync('pgrep', ['-u', 'chat']).status === 0; i++) await sleep(100);
     sh('dpkg', ['--purge', 'chat']);
     assert.equal(installed(), false);
-    for (const f of ['/usr/bin/chat-ws', '/usr/share/chat', '/var/lib/chat', '/etc/chat', '/etc/nginx/sites-available/chat', '/lib/systemd/system/chat.target'])
+    for (const f of ['/usr/bin/chat-ws', '/usr/share/chat', '/var/lib/chat', '/etc/chat', '/etc/nginx/sites-available/chat', '/lib/systemd/system/chat.target', '/lib/systemd/system/chat-fcgi.socket'])
       assert.equal(existsSync(f), false, `${f} is left`);
     assert.throws(() => lstatSync('/etc/nginx/sites-enabled/chat'), /ENOENT/);
     assert.throws(() => lstatSync('/etc/systemd/system/multi-user.target.wants/chat.target'), /ENOENT/);
