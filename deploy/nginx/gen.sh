@@ -39,6 +39,8 @@
 #                   snakeoil; README "Installing" says how to get a real one)
 #                                                           /etc/ssl/certs/ssl-cert-snakeoil.pem
 #   TLS_KEY         its key                                 /etc/ssl/private/ssl-cert-snakeoil.key
+#   ERROR_LOG       production: the site's error log, from  /var/log/nginx/error.log
+#                   warn up
 # runner only: RUN_DIR (pid, logs, temp files), NGINX_USER ("user ...;" line or
 # empty), MIME_TYPES (an include or a types {} block).
 set -euo pipefail
@@ -72,6 +74,7 @@ TLS=
 TLS_LISTEN="443 [::]:443"
 TLS_CERT=/etc/ssl/certs/ssl-cert-snakeoil.pem
 TLS_KEY=/etc/ssl/private/ssl-cert-snakeoil.key
+ERROR_LOG=/var/log/nginx/error.log
 RUN_DIR=
 NGINX_USER=
 MIME_TYPES='include /etc/nginx/mime.types;'
@@ -79,7 +82,7 @@ for kv in "$@"; do
 	case "$kv" in
 	LISTEN=* | SERVER_NAME=* | FCGI_SOCKET=* | FASTCGI_SNIPPET=* | WWW_DIR=* | WS_PORTS=* | \
 		WS_NODES=* | NODES_FILE=* | FCGI_SERVERS=* | API_RATE=* | API_BURST=* | SIO_CONN=* | SIO_RATE=* | SIO_BURST=* | STATIC_CACHE=* | RUN_DIR=* | NGINX_USER=* | MIME_TYPES=* | \
-		TLS=* | TLS_LISTEN=* | TLS_CERT=* | TLS_KEY=*)
+		TLS=* | TLS_LISTEN=* | TLS_CERT=* | TLS_KEY=* | ERROR_LOG=*)
 		printf -v "${kv%%=*}" '%s' "${kv#*=}"
 		;;
 	*)
@@ -224,6 +227,12 @@ site=${site//@WS_METRICS@/"${ws_metrics%$'\n'}"}
 site=${site//@LISTEN@/"${listen%$'\n'}"}
 site=${site//@REDIRECT@$'\n'/"$redirect"}
 site=${site//@HSTS@$'\n'/"${hsts:+$hsts$'\n'}"}
+# Production: nginx's warnings reach the error log (Debian's nginx.conf logs
+# from "error" up), among them "worker_connections are not enough" when the
+# site runs out of connections. The runner's nginx.conf logs from warn up.
+error_log=''
+[ "$mode" = production ] && error_log="    error_log $ERROR_LOG warn;"
+site=${site//@ERROR_LOG@$'\n'/"${error_log:+$error_log$'\n'}"}
 site=${site//@SERVER_NAME@/"$SERVER_NAME"}
 site=${site//@FCGI_SOCKET@/"$FCGI_SOCKET"}
 site=${site//@FASTCGI_SNIPPET@/"$FASTCGI_SNIPPET"}

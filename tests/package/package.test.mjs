@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import crypto from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,6 +53,75 @@ function freePort() {
     s.listen(0, '127.0.0.1', () => {
       const { port } = s.address();
       s.close(() => resolve(port));
+    });
+  });
+}
+
+/* Whether 127.0.0.1:port accepts a connection. */
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+/* A Socket.IO client over WebSocket at its smallest, from localAddress:
+ * the upgrade, the namespace CONNECT ("40"), and a pong for every ping.
+ * Resolves with the socket once the CONNECT is answered. */
+function sioWebSocket(port, localAddress) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ port, host: '127.0.0.1', localAddress });
+    const send = (text) => {
+      const payload = Buffer.from(text);
+      const mask = crypto.randomBytes(4);
+      const head = Buffer.from([0x81, 0x80 | payload.length]);
+      sock.write(Buffer.concat([head, mask, payload.map((b, i) => b ^ mask[i % 4])]));
+    };
+    let buf = Buffer.alloc(0);
+    let upgraded = false;
+    let connected = false;
+    sock.setTimeout(60000, () => (sock.destroy(), reject(new Error('timeout'))));
+    sock.on('error', (e) => reject(e));
+    sock.on('close', () => reject(new Error(upgraded ? 'closed' : `closed before 101: ${buf.toString('latin1').split('\r\n')[0]}`)));
+    sock.on('connect', () =>
+      sock.write(
+        `GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+          `Connection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      ),
+    );
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (!upgraded) {
+        const at = buf.indexOf('\r\n\r\n');
+        if (at < 0) return;
+        if (!buf.subarray(0, 12).toString().startsWith('HTTP/1.1 101')) return sock.destroy();
+        upgraded = true;
+        buf = buf.subarray(at + 4);
+      }
+      while (buf.length >= 2) {
+        let len = buf[1] & 0x7f;
+        let off = 2;
+        if (len === 126) {
+          if (buf.length < 4) return;
+          len = buf.readUInt16BE(2);
+          off = 4;
+        } else if (len === 127) {
+          if (buf.length < 10) return;
+          len = Number(buf.readBigUInt64BE(2));
+          off = 10;
+        }
+        if (buf.length < off + len) return;
+        const text = buf.subarray(off, off + len).toString();
+        buf = buf.subarray(off + len);
+        if (text.startsWith('0{')) send('40');
+        else if (text === '2') send('3');
+        else if (text.startsWith('40') && !connected) {
+          connected = true;
+          sock.setTimeout(0);
+          resolve(sock);
+        }
+      }
     });
   });
 }
@@ -279,6 +349,54 @@ os.execvpe(argv[0], argv, env)
     // the operator's tool, as the chat user, on the live database
     const out = sh('runuser', ['-u', 'chat', '--', '/usr/bin/chat-admin', 'backup', '/var/lib/chat/backup.db']);
     assert.match(out, /^backup: /);
+  });
+
+  test('issue 22.2: the installed nginx holds 9,000 WebSockets (Debian\'s nginx.conf as the package leaves it)', { timeout: 300000 }, async () => {
+    // what the package set: worker_connections in nginx.conf's events {},
+    // worker_rlimit_nofile in modules-enabled (main context)
+    const debian = readFileSync('/etc/nginx/nginx.conf', 'utf8');
+    assert.match(debian, /^\s*worker_connections 19000; # chat package: was \d+/m);
+    assert.match(readFileSync('/etc/nginx/modules-enabled/90-chat-capacity.conf', 'utf8'), /^worker_rlimit_nofile 20000;/m);
+    assert.match(readFileSync('/etc/nginx/sites-available/chat', 'utf8'), /^\s*error_log \/var\/log\/nginx\/error\.log warn;/m, 'the site logs warnings (running out of connections)');
+    // Debian's nginx.conf as it is (main, events, http), only its files
+    // (pid, logs, the site) in the test's folder, and the smoke test's site
+    // (TLS off, the test's chat-ws ports) on another port
+    const port = await freePort();
+    const site = readFileSync(path.join(tmp, 'site'), 'utf8')
+      .replace(/listen 127\.0\.0\.1:\d+;/, `listen 127.0.0.1:${port};`)
+      .replace(/error_log \S+ warn;/, `error_log ${tmp}/capacity-site-error.log warn;`);
+    writeFileSync(path.join(tmp, 'capacity-site'), site);
+    const conf = debian
+      .replace(/^pid .*$/m, `pid ${tmp}/capacity.pid;`)
+      .replace(/^error_log .*$/m, `error_log ${tmp}/capacity-error.log;`)
+      .replace(/access_log [^;]*;/, `access_log off;`)
+      .replace(/include \/etc\/nginx\/sites-enabled\/\*;/, `include ${tmp}/capacity-site;`);
+    writeFileSync(path.join(tmp, 'capacity.conf'), conf);
+    sh('nginx', ['-t', '-q', '-c', path.join(tmp, 'capacity.conf')]);
+    start('nginx-capacity', 'root', [], ['nginx', '-g', 'daemon off;', '-c', path.join(tmp, 'capacity.conf')]);
+    for (let i = 0; i < 100 && !(await portOpen(port)); i++) await sleep(100);
+
+    // 9,000 Socket.IO clients over WebSocket, 20 from each of 450 loopback
+    // addresses (within the site's per-address limits), each answering pings
+    const N = 9000;
+    const sockets = [];
+    let failed = [];
+    try {
+      for (let i = 0; i < N; i += 500) {
+        const batch = [];
+        for (let k = i; k < Math.min(N, i + 500); k++) batch.push(sioWebSocket(port, `127.1.${Math.floor(k / 20 / 250)}.${1 + ((k / 20) | 0) % 250}`));
+        for (const r of await Promise.allSettled(batch)) r.status === 'fulfilled' ? sockets.push(r.value) : failed.push(r.reason.message);
+      }
+      await sleep(1000);
+      const open = sockets.filter((s) => !s.destroyed).length;
+      const workers = sh('pgrep', ['-P', readFileSync(path.join(tmp, 'capacity.pid'), 'utf8').trim()]).trim().split('\n');
+      console.log(`capacity: ${open} of ${N} WebSockets open through nginx (${workers.length} workers); failures: ${failed.length} ${[...new Set(failed)].slice(0, 3).join(' | ')}`);
+      assert.equal(open, N, `WebSockets held: ${open}; failures: ${[...new Set(failed)].slice(0, 5).join(' | ')}`);
+      const log = existsSync(path.join(tmp, 'capacity-site-error.log')) ? readFileSync(path.join(tmp, 'capacity-site-error.log'), 'utf8') : '';
+      assert.doesNotMatch(log, /worker_connections are not enough|Too many open files/);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
   });
 
   test('issue 21.4: www-data reaches the FastCGI socket and nothing else; the files are the chat user\'s alone', T, () => {
