@@ -139,21 +139,27 @@ function unitCommand(file, instance = '') {
   const exec = text.match(/^ExecStart=(.*)$/m)[1].replaceAll('%i', instance).split(/\s+/);
   const env = [...text.matchAll(/^Environment=(.*)$/gm)].map((m) => m[1]);
   const umask = text.match(/^UMask=(.*)$/m)?.[1] ?? '0022';
-  return { exec, env, umask, user: text.match(/^User=(.*)$/m)[1] };
+  const nofile = text.match(/^LimitNOFILE=(\d+)$/m)?.[1] ?? '';
+  return { exec, env, umask, nofile, user: text.match(/^User=(.*)$/m)[1] };
 }
 
 describe('the Debian package', { skip: canRun === true ? false : canRun }, () => {
   let deb, tmp, url;
   const procs = [];
 
-  /* Starts argv as user (runuser) with the unit's umask, as systemd would,
-   * in its own process group. */
-  function start(name, user, env, argv, umask = '0022') {
+  /* Starts argv as user (runuser) with the unit's umask and LimitNOFILE=
+   * (up to the hard limit here; runuser's PAM session would leave 1024), as
+   * systemd would, in its own process group. */
+  function start(name, user, env, argv, umask = '0022', nofile = '') {
+    const script = 'umask "$0" && { [ -z "$1" ] || ulimit -n "$1" 2>/dev/null || ulimit -n "$(ulimit -Hn)"; } && shift && exec env "$@"';
+    return spawnKept(name, 'runuser', ['-u', user, '--', 'sh', '-c', script, umask, nofile, ...env, ...argv]);
+  }
+
+  /* Spawns cmd in its own process group, its output kept (tmp/name.log), and
+   * stopped by after(). */
+  function spawnKept(name, cmd, args) {
     const log = path.join(tmp, `${name}.log`);
-    const child = spawn('runuser', ['-u', user, '--', 'sh', '-c', 'umask "$0" && exec env "$@"', umask, ...env, ...argv], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -191,17 +197,7 @@ for kv in sys.argv[8:]:
 argv = sys.argv[sys.argv.index('--') + 1:]
 os.execvpe(argv[0], argv, env)
 `;
-    const log = path.join(tmp, `${name}.log`);
-    const child = spawn('python3', ['-c', py, sock.path, sock.user, sock.group, sock.mode, sock.dirMode, unit.umask, unit.user, ...unit.env, '--', ...unit.exec], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('exit', () => writeFileSync(log, out));
-    procs.push({ name, child, out: () => out });
-    return child;
+    return spawnKept(name, 'python3', ['-c', py, sock.path, sock.user, sock.group, sock.mode, sock.dirMode, unit.umask, unit.user, ...unit.env, '--', ...unit.exec]);
   }
 
   before(async () => {
@@ -284,7 +280,7 @@ os.execvpe(argv[0], argv, env)
     for (const [orig, port] of Object.entries(ports)) {
       const node = site0.match(new RegExp(`~\\^(\\w) chat_ws_${orig};`))[1];
       const ws = unitCommand('/lib/systemd/system/chat-ws@.service', String(port));
-      start(`ws-${orig}`, ws.user, ws.env, [...ws.exec, '--node', node], ws.umask);
+      start(`ws-${orig}`, ws.user, ws.env, [...ws.exec, '--node', node], ws.umask, ws.nofile);
     }
     const port = await freePort();
     let site = site0.replace(/^\s*listen \[::\]:80;\n/m, '').replace(/listen 80;/, `listen 127.0.0.1:${port};`);
