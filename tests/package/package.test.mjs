@@ -66,10 +66,12 @@ function portOpen(port) {
   });
 }
 
-/* A Socket.IO client over WebSocket at its smallest, from localAddress:
- * the upgrade, the namespace CONNECT ("40"), and a pong for every ping.
- * Resolves with the socket once the CONNECT is answered. */
-function sioWebSocket(port, localAddress) {
+/* An Engine.IO session over WebSocket at its smallest, from localAddress:
+ * the upgrade and a pong for every ping. Resolves with the socket once the
+ * open packet came. (No namespace CONNECT: 9,000 guests joining "/" would
+ * each be announced to all the others, and the test would measure that
+ * instead of the connections; a session may wait 45 s for its CONNECT.) */
+function eioWebSocket(port, localAddress) {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ port, host: '127.0.0.1', localAddress });
     const send = (text) => {
@@ -80,7 +82,6 @@ function sioWebSocket(port, localAddress) {
     };
     let buf = Buffer.alloc(0);
     let upgraded = false;
-    let connected = false;
     sock.setTimeout(60000, () => (sock.destroy(), reject(new Error('timeout'))));
     sock.on('error', (e) => reject(e));
     sock.on('close', () => reject(new Error(upgraded ? 'closed' : `closed before 101: ${buf.toString('latin1').split('\r\n')[0]}`)));
@@ -114,13 +115,10 @@ function sioWebSocket(port, localAddress) {
         if (buf.length < off + len) return;
         const text = buf.subarray(off, off + len).toString();
         buf = buf.subarray(off + len);
-        if (text.startsWith('0{')) send('40');
-        else if (text === '2') send('3');
-        else if (text.startsWith('40') && !connected) {
-          connected = true;
+        if (text.startsWith('0{')) {
           sock.setTimeout(0);
           resolve(sock);
-        }
+        } else if (text === '2') send('3');
       }
     });
   });
@@ -372,21 +370,22 @@ os.execvpe(argv[0], argv, env)
     start('nginx-capacity', 'root', [], ['nginx', '-g', 'daemon off;', '-c', path.join(tmp, 'capacity.conf')]);
     for (let i = 0; i < 100 && !(await portOpen(port)); i++) await sleep(100);
 
-    // 9,000 Socket.IO clients over WebSocket, 20 from each of 450 loopback
-    // addresses (within the site's per-address limits), each answering pings
+    // 9,000 Engine.IO sessions over WebSocket, 20 from each of 450 loopback
+    // addresses (within the site's per-address limits), 100 at a time
     const N = 9000;
     const sockets = [];
-    let failed = [];
+    const failed = [];
+    const t0 = Date.now();
     try {
-      for (let i = 0; i < N; i += 500) {
+      for (let i = 0; i < N; i += 100) {
         const batch = [];
-        for (let k = i; k < Math.min(N, i + 500); k++) batch.push(sioWebSocket(port, `127.1.${Math.floor(k / 20 / 250)}.${1 + ((k / 20) | 0) % 250}`));
+        for (let k = i; k < Math.min(N, i + 100); k++) batch.push(eioWebSocket(port, `127.1.${Math.floor(k / 20 / 250)}.${1 + ((k / 20) | 0) % 250}`));
         for (const r of await Promise.allSettled(batch)) r.status === 'fulfilled' ? sockets.push(r.value) : failed.push(r.reason.message);
       }
       await sleep(1000);
       const open = sockets.filter((s) => !s.destroyed).length;
       const workers = sh('pgrep', ['-P', readFileSync(path.join(tmp, 'capacity.pid'), 'utf8').trim()]).trim().split('\n');
-      console.log(`capacity: ${open} of ${N} WebSockets open through nginx (${workers.length} workers); failures: ${failed.length} ${[...new Set(failed)].slice(0, 3).join(' | ')}`);
+      console.log(`capacity: ${open} of ${N} WebSockets open through nginx (${workers.length} workers) in ${Date.now() - t0} ms; failures: ${failed.length} ${[...new Set(failed)].slice(0, 3).join(' | ')}`);
       assert.equal(open, N, `WebSockets held: ${open}; failures: ${[...new Set(failed)].slice(0, 5).join(' | ')}`);
       const log = existsSync(path.join(tmp, 'capacity-site-error.log')) ? readFileSync(path.join(tmp, 'capacity-site-error.log'), 'utf8') : '';
       assert.doesNotMatch(log, /worker_connections are not enough|Too many open files/);
