@@ -140,12 +140,13 @@ DATADIR    ?= $(PREFIX)/share
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 NGINXDIR   ?= /etc/nginx
 WWWDIR     := $(DATADIR)/chat/www
-UNITS      := $(wildcard deploy/systemd/*.service deploy/systemd/*.target)
+UNITS      := $(wildcard deploy/systemd/*.service deploy/systemd/*.socket deploy/systemd/*.target)
 
 install: all
 	@test -f www/vendor/socket.io.min.js || { echo "www/vendor/socket.io.min.js missing: run make deps"; exit 1; }
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(WWWDIR)/vendor $(DESTDIR)$(UNITDIR) \
-	  $(DESTDIR)$(NGINXDIR)/sites-available $(DESTDIR)$(NGINXDIR)/snippets
+	  $(DESTDIR)$(NGINXDIR)/sites-available $(DESTDIR)$(NGINXDIR)/snippets \
+	  $(DESTDIR)$(NGINXDIR)/modules-enabled
 	install -m 755 $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin $(DESTDIR)$(BINDIR)/
 	install -m 644 $(wildcard www/*.*) $(DESTDIR)$(WWWDIR)/
 	install -m 644 $(wildcard www/vendor/*.*) $(DESTDIR)$(WWWDIR)/vendor/
@@ -154,6 +155,8 @@ install: all
 	  sed 's|/usr/local/bin/|$(BINDIR)/|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} && \
 	  chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
 	install -m 644 deploy/chat-fastcgi.conf $(DESTDIR)$(NGINXDIR)/snippets/
+	install -m 644 deploy/nginx/chat-capacity.conf \
+	  $(DESTDIR)$(NGINXDIR)/modules-enabled/90-chat-capacity.conf
 	bash deploy/nginx/gen.sh production WWW_DIR=$(WWWDIR) \
 	  FASTCGI_SNIPPET=$(NGINXDIR)/snippets/chat-fastcgi.conf > $(DESTDIR)$(NGINXDIR)/sites-available/chat
 
@@ -161,7 +164,8 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/chat-fcgi $(DESTDIR)$(BINDIR)/chat-ws $(DESTDIR)$(BINDIR)/chat-admin
 	rm -rf $(DESTDIR)$(DATADIR)/chat
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS)))
-	rm -f $(DESTDIR)$(NGINXDIR)/snippets/chat-fastcgi.conf $(DESTDIR)$(NGINXDIR)/sites-available/chat
+	rm -f $(DESTDIR)$(NGINXDIR)/snippets/chat-fastcgi.conf $(DESTDIR)$(NGINXDIR)/sites-available/chat \
+	  $(DESTDIR)$(NGINXDIR)/modules-enabled/90-chat-capacity.conf
 
 # The production site, generated from the one template (tests/package checks
 # that the committed file is up to date).

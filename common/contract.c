@@ -107,6 +107,19 @@ static const contract_limit table[CONTRACT_COUNT] = {
     [CONTRACT_MAX_PER_ADDRESS] = {"max_per_address", 64, 1, 10000000, "sessions",
                                   "--max-per-address", "N", NULL, WS, NULL, "sessions",
                                   "sessions per client address"},
+    [CONTRACT_IPV6_PREFIX] = {"ipv6_prefix", 64, 1, 128, "bits", NULL, NULL, "CHAT_IPV6_PREFIX", 0,
+                              NULL, "IPv6 prefix",
+                              "every per-address limit counts an IPv6 client by its first N "
+                              "bits (a /64: one site or line), an IPv4-mapped one as IPv4 "
+                              "(both programs)"},
+    [CONTRACT_BODY_TIMEOUT] = {"body_timeout", 10000, 100, 600000, "ms", "--body-timeout", "MS",
+                               NULL, WS, NULL, "body timeout",
+                               "for a polling POST's whole body to arrive (else 408, closed)"},
+    [CONTRACT_MAX_POSTS_PER_ADDRESS] = {"max_posts_per_address", 16, 1, 100000, "requests",
+                                        "--max-posts-per-address", "N", NULL, WS, NULL,
+                                        "POSTs in progress",
+                                        "polling POSTs one client address may have receiving "
+                                        "their bodies at once (else 429)"},
     [CONTRACT_MAX_QUEUE_BYTES] = {"max_queue_bytes", 4LL << 20, 1024, 1LL << 30, "bytes",
                                   "--max-queue-bytes", "N", NULL, WS, NULL, "queue",
                                   "output queued per connection before a slow reader is dropped"},

@@ -93,7 +93,12 @@ int gateway_read_request(const gateway_io *io, gateway_request *g) {
     g->req.method = gateway_param_or(io, "REQUEST_METHOD", "");
     g->req.content_type = io->param("CONTENT_TYPE", io->ctx);
     g->req.authorization = io->param("HTTP_AUTHORIZATION", io->ctx);
-    g->req.remote_addr = io->param("REMOTE_ADDR", io->ctx);
+    const char *remote = io->param("REMOTE_ADDR", io->ctx);
+    if (remote) {
+        /* every per-address limit counts by this key (IPv6: the /64) */
+        netaddr_key(remote, g->addr_key, sizeof g->addr_key);
+        g->req.remote_addr = g->addr_key;
+    }
     if (gateway_read_target(io, g) != HTTP_OK || gateway_read_body(io, g) != HTTP_OK) {
         gateway_request_free(g);
         return HTTP_ENOMEM;

@@ -44,7 +44,8 @@ typedef struct http_request {
     size_t body_len;            /* bytes at body */
     http_body_state body_state; /* whether body is the whole body */
     const char *authorization;  /* the Authorization header, NULL when absent */
-    const char *remote_addr;    /* REMOTE_ADDR (nginx's peer), NULL when absent */
+    const char *remote_addr;    /* REMOTE_ADDR (nginx's peer) as a per-address key
+                                   (netaddr_key: IPv6 by prefix), NULL when absent */
 } http_request;
 
 typedef struct http_header {

@@ -20,6 +20,7 @@
 #include "contract.h"
 #include "eio.h"
 #include "log.h"
+#include "netaddr.h"
 #include "presence.h"
 #include "retention.h"
 #include "sio.h"
@@ -129,6 +130,12 @@ static void table_option(options *o, contract_id id, const char *text) {
         break;
     case CONTRACT_MAX_PER_ADDRESS:
         o->eio.max_per_address = (int)v;
+        break;
+    case CONTRACT_BODY_TIMEOUT:
+        o->eio.body_timeout_ms = (int)v;
+        break;
+    case CONTRACT_MAX_POSTS_PER_ADDRESS:
+        o->eio.max_posts_per_address = (int)v;
         break;
     case CONTRACT_MAX_QUEUE_BYTES:
         o->eio.max_queue_bytes = (size_t)v;
@@ -531,7 +538,7 @@ int main(int argc, char **argv) {
     token_secret secret;
     heartbeat hb = {0};
     pruner pr = {0};
-    char err[256], listen[160];
+    char err[256], listen[160], bind_addr[NETADDR_LEN];
 
     log_init("chat-ws");
     wsmetrics_log_lws();
@@ -628,8 +635,18 @@ int main(int argc, char **argv) {
         info.iface = o.unix_path;
         unlink(o.unix_path);
     } else {
+        /* Exactly the address asked for: lws 4.1 binds an IPv6 socket to
+         * every interface when given an IPv4 address (":: port" in ss), so an
+         * IPv4 listener gets an IPv4-only socket and a name is resolved here. */
+        bool v6 = false;
+        if (netaddr_listen_host(o.host, bind_addr, sizeof bind_addr, &v6)) {
+            log_event(LOG_LEVEL_ERROR, "cannot start", "error", "--listen host does not resolve",
+                      "host", o.host, NULL);
+            goto out;
+        }
+        if (!v6) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
         info.port = o.port;
-        info.iface = o.host;
+        info.iface = bind_addr;
     }
     info.timeout_secs = 20;
     /* No lws validity timer per connection: Engine.IO's heartbeat already

@@ -39,6 +39,8 @@
 #                   snakeoil; README "Installing" says how to get a real one)
 #                                                           /etc/ssl/certs/ssl-cert-snakeoil.pem
 #   TLS_KEY         its key                                 /etc/ssl/private/ssl-cert-snakeoil.key
+#   ERROR_LOG       production: the site's error log, from  /var/log/nginx/error.log
+#                   warn up
 # runner only: RUN_DIR (pid, logs, temp files), NGINX_USER ("user ...;" line or
 # empty), MIME_TYPES (an include or a types {} block).
 set -euo pipefail
@@ -72,6 +74,7 @@ TLS=
 TLS_LISTEN="443 [::]:443"
 TLS_CERT=/etc/ssl/certs/ssl-cert-snakeoil.pem
 TLS_KEY=/etc/ssl/private/ssl-cert-snakeoil.key
+ERROR_LOG=/var/log/nginx/error.log
 RUN_DIR=
 NGINX_USER=
 MIME_TYPES='include /etc/nginx/mime.types;'
@@ -79,7 +82,7 @@ for kv in "$@"; do
 	case "$kv" in
 	LISTEN=* | SERVER_NAME=* | FCGI_SOCKET=* | FASTCGI_SNIPPET=* | WWW_DIR=* | WS_PORTS=* | \
 		WS_NODES=* | NODES_FILE=* | FCGI_SERVERS=* | API_RATE=* | API_BURST=* | SIO_CONN=* | SIO_RATE=* | SIO_BURST=* | STATIC_CACHE=* | RUN_DIR=* | NGINX_USER=* | MIME_TYPES=* | \
-		TLS=* | TLS_LISTEN=* | TLS_CERT=* | TLS_KEY=*)
+		TLS=* | TLS_LISTEN=* | TLS_CERT=* | TLS_KEY=* | ERROR_LOG=*)
 		printf -v "${kv%%=*}" '%s' "${kv#*=}"
 		;;
 	*)
@@ -97,8 +100,8 @@ for i in "${!ports[@]}"; do
 	p=${ports[$i]}
 	[[ "$p" =~ ^[0-9]+$ ]] || { echo "gen.sh: bad port $p" >&2; exit 2; }
 	n=${nodes[$i]:-${NODES:$((p % 36)):1}}
-	ws_servers+="    server 127.0.0.1:$p max_fails=1 fail_timeout=1s;"$'\n'
-	ws_nodes+="upstream chat_ws_$p { server 127.0.0.1:$p; keepalive 16; }"$'\n'
+	ws_servers+="    server 127.0.0.1:$p max_fails=0;"$'\n'
+	ws_nodes+="upstream chat_ws_$p { server 127.0.0.1:$p max_fails=0; keepalive 16; }"$'\n'
 	ws_routes+="    ~^$n chat_ws_$p;"$'\n'
 	ws_metrics+="    location = /metrics/ws/$p {"$'\n'"        proxy_pass http://chat_ws_$p/metrics;"$'\n'
 	ws_metrics+="        proxy_set_header X-Real-IP \$remote_addr;"$'\n'
@@ -124,8 +127,8 @@ if [ -n "$NODES_FILE" ]; then
 		[ "$port" -ge 1 ] && [ "$port" -le 65535 ] || { echo "$where: bad port $port" >&2; exit 2; }
 		case "$seen" in *"$id"*) echo "$where: node id $id twice" >&2; exit 2 ;; esac
 		seen+=$id
-		ws_servers+="    server $addr max_fails=1 fail_timeout=1s;"$'\n'
-		ws_nodes+="upstream chat_ws_node_$id { server $addr; keepalive 16; }"$'\n'
+		ws_servers+="    server $addr max_fails=0;"$'\n'
+		ws_nodes+="upstream chat_ws_node_$id { server $addr max_fails=0; keepalive 16; }"$'\n'
 		ws_routes+="    ~^$id chat_ws_node_$id;"$'\n'
 		ws_metrics+="    location = /metrics/node/$id {"$'\n'"        proxy_pass http://chat_ws_node_$id/metrics;"$'\n'
 		ws_metrics+="        proxy_set_header X-Real-IP \$remote_addr;"$'\n'
@@ -143,7 +146,7 @@ if [ -n "$FCGI_SERVERS" ]; then
 		unix:/*) [[ "$a" =~ ^unix:/[A-Za-z0-9._/-]+$ ]] || { echo "gen.sh: bad FCGI server $a" >&2; exit 2; } ;;
 		*) [[ "$a" =~ $host_port_re ]] || { echo "gen.sh: FCGI server '$a' is not unix:/PATH or HOST:PORT" >&2; exit 2; } ;;
 		esac
-		fcgi_upstream+="    server $a max_fails=1 fail_timeout=1s;"$'\n'
+		fcgi_upstream+="    server $a max_fails=0;"$'\n'
 	done
 	fcgi_upstream+='}'
 	fcgi_pass=chat_fcgi
@@ -224,6 +227,12 @@ site=${site//@WS_METRICS@/"${ws_metrics%$'\n'}"}
 site=${site//@LISTEN@/"${listen%$'\n'}"}
 site=${site//@REDIRECT@$'\n'/"$redirect"}
 site=${site//@HSTS@$'\n'/"${hsts:+$hsts$'\n'}"}
+# Production: nginx's warnings reach the error log (Debian's nginx.conf logs
+# from "error" up), among them "worker_connections are not enough" when the
+# site runs out of connections. The runner's nginx.conf logs from warn up.
+error_log=''
+[ "$mode" = production ] && error_log="    error_log $ERROR_LOG warn;"
+site=${site//@ERROR_LOG@$'\n'/"${error_log:+$error_log$'\n'}"}
 site=${site//@SERVER_NAME@/"$SERVER_NAME"}
 site=${site//@FCGI_SOCKET@/"$FCGI_SOCKET"}
 site=${site//@FASTCGI_SNIPPET@/"$FASTCGI_SNIPPET"}
@@ -240,8 +249,8 @@ if [ "$mode" = production ]; then
 		where_programs="#   chat-fcgi at $FCGI_SERVERS (chat-fcgi-node.service)
 #   the chat-ws nodes of $(basename "$NODES_FILE") (chat-ws-node.service), by node id"
 	else
-		where_programs="#   $FCGI_SOCKET   chat-fcgi's socket (chat-fcgi.service); nginx's
-#                         user (www-data) is in group chat
+		where_programs="#   $FCGI_SOCKET   chat-fcgi's socket (chat-fcgi.socket): nginx's
+#                         user (www-data) may connect, nothing more
 #   127.0.0.1:${ports[*]}   one chat-ws per port (chat-ws@<port>.service)"
 	fi
 	cat <<-HEAD
