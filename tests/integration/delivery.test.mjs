@@ -95,3 +95,105 @@ describe(`delivery: recovered after every SIGKILL of its chat-ws (${wsProcs} cha
     await closeAll(a);
   });
 });
+
+/* The client contract of README "Delivery" for socket.io-client: on a
+ * connect that did not recover, join each room with {room, after: the last
+ * id it had}, take `missed`, and while `more` page
+ * GET /api/rooms/{id}/messages?after= until done; live messages of a room
+ * being caught up wait, then those past the catch-up follow. */
+function contractClient(s, url, rooms) {
+  const last = new Map(); // room -> last id shown
+  const catching = new Map(); // room -> live messages held during its catch-up
+  s.shown = [];
+  const show = (m) => {
+    if (m.id <= (last.get(m.room) ?? 0)) return; // had it already
+    last.set(m.room, m.id);
+    s.shown.push(m);
+  };
+  s.on('chat message', (m) => (catching.has(m.room) ? catching.get(m.room).push(m) : show(m)));
+  s.on('connect', async () => {
+    if (s.recovered) return; // the server restored the rooms and replayed what was missed
+    for (const room of rooms) {
+      catching.set(room, []);
+      const after = last.get(room);
+      const ack = await s.emitWithAck('join', after === undefined ? room : { room, after });
+      ack.missed.forEach(show);
+      let more = ack.more;
+      while (more) {
+        const res = await fetch(`${url}/api/rooms/${ack.room_id}/messages?after=${last.get(room) ?? 0}&limit=100`);
+        const { messages } = await res.json();
+        messages.forEach(show);
+        more = messages.length === 100;
+      }
+      catching.get(room).forEach(show);
+      catching.delete(room);
+    }
+    s.caughtUp = (s.caughtUp ?? 0) + 1;
+  });
+}
+
+describe('delivery: when recovery is refused, join {room, after} and paging deliver everything', () => {
+  let stack;
+  const MAX_REPLAY = 5;
+  before(async () => {
+    stack = await startStack({ wsArgs: ['--max-replay', MAX_REPLAY] });
+  });
+  after(async () => {
+    await closeLive();
+    await stack?.stop();
+  });
+
+  test('250 messages missed (past --max-replay and missed_max): recovered false, `more`, paged until done, in log order', T, async () => {
+    const room = await newRoom(stack.url);
+    const poster = uniq('poster');
+    const name = uniq('pager');
+    const token = await credential(stack.url, name);
+    const a = io(stack.url, { forceNew: true, auth: { name, token }, autoConnect: false });
+    contractClient(a, stack.url, [room.name]);
+    a.connect();
+    await until(() => a.caughtUp === 1, 10000, 'the first join');
+    const sent = [];
+    for (let i = 0; i < 3; i++) sent.push(await post(stack, room.id, poster, `live ${i}`));
+    await until(() => a.shown.length === 3, 10000, 'the live messages');
+    a.io.engine.close(); // a dropped transport: socket.io-client reconnects by itself
+    await until(() => !a.connected, 5000, 'the disconnect');
+    for (let i = 0; i < 250; i++) sent.push(await post(stack, room.id, poster, `away ${i}`));
+    await until(() => a.caughtUp === 2, 20000, 'the catch-up after the reconnection');
+    assert.equal(a.recovered, false, 'past --max-replay: no recovery');
+    sent.push(await post(stack, room.id, poster, 'after'));
+    await until(() => a.shown.length >= sent.length, 10000, 'every message');
+    await sleep(300);
+    assert.deepEqual(
+      a.shown.map((m) => m.id),
+      sent,
+      'every message once, in log order',
+    );
+    a.close();
+  });
+
+  test('join {room, after}: missed starts after it, at most missed_max with more: true; a bad after is refused', T, async () => {
+    const room = await newRoom(stack.url);
+    const poster = uniq('poster');
+    const ids = [];
+    for (let i = 0; i < 120; i++) ids.push(await post(stack, room.id, poster, `m ${i}`));
+    const s = io(stack.url, { forceNew: true, transports: ['websocket'] });
+    await withTimeout(new Promise((r) => s.once('connect', r)), 5000, 'connect');
+    const fromStart = await s.emitWithAck('join', { room: room.name, after: 0 });
+    assert.deepEqual(
+      fromStart.missed.map((m) => m.id),
+      ids.slice(0, 100),
+    );
+    assert.equal(fromStart.more, true);
+    const tail = await s.emitWithAck('join', { room: room.name, after: String(ids[109]) });
+    assert.deepEqual(
+      tail.missed.map((m) => m.id),
+      ids.slice(110),
+    );
+    assert.equal(tail.more, false);
+    for (const bad of [-1, 'x', '1e3', 1.5, {}]) {
+      const r = await s.emitWithAck('join', { room: room.name, after: bad });
+      assert.equal(typeof r.error, 'string', `after ${JSON.stringify(bad)}: ${JSON.stringify(r)}`);
+    }
+    s.close();
+  });
+});

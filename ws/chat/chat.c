@@ -509,11 +509,29 @@ static int add_missed(const store_message *m, void *ud) {
     return 0;
 }
 
+/* join's {room, after}: the log offset the client last had (a number, or the
+ * decimal string socket.io-client keeps as its offset), so that `missed`
+ * starts there (a client whose recovery was refused pages from it). Sets
+ * *after (-1: not given); -1 when malformed. */
+static int join_after(const sio_event *ev, int64_t *after) {
+    json_t *v = json_object_get(json_array_get(ev->args, 0), "after");
+    *after = -1;
+    if (!v || json_is_null(v)) return 0;
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *after = json_integer_value(v);
+        return 0;
+    }
+    return sio_str(v) && recovery_from(sio_str(v), 0, after) == 0 ? 0 : -1;
+}
+
 static void on_join(sio_socket *s, sio_event *ev, void *ud) {
     chat *c = ud;
     chat_user *u = user_of(s);
     const char *name = room_arg(ev);
     if (!name) return ack_error(ev->ack, "expected a room name");
+    int64_t after; /* the offset the client last had, when it says */
+    if (join_after(ev, &after))
+        return ack_error(ev->ack, "after must be a non-negative integer or its decimal string");
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
     store_room r;
     int rc = store_room_lookup(c->st, ns, name, &r);
@@ -529,14 +547,14 @@ static void on_join(sio_socket *s, sio_event *ev, void *ud) {
     store_presence_users(c->st, r.id, add_user, members);
     missed_ctx mc = {missed, c->cfg.missed_max, false};
     bool truncated = false; /* retention deleted some of what the user missed */
-    if (u->named) {
-        int64_t last = -1;
-        store_cursor_get(c->st, u->name, r.id, &last);
-        truncated = last >= 0 && r.pruned_upto > last;
-        if (last >= 0) /* 0: the first visit was to an empty room */
-            store_messages_list(c->st, r.id, last, 0, c->cfg.missed_max + 1, add_missed, &mc);
-        else /* a first visit: nothing was missed; start the cursor here */
+    if (after < 0 && u->named) {
+        store_cursor_get(c->st, u->name, r.id, &after);
+        if (after < 0) /* a first visit: nothing was missed; start the cursor here */
             store_cursor_set(c->st, u->name, r.id, r.last_message_id);
+    }
+    if (after >= 0) { /* 0: the first visit was to an empty room, or from the start */
+        truncated = r.pruned_upto > after;
+        store_messages_list(c->st, r.id, after, 0, c->cfg.missed_max + 1, add_missed, &mc);
     }
     ack_reply(ev->ack, json_pack("{s:b,s:s,s:I,s:o,s:o,s:b,s:b}", "ok", 1, "room", r.name,
                                  "room_id", (json_int_t)r.id, "members", members, "missed", missed,
