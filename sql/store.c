@@ -321,6 +321,11 @@ void store_session_free(store_session *s) {
     s->rooms = s->data = NULL;
 }
 
+int store_sessions_touch(store *st, int64_t owner, int64_t max_age_ms) {
+    st->err[0] = '\0';
+    return st->ops->sessions_touch(st, owner, store_now_ms() - max_age_ms);
+}
+
 int store_session_delete(store *st, const char *pid) {
     st->err[0] = '\0';
     return st->ops->session_delete(st, pid);

@@ -88,6 +88,14 @@ typedef struct store_session {
     char *rooms; /* JSON array text; owned by the struct, free with store_session_free */
     char *data;  /* JSON object text; same ownership */
     int64_t updated_at;
+    /* The ws process serving the socket now (its processes row id), 0 when
+     * it is disconnected: a live session is in the store too, so that a
+     * crash at any instant leaves it recoverable. */
+    int64_t owner;
+    /* save only: the process saving. A save with owner 0 (the socket
+     * disconnected) leaves alone a row another process owns now (it
+     * recovered the session meanwhile). */
+    int64_t by;
 } store_session;
 
 /* Callbacks of the list functions. Return 0 to go on, non-zero to stop early. */
@@ -214,6 +222,10 @@ int store_session_save(store *st, const store_session *s);
 int store_session_load(store *st, const char *pid, int64_t max_age_ms, store_session *out);
 int store_session_delete(store *st, const char *pid);
 int store_session_expire(store *st, int64_t max_age_ms);
+/* Refreshes updated_at of the live sessions owner serves that were saved or
+ * refreshed max_age_ms ago or longer, so that their recovery window counts
+ * from about the moment the owner stopped (crashed), not from the CONNECT. */
+int store_sessions_touch(store *st, int64_t owner, int64_t max_age_ms);
 void store_session_free(store_session *s);
 
 /* Claimed names. claim records the first claim of a valid user name:

@@ -73,6 +73,7 @@ struct store_ops {
     int (*session_load)(store *st, const char *pid, int64_t updated_after, store_session *out);
     int (*session_delete)(store *st, const char *pid);
     int (*session_expire)(store *st, int64_t updated_before);
+    int (*sessions_touch)(store *st, int64_t owner, int64_t updated_before);
 
     int (*user_claim)(store *st, const char *name);
     int (*user_claimed)(store *st, const char *name, bool *claimed);

@@ -23,6 +23,12 @@ static const char *const pg_migrations[] = {
      * host a ws process is, for /api/health. */
     "ALTER TABLE processes ADD COLUMN IF NOT EXISTS node text NOT NULL DEFAULT '';"
     "ALTER TABLE processes ADD COLUMN IF NOT EXISTS host text NOT NULL DEFAULT '';",
+    /* (issue 20) a live socket's session is stored from its CONNECT on:
+     * owner is the process serving it (NULL once disconnected), whose
+     * sessions_touch keeps it young while it lives. */
+    "ALTER TABLE sessions ADD COLUMN IF NOT EXISTS owner bigint;"
+    "CREATE INDEX IF NOT EXISTS sessions_by_owner ON sessions(owner, updated_at)"
+    " WHERE owner IS NOT NULL;",
     NULL, /* the list ends at the first NULL */
 };
 
@@ -80,6 +86,7 @@ enum pg_stmt {
     P_SESS_LOAD,
     P_SESS_DELETE,
     P_SESS_EXPIRE,
+    P_SESS_TOUCH,
     P_CUR_GET,
     P_CUR_SET,
     P_WS_GET,
@@ -178,13 +185,16 @@ static const char *const pg_sql[P_COUNT] = {
     [P_PRES_USERS] = "SELECT DISTINCT p.\"user\" COLLATE \"C\" AS u FROM presence p"
                      " JOIN processes w ON w.id = p.process_id"
                      " WHERE p.room_id = $1 AND w.heartbeat_at > $2 ORDER BY 1",
-    [P_SESS_SAVE] = "INSERT INTO sessions (pid, sid, namespace, \"user\", rooms, data, updated_at)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (pid) DO UPDATE SET"
+    [P_SESS_SAVE] = "INSERT INTO sessions (pid, sid, namespace, \"user\", rooms, data, updated_at,"
+                    " owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (pid) DO UPDATE SET"
                     " sid = excluded.sid, namespace = excluded.namespace,"
                     " \"user\" = excluded.\"user\", rooms = excluded.rooms, data = excluded.data,"
-                    " updated_at = excluded.updated_at",
-    [P_SESS_LOAD] = "SELECT pid, sid, namespace, \"user\", rooms, data, updated_at FROM sessions"
-                    " WHERE pid = $1 AND updated_at > $2",
+                    " updated_at = excluded.updated_at, owner = excluded.owner"
+                    " WHERE excluded.owner IS NOT NULL OR sessions.owner IS NULL"
+                    " OR sessions.owner = $9",
+    [P_SESS_LOAD] = "SELECT pid, sid, namespace, \"user\", rooms, data, updated_at, owner"
+                    " FROM sessions WHERE pid = $1 AND updated_at > $2",
+    [P_SESS_TOUCH] = "UPDATE sessions SET updated_at = $3 WHERE owner = $1 AND updated_at <= $2",
     [P_SESS_DELETE] = "DELETE FROM sessions WHERE pid = $1",
     [P_SESS_EXPIRE] = "DELETE FROM sessions WHERE updated_at <= $1",
     [P_CUR_GET] = "SELECT last_id FROM cursors WHERE \"user\" = $1 AND room_id = $2",
@@ -406,8 +416,8 @@ static int pg_ready(pg_store *q) {
 
 /* Parameters of one statement call, as text. */
 typedef struct pg_args {
-    const char *v[8];
-    char buf[8][24];
+    const char *v[10];
+    char buf[10][24];
     int n;
 } pg_args;
 
@@ -983,6 +993,11 @@ static int pg_session_save(store *st, const store_session *s) {
     arg_s(&a, s->rooms ? s->rooms : "[]");
     arg_s(&a, s->data ? s->data : "{}");
     arg_i(&a, s->updated_at ? s->updated_at : store_now_ms());
+    if (s->owner)
+        arg_i(&a, s->owner);
+    else
+        arg_s(&a, NULL);
+    arg_i(&a, s->by);
     return pg_do(st, P_SESS_SAVE, &a, NULL);
 }
 
@@ -1003,6 +1018,7 @@ static int pg_session_load(store *st, const char *pid, int64_t updated_after, st
         out->rooms = strdup(PQgetvalue(r, 0, 4));
         out->data = strdup(PQgetvalue(r, 0, 5));
         out->updated_at = pg_int(r, 0, 6);
+        out->owner = pg_int(r, 0, 7); /* NULL reads 0 */
         rc = out->rooms && out->data ? STORE_OK : STORE_ERROR;
         if (rc) store_session_free(out);
     }
@@ -1018,6 +1034,14 @@ static int pg_session_delete(store *st, const char *pid) {
 
 static int pg_session_expire(store *st, int64_t updated_before) {
     return pg_write_int(st, P_SESS_EXPIRE, updated_before);
+}
+
+static int pg_sessions_touch(store *st, int64_t owner, int64_t updated_before) {
+    pg_args a = {0};
+    arg_i(&a, owner);
+    arg_i(&a, updated_before);
+    arg_i(&a, store_now_ms());
+    return pg_do(st, P_SESS_TOUCH, &a, NULL);
 }
 
 /* ---- claimed names, cursors, workspaces ------------------------------- */
@@ -1186,6 +1210,7 @@ static const store_ops pg_ops = {
     .session_load = pg_session_load,
     .session_delete = pg_session_delete,
     .session_expire = pg_session_expire,
+    .sessions_touch = pg_sessions_touch,
     .user_claim = pg_user_claim,
     .user_claimed = pg_user_claimed,
     .cursor_get = pg_cursor_get,

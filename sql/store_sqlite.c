@@ -51,6 +51,12 @@ static const char *const migrations[] = {
      * from this index alone, in order, without a sort or a table lookup. */
     "CREATE INDEX IF NOT EXISTS presence_by_room_user ON presence(room_id, user, process_id);"
     "DROP INDEX IF EXISTS presence_by_room;",
+    /* (issue 20) a live socket's session is stored from its CONNECT on:
+     * owner is the process serving it (NULL once disconnected), whose
+     * sessions_touch keeps it young while it lives. */
+    "ALTER TABLE sessions ADD COLUMN owner INTEGER;"
+    "CREATE INDEX IF NOT EXISTS sessions_by_owner ON sessions(owner, updated_at)"
+    " WHERE owner IS NOT NULL;",
 };
 #define STORE_SCHEMA_VERSION (1 + (int)(sizeof migrations / sizeof migrations[0]))
 
@@ -90,6 +96,7 @@ enum stmt_id {
     S_SESS_LOAD,
     S_SESS_DELETE,
     S_SESS_EXPIRE,
+    S_SESS_TOUCH,
     S_CUR_GET,
     S_CUR_SET,
     S_WS_GET,
@@ -167,10 +174,16 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_PRES_USERS] =
         "SELECT DISTINCT p.user FROM presence p JOIN processes w ON w.id = p.process_id"
         " WHERE p.room_id = ?1 AND w.heartbeat_at > ?2 ORDER BY p.user",
-    [S_SESS_SAVE] = "INSERT OR REPLACE INTO sessions (pid, sid, namespace, user, rooms, data,"
-                    " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [S_SESS_LOAD] = "SELECT pid, sid, namespace, user, rooms, data, updated_at FROM sessions"
+    [S_SESS_SAVE] = "INSERT INTO sessions (pid, sid, namespace, user, rooms, data, updated_at,"
+                    " owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (pid) DO UPDATE"
+                    " SET sid = excluded.sid, namespace = excluded.namespace,"
+                    " user = excluded.user, rooms = excluded.rooms, data = excluded.data,"
+                    " updated_at = excluded.updated_at, owner = excluded.owner"
+                    " WHERE excluded.owner IS NOT NULL OR sessions.owner IS NULL"
+                    " OR sessions.owner = ?9",
+    [S_SESS_LOAD] = "SELECT pid, sid, namespace, user, rooms, data, updated_at, owner FROM sessions"
                     " WHERE pid = ?1 AND updated_at > ?2",
+    [S_SESS_TOUCH] = "UPDATE sessions SET updated_at = ?3 WHERE owner = ?1 AND updated_at <= ?2",
     [S_SESS_DELETE] = "DELETE FROM sessions WHERE pid = ?1",
     [S_SESS_EXPIRE] = "DELETE FROM sessions WHERE updated_at <= ?1",
     [S_CUR_GET] = "SELECT last_id FROM cursors WHERE user = ?1 AND room_id = ?2",
@@ -751,6 +764,11 @@ static int sq_session_save(store *st, const store_session *ss) {
     sqlite3_bind_text(s, 5, ss->rooms ? ss->rooms : "[]", -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 6, ss->data ? ss->data : "{}", -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 7, ss->updated_at ? ss->updated_at : store_now_ms());
+    if (ss->owner)
+        sqlite3_bind_int64(s, 8, ss->owner);
+    else
+        sqlite3_bind_null(s, 8);
+    sqlite3_bind_int64(s, 9, ss->by);
     return store_write_end(st, &w, run(s));
 }
 
@@ -767,6 +785,7 @@ static int sq_session_load(store *st, const char *pid, int64_t updated_after, st
         out->rooms = strdup((const char *)sqlite3_column_text(s, 4));
         out->data = strdup((const char *)sqlite3_column_text(s, 5));
         out->updated_at = sqlite3_column_int64(s, 6);
+        out->owner = sqlite3_column_int64(s, 7); /* NULL reads 0 */
         rc = out->rooms && out->data ? STORE_OK : STORE_ERROR;
         if (rc) store_session_free(out);
     } else {
@@ -787,6 +806,17 @@ static int sq_session_delete(store *st, const char *pid) {
 
 static int sq_session_expire(store *st, int64_t updated_before) {
     return write_int(st, S_SESS_EXPIRE, updated_before);
+}
+
+static int sq_sessions_touch(store *st, int64_t owner, int64_t updated_before) {
+    store_write_scope w;
+    int rc = store_write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, S_SESS_TOUCH);
+    sqlite3_bind_int64(s, 1, owner);
+    sqlite3_bind_int64(s, 2, updated_before);
+    sqlite3_bind_int64(s, 3, store_now_ms());
+    return store_write_end(st, &w, run(s));
 }
 
 /* ---- claimed names ---------------------------------------------------- */
@@ -964,6 +994,7 @@ static const store_ops sq_ops = {
     .session_load = sq_session_load,
     .session_delete = sq_session_delete,
     .session_expire = sq_session_expire,
+    .sessions_touch = sq_sessions_touch,
     .user_claim = sq_user_claim,
     .user_claimed = sq_user_claimed,
     .cursor_get = sq_cursor_get,

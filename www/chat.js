@@ -696,7 +696,10 @@
     if (!state.socket) return null;
     state.joining.add(room.name);
     try {
-      const ack = await request('join', room.name);
+      // Joined before on this page (a reconnection that did not recover):
+      // `missed` starts after the newest message we have of the room.
+      const after = state.joined.has(room.name) ? newestKnown(room.id) : 0;
+      const ack = await request('join', after ? { room: room.name, after } : room.name);
       state.joined.add(room.name);
       if (ack.room_id && !state.rooms.has(ack.room_id)) upsertRoom({ id: ack.room_id, name: ack.room, online: 0 });
       setMembers(room.id, ack.members);
@@ -709,28 +712,45 @@
     }
   }
 
-  /* Messages between the last missed one and the oldest of the history page
-   * (when `missed` was cut short): fetched so the view has no hole. */
-  async function fillGap(roomId, after) {
-    for (let i = 0; i < 5 && state.current === roomId; i++) {
+  /* The newest message id the page has of room id (shown, or counted as
+   * unread), 0 when none. */
+  function newestKnown(roomId) {
+    let newest = state.view && state.view.roomId === roomId ? state.view.newest : 0;
+    track(roomId).seen.forEach((id) => {
+      if (id > newest) newest = id;
+    });
+    return newest;
+  }
+
+  /* The rest of a join ack's `missed` (`more`): pages of the room's messages
+   * after `after`, until a page is short, shown or counted as unread. */
+  async function pageMissed(roomId, after) {
+    for (;;) {
       const msgs = await rest.history(roomId, { after, limit: HISTORY_MAX });
-      msgs.forEach((m) => showMessage(m, { isNew: true }));
+      takeMissed(roomId, msgs);
       if (msgs.length < HISTORY_MAX) return;
       after = msgs[msgs.length - 1].id;
     }
   }
 
   /* After a reconnection that did not recover: the shown room's messages after
-   * the newest one shown. */
+   * the newest one shown, page after page until done. */
   async function catchUp() {
     const v = state.view;
     if (!v || !v.newest) return;
+    const id = v.roomId;
     try {
-      const msgs = await rest.history(v.roomId, { after: v.newest, limit: HISTORY_MAX });
-      msgs.forEach((m) => {
-        track(v.roomId).seen.add(m.id);
-        showMessage(m);
-      });
+      let after = v.newest;
+      for (;;) {
+        const msgs = await rest.history(id, { after, limit: HISTORY_MAX });
+        if (state.current !== id) return;
+        msgs.forEach((m) => {
+          track(id).seen.add(m.id);
+          showMessage(m);
+        });
+        if (msgs.length < HISTORY_MAX) break;
+        after = msgs[msgs.length - 1].id;
+      }
       scheduleRead();
     } catch (e) {
       /* the live stream goes on */
@@ -798,12 +818,10 @@
   function applyJoinAck(id, ack, first) {
     const missed = Array.isArray(ack.missed) ? ack.missed : [];
     const fresh = takeMissed(id, missed);
+    if (ack.more && missed.length) pageMissed(id, missed[missed.length - 1].id).catch(() => {});
     if (id !== state.current || !missed.length) return;
     if (first) placeDivider(missed[0].id);
     else if (fresh.length) placeDivider(Math.min(...fresh));
-    if (ack.more && state.view && state.view.oldest) {
-      fillGap(id, missed[missed.length - 1].id).catch(() => {});
-    }
   }
 
   async function loadOlder() {

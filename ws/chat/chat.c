@@ -65,6 +65,7 @@ struct chat {
     ws_timer writes;       /* commits the loop turn's presence/session writes */
     bool writes_open;
     long long writes_since; /* ms: when the open batch began */
+    long long touched_at;   /* ms: when this process's live sessions were last refreshed */
 };
 
 int64_t chat_cursor(const chat *c) {
@@ -199,10 +200,13 @@ static void writes_batch(chat *c) {
 
 /* ---- sessions --------------------------------------------------------- */
 
-/* Writes the socket's session (user, rooms) for recovery. */
-static void session_save(chat *c, sio_socket *s) {
+/* Writes the socket's session (user, rooms, floor) for recovery: live (owned
+ * by this process, kept young by sessions_touch) from the CONNECT on and after
+ * each change of its rooms, so that a crash at any instant leaves it
+ * recoverable; or, as it disconnects, released (the recovery window starts). */
+static void session_save(chat *c, sio_socket *s, bool live) {
     if (!sio_socket_pid(s)[0]) return;
-    store_session ss = {0};
+    store_session ss = {.owner = live ? c->cfg.process_id : 0, .by = c->cfg.process_id};
     snprintf(ss.pid, sizeof ss.pid, "%s", sio_socket_pid(s));
     snprintf(ss.sid, sizeof ss.sid, "%s", sio_socket_id(s));
     snprintf(ss.ns, sizeof ss.ns, "%s", sio_nsp_name(sio_socket_nsp(s)));
@@ -505,11 +509,29 @@ static int add_missed(const store_message *m, void *ud) {
     return 0;
 }
 
+/* join's {room, after}: the log offset the client last had (a number, or the
+ * decimal string socket.io-client keeps as its offset), so that `missed`
+ * starts there (a client whose recovery was refused pages from it). Sets
+ * *after (-1: not given); -1 when malformed. */
+static int join_after(const sio_event *ev, int64_t *after) {
+    json_t *v = json_object_get(json_array_get(ev->args, 0), "after");
+    *after = -1;
+    if (!v || json_is_null(v)) return 0;
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *after = json_integer_value(v);
+        return 0;
+    }
+    return sio_str(v) && recovery_from(sio_str(v), 0, after) == 0 ? 0 : -1;
+}
+
 static void on_join(sio_socket *s, sio_event *ev, void *ud) {
     chat *c = ud;
     chat_user *u = user_of(s);
     const char *name = room_arg(ev);
     if (!name) return ack_error(ev->ack, "expected a room name");
+    int64_t after; /* the offset the client last had, when it says */
+    if (join_after(ev, &after))
+        return ack_error(ev->ack, "after must be a non-negative integer or its decimal string");
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
     store_room r;
     int rc = store_room_lookup(c->st, ns, name, &r);
@@ -519,20 +541,20 @@ static void on_join(sio_socket *s, sio_event *ev, void *ud) {
     writes_batch(c);
     if (store_presence_add(c->st, c->cfg.process_id, sio_socket_id(s), r.id, u->name))
         log_event(LOG_LEVEL_WARN, "chat: presence add failed", "error", store_errmsg(c->st), NULL);
-    if (joined == 0) session_save(c, s);
+    if (joined == 0) session_save(c, s, true);
 
     json_t *members = json_array(), *missed = json_array();
     store_presence_users(c->st, r.id, add_user, members);
     missed_ctx mc = {missed, c->cfg.missed_max, false};
     bool truncated = false; /* retention deleted some of what the user missed */
-    if (u->named) {
-        int64_t last = -1;
-        store_cursor_get(c->st, u->name, r.id, &last);
-        truncated = last >= 0 && r.pruned_upto > last;
-        if (last >= 0) /* 0: the first visit was to an empty room */
-            store_messages_list(c->st, r.id, last, 0, c->cfg.missed_max + 1, add_missed, &mc);
-        else /* a first visit: nothing was missed; start the cursor here */
+    if (after < 0 && u->named) {
+        store_cursor_get(c->st, u->name, r.id, &after);
+        if (after < 0) /* a first visit: nothing was missed; start the cursor here */
             store_cursor_set(c->st, u->name, r.id, r.last_message_id);
+    }
+    if (after >= 0) { /* 0: the first visit was to an empty room, or from the start */
+        truncated = r.pruned_upto > after;
+        store_messages_list(c->st, r.id, after, 0, c->cfg.missed_max + 1, add_missed, &mc);
     }
     ack_reply(ev->ack, json_pack("{s:b,s:s,s:I,s:o,s:o,s:b,s:b}", "ok", 1, "room", r.name,
                                  "room_id", (json_int_t)r.id, "members", members, "missed", missed,
@@ -556,7 +578,7 @@ static void on_leave(sio_socket *s, sio_event *ev, void *ud) {
     writes_batch(c);
     leave_room(c, s, name, true);
     sio_leave(s, name);
-    session_save(c, s);
+    session_save(c, s, true);
     ack_reply(ev->ack, json_pack("{s:b,s:s}", "ok", 1, "room", name));
 }
 
@@ -908,11 +930,31 @@ static void expire_nsp(sio_nsp *nsp, void *ud) {
 
 /* Every CHAT_EXPIRY_CHECK_MS: sockets let into a private workspace by a token
  * leave when it expires. */
+/* How stale a live session may grow before sessions_touch refreshes it: a
+ * tenth of the recovery window (1 s to 1 min), so that after a crash it
+ * stays recoverable for about the whole window, while one socket's row is
+ * rewritten at most once a minute. */
+static long long session_touch_ms(const chat *c) {
+    long long ms = c->cfg.recovery_window_ms / 10;
+    return ms < 1000 ? 1000 : ms > 60000 ? 60000 : ms;
+}
+
+static void sessions_touch(chat *c, long long now) {
+    long long every = session_touch_ms(c);
+    if (!c->cfg.process_id || now - c->touched_at < every) return;
+    c->touched_at = now;
+    writes_batch(c);
+    if (store_sessions_touch(c->st, c->cfg.process_id, every))
+        log_event(LOG_LEVEL_WARN, "chat: sessions refresh failed", "error", store_errmsg(c->st),
+                  NULL);
+}
+
 static void expiry_tick(void *ud) {
     chat *c = ud;
     long now_s = (long)time(NULL);
     sio_each_nsp(c->srv, expire_nsp, &now_s);
     creators_prune(c, ws_clock_now_ms(c->cfg.clock));
+    sessions_touch(c, ws_clock_now_ms(c->cfg.clock));
     ws_timer_schedule(&c->expiry, CHAT_EXPIRY_CHECK_MS);
 }
 
@@ -921,20 +963,26 @@ static json_t *replay_args(const store_message *m) {
     return with_offset(chat_json_message(m), m->id);
 }
 
-/* Connection state recovery. The stored session is consumed (deleted) as it
- * is read: a second CONNECT with the same pid before a new disconnect is no
- * recovery. A client offset below the session's floor (what it was first
- * served from) is raised to it, and past max_replay missed messages the
- * recovery is refused (recovered false: the client rejoins and pages the
- * history); on success the socket keeps its id and pid. */
+/* Connection state recovery. A session is stored while its socket lives
+ * (owner: the process serving it) and after it disconnects. One that a
+ * socket of this process holds now is no recovery (a second CONNECT with the
+ * same pid). One owned by another process is taken over: that process
+ * crashed, or its socket is half-open and will not write it back
+ * (session_save's release leaves a row another process owns). A client offset
+ * below the session's floor (what it was first served from) is raised to it,
+ * and past max_replay missed messages the recovery is refused (recovered
+ * false: the client rejoins and pages from the offset it had, see on_join);
+ * on success the socket keeps its id and pid, and on_connection stores the
+ * session again at once. */
 static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud) {
     chat *c = ud;
     store_session ss;
     if (store_session_load(c->st, pid, c->cfg.recovery_window_ms, &ss)) return false;
+    if (ss.owner && ss.owner == c->cfg.process_id) { /* live here */
+        store_session_free(&ss);
+        return false;
+    }
     writes_batch(c);
-    if (store_session_delete(c->st, pid))
-        log_event(LOG_LEVEL_WARN, "chat: session delete failed", "error", store_errmsg(c->st),
-                  NULL);
     bool ok = strcmp(ss.ns, sio_nsp_name(sio_socket_nsp(s))) == 0;
     json_t *rooms = ok ? json_loads(ss.rooms, 0, NULL) : NULL;
     json_t *data = ok ? json_loads(ss.data, 0, NULL) : NULL;
@@ -951,6 +999,9 @@ static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud
             log_event(LOG_LEVEL_INFO, "chat: recovery refused: too many missed messages", "sid",
                       ss.sid, "max_replay", LOG_I(c->cfg.max_replay), NULL);
     }
+    if (!missed && store_session_delete(c->st, pid)) /* refused: the client starts afresh */
+        log_event(LOG_LEVEL_WARN, "chat: session delete failed", "error", store_errmsg(c->st),
+                  NULL);
     if (missed) {
         chat_user *u = user_of(s);
         snprintf(u->name, sizeof u->name, "%s", ss.user);
@@ -967,8 +1018,11 @@ static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud
             if (!room || store_room_lookup(c->st, ss.ns, room, &r) != STORE_OK)
                 continue; /* the room was deleted meanwhile */
             if (r.pruned_upto > from) u->truncated = true;
-            if (sio_join(s, room) == 0)
+            if (sio_join(s, room) == 0) {
                 store_presence_add(c->st, c->cfg.process_id, ss.sid, r.id, u->name);
+                /* the others see the user back in the room, as after a join */
+                presence_changed(c, s, room, true);
+            }
         }
     }
     json_decref(rooms);
@@ -985,13 +1039,14 @@ static void on_connection(sio_socket *s, void *ud) {
     log_event(LOG_LEVEL_INFO, "a user connected", "sid", sio_socket_id(s), "user", u->name, "nsp",
               ns, "peer", sio_socket_peer(s), "recovered",
               sio_socket_recovered(s) ? "true" : "false", NULL);
-    if (sio_socket_recovered(s)) {
-        replay_missed(s);
-    } else {
+    if (sio_socket_recovered(s))
+        replay_missed(s); /* u->floor: where the replay began */
+    else
         u->floor = c->cursor; /* what the greeting below tells the client */
-        writes_batch(c);
-        session_save(c, s);
-    }
+    /* Recoverable from now on, and again after this recovery: a crash at
+     * any instant leaves a session (in the loop turn's batch). */
+    writes_batch(c);
+    session_save(c, s, true);
     /* A greeting that carries the current offset, so that a client that
      * disconnects before any room message still recovers what it missed. */
     json_t *hello = json_pack("{s:s,s:s,s:s,s:b}", "sid", sio_socket_id(s), "user", u->name,
@@ -1015,7 +1070,7 @@ static void on_disconnecting(sio_socket *s, const char *reason, void *ud) {
     writes_batch(c);
     for (size_t i = 0; i < sio_socket_room_count(s); i++)
         leave_room(c, s, sio_socket_room_at(s, i), true);
-    session_save(c, s); /* the recovery window starts now */
+    session_save(c, s, false); /* the recovery window starts now */
 }
 
 static void on_disconnect(sio_socket *s, const char *reason, void *ud) {
@@ -1083,6 +1138,7 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     if (c->cfg.workspace_rate <= 0)
         c->cfg.workspace_rate = (int)contract_default(CONTRACT_WORKSPACE_RATE);
     if (store_log_head(st, &c->cursor)) c->cursor = 0;
+    c->touched_at = ws_clock_now_ms(cfg->clock);
     ws_timer_init(&c->flush, cfg->clock, flush, c);
     ws_timer_init(&c->expiry, cfg->clock, expiry_tick, c);
     ws_timer_init(&c->writes, cfg->clock, writes_due, c);
