@@ -502,7 +502,10 @@ static void api_workspace_reply(const api_env *env, const char *ns, http_respons
     http_reply_json(resp, 200, api_workspace_json(ns, is_private, &p));
 }
 
-void api_workspace_get(const api_env *env, const char *ns, http_response *resp) {
+void api_workspace_get(const api_env *env, const http_request *req, const char *ns,
+                       http_response *resp) {
+    /* admin only: a workspace's settings are the admin's business (issue 21.14) */
+    if (!api_require_admin(env, req, resp)) return;
     if (!api_have_store(env->st, resp)) return;
     api_workspace_reply(env, ns, resp);
 }

@@ -250,9 +250,15 @@ describe('admin REST', () => {
   const DEFAULT_RETENTION = { days: 90, max_messages: 0 };
 
   describe('/api/workspaces/{name}', () => {
-    test('GET is public: {"namespace","private","retention"}, false and the defaults by default', T, async () => {
+    test('GET needs an admin token, private or not (issue 21.14): {"namespace","private","retention"}, false and the defaults by default', T, async () => {
       const name = unique('pub');
-      const res = await call('GET', `/api/workspaces/${name}`);
+      assert401(await call('GET', `/api/workspaces/${name}`), 'no token');
+      assertError(await call('GET', `/api/workspaces/${name}`, { token: issue('--workspace', `/${name}`) }), 403, 'the workspace\'s own token');
+      const hidden = unique('hid');
+      assert.equal((await call('PUT', `/api/workspaces/${hidden}`, { body: { private: true, retention: { days: 3 } }, token: admin })).status, 200);
+      for (const res of [await call('GET', `/api/workspaces/${hidden}`), await call('GET', `/api/workspaces/${hidden}`, { token: issue('--workspace', `/${name}`) })])
+        assert.ok(!/private|retention/.test(res.text), res.text);
+      const res = await call('GET', `/api/workspaces/${name}`, { token: admin });
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type'), /^application\/json/);
       assert.deepEqual(res.json, { namespace: `/${name}`, private: false, retention: DEFAULT_RETENTION });
@@ -342,12 +348,12 @@ describe('admin REST', () => {
       }
       assert401(await call('POST', `/api/rooms/${room.id}/messages`, { body: { user: 'x', text: 'y' } }), 'post without a token');
       assert401(await call('POST', '/api/rooms', { body: { name: 'x', namespace: ws } }), 'create without a token');
-      // The page renders, without the rooms; the settings stay public.
+      // The page renders, without the rooms.
       const page = await call('GET', '/w/acme');
       assert.equal(page.status, 200);
       assert.match(page.text, /data-private="true"/);
       assert.ok(!page.text.includes(room.name));
-      assert.equal((await call('GET', '/api/workspaces/acme')).json.private, true);
+      assert.equal((await call('GET', '/api/workspaces/acme', { token: admin })).json.private, true);
     });
 
     test('made public again: anyone gets in', { ...T, skip: !haveWs && 'chat-ws not built' }, async () => {
