@@ -279,15 +279,15 @@ describe('admin REST', () => {
         assertError(await call('PUT', target, { body, token: admin }), 400, `body ${JSON.stringify(body)}`);
       assertError(await call('PUT', target, { body: '{"private":', token: admin }), 400, 'bad JSON');
       assertError(await call('PUT', target, { body: '{"private":true}', type: 'text/plain', token: admin }), 415, 'not JSON');
-      assert.equal((await call('GET', target)).json.private, false, 'nothing changed');
+      assert.equal((await call('GET', target, { token: admin })).json.private, false, 'nothing changed');
 
       const on = await call('PUT', target, { body: { private: true }, token: admin });
       assert.equal(on.status, 200, on.text);
       assert.deepEqual(on.json, { namespace: `/${name}`, private: true, retention: DEFAULT_RETENTION });
-      assert.deepEqual((await call('GET', target)).json, { namespace: `/${name}`, private: true, retention: DEFAULT_RETENTION });
+      assert.deepEqual((await call('GET', target, { token: admin })).json, { namespace: `/${name}`, private: true, retention: DEFAULT_RETENTION });
       const off = await call('PUT', target, { body: { private: false }, token: admin });
       assert.deepEqual(off.json, { namespace: `/${name}`, private: false, retention: DEFAULT_RETENTION });
-      assert.deepEqual((await call('GET', target)).json, { namespace: `/${name}`, private: false, retention: DEFAULT_RETENTION });
+      assert.deepEqual((await call('GET', target, { token: admin })).json, { namespace: `/${name}`, private: false, retention: DEFAULT_RETENTION });
       const opt = await call('OPTIONS', target);
       assert.equal(opt.headers.get('allow'), 'GET, HEAD, PUT, OPTIONS');
     });
