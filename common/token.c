@@ -110,6 +110,8 @@ int token_verify(const token_secret *s, const char *token, token_claims *out, co
     out->exp = exp;
     out->admin = jwt_get_grant_bool(jwt, "admin") == 1;
     const char *ws = jwt_get_grant(jwt, "workspace"), *sub = jwt_get_grant(jwt, "sub");
+    const char *scope = jwt_get_grant(jwt, "scope");
+    if (scope) snprintf(out->scope, sizeof out->scope, "%s", scope);
     if (ws) snprintf(out->workspace, sizeof out->workspace, "%s", ws);
     if (sub) snprintf(out->sub, sizeof out->sub, "%s", sub);
     rc = 0;
@@ -133,6 +135,20 @@ char *token_issue(const token_secret *s, bool admin, const char *workspace, cons
         goto out;
     token = jwt_encode_str(jwt);
 out:
+    jwt_free(jwt);
+    return token;
+}
+
+char *token_issue_scoped(const token_secret *s, const char *scope, long ttl_s) {
+    jwt_t *jwt = NULL;
+    char *token = NULL;
+    long now = (long)time(NULL);
+
+    if (!s->len || ttl_s <= 0 || jwt_new(&jwt)) return NULL;
+    if (!jwt_add_grant_int(jwt, "iat", now) && !jwt_add_grant(jwt, "scope", scope) &&
+        !jwt_add_grant_int(jwt, "exp", now + ttl_s) &&
+        !jwt_set_alg(jwt, JWT_ALG_HS256, s->key, (int)s->len))
+        token = jwt_encode_str(jwt);
     jwt_free(jwt);
     return token;
 }

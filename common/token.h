@@ -18,12 +18,17 @@ typedef struct token_secret {
     size_t len; /* 0: no secret configured, every token is refused */
 } token_secret;
 
-/* What a verified token grants. */
+/* Bytes of a token's "scope" claim, NUL included; a longer one is cut. */
+#define TOKEN_SCOPE_BUF 32
+
+/* What a verified token grants. A scoped token (TOKEN_SCOPE_*) is good only
+ * where its scope is checked: it carries no "admin", "workspace" or "sub". */
 typedef struct token_claims {
     bool admin;                             /* "admin": true */
     char workspace[CONTRACT_NAMESPACE_BUF]; /* "workspace": "/acme", or "" */
     char sub[CONTRACT_USER_NAME_BUF];       /* "sub", or "" */
     long exp;                               /* "exp" in seconds since the epoch */
+    char scope[TOKEN_SCOPE_BUF];            /* "scope": a session's use ("admin-ui"), or "" */
 } token_claims;
 
 /* Loads the secret from CHAT_SECRET (the secret itself) or CHAT_SECRET_FILE
@@ -44,6 +49,10 @@ int token_verify(const token_secret *s, const char *token, token_claims *out, co
  * malloc'd string, or NULL. */
 char *token_issue(const token_secret *s, bool admin, const char *workspace, const char *sub,
                   long ttl_s);
+
+/* Issues an HS256 token that grants only scope (a TOKEN_SCOPE_* value), with
+ * an exp ttl_s (> 0) seconds from now. Returns a malloc'd string, or NULL. */
+char *token_issue_scoped(const token_secret *s, const char *scope, long ttl_s);
 
 /* Takes "Bearer <token>" from an Authorization header value: returns a
  * pointer to the token inside header, or NULL. */

@@ -109,10 +109,29 @@ static void test_issued_tokens_verify(void **state) {
     free(t);
 }
 
+/* A scoped token (the Admin UI's session) carries its scope and nothing that
+ * grants more: no admin, no workspace, no name. */
+static void test_scoped_token(void **state) {
+    (void)state;
+    token_claims claims;
+    const char *why = NULL;
+    char *t = token_issue_scoped(&test_secret, "admin-ui", 60);
+
+    assert_non_null(t);
+    assert_int_equal(token_verify(&test_secret, t, &claims, &why), 0);
+    assert_string_equal(claims.scope, "admin-ui");
+    assert_false(claims.admin);
+    assert_string_equal(claims.workspace, "");
+    assert_string_equal(claims.sub, "");
+    free(t);
+    assert_null(token_issue_scoped(&test_secret, "admin-ui", 0));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_verify_table),
         cmocka_unit_test(test_issued_tokens_verify),
+        cmocka_unit_test(test_scoped_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
