@@ -11,6 +11,8 @@
 #include <unicode/unorm2.h>
 #include <unicode/ustring.h>
 
+#include "names.h"
+
 #define MS_PER_DAY 86400000LL
 #define WS CONTRACT_WS
 #define FCGI CONTRACT_FCGI
@@ -404,7 +406,21 @@ static bool valid_name(const char *s, long max) {
     if (s[0] == ' ' || s[len - 1] == ' ') return false; /* the caller trims */
     for (const unsigned char *p = (const unsigned char *)s; *p;)
         if (forbidden_in_name(utf8_next(&p))) return false;
-    return is_nfc(s);
+    return is_nfc(s) && names_visible(s) && names_unspoofed(s);
+}
+
+/* Whether the user name s would pass for a guest's display form: its key
+ * starts with the guest mark (U+FF5E FULLWIDTH TILDE and U+223C fold or map
+ * to "~"), or it starts with another tilde a reader takes for one. */
+static bool looks_like_guest(const char *s) {
+    static const char *const tildes[] = {"\xcb\x9c",     "\xcb\xb7",     "\xe2\x81\x93",
+                                         "\xe3\x80\x9c", "\xe3\x80\xb0", "\xe1\xbf\x80"};
+    char key[NAMES_KEY_BUF];
+
+    if (names_key(s, key, sizeof key) != 0 || key[0] == CONTRACT_GUEST_MARK || !key[0]) return true;
+    for (size_t i = 0; i < sizeof tildes / sizeof tildes[0]; i++)
+        if (strncmp(s, tildes[i], strlen(tildes[i])) == 0) return true;
+    return false;
 }
 
 bool contract_valid_room_name(const char *s) {
@@ -412,7 +428,8 @@ bool contract_valid_room_name(const char *s) {
 }
 
 bool contract_valid_user_name(const char *s) {
-    return valid_name(s, CONTRACT_USER_NAME_MAX) && s[0] != CONTRACT_GUEST_MARK;
+    return valid_name(s, CONTRACT_USER_NAME_MAX) && s[0] != CONTRACT_GUEST_MARK &&
+           !looks_like_guest(s);
 }
 
 bool contract_valid_sender(const char *s) {

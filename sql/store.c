@@ -4,6 +4,8 @@
 #include "store.h"
 #include "store_internal.h"
 
+#include "names.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,15 +335,32 @@ int store_session_expire(store *st, int64_t max_age_ms) {
 
 /* ---- claimed names ---------------------------------------------------- */
 
+/* A claim is kept under the name's key (names_key: case folded, look-alikes
+ * mapped to one skeleton), so "abc", "ABC" and "аbc" are one claim. */
 int store_user_claim(store *st, const char *name) {
-    if (!store_valid_user_name(name)) return STORE_INVALID;
+    char key[NAMES_KEY_BUF];
+    bool claimed = false;
+    int rc;
+
+    if (!store_valid_user_name(name) || names_key(name, key, sizeof key) != 0) return STORE_INVALID;
     st->err[0] = '\0';
-    return st->ops->user_claim(st, name);
+    /* a claim made before keys were kept is under its name as typed */
+    if (strcmp(key, name) != 0 && (rc = st->ops->user_claimed(st, name, &claimed)) != STORE_OK)
+        return rc;
+    return claimed ? STORE_EXISTS : st->ops->user_claim(st, key);
 }
 
 int store_user_claimed(store *st, const char *name, bool *claimed) {
+    char key[NAMES_KEY_BUF];
+    int rc;
+
+    *claimed = false;
     st->err[0] = '\0';
-    return st->ops->user_claimed(st, name, claimed);
+    if (names_key(name, key, sizeof key) != 0) return STORE_INVALID;
+    rc = st->ops->user_claimed(st, key, claimed);
+    if (rc == STORE_OK && !*claimed && strcmp(key, name) != 0)
+        rc = st->ops->user_claimed(st, name, claimed);
+    return rc;
 }
 
 /* ---- cursors and workspaces ------------------------------------------- */

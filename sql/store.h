@@ -218,7 +218,8 @@ void store_session_free(store_session *s);
 
 /* Claimed names. claim records the first claim of a valid user name:
  * STORE_OK, STORE_EXISTS when it is claimed already, STORE_INVALID. claimed
- * sets *claimed. */
+ * sets *claimed. Names are compared by their key (names_key): case and
+ * look-alike characters do not make another name ("ABC" is "abc"). */
 int store_user_claim(store *st, const char *name);
 int store_user_claimed(store *st, const char *name, bool *claimed);
 
