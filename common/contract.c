@@ -51,6 +51,14 @@ static const contract_limit table[CONTRACT_COUNT] = {
     [CONTRACT_ROOMS_PER_NAMESPACE] = {"rooms_per_namespace", 1000, 1, 100000000, "rooms", NULL,
                                       NULL, "CHAT_MAX_ROOMS", 0, NULL, "rooms",
                                       "rooms one namespace may hold (both programs)"},
+    [CONTRACT_ROOM_RATE_ADDRESS] = {"room_rate_address", 100, 0, 1000000, "per hour", NULL, NULL,
+                                    "CHAT_ROOM_RATE_ADDRESS", 0, NULL, "rooms",
+                                    "rooms one client address may create an hour, across every "
+                                    "process (both programs; 0: no limit)"},
+    [CONTRACT_ROOM_RATE_USER] = {"room_rate_user", 30, 0, 1000000, "per hour", NULL, NULL,
+                                 "CHAT_ROOM_RATE_USER", 0, NULL, "rooms",
+                                 "rooms one named user may create an hour, across every process "
+                                 "(both programs; 0: no limit)"},
     [CONTRACT_BUDGET_USER_MINUTE] = {"budget_user_minute", 120, 0, 1000000000, "messages",
                                      "--write-budget", "UM/UD/AM/AD", "CHAT_WRITE_BUDGET", WS, NULL,
                                      "messages",
