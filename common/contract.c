@@ -146,6 +146,10 @@ static const contract_limit table[CONTRACT_COUNT] = {
                            "arguments", "elements of an event's array, its name included"},
     [CONTRACT_MAX_DEPTH] = {"max_depth", 32, 1, 1000, "levels", "--max-depth", "N", NULL, WS, NULL,
                             "depth", "JSON nesting depth"},
+    [CONTRACT_MAX_JSON_VALUES] = {"max_json_values", 10000, 1, 10000000, "values",
+                                  "--max-json-values", "N", NULL, WS, NULL, "values",
+                                  "JSON values of one packet's payload (containers and "
+                                  "elements), counted on its text before it is parsed"},
     [CONTRACT_MAX_ATTACHMENTS] = {"max_attachments", 10, 0, 1000, "attachments",
                                   "--max-attachments", "N", NULL, WS, NULL, "attachments",
                                   "binary attachments per packet"},

@@ -159,6 +159,9 @@ static void table_option(options *o, contract_id id, const char *text) {
     case CONTRACT_MAX_DEPTH:
         o->sio.limits.max_depth = (int)v;
         break;
+    case CONTRACT_MAX_JSON_VALUES:
+        o->sio.limits.max_values = (size_t)v;
+        break;
     case CONTRACT_MAX_ATTACHMENTS:
         o->sio.limits.max_attachments = (size_t)v;
         break;
