@@ -356,6 +356,20 @@ int store_workspace_rate_spend(store *st, const char *addr, int64_t per_hour, in
     return rc;
 }
 
+/* ---- sessions per address --------------------------------------------- */
+
+int store_address_sessions_set(store *st, int64_t process_id, const char *addr, int64_t n) {
+    st->err[0] = '\0';
+    return st->ops->address_sessions_set(st, process_id, addr, n);
+}
+
+int store_address_sessions_elsewhere(store *st, int64_t process_id, const char *addr, int64_t *n) {
+    *n = 0;
+    st->err[0] = '\0';
+    return st->ops->address_sessions_elsewhere(st, process_id, addr,
+                                               store_now_ms() - STORE_PROCESS_STALE_MS, n);
+}
+
 /* ---- sessions --------------------------------------------------------- */
 
 int store_session_save(store *st, const store_session *s) {

@@ -276,6 +276,13 @@ int store_room_rate_spend(store *st, const char *user, const char *addr, int64_t
  * per_hour (0: no limit), across every process; as store_room_rate_spend. */
 int store_workspace_rate_spend(store *st, const char *addr, int64_t per_hour, int64_t *retry_s);
 
+/* Engine.IO sessions per client address, so that --max-per-address holds
+ * across every ws process (issue 21.12). set records that process_id holds n
+ * sessions of addr (0 removes the row); elsewhere sums those of the other
+ * live processes (a stale heartbeat's rows do not count). */
+int store_address_sessions_set(store *st, int64_t process_id, const char *addr, int64_t n);
+int store_address_sessions_elsewhere(store *st, int64_t process_id, const char *addr, int64_t *n);
+
 /* Control events for every ws process (admin announcements, kicks).
  * append stores one (payload: JSON text) and gives its id; tail calls cb with
  * those after `after`, ascending; head gives the last id (0 when none). */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "adapter.h"
+#include "address_share.h"
 #include "admin.h"
 #include "admin_ui.h"
 #include "bus.h"
@@ -562,6 +563,8 @@ int main(int argc, char **argv) {
         log_event(LOG_LEVEL_ERROR, "register failed", "error", store_errmsg(st), NULL);
         goto out;
     }
+    address_share shared = {st, o.chat.process_id};
+    if (st && o.chat.process_id) address_share_attach(&shared, &o.eio);
     sio = sio_server_new(&o.sio);
     eio = sio ? eio_server_new(&o.eio, sio_eio_handlers(), sio) : NULL;
     clk = eio ? clock_lws_new() : NULL;

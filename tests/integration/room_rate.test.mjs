@@ -124,37 +124,3 @@ describe('room creation rate (issue 21.6)', () => {
   });
 });
 
-// Issue 21.12: --workspace-rate was a bucket in each chat-ws, so two
-// processes let an address create twice as many. Counted in the store now.
-describe('--workspace-rate across two chat-ws processes (issue 21.12)', () => {
-  let stack;
-  before(async () => {
-    stack = await startStack({ wsProcs: 2, env: { OPEN_WORKSPACES: '1' }, wsArgs: ['--workspace-rate', 2] });
-  });
-  after(async () => {
-    await closeLive();
-    await stack?.stop();
-  });
-
-  test('one address creates --workspace-rate workspaces in all, whichever process serves it', T, async () => {
-    const tag = process.pid % 10000;
-    const outcomes = [];
-    const sockets = [];
-    // kept open, so nginx (least_conn) spreads the next ones over both processes
-    for (let i = 0; i < 6; i++) {
-      const s = await connect(stack.url, { ns: `/rate-${tag}-${i}`, connect: false, localAddress: OTHER });
-      sockets.push(s);
-      outcomes.push(
-        await new Promise((resolve) => {
-          s.once('connect', () => resolve('connected'));
-          s.once('connect_error', (e) => resolve(e.message));
-        }),
-      );
-    }
-    assert.equal(outcomes.filter((o) => o === 'connected').length, 2, JSON.stringify(outcomes));
-    for (const o of outcomes.filter((x) => x !== 'connected')) assert.match(o, /too many workspaces/);
-    // both processes took part
-    for (const ws of ['ws-0', 'ws-1']) assert.match(stack.logs(ws), /workspace creat/, `${ws} served a creation`);
-    await closeAll(...sockets);
-  });
-});
