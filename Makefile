@@ -18,7 +18,7 @@ BUILD    ?= build
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 PORT     ?= 8080
 
-STORE_LIBS := -lsqlite3 -lpq -licuuc
+STORE_LIBS := -lsqlite3 -lpq -licui18n -licuuc
 FCGI_LIBS  := -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS)
 WS_LIBS    := -lwebsockets -lev -ljansson -ljwt $(STORE_LIBS) -lm
 TEST_LIBS  := -lcmocka -lfcgi -lwebsockets -lev -ljansson -ljwt $(STORE_LIBS) -lm

@@ -18,12 +18,17 @@ typedef struct token_secret {
     size_t len; /* 0: no secret configured, every token is refused */
 } token_secret;
 
-/* What a verified token grants. */
+/* Bytes of a token's "scope" claim, NUL included; a longer one is cut. */
+#define TOKEN_SCOPE_BUF 32
+
+/* What a verified token grants. A scoped token (TOKEN_SCOPE_*) is good only
+ * where its scope is checked: it carries no "admin", "workspace" or "sub". */
 typedef struct token_claims {
     bool admin;                             /* "admin": true */
     char workspace[CONTRACT_NAMESPACE_BUF]; /* "workspace": "/acme", or "" */
     char sub[CONTRACT_USER_NAME_BUF];       /* "sub", or "" */
-    long exp;                               /* "exp" in seconds since the epoch, 0 if none */
+    long exp;                               /* "exp" in seconds since the epoch */
+    char scope[TOKEN_SCOPE_BUF];            /* "scope": a session's use ("admin-ui"), or "" */
 } token_claims;
 
 /* Loads the secret from CHAT_SECRET (the secret itself) or CHAT_SECRET_FILE
@@ -33,15 +38,21 @@ typedef struct token_claims {
 int token_secret_load(token_secret *out, char *err, size_t errlen);
 
 /* Verifies token: an HS256 JWT signed with the secret (any other alg is
- * refused, "none" included), not expired ("exp") and not before "nbf".
+ * refused, "none" included), with no "crit" header, an integer "exp" in the
+ * future (a token without one is refused) and not before an integer "nbf".
  * Returns 0 and fills out, or -1 with *why set to a static reason. The token
  * is never logged. */
 int token_verify(const token_secret *s, const char *token, token_claims *out, const char **why);
 
 /* Issues an HS256 token with the given claims and an exp ttl_s seconds
- * from now (no exp when ttl_s <= 0). Returns a malloc'd string, or NULL. */
+ * from now (no exp when ttl_s <= 0: such a token does not verify). Returns a
+ * malloc'd string, or NULL. */
 char *token_issue(const token_secret *s, bool admin, const char *workspace, const char *sub,
                   long ttl_s);
+
+/* Issues an HS256 token that grants only scope (a TOKEN_SCOPE_* value), with
+ * an exp ttl_s (> 0) seconds from now. Returns a malloc'd string, or NULL. */
+char *token_issue_scoped(const token_secret *s, const char *scope, long ttl_s);
 
 /* Takes "Bearer <token>" from an Authorization header value: returns a
  * pointer to the token inside header, or NULL. */

@@ -344,6 +344,33 @@ void api_rooms_list(const api_env *env, const http_request *req, http_response *
     http_reply_json(resp, 200, json_pack("{s:o,s:b}", "rooms", c.array, "more", more));
 }
 
+/* Counts one room created by this request's client in the hourly rates of
+ * its address and, with a token naming a user, of that user (an admin token
+ * is not counted). Returns true, or false after a 429 with Retry-After (or a
+ * store error). Runs inside the caller's transaction. */
+static bool api_room_rate(const api_env *env, const http_request *req, http_response *resp) {
+    static const token_secret no_secret;
+    const char *token = token_bearer(req->authorization), *why = "";
+    token_claims claims;
+    bool verified = token != NULL && token_verify(env->secret != NULL ? env->secret : &no_secret,
+                                                  token, &claims, &why) == 0;
+    int64_t retry_s = 0;
+    int rc;
+
+    if (verified && claims.admin) return true;
+    rc = store_room_rate_spend(env->st, verified ? claims.sub : NULL, req->remote_addr, &retry_s);
+    if (rc == STORE_OVER_BUDGET) {
+        http_reply_error(resp, 429, "too many rooms created, try later");
+        http_set_header(resp, "Retry-After", "%lld", (long long)(retry_s > 0 ? retry_s : 1));
+        return false;
+    }
+    if (rc != STORE_OK) {
+        api_store_error(env->st, rc, resp);
+        return false;
+    }
+    return true;
+}
+
 void api_rooms_create(const api_env *env, const http_request *req, http_response *resp) {
     store *st = env->st;
     json_t *body = NULL;
@@ -383,7 +410,16 @@ void api_rooms_create(const api_env *env, const http_request *req, http_response
         }
     }
     memset(&room, 0, sizeof room);
-    rc = store_room_create(st, ns_in, trimmed, &room);
+    /* the room and its place in the creator's hourly rate: one commit, so a
+     * refused creation (409, the cap) is not counted */
+    rc = store_begin(st);
+    if (rc == STORE_OK && !api_room_rate(env, req, resp)) {
+        store_rollback(st);
+        goto out;
+    }
+    if (rc == STORE_OK) rc = store_room_create(st, ns_in, trimmed, &room);
+    if (rc == STORE_OK) rc = store_commit(st);
+    if (rc != STORE_OK) store_rollback(st);
     if (rc == STORE_EXISTS) {
         http_reply_error(resp, 409, "a room with this name exists in this namespace");
         goto out;
@@ -502,7 +538,10 @@ static void api_workspace_reply(const api_env *env, const char *ns, http_respons
     http_reply_json(resp, 200, api_workspace_json(ns, is_private, &p));
 }
 
-void api_workspace_get(const api_env *env, const char *ns, http_response *resp) {
+void api_workspace_get(const api_env *env, const http_request *req, const char *ns,
+                       http_response *resp) {
+    /* admin only: a workspace's settings are the admin's business (issue 21.14) */
+    if (!api_require_admin(env, req, resp)) return;
     if (!api_have_store(env->st, resp)) return;
     api_workspace_reply(env, ns, resp);
 }

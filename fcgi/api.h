@@ -68,11 +68,13 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
 void api_message_get(const api_env *env, const http_request *req, int64_t room_id,
                      int64_t message_id, http_response *resp);
 
-/* GET /api/workspaces/{name} -> 200 {"namespace":"/name","private":bool,
- * "retention":{"days","max_messages"}} (public; a workspace nobody configured
- * is not private; retention is the policy in force, 0 = no limit). ns is
- * "/name", already validated by the router. */
-void api_workspace_get(const api_env *env, const char *ns, http_response *resp);
+/* GET /api/workspaces/{name} (admin) -> 200 {"namespace":"/name",
+ * "private":bool, "retention":{"days","max_messages"}} (a workspace nobody
+ * configured is not private; retention is the policy in force, 0 = no
+ * limit); 401/403 without an admin token, whether the workspace is private
+ * or not. ns is "/name", already validated by the router. */
+void api_workspace_get(const api_env *env, const http_request *req, const char *ns,
+                       http_response *resp);
 
 /* PUT /api/workspaces/{name} (admin) {"private"?: bool, "retention"?:
  * {"days"?: 0..36500|null, "max_messages"?: 0..1e9|null}} -> 200 as GET;

@@ -144,7 +144,7 @@ static bool router_dispatch(const api_env *env, const http_request *req, const r
         return true;
     case ROUTE_WORKSPACE:
         if (get)
-            api_workspace_get(env, m->ns, resp);
+            api_workspace_get(env, req, m->ns, resp);
         else if (strcmp(method, "PUT") == 0)
             api_workspace_put(env, req, m->ns, resp);
         else

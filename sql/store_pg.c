@@ -29,6 +29,12 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE sessions ADD COLUMN IF NOT EXISTS owner bigint;"
     "CREATE INDEX IF NOT EXISTS sessions_by_owner ON sessions(owner, updated_at)"
     " WHERE owner IS NOT NULL;",
+    /* (issue 21.12): Engine.IO sessions per client address and ws process,
+     * so --max-per-address holds across processes; a dead process's rows go
+     * with it (cascade from processes) and are ignored once it is stale. */
+    "CREATE TABLE IF NOT EXISTS address_sessions (addr text NOT NULL,"
+    " process_id bigint NOT NULL REFERENCES processes(id) ON DELETE CASCADE,"
+    " n bigint NOT NULL, PRIMARY KEY (addr, process_id));",
     NULL, /* the list ends at the first NULL */
 };
 
@@ -98,6 +104,9 @@ enum pg_stmt {
     P_BUDGET_GET,
     P_BUDGET_ADD,
     P_BUDGET_PRUNE,
+    P_ADDR_SET,
+    P_ADDR_DELETE,
+    P_ADDR_ELSEWHERE,
     P_COUNTS,
     P_CTL_APPEND,
     P_CTL_TAIL,
@@ -223,6 +232,12 @@ static const char *const pg_sql[P_COUNT] = {
     [P_BUDGET_ADD] = "INSERT INTO budgets (key, span, start, count) VALUES ($1, $2, $3, 1)"
                      " ON CONFLICT (key, span, start) DO UPDATE SET count = budgets.count + 1",
     [P_BUDGET_PRUNE] = "DELETE FROM budgets WHERE start + span <= $1",
+    [P_ADDR_SET] = "INSERT INTO address_sessions (addr, process_id, n) VALUES ($1, $2, $3)"
+                   " ON CONFLICT (addr, process_id) DO UPDATE SET n = EXCLUDED.n",
+    [P_ADDR_DELETE] = "DELETE FROM address_sessions WHERE addr = $1 AND process_id = $2",
+    [P_ADDR_ELSEWHERE] = "SELECT COALESCE(SUM(a.n), 0) FROM address_sessions a"
+                         " JOIN processes p ON p.id = a.process_id"
+                         " WHERE a.addr = $1 AND a.process_id <> $2 AND p.heartbeat_at > $3",
     [P_COUNTS] = "SELECT (SELECT COUNT(*) FROM rooms),"
                  " (SELECT last FROM log_head WHERE name = 'messages')",
     [P_CTL_APPEND] = "WITH head AS (" LOG_NEXT(
@@ -1127,6 +1142,25 @@ static int pg_workspace_insert(store *st, const char *ns, int64_t max, bool *cre
     return rc;
 }
 
+/* ---- sessions per address ---------------------------------------------- */
+
+static int pg_address_sessions_set(store *st, int64_t process_id, const char *addr, int64_t n) {
+    pg_args a = {0};
+    arg_s(&a, addr);
+    arg_i(&a, process_id);
+    if (n > 0) arg_i(&a, n);
+    return pg_do(st, n > 0 ? P_ADDR_SET : P_ADDR_DELETE, &a, NULL);
+}
+
+static int pg_address_sessions_elsewhere(store *st, int64_t process_id, const char *addr,
+                                         int64_t alive_since, int64_t *n) {
+    pg_args a = {0};
+    arg_s(&a, addr);
+    arg_i(&a, process_id);
+    arg_i(&a, alive_since);
+    return pg_row_ints(st, P_ADDR_ELSEWHERE, &a, n, NULL);
+}
+
 /* ---- write budgets ---------------------------------------------------- */
 
 static int pg_budget_get(store *st, const char *key, int64_t span, int64_t start, int64_t *count) {
@@ -1221,6 +1255,8 @@ static const store_ops pg_ops = {
     .workspace_insert = pg_workspace_insert,
     .budget_get = pg_budget_get,
     .budget_add = pg_budget_add,
+    .address_sessions_set = pg_address_sessions_set,
+    .address_sessions_elsewhere = pg_address_sessions_elsewhere,
     .control_append = pg_control_append,
     .control_tail = pg_control_tail,
     .control_head = pg_control_head,

@@ -57,6 +57,12 @@ static const char *const migrations[] = {
     "ALTER TABLE sessions ADD COLUMN owner INTEGER;"
     "CREATE INDEX IF NOT EXISTS sessions_by_owner ON sessions(owner, updated_at)"
     " WHERE owner IS NOT NULL;",
+    /* (issue 21.12): Engine.IO sessions per client address and ws process,
+     * so --max-per-address holds across processes; a dead process's rows go
+     * with it (cascade from processes) and are ignored once it is stale. */
+    "CREATE TABLE IF NOT EXISTS address_sessions (addr TEXT NOT NULL,"
+    " process_id INTEGER NOT NULL REFERENCES processes(id) ON DELETE CASCADE,"
+    " n INTEGER NOT NULL, PRIMARY KEY (addr, process_id)) WITHOUT ROWID;",
 };
 #define STORE_SCHEMA_VERSION (1 + (int)(sizeof migrations / sizeof migrations[0]))
 
@@ -105,6 +111,9 @@ enum stmt_id {
     S_BUDGET_GET,
     S_BUDGET_ADD,
     S_BUDGET_PRUNE,
+    S_ADDR_SET,
+    S_ADDR_DELETE,
+    S_ADDR_ELSEWHERE,
     S_WS_CREATE,
     S_COUNTS,
     S_CTL_INSERT,
@@ -195,6 +204,12 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_BUDGET_ADD] = "INSERT INTO budgets (key, span, start, count) VALUES (?1, ?2, ?3, 1)"
                      " ON CONFLICT (key, span, start) DO UPDATE SET count = count + 1",
     [S_BUDGET_PRUNE] = "DELETE FROM budgets WHERE start + span <= ?1",
+    [S_ADDR_SET] = "INSERT INTO address_sessions (addr, process_id, n) VALUES (?1, ?2, ?3)"
+                   " ON CONFLICT (addr, process_id) DO UPDATE SET n = excluded.n",
+    [S_ADDR_DELETE] = "DELETE FROM address_sessions WHERE addr = ?1 AND process_id = ?2",
+    [S_ADDR_ELSEWHERE] = "SELECT COALESCE(SUM(a.n), 0) FROM address_sessions a"
+                         " JOIN processes p ON p.id = a.process_id"
+                         " WHERE a.addr = ?1 AND a.process_id <> ?2 AND p.heartbeat_at > ?3",
     [S_WS_EXISTS] = "SELECT EXISTS (SELECT 1 FROM workspaces WHERE namespace = ?1)"
                     " OR EXISTS (SELECT 1 FROM rooms WHERE namespace = ?1)",
     [S_WS_CREATE] = "INSERT OR IGNORE INTO workspaces (namespace, private, created_at)"
@@ -907,6 +922,28 @@ static int sq_workspace_set_private(store *st, const char *ns, bool is_private) 
     return store_write_end(st, &w, run(s));
 }
 
+/* ---- sessions per address ---------------------------------------------- */
+
+static int sq_address_sessions_set(store *st, int64_t process_id, const char *addr, int64_t n) {
+    store_write_scope w;
+    int rc = store_write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, n > 0 ? S_ADDR_SET : S_ADDR_DELETE);
+    sqlite3_bind_text(s, 1, addr, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, process_id);
+    if (n > 0) sqlite3_bind_int64(s, 3, n);
+    return store_write_end(st, &w, run(s));
+}
+
+static int sq_address_sessions_elsewhere(store *st, int64_t process_id, const char *addr,
+                                         int64_t alive_since, int64_t *n) {
+    sqlite3_stmt *s = take(st, S_ADDR_ELSEWHERE);
+    sqlite3_bind_text(s, 1, addr, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, process_id);
+    sqlite3_bind_int64(s, 3, alive_since);
+    return one_int(s, n);
+}
+
 static int sq_budget_get(store *st, const char *key, int64_t span, int64_t start, int64_t *count) {
     sqlite3_stmt *s = take(st, S_BUDGET_GET);
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
@@ -1005,6 +1042,8 @@ static const store_ops sq_ops = {
     .workspace_insert = sq_workspace_insert,
     .budget_get = sq_budget_get,
     .budget_add = sq_budget_add,
+    .address_sessions_set = sq_address_sessions_set,
+    .address_sessions_elsewhere = sq_address_sessions_elsewhere,
     .control_append = sq_control_append,
     .control_tail = sq_control_tail,
     .control_head = sq_control_head,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "adapter.h"
+#include "address_share.h"
 #include "admin.h"
 #include "admin_ui.h"
 #include "bus.h"
@@ -166,6 +167,9 @@ static void table_option(options *o, contract_id id, const char *text) {
         break;
     case CONTRACT_MAX_DEPTH:
         o->sio.limits.max_depth = (int)v;
+        break;
+    case CONTRACT_MAX_JSON_VALUES:
+        o->sio.limits.max_values = (size_t)v;
         break;
     case CONTRACT_MAX_ATTACHMENTS:
         o->sio.limits.max_attachments = (size_t)v;
@@ -584,6 +588,8 @@ int main(int argc, char **argv) {
         log_event(LOG_LEVEL_ERROR, "register failed", "error", store_errmsg(st), NULL);
         goto out;
     }
+    address_share shared = {st, o.chat.process_id};
+    if (st && o.chat.process_id) address_share_attach(&shared, &o.eio);
     sio = sio_server_new(&o.sio);
     eio = sio ? eio_server_new(&o.eio, sio_eio_handlers(), sio) : NULL;
     clk = eio ? clock_lws_new() : NULL;

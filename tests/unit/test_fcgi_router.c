@@ -1106,13 +1106,18 @@ static void test_workspaces(void **state) {
     char *h_admin = bearer(admin), *h_user = bearer(user);
     http_response resp;
 
-    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL, &resp), 200);
+    /* GET: admin only, private or not (issue 21.14) */
+    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL, &resp), 401);
+    assert_null(strstr(resp.body, "private"));
+    http_response_free(&resp);
+    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/team-1", NULL, h_user), 403);
+    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, h_admin, &resp), 200);
     assert_string_equal(resp.body,
                         "{\"namespace\":\"/team-1\",\"private\":false" DEFAULT_RETENTION "}");
     http_response_free(&resp);
-    assert_int_equal(
-        call_status(fx->st, "GET", "/api/workspaces/abcdefghijabcdefghijabcdefghijab", NULL, NULL),
-        200);
+    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/abcdefghijabcdefghijabcdefghijab",
+                                 NULL, h_admin),
+                     200);
     for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
         int st = call_status(fx->st, "GET", bad_names[i], NULL, NULL);
 
@@ -1138,23 +1143,30 @@ static void test_workspaces(void **state) {
              "{\"private\":true}", 16, h_admin, &resp);
     assert_int_equal(resp.status, 415);
     http_response_free(&resp);
-    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL), 200);
+    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/team-1", NULL, h_admin), 200);
 
     assert_int_equal(
         call(fx->st, "PUT", "/api/workspaces/team-1", "{\"private\":true}", h_admin, &resp), 200);
     assert_string_equal(resp.body,
                         "{\"namespace\":\"/team-1\",\"private\":true" DEFAULT_RETENTION "}");
     http_response_free(&resp);
-    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL, &resp), 200);
+    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, h_admin, &resp), 200);
     assert_string_equal(resp.body,
                         "{\"namespace\":\"/team-1\",\"private\":true" DEFAULT_RETENTION "}");
+    http_response_free(&resp);
+    /* made private, its flag and retention stay hidden from everyone else */
+    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL, &resp), 401);
+    assert_null(strstr(resp.body, "retention"));
+    http_response_free(&resp);
+    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, h_user, &resp), 403);
+    assert_null(strstr(resp.body, "retention"));
     http_response_free(&resp);
     assert_int_equal(
         call(fx->st, "PUT", "/api/workspaces/team-1", "{\"private\":false}", h_admin, &resp), 200);
     assert_string_equal(resp.body,
                         "{\"namespace\":\"/team-1\",\"private\":false" DEFAULT_RETENTION "}");
     http_response_free(&resp);
-    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL, &resp), 200);
+    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, h_admin, &resp), 200);
     assert_non_null(strstr(resp.body, "\"private\":false"));
     http_response_free(&resp);
 
@@ -1194,9 +1206,9 @@ static void test_workspaces(void **state) {
     assert_int_equal(call(fx->st, "DELETE", "/api/workspaces/team-1", NULL, h_admin, &resp), 405);
     assert_string_equal(http_get_header(&resp, "Allow"), "GET, HEAD, PUT, OPTIONS");
     http_response_free(&resp);
-    assert_int_equal(call(fx->st, "HEAD", "/api/workspaces/team-1", NULL, NULL, &resp), 200);
+    assert_int_equal(call(fx->st, "HEAD", "/api/workspaces/team-1", NULL, h_admin, &resp), 200);
     http_response_free(&resp);
-    run_full(NULL, &test_secret, "GET", "/api/workspaces/team-1", NULL, NULL, 0, NULL, &resp);
+    run_full(NULL, &test_secret, "GET", "/api/workspaces/team-1", NULL, NULL, 0, h_admin, &resp);
     assert_int_equal(resp.status, 503);
     http_response_free(&resp);
 
@@ -1256,8 +1268,11 @@ static void test_private_workspace(void **state) {
         int st = call_status(fx->st, "GET", msg, NULL, NULL);
         assert_true(st == 401);
     }
-    /* the workspace's settings stay public */
-    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/secret-ws", NULL, NULL), 200);
+    /* the workspace's settings are the admin's alone (issue 21.14), its own
+     * members' included */
+    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/secret-ws", NULL, NULL), 401);
+    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/secret-ws", NULL, h_mine), 403);
+    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/secret-ws", NULL, h_admin), 200);
 
     /* the page: no rooms, data-private */
     assert_int_equal(call(fx->st, "GET", "/w/secret-ws", NULL, NULL, &resp), 200);

@@ -106,6 +106,16 @@ static bool admin_token(admin_ui *ui, const char *token) {
     return token && !token_verify(ui->secret, token, &claims, &why) && claims.admin;
 }
 
+/* Whether token is a valid session of the UI: a token of scope ADMIN_UI_SCOPE
+ * (what `session` hands out), not a full admin token, so a session id that
+ * leaks from the browser is good for this namespace only. */
+static bool session_token(admin_ui *ui, const char *token) {
+    token_claims claims;
+    const char *why = "";
+    return token && !token_verify(ui->secret, token, &claims, &why) &&
+           strcmp(claims.scope, ADMIN_UI_SCOPE) == 0;
+}
+
 static int authenticate(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
     admin_ui *ui = ud;
     const char *password = sio_str(json_object_get(auth, "password"));
@@ -114,7 +124,7 @@ static int authenticate(sio_socket *s, json_t *auth, char *err, size_t errlen, v
         sio_socket_set_ctx(s, ADMIN_UI_ISSUE_SESSION, NULL);
         return 0;
     }
-    if (admin_token(ui, session)) return 0;
+    if (session_token(ui, session)) return 0;
     /* the reason goes to the log; the credentials never do */
     log_event(LOG_LEVEL_INFO, "admin-ui: refused", "sid", sio_socket_id(s), "peer",
               sio_socket_peer(s), "reason",
@@ -141,7 +151,7 @@ static void collect_nsp(sio_nsp *nsp, void *ud) {
 static void on_connection(sio_socket *s, void *ud) {
     admin_ui *ui = ud;
     if (sio_socket_ctx(s) == ADMIN_UI_ISSUE_SESSION) {
-        char *token = token_issue(ui->secret, true, NULL, NULL, ADMIN_UI_SESSION_TTL_S);
+        char *token = token_issue_scoped(ui->secret, ADMIN_UI_SCOPE, ADMIN_UI_SESSION_TTL_S);
         json_t *args = token ? json_pack("[s]", token) : NULL;
         if (args) sio_emit_socket(s, "session", args);
         json_decref(args);

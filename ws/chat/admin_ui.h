@@ -13,17 +13,20 @@
 #define ADMIN_UI_NAMESPACE "/socket.io-admin"
 /* How often server_stats goes to the UI's sockets, ms (the UI expects 2 s). */
 #define ADMIN_UI_STATS_MS 2000
-/* How long the session id the UI keeps (a short-lived admin token) is valid. */
+/* How long the session id the UI keeps is valid: a token of scope
+ * ADMIN_UI_SCOPE, which admits this namespace and nothing else (REST and
+ * /admin refuse it: it is no admin token). */
 #define ADMIN_UI_SESSION_TTL_S 3600
+#define ADMIN_UI_SCOPE "admin-ui"
 
 typedef struct admin_ui admin_ui;
 
 /* Registers ADMIN_UI_NAMESPACE on srv, the protocol of @socket.io/admin-ui
  * (v0.5): its middleware admits auth {username, password} whose password is
  * an admin token (HS256 JWT with "admin": true; the username is not checked),
- * or {sessionId} holding one; else connect_error "invalid credentials". On
- * connection it emits `session` (a fresh admin token valid
- * ADMIN_UI_SESSION_TTL_S, after a password login), `config`
+ * or {sessionId} holding a session token of scope ADMIN_UI_SCOPE; else
+ * connect_error "invalid credentials". On connection it emits `session` (a
+ * fresh session token valid ADMIN_UI_SESSION_TTL_S, after a password login), `config`
  * {supportedFeatures}, `all_sockets`, and from then on `socket_connected`,
  * `socket_disconnected`, `room_joined`, `room_left` as they happen and
  * `server_stats` every ADMIN_UI_STATS_MS. It answers `_disconnect` (nsp,

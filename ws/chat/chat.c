@@ -6,7 +6,6 @@
 
 #include "presence.h"
 #include "recovery.h"
-#include "strmap.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,9 +16,6 @@
 #include "log.h"
 #include "status.h"
 #include "wsmetrics.h"
-
-/* Addresses tracked at once for workspace creation: past it, creating waits. */
-#define CHAT_MAX_CREATORS 10000
 
 /* How often tokens of sockets in private workspaces are re-checked. */
 #define CHAT_EXPIRY_CHECK_MS 1000
@@ -60,7 +56,6 @@ struct chat {
     long long batch_since; /* ms: when the oldest message of the batch came */
     ws_timer flush;        /* the group commit */
     ws_timer expiry;       /* re-checks tokens of private workspaces' sockets */
-    strmap creators;       /* client address -> creator: workspace creations */
     presence *presence;    /* coalesces user joined/left/connected/disconnected */
     ws_timer writes;       /* commits the loop turn's presence/session writes */
     bool writes_open;
@@ -643,7 +638,24 @@ static void on_create_room(sio_socket *s, sio_event *ev, void *ud) {
     if (contract_name_clean(name, sizeof name) || !contract_valid_room_name(name))
         return ack_refuse(ev->ack, CONTRACT_ROOM_NAME);
     store_room r;
-    int rc = store_room_create(c->st, sio_nsp_name(sio_socket_nsp(s)), name, &r);
+    chat_user *u = user_of(s);
+    int64_t retry_s = 0;
+    /* the room and its place in the creator's hourly rates (its address,
+     * and its name when owned; an admin token is not counted): one commit,
+     * so a refused creation is not counted */
+    int rc = store_begin(c->st);
+    if (!rc && !(u->has_token && u->claims.admin))
+        rc = store_room_rate_spend(c->st, u->named ? u->name : NULL, sio_socket_peer(s), &retry_s);
+    if (!rc) rc = store_room_create(c->st, sio_nsp_name(sio_socket_nsp(s)), name, &r);
+    if (!rc) rc = store_commit(c->st);
+    if (rc) store_rollback(c->st);
+    if (rc == STORE_OVER_BUDGET) {
+        log_event(LOG_LEVEL_INFO, "chat: room creation refused", "peer", sio_socket_peer(s),
+                  "reason", "room rate", NULL);
+        return ack_reply(ev->ack,
+                         json_pack("{s:s,s:I}", "error", "too many rooms created, try later",
+                                   "retry_after", (json_int_t)retry_s));
+    }
     if (rc) return ack_store_error(ev->ack, rc, "room");
     ack_reply(ev->ack, json_pack("{s:b,s:o}", "ok", 1, "room", chat_json_room(&r)));
     to_namespace(c, s, NULL, "room created", chat_json_room(&r));
@@ -659,70 +671,6 @@ static bool is_workspace(const char *name, void *ud) {
     bool exists = false;
     if (store_workspace_exists(c->st, name, &exists)) return false;
     return exists || c->cfg.open_workspaces;
-}
-
-/* Per client address: workspaces it may still create, a bucket refilled at
- * workspace_rate an hour. */
-typedef struct creator {
-    char *addr; /* the key */
-    double tokens;
-    long long at; /* ms */
-} creator;
-
-static bool creator_take(chat *c, const char *addr, long long now) {
-    double rate = c->cfg.workspace_rate / 3600000.0, burst = c->cfg.workspace_rate;
-    creator *k = strmap_get(&c->creators, addr);
-    if (!k) {
-        if (c->creators.count >= CHAT_MAX_CREATORS) return false; /* too many at once */
-        k = calloc(1, sizeof *k);
-        if (!k || !(k->addr = strdup(addr)) || strmap_put(&c->creators, k->addr, k)) {
-            if (k) free(k->addr);
-            free(k);
-            return false;
-        }
-        k->tokens = burst;
-        k->at = now;
-    }
-    k->tokens += (double)(now - k->at) * rate;
-    if (k->tokens > burst) k->tokens = burst;
-    k->at = now;
-    if (k->tokens < 1) return false;
-    k->tokens -= 1;
-    return true;
-}
-
-typedef struct prune_creators {
-    chat *c;
-    long long now;
-    creator *gone[64];
-    size_t n;
-} prune_creators;
-
-static void prune_creator(const char *key, void *value, void *ud) {
-    (void)key;
-    prune_creators *p = ud;
-    creator *k = value;
-    double full = k->tokens + (double)(p->now - k->at) * p->c->cfg.workspace_rate / 3600000.0;
-    if (full >= p->c->cfg.workspace_rate && p->n < sizeof p->gone / sizeof *p->gone)
-        p->gone[p->n++] = k;
-}
-
-/* Forgets addresses whose creation budget is whole again. */
-static void creators_prune(chat *c, long long now) {
-    prune_creators p = {.c = c, .now = now};
-    strmap_each(&c->creators, prune_creator, &p);
-    for (size_t i = 0; i < p.n; i++) {
-        strmap_del(&c->creators, p.gone[i]->addr);
-        free(p.gone[i]->addr);
-        free(p.gone[i]);
-    }
-}
-
-static void free_creator(const char *key, void *value, void *ud) {
-    (void)key, (void)ud;
-    creator *k = value;
-    free(k->addr);
-    free(k);
 }
 
 /* Middleware of workspaces, first: a workspace that does not exist yet
@@ -742,13 +690,21 @@ static int workspace_admit(sio_socket *s, json_t *auth, char *err, size_t errlen
         snprintf(err, errlen, "Invalid namespace");
         return -1;
     }
-    if (!creator_take(c, sio_socket_peer(s), ws_clock_now_ms(c->cfg.clock))) {
+    /* the creation rate is counted in the store, so it holds across every
+     * process (issue 21.12); a workspace not made is not counted */
+    int rc = store_begin(c->st);
+    if (!rc)
+        rc = store_workspace_rate_spend(c->st, sio_socket_peer(s), c->cfg.workspace_rate, NULL);
+    if (!rc) rc = store_workspace_create(c->st, ns, c->cfg.max_workspaces, &created);
+    if (!rc) rc = created ? store_commit(c->st) : store_rollback(c->st);
+    if (rc) store_rollback(c->st);
+    if (rc == STORE_OVER_BUDGET) {
         log_event(LOG_LEVEL_INFO, "chat: workspace creation refused", "peer", sio_socket_peer(s),
                   "nsp", ns, "reason", "creation rate", NULL);
         snprintf(err, errlen, "too many workspaces created from this address, try later");
         return -1;
     }
-    if (store_workspace_create(c->st, ns, c->cfg.max_workspaces, &created)) {
+    if (rc) {
         snprintf(err, errlen, "storage unavailable");
         return -1;
     }
@@ -953,7 +909,6 @@ static void expiry_tick(void *ud) {
     chat *c = ud;
     long now_s = (long)time(NULL);
     sio_each_nsp(c->srv, expire_nsp, &now_s);
-    creators_prune(c, ws_clock_now_ms(c->cfg.clock));
     sessions_touch(c, ws_clock_now_ms(c->cfg.clock));
     ws_timer_schedule(&c->expiry, CHAT_EXPIRY_CHECK_MS);
 }
@@ -1167,8 +1122,6 @@ void chat_free(chat *c) {
         ws_timer_cancel(&c->writes);
         writes_due(c);
     }
-    strmap_each(&c->creators, free_creator, NULL);
-    strmap_clear(&c->creators);
     presence_free(c->presence);
     while (c->batch) {
         pending_msg *p = c->batch;

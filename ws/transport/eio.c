@@ -295,6 +295,8 @@ static void address_count(eio_server *srv, const char *addr, int delta) {
     }
     if (!a) return;
     a->n += delta;
+    if (srv->cfg.address_changed)
+        srv->cfg.address_changed(a->addr, a->n > 0 ? a->n : 0, srv->cfg.address_ud);
     if (a->n <= 0) free(strmap_del(&srv->per_address, a->addr));
 }
 
@@ -549,7 +551,10 @@ int eio_admission(eio_server *srv, struct lws *wsi) {
         return 4;
     }
     eio_client_address(wsi, addr, sizeof addr);
-    if (address_sessions(srv, addr) >= srv->cfg.max_per_address) {
+    int here = address_sessions(srv, addr), elsewhere = 0;
+    if (here < srv->cfg.max_per_address && srv->cfg.address_elsewhere)
+        elsewhere = srv->cfg.address_elsewhere(addr, srv->cfg.address_ud);
+    if (here + (elsewhere > 0 ? elsewhere : 0) >= srv->cfg.max_per_address) {
         log_event(LOG_LEVEL_INFO, "eio: refused a session", "reason", "max_per_address", "peer",
                   addr, NULL);
         return 4;

@@ -40,6 +40,13 @@ typedef struct eio_config {
     const char *cors_origin;  /* Access-Control-Allow-Origin for polling, NULL: none */
     const char *echo_path;    /* conformance: sessions opened under this path echo every
                                  message at the Engine.IO level (NULL: off) */
+    /* Sessions of a client address in the other processes of the deployment,
+     * so that max_per_address holds across them (NULL: this process's only);
+     * a negative answer (unknown) counts as none. */
+    int (*address_elsewhere)(const char *addr, void *ud);
+    /* This process now holds n sessions of addr (NULL: nobody is told). */
+    void (*address_changed)(const char *addr, int n, void *ud);
+    void *address_ud; /* passed to both */
 } eio_config;
 
 typedef struct eio_conn eio_conn;
