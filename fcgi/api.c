@@ -139,6 +139,7 @@ static bool api_may_write_as(const api_env *env, const http_request *req, const 
         http_reply_error(resp, 403, why);
         return false;
     case TOKEN_NAME_BAD_TOKEN:
+    case TOKEN_NAME_REVOKED:
         api_unauthorized(resp, why);
         return false;
     default: /* a valid token without "sub": no credential for a name */
