@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "account.h"
 #include "log.h"
@@ -498,22 +499,39 @@ out:
     json_decref(body);
 }
 
+/* The page's access token for its socket. A private workspace's token in
+ * "workspace_token" is folded in ("workspace", and an expiry no later than
+ * its own), so one token names both the user and the workspace. */
 static void access_issue(const api_env *env, const http_request *req, http_response *resp) {
     caller who;
-    char *token;
+    json_t *body = NULL;
+    const char *ws_token = NULL, *why = "";
+    token_claims ws = {0};
+    long ttl = API_ACCOUNTS_ACCESS_TTL_S, now = (long)time(NULL);
+    char *token = NULL;
+
     if (!authenticate(env, req, &who, resp)) return;
     if (who.admin) {
         http_reply_error(resp, 400, "an admin token has no session");
         return;
     }
-    if (!(token = access_token(env, who.name, who.sess))) {
+    if (req->body_len > 0 && !(body = api_body_object(req, resp))) return;
+    if (body && !api_string_member(body, "workspace_token", &ws_token, resp)) goto out;
+    if (ws_token && (token_verify(secret_of(env), ws_token, &ws, &why) != 0 || !ws.workspace[0])) {
+        http_reply_error(resp, 403, "the workspace token does not verify");
+        goto out;
+    }
+    if (ws.exp && ws.exp - now < ttl) ttl = ws.exp - now;
+    if (!(token = token_issue_session(secret_of(env), ws.workspace, who.name, who.sess, ttl))) {
         api_unavailable(resp, "no server secret configured");
-        return;
+        goto out;
     }
     http_reply_json(resp, 200,
                     json_pack("{s:s,s:s,s:s,s:i}", "name", who.name, "session", who.sess,
-                              "access_token", token, "expires_in", API_ACCOUNTS_ACCESS_TTL_S));
+                              "access_token", token, "expires_in", (int)ttl));
+out:
     free(token);
+    json_decref(body);
 }
 
 static void sso(const api_env *env, const http_request *req, http_response *resp) {
@@ -671,7 +689,9 @@ static void link_code(const api_env *env, const http_request *req, http_response
 void api_accounts_claim(const api_env *env, const http_request *req, http_response *resp) {
     json_t *body = api_body_object(req, resp);
     char *name = NULL, *token = NULL, id[ACCOUNT_ID_BUF];
+    const char *why = "";
     int64_t retry = 1;
+    bool cookie;
     int rc;
 
     if (!body || !(name = name_of(body, resp)) || !api_have_store(env->st, resp)) goto out;
@@ -679,7 +699,16 @@ void api_accounts_claim(const api_env *env, const http_request *req, http_respon
         api_unavailable(resp, "no server secret configured");
         goto out;
     }
-    rc = account_claim(env->st, name, req->remote_addr, false, TOKEN_USER_TTL_S * 1000LL, id,
+    cookie = wants_cookie(body);
+    if (cookie && token_bearer(req->authorization) &&
+        token_name_check(env->st, secret_of(env), name, token_bearer(req->authorization), &why) ==
+            TOKEN_NAME_OWNER) {
+        /* the page trades a credential it kept in localStorage (before
+         * accounts) for the cookie session */
+        session_start(env, req, name, true, 200, resp);
+        goto out;
+    }
+    rc = account_claim(env->st, name, req->remote_addr, cookie, TOKEN_USER_TTL_S * 1000LL, id,
                        &retry);
     if (rc == STORE_OVER_BUDGET) {
         http_reply_error(resp, 429, "too many names claimed from this address");
@@ -687,11 +716,17 @@ void api_accounts_claim(const api_env *env, const http_request *req, http_respon
         goto out;
     }
     if (rc == STORE_EXISTS) {
-        http_reply_error(resp, 409, "this name is claimed already");
+        http_reply_error(resp, 409, "this name is taken: sign in, or present its token");
         goto out;
     }
     if (rc) {
         api_store_error(env->st, rc, resp);
+        goto out;
+    }
+    if (cookie) {
+        /* the page's claim: its cookie session is the credential */
+        account_credential_delete(env->st, id);
+        session_start(env, req, name, true, 201, resp);
         goto out;
     }
     if (!(token = token_issue_session(secret_of(env), NULL, name, id, TOKEN_USER_TTL_S))) {

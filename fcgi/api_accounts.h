@@ -50,8 +50,9 @@ const char *api_accounts_allow(const char *path);
  *     "refresh_token"}. 401 wrong; 429 + Retry-After over the rates.
  *   POST /api/sessions/refresh {"refresh_token"} -> 200 new tokens (the old
  *     refresh token is spent; presenting a spent one revokes the session).
- *   POST /api/sessions/access (cookie) -> 200 {"name","session",
- *     "access_token","expires_in"}: the page's token for its socket.
+ *   POST /api/sessions/access (cookie) [{"workspace_token"}] -> 200 {"name",
+ *     "session","access_token","expires_in"}: the page's token for its
+ *     socket (with a private workspace's token folded in when given).
  *   POST /api/sessions/sso -> as POST /api/sessions, for the user nginx's
  *     auth_request vouched for (CHAT_AUTH_REQUEST=1 only; else 404).
  *   GET /api/sessions[?user=] -> 200 {"sessions":[{"id","kind","label",
@@ -67,7 +68,11 @@ bool api_accounts_handle(const api_env *env, const http_request *req, const char
  * name, with its credential (a token naming the claim's credential row,
  * valid TOKEN_USER_TTL_S); 409 claimed; 400 invalid; 429 + Retry-After over
  * the address's claim rate (sql/account.h); 503 without a server secret. A
- * claim whose token is never used is forgotten after a day. */
+ * claim whose token is never used is forgotten after a day. With "cookie":
+ * true (the page) the credential is a cookie session instead (as POST
+ * /api/sessions answers), and a bearer token that owns the name trades
+ * for one (200): the page's credentials kept in localStorage before
+ * accounts move into the cookie. */
 void api_accounts_claim(const api_env *env, const http_request *req, http_response *resp);
 
 #endif
