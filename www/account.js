@@ -138,6 +138,16 @@
     e.hidden = !message;
   }
 
+  /* A device in a few words: its browser and system from the User-Agent. */
+  function describe(s) {
+    if (s.kind === 'claim') return 'A name claim (API token)';
+    if (s.kind === 'api') return 'An API client' + (s.label ? ': ' + s.label.slice(0, 40) : '');
+    const ua = s.label || '';
+    const browser = /Firefox\//.test(ua) ? 'Firefox' : /Edg\//.test(ua) ? 'Edge' : /Chrom(e|ium)\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'A browser';
+    const system = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Windows/.test(ua) ? 'Windows' : /Mac OS/.test(ua) ? 'macOS' : /Linux/.test(ua) ? 'Linux' : '';
+    return browser + (system ? ' on ' + system : '');
+  }
+
   function when(ms) {
     return ms ? new Date(ms).toLocaleString() : 'never';
   }
@@ -157,7 +167,7 @@
       li.setAttribute('data-session', s.id);
       const what = document.createElement('span');
       what.className = 'device-label';
-      what.textContent = (s.label || s.kind) + (s.current ? ' (this browser)' : '');
+      what.textContent = describe(s) + (s.current ? ' (this browser)' : '');
       const since = document.createElement('span');
       since.className = 'device-since';
       since.textContent = 'since ' + when(s.created_at);
