@@ -509,7 +509,13 @@ static void access_issue(const api_env *env, const http_request *req, http_respo
     token_claims ws = {0};
     long ttl = API_ACCOUNTS_ACCESS_TTL_S, now = (long)time(NULL);
     char *token = NULL;
+    size_t len;
 
+    if (!req->authorization && !cookie_value(req, &len)) {
+        /* the page asks on every visit: no session is an answer, not an error */
+        http_reply_json(resp, 200, json_pack("{s:b}", "signed_in", 0));
+        return;
+    }
     if (!authenticate(env, req, &who, resp)) return;
     if (who.admin) {
         http_reply_error(resp, 400, "an admin token has no session");
@@ -527,8 +533,8 @@ static void access_issue(const api_env *env, const http_request *req, http_respo
         goto out;
     }
     http_reply_json(resp, 200,
-                    json_pack("{s:s,s:s,s:s,s:i}", "name", who.name, "session", who.sess,
-                              "access_token", token, "expires_in", (int)ttl));
+                    json_pack("{s:b,s:s,s:s,s:s,s:i}", "signed_in", 1, "name", who.name, "session",
+                              who.sess, "access_token", token, "expires_in", (int)ttl));
 out:
     free(token);
     json_decref(body);

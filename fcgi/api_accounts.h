@@ -50,9 +50,10 @@ const char *api_accounts_allow(const char *path);
  *     "refresh_token"}. 401 wrong; 429 + Retry-After over the rates.
  *   POST /api/sessions/refresh {"refresh_token"} -> 200 new tokens (the old
  *     refresh token is spent; presenting a spent one revokes the session).
- *   POST /api/sessions/access (cookie) [{"workspace_token"}] -> 200 {"name",
- *     "session","access_token","expires_in"}: the page's token for its
- *     socket (with a private workspace's token folded in when given).
+ *   POST /api/sessions/access (cookie) [{"workspace_token"}] -> 200
+ *     {"signed_in":true,"name","session","access_token","expires_in"}: the
+ *     page's token for its socket (with a private workspace's token folded in
+ *     when given); {"signed_in":false} when no credential came at all.
  *   POST /api/sessions/sso -> as POST /api/sessions, for the user nginx's
  *     auth_request vouched for (CHAT_AUTH_REQUEST=1 only; else 404).
  *   GET /api/sessions[?user=] -> 200 {"sessions":[{"id","kind","label",

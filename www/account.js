@@ -56,7 +56,7 @@
    * when it has none. wsToken: a private workspace's token, folded in. */
   async function access(wsToken) {
     const r = await call('POST', '/api/sessions/access', wsToken ? { workspace_token: wsToken } : {});
-    if (r.status !== 200) return null;
+    if (r.status !== 200 || !r.body.signed_in) return null;
     session = r.body.session;
     $('devices-open').hidden = false;
     return { name: r.body.name, token: r.body.access_token };
