@@ -12,9 +12,9 @@
 #include "account.h"
 #include "log.h"
 
-#define SECRET_HEX 64                           /* a session's secret: 32 random bytes, hex */
-#define PAIR_LEN (32 + 1 + SECRET_HEX)          /* "<32 hex id>.<64 hex secret>" */
-#define CODE_LEN 8                              /* a device code, without its dash */
+#define SECRET_HEX 64                  /* a session's secret: 32 random bytes, hex */
+#define PAIR_LEN (32 + 1 + SECRET_HEX) /* "<32 hex id>.<64 hex secret>" */
+#define CODE_LEN 8                     /* a device code, without its dash */
 
 static const char code_alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"; /* 32: 5 bits each */
 
@@ -309,8 +309,8 @@ static void signup(const api_env *env, const http_request *req, http_response *r
         goto out;
     }
     if (rc == STORE_EXISTS) {
-        token_name_status s = token_name_check(env->st, secret_of(env), name,
-                                               token_bearer(req->authorization), &why);
+        token_name_status s =
+            token_name_check(env->st, secret_of(env), name, token_bearer(req->authorization), &why);
         if (s == TOKEN_NAME_STORE) {
             api_unavailable(resp, why);
             goto out;
@@ -409,6 +409,14 @@ static void signin(const api_env *env, const http_request *req, http_response *r
     if (rc != STORE_OK && rc != STORE_NOTFOUND) {
         api_store_error(env->st, rc, resp);
         goto out;
+    }
+    if (rc == STORE_NOTFOUND) {
+        /* as slow as a wrong password: the time does not tell which names exist */
+        static char decoy[crypto_pwhash_STRBYTES];
+        if (!decoy[0] && crypto_pwhash_str(decoy, "decoy", 5, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+            decoy[0] = '\0';
+        if (decoy[0] && crypto_pwhash_str_verify(decoy, pw, strlen(pw)) == 0) decoy[0] = '\0';
     }
     if (rc == STORE_NOTFOUND || crypto_pwhash_str_verify(hash, pw, strlen(pw)) != 0) {
         log_event(LOG_LEVEL_INFO, "accounts: sign-in refused", "user", name, "addr",
@@ -613,8 +621,7 @@ static void sessions_list(const api_env *env, const http_request *req, http_resp
     list_ctx l = {NULL, ""};
     int rc;
 
-    if (!authenticate(env, req, &who, resp) || !subject(&who, req, user, sizeof user, resp))
-        return;
+    if (!authenticate(env, req, &who, resp) || !subject(&who, req, user, sizeof user, resp)) return;
     l.current = who.sess;
     if (!(l.array = json_array())) {
         http_reply_error(resp, 500, "out of memory");
@@ -653,8 +660,8 @@ static void sessions_revoke(const api_env *env, const http_request *req, const c
         api_store_error(env->st, rc, resp);
         return;
     }
-    log_event(LOG_LEVEL_INFO, "accounts: revoked", "user", user, "session", id ? id : "all",
-              "by", who.admin ? "admin" : who.name, NULL);
+    log_event(LOG_LEVEL_INFO, "accounts: revoked", "user", user, "session", id ? id : "all", "by",
+              who.admin ? "admin" : who.name, NULL);
     resp->status = 204;
     if (who.cookie && (!id || strcmp(id, who.sess) == 0)) cookie_set(req, resp, "", 0);
 }
@@ -664,7 +671,8 @@ static void link_code(const api_env *env, const http_request *req, http_response
     char code[CODE_LEN + 1], shown[CODE_LEN + 2], h[SECRET_HEX + 1], key[160];
     unsigned char raw[CODE_LEN];
     int64_t now = store_now_ms();
-    account_credential c = {.created_at = now, .expires_at = now + API_ACCOUNTS_LINK_TTL_S * 1000LL};
+    account_credential c = {.created_at = now,
+                            .expires_at = now + API_ACCOUNTS_LINK_TTL_S * 1000LL};
     int rc;
 
     if (!authenticate(env, req, &who, resp)) return;
@@ -688,8 +696,8 @@ static void link_code(const api_env *env, const http_request *req, http_response
         return;
     }
     snprintf(shown, sizeof shown, "%.4s-%.4s", code, code + 4);
-    http_reply_json(resp, 201, json_pack("{s:s,s:i}", "code", shown, "expires_in",
-                                         API_ACCOUNTS_LINK_TTL_S));
+    http_reply_json(resp, 201,
+                    json_pack("{s:s,s:i}", "code", shown, "expires_in", API_ACCOUNTS_LINK_TTL_S));
 }
 
 void api_accounts_claim(const api_env *env, const http_request *req, http_response *resp) {

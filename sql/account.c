@@ -265,7 +265,8 @@ int account_claim(store *st, const char *name, const char *addr, bool used, int6
         if (!rc) rc = account_rate_spend(st, key, 86400000, day, retry_after_s);
         if (rc) return rc;
     }
-    account_credential c = {.created_at = now, .used_at = used ? now : 0, .expires_at = now + ttl_ms};
+    account_credential c = {
+        .created_at = now, .used_at = used ? now : 0, .expires_at = now + ttl_ms};
     account_new_id(c.id);
     snprintf(c.name, sizeof c.name, "%s", name);
     snprintf(c.kind, sizeof c.kind, "%s", ACCOUNT_KIND_CLAIM);

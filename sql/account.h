@@ -31,10 +31,10 @@
 
 typedef struct account_credential {
     char id[ACCOUNT_ID_BUF];
-    char name[CONTRACT_USER_NAME_BUF]; /* the user it acts as */
-    char kind[ACCOUNT_KIND_BUF];       /* one of ACCOUNT_KIND_* */
-    char secret[ACCOUNT_HASH_BUF];     /* hash of its secret part, "" for claims */
-    char label[ACCOUNT_LABEL_BUF];     /* the device, as it said at sign-in */
+    char name[CONTRACT_USER_NAME_BUF];       /* the user it acts as */
+    char kind[ACCOUNT_KIND_BUF];             /* one of ACCOUNT_KIND_* */
+    char secret[ACCOUNT_HASH_BUF];           /* hash of its secret part, "" for claims */
+    char label[ACCOUNT_LABEL_BUF];           /* the device, as it said at sign-in */
     int64_t created_at, used_at, expires_at; /* ms since the epoch; used_at 0: never */
 } account_credential;
 
