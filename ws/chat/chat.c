@@ -774,12 +774,12 @@ static int own_name(chat *c, chat_user *u, json_t *auth, const char *peer, char 
     if (st == TOKEN_NAME_FREE) {
         /* a claim by a connection: rate-limited per address, used at once */
         int64_t retry = 0;
-        int rc = account_claim(c->st, u->name, peer, true, TOKEN_USER_TTL_S * 1000LL, claim,
-                               &retry);
+        int rc =
+            account_claim(c->st, u->name, peer, true, TOKEN_USER_TTL_S * 1000LL, claim, &retry);
         st = rc == STORE_OK       ? TOKEN_NAME_OWNER
              : rc == STORE_EXISTS ? TOKEN_NAME_TAKEN
                                   : TOKEN_NAME_STORE;
-        why = st == TOKEN_NAME_TAKEN     ? "this name is taken: present its token"
+        why = st == TOKEN_NAME_TAKEN    ? "this name is taken: present its token"
               : rc == STORE_OVER_BUDGET ? "too many names claimed from this address: retry later"
                                         : "storage unavailable";
     }
