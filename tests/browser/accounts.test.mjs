@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromiumPath, launchBrowser } from '../integration/lib/browser.mjs';
-import { credential } from '../integration/lib/client.mjs';
+import { credential, sleep, until } from '../integration/lib/client.mjs';
 import { ROOT, hasBinary, startStack } from '../integration/lib/stack.mjs';
 
 const binDir = path.resolve(ROOT, process.env.BIN_DIR || 'build');
@@ -24,17 +24,6 @@ let stack;
 let browser;
 let seq = 0;
 const unique = (prefix) => `${prefix}-${process.pid % 10000}-${++seq}`;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(fn, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timeout after ${ms} ms: ${what}`);
-    await sleep(20);
-  }
-}
 
 async function rest(method, target, body) {
   const headers = { 'content-type': 'application/json' };
