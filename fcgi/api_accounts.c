@@ -508,8 +508,8 @@ out:
 }
 
 /* The page's access token for its socket. A private workspace's token in
- * "workspace_token" is folded in ("workspace", and an expiry no later than
- * its own), so one token names both the user and the workspace. */
+ * "workspace_token" is folded in ("workspace", and the same expiry as
+ * that token), so one token names both the user and the workspace. */
 static void access_issue(const api_env *env, const http_request *req, http_response *resp) {
     caller who;
     json_t *body = NULL;
@@ -535,7 +535,9 @@ static void access_issue(const api_env *env, const http_request *req, http_respo
         http_reply_error(resp, 403, "the workspace token does not verify");
         goto out;
     }
-    if (ws.exp && ws.exp - now < ttl) ttl = ws.exp - now;
+    /* a private workspace's socket leaves when its token expires: the token
+     * lives as long as the workspace's one (revocable all the same) */
+    if (ws.workspace[0] && ws.exp) ttl = ws.exp - now;
     if (!(token = token_issue_session(secret_of(env), ws.workspace, who.name, who.sess, ttl))) {
         api_unavailable(resp, "no server secret configured");
         goto out;
