@@ -19,9 +19,9 @@ PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/includ
 PORT     ?= 8080
 
 STORE_LIBS := -lsqlite3 -lpq -licui18n -licuuc
-FCGI_LIBS  := -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS)
+FCGI_LIBS  := -lsodium -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS)
 WS_LIBS    := -lwebsockets -lev -ljansson -ljwt $(STORE_LIBS) -lm
-TEST_LIBS  := -lcmocka -lfcgi -lwebsockets -lev -ljansson -ljwt $(STORE_LIBS) -lm
+TEST_LIBS  := -lsodium -lcmocka -lfcgi -lwebsockets -lev -ljansson -ljwt $(STORE_LIBS) -lm
 
 # bus/ links into both programs (and chat-admin) with the store: the bus's
 # publishing side needs no event loop, its listening side serves lws.

@@ -2,6 +2,9 @@
 #include "token.h"
 
 #include <jansson.h>
+#include "account.h"
+
+#include <errno.h>
 #include <jwt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,14 +117,17 @@ int token_verify(const token_secret *s, const char *token, token_claims *out, co
     if (scope) snprintf(out->scope, sizeof out->scope, "%s", scope);
     if (ws) snprintf(out->workspace, sizeof out->workspace, "%s", ws);
     if (sub) snprintf(out->sub, sizeof out->sub, "%s", sub);
+    const char *sess = jwt_get_grant(jwt, "sess");
+    if (sess) snprintf(out->sess, sizeof out->sess, "%s", sess);
     rc = 0;
 out:
     jwt_free(jwt);
     return rc;
 }
 
-char *token_issue(const token_secret *s, bool admin, const char *workspace, const char *sub,
-                  long ttl_s) {
+/* A token with the given claims (sess: NULL or "" for none). */
+static char *token_make(const token_secret *s, bool admin, const char *workspace, const char *sub,
+                        const char *sess, long ttl_s) {
     if (!s->len) return NULL;
     jwt_t *jwt = NULL;
     char *token = NULL;
@@ -130,6 +136,7 @@ char *token_issue(const token_secret *s, bool admin, const char *workspace, cons
     if (jwt_add_grant_int(jwt, "iat", now) || (admin && jwt_add_grant_bool(jwt, "admin", 1)) ||
         (workspace && *workspace && jwt_add_grant(jwt, "workspace", workspace)) ||
         (sub && *sub && jwt_add_grant(jwt, "sub", sub)) ||
+        (sess && *sess && jwt_add_grant(jwt, "sess", sess)) ||
         (ttl_s > 0 && jwt_add_grant_int(jwt, "exp", now + ttl_s)) ||
         jwt_set_alg(jwt, JWT_ALG_HS256, s->key, (int)s->len))
         goto out;
@@ -153,6 +160,16 @@ char *token_issue_scoped(const token_secret *s, const char *scope, long ttl_s) {
     return token;
 }
 
+char *token_issue(const token_secret *s, bool admin, const char *workspace, const char *sub,
+                  long ttl_s) {
+    return token_make(s, admin, workspace, sub, NULL, ttl_s);
+}
+
+char *token_issue_session(const token_secret *s, const char *workspace, const char *sub,
+                          const char *sess, long ttl_s) {
+    return token_make(s, false, workspace, sub, sess, ttl_s);
+}
+
 const char *token_bearer(const char *header) {
     if (!header || strncasecmp(header, "Bearer ", 7) != 0) return NULL;
     header += 7;
@@ -172,9 +189,29 @@ token_name_status token_name_check(store *st, const token_secret *s, const char 
             *why = "the token is for another name";
             return TOKEN_NAME_OTHER;
         }
+        if (claims.sub[0] && claims.sess[0]) {
+            /* a credential row: alive, or revoked/expired */
+            int rc = account_credential_check(st, claims.sess, name);
+            if (rc == STORE_NOTFOUND) {
+                *why = "this credential was revoked or has expired: sign in again";
+                return TOKEN_NAME_REVOKED;
+            }
+            if (rc != STORE_OK) {
+                *why = "storage unavailable";
+                return TOKEN_NAME_STORE;
+            }
+            return TOKEN_NAME_OWNER;
+        }
         if (claims.sub[0]) {
+            /* a token of before accounts: not for a name that has a password */
+            char hash[ACCOUNT_HASH_BUF];
+            int rc = account_password_get(st, name, hash, sizeof hash);
+            if (rc == STORE_OK) {
+                *why = "this name has a password: sign in";
+                return TOKEN_NAME_REVOKED;
+            }
             /* read first: the usual case (claimed) costs no write */
-            int rc = store_user_claimed(st, name, &claimed);
+            rc = rc == STORE_NOTFOUND ? store_user_claimed(st, name, &claimed) : rc;
             if (rc == STORE_OK && !claimed) rc = store_user_claim(st, name);
             if (rc != STORE_OK && rc != STORE_EXISTS) {
                 *why = "storage unavailable";

@@ -21,6 +21,7 @@ export CI=${CI:-true}
 PACKAGES=(
 	build-essential pkg-config
 	libwebsockets-dev libwebsockets-evlib-ev libev-dev libfcgi-dev libsqlite3-dev sqlite3 libjansson-dev libjwt-dev libicu-dev
+	libsodium-dev python3-socketio python3-requests python3-websocket
 	libpq-dev postgresql
 	libcmocka-dev
 	nginx chromium curl wrk

@@ -31,6 +31,9 @@
 #   SIO_RATE      new Socket.IO sessions per second per client (100)
 #   SIO_BURST     new sessions over that rate let through      (200)
 #   WATCH_PID     stop when this process is gone (used by the test harness)
+#   SSO_AUTH_URL  sign-in through nginx: the auth_request endpoint (README
+#                 "Sign-in through nginx"; sets CHAT_AUTH_REQUEST=1)   ()
+#   SSO_USER_HEADER the header of its answer naming the user  (X-Auth-Request-User)
 #
 # Files in RUN_DIR: nginx.conf, secret, fcgi.sock, runner.log, fcgi.log,
 # ws-<i>.log, error.log and access.log (nginx), and the pid files runner.pid,
@@ -145,8 +148,10 @@ bash "$ROOT/deploy/nginx/gen.sh" runner RUN_DIR="$RUN_DIR" NGINX_USER="$user_lin
 	WWW_DIR="$ROOT/www" WS_PORTS="${WS_PORTS[*]}" WS_NODES="$(printf '%s ' $(fold -w1 <<<"${NODES:0:$WS_PROCS}"))" \
 	API_RATE="$API_RATE" API_BURST="$API_BURST" STATIC_CACHE=development \
 	SIO_CONN="$SIO_CONN" SIO_RATE="$SIO_RATE" SIO_BURST="$SIO_BURST" \
+	SSO_AUTH_URL="${SSO_AUTH_URL:-}" SSO_USER_HEADER="${SSO_USER_HEADER:-X-Auth-Request-User}" \
 	>"$RUN_DIR/nginx.conf" || die "cannot write $RUN_DIR/nginx.conf (deploy/nginx/gen.sh)"
 
+[ -z "${SSO_AUTH_URL:-}" ] || export CHAT_AUTH_REQUEST=1
 NGINX_ARGS=(-p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/error.log")
 if ! "$NGINX" -t -q "${NGINX_ARGS[@]}" >"$RUN_DIR/nginx.log" 2>&1; then
 	cat "$RUN_DIR/nginx.log" >&2

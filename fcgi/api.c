@@ -25,7 +25,7 @@ static void api_refuse(http_response *resp, contract_id id, const char *field) {
                      contract_message(id, field, msg, sizeof msg));
 }
 
-static void api_unavailable(http_response *resp, const char *message) {
+void api_unavailable(http_response *resp, const char *message) {
     http_reply_error(resp, 503, message);
     http_set_header(resp, "Retry-After", "%d", API_RETRY_AFTER_S);
 }
@@ -44,7 +44,7 @@ void api_store_error(store *st, int rc, http_response *resp) {
 }
 
 /* Answers 503 and returns false when there is no database connection. */
-static bool api_have_store(store *st, http_response *resp) {
+bool api_have_store(store *st, http_response *resp) {
     if (st != NULL) return true;
     api_unavailable(resp, "database unavailable");
     return false;
@@ -52,7 +52,7 @@ static bool api_have_store(store *st, http_response *resp) {
 
 /* Answers 401 with the challenge of RFC 6750: why is NULL when the request
  * had no bearer token, else the reason the token was refused. */
-static void api_unauthorized(http_response *resp, const char *why) {
+void api_unauthorized(http_response *resp, const char *why) {
     if (why == NULL) {
         http_reply_error(resp, 401, "a bearer token is required");
         http_set_header(resp, "WWW-Authenticate", "Bearer realm=\"chat\"");
@@ -139,6 +139,7 @@ static bool api_may_write_as(const api_env *env, const http_request *req, const 
         http_reply_error(resp, 403, why);
         return false;
     case TOKEN_NAME_BAD_TOKEN:
+    case TOKEN_NAME_REVOKED:
         api_unauthorized(resp, why);
         return false;
     default: /* a valid token without "sub": no credential for a name */
@@ -149,7 +150,7 @@ static bool api_may_write_as(const api_env *env, const http_request *req, const 
 
 /* Parses the request body as a JSON object. Returns a new reference, or NULL
  * after filling resp with the error (413, 415 or 400). */
-static json_t *api_body_object(const http_request *req, http_response *resp) {
+json_t *api_body_object(const http_request *req, http_response *resp) {
     json_error_t jerr;
     json_t *obj;
     char msg[96];
@@ -197,7 +198,7 @@ static json_t *api_body_object(const http_request *req, http_response *resp) {
 
 /* Reads the optional string member key of obj into *out (borrowed from obj,
  * NULL when absent or null). Returns false after a 400 when it is another type. */
-static bool api_string_member(json_t *obj, const char *key, const char **out, http_response *resp) {
+bool api_string_member(json_t *obj, const char *key, const char **out, http_response *resp) {
     json_t *v = json_object_get(obj, key);
     char msg[64];
 
@@ -259,8 +260,8 @@ static int api_message_cb(const store_message *msg, void *ctx) {
  * rule, naming field (500 when out
  * of memory) and returns false; *out is then NULL or a copy the caller frees
  * as usual. */
-static bool api_trimmed(const char *in, bool (*valid)(const char *), contract_id rule,
-                        const char *field, char **out, http_response *resp) {
+bool api_trimmed(const char *in, bool (*valid)(const char *), contract_id rule, const char *field,
+                 char **out, http_response *resp) {
     if ((*out = malloc(CONTRACT_ROOM_NAME_BUF)) == NULL) {
         http_reply_error(resp, 500, "out of memory");
         return false;
@@ -887,42 +888,4 @@ void api_health(const api_env *env, const http_request *req, http_response *resp
     obj = json_pack("{s:s,s:{s:b,s:I,s:I},s:o}", "status", "ok", "database", "ok", 1, "rooms",
                     (json_int_t)rooms, "messages", (json_int_t)messages, "ws", c.array);
     http_reply_json(resp, 200, obj);
-}
-
-void api_users_claim(const api_env *env, const http_request *req, http_response *resp) {
-    static const token_secret no_secret;
-    json_t *body = NULL;
-    const char *name_in;
-    char *name = NULL, *token = NULL;
-    int rc;
-
-    if ((body = api_body_object(req, resp)) == NULL) goto out;
-    if (!api_string_member(body, "name", &name_in, resp)) goto out;
-    if (name_in == NULL) {
-        http_reply_error(resp, 400, "\"name\" is required");
-        goto out;
-    }
-    if (!api_trimmed(name_in, contract_valid_user_name, CONTRACT_USER_NAME, "user", &name, resp))
-        goto out;
-    if (!api_have_store(env->st, resp)) goto out;
-    token = token_issue(env->secret != NULL ? env->secret : &no_secret, false, NULL, name,
-                        TOKEN_USER_TTL_S);
-    if (token == NULL) {
-        api_unavailable(resp, "no server secret configured");
-        goto out;
-    }
-    rc = store_user_claim(env->st, name);
-    if (rc == STORE_EXISTS) {
-        http_reply_error(resp, 409, "this name is claimed already");
-        goto out;
-    }
-    if (rc != STORE_OK) {
-        api_store_error(env->st, rc, resp);
-        goto out;
-    }
-    http_reply_json(resp, 201, json_pack("{s:s,s:s}", "name", name, "token", token));
-out:
-    free(token);
-    free(name);
-    json_decref(body);
 }

@@ -88,12 +88,6 @@ void api_workspace_put(const api_env *env, const http_request *req, const char *
  * "database":{...} and "ws":[...] (pids, listen addresses, connections). */
 void api_health(const api_env *env, const http_request *req, http_response *resp);
 
-/* POST /api/users {"name"} -> 201 {"name","token"}: the first claim of a user
- * name, answered with its credential (an HS256 token with "sub": name, valid
- * TOKEN_USER_TTL_S); 409 when the name is claimed already; 400 invalid name;
- * 503 without a server secret. */
-void api_users_claim(const api_env *env, const http_request *req, http_response *resp);
-
 /* Whether namespace ns may be read by this request: true when ns is not a
  * private workspace, or the request's token admits it. Otherwise fills resp
  * (401/403, or the store error) and returns false. */
@@ -104,5 +98,26 @@ bool api_namespace_access(const api_env *env, const http_request *req, const cha
  * HTTP status and message of common/status.h's table, Retry-After on the
  * transient ones; a 5xx but BUSY is logged with the connection's message. */
 void api_store_error(store *st, int rc, http_response *resp);
+
+/* Helpers the handler modules share (api_accounts.c). */
+
+/* Answers 503 + Retry-After with message. */
+void api_unavailable(http_response *resp, const char *message);
+/* Answers 503 and returns false when st is NULL (no database connection). */
+bool api_have_store(store *st, http_response *resp);
+/* Answers 401 with RFC 6750's challenge: why NULL when no bearer token came,
+ * else the reason it was refused. */
+void api_unauthorized(http_response *resp, const char *why);
+/* Parses the request body as a JSON object: a new reference, or NULL after
+ * filling resp (413, 415 or 400). */
+json_t *api_body_object(const http_request *req, http_response *resp);
+/* The optional string member key of obj into *out (borrowed; NULL when
+ * absent or null); false after a 400 when it is another type. */
+bool api_string_member(json_t *obj, const char *key, const char **out, http_response *resp);
+/* A canonical (trimmed, NFC) malloc'd copy of in into *out when valid()
+ * accepts it; else a 400 naming field with contract row rule, and false
+ * (*out is then NULL or a copy the caller frees). */
+bool api_trimmed(const char *in, bool (*valid)(const char *), contract_id rule, const char *field,
+                 char **out, http_response *resp);
 
 #endif

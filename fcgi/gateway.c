@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -99,6 +100,13 @@ int gateway_read_request(const gateway_io *io, gateway_request *g) {
         netaddr_key(remote, g->addr_key, sizeof g->addr_key);
         g->req.remote_addr = g->addr_key;
     }
+    g->req.cookie = io->param("HTTP_COOKIE", io->ctx);
+    g->req.origin = io->param("HTTP_ORIGIN", io->ctx);
+    g->req.host = io->param("HTTP_HOST", io->ctx);
+    g->req.user_agent = io->param("HTTP_USER_AGENT", io->ctx);
+    const char *https = io->param("HTTPS", io->ctx);
+    g->req.https = https && strcasecmp(https, "on") == 0;
+    g->req.sso_user = io->param("CHAT_SSO_USER", io->ctx);
     if (gateway_read_target(io, g) != HTTP_OK || gateway_read_body(io, g) != HTTP_OK) {
         gateway_request_free(g);
         return HTTP_ENOMEM;

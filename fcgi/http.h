@@ -46,6 +46,14 @@ typedef struct http_request {
     const char *authorization;  /* the Authorization header, NULL when absent */
     const char *remote_addr;    /* REMOTE_ADDR (nginx's peer) as a per-address key
                                    (netaddr_key: IPv6 by prefix), NULL when absent */
+    /* for accounts (api_accounts.h); each NULL when absent */
+    const char *cookie;     /* the Cookie header */
+    const char *origin;     /* the Origin header */
+    const char *host;       /* the Host header */
+    const char *user_agent; /* the User-Agent header */
+    bool https;             /* the client came over TLS (nginx's HTTPS=on) */
+    const char *sso_user;   /* CHAT_SSO_USER: the user nginx's auth_request vouched
+                               for; a parameter only nginx sets, never a header */
 } http_request;
 
 typedef struct http_header {

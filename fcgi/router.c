@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api_accounts.h"
 #include "contract.h"
 #include "page.h"
 
@@ -18,6 +19,7 @@ typedef enum router_route {
     ROUTE_MESSAGE,      /* /api/rooms/{id}/messages/{mid} */
     ROUTE_WORKSPACE,    /* /api/workspaces/{name} */
     ROUTE_USERS,        /* /api/users */
+    ROUTE_ACCOUNTS,     /* /api/accounts, /api/sessions..., /api/link-codes (api_accounts.h) */
 } router_route;
 
 typedef struct router_match {
@@ -64,6 +66,8 @@ static router_match router_match_path(const char *path) {
         m.route = ROUTE_HEALTH;
     } else if (strcmp(path, "/api/users") == 0) {
         m.route = ROUTE_USERS;
+    } else if (api_accounts_route(path)) {
+        m.route = ROUTE_ACCOUNTS;
     } else if (strcmp(path, "/api/rooms") == 0) {
         m.route = ROUTE_ROOMS;
     } else if (strncmp(path, rooms, sizeof rooms - 1) == 0) {
@@ -84,8 +88,10 @@ static router_match router_match_path(const char *path) {
 }
 
 /* The methods a route answers, for Allow. */
-static const char *router_allow(router_route route) {
+static const char *router_allow(router_route route, const char *path) {
     switch (route) {
+    case ROUTE_ACCOUNTS:
+        return api_accounts_allow(path);
     case ROUTE_ROOMS:
     case ROUTE_MESSAGES:
         return "GET, HEAD, POST, OPTIONS";
@@ -152,8 +158,10 @@ static bool router_dispatch(const api_env *env, const http_request *req, const r
         return true;
     case ROUTE_USERS:
         if (!post) return false;
-        api_users_claim(env, req, resp);
+        api_accounts_claim(env, req, resp);
         return true;
+    case ROUTE_ACCOUNTS:
+        return api_accounts_handle(env, req, req->path, method, resp);
     case ROUTE_NONE:
     case ROUTE_NO_WORKSPACE:
     default:
@@ -207,10 +215,10 @@ void router_handle(const api_env *env, const http_request *req, http_response *r
     }
     if (strcmp(method, "OPTIONS") == 0) {
         resp->status = 204;
-        http_set_header(resp, "Allow", "%s", router_allow(m.route));
+        http_set_header(resp, "Allow", "%s", router_allow(m.route, path));
         return;
     }
     if (router_dispatch(env, &r, &m, method, get, resp)) return;
     http_reply_error(resp, 405, "method not allowed");
-    http_set_header(resp, "Allow", "%s", router_allow(m.route));
+    http_set_header(resp, "Allow", "%s", router_allow(m.route, path));
 }

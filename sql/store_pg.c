@@ -35,6 +35,18 @@ static const char *const pg_migrations[] = {
     "CREATE TABLE IF NOT EXISTS address_sessions (addr text NOT NULL,"
     " process_id bigint NOT NULL REFERENCES processes(id) ON DELETE CASCADE,"
     " n bigint NOT NULL, PRIMARY KEY (addr, process_id));",
+    /* accounts (sql/account.c, issue 24): a name's argon2id password hash,
+     * and every credential of a user as a row that can be listed and
+     * revoked; a claim never used expires (its row goes, the name is free). */
+    "CREATE TABLE IF NOT EXISTS accounts (name text PRIMARY KEY, pwhash text NOT NULL,"
+    " created_at bigint NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS credentials (id text PRIMARY KEY, name text NOT NULL,"
+    " kind text NOT NULL, secret text, label text NOT NULL DEFAULT '',"
+    " created_at bigint NOT NULL, used_at bigint, expires_at bigint NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS credentials_by_name ON credentials(name);"
+    "CREATE INDEX IF NOT EXISTS credentials_unused_claims ON credentials(created_at)"
+    " WHERE kind = 'claim' AND used_at IS NULL;"
+    "CREATE INDEX IF NOT EXISTS credentials_by_expiry ON credentials(expires_at);",
     NULL, /* the list ends at the first NULL */
 };
 
@@ -55,7 +67,7 @@ static int pg_schema_version(void) {
 #define PG_BACKOFF_MIN_MS 100
 #define PG_BACKOFF_MAX_MS 5000
 /* Most lazily prepared statements of other sql/ modules (store_pg_query). */
-#define PG_EXTRA_MAX 24
+#define PG_EXTRA_MAX 64
 /* The advisory lock that serialises migrations of one database. */
 #define PG_MIGRATE_LOCK "8124170401"
 /* The advisory lock of message writers (P_WRITER_LOCK). */

@@ -63,6 +63,18 @@ static const char *const migrations[] = {
     "CREATE TABLE IF NOT EXISTS address_sessions (addr TEXT NOT NULL,"
     " process_id INTEGER NOT NULL REFERENCES processes(id) ON DELETE CASCADE,"
     " n INTEGER NOT NULL, PRIMARY KEY (addr, process_id)) WITHOUT ROWID;",
+    /* accounts (sql/account.c, issue 24): a name's argon2id password hash,
+     * and every credential of a user as a row that can be listed and
+     * revoked; a claim never used expires (its row goes, the name is free). */
+    "CREATE TABLE IF NOT EXISTS accounts (name TEXT PRIMARY KEY, pwhash TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS credentials (id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+    " kind TEXT NOT NULL, secret TEXT, label TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL, used_at INTEGER, expires_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS credentials_by_name ON credentials(name);"
+    "CREATE INDEX IF NOT EXISTS credentials_unused_claims ON credentials(created_at)"
+    " WHERE kind = 'claim' AND used_at IS NULL;"
+    "CREATE INDEX IF NOT EXISTS credentials_by_expiry ON credentials(expires_at);",
 };
 #define STORE_SCHEMA_VERSION (1 + (int)(sizeof migrations / sizeof migrations[0]))
 

@@ -16,9 +16,6 @@
   'use strict';
 
   const NAME_KEY = 'chat.name';
-  // A name's credential (the token the server gave its first claim), per name:
-  // presented on every connection under that name; nobody else can use it.
-  const CREDENTIAL_KEY = 'chat.credential:';
   const PAGE = 50; // messages per history page
   // The contract's limits, as the server renders them on <body> (fcgi/page.c
   // from common/contract.c's table): characters, as the server counts them.
@@ -1015,11 +1012,10 @@
     }
     state.connected = false;
     state.joining.clear();
-    // One token: a private workspace's (which may also name the user), else
-    // the name's credential, if this browser has it.
-    const auth = { name: state.me };
-    const token = state.token || loadLocal(CREDENTIAL_KEY + state.me);
-    if (token) auth.token = token;
+    // The auth of every (re)connection: a fresh access token of this
+    // browser's cookie session (with a private workspace's token folded in),
+    // else the name and the workspace token (account.js).
+    const auth = (cb) => window.chatAccount.auth(state.me, state.token).then(cb);
     const socket = window.io(namespace, Object.assign({ auth }, SOCKET_OPTIONS));
     state.socket = socket;
     if (replacing) state.pending.forEach((p) => deliver(p.cid));
@@ -1110,18 +1106,8 @@
         if (!info.user.startsWith('~')) saveLocal(NAME_KEY, info.user);
         renderMe();
       }
-      // The name's credential (first claim, or a fresh one): kept for the next
-      // visits and for this socket's reconnections.
-      // In a private workspace it also admits the workspace (the server keeps
-      // the workspace of the token presented), so it replaces that token.
-      if (info && typeof info.token === 'string' && typeof info.user === 'string') {
-        saveLocal(CREDENTIAL_KEY + info.user, info.token);
-        if (state.token) {
-          state.token = info.token;
-          saveLocal(TOKEN_KEY, info.token);
-        }
-        socket.auth.token = info.token;
-      }
+      // info.token is not kept: the cookie session is this browser's
+      // credential, and auth() mints a token for each reconnection.
     });
     socket.on('chat message', onChatMessage);
     socket.on('typing', onTyping);
@@ -1186,6 +1172,26 @@
       el.name.focus();
       return;
     }
+    const changed = name !== state.me || !state.socket;
+    const password = $('password').value;
+    $('password').value = '';
+    if (!changed && !password) {
+      closeOverlay(el.welcome);
+      focusComposer();
+      return;
+    }
+    window.chatAccount.enter(name, password, state.me).then(
+      (taken) => signedIn(taken),
+      (e) => {
+        el.nameError.textContent = e.message;
+        el.nameError.hidden = false;
+        el.name.focus();
+      },
+    );
+  }
+
+  /* This browser holds a session for name now (account.js). */
+  function signedIn(name) {
     const changed = name !== state.me || !state.socket;
     state.me = name;
     saveLocal(NAME_KEY, name);
@@ -1339,9 +1345,10 @@
     }, ROOMS_REFRESH_MS);
   }
 
-  function start() {
-    state.me = loadLocal(NAME_KEY).trim();
-    if (nameProblem(state.me)) state.me = '';
+  async function start() {
+    // The name is the cookie session's (HttpOnly: asked of the server).
+    state.me = await window.chatAccount.resume();
+    window.addEventListener('chat:signed-in', (ev) => signedIn(ev.detail.name));
     state.token = namespace !== '/' ? loadLocal(TOKEN_KEY) : '';
     renderMe();
     setMeState('offline', false);

@@ -41,6 +41,11 @@
 #   TLS_KEY         its key                                 /etc/ssl/private/ssl-cert-snakeoil.key
 #   ERROR_LOG       production: the site's error log, from  /var/log/nginx/error.log
 #                   warn up
+#   SSO_AUTH_URL    sign-in through nginx (README "Sign-in   (off)
+#                   through nginx"): the auth_request endpoint (oauth2-proxy's
+#                   http://127.0.0.1:4180/oauth2/auth, Authelia's, ...) that
+#                   POST /api/sessions/sso asks; chat-fcgi needs CHAT_AUTH_REQUEST=1
+#   SSO_USER_HEADER the header of its answer naming the user X-Auth-Request-User
 # runner only: RUN_DIR (pid, logs, temp files), NGINX_USER ("user ...;" line or
 # empty), MIME_TYPES (an include or a types {} block).
 set -euo pipefail
@@ -75,6 +80,8 @@ TLS_LISTEN="443 [::]:443"
 TLS_CERT=/etc/ssl/certs/ssl-cert-snakeoil.pem
 TLS_KEY=/etc/ssl/private/ssl-cert-snakeoil.key
 ERROR_LOG=/var/log/nginx/error.log
+SSO_AUTH_URL=
+SSO_USER_HEADER=X-Auth-Request-User
 RUN_DIR=
 NGINX_USER=
 MIME_TYPES='include /etc/nginx/mime.types;'
@@ -82,7 +89,7 @@ for kv in "$@"; do
 	case "$kv" in
 	LISTEN=* | SERVER_NAME=* | FCGI_SOCKET=* | FASTCGI_SNIPPET=* | WWW_DIR=* | WS_PORTS=* | \
 		WS_NODES=* | NODES_FILE=* | FCGI_SERVERS=* | API_RATE=* | API_BURST=* | SIO_CONN=* | SIO_RATE=* | SIO_BURST=* | STATIC_CACHE=* | RUN_DIR=* | NGINX_USER=* | MIME_TYPES=* | \
-		TLS=* | TLS_LISTEN=* | TLS_CERT=* | TLS_KEY=* | ERROR_LOG=*)
+		TLS=* | TLS_LISTEN=* | TLS_CERT=* | TLS_KEY=* | ERROR_LOG=* | SSO_AUTH_URL=* | SSO_USER_HEADER=*)
 		printf -v "${kv%%=*}" '%s' "${kv#*=}"
 		;;
 	*)
@@ -215,6 +222,35 @@ development)
 	;;
 esac
 
+# Sign-in through nginx: one location asks SSO_AUTH_URL (auth_request) and
+# hands the user its answer names to chat-fcgi as the FastCGI parameter
+# CHAT_SSO_USER, which no client header can set (headers arrive as HTTP_*).
+sso=''
+if [ -n "$SSO_AUTH_URL" ]; then
+	[[ "$SSO_AUTH_URL" =~ ^https?://[A-Za-z0-9.:/_-]+$ ]] || { echo "gen.sh: bad SSO_AUTH_URL" >&2; exit 2; }
+	[[ "$SSO_USER_HEADER" =~ ^[A-Za-z0-9-]+$ ]] || { echo "gen.sh: bad SSO_USER_HEADER" >&2; exit 2; }
+	sso_var=$(tr 'A-Z-' 'a-z_' <<<"$SSO_USER_HEADER")
+	sso="    # Sign-in through nginx (README \"Sign-in through nginx\"): the user the
+    # auth_request endpoint vouches for in $SSO_USER_HEADER gets a session.
+    location = /api/sessions/sso {
+        limit_req zone=chat_api_write burst=$API_BURST nodelay;
+        auth_request /.chat-sso-auth;
+        auth_request_set \$chat_sso_user \$upstream_http_$sso_var;
+        fastcgi_pass $fcgi_pass;
+        include $FASTCGI_SNIPPET;
+        fastcgi_param CHAT_SSO_USER \$chat_sso_user;
+    }
+    location = /.chat-sso-auth {
+        internal;
+        proxy_pass $SSO_AUTH_URL;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length \"\";
+        proxy_set_header X-Original-URI \$request_uri;
+        proxy_set_header X-Original-Method \$request_method;
+    }
+"
+fi
+
 # The template less its own header comment (up to the first empty line).
 site=$(sed '1,/^$/d' "$HERE/site.conf.in")
 # Quoted replacements: no & or \ expansion (bash 5.2 patsub_replacement).
@@ -243,6 +279,7 @@ site=${site//@API_BURST@/"$API_BURST"}
 site=${site//@SIO_CONN@/"$SIO_CONN"}
 site=${site//@SIO_RATE@/"$SIO_RATE"}
 site=${site//@SIO_BURST@/"$SIO_BURST"}
+site=${site//@SSO@$'\n'/"$sso"}
 
 if [ "$mode" = production ]; then
 	if [ -n "$NODES_FILE" ]; then

@@ -1539,6 +1539,79 @@ static void test_client_id_per_room(void **state) {
     http_response_free(&resp);
 }
 
+/* Accounts (fcgi/api_accounts.c): sign-up and sign-in with a password,
+ * access tokens that die with their session, refresh rotation, listing and
+ * revoking, device codes, and the routes' methods. */
+static void test_accounts(void **state) {
+    fixture *fx = *state;
+    http_response resp;
+    char *access, *refresh, *session, *h, *h2, *code, body[256], path[64];
+
+    assert_int_equal(call_status(fx->st, "POST", "/api/accounts",
+                                 "{\"name\":\"acc-ada\",\"password\":\"short\"}", NULL),
+                     400);
+    assert_int_equal(call(fx->st, "POST", "/api/accounts",
+                          "{\"name\":\"acc-ada\",\"password\":\"long enough\"}", NULL, &resp),
+                     201);
+    access = body_member(&resp, "access_token");
+    refresh = body_member(&resp, "refresh_token");
+    session = body_member(&resp, "session");
+    http_response_free(&resp);
+    assert_int_equal(call_status(fx->st, "POST", "/api/accounts",
+                                 "{\"name\":\"acc-ada\",\"password\":\"long enough\"}", NULL),
+                     409);
+    assert_int_equal(call_status(fx->st, "POST", "/api/sessions",
+                                 "{\"name\":\"acc-ada\",\"password\":\"not this one\"}", NULL),
+                     401);
+    assert_int_equal(call_status(fx->st, "POST", "/api/sessions",
+                                 "{\"name\":\"acc-nobody\",\"password\":\"long enough\"}", NULL),
+                     401);
+    h = bearer(access);
+    assert_int_equal(call(fx->st, "GET", "/api/sessions", NULL, h, &resp), 200);
+    assert_non_null(strstr(resp.body, session));
+    http_response_free(&resp);
+    /* an access token writes as its user */
+    assert_int_equal(call_status(fx->st, "POST", "/api/rooms/1/messages",
+                                 "{\"user\":\"acc-ada\",\"text\":\"hi\"}", h),
+                     201);
+    /* a code signs another device in, once */
+    assert_int_equal(call(fx->st, "POST", "/api/link-codes", "{}", h, &resp), 201);
+    code = body_member(&resp, "code");
+    http_response_free(&resp);
+    snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
+    assert_int_equal(call_status(fx->st, "POST", "/api/sessions", body, NULL), 200);
+    assert_int_equal(call_status(fx->st, "POST", "/api/sessions", body, NULL), 401);
+    /* refresh rotates; the spent token revokes the session */
+    snprintf(body, sizeof body, "{\"refresh_token\":\"%s\"}", refresh);
+    assert_int_equal(call_status(fx->st, "POST", "/api/sessions/refresh", body, NULL), 200);
+    assert_int_equal(call_status(fx->st, "POST", "/api/sessions/refresh", body, NULL), 401);
+    assert_int_equal(call_status(fx->st, "GET", "/api/sessions", NULL, h), 401);
+    /* another session, revoked by an admin */
+    assert_int_equal(call(fx->st, "POST", "/api/sessions",
+                          "{\"name\":\"acc-ada\",\"password\":\"long enough\"}", NULL, &resp),
+                     200);
+    free(access);
+    access = body_member(&resp, "access_token");
+    http_response_free(&resp);
+    h2 = bearer(access);
+    assert_int_equal(call_status(fx->st, "GET", "/api/sessions?user=acc-ada", NULL, h2), 403);
+    assert_int_equal(call_status(fx->st, "DELETE", "/api/sessions?user=acc-ada", NULL, admin_authz),
+                     204);
+    assert_int_equal(call_status(fx->st, "GET", "/api/sessions", NULL, h2), 401);
+    snprintf(path, sizeof path, "/api/sessions/%s", session);
+    assert_int_equal(call_status(fx->st, "DELETE", path, NULL, admin_authz), 404);
+    assert_int_equal(call_status(fx->st, "PUT", "/api/sessions", "{}", NULL), 405);
+    assert_int_equal(call_status(fx->st, "GET", "/api/link-codes", NULL, NULL), 405);
+    assert_int_equal(call_status(fx->st, "GET", "/api/sessions", NULL, NULL), 401);
+    assert_int_equal(call_status(fx->st, "POST", "/api/sessions/sso", "{}", NULL), 404);
+    free(h);
+    free(h2);
+    free(code);
+    free(access);
+    free(refresh);
+    free(session);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_router_table),     cmocka_unit_test(test_limits),
@@ -1551,7 +1624,7 @@ int main(void) {
         cmocka_unit_test(test_page_escape),      cmocka_unit_test(test_page_json_script),
         cmocka_unit_test(test_names_owned),      cmocka_unit_test(test_health_public),
         cmocka_unit_test(test_rooms_pages),      cmocka_unit_test(test_client_id_per_room),
-        cmocka_unit_test(test_csp_same_origin),
+        cmocka_unit_test(test_csp_same_origin),  cmocka_unit_test(test_accounts),
     };
 
     static const char key[] = "unit-test-secret-0123456789abcdef";

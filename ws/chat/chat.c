@@ -1,5 +1,6 @@
 /* chat.c -- the chat's Socket.IO handlers: rooms, messages, presence, recovery */
 #include "chat.h"
+#include "account.h"
 #include "ack.h"
 #include "chat_json.h"
 #include "contract.h"
@@ -743,16 +744,22 @@ static chat_user *user_ensure(sio_socket *s) {
  * is its credential (or an admin token), or when nobody claimed it yet (the
  * first claim: the session event then carries the new credential). A claimed
  * name without its credential is refused. Returns 0 or -1 with err. */
-static int own_name(chat *c, chat_user *u, json_t *auth, char *err, size_t errlen) {
+static int own_name(chat *c, chat_user *u, json_t *auth, const char *peer, char *err,
+                    size_t errlen) {
     const char *token = sio_str(json_object_get(auth, "token")), *why = "";
     token_name_status st = token_name_check(c->st, c->cfg.secret, u->name, token, &why);
+    char claim[ACCOUNT_ID_BUF] = "";
     if (st == TOKEN_NAME_FREE) {
-        int rc = store_user_claim(c->st, u->name);
+        /* a claim by a connection: rate-limited per address, used at once */
+        int64_t retry = 0;
+        int rc =
+            account_claim(c->st, u->name, peer, true, TOKEN_USER_TTL_S * 1000LL, claim, &retry);
         st = rc == STORE_OK       ? TOKEN_NAME_OWNER
              : rc == STORE_EXISTS ? TOKEN_NAME_TAKEN
                                   : TOKEN_NAME_STORE;
-        why = st == TOKEN_NAME_TAKEN ? "this name is taken: present its token"
-                                     : "storage unavailable";
+        why = st == TOKEN_NAME_TAKEN    ? "this name is taken: present its token"
+              : rc == STORE_OVER_BUDGET ? "too many names claimed from this address: retry later"
+                                        : "storage unavailable";
     }
     if (st < 0) {
         snprintf(err, errlen, "%s", why);
@@ -767,13 +774,25 @@ static int own_name(chat *c, chat_user *u, json_t *auth, char *err, size_t errle
         if (token && token_verify(c->cfg.secret, token, &had, &why) == 0 && had.exp &&
             had.exp - now < ttl)
             ttl = had.exp - now;
-        char *fresh =
-            ttl > 0 ? token_issue(c->cfg.secret, false, had.workspace, u->name, ttl) : NULL;
+        char *fresh = ttl > 0 ? token_issue_session(c->cfg.secret, had.workspace, u->name,
+                                                    claim[0] ? claim : had.sess, ttl)
+                              : NULL;
         free(u->credential);
         u->credential = fresh; /* until the session event; NULL: none */
     }
     u->named = true;
     return 0;
+}
+
+/* The user a token in auth names (a session's access token: auth.name may
+ * be left out), into name; false when auth has no verified user token. */
+static bool token_user(const token_secret *secret, json_t *auth,
+                       char name[CONTRACT_USER_NAME_BUF]) {
+    token_claims cl;
+    const char *token = sio_str(json_object_get(auth, "token")), *why = NULL;
+    if (!token || token_verify(secret, token, &cl, &why) || cl.admin || !cl.sub[0]) return false;
+    snprintf(name, CONTRACT_USER_NAME_BUF, "%s", cl.sub);
+    return true;
 }
 
 /* Middleware: the user's owned name from auth.name (see own_name), or a
@@ -784,8 +803,10 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
     chat_user *u = user_ensure(s);
     if (!u) return snprintf(err, errlen, "out of memory"), -1;
     json_t *name = json_object_get(auth, "name");
-    if (name && !json_is_null(name)) {
-        const char *given = sio_str(name);
+    char of_token[CONTRACT_USER_NAME_BUF];
+    bool by_token = (!name || json_is_null(name)) && token_user(c->cfg.secret, auth, of_token);
+    if (by_token || (name && !json_is_null(name))) {
+        const char *given = by_token ? of_token : sio_str(name);
         if (!given || strlen(given) >= sizeof u->name) {
             contract_message(CONTRACT_USER_NAME, "name", err, errlen);
             return -1;
@@ -795,7 +816,7 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
             contract_message(CONTRACT_USER_NAME, "name", err, errlen);
             return -1;
         }
-        if (own_name(c, u, auth, err, errlen)) return -1;
+        if (own_name(c, u, auth, sio_socket_peer(s), err, errlen)) return -1;
     } else {
         snprintf(u->name, sizeof u->name, "%cguest-%.6s", CONTRACT_GUEST_MARK, sio_socket_id(s));
     }
@@ -872,6 +893,34 @@ static void apply_workspace_private(json_t *p, void *ud) {
     const char *ns = sio_str(json_object_get(p, "namespace"));
     sio_nsp *nsp = ns ? sio_nsp_get(c->srv, ns) : NULL;
     if (nsp) sio_nsp_each_socket(nsp, evict_unqualified, c);
+}
+
+/* Credentials were revoked (REST, any process or node): the sockets that
+ * connected with one of them (payload "ids"), or every socket of the user
+ * ("all": signed out everywhere, an admin's revocation), are evicted. */
+static void evict_revoked(sio_socket *s, void *ud) {
+    json_t *p = ud;
+    chat_user *u = user_of(s);
+    const char *user = sio_str(json_object_get(p, "user"));
+    if (!u || !u->named || !user || strcmp(u->name, user) != 0) return;
+    bool hit = json_is_true(json_object_get(p, "all"));
+    size_t i;
+    json_t *id;
+    json_array_foreach(json_object_get(p, "ids"), i, id) {
+        if (!hit && u->has_token && u->claims.sess[0] && sio_str(id) &&
+            strcmp(sio_str(id), u->claims.sess) == 0)
+            hit = true;
+    }
+    if (hit) evict(s, "signed out");
+}
+
+static void revoke_nsp(sio_nsp *nsp, void *ud) {
+    sio_nsp_each_socket(nsp, evict_revoked, ud);
+}
+
+static void apply_credentials_revoked(json_t *p, void *ud) {
+    chat *c = ud;
+    sio_each_nsp(c->srv, revoke_nsp, p);
 }
 
 static void evict_expired(sio_socket *s, void *ud) {
@@ -1108,6 +1157,7 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     adapter_offset_source(c->cfg.adapter, cursor_of, c);
     adapter_on(c->cfg.adapter, "room_deleted", apply_room_deleted, c);
     adapter_on(c->cfg.adapter, "workspace_private", apply_workspace_private, c);
+    adapter_on(c->cfg.adapter, "credentials_revoked", apply_credentials_revoked, c);
     define(c, sio_of(srv, "/"), false);
     define(c, sio_of_match(srv, is_workspace, c), true);
     ws_timer_schedule(&c->expiry, CHAT_EXPIRY_CHECK_MS);
