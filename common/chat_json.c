@@ -19,5 +19,30 @@ json_t *chat_json_message(const store_message *msg) {
         json_decref(obj);
         return NULL;
     }
+    if (obj != NULL && msg->edited_at > 0 &&
+        json_object_set_new(obj, "edited_at", json_integer(msg->edited_at)) != 0) {
+        json_decref(obj);
+        return NULL;
+    }
     return obj;
+}
+
+json_t *chat_json_event(const store_message *msg, const char **event) {
+    const char *room = msg->room != NULL ? msg->room : "";
+    const char *user = msg->user != NULL ? msg->user : "";
+    switch (msg->kind) {
+    case STORE_EVENT_EDIT:
+        *event = "message edited";
+        return json_pack("{s:I,s:s,s:I,s:s,s:s,s:I}", "id", (json_int_t)msg->target, "room", room,
+                         "room_id", (json_int_t)msg->room_id, "user", user, "text",
+                         msg->text != NULL ? msg->text : "", "edited_at", (json_int_t)msg->ts);
+    case STORE_EVENT_DELETE:
+        *event = "message deleted";
+        return json_pack("{s:I,s:s,s:I,s:s,s:I}", "id", (json_int_t)msg->target, "room", room,
+                         "room_id", (json_int_t)msg->room_id, "by", user, "ts",
+                         (json_int_t)msg->ts);
+    default:
+        *event = "chat message";
+        return chat_json_message(msg);
+    }
 }

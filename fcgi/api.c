@@ -637,7 +637,7 @@ typedef struct api_fetch_ctx {
 static int api_fetch_cb(const store_message *msg, void *ctx) {
     api_fetch_ctx *f = ctx;
 
-    if (msg->id == f->id) {
+    if (msg->id == f->id && msg->kind == STORE_EVENT_MESSAGE) {
         f->msg = chat_json_message(msg);
         f->room_id = msg->room_id;
     }

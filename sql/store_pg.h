@@ -13,7 +13,7 @@ PGconn *store_pg_conn(store *st);
 
 /* Runs statement sql (n text parameters, $1..$n; NULL is SQL NULL) on st,
  * prepared once per connection under name (a string that lives as long as
- * st; at most 24 names per store). On STORE_OK *out is the result (the
+ * st; at most 64 names per store). On STORE_OK *out is the result (the
  * caller PQclears it); on failure *out is NULL and store_errmsg says why
  * (STORE_BUSY while the connection is down, STORE_INVALID for a parameter
  * that is not UTF-8). Inside a transaction of store_begin it joins it. */

@@ -235,10 +235,11 @@ static int deliver_one(const store_message *m, void *ud) {
     c->cursor = m->id;
     sio_nsp *nsp = sio_nsp_get(c->srv, m->ns);
     if (!nsp || sio_nsp_room_size(nsp, m->room) == 0) return 0;
-    json_t *args = with_offset(chat_json_message(m), m->id);
+    const char *event; /* a message, or an edit or deletion of one */
+    json_t *args = with_offset(chat_json_event(m, &event), m->id);
     const char *rooms[1] = {m->room};
     sio_to to = {.rooms = rooms, .nrooms = 1, .filter = not_yet_replayed, .filter_ud = (void *)m};
-    int n = args ? sio_emit(nsp, &to, "chat message", args) : 0;
+    int n = args ? sio_emit(nsp, &to, event, args) : 0;
     if (n > 0) metrics_add(wsm.messages_delivered, n);
     json_decref(args);
     return 0;
@@ -308,7 +309,11 @@ static void replay_missed(sio_socket *s) {
     chat_user *u = user_of(s);
     size_t i;
     json_t *args;
-    json_array_foreach(u->replay, i, args) sio_emit_socket(s, "chat message", args);
+    json_t *item; /* [event, args] */
+    json_array_foreach(u->replay, i, item) {
+        if ((args = json_array_get(item, 1)))
+            sio_emit_socket(s, json_string_value(json_array_get(item, 0)), args);
+    }
     json_decref(u->replay);
     u->replay = NULL;
 }
@@ -916,9 +921,12 @@ static void expiry_tick(void *ud) {
     ws_timer_schedule(&c->expiry, CHAT_EXPIRY_CHECK_MS);
 }
 
-/* A missed message as recovery replays it: the emit's arguments. */
+/* A missed row of the log as recovery replays it: [event, the emit's
+ * arguments]. */
 static json_t *replay_args(const store_message *m) {
-    return with_offset(chat_json_message(m), m->id);
+    const char *event;
+    json_t *args = with_offset(chat_json_event(m, &event), m->id);
+    return args ? json_pack("[so]", event, args) : NULL;
 }
 
 /* Connection state recovery. The stored session is consumed (deleted) as it
