@@ -249,6 +249,21 @@ int modstore_sanction_lift(store *st, const char *ns, const char *kind, const ch
     return rc;
 }
 
+int modstore_sanction_until(store *st, const char *ns, const char *kind, const char *user,
+                            const char *address, int64_t now, int64_t *until) {
+    ms_args a = {0};
+    ms_s(&a, ns);
+    ms_s(&a, kind);
+    ms_s(&a, user ? user : "");
+    ms_s(&a, address && *address ? address : "");
+    ms_i(&a, now);
+    *until = 0;
+    return ms_run(st, "mod_sanction_until",
+                  "SELECT COALESCE(MAX(until), 0) FROM sanctions WHERE namespace = $1 AND kind = $2"
+                  " AND until > $5 AND ((\"user\" = $3 AND $3 <> '') OR (address = $4 AND $4 <> ''))",
+                  NULL, &a, ms_first_int, until, NULL);
+}
+
 typedef struct sanctions_ctx {
     modstore_sanction_cb cb;
     void *ctx;

@@ -57,6 +57,10 @@ int modstore_sanction_put(store *st, const modstore_sanction *s);
 /* Lifts every sanction of kind on user in ns (the addresses a ban followed
  * too); *n (may be NULL) says how many rows went. */
 int modstore_sanction_lift(store *st, const char *ns, const char *kind, const char *user, int *n);
+/* The latest end (*until, ms; 0: none) of the sanctions of kind in force at
+ * now on user in ns, or on address (NULL or "": not looked at). */
+int modstore_sanction_until(store *st, const char *ns, const char *kind, const char *user,
+                            const char *address, int64_t now, int64_t *until);
 /* Calls cb for each sanction in force at now (until > now): of ns, or of
  * every namespace when ns is NULL. The strings live during the call only. */
 typedef int (*modstore_sanction_cb)(const modstore_sanction *s, void *ctx);
