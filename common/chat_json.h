@@ -23,4 +23,11 @@ json_t *chat_json_message(const store_message *msg);
  * Returns a new reference, or NULL when out of memory. */
 json_t *chat_json_event(const store_message *msg, const char **event);
 
+/* The "sanction" control event that tells every ws process of a mute or ban
+ * given or lifted: {namespace, kind, user, address, until, with_address};
+ * until 0 lifts the sanctions of kind on user (address "" for the name).
+ * Returns a new reference, or NULL when out of memory. */
+json_t *chat_json_sanction(const char *ns, const char *kind, const char *user,
+                           const char *address, int64_t until, bool with_address);
+
 #endif

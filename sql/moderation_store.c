@@ -6,6 +6,8 @@
  * (store_pg_query). */
 #include "moderation_store.h"
 
+#include <jansson.h>
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,6 +298,32 @@ int modstore_sanctions_active(store *st, const char *ns, int64_t now, modstore_s
                      : "SELECT namespace, kind, \"user\", address, until, given_by, reason, at,"
                        " with_address FROM sanctions WHERE until > $1 ORDER BY id",
                   NULL, &a, sanction_row, &c, NULL);
+}
+
+int64_t modstore_sanction_end(const char *kind, int64_t minutes, int64_t now) {
+    if (minutes >= 0) return now + minutes * 60000;
+    if (strcmp(kind, "ban") == 0) return MODSTORE_FOREVER;
+    return now + contract_default(CONTRACT_SANCTION_MINUTES) * 60000;
+}
+
+int modstore_sanction_give(store *st, const modstore_sanction *s, bool lift) {
+    store_write_scope w;
+    int rc = store_write_begin(st, &w);
+    if (rc) return rc;
+    rc = lift ? modstore_sanction_lift(st, s->ns, s->kind, s->user, NULL)
+              : modstore_sanction_put(st, s);
+    if (rc == STORE_OK) {
+        char action[16];
+        snprintf(action, sizeof action, "%s%s", lift ? "un" : "", s->kind);
+        json_t *d = lift ? json_object()
+                         : json_pack("{s:I,s:s,s:b}", "until", (json_int_t)s->until, "reason",
+                                     s->reason ? s->reason : "", "address", s->with_address);
+        char *detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        json_decref(d);
+        rc = detail ? modstore_audit_add(st, s->ns, s->by, action, s->user, detail) : STORE_ERROR;
+        free(detail);
+    }
+    return store_write_end(st, &w, rc);
 }
 
 /* ---- audit ------------------------------------------------------------ */

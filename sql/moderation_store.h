@@ -61,6 +61,14 @@ int modstore_sanction_lift(store *st, const char *ns, const char *kind, const ch
  * now on user in ns, or on address (NULL or "": not looked at). */
 int modstore_sanction_until(store *st, const char *ns, const char *kind, const char *user,
                             const char *address, int64_t now, int64_t *until);
+/* When a sanction given at now for minutes (< 0: none given) ends: a ban
+ * without minutes lasts until lifted, a mute without them the contract's
+ * default (CONTRACT_SANCTION_MINUTES). */
+int64_t modstore_sanction_end(const char *kind, int64_t minutes, int64_t now);
+/* Gives s (lift false) or lifts the sanctions of s->kind on s->user in s->ns
+ * (lift true), and records the action in the audit log by s->by, in one
+ * transaction (joined when one is open). */
+int modstore_sanction_give(store *st, const modstore_sanction *s, bool lift);
 /* Calls cb for each sanction in force at now (until > now): of ns, or of
  * every namespace when ns is NULL. The strings live during the call only. */
 typedef int (*modstore_sanction_cb)(const modstore_sanction *s, void *ctx);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "ack.h"
+#include "chat_json.h"
 #include "contract.h"
 #include "log.h"
 #include "moderation_store.h"
@@ -111,15 +112,6 @@ void moderation_muted_message(int64_t until, char *buf, size_t len) {
 
 /* ---- sanctions across processes ---------------------------------------- */
 
-/* The "sanction" control event {namespace, kind, user, address, until,
- * with_address} (until 0: lifted), from any process or chat-fcgi. */
-static json_t *sanction_event(const char *ns, const char *kind, const char *user,
-                              const char *address, int64_t until, bool with_address) {
-    return json_pack("{s:s,s:s,s:s,s:s,s:I,s:b}", "namespace", ns, "kind", kind, "user", user,
-                     "address", address ? address : "", "until", (json_int_t)until,
-                     "with_address", with_address);
-}
-
 typedef struct evict_ctx {
     moderation *m;
     const char *user, *address;
@@ -144,7 +136,7 @@ static void ban_address(moderation *m, const char *ns, const char *user, const c
     int64_t id;
     if (modstore_sanction_put(m->cfg.st, &s) == STORE_OK)
         adapter_publish_now(m->cfg.adapter, "sanction",
-                            sanction_event(ns, "ban", user, address, until, false), &id);
+                            chat_json_sanction(ns, "ban", user, address, until, false), &id);
 }
 
 static void evict_banned(sio_socket *s, void *ud) {
@@ -380,44 +372,25 @@ static void sanction_cmd(sio_socket *s, sio_event *ev, moderation *m, const char
         target_role >= role_of(m, s))
         return ack_error(ev->ack, "a moderator cannot sanction an equal or higher role");
     bool is_ban = strcmp(kind, "ban") == 0;
-    int64_t now = now_ms(), until = 0;
-    if (!lift) {
-        bool has = json_is_integer(minutes);
-        until = has ? now + json_integer_value(minutes) * 60000
-                : is_ban ? MODSTORE_FOREVER
-                         : now + contract_default(CONTRACT_SANCTION_MINUTES) * 60000;
-    }
+    int64_t until =
+        lift ? 0
+             : modstore_sanction_end(kind, json_is_integer(minutes) ? json_integer_value(minutes) : -1,
+                                     now_ms());
     bool follow = is_ban && json_is_true(json_object_get(arg, "address"));
-    int rc = store_begin(m->cfg.st);
-    if (rc == STORE_OK) {
-        if (lift) {
-            rc = modstore_sanction_lift(m->cfg.st, ns, kind, user, NULL);
-        } else {
-            modstore_sanction sa = {.ns = ns,
-                                    .kind = kind,
-                                    .user = user,
-                                    .address = "",
-                                    .until = until,
-                                    .by = actor,
-                                    .reason = reason ? reason : "",
-                                    .at = now,
-                                    .with_address = follow};
-            rc = modstore_sanction_put(m->cfg.st, &sa);
-        }
-        if (rc == STORE_OK) {
-            char action[16];
-            snprintf(action, sizeof action, "%s%s", lift ? "un" : "", kind);
-            audit(m, ns, actor, action, user,
-                  lift ? NULL
-                       : json_pack("{s:I,s:s,s:b}", "until", (json_int_t)until, "reason",
-                                   reason ? reason : "", "address", follow));
-        }
-        rc = rc == STORE_OK ? store_commit(m->cfg.st) : (store_rollback(m->cfg.st), rc);
-    }
+    modstore_sanction sa = {.ns = ns,
+                            .kind = kind,
+                            .user = user,
+                            .address = "",
+                            .until = until,
+                            .by = actor,
+                            .reason = reason ? reason : "",
+                            .at = now_ms(),
+                            .with_address = follow};
+    int rc = modstore_sanction_give(m->cfg.st, &sa, lift);
     if (rc) return ack_store_error(ev->ack, rc, NULL);
     int64_t id;
-    adapter_publish_now(m->cfg.adapter, "sanction", sanction_event(ns, kind, user, "", until, follow),
-                        &id);
+    adapter_publish_now(m->cfg.adapter, "sanction",
+                        chat_json_sanction(ns, kind, user, "", until, follow), &id);
     ack_reply(ev->ack, lift ? json_pack("{s:b,s:s}", "ok", 1, "user", user)
                             : json_pack("{s:b,s:s,s:I}", "ok", 1, "user", user, "until",
                                         (json_int_t)until));
