@@ -1,6 +1,8 @@
 /* chat_json.c -- the JSON of a room and a message, one shape for REST and sockets */
 #include "chat_json.h"
 
+#include "contract.h"
+
 json_t *chat_json_room(const store_room *room) {
     return json_pack("{s:I,s:s,s:s,s:I,s:I,s:I}", "id", (json_int_t)room->id, "name", room->name,
                      "namespace", room->ns, "created_at", (json_int_t)room->created_at, "online",
@@ -52,4 +54,22 @@ json_t *chat_json_sanction(const char *ns, const char *kind, const char *user,
     return json_pack("{s:s,s:s,s:s,s:s,s:I,s:b}", "namespace", ns, "kind", kind, "user", user,
                      "address", address != NULL ? address : "", "until", (json_int_t)until,
                      "with_address", with_address);
+}
+
+int chat_json_sanction_duration(const json_t *body, int64_t *ms) {
+    json_t *minutes = json_object_get(body, "minutes"), *seconds = json_object_get(body, "seconds");
+    const contract_limit *l = contract_get(CONTRACT_SANCTION_MINUTES);
+    *ms = -1;
+    if (minutes != NULL && !json_is_null(minutes)) {
+        if (!json_is_integer(minutes) || json_integer_value(minutes) < l->min ||
+            json_integer_value(minutes) > l->max)
+            return -1;
+        *ms = json_integer_value(minutes) * 60000;
+    } else if (seconds != NULL && !json_is_null(seconds)) {
+        if (!json_is_integer(seconds) || json_integer_value(seconds) < 1 ||
+            json_integer_value(seconds) > l->max * 60)
+            return -1;
+        *ms = json_integer_value(seconds) * 1000;
+    }
+    return 0;
 }

@@ -30,4 +30,9 @@ json_t *chat_json_event(const store_message *msg, const char **event);
 json_t *chat_json_sanction(const char *ns, const char *kind, const char *user,
                            const char *address, int64_t until, bool with_address);
 
+/* How long the mute or ban that body ({minutes?} or {seconds?}) asks for,
+ * in *ms (-1: neither given). Returns 0, or -1 when one is not an integer
+ * in range (CONTRACT_SANCTION_MINUTES, in minutes or its seconds). */
+int chat_json_sanction_duration(const json_t *body, int64_t *ms);
+
 #endif

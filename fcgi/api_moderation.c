@@ -240,10 +240,10 @@ static bool api_body_namespace(json_t *body, char *ns, size_t len, http_response
 static void api_sanction(const api_env *env, const http_request *req, const char *kind, bool lift,
                          http_response *resp) {
     api_actor a;
-    json_t *body = NULL, *minutes, *address, *event;
+    json_t *body = NULL, *address, *event;
     const char *user, *reason;
     char ns[CONTRACT_NAMESPACE_BUF], *payload = NULL;
-    int64_t until = 0, event_id = 0;
+    int64_t until = 0, event_id = 0, duration = -1;
     int role, target_role = MODSTORE_ROLE_MEMBER, rc;
 
     if (!api_actor_of(env, req, &a, resp) || !api_have_store(env->st, resp)) return;
@@ -260,10 +260,7 @@ static void api_sanction(const api_env *env, const http_request *req, const char
         api_refuse(resp, CONTRACT_KICK_REASON, NULL);
         goto out;
     }
-    minutes = json_object_get(body, "minutes");
-    if (minutes != NULL && !json_is_null(minutes) &&
-        (!json_is_integer(minutes) ||
-         !contract_in_range(CONTRACT_SANCTION_MINUTES, json_integer_value(minutes)))) {
+    if (chat_json_sanction_duration(body, &duration) != 0) {
         api_refuse(resp, CONTRACT_SANCTION_MINUTES, NULL);
         goto out;
     }
@@ -287,8 +284,7 @@ static void api_sanction(const api_env *env, const http_request *req, const char
         goto out;
     }
     if (!lift)
-        until = modstore_sanction_end(
-            kind, json_is_integer(minutes) ? json_integer_value(minutes) : -1, store_now_ms());
+        until = modstore_sanction_end(kind, duration, store_now_ms());
     modstore_sanction s = {.ns = ns,
                            .kind = kind,
                            .user = user,

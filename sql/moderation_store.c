@@ -300,8 +300,8 @@ int modstore_sanctions_active(store *st, const char *ns, int64_t now, modstore_s
                   NULL, &a, sanction_row, &c, NULL);
 }
 
-int64_t modstore_sanction_end(const char *kind, int64_t minutes, int64_t now) {
-    if (minutes >= 0) return now + minutes * 60000;
+int64_t modstore_sanction_end(const char *kind, int64_t duration_ms, int64_t now) {
+    if (duration_ms >= 0) return now + duration_ms;
     if (strcmp(kind, "ban") == 0) return MODSTORE_FOREVER;
     return now + contract_default(CONTRACT_SANCTION_MINUTES) * 60000;
 }

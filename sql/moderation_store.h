@@ -61,10 +61,10 @@ int modstore_sanction_lift(store *st, const char *ns, const char *kind, const ch
  * now on user in ns, or on address (NULL or "": not looked at). */
 int modstore_sanction_until(store *st, const char *ns, const char *kind, const char *user,
                             const char *address, int64_t now, int64_t *until);
-/* When a sanction given at now for minutes (< 0: none given) ends: a ban
- * without minutes lasts until lifted, a mute without them the contract's
- * default (CONTRACT_SANCTION_MINUTES). */
-int64_t modstore_sanction_end(const char *kind, int64_t minutes, int64_t now);
+/* When a sanction given at now for duration_ms (< 0: none given) ends: a
+ * ban without one lasts until lifted, a mute the contract's default
+ * (CONTRACT_SANCTION_MINUTES). */
+int64_t modstore_sanction_end(const char *kind, int64_t duration_ms, int64_t now);
 /* Gives s (lift false) or lifts the sanctions of s->kind on s->user in s->ns
  * (lift true), and records the action in the audit log by s->by, in one
  * transaction (joined when one is open). */

@@ -357,25 +357,20 @@ static void sanction_cmd(sio_socket *s, sio_event *ev, moderation *m, const char
     json_t *arg = json_array_get(ev->args, 0);
     const char *user = sio_str(json_object_get(arg, "user"));
     const char *reason = sio_str(json_object_get(arg, "reason"));
-    json_t *minutes = json_object_get(arg, "minutes");
+    int64_t duration = -1;
     if (role_of(m, s) < MODSTORE_ROLE_MODERATOR)
         return ack_error(ev->ack, "only moderators and owners do that");
     if (!user || !contract_valid_user_name(user)) return ack_refuse(ev->ack, CONTRACT_USER_NAME);
     if (reason && !contract_in_range(CONTRACT_KICK_REASON, (long long)strlen(reason)))
         return ack_refuse(ev->ack, CONTRACT_KICK_REASON);
-    if (minutes && !json_is_null(minutes) &&
-        (!json_is_integer(minutes) ||
-         !contract_in_range(CONTRACT_SANCTION_MINUTES, json_integer_value(minutes))))
+    if (chat_json_sanction_duration(arg, &duration))
         return ack_refuse(ev->ack, CONTRACT_SANCTION_MINUTES);
     int target_role = MODSTORE_ROLE_MEMBER;
     if (!lift && modstore_role_get(m->cfg.st, ns, user, &target_role) == STORE_OK &&
         target_role >= role_of(m, s))
         return ack_error(ev->ack, "a moderator cannot sanction an equal or higher role");
     bool is_ban = strcmp(kind, "ban") == 0;
-    int64_t until =
-        lift ? 0
-             : modstore_sanction_end(kind, json_is_integer(minutes) ? json_integer_value(minutes) : -1,
-                                     now_ms());
+    int64_t until = lift ? 0 : modstore_sanction_end(kind, duration, now_ms());
     bool follow = is_ban && json_is_true(json_object_get(arg, "address"));
     modstore_sanction sa = {.ns = ns,
                             .kind = kind,
