@@ -7,9 +7,9 @@
 // store), a banned user cannot come back with a new credential, a mute ends,
 // the edit window is enforced and non-moderators are refused.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { ack, api, closeAll, closeLive, connect, connectError, credential, join, until, waitConnect } from './lib/client.mjs';
 import { startCluster } from './lib/cluster.mjs';
 import { sqlite } from './lib/dbtools.mjs';
@@ -19,18 +19,13 @@ const T = { timeout: 60000 };
 let seq = 0;
 const uniq = (p) => `${p}-${process.pid % 10000}-${++seq}`;
 
-/* A query on the deployment's database: SQLite's shell, or pg. Resolves to
- * the rows' first column as strings. */
+/* A query on the deployment's database: SQLite's shell, or psql. Resolves
+ * to the rows' first column as strings. */
 async function dbQuery(db, sql) {
-  if (!/^postgres(ql)?:/.test(db)) return (await sqlite(db, sql)).split('\n').filter((l) => l !== '');
-  const client = new pg.Client({ connectionString: db });
-  await client.connect();
-  try {
-    const res = await client.query({ text: sql, rowMode: 'array' });
-    return res.rows.map((r) => String(r[0]));
-  } finally {
-    await client.end();
-  }
+  const out = /^postgres(ql)?:/.test(db)
+    ? execFileSync('psql', [db, '-AtXq', '-c', sql], { encoding: 'utf8', timeout: 10000 })
+    : await sqlite(db, sql);
+  return out.split('\n').filter((l) => l !== '');
 }
 
 /*
