@@ -289,7 +289,7 @@ int modstore_sanctions_active(store *st, const char *ns, int64_t now, modstore_s
                               void *ctx) {
     ms_args a = {0};
     ms_i(&a, now);
-    ms_s(&a, ns); /* NULL: every namespace */
+    if (ns) ms_s(&a, ns); /* none: every namespace */
     sanctions_ctx c = {cb, ctx};
     return ms_run(st, ns ? "mod_sanctions_ns" : "mod_sanctions_all",
                   ns ? "SELECT namespace, kind, \"user\", address, until, given_by, reason, at,"
