@@ -405,8 +405,9 @@ int store_sqlite_open(store **out, const char *path, const store_options *opt, c
     if ((rc = exec_all(st, "PRAGMA auto_vacuum = INCREMENTAL")) ||
         (rc = exec_all(st, "PRAGMA journal_mode = WAL")) || (rc = exec_all(st, sync)) ||
         (rc = exec_all(st, "PRAGMA foreign_keys = ON")) ||
-        /* a deleted message's text is overwritten in its page, not left in free space */
-        (rc = exec_all(st, "PRAGMA secure_delete = FAST")) || (rc = migrate(st)) ||
+        /* a deleted message's text is overwritten, not left in free space (the
+         * default of Debian's build, made sure of for others) */
+        (rc = exec_all(st, "PRAGMA secure_delete = ON")) || (rc = migrate(st)) ||
         (rc = vacuum_mode(st)))
         goto fail;
     for (int i = 0; i < S_COUNT; i++) {
