@@ -283,8 +283,7 @@ static void api_sanction(const api_env *env, const http_request *req, const char
         http_reply_error(resp, 403, "a moderator cannot sanction an equal or higher role");
         goto out;
     }
-    if (!lift)
-        until = modstore_sanction_end(kind, duration, store_now_ms());
+    if (!lift) until = modstore_sanction_end(kind, duration, store_now_ms());
     modstore_sanction s = {.ns = ns,
                            .kind = kind,
                            .user = user,
@@ -314,10 +313,10 @@ static void api_sanction(const api_env *env, const http_request *req, const char
         goto out;
     }
     bus_publish_control(env->bus, event_id);
-    http_reply_json(resp, 200,
-                    lift ? json_pack("{s:b,s:s}", "ok", 1, "user", user)
-                         : json_pack("{s:b,s:s,s:I}", "ok", 1, "user", user, "until",
-                                     (json_int_t)until));
+    http_reply_json(
+        resp, 200,
+        lift ? json_pack("{s:b,s:s}", "ok", 1, "user", user)
+             : json_pack("{s:b,s:s,s:I}", "ok", 1, "user", user, "until", (json_int_t)until));
 out:
     free(payload);
     json_decref(body);
@@ -326,9 +325,8 @@ out:
 static int api_sanction_cb(const modstore_sanction *s, void *ctx) {
     json_array_append_new(
         ctx, json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:I,s:b}", "kind", s->kind, "user", s->user,
-                       "address", s->address, "until", (json_int_t)s->until, "by", s->by,
-                       "reason", s->reason, "at", (json_int_t)s->at, "follows_address",
-                       s->with_address));
+                       "address", s->address, "until", (json_int_t)s->until, "by", s->by, "reason",
+                       s->reason, "at", (json_int_t)s->at, "follows_address", s->with_address));
     return 0;
 }
 
@@ -360,8 +358,8 @@ static void api_sanctions_list(const api_env *env, const http_request *req, http
 
 static int api_role_cb(const char *user, int role, const char *by, int64_t at, void *ctx) {
     json_array_append_new(ctx, json_pack("{s:s,s:s?,s:s,s:I}", "user", user, "role",
-                                         modstore_role_name(role), "by", by != NULL ? by : "",
-                                         "at", (json_int_t)at));
+                                         modstore_role_name(role), "by", by != NULL ? by : "", "at",
+                                         (json_int_t)at));
     return 0;
 }
 
@@ -448,11 +446,11 @@ static int api_audit_cb(const modstore_audit *e, void *ctx) {
         return 1;
     }
     detail = json_loads(e->detail != NULL ? e->detail : "{}", 0, NULL);
-    json_array_append_new(c->list, json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:I}", "id", (json_int_t)e->id,
-                                             "namespace", e->ns, "actor", e->actor, "action",
-                                             e->action, "target", e->target, "detail",
-                                             detail != NULL ? detail : json_object(), "ts",
-                                             (json_int_t)e->ts));
+    json_array_append_new(c->list, json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:I}", "id",
+                                             (json_int_t)e->id, "namespace", e->ns, "actor",
+                                             e->actor, "action", e->action, "target", e->target,
+                                             "detail", detail != NULL ? detail : json_object(),
+                                             "ts", (json_int_t)e->ts));
     return 0;
 }
 

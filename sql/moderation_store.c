@@ -140,9 +140,9 @@ int modstore_role_get(store *st, const char *ns, const char *user, int *role) {
     ms_s(&a, ns);
     ms_s(&a, user);
     *role = MODSTORE_ROLE_MEMBER;
-    int rc = ms_run(st, "mod_role_get",
-                    "SELECT role FROM roles WHERE namespace = $1 AND \"user\" = $2", NULL, &a,
-                    role_of_row, role, NULL);
+    int rc =
+        ms_run(st, "mod_role_get", "SELECT role FROM roles WHERE namespace = $1 AND \"user\" = $2",
+               NULL, &a, role_of_row, role, NULL);
     if (*role < 0) *role = MODSTORE_ROLE_MEMBER;
     return rc;
 }
@@ -154,8 +154,9 @@ int modstore_role_set(store *st, const char *ns, const char *user, int role, con
     ms_s(&a, ns);
     ms_s(&a, user);
     if (role == MODSTORE_ROLE_MEMBER)
-        return ms_run(st, "mod_role_del", "DELETE FROM roles WHERE namespace = $1 AND \"user\" = $2",
-                      NULL, &a, NULL, NULL, NULL);
+        return ms_run(st, "mod_role_del",
+                      "DELETE FROM roles WHERE namespace = $1 AND \"user\" = $2", NULL, &a, NULL,
+                      NULL, NULL);
     ms_s(&a, modstore_role_name(role));
     ms_s(&a, by);
     ms_i(&a, store_now_ms());
@@ -228,13 +229,14 @@ int modstore_sanction_put(store *st, const modstore_sanction *s) {
     ms_s(&a, s->reason ? s->reason : "");
     ms_i(&a, s->at);
     ms_i(&a, s->with_address);
-    return ms_run(st, "mod_sanction_put",
-                  "INSERT INTO sanctions (namespace, kind, \"user\", address, until, given_by, reason,"
-                  " at, with_address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                  " ON CONFLICT (namespace, kind, \"user\", address) DO UPDATE SET"
-                  " until = excluded.until, given_by = excluded.given_by, reason = excluded.reason,"
-                  " at = excluded.at, with_address = excluded.with_address",
-                  NULL, &a, NULL, NULL, NULL);
+    return ms_run(
+        st, "mod_sanction_put",
+        "INSERT INTO sanctions (namespace, kind, \"user\", address, until, given_by, reason,"
+        " at, with_address) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        " ON CONFLICT (namespace, kind, \"user\", address) DO UPDATE SET"
+        " until = excluded.until, given_by = excluded.given_by, reason = excluded.reason,"
+        " at = excluded.at, with_address = excluded.with_address",
+        NULL, &a, NULL, NULL, NULL);
 }
 
 int modstore_sanction_lift(store *st, const char *ns, const char *kind, const char *user, int *n) {
@@ -260,10 +262,11 @@ int modstore_sanction_until(store *st, const char *ns, const char *kind, const c
     ms_s(&a, address && *address ? address : "");
     ms_i(&a, now);
     *until = 0;
-    return ms_run(st, "mod_sanction_until",
-                  "SELECT COALESCE(MAX(until), 0) FROM sanctions WHERE namespace = $1 AND kind = $2"
-                  " AND until > $5 AND ((\"user\" = $3 AND $3 <> '') OR (address = $4 AND $4 <> ''))",
-                  NULL, &a, ms_first_int, until, NULL);
+    return ms_run(
+        st, "mod_sanction_until",
+        "SELECT COALESCE(MAX(until), 0) FROM sanctions WHERE namespace = $1 AND kind = $2"
+        " AND until > $5 AND ((\"user\" = $3 AND $3 <> '') OR (address = $4 AND $4 <> ''))",
+        NULL, &a, ms_first_int, until, NULL);
 }
 
 typedef struct sanctions_ctx {
@@ -481,14 +484,16 @@ int modstore_message_edit(store *st, int64_t id, const char *user, const char *t
     target_ctx t = {0};
     rc = find_target(st, id, &t);
     if (rc == STORE_OK && strcmp(t.user, user) != 0) rc = STORE_NOTFOUND;
-    if (rc == STORE_OK) rc = append_event(st, t.room_id, user, text, STORE_EVENT_EDIT, id, event_id, ts);
+    if (rc == STORE_OK)
+        rc = append_event(st, t.room_id, user, text, STORE_EVENT_EDIT, id, event_id, ts);
     if (rc == STORE_OK) {
         ms_args a = {0};
         ms_i(&a, id);
         ms_s(&a, text);
         ms_i(&a, *ts);
-        rc = ms_run(st, "mod_msg_edit", "UPDATE messages SET text = $2, edited_at = $3 WHERE id = $1",
-                    NULL, &a, NULL, NULL, NULL);
+        rc = ms_run(st, "mod_msg_edit",
+                    "UPDATE messages SET text = $2, edited_at = $3 WHERE id = $1", NULL, &a, NULL,
+                    NULL, NULL);
     }
     return store_write_end(st, &w, rc);
 }

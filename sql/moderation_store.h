@@ -32,8 +32,7 @@ int modstore_role_set(store *st, const char *ns, const char *user, int role, con
  * whether it did. For the creator of a workspace. */
 int modstore_owner_claim(store *st, const char *ns, const char *user, bool *granted);
 /* Calls cb for each row of ns's roles (moderators and owners), by user. */
-typedef int (*modstore_role_cb)(const char *user, int role, const char *by, int64_t at,
-                                void *ctx);
+typedef int (*modstore_role_cb)(const char *user, int role, const char *by, int64_t at, void *ctx);
 int modstore_roles_list(store *st, const char *ns, modstore_role_cb cb, void *ctx);
 
 /* A mute (a write ban) or a ban (no connect) in a namespace. A ban of a name

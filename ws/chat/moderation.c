@@ -145,8 +145,8 @@ static void evict_banned(sio_socket *s, void *ud) {
     bool hit = e->address && *e->address ? strcmp(peer, e->address) == 0
                                          : user && strcmp(user, e->user) == 0;
     if (!hit) return;
-    log_event(LOG_LEVEL_INFO, "moderation: evicting a banned user", "sid", sio_socket_id(s),
-              "user", user ? user : "", "nsp", e->ns, NULL);
+    log_event(LOG_LEVEL_INFO, "moderation: evicting a banned user", "sid", sio_socket_id(s), "user",
+              user ? user : "", "nsp", e->ns, NULL);
     json_t *args = json_pack("[{s:s}]", "reason", "banned");
     sio_emit_socket(s, "kicked", args);
     json_decref(args);
@@ -195,8 +195,8 @@ static void apply_sanction(json_t *p, void *ud) {
 static int load_sanction(const modstore_sanction *s, void *ud) {
     moderation *m = ud;
     bool ban = strcmp(s->kind, "ban") == 0;
-    sanction_set(m, ban ? (*s->address ? 'a' : 'b') : 'm', s->ns, *s->address ? s->address : s->user,
-                 s->user, s->until, s->with_address);
+    sanction_set(m, ban ? (*s->address ? 'a' : 'b') : 'm', s->ns,
+                 *s->address ? s->address : s->user, s->user, s->until, s->with_address);
     return 0;
 }
 
@@ -209,8 +209,8 @@ int moderation_gate(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
     if (!named && !sanction_find(m, 'a', ns, peer)) return 0;
     /* a name whose ban follows it: the address it came back from is banned too */
     if (named && named->with_address) ban_address(m, ns, user, peer, named->until);
-    log_event(LOG_LEVEL_INFO, "moderation: refused a banned user", "user", user ? user : "",
-              "nsp", ns, "peer", peer, NULL);
+    log_event(LOG_LEVEL_INFO, "moderation: refused a banned user", "user", user ? user : "", "nsp",
+              ns, "peer", peer, NULL);
     snprintf(err, errlen, "banned");
     return -1;
 }
@@ -386,9 +386,9 @@ static void sanction_cmd(sio_socket *s, sio_event *ev, moderation *m, const char
     int64_t id;
     adapter_publish_now(m->cfg.adapter, "sanction",
                         chat_json_sanction(ns, kind, user, "", until, follow), &id);
-    ack_reply(ev->ack, lift ? json_pack("{s:b,s:s}", "ok", 1, "user", user)
-                            : json_pack("{s:b,s:s,s:I}", "ok", 1, "user", user, "until",
-                                        (json_int_t)until));
+    ack_reply(ev->ack,
+              lift ? json_pack("{s:b,s:s}", "ok", 1, "user", user)
+                   : json_pack("{s:b,s:s,s:I}", "ok", 1, "user", user, "until", (json_int_t)until));
 }
 
 static void on_mute(sio_socket *s, sio_event *ev, void *ud) {

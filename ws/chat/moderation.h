@@ -16,7 +16,7 @@
  *   `edit message` {id, text}       the author, within the edit window
  *                                   (CONTRACT_EDIT_WINDOW), not muted
  *   `delete message` {id}           the author, or a moderator or owner
- *   `mute` / `ban` {user, minutes?, reason?, address?}
+ *   `mute` / `ban` {user, minutes? or seconds?, reason?, address?}
  *   `unmute` / `unban` {user}       moderators and owners
  *   `role` ({user?, role?})         without role: {user, role} of user (or
  *                                   of the caller); with one: an owner sets it
@@ -28,9 +28,9 @@ typedef struct moderation moderation;
 
 typedef struct moderation_config {
     sio_server *srv;
-    store *st;         /* borrowed, outlives the moderation */
-    adapter *adapter;  /* sanctions reach every process through its control log */
-    bus *bus;          /* edits and deletions are published on it; NULL: none */
+    store *st;                 /* borrowed, outlives the moderation */
+    adapter *adapter;          /* sanctions reach every process through its control log */
+    bus *bus;                  /* edits and deletions are published on it; NULL: none */
     store_write_budget budget; /* edits spend the writer's message budget */
     /* Delivers the log past the chat's cursor (chat_deliver_new): an edit or
      * deletion committed here reaches this process's sockets that way. */
