@@ -206,8 +206,9 @@ static int encode_message(local_bus *l, size_t *used, const store_message *m, bo
     json_t *a = json_pack("[I,I,s,s,s,s,I,s?]", (json_int_t)m->id, (json_int_t)m->room_id,
                           m->ns ? m->ns : "", m->room ? m->room : "", m->user ? m->user : "",
                           m->text ? m->text : "", (json_int_t)m->ts, m->client_id);
-    if (a && m->kind && (json_array_append_new(a, json_integer(m->kind)) ||
-                         json_array_append_new(a, json_integer(m->target)))) {
+    if (a && m->kind &&
+        (json_array_append_new(a, json_integer(m->kind)) ||
+         json_array_append_new(a, json_integer(m->target)))) {
         json_decref(a);
         a = NULL;
     }

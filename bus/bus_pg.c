@@ -695,8 +695,9 @@ static int encode_message(const store_message *m, json_t **out) {
         json_decref(o);
         o = NULL;
     }
-    if (o && m->kind && (json_object_set_new(o, "kind", json_integer(m->kind)) ||
-                         json_object_set_new(o, "target", json_integer(m->target)))) {
+    if (o && m->kind &&
+        (json_object_set_new(o, "kind", json_integer(m->kind)) ||
+         json_object_set_new(o, "target", json_integer(m->target)))) {
         json_decref(o);
         o = NULL;
     }

@@ -49,8 +49,8 @@ json_t *chat_json_event(const store_message *msg, const char **event) {
     }
 }
 
-json_t *chat_json_sanction(const char *ns, const char *kind, const char *user,
-                           const char *address, int64_t until, bool with_address) {
+json_t *chat_json_sanction(const char *ns, const char *kind, const char *user, const char *address,
+                           int64_t until, bool with_address) {
     return json_pack("{s:s,s:s,s:s,s:s,s:I,s:b}", "namespace", ns, "kind", kind, "user", user,
                      "address", address != NULL ? address : "", "until", (json_int_t)until,
                      "with_address", with_address);

@@ -27,8 +27,8 @@ json_t *chat_json_event(const store_message *msg, const char **event);
  * given or lifted: {namespace, kind, user, address, until, with_address};
  * until 0 lifts the sanctions of kind on user (address "" for the name).
  * Returns a new reference, or NULL when out of memory. */
-json_t *chat_json_sanction(const char *ns, const char *kind, const char *user,
-                           const char *address, int64_t until, bool with_address);
+json_t *chat_json_sanction(const char *ns, const char *kind, const char *user, const char *address,
+                           int64_t until, bool with_address);
 
 /* How long the mute or ban that body ({minutes?} or {seconds?}) asks for,
  * in *ms (-1: neither given). Returns 0, or -1 when one is not an integer

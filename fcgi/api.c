@@ -68,7 +68,7 @@ static void api_unauthorized(http_response *resp, const char *why) {
 /* Verifies the request's bearer token into claims. Returns false after a 401
  * when there is none or it does not verify. The token is never logged. */
 bool api_token(const api_env *env, const http_request *req, token_claims *claims,
-                      http_response *resp) {
+               http_response *resp) {
     static const token_secret no_secret; /* len 0: every token is refused */
     const char *token = token_bearer(req->authorization);
     const char *why = "invalid token";
@@ -215,8 +215,7 @@ bool api_string_member(json_t *obj, const char *key, const char **out, http_resp
 
 /* Decodes the query parameter name as a namespace into ns (default "/").
  * Returns false after filling resp (400) when it is invalid. */
-bool api_query_namespace(const http_request *req, char *ns, size_t nslen,
-                                http_response *resp) {
+bool api_query_namespace(const http_request *req, char *ns, size_t nslen, http_response *resp) {
     int rc = http_query_get(req->query, "namespace", ns, nslen);
 
     if (rc == HTTP_ENOTFOUND) {
@@ -296,7 +295,7 @@ static void api_reply_list(http_response *resp, const char *key, api_list_ctx *c
 /* Reads the optional non-negative integer parameter name of the query into
  * *out (left alone when absent or empty). Returns false after a 400. */
 bool api_query_number(const http_request *req, const char *name, int64_t *out,
-                             http_response *resp) {
+                      http_response *resp) {
     char buf[API_NUM_BUF], msg[64];
     int rc = http_query_get(req->query, name, buf, sizeof buf);
 
@@ -402,8 +401,8 @@ out:
 
 /* Reads room room_id into room and checks that the request may use it.
  * Returns false after filling resp (503, 404, 401/403 or a store error). */
-bool api_load_room(const api_env *env, const http_request *req, int64_t room_id,
-                          store_room *room, http_response *resp) {
+bool api_load_room(const api_env *env, const http_request *req, int64_t room_id, store_room *room,
+                   http_response *resp) {
     int rc;
 
     if (!api_have_store(env->st, resp)) return false;

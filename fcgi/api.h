@@ -113,8 +113,7 @@ bool api_string_member(json_t *obj, const char *key, const char **out, http_resp
 bool api_query_namespace(const http_request *req, char *ns, size_t nslen, http_response *resp);
 /* The optional non-negative integer query parameter name into *out (left
  * alone when absent), or false after a 400. */
-bool api_query_number(const http_request *req, const char *name, int64_t *out,
-                      http_response *resp);
+bool api_query_number(const http_request *req, const char *name, int64_t *out, http_response *resp);
 /* Room room_id into *room when the request may read its namespace, or false
  * after 404/401/403/503. */
 bool api_load_room(const api_env *env, const http_request *req, int64_t room_id, store_room *room,

@@ -229,10 +229,9 @@ static const char page_scripts[] = "<script src=\"/static/vendor/socket.io.min.j
  * data-messages-page-max, data-rooms-page-max, data-edit-window-max (ms).
  * Returns 0 or -1. */
 static int page_limits(FILE *f) {
-    static const contract_id shown[] = {CONTRACT_ROOM_NAME,     CONTRACT_USER_NAME,
-                                        CONTRACT_TEXT,          CONTRACT_CLIENT_ID,
-                                        CONTRACT_MESSAGES_PAGE, CONTRACT_ROOMS_PAGE,
-                                        CONTRACT_EDIT_WINDOW};
+    static const contract_id shown[] = {
+        CONTRACT_ROOM_NAME,     CONTRACT_USER_NAME,  CONTRACT_TEXT,       CONTRACT_CLIENT_ID,
+        CONTRACT_MESSAGES_PAGE, CONTRACT_ROOMS_PAGE, CONTRACT_EDIT_WINDOW};
 
     for (size_t i = 0; i < sizeof shown / sizeof *shown; i++) {
         const contract_limit *l = contract_get(shown[i]);

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "contract.h"
 #include "api_moderation.h"
+#include "contract.h"
 #include "page.h"
 
 typedef enum router_route {

@@ -160,9 +160,10 @@ static const char *const pg_sql[P_COUNT] = {
         " UNION ALL SELECT 0, 0, 2 WHERE NOT EXISTS (SELECT 1 FROM rooms WHERE id = $1)",
     [P_MSG_BY_CLIENT] = "SELECT id, ts FROM messages"
                         " WHERE room_id = $1 AND \"user\" = $2 AND client_id = $3",
-    [P_MSG_AFTER] = "SELECT " MSG_COLUMNS " FROM messages m JOIN rooms r ON r.id = m.room_id"
-                    " WHERE m.room_id = $1 AND m.kind = 0 AND m.id > $2 AND ($3::bigint <= 0 OR m.id < $3)"
-                    " ORDER BY m.id LIMIT $4",
+    [P_MSG_AFTER] =
+        "SELECT " MSG_COLUMNS " FROM messages m JOIN rooms r ON r.id = m.room_id"
+        " WHERE m.room_id = $1 AND m.kind = 0 AND m.id > $2 AND ($3::bigint <= 0 OR m.id < $3)"
+        " ORDER BY m.id LIMIT $4",
     [P_MSG_LATEST] =
         "SELECT * FROM (SELECT " MSG_COLUMNS " FROM messages m JOIN rooms r ON r.id = m.room_id"
         " WHERE m.room_id = $1 AND m.kind = 0 ORDER BY m.id DESC LIMIT $2) t ORDER BY 1",

@@ -462,7 +462,8 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
     if (cid && !json_is_null(cid) && !contract_valid_client_id(client_id))
         return ack_refuse(ev->ack, CONTRACT_CLIENT_ID);
     if (!sio_in_room(s, room)) return ack_error(ev->ack, "join the room first");
-    int64_t muted = moderation_muted_until(c->mod, sio_nsp_name(sio_socket_nsp(s)), user_of(s)->name);
+    int64_t muted =
+        moderation_muted_until(c->mod, sio_nsp_name(sio_socket_nsp(s)), user_of(s)->name);
     if (muted) {
         char why[128];
         moderation_muted_message(muted, why, sizeof why);
@@ -839,8 +840,8 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
         }
         if (own_name(c, u, auth, err, errlen)) return -1;
         bool granted;
-        if (u->created_ws && modstore_owner_claim(c->st, sio_nsp_name(sio_socket_nsp(s)), u->name,
-                                                  &granted))
+        if (u->created_ws &&
+            modstore_owner_claim(c->st, sio_nsp_name(sio_socket_nsp(s)), u->name, &granted))
             log_event(LOG_LEVEL_WARN, "chat: workspace owner not recorded", "error",
                       store_errmsg(c->st), NULL);
     } else {
