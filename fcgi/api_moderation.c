@@ -49,34 +49,15 @@ static int api_actor_role(const api_env *env, const api_actor *a, const char *ns
 
 /* ---- edits and deletions ---------------------------------------------- */
 
-typedef struct api_found {
-    store_message m;
-    char room[CONTRACT_ROOM_NAME_BUF], ns[CONTRACT_NAMESPACE_BUF], user[CONTRACT_USER_NAME_BUF];
-} api_found;
-
-static int api_found_cb(const store_message *msg, void *ctx) {
-    api_found *f = ctx;
-
-    f->m = *msg;
-    snprintf(f->room, sizeof f->room, "%s", msg->room != NULL ? msg->room : "");
-    snprintf(f->ns, sizeof f->ns, "%s", msg->ns != NULL ? msg->ns : "");
-    snprintf(f->user, sizeof f->user, "%s", msg->user != NULL ? msg->user : "");
-    f->m.room = f->room;
-    f->m.ns = f->ns;
-    f->m.user = f->user;
-    f->m.text = f->m.client_id = NULL;
-    return 1;
-}
-
 /* Message mid of room room_id that the request may read, or false after
  * 404/401/403/503. */
 static bool api_find_message(const api_env *env, const http_request *req, int64_t room_id,
-                             int64_t mid, api_found *f, http_response *resp) {
+                             int64_t mid, modstore_found *f, http_response *resp) {
     store_room room;
     int rc;
 
     if (!api_load_room(env, req, room_id, &room, resp)) return false;
-    rc = modstore_message_get(env->st, mid, api_found_cb, f);
+    rc = modstore_message_find(env->st, mid, f);
     if (rc == STORE_OK && f->m.room_id != room_id) rc = STORE_NOTFOUND;
     if (rc == STORE_NOTFOUND) {
         http_reply_error(resp, 404, "message not found");
@@ -90,17 +71,9 @@ static bool api_find_message(const api_env *env, const http_request *req, int64_
 }
 
 /* Tells the ws processes of an edit or deletion just committed. */
-static void api_publish_event(const api_env *env, const api_found *f, int kind, const char *user,
-                              const char *text, int64_t event_id, int64_t ts) {
-    store_message e = {.id = event_id,
-                       .room_id = f->m.room_id,
-                       .room = f->room,
-                       .ns = f->ns,
-                       .user = user,
-                       .text = text,
-                       .ts = ts,
-                       .kind = kind,
-                       .target = f->m.id};
+static void api_publish_event(const api_env *env, const modstore_found *f, int kind,
+                              const char *user, const char *text, int64_t event_id, int64_t ts) {
+    store_message e = modstore_event_row(f, kind, user, text, event_id, ts);
     bus_publish_messages(env->bus, &e, 1);
 }
 
@@ -134,7 +107,7 @@ bool api_moderation_may_post(const api_env *env, const char *ns, const char *use
 void api_message_edit(const api_env *env, const http_request *req, int64_t room_id, int64_t mid,
                       http_response *resp) {
     api_actor a;
-    api_found f;
+    modstore_found f;
     json_t *body = NULL;
     const char *text;
     int64_t event_id = 0, ts = 0;
@@ -181,7 +154,7 @@ out:
 void api_message_delete(const api_env *env, const http_request *req, int64_t room_id, int64_t mid,
                         http_response *resp) {
     api_actor a;
-    api_found f;
+    modstore_found f;
     int64_t event_id = 0, ts = 0;
     char target[32];
     bool own;

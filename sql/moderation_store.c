@@ -457,22 +457,34 @@ static int append_event(store *st, int64_t room_id, const char *user, const char
     return rc ? rc : *id > 0 ? STORE_OK : STORE_ERROR;
 }
 
-typedef struct target_ctx {
-    int64_t room_id;
-    char user[STORE_USER_NAME_BUF];
-    bool found;
-} target_ctx;
-
-static int target_row(const store_message *m, void *ctx) {
-    target_ctx *t = ctx;
-    t->room_id = m->room_id;
-    snprintf(t->user, sizeof t->user, "%s", m->user ? m->user : "");
-    t->found = true;
+static int found_row(const store_message *msg, void *ctx) {
+    modstore_found *f = ctx;
+    f->m = *msg;
+    snprintf(f->room, sizeof f->room, "%s", msg->room ? msg->room : "");
+    snprintf(f->ns, sizeof f->ns, "%s", msg->ns ? msg->ns : "");
+    snprintf(f->user, sizeof f->user, "%s", msg->user ? msg->user : "");
+    f->m.room = f->room;
+    f->m.ns = f->ns;
+    f->m.user = f->user;
+    f->m.text = f->m.client_id = NULL;
     return 1;
 }
 
-static int find_target(store *st, int64_t id, target_ctx *t) {
-    return modstore_message_get(st, id, target_row, t);
+int modstore_message_find(store *st, int64_t id, modstore_found *out) {
+    return modstore_message_get(st, id, found_row, out);
+}
+
+store_message modstore_event_row(const modstore_found *f, int kind, const char *user,
+                                 const char *text, int64_t event_id, int64_t ts) {
+    return (store_message){.id = event_id,
+                           .room_id = f->m.room_id,
+                           .room = f->room,
+                           .ns = f->ns,
+                           .user = user,
+                           .text = text,
+                           .ts = ts,
+                           .kind = kind,
+                           .target = f->m.id};
 }
 
 int modstore_message_edit(store *st, int64_t id, const char *user, const char *text,
@@ -481,11 +493,11 @@ int modstore_message_edit(store *st, int64_t id, const char *user, const char *t
     store_write_scope w;
     int rc = store_write_begin(st, &w);
     if (rc) return rc;
-    target_ctx t = {0};
-    rc = find_target(st, id, &t);
+    modstore_found t;
+    rc = modstore_message_find(st, id, &t);
     if (rc == STORE_OK && strcmp(t.user, user) != 0) rc = STORE_NOTFOUND;
     if (rc == STORE_OK)
-        rc = append_event(st, t.room_id, user, text, STORE_EVENT_EDIT, id, event_id, ts);
+        rc = append_event(st, t.m.room_id, user, text, STORE_EVENT_EDIT, id, event_id, ts);
     if (rc == STORE_OK) {
         ms_args a = {0};
         ms_i(&a, id);
@@ -503,8 +515,8 @@ int modstore_message_delete(store *st, int64_t id, const char *actor, int64_t *e
     store_write_scope w;
     int rc = store_write_begin(st, &w);
     if (rc) return rc;
-    target_ctx t = {0};
-    rc = find_target(st, id, &t);
+    modstore_found t;
+    rc = modstore_message_find(st, id, &t);
     if (rc == STORE_OK) {
         /* the message and every edit of it: no copy of its text stays */
         ms_args a = {0};
@@ -514,7 +526,7 @@ int modstore_message_delete(store *st, int64_t id, const char *actor, int64_t *e
                     NULL, NULL, NULL);
     }
     if (rc == STORE_OK)
-        rc = append_event(st, t.room_id, actor, "", STORE_EVENT_DELETE, id, event_id, ts);
+        rc = append_event(st, t.m.room_id, actor, "", STORE_EVENT_DELETE, id, event_id, ts);
     return store_write_end(st, &w, rc);
 }
 

@@ -91,6 +91,19 @@ int modstore_audit_list(store *st, const char *ns, int64_t after, int limit, mod
 /* Message id as history shows it (a message, not an event row): cb once, or
  * STORE_NOTFOUND. */
 int modstore_message_get(store *st, int64_t id, store_message_cb cb, void *ctx);
+/* A message as modstore_message_find copies it: m's strings point into the
+ * struct itself (text and client_id are NULL). */
+typedef struct modstore_found {
+    store_message m;
+    char room[STORE_ROOM_NAME_BUF], ns[STORE_NAMESPACE_BUF], user[STORE_USER_NAME_BUF];
+} modstore_found;
+/* Message id (not an event row) into *out, or STORE_NOTFOUND. */
+int modstore_message_find(store *st, int64_t id, modstore_found *out);
+/* The log row of an edit or deletion (kind) of f's message by user, stored
+ * as event_id at ts: what bus_publish_messages tells the other processes.
+ * Its strings are borrowed from f, user and text. */
+store_message modstore_event_row(const modstore_found *f, int kind, const char *user,
+                                 const char *text, int64_t event_id, int64_t ts);
 /* Replaces message id's text (by its author, user: else STORE_NOTFOUND) and
  * appends the edit to the log, in one transaction (joined when one is open).
  * *event_id / *ts are the edit's row. STORE_NOTFOUND when id is no message. */

@@ -229,32 +229,14 @@ static int role_of(moderation *m, sio_socket *s) {
 
 /* ---- edits and deletions ------------------------------------------------ */
 
-typedef struct found_msg {
-    store_message m;
-    char room[CONTRACT_ROOM_NAME_BUF], ns[CONTRACT_NAMESPACE_BUF], user[CONTRACT_USER_NAME_BUF];
-} found_msg;
-
-static int copy_found(const store_message *msg, void *ud) {
-    found_msg *f = ud;
-    f->m = *msg;
-    snprintf(f->room, sizeof f->room, "%s", msg->room ? msg->room : "");
-    snprintf(f->ns, sizeof f->ns, "%s", msg->ns ? msg->ns : "");
-    snprintf(f->user, sizeof f->user, "%s", msg->user ? msg->user : "");
-    f->m.room = f->room;
-    f->m.ns = f->ns;
-    f->m.user = f->user;
-    f->m.text = f->m.client_id = NULL;
-    return 1;
-}
-
 /* The message of the event's {id} in s's namespace, or an ack error. */
-static bool load_message(moderation *m, sio_socket *s, sio_event *ev, found_msg *f) {
+static bool load_message(moderation *m, sio_socket *s, sio_event *ev, modstore_found *f) {
     json_t *id = json_object_get(json_array_get(ev->args, 0), "id");
     if (!json_is_integer(id) || json_integer_value(id) <= 0) {
         ack_error(ev->ack, "expected {id}");
         return false;
     }
-    int rc = modstore_message_get(m->cfg.st, json_integer_value(id), copy_found, f);
+    int rc = modstore_message_find(m->cfg.st, json_integer_value(id), f);
     if (rc == STORE_OK && strcmp(f->ns, sio_nsp_name(sio_socket_nsp(s))) != 0) rc = STORE_NOTFOUND;
     if (rc) {
         ack_store_error(ev->ack, rc, "message");
@@ -265,18 +247,10 @@ static bool load_message(moderation *m, sio_socket *s, sio_event *ev, found_msg 
 
 /* An edit or deletion committed here: to this process's sockets from the
  * log, then to the others on the bus. */
-static void publish_event(moderation *m, const found_msg *f, int kind, const char *user,
+static void publish_event(moderation *m, const modstore_found *f, int kind, const char *user,
                           const char *text, int64_t event_id, int64_t ts) {
     m->cfg.deliver(m->cfg.deliver_ud);
-    store_message e = {.id = event_id,
-                       .room_id = f->m.room_id,
-                       .room = f->room,
-                       .ns = f->ns,
-                       .user = user,
-                       .text = text,
-                       .ts = ts,
-                       .kind = kind,
-                       .target = f->m.id};
+    store_message e = modstore_event_row(f, kind, user, text, event_id, ts);
     bus_publish_messages(m->cfg.bus, &e, 1);
 }
 
@@ -294,7 +268,7 @@ static void on_edit(sio_socket *s, sio_event *ev, void *ud) {
         moderation_muted_message(muted, why, sizeof why);
         return ack_error(ev->ack, why);
     }
-    found_msg f;
+    modstore_found f;
     if (!load_message(m, s, ev, &f)) return;
     if (strcmp(f.user, user) != 0) return ack_error(ev->ack, "only its author edits a message");
     if (now_ms() - f.m.ts > contract_default(CONTRACT_EDIT_WINDOW))
@@ -328,7 +302,7 @@ static void audit(moderation *m, const char *ns, const char *actor, const char *
 static void on_delete(sio_socket *s, sio_event *ev, void *ud) {
     moderation *m = ud;
     const char *user = m->cfg.user_of(s), *ns = sio_nsp_name(sio_socket_nsp(s));
-    found_msg f;
+    modstore_found f;
     if (!load_message(m, s, ev, &f)) return;
     bool own = user && user[0] != CONTRACT_GUEST_MARK && strcmp(f.user, user) == 0;
     if (!own && role_of(m, s) < MODSTORE_ROLE_MODERATOR)
