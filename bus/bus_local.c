@@ -25,8 +25,9 @@
  * its own; so a process alone sends nothing and never hears itself. A
  * datagram is one byte of kind and its body:
  *   'M' + a JSON array of messages [id, room_id, ns, room, user, text, ts,
- *       client_id|null], in log order: the receiver delivers them from
- *       memory when they follow its cursor;
+ *       client_id|null] (then kind, target for an edit or a deletion), in
+ *       log order: the receiver delivers them from memory when they follow
+ *       its cursor;
  *   'W' (no body): messages were committed that the datagram could not
  *       carry: read the log from your cursor;
  *   'C' (no body): control events were committed;
@@ -197,13 +198,20 @@ static int send_committed(local_bus *l, const char *data, size_t len) {
     return -1;
 }
 
-/* Appends m as [id, room_id, ns, room, user, text, ts, client_id] to l->buf
+/* Appends m as [id, room_id, ns, room, user, text, ts, client_id] (and
+ * kind, target for an edit or deletion) to l->buf
  * at *used (a leading ',' unless first). Returns -1 when it does not fit
  * (l->buf then unchanged up to *used). */
 static int encode_message(local_bus *l, size_t *used, const store_message *m, bool first) {
     json_t *a = json_pack("[I,I,s,s,s,s,I,s?]", (json_int_t)m->id, (json_int_t)m->room_id,
                           m->ns ? m->ns : "", m->room ? m->room : "", m->user ? m->user : "",
                           m->text ? m->text : "", (json_int_t)m->ts, m->client_id);
+    if (a && m->kind &&
+        (json_array_append_new(a, json_integer(m->kind)) ||
+         json_array_append_new(a, json_integer(m->target)))) {
+        json_decref(a);
+        a = NULL;
+    }
     if (!a) return -1;
     size_t at = *used + (first ? 0 : 1);
     /* room for the closing ']' after it */
@@ -254,7 +262,9 @@ static const char *str_at(json_t *a, size_t i) {
 
 /* Fills m from a wire message; false when any field is malformed. */
 static bool decode_message(json_t *a, store_message *m) {
-    if (!json_is_array(a) || json_array_size(a) != LOCAL_MESSAGE_FIELDS) return false;
+    size_t fields = json_array_size(a); /* + kind and target for an edit or deletion */
+    if (!json_is_array(a) || (fields != LOCAL_MESSAGE_FIELDS && fields != LOCAL_MESSAGE_FIELDS + 2))
+        return false;
     json_t *cid = json_array_get(a, 7);
     *m = (store_message){.id = json_integer_value(json_array_get(a, 0)),
                          .room_id = json_integer_value(json_array_get(a, 1)),
@@ -264,6 +274,12 @@ static bool decode_message(json_t *a, store_message *m) {
                          .text = str_at(a, 5),
                          .ts = json_integer_value(json_array_get(a, 6)),
                          .client_id = json_string_value(cid)};
+    if (fields > LOCAL_MESSAGE_FIELDS) {
+        m->kind = (int)json_integer_value(json_array_get(a, LOCAL_MESSAGE_FIELDS));
+        m->target = json_integer_value(json_array_get(a, LOCAL_MESSAGE_FIELDS + 1));
+        if (m->kind < STORE_EVENT_EDIT || m->kind > STORE_EVENT_DELETE || m->target <= 0)
+            return false;
+    }
     return json_is_integer(json_array_get(a, 0)) && json_is_integer(json_array_get(a, 1)) &&
            json_is_integer(json_array_get(a, 6)) && m->id > 0 && m->room_id > 0 && m->ts >= 0 &&
            m->ns && m->room && m->user && m->text && (json_is_null(cid) || m->client_id);

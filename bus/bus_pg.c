@@ -511,6 +511,14 @@ static bool message_from_json(json_t *o, store_message *m) {
     m->id = json_integer_value(id);
     m->room_id = json_integer_value(room_id);
     m->ts = json_integer_value(ts);
+    /* an edit or deletion (kind) of message target; absent: a message */
+    json_t *kind = json_object_get(o, "kind"), *target = json_object_get(o, "target");
+    m->kind = (int)json_integer_value(kind);
+    m->target = json_integer_value(target);
+    m->edited_at = 0;
+    if ((kind && !json_is_integer(kind)) || m->kind < 0 || m->kind > STORE_EVENT_DELETE ||
+        (m->kind && m->target <= 0))
+        return false;
     return m->id > 0;
 }
 
@@ -684,6 +692,12 @@ static int encode_message(const store_message *m, json_t **out) {
                           (json_int_t)m->room_id, "room", m->room, "ns", m->ns, "user", m->user,
                           "text", m->text, "ts", (json_int_t)m->ts);
     if (o && m->client_id && json_object_set_new(o, "client_id", json_string(m->client_id))) {
+        json_decref(o);
+        o = NULL;
+    }
+    if (o && m->kind &&
+        (json_object_set_new(o, "kind", json_integer(m->kind)) ||
+         json_object_set_new(o, "target", json_integer(m->target)))) {
         json_decref(o);
         o = NULL;
     }

@@ -88,6 +88,13 @@ static const contract_limit table[CONTRACT_COUNT] = {
                                      "M", NULL, CONTRACT_ADMIN, NULL, "max_messages",
                                      "a room keeps at most this many, the newest (0: no "
                                      "limit); likewise"},
+    [CONTRACT_EDIT_WINDOW] = {"edit_window", 15 * 60000, 0, 15 * 60000, "ms", NULL, NULL, NULL, 0,
+                              NULL, "edit window",
+                              "how long after sending its author may edit a message"},
+    [CONTRACT_SANCTION_MINUTES] = {"sanction_minutes", 60, 1, 5256000, "minutes", NULL, NULL, NULL,
+                                   0, NULL, "minutes",
+                                   "how long a mute or ban lasts (a ban without minutes: "
+                                   "until lifted)"},
     [CONTRACT_PING_INTERVAL] = {"ping_interval", 25000, 10, 3600000, "ms", "--ping-interval", "MS",
                                 NULL, WS, NULL, "ping interval", "Engine.IO ping period"},
     [CONTRACT_PING_TIMEOUT] = {"ping_timeout", 20000, 10, 3600000, "ms", "--ping-timeout", "MS",

@@ -1,5 +1,6 @@
 /* api.c -- the REST handlers: validate the request, call the store, answer JSON */
 #include "api.h"
+#include "api_moderation.h"
 #include "retention.h"
 
 #include <stdio.h>
@@ -18,7 +19,7 @@
 /* Answers what breaks row id of the contract: 413 for the body, else 400,
  * with the message built from the table (contract_message; field: the
  * request's word for it, or NULL). */
-static void api_refuse(http_response *resp, contract_id id, const char *field) {
+void api_refuse(http_response *resp, contract_id id, const char *field) {
     char msg[CONTRACT_MESSAGE_MAX];
 
     http_reply_error(resp, id == CONTRACT_BODY ? 413 : 400,
@@ -66,8 +67,8 @@ void api_unauthorized(http_response *resp, const char *why) {
 
 /* Verifies the request's bearer token into claims. Returns false after a 401
  * when there is none or it does not verify. The token is never logged. */
-static bool api_token(const api_env *env, const http_request *req, token_claims *claims,
-                      http_response *resp) {
+bool api_token(const api_env *env, const http_request *req, token_claims *claims,
+               http_response *resp) {
     static const token_secret no_secret; /* len 0: every token is refused */
     const char *token = token_bearer(req->authorization);
     const char *why = "invalid token";
@@ -215,8 +216,7 @@ bool api_string_member(json_t *obj, const char *key, const char **out, http_resp
 
 /* Decodes the query parameter name as a namespace into ns (default "/").
  * Returns false after filling resp (400) when it is invalid. */
-static bool api_query_namespace(const http_request *req, char *ns, size_t nslen,
-                                http_response *resp) {
+bool api_query_namespace(const http_request *req, char *ns, size_t nslen, http_response *resp) {
     int rc = http_query_get(req->query, "namespace", ns, nslen);
 
     if (rc == HTTP_ENOTFOUND) {
@@ -295,8 +295,8 @@ static void api_reply_list(http_response *resp, const char *key, api_list_ctx *c
 
 /* Reads the optional non-negative integer parameter name of the query into
  * *out (left alone when absent or empty). Returns false after a 400. */
-static bool api_query_number(const http_request *req, const char *name, int64_t *out,
-                             http_response *resp) {
+bool api_query_number(const http_request *req, const char *name, int64_t *out,
+                      http_response *resp) {
     char buf[API_NUM_BUF], msg[64];
     int rc = http_query_get(req->query, name, buf, sizeof buf);
 
@@ -438,8 +438,8 @@ out:
 
 /* Reads room room_id into room and checks that the request may use it.
  * Returns false after filling resp (503, 404, 401/403 or a store error). */
-static bool api_load_room(const api_env *env, const http_request *req, int64_t room_id,
-                          store_room *room, http_response *resp) {
+bool api_load_room(const api_env *env, const http_request *req, int64_t room_id, store_room *room,
+                   http_response *resp) {
     int rc;
 
     if (!api_have_store(env->st, resp)) return false;
@@ -677,7 +677,7 @@ typedef struct api_fetch_ctx {
 static int api_fetch_cb(const store_message *msg, void *ctx) {
     api_fetch_ctx *f = ctx;
 
-    if (msg->id == f->id) {
+    if (msg->id == f->id && msg->kind == STORE_EVENT_MESSAGE) {
         f->msg = chat_json_message(msg);
         f->room_id = msg->room_id;
     }
@@ -754,6 +754,7 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         goto out;
     }
     if (!api_may_write_as(env, req, trimmed, resp)) goto out;
+    if (!api_moderation_may_post(env, room.ns, trimmed, resp)) goto out; /* muted, banned */
     /* The write budget and the message, in one transaction: the count holds
      * across every process (chat-ws counts in the same table). */
     store_write_budget budget;

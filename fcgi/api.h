@@ -94,6 +94,29 @@ void api_health(const api_env *env, const http_request *req, http_response *resp
 bool api_namespace_access(const api_env *env, const http_request *req, const char *ns,
                           http_response *resp);
 
+/* Helpers the handlers of other modules (api_moderation.c) share. */
+/* Answers 503 and returns false when there is no database connection. */
+bool api_have_store(store *st, http_response *resp);
+/* Verifies the request's bearer token into claims; false after a 401. */
+bool api_token(const api_env *env, const http_request *req, token_claims *claims,
+               http_response *resp);
+/* The body as a JSON object (a new reference), or NULL after 400/413/415. */
+json_t *api_body_object(const http_request *req, http_response *resp);
+/* The optional string member key of obj (borrowed; NULL when absent or
+ * null), or false after a 400 when it is another type. */
+bool api_string_member(json_t *obj, const char *key, const char **out, http_response *resp);
+/* The query's namespace (default "/"), or false after a 400. */
+bool api_query_namespace(const http_request *req, char *ns, size_t nslen, http_response *resp);
+/* The optional non-negative integer query parameter name into *out (left
+ * alone when absent), or false after a 400. */
+bool api_query_number(const http_request *req, const char *name, int64_t *out, http_response *resp);
+/* Room room_id into *room when the request may read its namespace, or false
+ * after 404/401/403/503. */
+bool api_load_room(const api_env *env, const http_request *req, int64_t room_id, store_room *room,
+                   http_response *resp);
+/* Answers what breaks row id of the contract (413 for the body, else 400). */
+void api_refuse(http_response *resp, contract_id id, const char *field);
+
 /* Fills resp with the error answer of store status rc (not STORE_OK), the
  * HTTP status and message of common/status.h's table, Retry-After on the
  * transient ones; a 5xx but BUSY is logged with the connection's message. */

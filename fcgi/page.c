@@ -106,6 +106,7 @@ static int page_room_item(FILE *f, json_t *room) {
     "<meta name=\"color-scheme\" content=\"light dark\">\n"                                        \
     "<link rel=\"icon\" href=\"data:,\">\n"                                                        \
     "<link rel=\"stylesheet\" href=\"/static/chat.css\">\n"                                        \
+    "<link rel=\"stylesheet\" href=\"/static/moderation.css\">\n"                                  \
     "<title>"
 
 /* The <head> up to the title, whose text the caller writes. */
@@ -245,17 +246,19 @@ static const char page_dialogs[] =
 static const char page_scripts[] = "<script src=\"/static/vendor/socket.io.min.js\"></script>\n"
                                    "<script src=\"/static/account.js\"></script>\n"
                                    "<script src=\"/static/chat.js\"></script>\n"
+                                   "<script src=\"/static/moderation.js\"></script>\n"
                                    "</body>\n"
                                    "</html>\n";
 
 /* The limits the page's script checks before the server does, as attributes
  * of <body> (inside its open data-namespace="..." value): data-room-name-max,
  * data-user-name-max, data-text-max, data-client-id-max,
- * data-messages-page-max, data-rooms-page-max. Returns 0 or -1. */
+ * data-messages-page-max, data-rooms-page-max, data-edit-window-max (ms).
+ * Returns 0 or -1. */
 static int page_limits(FILE *f) {
-    static const contract_id shown[] = {CONTRACT_ROOM_NAME,     CONTRACT_USER_NAME,
-                                        CONTRACT_TEXT,          CONTRACT_CLIENT_ID,
-                                        CONTRACT_MESSAGES_PAGE, CONTRACT_ROOMS_PAGE};
+    static const contract_id shown[] = {
+        CONTRACT_ROOM_NAME,     CONTRACT_USER_NAME,  CONTRACT_TEXT,       CONTRACT_CLIENT_ID,
+        CONTRACT_MESSAGES_PAGE, CONTRACT_ROOMS_PAGE, CONTRACT_EDIT_WINDOW};
 
     for (size_t i = 0; i < sizeof shown / sizeof *shown; i++) {
         const contract_limit *l = contract_get(shown[i]);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api_accounts.h"
+#include "api_moderation.h"
 #include "contract.h"
 #include "page.h"
 
@@ -20,6 +21,9 @@ typedef enum router_route {
     ROUTE_WORKSPACE,    /* /api/workspaces/{name} */
     ROUTE_USERS,        /* /api/users */
     ROUTE_ACCOUNTS,     /* /api/accounts, /api/sessions..., /api/link-codes (api_accounts.h) */
+    ROUTE_MOD_ACTION,   /* /api/moderation/{mute,unmute,ban,unban} */
+    ROUTE_MOD_READ,     /* /api/moderation/{sanctions,audit} */
+    ROUTE_MOD_ROLES,    /* /api/moderation/roles */
 } router_route;
 
 typedef struct router_match {
@@ -27,6 +31,7 @@ typedef struct router_match {
     int64_t id;                      /* the room id of the room routes */
     int64_t mid;                     /* the message id of ROUTE_MESSAGE */
     char ns[CONTRACT_NAMESPACE_BUF]; /* the namespace of ROUTE_PAGE and ROUTE_WORKSPACE */
+    const char *what;                /* the ROUTE_MOD_* call: the path's last segment */
 } router_match;
 
 /* Reads a workspace name, the whole rest of the path at name, into m->ns as
@@ -53,7 +58,7 @@ static bool router_id(const char *s, size_t len, int64_t *out) {
 /* Matches a decoded path against the routes. */
 static router_match router_match_path(const char *path) {
     static const char rooms[] = "/api/rooms/", workspaces[] = "/api/workspaces/";
-    router_match m = {ROUTE_NONE, 0, 0, "/"};
+    router_match m = {ROUTE_NONE, 0, 0, "/", NULL};
     const char *p, *slash;
 
     if (strcmp(path, "/") == 0) {
@@ -62,6 +67,15 @@ static router_match router_match_path(const char *path) {
         m.route = router_workspace(path + 3, &m) ? ROUTE_PAGE : ROUTE_NO_WORKSPACE;
     } else if (strncmp(path, workspaces, sizeof workspaces - 1) == 0) {
         if (router_workspace(path + sizeof workspaces - 1, &m)) m.route = ROUTE_WORKSPACE;
+    } else if (strncmp(path, "/api/moderation/", 16) == 0) {
+        m.what = path + 16;
+        if (strcmp(m.what, "roles") == 0)
+            m.route = ROUTE_MOD_ROLES;
+        else if (strcmp(m.what, "sanctions") == 0 || strcmp(m.what, "audit") == 0)
+            m.route = ROUTE_MOD_READ;
+        else if (strcmp(m.what, "mute") == 0 || strcmp(m.what, "unmute") == 0 ||
+                 strcmp(m.what, "ban") == 0 || strcmp(m.what, "unban") == 0)
+            m.route = ROUTE_MOD_ACTION;
     } else if (strcmp(path, "/api/health") == 0) {
         m.route = ROUTE_HEALTH;
     } else if (strcmp(path, "/api/users") == 0) {
@@ -100,7 +114,12 @@ static const char *router_allow(router_route route, const char *path) {
     case ROUTE_WORKSPACE:
         return "GET, HEAD, PUT, OPTIONS";
     case ROUTE_USERS:
+    case ROUTE_MOD_ACTION:
         return "POST, OPTIONS";
+    case ROUTE_MESSAGE:
+        return "GET, HEAD, PATCH, DELETE, OPTIONS";
+    case ROUTE_MOD_ROLES:
+        return "GET, HEAD, PUT, OPTIONS";
     case ROUTE_NONE:
     case ROUTE_NO_WORKSPACE:
         return "";
@@ -145,9 +164,19 @@ static bool router_dispatch(const api_env *env, const http_request *req, const r
             api_messages_create(env, req, m->id, resp);
         return get || post;
     case ROUTE_MESSAGE:
-        if (!get) return false;
-        api_message_get(env, req, m->id, m->mid, resp);
+        if (get)
+            api_message_get(env, req, m->id, m->mid, resp);
+        else if (strcmp(method, "PATCH") == 0)
+            api_message_edit(env, req, m->id, m->mid, resp);
+        else if (strcmp(method, "DELETE") == 0)
+            api_message_delete(env, req, m->id, m->mid, resp);
+        else
+            return false;
         return true;
+    case ROUTE_MOD_ACTION:
+    case ROUTE_MOD_READ:
+    case ROUTE_MOD_ROLES:
+        return api_moderation(env, req, get ? "GET" : method, m->what, resp);
     case ROUTE_WORKSPACE:
         if (get)
             api_workspace_get(env, req, m->ns, resp);

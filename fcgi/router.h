@@ -16,7 +16,8 @@
  *
  * Routes: / and /w/<workspace> (the page), /api/health, /api/rooms,
  * /api/rooms/{id} (GET, DELETE), /api/rooms/{id}/messages,
- * /api/rooms/{id}/messages/{mid}, /api/workspaces/{name} (GET, PUT). */
+ * /api/rooms/{id}/messages/{mid} (GET, PATCH, DELETE), /api/workspaces/{name}
+ * (GET, PUT), /api/moderation/{mute,unmute,ban,unban,sanctions,roles,audit}. */
 void router_handle(const api_env *env, const http_request *req, http_response *resp);
 
 #endif

@@ -65,7 +65,17 @@ typedef struct store_message {
     const char *text;
     const char *client_id; /* NULL when the sender gave none */
     int64_t ts;            /* ms since the epoch */
+    int kind;              /* STORE_EVENT_*: a message, or an edit or deletion of one */
+    int64_t target;        /* an edit or deletion: the message it changes; else 0 */
+    int64_t edited_at;     /* a message: when it was last edited (ms), 0 never */
 } store_message;
+
+/* The kinds of rows in the log (sql/moderation_store.h writes the events):
+ * history lists only messages, in their current state; delivery and
+ * recovery follow every row, so every path agrees on edits and deletions. */
+#define STORE_EVENT_MESSAGE 0
+#define STORE_EVENT_EDIT 1   /* text: the new text of message target */
+#define STORE_EVENT_DELETE 2 /* message target is gone, with its edits */
 
 typedef struct store_process {
     int64_t id;

@@ -75,6 +75,27 @@ static const char *const migrations[] = {
     "CREATE INDEX IF NOT EXISTS credentials_unused_claims ON credentials(created_at)"
     " WHERE kind = 'claim' AND used_at IS NULL;"
     "CREATE INDEX IF NOT EXISTS credentials_by_expiry ON credentials(expires_at);",
+    /* (moderation, issue 24): edits and deletions are rows of the log
+     * (kind 1 edit, 2 deletion, of message target); a message keeps when it
+     * was last edited; roles per workspace; mutes and bans; the audit log of
+     * moderation actions (sql/moderation_store.c). */
+    "ALTER TABLE messages ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE messages ADD COLUMN target INTEGER;"
+    "ALTER TABLE messages ADD COLUMN edited_at INTEGER;"
+    "CREATE INDEX IF NOT EXISTS messages_by_target ON messages(target) WHERE target IS NOT NULL;"
+    "CREATE TABLE IF NOT EXISTS roles (namespace TEXT NOT NULL, user TEXT NOT NULL,"
+    " role TEXT NOT NULL, granted_by TEXT NOT NULL, granted_at INTEGER NOT NULL,"
+    " PRIMARY KEY (namespace, user)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS sanctions (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " namespace TEXT NOT NULL, kind TEXT NOT NULL, user TEXT NOT NULL DEFAULT '',"
+    " address TEXT NOT NULL DEFAULT '', until INTEGER NOT NULL, given_by TEXT NOT NULL,"
+    " reason TEXT NOT NULL DEFAULT '', at INTEGER NOT NULL, with_address INTEGER NOT NULL DEFAULT "
+    "0,"
+    " UNIQUE (namespace, kind, user, address));"
+    "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " namespace TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,"
+    " target TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '{}', ts INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS audit_by_namespace ON audit(namespace, id);",
 };
 #define STORE_SCHEMA_VERSION (1 + (int)(sizeof migrations / sizeof migrations[0]))
 
@@ -143,7 +164,9 @@ enum stmt_id {
     "   WHERE p.room_id = r.id AND w.heartbeat_at > ?9),"                                          \
     " COALESCE((SELECT MAX(m.id) FROM messages m WHERE m.room_id = r.id), 0), r.pruned_upto"
 
-#define MSG_COLUMNS "m.id, m.room_id, r.name, r.namespace, m.user, m.text, m.client_id, m.ts"
+#define MSG_COLUMNS                                                                                \
+    "m.id, m.room_id, r.name, r.namespace, m.user, m.text, m.client_id, m.ts, m.kind,"             \
+    " COALESCE(m.target, 0), COALESCE(m.edited_at, 0)"
 
 static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -168,14 +191,15 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_MSG_BY_CLIENT] = "SELECT id, ts FROM messages"
                         " WHERE room_id = ?1 AND user = ?2 AND client_id = ?3",
     [S_MSG_AFTER] = "SELECT " MSG_COLUMNS " FROM messages m JOIN rooms r ON r.id = m.room_id"
-                    " WHERE m.room_id = ?1 AND m.id > ?2 AND (?3 <= 0 OR m.id < ?3)"
+                    " WHERE m.room_id = ?1 AND m.kind = 0 AND m.id > ?2 AND (?3 <= 0 OR m.id < ?3)"
                     " ORDER BY m.id LIMIT ?4",
     [S_MSG_LATEST] =
         "SELECT * FROM (SELECT " MSG_COLUMNS " FROM messages m JOIN rooms r ON r.id = m.room_id"
-        " WHERE m.room_id = ?1 ORDER BY m.id DESC LIMIT ?4) ORDER BY 1",
+        " WHERE m.room_id = ?1 AND m.kind = 0 ORDER BY m.id DESC LIMIT ?4) ORDER BY 1",
     [S_MSG_BEFORE] =
         "SELECT * FROM (SELECT " MSG_COLUMNS " FROM messages m JOIN rooms r ON r.id = m.room_id"
-        " WHERE m.room_id = ?1 AND m.id < ?3 ORDER BY m.id DESC LIMIT ?4) ORDER BY 1",
+        " WHERE m.room_id = ?1 AND m.kind = 0 AND m.id < ?3 ORDER BY m.id DESC LIMIT ?4)"
+        " ORDER BY 1",
     [S_LOG_TAIL] = "SELECT " MSG_COLUMNS " FROM messages m JOIN rooms r ON r.id = m.room_id"
                    " WHERE m.id > ?1 ORDER BY m.id LIMIT ?2",
     /* MAX(id) alone would drop when retention empties the log */
@@ -421,7 +445,10 @@ int store_sqlite_open(store **out, const char *path, const store_options *opt, c
      * table exists. */
     if ((rc = exec_all(st, "PRAGMA auto_vacuum = INCREMENTAL")) ||
         (rc = exec_all(st, "PRAGMA journal_mode = WAL")) || (rc = exec_all(st, sync)) ||
-        (rc = exec_all(st, "PRAGMA foreign_keys = ON")) || (rc = migrate(st)) ||
+        (rc = exec_all(st, "PRAGMA foreign_keys = ON")) ||
+        /* a deleted message's text is overwritten, not left in free space (the
+         * default of Debian's build, made sure of for others) */
+        (rc = exec_all(st, "PRAGMA secure_delete = ON")) || (rc = migrate(st)) ||
         (rc = vacuum_mode(st)))
         goto fail;
     for (int i = 0; i < S_COUNT; i++) {
@@ -630,6 +657,9 @@ static int each_message(sqlite3_stmt *s, store_message_cb cb, void *ctx) {
         m.text = (const char *)sqlite3_column_text(s, 5);
         m.client_id = (const char *)sqlite3_column_text(s, 6);
         m.ts = sqlite3_column_int64(s, 7);
+        m.kind = sqlite3_column_int(s, 8);
+        m.target = sqlite3_column_int64(s, 9);
+        m.edited_at = sqlite3_column_int64(s, 10);
         if (cb(&m, ctx)) break;
     }
     rc = rc == SQLITE_ROW ? STORE_OK : status_of(rc);

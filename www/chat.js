@@ -545,6 +545,7 @@
     const text = document.createElement('p');
     li.className = 'message' + (msg.user === state.me ? ' own' : '');
     if (msg.id) li.setAttribute('data-id', String(msg.id));
+    if (msg.edited_at) li.classList.add('edited');
     li.setAttribute('data-user', msg.user);
     li.setAttribute('data-ts', String(msg.ts || Date.now()));
     body.className = 'message-body';
@@ -1018,6 +1019,8 @@
     const auth = (cb) => window.chatAccount.auth(state.me, state.token).then(cb);
     const socket = window.io(namespace, Object.assign({ auth }, SOCKET_OPTIONS));
     state.socket = socket;
+    // moderation.js (edit, delete, moderators' actions) listens on it too
+    document.dispatchEvent(new CustomEvent('chat:socket', { detail: { socket } }));
     if (replacing) state.pending.forEach((p) => deliver(p.cid));
     setMeState('connecting…', false);
     clearTimeout(state.connectingTimer);

@@ -5,6 +5,8 @@
 #include "chat_json.h"
 #include "contract.h"
 
+#include "moderation.h"
+#include "moderation_store.h"
 #include "presence.h"
 #include "recovery.h"
 
@@ -34,6 +36,7 @@ typedef struct chat_user {
     token_claims claims;
     bool gated;     /* admitted to a private workspace: its token is re-checked */
     bool truncated; /* retention deleted part of what recovery owes it */
+    bool created_ws; /* this CONNECT created its workspace: its user owns it */
 } chat_user;
 
 /* A chat message waiting for the group commit. */
@@ -58,6 +61,7 @@ struct chat {
     ws_timer flush;        /* the group commit */
     ws_timer expiry;       /* re-checks tokens of private workspaces' sockets */
     presence *presence;    /* coalesces user joined/left/connected/disconnected */
+    moderation *mod;       /* edits, deletions, roles, mutes and bans */
     ws_timer writes;       /* commits the loop turn's presence/session writes */
     bool writes_open;
     long long writes_since; /* ms: when the open batch began */
@@ -71,6 +75,8 @@ int64_t chat_cursor(const chat *c) {
 static chat_user *user_of(const sio_socket *s) {
     return sio_socket_ctx(s);
 }
+
+static chat_user *user_ensure(sio_socket *s);
 
 const char *chat_socket_user(const sio_socket *s) {
     chat_user *u = user_of(s);
@@ -235,10 +241,11 @@ static int deliver_one(const store_message *m, void *ud) {
     c->cursor = m->id;
     sio_nsp *nsp = sio_nsp_get(c->srv, m->ns);
     if (!nsp || sio_nsp_room_size(nsp, m->room) == 0) return 0;
-    json_t *args = with_offset(chat_json_message(m), m->id);
+    const char *event; /* a message, or an edit or deletion of one */
+    json_t *args = with_offset(chat_json_event(m, &event), m->id);
     const char *rooms[1] = {m->room};
     sio_to to = {.rooms = rooms, .nrooms = 1, .filter = not_yet_replayed, .filter_ud = (void *)m};
-    int n = args ? sio_emit(nsp, &to, "chat message", args) : 0;
+    int n = args ? sio_emit(nsp, &to, event, args) : 0;
     if (n > 0) metrics_add(wsm.messages_delivered, n);
     json_decref(args);
     return 0;
@@ -308,7 +315,11 @@ static void replay_missed(sio_socket *s) {
     chat_user *u = user_of(s);
     size_t i;
     json_t *args;
-    json_array_foreach(u->replay, i, args) sio_emit_socket(s, "chat message", args);
+    json_t *item; /* [event, args] */
+    json_array_foreach(u->replay, i, item) {
+        if ((args = json_array_get(item, 1)))
+            sio_emit_socket(s, json_string_value(json_array_get(item, 0)), args);
+    }
     json_decref(u->replay);
     u->replay = NULL;
 }
@@ -451,6 +462,13 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
     if (cid && !json_is_null(cid) && !contract_valid_client_id(client_id))
         return ack_refuse(ev->ack, CONTRACT_CLIENT_ID);
     if (!sio_in_room(s, room)) return ack_error(ev->ack, "join the room first");
+    int64_t muted =
+        moderation_muted_until(c->mod, sio_nsp_name(sio_socket_nsp(s)), user_of(s)->name);
+    if (muted) {
+        char why[128];
+        moderation_muted_message(muted, why, sizeof why);
+        return ack_error(ev->ack, why);
+    }
     int64_t room_id;
     int rc = store_room_id(c->st, sio_nsp_name(sio_socket_nsp(s)), room, &room_id);
     if (rc) return ack_store_error(ev->ack, rc, "room");
@@ -715,9 +733,12 @@ static int workspace_admit(sio_socket *s, json_t *auth, char *err, size_t errlen
         snprintf(err, errlen, "workspace limit reached");
         return -1;
     }
-    if (created)
+    if (created) {
         log_event(LOG_LEVEL_INFO, "chat: workspace created", "nsp", ns, "peer", sio_socket_peer(s),
                   NULL);
+        chat_user *u = user_ensure(s);
+        if (u) u->created_ws = true; /* identify makes its named user the owner */
+    }
     return 0;
 }
 
@@ -817,6 +838,11 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
             return -1;
         }
         if (own_name(c, u, auth, sio_socket_peer(s), err, errlen)) return -1;
+        bool granted;
+        if (u->created_ws &&
+            modstore_owner_claim(c->st, sio_nsp_name(sio_socket_nsp(s)), u->name, &granted))
+            log_event(LOG_LEVEL_WARN, "chat: workspace owner not recorded", "error",
+                      store_errmsg(c->st), NULL);
     } else {
         snprintf(u->name, sizeof u->name, "%cguest-%.6s", CONTRACT_GUEST_MARK, sio_socket_id(s));
     }
@@ -962,9 +988,12 @@ static void expiry_tick(void *ud) {
     ws_timer_schedule(&c->expiry, CHAT_EXPIRY_CHECK_MS);
 }
 
-/* A missed message as recovery replays it: the emit's arguments. */
+/* A missed row of the log as recovery replays it: [event, the emit's
+ * arguments]. */
 static json_t *replay_args(const store_message *m) {
-    return with_offset(chat_json_message(m), m->id);
+    const char *event;
+    json_t *args = with_offset(chat_json_event(m, &event), m->id);
+    return args ? json_pack("[so]", event, args) : NULL;
 }
 
 /* Connection state recovery. A session is stored while its socket lives
@@ -987,7 +1016,8 @@ static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud
         return false;
     }
     writes_batch(c);
-    bool ok = strcmp(ss.ns, sio_nsp_name(sio_socket_nsp(s))) == 0;
+    bool ok = strcmp(ss.ns, sio_nsp_name(sio_socket_nsp(s))) == 0 &&
+              !moderation_banned(c->mod, ss.ns, ss.user, sio_socket_peer(s));
     json_t *rooms = ok ? json_loads(ss.rooms, 0, NULL) : NULL;
     json_t *data = ok ? json_loads(ss.data, 0, NULL) : NULL;
     json_t *floor = json_object_get(data, "floor");
@@ -1114,6 +1144,7 @@ static void define(chat *c, sio_nsp_def *def, bool workspace) {
     if (workspace) sio_use(def, workspace_admit, c);
     if (workspace) sio_use(def, workspace_gate, c); /* before a name's token is looked at */
     sio_use(def, identify, c);
+    sio_use(def, moderation_gate, c->mod); /* a banned name or address */
     sio_on_recover(def, recover, c);
     sio_on_connection(def, on_connection, c);
     sio_on_disconnecting(def, on_disconnecting, c);
@@ -1125,6 +1156,11 @@ static void define(chat *c, sio_nsp_def *def, bool workspace) {
     sio_on(def, "read", on_read, c);
     sio_on(def, "rooms", on_rooms, c);
     sio_on(def, "create room", on_create_room, c);
+    moderation_define(c->mod, def);
+}
+
+static void deliver_new(void *ud) {
+    chat_deliver_new(ud);
 }
 
 chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
@@ -1158,6 +1194,19 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     adapter_on(c->cfg.adapter, "room_deleted", apply_room_deleted, c);
     adapter_on(c->cfg.adapter, "workspace_private", apply_workspace_private, c);
     adapter_on(c->cfg.adapter, "credentials_revoked", apply_credentials_revoked, c);
+    moderation_config mc = {.srv = srv,
+                            .st = st,
+                            .adapter = cfg->adapter,
+                            .bus = cfg->bus,
+                            .budget = cfg->budget,
+                            .deliver = deliver_new,
+                            .deliver_ud = c,
+                            .user_of = chat_socket_user};
+    if (!(c->mod = moderation_new(&mc))) {
+        presence_free(c->presence);
+        free(c);
+        return NULL;
+    }
     define(c, sio_of(srv, "/"), false);
     define(c, sio_of_match(srv, is_workspace, c), true);
     ws_timer_schedule(&c->expiry, CHAT_EXPIRY_CHECK_MS);
@@ -1173,6 +1222,7 @@ void chat_free(chat *c) {
         writes_due(c);
     }
     presence_free(c->presence);
+    moderation_free(c->mod);
     while (c->batch) {
         pending_msg *p = c->batch;
         c->batch = p->next;

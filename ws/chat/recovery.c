@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "moderation_store.h"
 #include "sio_packet.h"
 
 int recovery_from(const char *offset, int64_t floor, int64_t *from) {
@@ -54,8 +55,8 @@ static void gather_room(store *st, gather_ctx *g, int64_t room_id, int64_t from)
     for (;;) {
         int64_t before = g->last;
         g->page = 0;
-        if (store_messages_list(st, room_id, g->last, 0, CONTRACT_MESSAGES_PAGE_MAX, gather_one,
-                                g)) {
+        /* every row of the log: the edits and deletions of what it had too */
+        if (modstore_room_log(st, room_id, g->last, CONTRACT_MESSAGES_PAGE_MAX, gather_one, g)) {
             g->over = true;
             return;
         }
