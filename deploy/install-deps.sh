@@ -29,7 +29,8 @@ PACKAGES=(
 	libnginx-mod-nchan linux-perf
 )
 if [ "${1:-}" = "--package" ]; then
-	PACKAGES+=(debhelper dpkg-dev fakeroot)
+	# python3: the package test passes chat-fcgi its socket as systemd would
+	PACKAGES+=(debhelper dpkg-dev fakeroot python3)
 fi
 
 SUDO=()
