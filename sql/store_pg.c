@@ -438,7 +438,8 @@ static int pg_ready(pg_store *q) {
         q->connect_deadline = now + PG_CONNECT_TIMEOUT_MS;
     }
     PostgresPollingStatusType s = q->connecting ? pg_reconnect_step(q) : PGRES_POLLING_FAILED;
-    if (s != PGRES_POLLING_OK && s != PGRES_POLLING_FAILED && store_now_ms() < q->connect_deadline) {
+    if (s != PGRES_POLLING_OK && s != PGRES_POLLING_FAILED &&
+        store_now_ms() < q->connect_deadline) {
         snprintf(st->err, sizeof st->err, "postgresql: connection lost; reconnecting");
         return STORE_BUSY;
     }

@@ -44,8 +44,7 @@ static void fire(struct ev_loop *loop, ev_timer *w, int revents) {
 
 static void pump(lws_sorted_usec_list_t *sul) {
     clock_lws *cl = lws_container_of(sul, clock_lws, pump);
-    if (cl->ctx)
-        lws_sul_schedule(cl->ctx, 0, &cl->pump, pump, CLOCK_LWS_PUMP_MS * LWS_US_PER_MS);
+    if (cl->ctx) lws_sul_schedule(cl->ctx, 0, &cl->pump, pump, CLOCK_LWS_PUMP_MS * LWS_US_PER_MS);
 }
 
 /* A libev timer, not an lws one: exact under load (see pump()). */
