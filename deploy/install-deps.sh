@@ -24,6 +24,7 @@ PACKAGES=(
 	libpq-dev postgresql
 	libcmocka-dev
 	nginx chromium curl wrk
+	fonts-noto-color-emoji
 	clang libclang-rt-14-dev
 	libnginx-mod-nchan linux-perf
 )

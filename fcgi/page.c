@@ -163,6 +163,8 @@ static const char page_main[] =
     "<p class=\"room-sub\" id=\"room-sub\"></p>\n"
     "</div>\n"
     "<span class=\"status\" id=\"status\" role=\"status\"></span>\n"
+    "<button type=\"button\" class=\"members-toggle\" id=\"members-toggle\" "
+    "aria-controls=\"members\" aria-expanded=\"false\">Online</button>\n"
     "</header>\n"
     "<div class=\"room-body\">\n"
     "<div class=\"conversation\">\n"
@@ -172,6 +174,9 @@ static const char page_main[] =
     "<ol class=\"messages\" id=\"messages\" aria-live=\"polite\"></ol>\n"
     "<p class=\"empty\" id=\"empty\" hidden>No messages yet. Say hello!</p>\n"
     "</div>\n"
+    "<button type=\"button\" class=\"jump-latest\" id=\"jump-latest\" "
+    "aria-label=\"Jump to the latest messages\" hidden>Latest "
+    "<span class=\"jump-count\" id=\"jump-count\" hidden></span></button>\n"
     "<p class=\"typing\" id=\"typing\" aria-live=\"polite\"></p>\n"
     "<form class=\"composer\" id=\"composer\" autocomplete=\"off\">\n"
     "<textarea id=\"text\" name=\"text\" rows=\"1\" maxlength=\"%d\" required "
@@ -180,7 +185,11 @@ static const char page_main[] =
     "</form>\n"
     "</div>\n"
     "<aside class=\"members\" id=\"members\" aria-labelledby=\"members-title\">\n"
+    "<div class=\"members-head\">\n"
     "<h3 class=\"members-title\" id=\"members-title\">Online</h3>\n"
+    "<button type=\"button\" class=\"icon-button members-close\" id=\"members-close\" "
+    "aria-label=\"Close the member list\">&times;</button>\n"
+    "</div>\n"
     "<ul class=\"member-list\" id=\"member-list\"></ul>\n"
     "</aside>\n"
     "</div>\n"
@@ -217,6 +226,7 @@ static const char page_dialogs[] =
     "</div>\n";
 
 static const char page_scripts[] = "<script src=\"/static/vendor/socket.io.min.js\"></script>\n"
+                                   "<script src=\"/static/render.js\"></script>\n"
                                    "<script src=\"/static/chat.js\"></script>\n"
                                    "</body>\n"
                                    "</html>\n";
