@@ -208,12 +208,8 @@
       list.append(li);
     }
     const p = li.presence;
-    const other = kind === 'joined' ? p.left : p.joined;
     const mine = kind === 'joined' ? p.joined : p.left;
     if (!mine.includes(user)) mine.push(user);
-    // Who came and went (or went and came back) shows as their last move.
-    const i = other.indexOf(user);
-    if (i >= 0) other.splice(i, 1);
     const all = p.joined.length + p.left.length;
     let text;
     if (all === 1) text = (p.joined[0] || p.left[0]) + ' ' + (p.joined.length ? 'joined' : 'left');
@@ -221,7 +217,7 @@
       const counts = [];
       if (p.joined.length) counts.push(p.joined.length + ' joined');
       if (p.left.length) counts.push(p.left.length + ' left');
-      const names = p.joined.concat(p.left);
+      const names = p.joined.concat(p.left.filter((n) => !p.joined.includes(n)));
       text = counts.join(', ') + ': ' + names.slice(0, PRESENCE_NAMES).join(', ') + (names.length > PRESENCE_NAMES ? ' and ' + (names.length - PRESENCE_NAMES) + ' more' : '');
     }
     li.textContent = text;
