@@ -123,7 +123,7 @@
 
   /* The short time of a message (the day is on its separator). */
   function shortTime(ts) {
-    return new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    return new Date(ts).toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
   }
 
   /* The full date and time, for the tooltip of a message's time. */

@@ -80,7 +80,7 @@ async function shots(page, what, prepare) {
   for (const [label, size] of [['390', PHONE], ['desktop', DESKTOP]]) {
     for (const scheme of ['light', 'dark']) {
       await page.setViewportSize(size);
-      await page.emulateMedia({ colorScheme: scheme });
+      await page.emulateMedia({ colorScheme: scheme, reducedMotion: 'reduce' }); // no sliding panels mid-shot
       if (prepare) await prepare(page, label);
       await page.screenshot({ path: path.join(OUT, `page-${what}-${label}-${scheme}.png`) });
     }
