@@ -93,6 +93,7 @@ int gateway_read_request(const gateway_io *io, gateway_request *g) {
     g->req.method = gateway_param_or(io, "REQUEST_METHOD", "");
     g->req.content_type = io->param("CONTENT_TYPE", io->ctx);
     g->req.authorization = io->param("HTTP_AUTHORIZATION", io->ctx);
+    g->req.origin = io->param("HTTP_ORIGIN", io->ctx);
     g->req.remote_addr = io->param("REMOTE_ADDR", io->ctx);
     if (gateway_read_target(io, g) != HTTP_OK || gateway_read_body(io, g) != HTTP_OK) {
         gateway_request_free(g);
@@ -140,7 +141,7 @@ int gateway_write_response(const gateway_io *io, const http_request *req,
 }
 
 int gateway_handle(const gateway_io *io, store *st, bus *b, const token_secret *secret) {
-    api_env env = {st, secret, b};
+    api_env env = {st, secret, b, getenv("CHAT_CORS_ORIGIN")};
     gateway_request g;
     http_response resp;
     int rc;

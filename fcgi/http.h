@@ -11,7 +11,7 @@
 
 /* Limits of what the program reads from a client (the request body, query
  * and path limits are the contract's: CONTRACT_BODY_MAX, ...). */
-#define HTTP_HEADERS_MAX 12 /* response headers, Content-Length excluded */
+#define HTTP_HEADERS_MAX 16 /* response headers, Content-Length excluded */
 #define HTTP_HEADER_NAME_BUF 40
 #define HTTP_HEADER_VALUE_BUF 512
 
@@ -45,6 +45,7 @@ typedef struct http_request {
     http_body_state body_state; /* whether body is the whole body */
     const char *authorization;  /* the Authorization header, NULL when absent */
     const char *remote_addr;    /* REMOTE_ADDR (nginx's peer), NULL when absent */
+    const char *origin;         /* the Origin header (CORS), NULL when absent */
 } http_request;
 
 typedef struct http_header {

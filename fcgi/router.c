@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "contract.h"
+#include "cors.h"
 #include "page.h"
 
 typedef enum router_route {
@@ -205,7 +206,10 @@ void router_handle(const api_env *env, const http_request *req, http_response *r
         page_not_found(resp);
         return;
     }
-    if (strcmp(method, "OPTIONS") == 0) {
+    bool preflight = strcmp(method, "OPTIONS") == 0;
+    if (strncmp(path, "/api/", 5) == 0)
+        cors_apply(env->cors_origins, &r, preflight, router_allow(m.route), resp);
+    if (preflight) {
         resp->status = 204;
         http_set_header(resp, "Allow", "%s", router_allow(m.route));
         return;
