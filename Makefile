@@ -30,7 +30,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 STORE_OBJ := $(call obj,$(STORE_SRC)) $(BUILD)/schema_sql.o $(BUILD)/schema_pg_sql.o
-FCGI_OBJ  := $(call obj,$(FCGI_SRC))
+FCGI_OBJ  := $(call obj,$(FCGI_SRC)) $(BUILD)/openapi_json.o
 WS_OBJ    := $(call obj,$(WS_SRC))
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
@@ -59,6 +59,14 @@ $(BUILD)/schema_pg_sql.c: sql/schema_pg.sql
 	$(call schema_c,$<,store_schema_pg_sql,$@)
 
 $(BUILD)/schema_%.o: $(BUILD)/schema_%.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# fcgi/openapi.json (GET /api/openapi.json) the same way, as api_openapi_json.
+$(BUILD)/openapi_json.c: fcgi/openapi.json
+	@mkdir -p $(dir $@)
+	$(call schema_c,$<,api_openapi_json,$@)
+
+$(BUILD)/openapi_json.o: $(BUILD)/openapi_json.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/chat-fcgi: $(call obj,fcgi/main.c) $(FCGI_OBJ) $(STORE_OBJ)

@@ -6,6 +6,7 @@
 
 #include "contract.h"
 #include "cors.h"
+#include "openapi.h"
 #include "page.h"
 
 typedef enum router_route {
@@ -19,6 +20,7 @@ typedef enum router_route {
     ROUTE_MESSAGE,      /* /api/rooms/{id}/messages/{mid} */
     ROUTE_WORKSPACE,    /* /api/workspaces/{name} */
     ROUTE_USERS,        /* /api/users */
+    ROUTE_OPENAPI,      /* /api/openapi.json */
 } router_route;
 
 typedef struct router_match {
@@ -63,6 +65,8 @@ static router_match router_match_path(const char *path) {
         if (router_workspace(path + sizeof workspaces - 1, &m)) m.route = ROUTE_WORKSPACE;
     } else if (strcmp(path, "/api/health") == 0) {
         m.route = ROUTE_HEALTH;
+    } else if (strcmp(path, "/api/openapi.json") == 0) {
+        m.route = ROUTE_OPENAPI;
     } else if (strcmp(path, "/api/users") == 0) {
         m.route = ROUTE_USERS;
     } else if (strcmp(path, "/api/rooms") == 0) {
@@ -118,6 +122,10 @@ static bool router_dispatch(const api_env *env, const http_request *req, const r
     case ROUTE_HEALTH:
         if (!get) return false;
         api_health(env, req, resp);
+        return true;
+    case ROUTE_OPENAPI:
+        if (!get) return false;
+        openapi_reply(resp);
         return true;
     case ROUTE_ROOMS:
         if (get)
