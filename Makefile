@@ -37,7 +37,7 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
 FUZZ_TIME ?= 60
 
-.PHONY: all run test unit asan clean limits deps fuzz fuzz-build fuzzers bench bench-quick format \
+.PHONY: all run test unit asan clean limits deps deps-run fuzz fuzz-build fuzzers bench bench-quick format \
 	install uninstall deb
 all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin
 
@@ -109,7 +109,11 @@ asan:
 deps:
 	@bash deploy/install-deps.sh
 
-run: deps all
+# make run installs only what building and running need (no test tools).
+deps-run:
+	@bash deploy/install-deps.sh --run
+
+run: deps-run all
 	PORT=$(PORT) BIN_DIR=$(BUILD) bash deploy/run.sh
 
 test: deps

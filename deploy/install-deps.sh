@@ -8,7 +8,14 @@
 # is copied to www/vendor/ where nginx serves it as /static/vendor/socket.io.min.js.
 # Uses sudo only when not run as root. Prints one line per step.
 #
-#   bash deploy/install-deps.sh            what make run and make test need
+#   bash deploy/install-deps.sh --run      what make run needs: building and
+#                                          running (compiler, libraries, nginx,
+#                                          sqlite3, the emoji font), and the two
+#                                          browser builds it serves (socket.io
+#                                          client, Admin UI) without the test tools
+#   bash deploy/install-deps.sh            all of that and what make test needs
+#                                          (PostgreSQL, Chromium, cmocka, clang,
+#                                          wrk, perf, Nchan, the npm test tools)
 #   bash deploy/install-deps.sh --package  also Debian's packaging tools
 #                                          (debhelper, fakeroot), for building
 #                                          the .deb (tests/package/run.sh)
@@ -18,17 +25,27 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export DEBIAN_FRONTEND=noninteractive
 export CI=${CI:-true}
 
+MODE=${1:-test}
+# Building and running (make run).
 PACKAGES=(
 	build-essential pkg-config
 	libwebsockets-dev libfcgi-dev libsqlite3-dev sqlite3 libjansson-dev libjwt-dev libicu-dev
-	libpq-dev postgresql
-	libcmocka-dev
-	nginx chromium curl wrk
+	libpq-dev
+	nginx curl
 	fonts-noto-color-emoji
-	clang libclang-rt-14-dev
-	libnginx-mod-nchan linux-perf
 )
-if [ "${1:-}" = "--package" ]; then
+# Testing (make test): PostgreSQL for the -pg suites, Chromium for the
+# browser tests, the sanitizer and fuzzer toolchain, benchmarks' tools.
+if [ "$MODE" != "--run" ]; then
+	PACKAGES+=(
+		postgresql
+		libcmocka-dev
+		chromium wrk
+		clang libclang-rt-14-dev
+		libnginx-mod-nchan linux-perf
+	)
+fi
+if [ "$MODE" = "--package" ]; then
 	PACKAGES+=(debhelper dpkg-dev fakeroot)
 fi
 
@@ -85,7 +102,32 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 lock="$ROOT/tests/package-lock.json"
 mods="$ROOT/tests/node_modules"
-if [ ! -d "$mods" ] || [ "$lock" -nt "$mods" ] || [ ! -e "$mods/.package-lock.json" ]; then
+if [ "$MODE" = "--run" ] && [ -f "$mods/socket.io-client/dist/socket.io.min.js" ] &&
+	[ -f "$mods/@socket.io/admin-ui/ui/dist/index.html" ]; then
+	log "npm: the browser builds from tests/node_modules"
+elif [ "$MODE" = "--run" ]; then
+	# Only the two browser builds the page and /admin-ui serve, at the
+	# versions tests/package-lock.json pins, in a directory of their own.
+	mods="$ROOT/build/www-deps/node_modules"
+	want=$(cd "$ROOT/tests" && node -e '
+		const l = require("./package-lock.json").packages;
+		const v = (n) => l["node_modules/" + n].version;
+		console.log(`socket.io-client@${v("socket.io-client")} @socket.io/admin-ui@${v("@socket.io/admin-ui")}`);')
+	if [ ! -f "$mods/socket.io-client/dist/socket.io.min.js" ] || [ ! -f "$mods/@socket.io/admin-ui/ui/dist/index.html" ]; then
+		log "npm: the browser builds only ($want)"
+		mkdir -p "$ROOT/build/www-deps"
+		npmlog=$(mktemp)
+		# shellcheck disable=SC2086 # two package specs
+		if ! (cd "$ROOT/build/www-deps" && npm install --no-save --no-package-lock --no-audit --no-fund \
+			--loglevel=error $want) </dev/null >"$npmlog" 2>&1; then
+			tail -n 30 "$npmlog" >&2
+			rm -f "$npmlog"
+			log "npm install failed" >&2
+			exit 1
+		fi
+		rm -f "$npmlog"
+	fi
+elif [ ! -d "$mods" ] || [ "$lock" -nt "$mods" ] || [ ! -e "$mods/.package-lock.json" ]; then
 	log "npm ci in tests/"
 	npmlog=$(mktemp)
 	if ! (cd "$ROOT/tests" && npm ci --no-audit --no-fund --loglevel=error) </dev/null >"$npmlog" 2>&1; then
