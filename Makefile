@@ -150,6 +150,7 @@ install: all
 	install -m 644 $(wildcard www/*.*) $(DESTDIR)$(WWWDIR)/
 	install -m 644 $(wildcard www/vendor/*.*) $(DESTDIR)$(WWWDIR)/vendor/
 	if [ -d www/vendor/admin-ui ]; then cp -R www/vendor/admin-ui $(DESTDIR)$(WWWDIR)/vendor/; fi
+	if [ -d www/vendor/mdi ]; then cp -R www/vendor/mdi $(DESTDIR)$(WWWDIR)/vendor/; fi
 	for u in $(UNITS); do \
 	  sed 's|/usr/local/bin/|$(BINDIR)/|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} && \
 	  chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done

@@ -103,17 +103,18 @@ fi
 lock="$ROOT/tests/package-lock.json"
 mods="$ROOT/tests/node_modules"
 if [ "$MODE" = "--run" ] && [ -f "$mods/socket.io-client/dist/socket.io.min.js" ] &&
-	[ -f "$mods/@socket.io/admin-ui/ui/dist/index.html" ]; then
+	[ -f "$mods/@socket.io/admin-ui/ui/dist/index.html" ] && [ -f "$mods/@mdi/font/css/materialdesignicons.min.css" ]; then
 	log "npm: the browser builds from tests/node_modules"
 elif [ "$MODE" = "--run" ]; then
-	# Only the two browser builds the page and /admin-ui serve, at the
+	# Only the browser builds the page and /admin-ui serve, at the
 	# versions tests/package-lock.json pins, in a directory of their own.
 	mods="$ROOT/build/www-deps/node_modules"
 	want=$(cd "$ROOT/tests" && node -e '
 		const l = require("./package-lock.json").packages;
 		const v = (n) => l["node_modules/" + n].version;
-		console.log(`socket.io-client@${v("socket.io-client")} @socket.io/admin-ui@${v("@socket.io/admin-ui")}`);')
-	if [ ! -f "$mods/socket.io-client/dist/socket.io.min.js" ] || [ ! -f "$mods/@socket.io/admin-ui/ui/dist/index.html" ]; then
+		console.log(`socket.io-client@${v("socket.io-client")} @socket.io/admin-ui@${v("@socket.io/admin-ui")} @mdi/font@${v("@mdi/font")}`);')
+	if [ ! -f "$mods/socket.io-client/dist/socket.io.min.js" ] || [ ! -f "$mods/@socket.io/admin-ui/ui/dist/index.html" ] ||
+		[ ! -f "$mods/@mdi/font/css/materialdesignicons.min.css" ]; then
 		log "npm: the browser builds only ($want)"
 		mkdir -p "$ROOT/build/www-deps"
 		npmlog=$(mktemp)
@@ -166,17 +167,48 @@ fi
 # --- the official Socket.IO Admin UI ----------------------------------------
 # Its built page ships in @socket.io/admin-ui's ui/dist; nginx serves it at
 # /static/vendor/admin-ui/ (/admin-ui redirects there). Source maps stay out.
+# Its index.html is rewritten: the icon font from @mdi/font's build in
+# www/vendor/mdi/ instead of a CDN, no web font (Roboto when installed,
+# else the system's sans-serif), and www/admin-ui-defaults.js first, which
+# fills in this server's address and admin namespace for the login form.
 src="$mods/@socket.io/admin-ui/ui/dist"
 dst="$ROOT/www/vendor/admin-ui"
 if [ ! -f "$src/index.html" ]; then
 	log "Socket.IO Admin UI missing from $src" >&2
 	exit 1
 fi
-if diff -rq -x '*.map' "$src" "$dst" >/dev/null 2>&1; then
+if diff -rq -x '*.map' -x index.html "$src" "$dst" >/dev/null 2>&1; then
 	log "admin UI: www/vendor/admin-ui/ up to date"
 else
 	rm -rf "$dst"
 	mkdir -p "$dst"
-	(cd "$src" && find . -type f ! -name '*.map' -exec cp --parents {} "$dst/" \;)
+	(cd "$src" && find . -type f ! -name '*.map' ! -name index.html -exec cp --parents {} "$dst/" \;)
 	log "admin UI: copied to www/vendor/admin-ui/"
+fi
+sed -e 's|<link rel="stylesheet" href="https://fonts.googleapis.com/[^"]*">||' \
+	-e 's|https://cdn.jsdelivr.net/npm/@mdi/font@latest/css/materialdesignicons.min.css|/static/vendor/mdi/css/materialdesignicons.min.css|' \
+	-e 's|<link rel="icon"|<script src="/static/admin-ui-defaults.js"></script><link rel="icon"|' \
+	"$src/index.html" >"$dst/index.html.new"
+if grep -q 'https://' "$dst/index.html.new"; then
+	log "admin UI: index.html still names a CDN (a new Admin UI build?)" >&2
+	rm -f "$dst/index.html.new"
+	exit 1
+fi
+mv "$dst/index.html.new" "$dst/index.html"
+
+src="$mods/@mdi/font"
+dst="$ROOT/www/vendor/mdi"
+if [ ! -f "$src/css/materialdesignicons.min.css" ]; then
+	log "the icon font missing from $src" >&2
+	exit 1
+fi
+if ! diff -q "$src/css/materialdesignicons.min.css" "$dst/css/materialdesignicons.min.css" >/dev/null 2>&1; then
+	rm -rf "$dst"
+	mkdir -p "$dst/css" "$dst/fonts"
+	cp "$src/css/materialdesignicons.min.css" "$dst/css/"
+	cp "$src"/fonts/materialdesignicons-webfont.{woff2,woff,ttf} "$dst/fonts/"
+	cp "$src/LICENSE" "$dst/"
+	log "icon font: copied to www/vendor/mdi/"
+else
+	log "icon font: www/vendor/mdi/ up to date"
 fi
