@@ -103,6 +103,30 @@ describe('what a person reads on the chat page', { skip }, () => {
     await stack?.stop();
   });
 
+  test('a conversation as the README shows it (tests/out/browser/readme.png)', T, async () => {
+    const room = await createRoom('release'); // a fresh stack per run: plain names
+    const lines = [
+      ['maya', 'Release 2.4 is tagged 🎉'],
+      ['maya', 'Notes: https://example.org/releases/2.4'],
+      ['theo', 'Nice! Did `make test` pass on PostgreSQL too?'],
+      ['maya', 'Yes, both stores. To try it locally:\n```\nmake run\ncurl -s localhost:8080/api/rooms\n```'],
+      ['theo', 'Deploying to staging now 🚀'],
+    ];
+    for (const [user, text] of lines) await post(room.id, user, text);
+    const r = await reader('lena', room, { viewport: { width: 1100, height: 640 } });
+    const other = await connect(stack.url, { name: 'theo' });
+    try {
+      await join(other, room.name);
+      await until(async () => (await r.page.textContent('#member-list')).includes('theo'), WAIT, 'theo online');
+      await r.page.mouse.move(0, 0);
+      await r.page.screenshot({ path: path.join(OUT, 'readme.png') });
+      r.clean();
+    } finally {
+      await closeAll(other);
+      await r.close();
+    }
+  });
+
   test('http(s) URLs are links (noopener noreferrer), other schemes and markup stay text; `code` and code blocks', T, async () => {
     const room = await createRoom(unique('links'));
     const sent = [
