@@ -1,7 +1,8 @@
 // admin_ui.test.mjs -- the official Socket.IO Admin UI (@socket.io/admin-ui's
 // built page, served by our nginx at /admin-ui) in Debian's Chromium against
 // chat-ws: log in with an admin token, see the sockets of a chat and their
-// rooms, see a socket disconnect; a wrong password is refused.
+// rooms, on every ws process, see a socket disconnect; a wrong password is
+// refused.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -29,7 +30,7 @@ describe('Socket.IO Admin UI', { skip }, () => {
   let stack;
   let browser;
   before(async () => {
-    stack = await startStack({ wsProcs: 1 });
+    stack = await startStack({ wsProcs: 2 });
     browser = await launchBrowser();
   });
   after(async () => {
@@ -67,12 +68,15 @@ describe('Socket.IO Admin UI', { skip }, () => {
     return { page, context, errors, elsewhere };
   }
 
-  test('log in, see the sockets of a chat and their rooms, see a socket disconnect', T, async () => {
+  test('log in with the default settings, see the sockets of both processes and their rooms, see a socket disconnect', T, async () => {
     const room = unique('ops');
     const created = await api(stack.url, '/api/rooms', { method: 'POST', json: { name: room } });
     assert.equal(created.status, 201);
-    const ann = await connect(stack.url, { name: unique('ann') });
-    const bob = await connect(stack.url, { name: unique('bob') });
+    // One socket on each ws process: the UI, connected to one of them, sees
+    // both (the other's through the bus).
+    assert.equal(stack.wsPorts.length, 2);
+    const ann = await connect(`http://127.0.0.1:${stack.wsPorts[0]}`, { name: unique('ann') });
+    const bob = await connect(`http://127.0.0.1:${stack.wsPorts[1]}`, { name: unique('bob') });
     await join(ann, room);
     await join(bob, room);
     const [annId, bobId] = [ann.id, bob.id];
