@@ -32,14 +32,14 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 STORE_OBJ := $(call obj,$(STORE_SRC)) $(BUILD)/schema_sql.o $(BUILD)/schema_pg_sql.o
-FCGI_OBJ  := $(call obj,$(FCGI_SRC))
+FCGI_OBJ  := $(call obj,$(FCGI_SRC)) $(BUILD)/openapi_json.o
 WS_OBJ    := $(call obj,$(WS_SRC))
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
 FUZZ_TIME ?= 60
 
-.PHONY: all run test soak unit asan clean limits deps fuzz fuzz-build fuzzers bench bench-quick format \
+.PHONY: all run test soak unit asan clean limits deps deps-run fuzz fuzz-build fuzzers bench bench-quick format \
 	install uninstall deb
 all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin
 
@@ -61,6 +61,14 @@ $(BUILD)/schema_pg_sql.c: sql/schema_pg.sql
 	$(call schema_c,$<,store_schema_pg_sql,$@)
 
 $(BUILD)/schema_%.o: $(BUILD)/schema_%.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# fcgi/openapi.json (GET /api/openapi.json) the same way, as api_openapi_json.
+$(BUILD)/openapi_json.c: fcgi/openapi.json
+	@mkdir -p $(dir $@)
+	$(call schema_c,$<,api_openapi_json,$@)
+
+$(BUILD)/openapi_json.o: $(BUILD)/openapi_json.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/chat-fcgi: $(call obj,fcgi/main.c) $(FCGI_OBJ) $(STORE_OBJ)
@@ -103,7 +111,11 @@ asan:
 deps:
 	@bash deploy/install-deps.sh
 
-run: deps all
+# make run installs only what building and running need (no test tools).
+deps-run:
+	@bash deploy/install-deps.sh --run
+
+run: deps-run all
 	PORT=$(PORT) BIN_DIR=$(BUILD) bash deploy/run.sh
 
 test: deps
@@ -151,6 +163,7 @@ install: all
 	install -m 644 $(wildcard www/*.*) $(DESTDIR)$(WWWDIR)/
 	install -m 644 $(wildcard www/vendor/*.*) $(DESTDIR)$(WWWDIR)/vendor/
 	if [ -d www/vendor/admin-ui ]; then cp -R www/vendor/admin-ui $(DESTDIR)$(WWWDIR)/vendor/; fi
+	if [ -d www/vendor/mdi ]; then cp -R www/vendor/mdi $(DESTDIR)$(WWWDIR)/vendor/; fi
 	for u in $(UNITS); do \
 	  sed 's|/usr/local/bin/|$(BINDIR)/|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} && \
 	  chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done

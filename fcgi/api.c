@@ -14,7 +14,7 @@
 #include "status.h"
 
 #define API_NUM_BUF 32      /* a query number: digits of INT64_MAX and slack */
-#define API_RETRY_AFTER_S 1 /* what a 503 asks the client to wait */
+#define API_RETRY_AFTER_S 1 /* what a 503 or a 429 asks the client to wait */
 
 /* Answers what breaks row id of the contract: 413 for the body, else 400,
  * with the message built from the table (contract_message; field: the
@@ -280,7 +280,8 @@ bool api_trimmed(const char *in, bool (*valid)(const char *), contract_id rule, 
 
 /* Answers {key: array} with status, or 500 when the list ran out of memory. */
 /* Answers 200 {key: the list}, plus "truncated": true when asked. */
-static void api_reply_list(http_response *resp, const char *key, api_list_ctx *c, bool truncated) {
+static void api_reply_list(http_response *resp, const char *key, api_list_ctx *c, bool more,
+                           bool truncated) {
     json_t *obj;
 
     if (c->oom) {
@@ -288,7 +289,7 @@ static void api_reply_list(http_response *resp, const char *key, api_list_ctx *c
         http_reply_error(resp, 500, "out of memory");
         return;
     }
-    obj = json_pack("{s:o}", key, c->array);
+    obj = json_pack("{s:o,s:b}", key, c->array, "more", more);
     if (obj != NULL && truncated) json_object_set_new(obj, "truncated", json_true());
     http_reply_json(resp, 200, obj);
 }
@@ -634,6 +635,35 @@ void api_workspace_put(const api_env *env, const http_request *req, const char *
     api_workspace_reply(env, ns, resp);
 }
 
+static int api_count_cb(const store_message *msg, void *ctx) {
+    (void)msg;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* Whether room_id has a message beyond the full page page (ascending ids)
+ * in the direction it was read: after the last one when paging forward
+ * (after >= 0, still below before when before > 0), else before the first
+ * one. One probe of one row, since the page size may already be the store's
+ * cap. Returns a store status. */
+static int api_messages_more(store *st, int64_t room_id, int64_t after, int64_t before,
+                             const json_t *page, bool *more) {
+    size_t n = json_array_size(page);
+    int found = 0, rc;
+
+    *more = false;
+    if (n == 0) return STORE_OK;
+    if (after >= 0) {
+        json_int_t last = json_integer_value(json_object_get(json_array_get(page, n - 1), "id"));
+        rc = store_messages_list(st, room_id, (int64_t)last, before, 1, api_count_cb, &found);
+    } else {
+        json_int_t first = json_integer_value(json_object_get(json_array_get(page, 0), "id"));
+        rc = store_messages_list(st, room_id, -1, (int64_t)first, 1, api_count_cb, &found);
+    }
+    *more = found > 0;
+    return rc;
+}
+
 void api_messages_list(const api_env *env, const http_request *req, int64_t room_id,
                        http_response *resp) {
     store *st = env->st;
@@ -655,7 +685,10 @@ void api_messages_list(const api_env *env, const http_request *req, int64_t room
         http_reply_error(resp, 500, "out of memory");
         return;
     }
+    bool more = false;
     rc = store_messages_list(st, room_id, after, before, (int)limit, api_message_cb, &c);
+    if (rc == STORE_OK && !c.oom && json_array_size(c.array) == (size_t)limit)
+        rc = api_messages_more(st, room_id, after, before, c.array, &more);
     if (rc != STORE_OK) {
         json_decref(c.array);
         api_store_error(st, rc, resp);
@@ -663,7 +696,7 @@ void api_messages_list(const api_env *env, const http_request *req, int64_t room
     }
     /* Retention deleted messages this page would have held: from after on,
      * or, paging back from the newest, below the oldest one kept. */
-    api_reply_list(resp, "messages", &c,
+    api_reply_list(resp, "messages", &c, more,
                    room.pruned_upto > 0 && (after > 0 ? room.pruned_upto > after
                                                       : (int64_t)json_array_size(c.array) < limit));
 }
@@ -771,6 +804,7 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
     if (rc == STORE_OVER_BUDGET) {
         char msg[STATUS_MESSAGE_MAX];
         http_reply_error(resp, 429, status_over_budget(over, msg, sizeof msg));
+        http_set_header(resp, "Retry-After", "%d", API_RETRY_AFTER_S);
         goto out;
     }
     if (rc == STORE_NOTFOUND) {

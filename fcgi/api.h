@@ -15,6 +15,7 @@ typedef struct api_env {
     store *st;
     const token_secret *secret;
     bus *bus; /* what is committed is published on it, for the ws processes; NULL: not */
+    const char *cors_origins; /* browser origins allowed to call /api/ (cors.h); NULL: none */
 } api_env;
 
 /* Every handler fills resp completely (status, headers, JSON body). Input

@@ -153,7 +153,7 @@ int gateway_write_response(const gateway_io *io, const http_request *req,
 }
 
 int gateway_handle(const gateway_io *io, store *st, bus *b, const token_secret *secret) {
-    api_env env = {st, secret, b};
+    api_env env = {st, secret, b, getenv("CHAT_CORS_ORIGIN")};
     gateway_request g;
     http_response resp;
     int rc;

@@ -11,7 +11,7 @@
 
 /* Limits of what the program reads from a client (the request body, query
  * and path limits are the contract's: CONTRACT_BODY_MAX, ...). */
-#define HTTP_HEADERS_MAX 12 /* response headers, Content-Length excluded */
+#define HTTP_HEADERS_MAX 16 /* response headers, Content-Length excluded */
 #define HTTP_HEADER_NAME_BUF 40
 #define HTTP_HEADER_VALUE_BUF 512
 
@@ -48,7 +48,7 @@ typedef struct http_request {
                                    (netaddr_key: IPv6 by prefix), NULL when absent */
     /* for accounts (api_accounts.h); each NULL when absent */
     const char *cookie;     /* the Cookie header */
-    const char *origin;     /* the Origin header */
+    const char *origin;     /* the Origin header (accounts, CORS) */
     const char *host;       /* the Host header */
     const char *user_agent; /* the User-Agent header */
     bool https;             /* the client came over TLS (nginx's HTTPS=on) */

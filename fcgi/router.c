@@ -7,6 +7,8 @@
 #include "api_accounts.h"
 #include "api_moderation.h"
 #include "contract.h"
+#include "cors.h"
+#include "openapi.h"
 #include "page.h"
 
 typedef enum router_route {
@@ -24,6 +26,7 @@ typedef enum router_route {
     ROUTE_MOD_ACTION,   /* /api/moderation/{mute,unmute,ban,unban} */
     ROUTE_MOD_READ,     /* /api/moderation/{sanctions,audit} */
     ROUTE_MOD_ROLES,    /* /api/moderation/roles */
+    ROUTE_OPENAPI,      /* /api/openapi.json */
 } router_route;
 
 typedef struct router_match {
@@ -78,6 +81,8 @@ static router_match router_match_path(const char *path) {
             m.route = ROUTE_MOD_ACTION;
     } else if (strcmp(path, "/api/health") == 0) {
         m.route = ROUTE_HEALTH;
+    } else if (strcmp(path, "/api/openapi.json") == 0) {
+        m.route = ROUTE_OPENAPI;
     } else if (strcmp(path, "/api/users") == 0) {
         m.route = ROUTE_USERS;
     } else if (api_accounts_route(path)) {
@@ -142,6 +147,10 @@ static bool router_dispatch(const api_env *env, const http_request *req, const r
     case ROUTE_HEALTH:
         if (!get) return false;
         api_health(env, req, resp);
+        return true;
+    case ROUTE_OPENAPI:
+        if (!get) return false;
+        openapi_reply(resp);
         return true;
     case ROUTE_ROOMS:
         if (get)
@@ -242,7 +251,10 @@ void router_handle(const api_env *env, const http_request *req, http_response *r
         page_not_found(resp);
         return;
     }
-    if (strcmp(method, "OPTIONS") == 0) {
+    bool preflight = strcmp(method, "OPTIONS") == 0;
+    if (strncmp(path, "/api/", 5) == 0)
+        cors_apply(env->cors_origins, &r, preflight, router_allow(m.route, path), resp);
+    if (preflight) {
         resp->status = 204;
         http_set_header(resp, "Allow", "%s", router_allow(m.route, path));
         return;

@@ -450,6 +450,7 @@ static void prune(lws_sorted_usec_list_t *sul) {
 typedef struct listeners {
     chat *chat;
     adapter *adapter;
+    admin_ui *ui;
 } listeners;
 
 /* The bus's handlers: messages to the chat, the rest to the adapter. */
@@ -462,7 +463,8 @@ static void on_bus_control(void *ud) {
 }
 
 static void on_bus_ephemeral(const char *data, size_t len, void *ud) {
-    adapter_ephemeral(data, len, ((listeners *)ud)->adapter);
+    if (!admin_ui_ephemeral(((listeners *)ud)->ui, data, len))
+        adapter_ephemeral(data, len, ((listeners *)ud)->adapter);
 }
 
 static void on_drain_beat(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -604,7 +606,7 @@ int main(int argc, char **argv) {
         o.chat.clock = clock_lws_clock(clk);
         ch = chat_new(sio, st, &o.chat);
         adm = ch ? admin_new(sio, eio, st, bs, &secret) : NULL;
-        ui = adm ? admin_ui_new(sio, eio, &secret) : NULL;
+        ui = adm ? admin_ui_new(sio, eio, &secret, bu) : NULL;
     }
     if (!clk || (!o.conformance && !ui)) {
         log_event(LOG_LEVEL_ERROR, "out of memory", NULL);
@@ -672,7 +674,7 @@ int main(int argc, char **argv) {
     eio_server_start(eio, context, clock_lws_clock(clk));
     sio_server_attach(sio, clock_lws_clock(clk));
     clock_lws_start(clk, loop, context);
-    listeners both = {ch, bs};
+    listeners both = {ch, bs, ui};
     if (ch) {
         admin_ui_attach(ui, context);
         admin_attach(adm, context);

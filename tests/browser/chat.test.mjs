@@ -410,7 +410,7 @@ describe('the chat page in a browser', { skip }, () => {
       await dora.revisit();
       await openRoom(dora.page, room.name);
       await waitText(dora.page, 'and another one');
-      const order = await dora.page.$$eval('#messages > li', (lis) =>
+      const order = await dora.page.$$eval('#messages > li:not(.day)', (lis) =>
         lis.map((li) => (li.classList.contains('divider') ? '--' : `${li.querySelector('.message-text')?.textContent}${li.classList.contains('is-new') ? '*' : ''}`)),
       );
       assert.deepEqual(order, ['seen before', '--', 'while you were away*', 'and another one*']);

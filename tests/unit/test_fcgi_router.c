@@ -246,8 +246,8 @@ static const router_case router_cases[] = {
      200,
      {"\"id\":1,", "\"id\":2,"},
      "\"id\":3,"},
-    {"GET", "/api/rooms/2/messages?after=4", NULL, NULL, 200, {"{\"messages\":[]}"}},
-    {"GET", "/api/rooms/1/messages", NULL, NULL, 200, {"{\"messages\":[]}"}},
+    {"GET", "/api/rooms/2/messages?after=4", NULL, NULL, 200, {"{\"messages\":[],\"more\":false}"}},
+    {"GET", "/api/rooms/1/messages", NULL, NULL, 200, {"{\"messages\":[],\"more\":false}"}},
     {"GET", "/api/rooms/2/messages?limit=500", NULL, NULL, 200},
     {"GET", "/api/rooms/2/messages?limit=1&limit=abc", NULL, NULL, 200},
     {"GET", "/api/rooms/2/messages?after=&before=&limit=", NULL, NULL, 200, {"\"id\":1,"}},
@@ -699,6 +699,7 @@ static void test_history_order(void **state) {
         assert_true(json_is_integer(json_object_get(m, "ts")));
     }
     assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 2), "text")), "m9");
+    assert_true(json_is_true(json_object_get(obj, "more"))); /* older ones */
     json_decref(obj);
     http_response_free(&resp);
 
@@ -711,8 +712,37 @@ static void test_history_order(void **state) {
     assert_int_equal(json_array_size(msgs), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "text")), "m1");
     assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 1), "text")), "m2");
+    assert_true(json_is_true(json_object_get(obj, "more")));
     json_decref(obj);
     http_response_free(&resp);
+
+    /* more: false exactly when nothing follows, also on a full page */
+    static const struct {
+        const char *query; /* %lld: first + offset */
+        int64_t offset;
+        size_t count;
+        bool more;
+    } pages[] = {
+        {"after=%lld&limit=2", 7, 2, false},  /* m8 m9: the end */
+        {"after=%lld&limit=3", 7, 2, false},  /* short page */
+        {"after=%lld&limit=2", 6, 2, true},   /* m7 m8, m9 follows */
+        {"before=%lld&limit=3", 3, 3, false}, /* m0 m1 m2: the start */
+        {"before=%lld&limit=2", 3, 2, true},  /* m1 m2, m0 precedes */
+        {"after=%lld&limit=2", -1, 2, true},  /* after 0: m0 m1 */
+    };
+    for (size_t p = 0; p < sizeof pages / sizeof *pages; p++) {
+        char q[64];
+        snprintf(q, sizeof q, pages[p].query,
+                 (long long)(pages[p].offset < 0 ? 0 : first + pages[p].offset));
+        snprintf(target, sizeof target, "/api/rooms/%lld/messages?%s", (long long)room, q);
+        run(fx->st, "GET", target, NULL, NULL, &resp);
+        obj = json_loadb(resp.body, resp.body_len, 0, NULL);
+        print_message("%s\n", target);
+        assert_int_equal(json_array_size(json_object_get(obj, "messages")), pages[p].count);
+        assert_int_equal(json_is_true(json_object_get(obj, "more")), pages[p].more);
+        json_decref(obj);
+        http_response_free(&resp);
+    }
 
     /* before the fourth: the three before it */
     snprintf(target, sizeof target, "/api/rooms/%lld/messages?before=%lld", (long long)room,
