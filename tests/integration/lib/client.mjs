@@ -226,12 +226,13 @@ export function credential(url, name) {
 }
 
 /* REST through nginx: resolves to { status, headers, body } (body parsed as
- * JSON when it is JSON, else the text). opts.token: sent as a bearer token.
+ * JSON when it is JSON, else the text). opts.token: sent as a bearer token;
+ * opts.headers: more request headers (e.g. cookie).
  * A POST of a message ({user, ...} to /api/rooms/{id}/messages) without
  * opts.token carries the user's credential (credential()), unless opts.as is
  * false. */
 export async function api(url, path, opts = {}) {
-  const init = { method: opts.method || 'GET', headers: {}, signal: AbortSignal.timeout(opts.timeout ?? 5000) };
+  const init = { method: opts.method || 'GET', headers: { ...(opts.headers || {}) }, signal: AbortSignal.timeout(opts.timeout ?? 5000) };
   let token = opts.token;
   if (token === undefined && opts.as !== false && init.method === 'POST' && /\/messages$/.test(path) && typeof opts.json?.user === 'string')
     token = await credential(url, opts.json.user);
