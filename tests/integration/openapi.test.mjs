@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { api, credential } from './lib/client.mjs';
@@ -295,6 +296,42 @@ describe('the OpenAPI document against live answers', { skip }, () => {
     assert.equal(page.headers.get('access-control-allow-origin'), null, 'only /api/');
   });
 
+});
+
+describe('POST /api/sessions/sso with sign-in through nginx configured', { skip }, () => {
+  let stack, doc, auth;
+  before(async () => {
+    // the identity provider: vouches for the user named in X-Test-User
+    auth = http.createServer((req, res) => {
+      const user = req.headers['x-test-user'];
+      res.writeHead(user ? 200 : 401, user ? { 'X-Auth-Request-User': user } : {});
+      res.end();
+    });
+    await new Promise((r) => auth.listen(0, '127.0.0.1', r));
+    stack = await startStack({ env: { SSO_AUTH_URL: `http://127.0.0.1:${auth.address().port}/auth` } });
+    doc = (await api(stack.url, '/api/openapi.json')).body;
+  });
+  after(async () => {
+    await stack?.stop();
+    auth?.close();
+  });
+
+  test('a session for the vouched user; refusals as described', T, async () => {
+    const check = async (opts) => {
+      const res = await api(stack.url, '/api/sessions/sso', { method: 'POST', ...opts });
+      checkAnswer(doc, 'POST', '/api/sessions/sso', res);
+      return res;
+    };
+    const name = `sso-${process.pid}`;
+    const cookie = await check({ headers: { 'x-test-user': name } });
+    assert.equal(cookie.status, 200);
+    assert.match(cookie.headers.get('set-cookie') || '', /^chat_session=/);
+    const tokens = await check({ json: { cookie: false }, headers: { 'x-test-user': name } });
+    assert.equal(tokens.status, 200);
+    assert.ok(tokens.body.access_token && tokens.body.refresh_token);
+    assert.equal((await check({ headers: { 'x-test-user': 'x'.repeat(100) } })).status, 403);
+    assert.equal((await check({ json: {} })).status, 401, 'the provider refused');
+  });
 });
 
 describe('429 from nginx\'s rate on REST writes', { skip }, () => {
