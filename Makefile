@@ -2,6 +2,8 @@
 #   make          build build/chat-fcgi, build/chat-ws and build/chat-admin
 #   make run      install what is missing, build, start the stack on :$(PORT)
 #   make test     install what is missing, build (normal and asan), run every test
+#   make soak     the fault checker (tests/faults/) for SOAK_MINUTES (10) per
+#                 backend, a fault every SOAK_KILL_EVERY (3) s
 #   make asan     the same programs with AddressSanitizer + UBSan in build/asan
 #   make install  binaries, assets, systemd units, nginx site and snippet under
 #                 $(DESTDIR)$(PREFIX) (README "Installing"); make uninstall
@@ -16,10 +18,10 @@ BUILD    ?= build
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 PORT     ?= 8080
 
-STORE_LIBS := -lsqlite3 -lpq -licuuc
-FCGI_LIBS  := -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS)
-WS_LIBS    := -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm
-TEST_LIBS  := -lcmocka -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS) -lm
+STORE_LIBS := -lsqlite3 -lpq -licui18n -licuuc
+FCGI_LIBS  := -lsodium -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS)
+WS_LIBS    := -lwebsockets -lev -ljansson -ljwt $(STORE_LIBS) -lm
+TEST_LIBS  := -lsodium -lcmocka -lfcgi -lwebsockets -lev -ljansson -ljwt $(STORE_LIBS) -lm
 
 # bus/ links into both programs (and chat-admin) with the store: the bus's
 # publishing side needs no event loop, its listening side serves lws.
@@ -30,14 +32,14 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 STORE_OBJ := $(call obj,$(STORE_SRC)) $(BUILD)/schema_sql.o $(BUILD)/schema_pg_sql.o
-FCGI_OBJ  := $(call obj,$(FCGI_SRC))
+FCGI_OBJ  := $(call obj,$(FCGI_SRC)) $(BUILD)/openapi_json.o
 WS_OBJ    := $(call obj,$(WS_SRC))
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
 FUZZ_TIME ?= 60
 
-.PHONY: all run test unit asan clean limits deps fuzz fuzz-build fuzzers bench bench-quick format \
+.PHONY: all run test soak unit asan clean limits deps deps-run fuzz fuzz-build fuzzers bench bench-quick format \
 	install uninstall deb
 all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin
 
@@ -59,6 +61,14 @@ $(BUILD)/schema_pg_sql.c: sql/schema_pg.sql
 	$(call schema_c,$<,store_schema_pg_sql,$@)
 
 $(BUILD)/schema_%.o: $(BUILD)/schema_%.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# fcgi/openapi.json (GET /api/openapi.json) the same way, as api_openapi_json.
+$(BUILD)/openapi_json.c: fcgi/openapi.json
+	@mkdir -p $(dir $@)
+	$(call schema_c,$<,api_openapi_json,$@)
+
+$(BUILD)/openapi_json.o: $(BUILD)/openapi_json.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/chat-fcgi: $(call obj,fcgi/main.c) $(FCGI_OBJ) $(STORE_OBJ)
@@ -101,7 +111,11 @@ asan:
 deps:
 	@bash deploy/install-deps.sh
 
-run: deps all
+# make run installs only what building and running need (no test tools).
+deps-run:
+	@bash deploy/install-deps.sh --run
+
+run: deps-run all
 	PORT=$(PORT) BIN_DIR=$(BUILD) bash deploy/run.sh
 
 test: deps
@@ -109,6 +123,16 @@ test: deps
 	$(MAKE) asan
 	$(MAKE) fuzz-build
 	bash tests/run.sh
+
+# The fault checker as long as asked (make test runs it for 30 s per
+# backend): kills, a freeze and PostgreSQL restarts under live clients, then
+# the delivery promise checked (tests/faults/). SOAK_BIN is the build it runs.
+SOAK_MINUTES    ?= 10
+SOAK_KILL_EVERY ?= 3
+SOAK_BIN        ?= $(BUILD)
+soak: deps all
+	FAULTS_SECONDS=$$(( $(SOAK_MINUTES) * 60 )) FAULTS_KILL_EVERY=$(SOAK_KILL_EVERY) \
+	  NODE_TIMEOUT=$$(( $(SOAK_MINUTES) * 150 + 900 )) NODE_TEST_TIMEOUT=$$(( ($(SOAK_MINUTES) * 150 + 600) * 1000 )) BIN_DIR=$(SOAK_BIN) bash tests/run.sh faults
 
 # Side-by-side benchmarks (tests/bench/README.md): bench writes
 # tests/bench/RESULTS.md in about 10 minutes; bench-quick proves in under a
@@ -128,20 +152,24 @@ DATADIR    ?= $(PREFIX)/share
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 NGINXDIR   ?= /etc/nginx
 WWWDIR     := $(DATADIR)/chat/www
-UNITS      := $(wildcard deploy/systemd/*.service deploy/systemd/*.target)
+UNITS      := $(wildcard deploy/systemd/*.service deploy/systemd/*.socket deploy/systemd/*.target)
 
 install: all
 	@test -f www/vendor/socket.io.min.js || { echo "www/vendor/socket.io.min.js missing: run make deps"; exit 1; }
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(WWWDIR)/vendor $(DESTDIR)$(UNITDIR) \
-	  $(DESTDIR)$(NGINXDIR)/sites-available $(DESTDIR)$(NGINXDIR)/snippets
+	  $(DESTDIR)$(NGINXDIR)/sites-available $(DESTDIR)$(NGINXDIR)/snippets \
+	  $(DESTDIR)$(NGINXDIR)/modules-enabled
 	install -m 755 $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin $(DESTDIR)$(BINDIR)/
 	install -m 644 $(wildcard www/*.*) $(DESTDIR)$(WWWDIR)/
 	install -m 644 $(wildcard www/vendor/*.*) $(DESTDIR)$(WWWDIR)/vendor/
 	if [ -d www/vendor/admin-ui ]; then cp -R www/vendor/admin-ui $(DESTDIR)$(WWWDIR)/vendor/; fi
+	if [ -d www/vendor/mdi ]; then cp -R www/vendor/mdi $(DESTDIR)$(WWWDIR)/vendor/; fi
 	for u in $(UNITS); do \
 	  sed 's|/usr/local/bin/|$(BINDIR)/|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} && \
 	  chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
 	install -m 644 deploy/chat-fastcgi.conf $(DESTDIR)$(NGINXDIR)/snippets/
+	install -m 644 deploy/nginx/chat-capacity.conf \
+	  $(DESTDIR)$(NGINXDIR)/modules-enabled/90-chat-capacity.conf
 	bash deploy/nginx/gen.sh production WWW_DIR=$(WWWDIR) \
 	  FASTCGI_SNIPPET=$(NGINXDIR)/snippets/chat-fastcgi.conf > $(DESTDIR)$(NGINXDIR)/sites-available/chat
 
@@ -149,7 +177,8 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/chat-fcgi $(DESTDIR)$(BINDIR)/chat-ws $(DESTDIR)$(BINDIR)/chat-admin
 	rm -rf $(DESTDIR)$(DATADIR)/chat
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS)))
-	rm -f $(DESTDIR)$(NGINXDIR)/snippets/chat-fastcgi.conf $(DESTDIR)$(NGINXDIR)/sites-available/chat
+	rm -f $(DESTDIR)$(NGINXDIR)/snippets/chat-fastcgi.conf $(DESTDIR)$(NGINXDIR)/sites-available/chat \
+	  $(DESTDIR)$(NGINXDIR)/modules-enabled/90-chat-capacity.conf
 
 # The production site, generated from the one template (tests/package checks
 # that the committed file is up to date).

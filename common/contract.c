@@ -11,6 +11,8 @@
 #include <unicode/unorm2.h>
 #include <unicode/ustring.h>
 
+#include "names.h"
+
 #define MS_PER_DAY 86400000LL
 #define WS CONTRACT_WS
 #define FCGI CONTRACT_FCGI
@@ -49,6 +51,14 @@ static const contract_limit table[CONTRACT_COUNT] = {
     [CONTRACT_ROOMS_PER_NAMESPACE] = {"rooms_per_namespace", 1000, 1, 100000000, "rooms", NULL,
                                       NULL, "CHAT_MAX_ROOMS", 0, NULL, "rooms",
                                       "rooms one namespace may hold (both programs)"},
+    [CONTRACT_ROOM_RATE_ADDRESS] = {"room_rate_address", 100, 0, 1000000, "per hour", NULL, NULL,
+                                    "CHAT_ROOM_RATE_ADDRESS", 0, NULL, "rooms",
+                                    "rooms one client address may create an hour, across every "
+                                    "process (both programs; 0: no limit)"},
+    [CONTRACT_ROOM_RATE_USER] = {"room_rate_user", 30, 0, 1000000, "per hour", NULL, NULL,
+                                 "CHAT_ROOM_RATE_USER", 0, NULL, "rooms",
+                                 "rooms one named user may create an hour, across every process "
+                                 "(both programs; 0: no limit)"},
     [CONTRACT_BUDGET_USER_MINUTE] = {"budget_user_minute", 120, 0, 1000000000, "messages",
                                      "--write-budget", "UM/UD/AM/AD", "CHAT_WRITE_BUDGET", WS, NULL,
                                      "messages",
@@ -114,6 +124,19 @@ static const contract_limit table[CONTRACT_COUNT] = {
     [CONTRACT_MAX_PER_ADDRESS] = {"max_per_address", 64, 1, 10000000, "sessions",
                                   "--max-per-address", "N", NULL, WS, NULL, "sessions",
                                   "sessions per client address"},
+    [CONTRACT_IPV6_PREFIX] = {"ipv6_prefix", 64, 1, 128, "bits", NULL, NULL, "CHAT_IPV6_PREFIX", 0,
+                              NULL, "IPv6 prefix",
+                              "every per-address limit counts an IPv6 client by its first N "
+                              "bits (a /64: one site or line), an IPv4-mapped one as IPv4 "
+                              "(both programs)"},
+    [CONTRACT_BODY_TIMEOUT] = {"body_timeout", 10000, 100, 600000, "ms", "--body-timeout", "MS",
+                               NULL, WS, NULL, "body timeout",
+                               "for a polling POST's whole body to arrive (else 408, closed)"},
+    [CONTRACT_MAX_POSTS_PER_ADDRESS] = {"max_posts_per_address", 16, 1, 100000, "requests",
+                                        "--max-posts-per-address", "N", NULL, WS, NULL,
+                                        "POSTs in progress",
+                                        "polling POSTs one client address may have receiving "
+                                        "their bodies at once (else 429)"},
     [CONTRACT_MAX_QUEUE_BYTES] = {"max_queue_bytes", 4LL << 20, 1024, 1LL << 30, "bytes",
                                   "--max-queue-bytes", "N", NULL, WS, NULL, "queue",
                                   "output queued per connection before a slow reader is dropped"},
@@ -143,6 +166,10 @@ static const contract_limit table[CONTRACT_COUNT] = {
                            "arguments", "elements of an event's array, its name included"},
     [CONTRACT_MAX_DEPTH] = {"max_depth", 32, 1, 1000, "levels", "--max-depth", "N", NULL, WS, NULL,
                             "depth", "JSON nesting depth"},
+    [CONTRACT_MAX_JSON_VALUES] = {"max_json_values", 10000, 1, 10000000, "values",
+                                  "--max-json-values", "N", NULL, WS, NULL, "values",
+                                  "JSON values of one packet's payload (containers and "
+                                  "elements), counted on its text before it is parsed"},
     [CONTRACT_MAX_ATTACHMENTS] = {"max_attachments", 10, 0, 1000, "attachments",
                                   "--max-attachments", "N", NULL, WS, NULL, "attachments",
                                   "binary attachments per packet"},
@@ -411,7 +438,21 @@ static bool valid_name(const char *s, long max) {
     if (s[0] == ' ' || s[len - 1] == ' ') return false; /* the caller trims */
     for (const unsigned char *p = (const unsigned char *)s; *p;)
         if (forbidden_in_name(utf8_next(&p))) return false;
-    return is_nfc(s);
+    return is_nfc(s) && names_visible(s) && names_unspoofed(s);
+}
+
+/* Whether the user name s would pass for a guest's display form: its key
+ * starts with the guest mark (U+FF5E FULLWIDTH TILDE and U+223C fold or map
+ * to "~"), or it starts with another tilde a reader takes for one. */
+static bool looks_like_guest(const char *s) {
+    static const char *const tildes[] = {"\xcb\x9c",     "\xcb\xb7",     "\xe2\x81\x93",
+                                         "\xe3\x80\x9c", "\xe3\x80\xb0", "\xe1\xbf\x80"};
+    char key[NAMES_KEY_BUF];
+
+    if (names_key(s, key, sizeof key) != 0 || key[0] == CONTRACT_GUEST_MARK || !key[0]) return true;
+    for (size_t i = 0; i < sizeof tildes / sizeof tildes[0]; i++)
+        if (strncmp(s, tildes[i], strlen(tildes[i])) == 0) return true;
+    return false;
 }
 
 bool contract_valid_room_name(const char *s) {
@@ -419,7 +460,8 @@ bool contract_valid_room_name(const char *s) {
 }
 
 bool contract_valid_user_name(const char *s) {
-    return valid_name(s, CONTRACT_USER_NAME_MAX) && s[0] != CONTRACT_GUEST_MARK;
+    return valid_name(s, CONTRACT_USER_NAME_MAX) && s[0] != CONTRACT_GUEST_MARK &&
+           !looks_like_guest(s);
 }
 
 bool contract_valid_sender(const char *s) {

@@ -3,8 +3,10 @@
 #
 # Starts the whole stack as it runs in production, with every file it writes
 # under RUN_DIR, in the foreground; Ctrl-C (SIGINT) or SIGTERM stops all it
-# started and exits 0. A chat-fcgi or chat-ws process that dies is restarted
-# after RESTART_SEC, as systemd's Restart=on-failure would.
+# started and exits 0. A chat-fcgi, chat-ws or nginx process that dies is
+# restarted, as systemd's Restart=always would, forever, after a backoff:
+# RESTART_SEC, doubled on each death that comes within RESTART_STABLE_SEC of
+# the last start, at most RESTART_MAX_SEC (deploy/runner-lib.sh).
 #
 # Environment (all optional):
 #   PORT          nginx port on 127.0.0.1                     (8080)
@@ -18,7 +20,9 @@
 #   CHAT_SECRET_FILE  admin JWT secret; made if absent        ($RUN_DIR/secret)
 #   TAIL_LOGS     1: also copy the programs' logs to stdout   (1 on a terminal)
 #   READY_TIMEOUT seconds to wait for /api/health             (30)
-#   RESTART_SEC   delay before restarting a dead process      (1)
+#   RESTART_SEC   first delay before restarting a dead process (0.1)
+#   RESTART_MAX_SEC    the longest delay, for a crash loop      (5)
+#   RESTART_STABLE_SEC a life this long resets the delay         (60)
 #   API_RATE      POSTs per second to /api/ per client         (200)
 #   API_BURST     POSTs over that rate let through at once     (400)
 #   OPEN_WORKSPACES 1: a Socket.IO CONNECT may create a workspace
@@ -27,6 +31,9 @@
 #   SIO_RATE      new Socket.IO sessions per second per client (100)
 #   SIO_BURST     new sessions over that rate let through      (200)
 #   WATCH_PID     stop when this process is gone (used by the test harness)
+#   SSO_AUTH_URL  sign-in through nginx: the auth_request endpoint (README
+#                 "Sign-in through nginx"; sets CHAT_AUTH_REQUEST=1)   ()
+#   SSO_USER_HEADER the header of its answer naming the user  (X-Auth-Request-User)
 #
 # Files in RUN_DIR: nginx.conf, secret, fcgi.sock, runner.log, fcgi.log,
 # ws-<i>.log, error.log and access.log (nginx), and the pid files runner.pid,
@@ -35,7 +42,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=deploy/runner-lib.sh
-. "$ROOT/deploy/runner-lib.sh" # free_ports, supervise_next
+. "$ROOT/deploy/runner-lib.sh" # free_ports, supervise_next, restart_later
 
 abspath() {
 	case "$1" in
@@ -54,7 +61,6 @@ WS_PROCS=${WS_PROCS:-$(nproc 2>/dev/null || echo 1)}
 WS_ARGS=${WS_ARGS:-}
 FCGI_WORKERS=${FCGI_WORKERS:-2}
 READY_TIMEOUT=${READY_TIMEOUT:-30}
-RESTART_SEC=${RESTART_SEC:-1}
 API_RATE=${API_RATE:-200}
 API_BURST=${API_BURST:-400}
 OPEN_WORKSPACES=${OPEN_WORKSPACES:-1}
@@ -142,8 +148,10 @@ bash "$ROOT/deploy/nginx/gen.sh" runner RUN_DIR="$RUN_DIR" NGINX_USER="$user_lin
 	WWW_DIR="$ROOT/www" WS_PORTS="${WS_PORTS[*]}" WS_NODES="$(printf '%s ' $(fold -w1 <<<"${NODES:0:$WS_PROCS}"))" \
 	API_RATE="$API_RATE" API_BURST="$API_BURST" STATIC_CACHE=development \
 	SIO_CONN="$SIO_CONN" SIO_RATE="$SIO_RATE" SIO_BURST="$SIO_BURST" \
+	SSO_AUTH_URL="${SSO_AUTH_URL:-}" SSO_USER_HEADER="${SSO_USER_HEADER:-X-Auth-Request-User}" \
 	>"$RUN_DIR/nginx.conf" || die "cannot write $RUN_DIR/nginx.conf (deploy/nginx/gen.sh)"
 
+[ -z "${SSO_AUTH_URL:-}" ] || export CHAT_AUTH_REQUEST=1
 NGINX_ARGS=(-p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/error.log")
 if ! "$NGINX" -t -q "${NGINX_ARGS[@]}" >"$RUN_DIR/nginx.log" 2>&1; then
 	cat "$RUN_DIR/nginx.log" >&2
@@ -156,15 +164,15 @@ fi
 # group, forked workers included, can be signalled at once. That also keeps a
 # terminal's Ctrl-C away from them: this script alone stops them, in order.
 declare -A NAME_OF=()  # pid -> name (fcgi, ws-<i>, nginx, tail, watch)
-declare -A START_OF=() # name -> start time (s)
-declare -A FAST_FAILS=()
+declare -A START_OF=() # name -> start time (ms)
 
 spawn_fcgi() {
 	rm -f "$RUN_DIR/fcgi.sock"
 	setsid "$BIN_DIR/chat-fcgi" --db "$DB" --listen "unix:$RUN_DIR/fcgi.sock" \
 		--workers "$FCGI_WORKERS" </dev/null >>"$RUN_DIR/fcgi.log" 2>&1 &
 	NAME_OF[$!]=fcgi
-	START_OF[fcgi]=$SECONDS
+	now_ms
+	START_OF[fcgi]=$NOW_MS
 	echo $! >"$RUN_DIR/fcgi.pid"
 }
 
@@ -176,7 +184,8 @@ spawn_ws() { # index
 	setsid "$BIN_DIR/chat-ws" --db "$DB" --listen "127.0.0.1:${WS_PORTS[$i]}" --node "${NODES:$i:1}" "${args[@]}" \
 		</dev/null >>"$RUN_DIR/ws-$i.log" 2>&1 &
 	NAME_OF[$!]=ws-$i
-	START_OF[ws-$i]=$SECONDS
+	now_ms
+	START_OF[ws-$i]=$NOW_MS
 	echo $! >"$RUN_DIR/ws-$i.pid"
 	echo "${WS_PORTS[$i]}" >"$RUN_DIR/ws-$i.port"
 }
@@ -184,7 +193,8 @@ spawn_ws() { # index
 spawn_nginx() {
 	setsid "$NGINX" "${NGINX_ARGS[@]}" </dev/null >>"$RUN_DIR/nginx.log" 2>&1 &
 	NAME_OF[$!]=nginx
-	START_OF[nginx]=$SECONDS
+	now_ms
+	START_OF[nginx]=$NOW_MS
 }
 
 # Stops every process: SIGTERM to each, up to 4 s for all of them to exit, then
@@ -192,6 +202,7 @@ spawn_nginx() {
 stop_all() {
 	local pid deadline
 	trap '' INT TERM HUP
+	restart_cancel
 	for pid in "${!NAME_OF[@]}"; do
 		kill -TERM "$pid" 2>/dev/null
 	done
@@ -301,7 +312,17 @@ unset token
 [ -t 1 ] && log "Ctrl-C stops it"
 
 # --- supervise ----------------------------------------------------------------------
+respawn() { # name
+	case "$1" in
+	nginx) rm -f "$RUN_DIR/nginx.pid" && spawn_nginx ;;
+	fcgi) spawn_fcgi ;;
+	*) spawn_ws "${1#ws-}" ;;
+	esac
+	log "$1 restarted (pid $!)"
+}
+
 while :; do
+	restart_due
 	supervise_next || continue
 	name=${NAME_OF[$died]:-}
 	unset "NAME_OF[$died]"
@@ -317,26 +338,10 @@ while :; do
 		[ "$name" = nginx ] && show_tail "$RUN_DIR/error.log"
 		how="exited with status $status"
 		[ "$status" -gt 128 ] && how="was killed by SIG$(kill -l $((status - 128)) 2>/dev/null)"
-		up=$((SECONDS - ${START_OF[$name]}))
-		if [ "$up" -lt 5 ]; then
-			FAST_FAILS[$name]=$((${FAST_FAILS[$name]:-0} + 1))
-		else
-			FAST_FAILS[$name]=0
-		fi
-		if [ "${FAST_FAILS[$name]}" -ge 5 ]; then
-			log "$name (pid $died) $how, the 5th time within 5 s of its start: not restarted"
-			rm -f "$RUN_DIR/$name.pid"
-			continue
-		fi
-		log "$name (pid $died) $how: restarting in ${RESTART_SEC}s"
 		kill -KILL -- "-$died" 2>/dev/null # what it forked and left behind
-		sleep "$RESTART_SEC"
-		case "$name" in
-		nginx) rm -f "$RUN_DIR/nginx.pid" && spawn_nginx ;;
-		fcgi) spawn_fcgi ;;
-		*) spawn_ws "${name#ws-}" ;;
-		esac
-		log "$name restarted (pid $!)"
+		now_ms
+		restart_later "$name" $((NOW_MS - ${START_OF[$name]}))
+		log "$name (pid $died) $how: restarting in ${delay_text}s"
 		;;
 	esac
 done

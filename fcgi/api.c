@@ -14,7 +14,7 @@
 #include "status.h"
 
 #define API_NUM_BUF 32      /* a query number: digits of INT64_MAX and slack */
-#define API_RETRY_AFTER_S 1 /* what a 503 asks the client to wait */
+#define API_RETRY_AFTER_S 1 /* what a 503 or a 429 asks the client to wait */
 
 /* Answers what breaks row id of the contract: 413 for the body, else 400,
  * with the message built from the table (contract_message; field: the
@@ -26,7 +26,7 @@ void api_refuse(http_response *resp, contract_id id, const char *field) {
                      contract_message(id, field, msg, sizeof msg));
 }
 
-static void api_unavailable(http_response *resp, const char *message) {
+void api_unavailable(http_response *resp, const char *message) {
     http_reply_error(resp, 503, message);
     http_set_header(resp, "Retry-After", "%d", API_RETRY_AFTER_S);
 }
@@ -53,7 +53,7 @@ bool api_have_store(store *st, http_response *resp) {
 
 /* Answers 401 with the challenge of RFC 6750: why is NULL when the request
  * had no bearer token, else the reason the token was refused. */
-static void api_unauthorized(http_response *resp, const char *why) {
+void api_unauthorized(http_response *resp, const char *why) {
     if (why == NULL) {
         http_reply_error(resp, 401, "a bearer token is required");
         http_set_header(resp, "WWW-Authenticate", "Bearer realm=\"chat\"");
@@ -140,6 +140,7 @@ static bool api_may_write_as(const api_env *env, const http_request *req, const 
         http_reply_error(resp, 403, why);
         return false;
     case TOKEN_NAME_BAD_TOKEN:
+    case TOKEN_NAME_REVOKED:
         api_unauthorized(resp, why);
         return false;
     default: /* a valid token without "sub": no credential for a name */
@@ -259,8 +260,8 @@ static int api_message_cb(const store_message *msg, void *ctx) {
  * rule, naming field (500 when out
  * of memory) and returns false; *out is then NULL or a copy the caller frees
  * as usual. */
-static bool api_trimmed(const char *in, bool (*valid)(const char *), contract_id rule,
-                        const char *field, char **out, http_response *resp) {
+bool api_trimmed(const char *in, bool (*valid)(const char *), contract_id rule, const char *field,
+                 char **out, http_response *resp) {
     if ((*out = malloc(CONTRACT_ROOM_NAME_BUF)) == NULL) {
         http_reply_error(resp, 500, "out of memory");
         return false;
@@ -279,7 +280,8 @@ static bool api_trimmed(const char *in, bool (*valid)(const char *), contract_id
 
 /* Answers {key: array} with status, or 500 when the list ran out of memory. */
 /* Answers 200 {key: the list}, plus "truncated": true when asked. */
-static void api_reply_list(http_response *resp, const char *key, api_list_ctx *c, bool truncated) {
+static void api_reply_list(http_response *resp, const char *key, api_list_ctx *c, bool more,
+                           bool truncated) {
     json_t *obj;
 
     if (c->oom) {
@@ -287,7 +289,7 @@ static void api_reply_list(http_response *resp, const char *key, api_list_ctx *c
         http_reply_error(resp, 500, "out of memory");
         return;
     }
-    obj = json_pack("{s:o}", key, c->array);
+    obj = json_pack("{s:o,s:b}", key, c->array, "more", more);
     if (obj != NULL && truncated) json_object_set_new(obj, "truncated", json_true());
     http_reply_json(resp, 200, obj);
 }
@@ -344,6 +346,33 @@ void api_rooms_list(const api_env *env, const http_request *req, http_response *
     http_reply_json(resp, 200, json_pack("{s:o,s:b}", "rooms", c.array, "more", more));
 }
 
+/* Counts one room created by this request's client in the hourly rates of
+ * its address and, with a token naming a user, of that user (an admin token
+ * is not counted). Returns true, or false after a 429 with Retry-After (or a
+ * store error). Runs inside the caller's transaction. */
+static bool api_room_rate(const api_env *env, const http_request *req, http_response *resp) {
+    static const token_secret no_secret;
+    const char *token = token_bearer(req->authorization), *why = "";
+    token_claims claims;
+    bool verified = token != NULL && token_verify(env->secret != NULL ? env->secret : &no_secret,
+                                                  token, &claims, &why) == 0;
+    int64_t retry_s = 0;
+    int rc;
+
+    if (verified && claims.admin) return true;
+    rc = store_room_rate_spend(env->st, verified ? claims.sub : NULL, req->remote_addr, &retry_s);
+    if (rc == STORE_OVER_BUDGET) {
+        http_reply_error(resp, 429, "too many rooms created, try later");
+        http_set_header(resp, "Retry-After", "%lld", (long long)(retry_s > 0 ? retry_s : 1));
+        return false;
+    }
+    if (rc != STORE_OK) {
+        api_store_error(env->st, rc, resp);
+        return false;
+    }
+    return true;
+}
+
 void api_rooms_create(const api_env *env, const http_request *req, http_response *resp) {
     store *st = env->st;
     json_t *body = NULL;
@@ -383,7 +412,16 @@ void api_rooms_create(const api_env *env, const http_request *req, http_response
         }
     }
     memset(&room, 0, sizeof room);
-    rc = store_room_create(st, ns_in, trimmed, &room);
+    /* the room and its place in the creator's hourly rate: one commit, so a
+     * refused creation (409, the cap) is not counted */
+    rc = store_begin(st);
+    if (rc == STORE_OK && !api_room_rate(env, req, resp)) {
+        store_rollback(st);
+        goto out;
+    }
+    if (rc == STORE_OK) rc = store_room_create(st, ns_in, trimmed, &room);
+    if (rc == STORE_OK) rc = store_commit(st);
+    if (rc != STORE_OK) store_rollback(st);
     if (rc == STORE_EXISTS) {
         http_reply_error(resp, 409, "a room with this name exists in this namespace");
         goto out;
@@ -502,7 +540,10 @@ static void api_workspace_reply(const api_env *env, const char *ns, http_respons
     http_reply_json(resp, 200, api_workspace_json(ns, is_private, &p));
 }
 
-void api_workspace_get(const api_env *env, const char *ns, http_response *resp) {
+void api_workspace_get(const api_env *env, const http_request *req, const char *ns,
+                       http_response *resp) {
+    /* admin only: a workspace's settings are the admin's business (issue 21.14) */
+    if (!api_require_admin(env, req, resp)) return;
     if (!api_have_store(env->st, resp)) return;
     api_workspace_reply(env, ns, resp);
 }
@@ -594,6 +635,35 @@ void api_workspace_put(const api_env *env, const http_request *req, const char *
     api_workspace_reply(env, ns, resp);
 }
 
+static int api_count_cb(const store_message *msg, void *ctx) {
+    (void)msg;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* Whether room_id has a message beyond the full page page (ascending ids)
+ * in the direction it was read: after the last one when paging forward
+ * (after >= 0, still below before when before > 0), else before the first
+ * one. One probe of one row, since the page size may already be the store's
+ * cap. Returns a store status. */
+static int api_messages_more(store *st, int64_t room_id, int64_t after, int64_t before,
+                             const json_t *page, bool *more) {
+    size_t n = json_array_size(page);
+    int found = 0, rc;
+
+    *more = false;
+    if (n == 0) return STORE_OK;
+    if (after >= 0) {
+        json_int_t last = json_integer_value(json_object_get(json_array_get(page, n - 1), "id"));
+        rc = store_messages_list(st, room_id, (int64_t)last, before, 1, api_count_cb, &found);
+    } else {
+        json_int_t first = json_integer_value(json_object_get(json_array_get(page, 0), "id"));
+        rc = store_messages_list(st, room_id, -1, (int64_t)first, 1, api_count_cb, &found);
+    }
+    *more = found > 0;
+    return rc;
+}
+
 void api_messages_list(const api_env *env, const http_request *req, int64_t room_id,
                        http_response *resp) {
     store *st = env->st;
@@ -615,7 +685,10 @@ void api_messages_list(const api_env *env, const http_request *req, int64_t room
         http_reply_error(resp, 500, "out of memory");
         return;
     }
+    bool more = false;
     rc = store_messages_list(st, room_id, after, before, (int)limit, api_message_cb, &c);
+    if (rc == STORE_OK && !c.oom && json_array_size(c.array) == (size_t)limit)
+        rc = api_messages_more(st, room_id, after, before, c.array, &more);
     if (rc != STORE_OK) {
         json_decref(c.array);
         api_store_error(st, rc, resp);
@@ -623,7 +696,7 @@ void api_messages_list(const api_env *env, const http_request *req, int64_t room
     }
     /* Retention deleted messages this page would have held: from after on,
      * or, paging back from the newest, below the oldest one kept. */
-    api_reply_list(resp, "messages", &c,
+    api_reply_list(resp, "messages", &c, more,
                    room.pruned_upto > 0 && (after > 0 ? room.pruned_upto > after
                                                       : (int64_t)json_array_size(c.array) < limit));
 }
@@ -731,6 +804,7 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
     if (rc == STORE_OVER_BUDGET) {
         char msg[STATUS_MESSAGE_MAX];
         http_reply_error(resp, 429, status_over_budget(over, msg, sizeof msg));
+        http_set_header(resp, "Retry-After", "%d", API_RETRY_AFTER_S);
         goto out;
     }
     if (rc == STORE_NOTFOUND) {
@@ -849,42 +923,4 @@ void api_health(const api_env *env, const http_request *req, http_response *resp
     obj = json_pack("{s:s,s:{s:b,s:I,s:I},s:o}", "status", "ok", "database", "ok", 1, "rooms",
                     (json_int_t)rooms, "messages", (json_int_t)messages, "ws", c.array);
     http_reply_json(resp, 200, obj);
-}
-
-void api_users_claim(const api_env *env, const http_request *req, http_response *resp) {
-    static const token_secret no_secret;
-    json_t *body = NULL;
-    const char *name_in;
-    char *name = NULL, *token = NULL;
-    int rc;
-
-    if ((body = api_body_object(req, resp)) == NULL) goto out;
-    if (!api_string_member(body, "name", &name_in, resp)) goto out;
-    if (name_in == NULL) {
-        http_reply_error(resp, 400, "\"name\" is required");
-        goto out;
-    }
-    if (!api_trimmed(name_in, contract_valid_user_name, CONTRACT_USER_NAME, "user", &name, resp))
-        goto out;
-    if (!api_have_store(env->st, resp)) goto out;
-    token = token_issue(env->secret != NULL ? env->secret : &no_secret, false, NULL, name,
-                        TOKEN_USER_TTL_S);
-    if (token == NULL) {
-        api_unavailable(resp, "no server secret configured");
-        goto out;
-    }
-    rc = store_user_claim(env->st, name);
-    if (rc == STORE_EXISTS) {
-        http_reply_error(resp, 409, "this name is claimed already");
-        goto out;
-    }
-    if (rc != STORE_OK) {
-        api_store_error(env->st, rc, resp);
-        goto out;
-    }
-    http_reply_json(resp, 201, json_pack("{s:s,s:s}", "name", name, "token", token));
-out:
-    free(token);
-    free(name);
-    json_decref(body);
 }

@@ -15,6 +15,7 @@ typedef struct api_env {
     store *st;
     const token_secret *secret;
     bus *bus; /* what is committed is published on it, for the ws processes; NULL: not */
+    const char *cors_origins; /* browser origins allowed to call /api/ (cors.h); NULL: none */
 } api_env;
 
 /* Every handler fills resp completely (status, headers, JSON body). Input
@@ -68,11 +69,13 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
 void api_message_get(const api_env *env, const http_request *req, int64_t room_id,
                      int64_t message_id, http_response *resp);
 
-/* GET /api/workspaces/{name} -> 200 {"namespace":"/name","private":bool,
- * "retention":{"days","max_messages"}} (public; a workspace nobody configured
- * is not private; retention is the policy in force, 0 = no limit). ns is
- * "/name", already validated by the router. */
-void api_workspace_get(const api_env *env, const char *ns, http_response *resp);
+/* GET /api/workspaces/{name} (admin) -> 200 {"namespace":"/name",
+ * "private":bool, "retention":{"days","max_messages"}} (a workspace nobody
+ * configured is not private; retention is the policy in force, 0 = no
+ * limit); 401/403 without an admin token, whether the workspace is private
+ * or not. ns is "/name", already validated by the router. */
+void api_workspace_get(const api_env *env, const http_request *req, const char *ns,
+                       http_response *resp);
 
 /* PUT /api/workspaces/{name} (admin) {"private"?: bool, "retention"?:
  * {"days"?: 0..36500|null, "max_messages"?: 0..1e9|null}} -> 200 as GET;
@@ -85,12 +88,6 @@ void api_workspace_put(const api_env *env, const http_request *req, const char *
  * database fails. With an admin bearer token the answer also has
  * "database":{...} and "ws":[...] (pids, listen addresses, connections). */
 void api_health(const api_env *env, const http_request *req, http_response *resp);
-
-/* POST /api/users {"name"} -> 201 {"name","token"}: the first claim of a user
- * name, answered with its credential (an HS256 token with "sub": name, valid
- * TOKEN_USER_TTL_S); 409 when the name is claimed already; 400 invalid name;
- * 503 without a server secret. */
-void api_users_claim(const api_env *env, const http_request *req, http_response *resp);
 
 /* Whether namespace ns may be read by this request: true when ns is not a
  * private workspace, or the request's token admits it. Otherwise fills resp
@@ -125,5 +122,26 @@ void api_refuse(http_response *resp, contract_id id, const char *field);
  * HTTP status and message of common/status.h's table, Retry-After on the
  * transient ones; a 5xx but BUSY is logged with the connection's message. */
 void api_store_error(store *st, int rc, http_response *resp);
+
+/* Helpers the handler modules share (api_accounts.c). */
+
+/* Answers 503 + Retry-After with message. */
+void api_unavailable(http_response *resp, const char *message);
+/* Answers 503 and returns false when st is NULL (no database connection). */
+bool api_have_store(store *st, http_response *resp);
+/* Answers 401 with RFC 6750's challenge: why NULL when no bearer token came,
+ * else the reason it was refused. */
+void api_unauthorized(http_response *resp, const char *why);
+/* Parses the request body as a JSON object: a new reference, or NULL after
+ * filling resp (413, 415 or 400). */
+json_t *api_body_object(const http_request *req, http_response *resp);
+/* The optional string member key of obj into *out (borrowed; NULL when
+ * absent or null); false after a 400 when it is another type. */
+bool api_string_member(json_t *obj, const char *key, const char **out, http_response *resp);
+/* A canonical (trimmed, NFC) malloc'd copy of in into *out when valid()
+ * accepts it; else a 400 naming field with contract row rule, and false
+ * (*out is then NULL or a copy the caller frees). */
+bool api_trimmed(const char *in, bool (*valid)(const char *), contract_id rule, const char *field,
+                 char **out, http_response *resp);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -93,7 +94,19 @@ int gateway_read_request(const gateway_io *io, gateway_request *g) {
     g->req.method = gateway_param_or(io, "REQUEST_METHOD", "");
     g->req.content_type = io->param("CONTENT_TYPE", io->ctx);
     g->req.authorization = io->param("HTTP_AUTHORIZATION", io->ctx);
-    g->req.remote_addr = io->param("REMOTE_ADDR", io->ctx);
+    const char *remote = io->param("REMOTE_ADDR", io->ctx);
+    if (remote) {
+        /* every per-address limit counts by this key (IPv6: the /64) */
+        netaddr_key(remote, g->addr_key, sizeof g->addr_key);
+        g->req.remote_addr = g->addr_key;
+    }
+    g->req.cookie = io->param("HTTP_COOKIE", io->ctx);
+    g->req.origin = io->param("HTTP_ORIGIN", io->ctx);
+    g->req.host = io->param("HTTP_HOST", io->ctx);
+    g->req.user_agent = io->param("HTTP_USER_AGENT", io->ctx);
+    const char *https = io->param("HTTPS", io->ctx);
+    g->req.https = https && strcasecmp(https, "on") == 0;
+    g->req.sso_user = io->param("CHAT_SSO_USER", io->ctx);
     if (gateway_read_target(io, g) != HTTP_OK || gateway_read_body(io, g) != HTTP_OK) {
         gateway_request_free(g);
         return HTTP_ENOMEM;
@@ -140,7 +153,7 @@ int gateway_write_response(const gateway_io *io, const http_request *req,
 }
 
 int gateway_handle(const gateway_io *io, store *st, bus *b, const token_secret *secret) {
-    api_env env = {st, secret, b};
+    api_env env = {st, secret, b, getenv("CHAT_CORS_ORIGIN")};
     gateway_request g;
     http_response resp;
     int rc;

@@ -4,6 +4,7 @@
 
 #include "bus.h"
 #include "http.h"
+#include "netaddr.h"
 #include "store.h"
 #include "token.h"
 
@@ -22,9 +23,10 @@ typedef struct gateway_io {
 
 /* A request read from a gateway_io, with the buffers it owns. */
 typedef struct gateway_request {
-    http_request req; /* strings borrowed from io's parameters or from below */
-    char *path;       /* owned copy of the path of REQUEST_URI, or NULL */
-    char *body;       /* owned body bytes, or NULL */
+    http_request req;           /* strings borrowed from io's parameters or from below */
+    char *path;                 /* owned copy of the path of REQUEST_URI, or NULL */
+    char *body;                 /* owned body bytes, or NULL */
+    char addr_key[NETADDR_LEN]; /* req.remote_addr: REMOTE_ADDR as a per-address key */
 } gateway_request;
 
 /* The worker's database connection, opened on first use and re-opened after

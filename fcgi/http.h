@@ -11,7 +11,7 @@
 
 /* Limits of what the program reads from a client (the request body, query
  * and path limits are the contract's: CONTRACT_BODY_MAX, ...). */
-#define HTTP_HEADERS_MAX 12 /* response headers, Content-Length excluded */
+#define HTTP_HEADERS_MAX 16 /* response headers, Content-Length excluded */
 #define HTTP_HEADER_NAME_BUF 40
 #define HTTP_HEADER_VALUE_BUF 512
 
@@ -44,7 +44,16 @@ typedef struct http_request {
     size_t body_len;            /* bytes at body */
     http_body_state body_state; /* whether body is the whole body */
     const char *authorization;  /* the Authorization header, NULL when absent */
-    const char *remote_addr;    /* REMOTE_ADDR (nginx's peer), NULL when absent */
+    const char *remote_addr;    /* REMOTE_ADDR (nginx's peer) as a per-address key
+                                   (netaddr_key: IPv6 by prefix), NULL when absent */
+    /* for accounts (api_accounts.h); each NULL when absent */
+    const char *cookie;     /* the Cookie header */
+    const char *origin;     /* the Origin header (accounts, CORS) */
+    const char *host;       /* the Host header */
+    const char *user_agent; /* the User-Agent header */
+    bool https;             /* the client came over TLS (nginx's HTTPS=on) */
+    const char *sso_user;   /* CHAT_SSO_USER: the user nginx's auth_request vouched
+                               for; a parameter only nginx sets, never a header */
 } http_request;
 
 typedef struct http_header {

@@ -24,14 +24,17 @@ typedef struct main_worker {
 
 static void main_usage(FILE *f) {
     fprintf(f, "usage: chat-fcgi [--db PATH] [--listen unix:/path/sock | --listen HOST:PORT]"
-               " [--workers N]\n"
+               " [--workers N] [--cors-origin ORIGINS]\n"
                "  --db PATH              SQLite database (default: $CHAT_DB, else chat.db)\n"
-               "  --listen ADDR          open this FastCGI socket and pre-fork workers\n");
+               "  --listen ADDR          open this FastCGI socket and pre-fork workers\n"
+               "  --cors-origin ORIGINS  browser origins allowed to call /api/: \"*\" or a\n"
+               "                         space-separated list (default: none)\n");
     contract_usage(f, CONTRACT_FCGI);
     fprintf(f, "Without --listen: a FastCGI socket on stdin (spawn-fcgi) or systemd's\n"
                "LISTEN_FDS is served by the workers; otherwise one CGI request is answered.\n"
                "environment: CHAT_DB for --db; CHAT_MAX_ROOMS, rooms per namespace;\n"
-               "CHAT_SYNC normal|full; CHAT_SECRET or CHAT_SECRET_FILE, the token secret\n");
+               "CHAT_SYNC normal|full; CHAT_SECRET or CHAT_SECRET_FILE, the token secret;\n"
+               "CHAT_CORS_ORIGIN for --cors-origin\n");
 }
 
 static int main_worker_run(void *ctx) {
@@ -97,6 +100,7 @@ int main(int argc, char **argv) {
         {"db", required_argument, NULL, 'd'},
         {"listen", required_argument, NULL, 'l'},
         {"workers", required_argument, NULL, 'w'},
+        {"cors-origin", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -108,8 +112,15 @@ int main(int argc, char **argv) {
 
     log_init("chat-fcgi");
     if (db == NULL || db[0] == '\0') db = "chat.db";
-    while ((c = getopt_long(argc, argv, "d:l:w:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:l:w:c:h", opts, NULL)) != -1) {
         switch (c) {
+        case 'c':
+            /* Read per request by the gateway, as in CGI mode (cors.h). */
+            if (setenv("CHAT_CORS_ORIGIN", optarg, 1) != 0) {
+                perror("chat-fcgi: --cors-origin");
+                return 1;
+            }
+            break;
         case 'd':
             db = optarg;
             break;

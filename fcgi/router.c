@@ -4,8 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api_accounts.h"
 #include "api_moderation.h"
 #include "contract.h"
+#include "cors.h"
+#include "openapi.h"
 #include "page.h"
 
 typedef enum router_route {
@@ -19,9 +22,11 @@ typedef enum router_route {
     ROUTE_MESSAGE,      /* /api/rooms/{id}/messages/{mid} */
     ROUTE_WORKSPACE,    /* /api/workspaces/{name} */
     ROUTE_USERS,        /* /api/users */
+    ROUTE_ACCOUNTS,     /* /api/accounts, /api/sessions..., /api/link-codes (api_accounts.h) */
     ROUTE_MOD_ACTION,   /* /api/moderation/{mute,unmute,ban,unban} */
     ROUTE_MOD_READ,     /* /api/moderation/{sanctions,audit} */
     ROUTE_MOD_ROLES,    /* /api/moderation/roles */
+    ROUTE_OPENAPI,      /* /api/openapi.json */
 } router_route;
 
 typedef struct router_match {
@@ -76,8 +81,12 @@ static router_match router_match_path(const char *path) {
             m.route = ROUTE_MOD_ACTION;
     } else if (strcmp(path, "/api/health") == 0) {
         m.route = ROUTE_HEALTH;
+    } else if (strcmp(path, "/api/openapi.json") == 0) {
+        m.route = ROUTE_OPENAPI;
     } else if (strcmp(path, "/api/users") == 0) {
         m.route = ROUTE_USERS;
+    } else if (api_accounts_route(path)) {
+        m.route = ROUTE_ACCOUNTS;
     } else if (strcmp(path, "/api/rooms") == 0) {
         m.route = ROUTE_ROOMS;
     } else if (strncmp(path, rooms, sizeof rooms - 1) == 0) {
@@ -98,8 +107,10 @@ static router_match router_match_path(const char *path) {
 }
 
 /* The methods a route answers, for Allow. */
-static const char *router_allow(router_route route) {
+static const char *router_allow(router_route route, const char *path) {
     switch (route) {
+    case ROUTE_ACCOUNTS:
+        return api_accounts_allow(path);
     case ROUTE_ROOMS:
     case ROUTE_MESSAGES:
         return "GET, HEAD, POST, OPTIONS";
@@ -137,6 +148,10 @@ static bool router_dispatch(const api_env *env, const http_request *req, const r
         if (!get) return false;
         api_health(env, req, resp);
         return true;
+    case ROUTE_OPENAPI:
+        if (!get) return false;
+        openapi_reply(resp);
+        return true;
     case ROUTE_ROOMS:
         if (get)
             api_rooms_list(env, req, resp);
@@ -173,7 +188,7 @@ static bool router_dispatch(const api_env *env, const http_request *req, const r
         return api_moderation(env, req, get ? "GET" : method, m->what, resp);
     case ROUTE_WORKSPACE:
         if (get)
-            api_workspace_get(env, m->ns, resp);
+            api_workspace_get(env, req, m->ns, resp);
         else if (strcmp(method, "PUT") == 0)
             api_workspace_put(env, req, m->ns, resp);
         else
@@ -181,8 +196,10 @@ static bool router_dispatch(const api_env *env, const http_request *req, const r
         return true;
     case ROUTE_USERS:
         if (!post) return false;
-        api_users_claim(env, req, resp);
+        api_accounts_claim(env, req, resp);
         return true;
+    case ROUTE_ACCOUNTS:
+        return api_accounts_handle(env, req, req->path, method, resp);
     case ROUTE_NONE:
     case ROUTE_NO_WORKSPACE:
     default:
@@ -234,12 +251,15 @@ void router_handle(const api_env *env, const http_request *req, http_response *r
         page_not_found(resp);
         return;
     }
-    if (strcmp(method, "OPTIONS") == 0) {
+    bool preflight = strcmp(method, "OPTIONS") == 0;
+    if (strncmp(path, "/api/", 5) == 0)
+        cors_apply(env->cors_origins, &r, preflight, router_allow(m.route, path), resp);
+    if (preflight) {
         resp->status = 204;
-        http_set_header(resp, "Allow", "%s", router_allow(m.route));
+        http_set_header(resp, "Allow", "%s", router_allow(m.route, path));
         return;
     }
     if (router_dispatch(env, &r, &m, method, get, resp)) return;
     http_reply_error(resp, 405, "method not allowed");
-    http_set_header(resp, "Allow", "%s", router_allow(m.route));
+    http_set_header(resp, "Allow", "%s", router_allow(m.route, path));
 }

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -114,6 +115,17 @@ int backup_copy(const char *db_path, const char *file, backup_info *info, char *
         return -1;
     }
     unlink(tmp);
+    /* A backup holds every message and every recovery pid: only its owner
+     * reads it, whatever the umask. SQLite fills the empty file (and gives
+     * its journal the same mode); the rename replaces any older file with
+     * wider permissions. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || fchmod(fd, 0600)) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        if (fd >= 0) close(fd);
+        goto out;
+    }
+    close(fd);
     if (backup_open(db_path, 0, &src, err, errlen) || backup_open(tmp, 1, &dst, err, errlen))
         goto out;
     if (backup_pages(dst, src, &info->pages, err, errlen) ||

@@ -4,6 +4,8 @@
 #include "store.h"
 #include "store_internal.h"
 
+#include "names.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,39 +260,38 @@ int store_write_budget_parse(store_write_budget *b, const char *s) {
 
 #define BUDGET_MINUTE_MS 60000LL
 #define BUDGET_DAY_MS 86400000LL
+#define RATE_HOUR_MS 3600000LL
 
-int store_budget_spend(store *st, const store_write_budget *b, const char *user, const char *addr,
-                       const char **which) {
-    char ukey[STORE_USER_NAME_BUF + 2], akey[128];
-    snprintf(ukey, sizeof ukey, "u:%s", user ? user : "");
-    snprintf(akey, sizeof akey, "a:%s", addr ? addr : "");
-    struct {
-        const char *key;
-        int64_t span, limit;
-        const char *name;
-    } c[4] = {
-        {ukey, BUDGET_MINUTE_MS, user ? b->user_minute : 0, "messages per minute for this user"},
-        {ukey, BUDGET_DAY_MS, user ? b->user_day : 0, "messages per day for this user"},
-        {akey, BUDGET_MINUTE_MS, addr && *addr ? b->addr_minute : 0,
-         "messages per minute from this address"},
-        {akey, BUDGET_DAY_MS, addr && *addr ? b->addr_day : 0,
-         "messages per day from this address"},
-    };
+/* One counter of the budgets table: events under key in fixed windows of
+ * span ms, at most limit a window (0: not counted). */
+typedef struct window_count {
+    const char *key;
+    int64_t span, limit;
+    const char *name; /* what is used up, for messages */
+} window_count;
+
+/* Counts one event in each of the n counters, or in none when one of them is
+ * used up: STORE_OVER_BUDGET then, with *which its name and *retry_ms the
+ * time until its window ends (either may be NULL). Joins a caller's
+ * transaction. */
+static int windows_spend(store *st, const window_count *c, size_t n, const char **which,
+                         int64_t *retry_ms) {
     int64_t now = store_now_ms();
     st->err[0] = '\0';
     store_write_scope w;
     int rc = store_write_begin(st, &w);
     if (rc) return rc;
-    for (int i = 0; i < 4 && !rc; i++) {
+    for (size_t i = 0; i < n && !rc; i++) {
         if (c[i].limit <= 0) continue;
         int64_t count = 0;
         rc = st->ops->budget_get(st, c[i].key, c[i].span, now - now % c[i].span, &count);
         if (!rc && count >= c[i].limit) {
             if (which) *which = c[i].name;
+            if (retry_ms) *retry_ms = c[i].span - now % c[i].span;
             rc = STORE_OVER_BUDGET;
         }
     }
-    for (int i = 0; i < 4 && !rc; i++) {
+    for (size_t i = 0; i < n && !rc; i++) {
         if (c[i].limit <= 0) continue;
         rc = st->ops->budget_add(st, c[i].key, c[i].span, now - now % c[i].span);
     }
@@ -299,6 +300,74 @@ int store_budget_spend(store *st, const store_write_budget *b, const char *user,
         return rc;
     }
     return store_write_end(st, &w, rc);
+}
+
+int store_budget_spend(store *st, const store_write_budget *b, const char *user, const char *addr,
+                       const char **which) {
+    char ukey[STORE_USER_NAME_BUF + 2], akey[128];
+    snprintf(ukey, sizeof ukey, "u:%s", user ? user : "");
+    snprintf(akey, sizeof akey, "a:%s", addr ? addr : "");
+    const window_count c[4] = {
+        {ukey, BUDGET_MINUTE_MS, user ? b->user_minute : 0, "messages per minute for this user"},
+        {ukey, BUDGET_DAY_MS, user ? b->user_day : 0, "messages per day for this user"},
+        {akey, BUDGET_MINUTE_MS, addr && *addr ? b->addr_minute : 0,
+         "messages per minute from this address"},
+        {akey, BUDGET_DAY_MS, addr && *addr ? b->addr_day : 0,
+         "messages per day from this address"},
+    };
+    return windows_spend(st, c, 4, which, NULL);
+}
+
+/* A rate an hour from the environment variable of row id, else its default;
+ * a value outside the row's range keeps the default. */
+static int64_t rate_setting(contract_id id) {
+    const contract_limit *l = contract_get(id);
+    const char *env = l->env ? getenv(l->env) : NULL;
+    long long v = l->value;
+    char err[128];
+    if (env && *env && contract_parse(id, env, &v, err, sizeof err)) v = l->value;
+    return v;
+}
+
+int store_room_rate_spend(store *st, const char *user, const char *addr, int64_t *retry_s) {
+    char ukey[STORE_USER_NAME_BUF + 4], akey[128];
+    int64_t retry_ms = 0;
+    snprintf(ukey, sizeof ukey, "ru:%s", user ? user : "");
+    snprintf(akey, sizeof akey, "ra:%s", addr ? addr : "");
+    const window_count c[2] = {
+        {ukey, RATE_HOUR_MS, user && *user ? rate_setting(CONTRACT_ROOM_RATE_USER) : 0,
+         "rooms created by this user this hour"},
+        {akey, RATE_HOUR_MS, addr && *addr ? rate_setting(CONTRACT_ROOM_RATE_ADDRESS) : 0,
+         "rooms created from this address this hour"},
+    };
+    int rc = windows_spend(st, c, 2, NULL, &retry_ms);
+    if (retry_s) *retry_s = rc == STORE_OVER_BUDGET ? (retry_ms + 999) / 1000 : 0;
+    return rc;
+}
+
+int store_workspace_rate_spend(store *st, const char *addr, int64_t per_hour, int64_t *retry_s) {
+    char akey[128];
+    int64_t retry_ms = 0;
+    snprintf(akey, sizeof akey, "wa:%s", addr ? addr : "");
+    const window_count c = {akey, RATE_HOUR_MS, addr && *addr ? per_hour : 0,
+                            "workspaces created from this address this hour"};
+    int rc = windows_spend(st, &c, 1, NULL, &retry_ms);
+    if (retry_s) *retry_s = rc == STORE_OVER_BUDGET ? (retry_ms + 999) / 1000 : 0;
+    return rc;
+}
+
+/* ---- sessions per address --------------------------------------------- */
+
+int store_address_sessions_set(store *st, int64_t process_id, const char *addr, int64_t n) {
+    st->err[0] = '\0';
+    return st->ops->address_sessions_set(st, process_id, addr, n);
+}
+
+int store_address_sessions_elsewhere(store *st, int64_t process_id, const char *addr, int64_t *n) {
+    *n = 0;
+    st->err[0] = '\0';
+    return st->ops->address_sessions_elsewhere(st, process_id, addr,
+                                               store_now_ms() - STORE_PROCESS_STALE_MS, n);
 }
 
 /* ---- sessions --------------------------------------------------------- */
@@ -321,6 +390,11 @@ void store_session_free(store_session *s) {
     s->rooms = s->data = NULL;
 }
 
+int store_sessions_touch(store *st, int64_t owner, int64_t max_age_ms) {
+    st->err[0] = '\0';
+    return st->ops->sessions_touch(st, owner, store_now_ms() - max_age_ms);
+}
+
 int store_session_delete(store *st, const char *pid) {
     st->err[0] = '\0';
     return st->ops->session_delete(st, pid);
@@ -333,15 +407,32 @@ int store_session_expire(store *st, int64_t max_age_ms) {
 
 /* ---- claimed names ---------------------------------------------------- */
 
+/* A claim is kept under the name's key (names_key: case folded, look-alikes
+ * mapped to one skeleton), so "abc", "ABC" and "аbc" are one claim. */
 int store_user_claim(store *st, const char *name) {
-    if (!store_valid_user_name(name)) return STORE_INVALID;
+    char key[NAMES_KEY_BUF];
+    bool claimed = false;
+    int rc;
+
+    if (!store_valid_user_name(name) || names_key(name, key, sizeof key) != 0) return STORE_INVALID;
     st->err[0] = '\0';
-    return st->ops->user_claim(st, name);
+    /* a claim made before keys were kept is under its name as typed */
+    if (strcmp(key, name) != 0 && (rc = st->ops->user_claimed(st, name, &claimed)) != STORE_OK)
+        return rc;
+    return claimed ? STORE_EXISTS : st->ops->user_claim(st, key);
 }
 
 int store_user_claimed(store *st, const char *name, bool *claimed) {
+    char key[NAMES_KEY_BUF];
+    int rc;
+
+    *claimed = false;
     st->err[0] = '\0';
-    return st->ops->user_claimed(st, name, claimed);
+    if (names_key(name, key, sizeof key) != 0) return STORE_INVALID;
+    rc = st->ops->user_claimed(st, key, claimed);
+    if (rc == STORE_OK && !*claimed && strcmp(key, name) != 0)
+        rc = st->ops->user_claimed(st, name, claimed);
+    return rc;
 }
 
 /* ---- cursors and workspaces ------------------------------------------- */

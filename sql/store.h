@@ -11,13 +11,13 @@
 
 /* Status codes: 0 is success, every failure is negative. */
 #define STORE_OK 0
-#define STORE_NOTFOUND -1 /* no such row */
-#define STORE_EXISTS -2   /* a unique key is taken (room name in a namespace) */
-#define STORE_BUSY -3     /* the database stayed locked past busy_timeout */
-#define STORE_INVALID -4  /* the arguments break a documented limit */
-#define STORE_FULL -5     /* disk full or I/O error: nothing was written */
-#define STORE_ERROR -6    /* anything else; see store_errmsg() */
-#define STORE_LIMIT -7    /* a configured cap is reached (rooms per namespace) */
+#define STORE_NOTFOUND -1    /* no such row */
+#define STORE_EXISTS -2      /* a unique key is taken (room name in a namespace) */
+#define STORE_BUSY -3        /* the database stayed locked past busy_timeout */
+#define STORE_INVALID -4     /* the arguments break a documented limit */
+#define STORE_FULL -5        /* disk full or I/O error: nothing was written */
+#define STORE_ERROR -6       /* anything else; see store_errmsg() */
+#define STORE_LIMIT -7       /* a configured cap is reached (rooms per namespace) */
 #define STORE_OVER_BUDGET -8 /* a write budget (store_budget_spend) is used up */
 
 /* The limits live in common/contract.h. These aliases keep the store's own
@@ -91,13 +91,21 @@ typedef struct store_process {
 #define STORE_PROCESS_STALE_MS 15000
 
 typedef struct store_session {
-    char pid[64];                 /* private id, the recovery key */
-    char sid[64];                 /* the socket id the client had */
+    char pid[64]; /* private id, the recovery key */
+    char sid[64]; /* the socket id the client had */
     char ns[STORE_NAMESPACE_BUF];
     char user[STORE_USER_NAME_BUF];
     char *rooms; /* JSON array text; owned by the struct, free with store_session_free */
     char *data;  /* JSON object text; same ownership */
     int64_t updated_at;
+    /* The ws process serving the socket now (its processes row id), 0 when
+     * it is disconnected: a live session is in the store too, so that a
+     * crash at any instant leaves it recoverable. */
+    int64_t owner;
+    /* save only: the process saving. A save with owner 0 (the socket
+     * disconnected) leaves alone a row another process owns now (it
+     * recovered the session meanwhile). */
+    int64_t by;
 } store_session;
 
 /* Callbacks of the list functions. Return 0 to go on, non-zero to stop early. */
@@ -112,8 +120,7 @@ typedef int (*store_process_cb)(const store_process *proc, void *ctx);
  * busy_timeout; a connection lost later makes calls return STORE_BUSY until a
  * later call reconnects. On success *out owns the connection; on failure *out
  * is NULL and err (if not NULL) says why. Returns a status. */
-int store_open(store **out, const char *path, const store_options *opt, char *err,
-               size_t errlen);
+int store_open(store **out, const char *path, const store_options *opt, char *err, size_t errlen);
 
 /* Whether path names a PostgreSQL database (postgres:// or postgresql://,
  * a libpq connection URI) rather than an SQLite file. */
@@ -224,11 +231,16 @@ int store_session_save(store *st, const store_session *s);
 int store_session_load(store *st, const char *pid, int64_t max_age_ms, store_session *out);
 int store_session_delete(store *st, const char *pid);
 int store_session_expire(store *st, int64_t max_age_ms);
+/* Refreshes updated_at of the live sessions owner serves that were saved or
+ * refreshed max_age_ms ago or longer, so that their recovery window counts
+ * from about the moment the owner stopped (crashed), not from the CONNECT. */
+int store_sessions_touch(store *st, int64_t owner, int64_t max_age_ms);
 void store_session_free(store_session *s);
 
 /* Claimed names. claim records the first claim of a valid user name:
  * STORE_OK, STORE_EXISTS when it is claimed already, STORE_INVALID. claimed
- * sets *claimed. */
+ * sets *claimed. Names are compared by their key (names_key): case and
+ * look-alike characters do not make another name ("ABC" is "abc"). */
 int store_user_claim(store *st, const char *name);
 int store_user_claimed(store *st, const char *name, bool *claimed);
 
@@ -272,6 +284,26 @@ int store_write_budget_parse(store_write_budget *b, const char *s);
  * transaction, it joins it. */
 int store_budget_spend(store *st, const store_write_budget *b, const char *user, const char *addr,
                        const char **which);
+
+/* Room creation, counted in the database so that it holds across every
+ * process (issue 21.6): counts one room created by user (NULL or "": not
+ * counted per user) from addr (NULL or "": not per address) in the current
+ * hour, within the contract's room_rate_user and room_rate_address (their
+ * environment variables override them). Returns STORE_OK, or
+ * STORE_OVER_BUDGET (nothing counted) with *retry_s the seconds until the
+ * hour ends, or a store error. Inside a caller's transaction, it joins it:
+ * roll back when the room is not made, and the attempt is not counted. */
+int store_room_rate_spend(store *st, const char *user, const char *addr, int64_t *retry_s);
+/* Counts one workspace created from addr in the current hour, at most
+ * per_hour (0: no limit), across every process; as store_room_rate_spend. */
+int store_workspace_rate_spend(store *st, const char *addr, int64_t per_hour, int64_t *retry_s);
+
+/* Engine.IO sessions per client address, so that --max-per-address holds
+ * across every ws process (issue 21.12). set records that process_id holds n
+ * sessions of addr (0 removes the row); elsewhere sums those of the other
+ * live processes (a stale heartbeat's rows do not count). */
+int store_address_sessions_set(store *st, int64_t process_id, const char *addr, int64_t n);
+int store_address_sessions_elsewhere(store *st, int64_t process_id, const char *addr, int64_t *n);
 
 /* Control events for every ws process (admin announcements, kicks).
  * append stores one (payload: JSON text) and gives its id; tail calls cb with

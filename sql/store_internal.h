@@ -73,6 +73,7 @@ struct store_ops {
     int (*session_load)(store *st, const char *pid, int64_t updated_after, store_session *out);
     int (*session_delete)(store *st, const char *pid);
     int (*session_expire)(store *st, int64_t updated_before);
+    int (*sessions_touch)(store *st, int64_t owner, int64_t updated_before);
 
     int (*user_claim)(store *st, const char *name);
     int (*user_claimed)(store *st, const char *name, bool *claimed);
@@ -92,6 +93,9 @@ struct store_ops {
      * caller's transaction. */
     int (*budget_get)(store *st, const char *key, int64_t span, int64_t start, int64_t *count);
     int (*budget_add)(store *st, const char *key, int64_t span, int64_t start);
+    int (*address_sessions_set)(store *st, int64_t process_id, const char *addr, int64_t n);
+    int (*address_sessions_elsewhere)(store *st, int64_t process_id, const char *addr,
+                                      int64_t alive_since, int64_t *n);
 
     int (*control_append)(store *st, const char *kind, const char *payload, int64_t *id);
     int (*control_tail)(store *st, int64_t after, store_control_cb cb, void *ctx);

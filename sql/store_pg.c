@@ -6,7 +6,9 @@
 #include "store.h"
 #include "store_internal.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,31 @@ static const char *const pg_migrations[] = {
      * host a ws process is, for /api/health. */
     "ALTER TABLE processes ADD COLUMN IF NOT EXISTS node text NOT NULL DEFAULT '';"
     "ALTER TABLE processes ADD COLUMN IF NOT EXISTS host text NOT NULL DEFAULT '';",
-    /* 3 (moderation, issue 24): as SQLite's migration 7 -- edits and
+    /* (issue 20) a live socket's session is stored from its CONNECT on:
+     * owner is the process serving it (NULL once disconnected), whose
+     * sessions_touch keeps it young while it lives. */
+    "ALTER TABLE sessions ADD COLUMN IF NOT EXISTS owner bigint;"
+    "CREATE INDEX IF NOT EXISTS sessions_by_owner ON sessions(owner, updated_at)"
+    " WHERE owner IS NOT NULL;",
+    /* (issue 21.12): Engine.IO sessions per client address and ws process,
+     * so --max-per-address holds across processes; a dead process's rows go
+     * with it (cascade from processes) and are ignored once it is stale. */
+    "CREATE TABLE IF NOT EXISTS address_sessions (addr text NOT NULL,"
+    " process_id bigint NOT NULL REFERENCES processes(id) ON DELETE CASCADE,"
+    " n bigint NOT NULL, PRIMARY KEY (addr, process_id));",
+    /* accounts (sql/account.c, issue 24): a name's argon2id password hash,
+     * and every credential of a user as a row that can be listed and
+     * revoked; a claim never used expires (its row goes, the name is free). */
+    "CREATE TABLE IF NOT EXISTS accounts (name text PRIMARY KEY, pwhash text NOT NULL,"
+    " created_at bigint NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS credentials (id text PRIMARY KEY, name text NOT NULL,"
+    " kind text NOT NULL, secret text, label text NOT NULL DEFAULT '',"
+    " created_at bigint NOT NULL, used_at bigint, expires_at bigint NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS credentials_by_name ON credentials(name);"
+    "CREATE INDEX IF NOT EXISTS credentials_unused_claims ON credentials(created_at)"
+    " WHERE kind = 'claim' AND used_at IS NULL;"
+    "CREATE INDEX IF NOT EXISTS credentials_by_expiry ON credentials(expires_at);",
+    /* (moderation, issue 24): as SQLite's -- edits and
      * deletions as log rows, roles, sanctions, the audit log. */
     "ALTER TABLE messages ADD COLUMN IF NOT EXISTS kind integer NOT NULL DEFAULT 0;"
     "ALTER TABLE messages ADD COLUMN IF NOT EXISTS target bigint;"
@@ -51,6 +77,11 @@ static int pg_schema_version(void) {
 
 /* How long a reconnect attempt may take, and the waits between attempts. */
 #define PG_CONNECT_TIMEOUT_S "3"
+#define PG_CONNECT_TIMEOUT_MS 3000
+/* The most one call waits for the server while reconnecting: the attempt
+ * goes on in later calls, so a dead or slow server never holds chat-ws's
+ * event loop (a blocking PQreset held it up to PG_CONNECT_TIMEOUT_S). */
+#define PG_RECONNECT_STEP_MS 20
 #define PG_BACKOFF_MIN_MS 100
 #define PG_BACKOFF_MAX_MS 5000
 /* Most lazily prepared statements of other sql/ modules (store_pg_query). */
@@ -91,6 +122,7 @@ enum pg_stmt {
     P_SESS_LOAD,
     P_SESS_DELETE,
     P_SESS_EXPIRE,
+    P_SESS_TOUCH,
     P_CUR_GET,
     P_CUR_SET,
     P_WS_GET,
@@ -102,6 +134,9 @@ enum pg_stmt {
     P_BUDGET_GET,
     P_BUDGET_ADD,
     P_BUDGET_PRUNE,
+    P_ADDR_SET,
+    P_ADDR_DELETE,
+    P_ADDR_ELSEWHERE,
     P_COUNTS,
     P_CTL_APPEND,
     P_CTL_TAIL,
@@ -192,13 +227,16 @@ static const char *const pg_sql[P_COUNT] = {
     [P_PRES_USERS] = "SELECT DISTINCT p.\"user\" COLLATE \"C\" AS u FROM presence p"
                      " JOIN processes w ON w.id = p.process_id"
                      " WHERE p.room_id = $1 AND w.heartbeat_at > $2 ORDER BY 1",
-    [P_SESS_SAVE] = "INSERT INTO sessions (pid, sid, namespace, \"user\", rooms, data, updated_at)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (pid) DO UPDATE SET"
+    [P_SESS_SAVE] = "INSERT INTO sessions (pid, sid, namespace, \"user\", rooms, data, updated_at,"
+                    " owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (pid) DO UPDATE SET"
                     " sid = excluded.sid, namespace = excluded.namespace,"
                     " \"user\" = excluded.\"user\", rooms = excluded.rooms, data = excluded.data,"
-                    " updated_at = excluded.updated_at",
-    [P_SESS_LOAD] = "SELECT pid, sid, namespace, \"user\", rooms, data, updated_at FROM sessions"
-                    " WHERE pid = $1 AND updated_at > $2",
+                    " updated_at = excluded.updated_at, owner = excluded.owner"
+                    " WHERE excluded.owner IS NOT NULL OR sessions.owner IS NULL"
+                    " OR sessions.owner = $9",
+    [P_SESS_LOAD] = "SELECT pid, sid, namespace, \"user\", rooms, data, updated_at, owner"
+                    " FROM sessions WHERE pid = $1 AND updated_at > $2",
+    [P_SESS_TOUCH] = "UPDATE sessions SET updated_at = $3 WHERE owner = $1 AND updated_at <= $2",
     [P_SESS_DELETE] = "DELETE FROM sessions WHERE pid = $1",
     [P_SESS_EXPIRE] = "DELETE FROM sessions WHERE updated_at <= $1",
     [P_CUR_GET] = "SELECT last_id FROM cursors WHERE \"user\" = $1 AND room_id = $2",
@@ -227,6 +265,12 @@ static const char *const pg_sql[P_COUNT] = {
     [P_BUDGET_ADD] = "INSERT INTO budgets (key, span, start, count) VALUES ($1, $2, $3, 1)"
                      " ON CONFLICT (key, span, start) DO UPDATE SET count = budgets.count + 1",
     [P_BUDGET_PRUNE] = "DELETE FROM budgets WHERE start + span <= $1",
+    [P_ADDR_SET] = "INSERT INTO address_sessions (addr, process_id, n) VALUES ($1, $2, $3)"
+                   " ON CONFLICT (addr, process_id) DO UPDATE SET n = EXCLUDED.n",
+    [P_ADDR_DELETE] = "DELETE FROM address_sessions WHERE addr = $1 AND process_id = $2",
+    [P_ADDR_ELSEWHERE] = "SELECT COALESCE(SUM(a.n), 0) FROM address_sessions a"
+                         " JOIN processes p ON p.id = a.process_id"
+                         " WHERE a.addr = $1 AND a.process_id <> $2 AND p.heartbeat_at > $3",
     [P_COUNTS] = "SELECT (SELECT COUNT(*) FROM rooms),"
                  " (SELECT last FROM log_head WHERE name = 'messages')",
     [P_CTL_APPEND] = "WITH head AS (" LOG_NEXT(
@@ -246,6 +290,9 @@ typedef struct pg_store {
     bool writer;      /* that transaction holds P_WRITER_LOCK */
     int64_t retry_at; /* no reconnect before this time (ms) */
     int backoff_ms;   /* the next wait after a failed reconnect */
+    bool connecting;  /* between PQresetStart and the end of its PQresetPoll steps */
+    PostgresPollingStatusType polling; /* what the next step waits for */
+    int64_t connect_deadline;          /* the attempt fails at this time (ms) */
     int lock_timeout_ms;
     const char *extra[PG_EXTRA_MAX]; /* names prepared by store_pg_query on this connection */
     int nextra;
@@ -349,9 +396,28 @@ static int pg_setup(pg_store *q) {
     return rc;
 }
 
-/* Makes sure the connection is usable: re-made (PQreset) when it dropped,
- * at most once per backoff period. STORE_BUSY while it is down, and for
- * every call inside a transaction the drop broke, until it ends. */
+/* Advances a reconnect as far as the server answers within
+ * PG_RECONNECT_STEP_MS (PQresetPoll, each step when the socket is ready for
+ * it). Returns PGRES_POLLING_OK, _FAILED, or what it still waits for. */
+static PostgresPollingStatusType pg_reconnect_step(pg_store *q) {
+    int64_t until = store_now_ms() + PG_RECONNECT_STEP_MS;
+    for (;;) {
+        struct pollfd p = {PQsocket(q->conn),
+                           q->polling == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0};
+        if (p.fd < 0) return PGRES_POLLING_FAILED;
+        int64_t left = until - store_now_ms();
+        int n = poll(&p, 1, left > 0 ? (int)left : 0);
+        if (n < 0 && errno != EINTR) return PGRES_POLLING_FAILED;
+        if (n == 0) return q->polling;
+        if (n > 0) q->polling = PQresetPoll(q->conn);
+        if (q->polling == PGRES_POLLING_OK || q->polling == PGRES_POLLING_FAILED) return q->polling;
+    }
+}
+
+/* Makes sure the connection is usable: re-made (PQresetStart, then steps of
+ * PQresetPoll in this and later calls) when it dropped, an attempt at most
+ * once per backoff period. STORE_BUSY while it is down, and for every call
+ * inside a transaction the drop broke, until it ends. */
 static int pg_ready(pg_store *q) {
     store *st = &q->base;
     if (q->txn_lost) {
@@ -360,17 +426,31 @@ static int pg_ready(pg_store *q) {
     }
     if (q->ready && PQstatus(q->conn) == CONNECTION_OK) return STORE_OK;
     int64_t now = store_now_ms();
-    if (now < q->retry_at) {
+    if (!q->connecting && now < q->retry_at) {
         snprintf(st->err, sizeof st->err, "postgresql: connection lost; reconnecting");
         return STORE_BUSY;
     }
     q->ready = false;
-    PQreset(q->conn);
+    if (!q->connecting) {
+        q->connecting = PQresetStart(q->conn) == 1;
+        /* PQresetStart's contract: go on as if PQresetPoll said WRITING */
+        q->polling = q->connecting ? PGRES_POLLING_WRITING : PGRES_POLLING_FAILED;
+        q->connect_deadline = now + PG_CONNECT_TIMEOUT_MS;
+    }
+    PostgresPollingStatusType s = q->connecting ? pg_reconnect_step(q) : PGRES_POLLING_FAILED;
+    if (s != PGRES_POLLING_OK && s != PGRES_POLLING_FAILED &&
+        store_now_ms() < q->connect_deadline) {
+        snprintf(st->err, sizeof st->err, "postgresql: connection lost; reconnecting");
+        return STORE_BUSY;
+    }
+    q->connecting = false;
     int rc = STORE_BUSY;
-    if (PQstatus(q->conn) == CONNECTION_OK)
+    if (s == PGRES_POLLING_OK)
         rc = pg_setup(q);
-    else
+    else if (s == PGRES_POLLING_FAILED)
         pg_note(st, "postgresql: reconnect", PQerrorMessage(q->conn));
+    else
+        snprintf(st->err, sizeof st->err, "postgresql: reconnect: timeout");
     if (rc) {
         q->retry_at = now + q->backoff_ms;
         q->backoff_ms =
@@ -385,8 +465,8 @@ static int pg_ready(pg_store *q) {
 
 /* Parameters of one statement call, as text. */
 typedef struct pg_args {
-    const char *v[8];
-    char buf[8][24];
+    const char *v[10];
+    char buf[10][24];
     int n;
 } pg_args;
 
@@ -965,6 +1045,11 @@ static int pg_session_save(store *st, const store_session *s) {
     arg_s(&a, s->rooms ? s->rooms : "[]");
     arg_s(&a, s->data ? s->data : "{}");
     arg_i(&a, s->updated_at ? s->updated_at : store_now_ms());
+    if (s->owner)
+        arg_i(&a, s->owner);
+    else
+        arg_s(&a, NULL);
+    arg_i(&a, s->by);
     return pg_do(st, P_SESS_SAVE, &a, NULL);
 }
 
@@ -985,6 +1070,7 @@ static int pg_session_load(store *st, const char *pid, int64_t updated_after, st
         out->rooms = strdup(PQgetvalue(r, 0, 4));
         out->data = strdup(PQgetvalue(r, 0, 5));
         out->updated_at = pg_int(r, 0, 6);
+        out->owner = pg_int(r, 0, 7); /* NULL reads 0 */
         rc = out->rooms && out->data ? STORE_OK : STORE_ERROR;
         if (rc) store_session_free(out);
     }
@@ -1000,6 +1086,14 @@ static int pg_session_delete(store *st, const char *pid) {
 
 static int pg_session_expire(store *st, int64_t updated_before) {
     return pg_write_int(st, P_SESS_EXPIRE, updated_before);
+}
+
+static int pg_sessions_touch(store *st, int64_t owner, int64_t updated_before) {
+    pg_args a = {0};
+    arg_i(&a, owner);
+    arg_i(&a, updated_before);
+    arg_i(&a, store_now_ms());
+    return pg_do(st, P_SESS_TOUCH, &a, NULL);
 }
 
 /* ---- claimed names, cursors, workspaces ------------------------------- */
@@ -1085,6 +1179,25 @@ static int pg_workspace_insert(store *st, const char *ns, int64_t max, bool *cre
     return rc;
 }
 
+/* ---- sessions per address ---------------------------------------------- */
+
+static int pg_address_sessions_set(store *st, int64_t process_id, const char *addr, int64_t n) {
+    pg_args a = {0};
+    arg_s(&a, addr);
+    arg_i(&a, process_id);
+    if (n > 0) arg_i(&a, n);
+    return pg_do(st, n > 0 ? P_ADDR_SET : P_ADDR_DELETE, &a, NULL);
+}
+
+static int pg_address_sessions_elsewhere(store *st, int64_t process_id, const char *addr,
+                                         int64_t alive_since, int64_t *n) {
+    pg_args a = {0};
+    arg_s(&a, addr);
+    arg_i(&a, process_id);
+    arg_i(&a, alive_since);
+    return pg_row_ints(st, P_ADDR_ELSEWHERE, &a, n, NULL);
+}
+
 /* ---- write budgets ---------------------------------------------------- */
 
 static int pg_budget_get(store *st, const char *key, int64_t span, int64_t start, int64_t *count) {
@@ -1168,6 +1281,7 @@ static const store_ops pg_ops = {
     .session_load = pg_session_load,
     .session_delete = pg_session_delete,
     .session_expire = pg_session_expire,
+    .sessions_touch = pg_sessions_touch,
     .user_claim = pg_user_claim,
     .user_claimed = pg_user_claimed,
     .cursor_get = pg_cursor_get,
@@ -1178,6 +1292,8 @@ static const store_ops pg_ops = {
     .workspace_insert = pg_workspace_insert,
     .budget_get = pg_budget_get,
     .budget_add = pg_budget_add,
+    .address_sessions_set = pg_address_sessions_set,
+    .address_sessions_elsewhere = pg_address_sessions_elsewhere,
     .control_append = pg_control_append,
     .control_tail = pg_control_tail,
     .control_head = pg_control_head,

@@ -51,7 +51,31 @@ static const char *const migrations[] = {
      * from this index alone, in order, without a sort or a table lookup. */
     "CREATE INDEX IF NOT EXISTS presence_by_room_user ON presence(room_id, user, process_id);"
     "DROP INDEX IF EXISTS presence_by_room;",
-    /* 7 (moderation, issue 24): edits and deletions are rows of the log
+    /* (issue 20) a live socket's session is stored from its CONNECT on:
+     * owner is the process serving it (NULL once disconnected), whose
+     * sessions_touch keeps it young while it lives. */
+    "ALTER TABLE sessions ADD COLUMN owner INTEGER;"
+    "CREATE INDEX IF NOT EXISTS sessions_by_owner ON sessions(owner, updated_at)"
+    " WHERE owner IS NOT NULL;",
+    /* (issue 21.12): Engine.IO sessions per client address and ws process,
+     * so --max-per-address holds across processes; a dead process's rows go
+     * with it (cascade from processes) and are ignored once it is stale. */
+    "CREATE TABLE IF NOT EXISTS address_sessions (addr TEXT NOT NULL,"
+    " process_id INTEGER NOT NULL REFERENCES processes(id) ON DELETE CASCADE,"
+    " n INTEGER NOT NULL, PRIMARY KEY (addr, process_id)) WITHOUT ROWID;",
+    /* accounts (sql/account.c, issue 24): a name's argon2id password hash,
+     * and every credential of a user as a row that can be listed and
+     * revoked; a claim never used expires (its row goes, the name is free). */
+    "CREATE TABLE IF NOT EXISTS accounts (name TEXT PRIMARY KEY, pwhash TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS credentials (id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+    " kind TEXT NOT NULL, secret TEXT, label TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL, used_at INTEGER, expires_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS credentials_by_name ON credentials(name);"
+    "CREATE INDEX IF NOT EXISTS credentials_unused_claims ON credentials(created_at)"
+    " WHERE kind = 'claim' AND used_at IS NULL;"
+    "CREATE INDEX IF NOT EXISTS credentials_by_expiry ON credentials(expires_at);",
+    /* (moderation, issue 24): edits and deletions are rows of the log
      * (kind 1 edit, 2 deletion, of message target); a message keeps when it
      * was last edited; roles per workspace; mutes and bans; the audit log of
      * moderation actions (sql/moderation_store.c). */
@@ -111,6 +135,7 @@ enum stmt_id {
     S_SESS_LOAD,
     S_SESS_DELETE,
     S_SESS_EXPIRE,
+    S_SESS_TOUCH,
     S_CUR_GET,
     S_CUR_SET,
     S_WS_GET,
@@ -119,6 +144,9 @@ enum stmt_id {
     S_BUDGET_GET,
     S_BUDGET_ADD,
     S_BUDGET_PRUNE,
+    S_ADDR_SET,
+    S_ADDR_DELETE,
+    S_ADDR_ELSEWHERE,
     S_WS_CREATE,
     S_COUNTS,
     S_CTL_INSERT,
@@ -191,10 +219,16 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_PRES_USERS] =
         "SELECT DISTINCT p.user FROM presence p JOIN processes w ON w.id = p.process_id"
         " WHERE p.room_id = ?1 AND w.heartbeat_at > ?2 ORDER BY p.user",
-    [S_SESS_SAVE] = "INSERT OR REPLACE INTO sessions (pid, sid, namespace, user, rooms, data,"
-                    " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [S_SESS_LOAD] = "SELECT pid, sid, namespace, user, rooms, data, updated_at FROM sessions"
+    [S_SESS_SAVE] = "INSERT INTO sessions (pid, sid, namespace, user, rooms, data, updated_at,"
+                    " owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (pid) DO UPDATE"
+                    " SET sid = excluded.sid, namespace = excluded.namespace,"
+                    " user = excluded.user, rooms = excluded.rooms, data = excluded.data,"
+                    " updated_at = excluded.updated_at, owner = excluded.owner"
+                    " WHERE excluded.owner IS NOT NULL OR sessions.owner IS NULL"
+                    " OR sessions.owner = ?9",
+    [S_SESS_LOAD] = "SELECT pid, sid, namespace, user, rooms, data, updated_at, owner FROM sessions"
                     " WHERE pid = ?1 AND updated_at > ?2",
+    [S_SESS_TOUCH] = "UPDATE sessions SET updated_at = ?3 WHERE owner = ?1 AND updated_at <= ?2",
     [S_SESS_DELETE] = "DELETE FROM sessions WHERE pid = ?1",
     [S_SESS_EXPIRE] = "DELETE FROM sessions WHERE updated_at <= ?1",
     [S_CUR_GET] = "SELECT last_id FROM cursors WHERE user = ?1 AND room_id = ?2",
@@ -206,6 +240,12 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_BUDGET_ADD] = "INSERT INTO budgets (key, span, start, count) VALUES (?1, ?2, ?3, 1)"
                      " ON CONFLICT (key, span, start) DO UPDATE SET count = count + 1",
     [S_BUDGET_PRUNE] = "DELETE FROM budgets WHERE start + span <= ?1",
+    [S_ADDR_SET] = "INSERT INTO address_sessions (addr, process_id, n) VALUES (?1, ?2, ?3)"
+                   " ON CONFLICT (addr, process_id) DO UPDATE SET n = excluded.n",
+    [S_ADDR_DELETE] = "DELETE FROM address_sessions WHERE addr = ?1 AND process_id = ?2",
+    [S_ADDR_ELSEWHERE] = "SELECT COALESCE(SUM(a.n), 0) FROM address_sessions a"
+                         " JOIN processes p ON p.id = a.process_id"
+                         " WHERE a.addr = ?1 AND a.process_id <> ?2 AND p.heartbeat_at > ?3",
     [S_WS_EXISTS] = "SELECT EXISTS (SELECT 1 FROM workspaces WHERE namespace = ?1)"
                     " OR EXISTS (SELECT 1 FROM rooms WHERE namespace = ?1)",
     [S_WS_CREATE] = "INSERT OR IGNORE INTO workspaces (namespace, private, created_at)"
@@ -781,6 +821,11 @@ static int sq_session_save(store *st, const store_session *ss) {
     sqlite3_bind_text(s, 5, ss->rooms ? ss->rooms : "[]", -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 6, ss->data ? ss->data : "{}", -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 7, ss->updated_at ? ss->updated_at : store_now_ms());
+    if (ss->owner)
+        sqlite3_bind_int64(s, 8, ss->owner);
+    else
+        sqlite3_bind_null(s, 8);
+    sqlite3_bind_int64(s, 9, ss->by);
     return store_write_end(st, &w, run(s));
 }
 
@@ -797,6 +842,7 @@ static int sq_session_load(store *st, const char *pid, int64_t updated_after, st
         out->rooms = strdup((const char *)sqlite3_column_text(s, 4));
         out->data = strdup((const char *)sqlite3_column_text(s, 5));
         out->updated_at = sqlite3_column_int64(s, 6);
+        out->owner = sqlite3_column_int64(s, 7); /* NULL reads 0 */
         rc = out->rooms && out->data ? STORE_OK : STORE_ERROR;
         if (rc) store_session_free(out);
     } else {
@@ -817,6 +863,17 @@ static int sq_session_delete(store *st, const char *pid) {
 
 static int sq_session_expire(store *st, int64_t updated_before) {
     return write_int(st, S_SESS_EXPIRE, updated_before);
+}
+
+static int sq_sessions_touch(store *st, int64_t owner, int64_t updated_before) {
+    store_write_scope w;
+    int rc = store_write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, S_SESS_TOUCH);
+    sqlite3_bind_int64(s, 1, owner);
+    sqlite3_bind_int64(s, 2, updated_before);
+    sqlite3_bind_int64(s, 3, store_now_ms());
+    return store_write_end(st, &w, run(s));
 }
 
 /* ---- claimed names ---------------------------------------------------- */
@@ -907,6 +964,28 @@ static int sq_workspace_set_private(store *st, const char *ns, bool is_private) 
     return store_write_end(st, &w, run(s));
 }
 
+/* ---- sessions per address ---------------------------------------------- */
+
+static int sq_address_sessions_set(store *st, int64_t process_id, const char *addr, int64_t n) {
+    store_write_scope w;
+    int rc = store_write_begin(st, &w);
+    if (rc) return rc;
+    sqlite3_stmt *s = take(st, n > 0 ? S_ADDR_SET : S_ADDR_DELETE);
+    sqlite3_bind_text(s, 1, addr, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, process_id);
+    if (n > 0) sqlite3_bind_int64(s, 3, n);
+    return store_write_end(st, &w, run(s));
+}
+
+static int sq_address_sessions_elsewhere(store *st, int64_t process_id, const char *addr,
+                                         int64_t alive_since, int64_t *n) {
+    sqlite3_stmt *s = take(st, S_ADDR_ELSEWHERE);
+    sqlite3_bind_text(s, 1, addr, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, process_id);
+    sqlite3_bind_int64(s, 3, alive_since);
+    return one_int(s, n);
+}
+
 static int sq_budget_get(store *st, const char *key, int64_t span, int64_t start, int64_t *count) {
     sqlite3_stmt *s = take(st, S_BUDGET_GET);
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
@@ -994,6 +1073,7 @@ static const store_ops sq_ops = {
     .session_load = sq_session_load,
     .session_delete = sq_session_delete,
     .session_expire = sq_session_expire,
+    .sessions_touch = sq_sessions_touch,
     .user_claim = sq_user_claim,
     .user_claimed = sq_user_claimed,
     .cursor_get = sq_cursor_get,
@@ -1004,6 +1084,8 @@ static const store_ops sq_ops = {
     .workspace_insert = sq_workspace_insert,
     .budget_get = sq_budget_get,
     .budget_add = sq_budget_add,
+    .address_sessions_set = sq_address_sessions_set,
+    .address_sessions_elsewhere = sq_address_sessions_elsewhere,
     .control_append = sq_control_append,
     .control_tail = sq_control_tail,
     .control_head = sq_control_head,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # run.sh -- runs every test and prints the total: "N passed, N failed".
 #
-#   bash tests/run.sh [unit] [fuzz] [integration] [integration-pg] [browser]
-#                     [bench] [package]                           (default: all)
+#   bash tests/run.sh [unit] [fuzz] [integration] [integration-pg] [faults]
+#                     [browser] [bench] [package]                 (default: all)
 #
 # unit:        each binary in $UNIT_DIR (build/asan/tests) under ASan, UBSan and
 #              LSan; cmocka's "[  PASSED  ] N test(s)." and "[  FAILED  ] N
@@ -17,6 +17,10 @@
 # integration: node --test on tests/integration/ (BIN_DIR=build/asan; leaks
 #              are not checked there since processes get killed; the harness
 #              fails a test whose stack logged any sanitizer report).
+# faults:      node --test on tests/faults/, the fault checker (issue 20):
+#              SQLite with 3 chat-ws, then PostgreSQL with 3 nodes on the
+#              private server (which it restarts), FAULTS_SECONDS (30) of
+#              kills each; `make soak SOAK_MINUTES=N` runs it for N minutes.
 # browser:     the same for tests/browser/, when it exists.
 # package:     tests/package/ (the Debian package built, installed on this
 #              machine, smoke-tested and purged; needs root): Debian's
@@ -62,7 +66,7 @@ pg_up() {
 }
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit fuzz integration integration-pg browser bench package)
+[ ${#suites[@]} -gt 0 ] || suites=(unit fuzz integration integration-pg faults browser bench package)
 
 note() { printf '\n=== %s\n' "$*"; }
 
@@ -215,6 +219,14 @@ run_integration_pg() {
 	unset CHAT_TEST_DB_URL
 }
 
+# faults: the fault checker; its PostgreSQL half needs the private server
+# (it restarts it), the SQLite half runs anyway.
+run_faults() {
+	pg_up && export CHAT_TEST_DB_URL=$CHAT_TEST_PG_ADMIN_URL
+	run_node faults tests/faults
+	unset CHAT_TEST_DB_URL
+}
+
 for suite in "${suites[@]}"; do
 	case "$suite" in
 	unit) run_unit ;;
@@ -222,10 +234,11 @@ for suite in "${suites[@]}"; do
 	bench) run_bench ;;
 	integration) run_node integration tests/integration ;;
 	integration-pg) run_integration_pg ;;
+	faults) run_faults ;;
 	browser) run_node browser tests/browser ;;
 	package) run_package ;;
 	*)
-		echo "unknown suite: $suite (unit, fuzz, integration, integration-pg, browser, bench, package)" >&2
+		echo "unknown suite: $suite (unit, fuzz, integration, integration-pg, faults, browser, bench, package)" >&2
 		FAILED=$((FAILED + 1))
 		;;
 	esac

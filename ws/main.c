@@ -1,5 +1,6 @@
 /* main.c -- the live-socket process: options, the lws context, the service loop */
 #include <assert.h>
+#include <ev.h>
 #include <getopt.h>
 #include <libwebsockets.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "adapter.h"
+#include "address_share.h"
 #include "admin.h"
 #include "admin_ui.h"
 #include "bus.h"
@@ -19,6 +21,7 @@
 #include "contract.h"
 #include "eio.h"
 #include "log.h"
+#include "netaddr.h"
 #include "presence.h"
 #include "retention.h"
 #include "sio.h"
@@ -48,13 +51,13 @@ typedef struct options {
     long token_ttl;
 } options;
 
-static volatile sig_atomic_t interrupted;
 static struct lws_context *context;
 
-static void on_signal(int sig) {
-    (void)sig;
-    interrupted = 1;
-    if (context) lws_cancel_service(context);
+/* SIGINT and SIGTERM: libev turns them into a callback on the loop, which
+ * leaves the loop; main() then drains. */
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
+    (void)w, (void)revents;
+    ev_break(loop, EVBREAK_ALL);
 }
 
 /* The options without a number; the numeric ones come from the contract's
@@ -129,6 +132,12 @@ static void table_option(options *o, contract_id id, const char *text) {
     case CONTRACT_MAX_PER_ADDRESS:
         o->eio.max_per_address = (int)v;
         break;
+    case CONTRACT_BODY_TIMEOUT:
+        o->eio.body_timeout_ms = (int)v;
+        break;
+    case CONTRACT_MAX_POSTS_PER_ADDRESS:
+        o->eio.max_posts_per_address = (int)v;
+        break;
     case CONTRACT_MAX_QUEUE_BYTES:
         o->eio.max_queue_bytes = (size_t)v;
         break;
@@ -158,6 +167,9 @@ static void table_option(options *o, contract_id id, const char *text) {
         break;
     case CONTRACT_MAX_DEPTH:
         o->sio.limits.max_depth = (int)v;
+        break;
+    case CONTRACT_MAX_JSON_VALUES:
+        o->sio.limits.max_values = (size_t)v;
         break;
     case CONTRACT_MAX_ATTACHMENTS:
         o->sio.limits.max_attachments = (size_t)v;
@@ -438,6 +450,7 @@ static void prune(lws_sorted_usec_list_t *sul) {
 typedef struct listeners {
     chat *chat;
     adapter *adapter;
+    admin_ui *ui;
 } listeners;
 
 /* The bus's handlers: messages to the chat, the rest to the adapter. */
@@ -450,7 +463,12 @@ static void on_bus_control(void *ud) {
 }
 
 static void on_bus_ephemeral(const char *data, size_t len, void *ud) {
-    adapter_ephemeral(data, len, ((listeners *)ud)->adapter);
+    if (!admin_ui_ephemeral(((listeners *)ud)->ui, data, len))
+        adapter_ephemeral(data, len, ((listeners *)ud)->adapter);
+}
+
+static void on_drain_beat(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop, (void)w, (void)revents;
 }
 
 /* The graceful part of a SIGTERM: stop accepting (new sessions get 503, so
@@ -459,7 +477,7 @@ static void on_bus_ephemeral(const char *data, size_t len, void *ud) {
  * session -- a transport close, so clients reconnect and recover elsewhere
  * or after the restart -- and serve until they are gone or drain_ms has
  * passed. */
-static void drain(struct lws_context *ctx, eio_server *eio, int drain_ms) {
+static void drain(struct ev_loop *loop, eio_server *eio, int drain_ms) {
     size_t open = eio_server_connections(eio);
     log_event(LOG_LEVEL_INFO, "draining", "sessions", LOG_I(open), "timeout_ms", LOG_I(drain_ms),
               NULL);
@@ -467,13 +485,15 @@ static void drain(struct lws_context *ctx, eio_server *eio, int drain_ms) {
     eio_server_drain(eio);
     long long deadline = eio_now_ms() + drain_ms;
     /* one turn: the group commit's timer (due at once) runs before closes */
-    interrupted = 0;
-    lws_service(ctx, -1);
+    ev_run(loop, EVRUN_NOWAIT);
     eio_close_all(eio, 1012, "server restarting");
-    while (eio_server_connections(eio) > 0 && eio_now_ms() < deadline) {
-        interrupted = 0;
-        if (lws_service(ctx, 0) < 0) break;
-    }
+    /* a turn returns at least this often, to see the deadline */
+    ev_timer beat;
+    ev_timer_init(&beat, on_drain_beat, 0.05, 0.05);
+    ev_timer_start(loop, &beat);
+    while (eio_server_connections(eio) > 0 && eio_now_ms() < deadline)
+        ev_run(loop, EVRUN_ONCE);
+    ev_timer_stop(loop, &beat);
     log_event(LOG_LEVEL_INFO, "drained", "sessions_left", LOG_I(eio_server_connections(eio)), NULL);
 }
 
@@ -524,15 +544,26 @@ int main(int argc, char **argv) {
     token_secret secret;
     heartbeat hb = {0};
     pruner pr = {0};
-    char err[256], listen[160];
+    char err[256], listen[160], bind_addr[NETADDR_LEN];
 
     log_init("chat-ws");
     wsmetrics_log_lws();
     if (wsmetrics_init()) log_event(LOG_LEVEL_WARN, "out of memory: no metrics", NULL);
     clamp_to_fd_limit(&o.eio);
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    /* The event loop: libev on epoll, which lws serves through its libev
+     * plugin. A wake-up costs what is ready, where lws's own poll() loop
+     * scanned every descriptor each time. */
+    struct ev_loop *loop = ev_default_loop(EVBACKEND_EPOLL);
+    if (!loop) {
+        log_event(LOG_LEVEL_ERROR, "cannot start", "error", "no epoll event loop", NULL);
+        return 1;
+    }
+    ev_signal sigint, sigterm;
+    ev_signal_init(&sigint, on_signal, SIGINT);
+    ev_signal_init(&sigterm, on_signal, SIGTERM);
+    ev_signal_start(loop, &sigint);
+    ev_signal_start(loop, &sigterm);
 
     if (token_secret_load(&secret, err, sizeof err)) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "error", err, NULL);
@@ -559,6 +590,8 @@ int main(int argc, char **argv) {
         log_event(LOG_LEVEL_ERROR, "register failed", "error", store_errmsg(st), NULL);
         goto out;
     }
+    address_share shared = {st, o.chat.process_id};
+    if (st && o.chat.process_id) address_share_attach(&shared, &o.eio);
     sio = sio_server_new(&o.sio);
     eio = sio ? eio_server_new(&o.eio, sio_eio_handlers(), sio) : NULL;
     clk = eio ? clock_lws_new() : NULL;
@@ -573,7 +606,7 @@ int main(int argc, char **argv) {
         o.chat.clock = clock_lws_clock(clk);
         ch = chat_new(sio, st, &o.chat);
         adm = ch ? admin_new(sio, eio, st, bs, &secret) : NULL;
-        ui = adm ? admin_ui_new(sio, eio, &secret) : NULL;
+        ui = adm ? admin_ui_new(sio, eio, &secret, bu) : NULL;
     }
     if (!clk || (!o.conformance && !ui)) {
         log_event(LOG_LEVEL_ERROR, "out of memory", NULL);
@@ -610,8 +643,18 @@ int main(int argc, char **argv) {
         info.iface = o.unix_path;
         unlink(o.unix_path);
     } else {
+        /* Exactly the address asked for: lws 4.1 binds an IPv6 socket to
+         * every interface when given an IPv4 address (":: port" in ss), so an
+         * IPv4 listener gets an IPv4-only socket and a name is resolved here. */
+        bool v6 = false;
+        if (netaddr_listen_host(o.host, bind_addr, sizeof bind_addr, &v6)) {
+            log_event(LOG_LEVEL_ERROR, "cannot start", "error", "--listen host does not resolve",
+                      "host", o.host, NULL);
+            goto out;
+        }
+        if (!v6) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
         info.port = o.port;
-        info.iface = o.host;
+        info.iface = bind_addr;
     }
     info.timeout_secs = 20;
     /* No lws validity timer per connection: Engine.IO's heartbeat already
@@ -620,15 +663,18 @@ int main(int argc, char **argv) {
     static const lws_retry_bo_t no_idle_policy = {0};
     info.retry_and_idle_policy = &no_idle_policy;
     info.fd_limit_per_thread = 0;
+    info.options |= LWS_SERVER_OPTION_LIBEV;
+    void *foreign_loops[] = {loop};
+    info.foreign_loops = foreign_loops;
     context = lws_create_context(&info);
     if (!context) {
         log_event(LOG_LEVEL_ERROR, "could not listen", "listen", listen, NULL);
         goto out;
     }
-    eio_server_start(eio, context);
+    eio_server_start(eio, context, clock_lws_clock(clk));
     sio_server_attach(sio, clock_lws_clock(clk));
-    clock_lws_start(clk, context);
-    listeners both = {ch, bs};
+    clock_lws_start(clk, loop, context);
+    listeners both = {ch, bs, ui};
     if (ch) {
         admin_ui_attach(ui, context);
         admin_attach(adm, context);
@@ -652,10 +698,12 @@ int main(int argc, char **argv) {
     }
 
     log_event(LOG_LEVEL_INFO, "listening", "listen", listen, "db", o.db ? o.db : "(none)", NULL);
-    while (!interrupted && lws_service(context, 0) >= 0) {
-    }
-    if (o.drain_ms > 0) drain(context, eio, o.drain_ms);
-    log_event(LOG_LEVEL_INFO, "stopping", NULL);
+    ev_run(loop, 0); /* until SIGINT or SIGTERM */
+    if (o.drain_ms > 0) drain(loop, eio, o.drain_ms);
+    clock_lws_turns turns = clock_lws_turn_stats(clk);
+    log_event(LOG_LEVEL_INFO, "stopping", "loop_turns", LOG_I(turns.count), "over_5ms",
+              LOG_I(turns.over_5ms), "over_50ms", LOG_I(turns.over_50ms), "longest_ms",
+              LOG_I(turns.longest_us / 1000), NULL);
     status = 0;
 out:
     if (context) {
@@ -683,6 +731,9 @@ out:
     sio_server_free(sio);
     admin_ui_free(ui);   /* after: sockets closing above reach its observer */
     clock_lws_free(clk); /* after what has timers on it */
+    ev_signal_stop(loop, &sigint);
+    ev_signal_stop(loop, &sigterm);
+    ev_loop_destroy(loop);
     wsmetrics_free();
     if (st && o.chat.process_id) store_process_unregister(st, o.chat.process_id);
     retention_free(pr.ret);

@@ -226,6 +226,9 @@ int wsmetrics_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         return serve(wsi);
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        /* /metrics is no WebSocket, and never an h2c tunnel */
+        return eio_confirm_upgrade(wsi, NULL);
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     }

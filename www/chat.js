@@ -16,9 +16,6 @@
   'use strict';
 
   const NAME_KEY = 'chat.name';
-  // A name's credential (the token the server gave its first claim), per name:
-  // presented on every connection under that name; nobody else can use it.
-  const CREDENTIAL_KEY = 'chat.credential:';
   const PAGE = 50; // messages per history page
   // The contract's limits, as the server renders them on <body> (fcgi/page.c
   // from common/contract.c's table): characters, as the server counts them.
@@ -36,6 +33,7 @@
     forceNew: true, // a new name gets a new socket and session
   };
 
+  const render = window.ChatRender; // www/render.js
   const $ = (id) => document.getElementById(id);
   const el = {
     body: document.body,
@@ -60,6 +58,10 @@
     messages: $('messages'),
     empty: $('empty'),
     members: $('members'),
+    membersToggle: $('members-toggle'),
+    membersClose: $('members-close'),
+    jump: $('jump-latest'),
+    jumpCount: $('jump-count'),
     membersTitle: $('members-title'),
     memberList: $('member-list'),
     typing: $('typing'),
@@ -119,6 +121,7 @@
     roomsApplied: 0, // the latest of them whose answer was applied
     connectingTimer: 0,
     unseenHidden: 0, // messages arrived while the tab was hidden
+    newBelow: 0, // messages arrived below the view while scrolled up
     kicked: '', // the reason of a `kicked`, until the next connection
   };
 
@@ -177,14 +180,12 @@
     return a;
   }
 
-  function formatTime(ts) {
-    const d = new Date(ts);
-    const opts = { hour: '2-digit', minute: '2-digit' };
-    if (d.toDateString() !== new Date().toDateString()) {
-      opts.month = 'short';
-      opts.day = 'numeric';
-    }
-    return d.toLocaleString([], opts);
+  /* A message's <time>: the hour (its day is on the day separator above),
+   * the full date and time on hover. */
+  function setTime(time, ts) {
+    time.dateTime = new Date(ts).toISOString();
+    time.textContent = render.shortTime(ts);
+    time.title = render.fullTime(ts);
   }
 
   function track(roomId) {
@@ -469,6 +470,7 @@
       }),
     );
     el.membersTitle.textContent = 'Online — ' + names.length;
+    el.membersToggle.textContent = names.length + ' online';
     if (!state.current) {
       el.sub.textContent = '';
       return;
@@ -545,24 +547,31 @@
     const user = document.createElement('span');
     const time = document.createElement('time');
     const state_ = document.createElement('span');
-    const text = document.createElement('p');
+    const text = document.createElement('div');
+    const gutter = document.createElement('span');
+    const ts = msg.ts || Date.now();
     li.className = 'message' + (msg.user === state.me ? ' own' : '');
+    li.tabIndex = -1; // reachable with the arrow keys from the message list
     if (msg.id) li.setAttribute('data-id', String(msg.id));
     if (msg.edited_at) li.classList.add('edited');
     li.setAttribute('data-user', msg.user);
-    li.setAttribute('data-ts', String(msg.ts || Date.now()));
+    li.setAttribute('data-ts', String(ts));
     body.className = 'message-body';
     meta.className = 'message-meta';
     user.className = 'message-user';
     user.textContent = msg.user;
-    time.dateTime = new Date(msg.ts || Date.now()).toISOString();
-    time.textContent = formatTime(msg.ts || Date.now());
+    setTime(time, ts);
     state_.className = 'message-state';
     text.className = 'message-text';
-    text.textContent = msg.text;
+    render.fillText(text, msg.text);
+    // The time of a grouped message, beside it on hover or focus (its meta,
+    // with the same time, stays for screen readers).
+    gutter.className = 'gutter-time';
+    gutter.setAttribute('aria-hidden', 'true');
+    gutter.textContent = render.shortTime(ts);
     meta.append(user, time, state_);
     body.append(meta, text);
-    li.append(avatar(msg.user), body);
+    li.append(avatar(msg.user), gutter, body);
     return li;
   }
 
@@ -570,6 +579,7 @@
    * user shortly before. */
   function regroup(li) {
     if (!li || !li.classList.contains('message')) return;
+    render.placeDays(li); // a group does not go on across a day separator
     const prev = li.previousElementSibling;
     const same =
       prev &&
@@ -598,7 +608,9 @@
     }
     el.messages.insertBefore(li, next);
     regroup(li);
-    regroup(li.nextElementSibling);
+    let after = li.nextElementSibling;
+    while (after && !after.classList.contains('message') && !after.classList.contains('divider')) after = after.nextElementSibling;
+    regroup(after);
     return !next;
   }
 
@@ -619,6 +631,7 @@
     const room = state.rooms.get(v.roomId);
     if (room && msg.id > (room.last_message_id || 0)) room.last_message_id = msg.id;
     if (stick && atEnd) scrollToBottom();
+    else if (atEnd && msg.user !== state.me) countNewBelow();
     return li;
   }
 
@@ -631,6 +644,73 @@
     el.empty.hidden = true;
     if (stick) scrollToBottom();
     return li;
+  }
+
+  /* "alice joined", collapsed with the joins and leaves right before it. */
+  function presenceNotice(user, kind) {
+    const stick = nearBottom();
+    render.presence(el.messages, user, kind);
+    el.empty.hidden = true;
+    if (stick) scrollToBottom();
+  }
+
+  /* One more message arrived below the view while the reader is scrolled
+   * up: the jump-to-latest button says how many. */
+  function countNewBelow() {
+    state.newBelow++;
+    el.jumpCount.textContent = state.newBelow > 99 ? '99+' : String(state.newBelow);
+    el.jumpCount.hidden = false;
+    el.jump.setAttribute('aria-label', 'Jump to the latest messages, ' + state.newBelow + ' new');
+    el.jump.hidden = false;
+  }
+
+  /* The jump-to-latest button, after a scroll: shown while the view is away
+   * from the bottom, its count cleared once the reader is back there. */
+  function updateJump() {
+    if (nearBottom()) {
+      state.newBelow = 0;
+      el.jumpCount.hidden = true;
+      el.jump.setAttribute('aria-label', 'Jump to the latest messages');
+      el.jump.hidden = true;
+    } else if (el.jump.hidden && el.wrap.scrollHeight - el.wrap.scrollTop - el.wrap.clientHeight > el.wrap.clientHeight) {
+      el.jump.hidden = false; // more than a screen up
+    }
+  }
+
+  // Older history loads by itself when the reader scrolls this close to the top.
+  const OLDER_MARGIN_PX = 300;
+
+  function onMessagesScroll() {
+    updateJump();
+    if (el.wrap.scrollTop < OLDER_MARGIN_PX && !el.older.hidden && !el.older.disabled) loadOlder();
+  }
+
+  /* Up and Down move between messages (each shows its time when focused). */
+  function onMessagesKey(ev) {
+    if (ev.key !== 'ArrowUp' && ev.key !== 'ArrowDown') return;
+    const items = Array.from(el.messages.querySelectorAll('.message'));
+    if (!items.length) return;
+    const at = items.indexOf(document.activeElement.closest ? document.activeElement.closest('.message') : null);
+    let to;
+    if (at < 0) to = ev.key === 'ArrowUp' ? items.length - 1 : -1;
+    else to = at + (ev.key === 'ArrowUp' ? -1 : 1);
+    if (to < 0 || to >= items.length) return;
+    ev.preventDefault();
+    items[to].focus();
+  }
+
+  /* The member list on a screen too narrow for its column: a panel. */
+  function openMembers() {
+    el.body.classList.add('show-members');
+    el.membersToggle.setAttribute('aria-expanded', 'true');
+    el.membersClose.focus();
+  }
+
+  function closeMembers(focusToggle) {
+    if (!el.body.classList.contains('show-members')) return;
+    el.body.classList.remove('show-members');
+    el.membersToggle.setAttribute('aria-expanded', 'false');
+    if (focusToggle) el.membersToggle.focus();
   }
 
   /* Puts the "New messages" divider above message id, unless there is one. */
@@ -697,7 +777,10 @@
     if (!state.socket) return null;
     state.joining.add(room.name);
     try {
-      const ack = await request('join', room.name);
+      // Joined before on this page (a reconnection that did not recover):
+      // `missed` starts after the newest message we have of the room.
+      const after = state.joined.has(room.name) ? newestKnown(room.id) : 0;
+      const ack = await request('join', after ? { room: room.name, after } : room.name);
       state.joined.add(room.name);
       if (ack.room_id && !state.rooms.has(ack.room_id)) upsertRoom({ id: ack.room_id, name: ack.room, online: 0 });
       setMembers(room.id, ack.members);
@@ -710,28 +793,45 @@
     }
   }
 
-  /* Messages between the last missed one and the oldest of the history page
-   * (when `missed` was cut short): fetched so the view has no hole. */
-  async function fillGap(roomId, after) {
-    for (let i = 0; i < 5 && state.current === roomId; i++) {
+  /* The newest message id the page has of room id (shown, or counted as
+   * unread), 0 when none. */
+  function newestKnown(roomId) {
+    let newest = state.view && state.view.roomId === roomId ? state.view.newest : 0;
+    track(roomId).seen.forEach((id) => {
+      if (id > newest) newest = id;
+    });
+    return newest;
+  }
+
+  /* The rest of a join ack's `missed` (`more`): pages of the room's messages
+   * after `after`, until a page is short, shown or counted as unread. */
+  async function pageMissed(roomId, after) {
+    for (;;) {
       const msgs = await rest.history(roomId, { after, limit: HISTORY_MAX });
-      msgs.forEach((m) => showMessage(m, { isNew: true }));
+      takeMissed(roomId, msgs);
       if (msgs.length < HISTORY_MAX) return;
       after = msgs[msgs.length - 1].id;
     }
   }
 
   /* After a reconnection that did not recover: the shown room's messages after
-   * the newest one shown. */
+   * the newest one shown, page after page until done. */
   async function catchUp() {
     const v = state.view;
     if (!v || !v.newest) return;
+    const id = v.roomId;
     try {
-      const msgs = await rest.history(v.roomId, { after: v.newest, limit: HISTORY_MAX });
-      msgs.forEach((m) => {
-        track(v.roomId).seen.add(m.id);
-        showMessage(m);
-      });
+      let after = v.newest;
+      for (;;) {
+        const msgs = await rest.history(id, { after, limit: HISTORY_MAX });
+        if (state.current !== id) return;
+        msgs.forEach((m) => {
+          track(id).seen.add(m.id);
+          showMessage(m);
+        });
+        if (msgs.length < HISTORY_MAX) break;
+        after = msgs[msgs.length - 1].id;
+      }
       scheduleRead();
     } catch (e) {
       /* the live stream goes on */
@@ -757,6 +857,8 @@
     track(id).unread = 0;
     clearTyping();
     el.messages.replaceChildren();
+    closeMembers(false);
+    updateJump();
     el.title.textContent = '# ' + room.name;
     el.older.hidden = true;
     el.empty.hidden = true;
@@ -799,12 +901,10 @@
   function applyJoinAck(id, ack, first) {
     const missed = Array.isArray(ack.missed) ? ack.missed : [];
     const fresh = takeMissed(id, missed);
+    if (ack.more && missed.length) pageMissed(id, missed[missed.length - 1].id).catch(() => {});
     if (id !== state.current || !missed.length) return;
     if (first) placeDivider(missed[0].id);
     else if (fresh.length) placeDivider(Math.min(...fresh));
-    if (ack.more && state.view && state.view.oldest) {
-      fillGap(id, missed[missed.length - 1].id).catch(() => {});
-    }
   }
 
   async function loadOlder() {
@@ -877,6 +977,7 @@
     if (!v || v.roomId !== p.roomId || !p.li.isConnected) return;
     if (v.seen.has(msg.id)) {
       p.li.remove(); // shown already (history or a duplicate)
+      render.tidyDays(el.messages);
       return;
     }
     setPendingState(p, null, '');
@@ -884,8 +985,8 @@
     if (msg.ts) {
       p.li.setAttribute('data-ts', String(msg.ts));
       const time = p.li.querySelector('time');
-      time.dateTime = new Date(msg.ts).toISOString();
-      time.textContent = formatTime(msg.ts);
+      setTime(time, msg.ts);
+      p.li.querySelector('.gutter-time').textContent = render.shortTime(msg.ts);
     }
     v.seen.add(msg.id);
     p.li.remove();
@@ -955,7 +1056,7 @@
     if (room) room.online = set.size;
     if (id === state.current) {
       renderMembers();
-      if (isNew && ev.user !== state.me) notice(ev.user + ' joined');
+      if (isNew && ev.user !== state.me) presenceNotice(ev.user, 'joined');
     }
     renderRooms();
   }
@@ -970,7 +1071,7 @@
     if (id === state.current) {
       clearTyping(ev.user);
       renderMembers();
-      if (was) notice(ev.user + ' left');
+      if (was) presenceNotice(ev.user, 'left');
     }
     renderRooms();
   }
@@ -998,11 +1099,10 @@
     }
     state.connected = false;
     state.joining.clear();
-    // One token: a private workspace's (which may also name the user), else
-    // the name's credential, if this browser has it.
-    const auth = { name: state.me };
-    const token = state.token || loadLocal(CREDENTIAL_KEY + state.me);
-    if (token) auth.token = token;
+    // The auth of every (re)connection: a fresh access token of this
+    // browser's cookie session (with a private workspace's token folded in),
+    // else the name and the workspace token (account.js).
+    const auth = (cb) => window.chatAccount.auth(state.me, state.token).then(cb);
     const socket = window.io(namespace, Object.assign({ auth }, SOCKET_OPTIONS));
     state.socket = socket;
     // moderation.js (edit, delete, moderators' actions) listens on it too
@@ -1095,18 +1195,8 @@
         if (!info.user.startsWith('~')) saveLocal(NAME_KEY, info.user);
         renderMe();
       }
-      // The name's credential (first claim, or a fresh one): kept for the next
-      // visits and for this socket's reconnections.
-      // In a private workspace it also admits the workspace (the server keeps
-      // the workspace of the token presented), so it replaces that token.
-      if (info && typeof info.token === 'string' && typeof info.user === 'string') {
-        saveLocal(CREDENTIAL_KEY + info.user, info.token);
-        if (state.token) {
-          state.token = info.token;
-          saveLocal(TOKEN_KEY, info.token);
-        }
-        socket.auth.token = info.token;
-      }
+      // info.token is not kept: the cookie session is this browser's
+      // credential, and auth() mints a token for each reconnection.
     });
     socket.on('chat message', onChatMessage);
     socket.on('typing', onTyping);
@@ -1171,6 +1261,26 @@
       el.name.focus();
       return;
     }
+    const changed = name !== state.me || !state.socket;
+    const password = $('password').value;
+    $('password').value = '';
+    if (!changed && !password) {
+      closeOverlay(el.welcome);
+      focusComposer();
+      return;
+    }
+    window.chatAccount.enter(name, password, state.me).then(
+      (taken) => signedIn(taken),
+      (e) => {
+        el.nameError.textContent = e.message;
+        el.nameError.hidden = false;
+        el.name.focus();
+      },
+    );
+  }
+
+  /* This browser holds a session for name now (account.js). */
+  function signedIn(name) {
     const changed = name !== state.me || !state.socket;
     state.me = name;
     saveLocal(NAME_KEY, name);
@@ -1279,6 +1389,18 @@
     });
     el.roomForm.addEventListener('submit', createRoom);
     el.older.addEventListener('click', loadOlder);
+    el.wrap.addEventListener('scroll', onMessagesScroll, { passive: true });
+    el.wrap.addEventListener('keydown', onMessagesKey);
+    el.jump.addEventListener('click', () => {
+      scrollToBottom();
+      updateJump();
+      focusComposer();
+    });
+    el.membersToggle.addEventListener('click', () => {
+      if (el.body.classList.contains('show-members')) closeMembers(true);
+      else openMembers();
+    });
+    el.membersClose.addEventListener('click', () => closeMembers(true));
     el.roomList.addEventListener('click', (ev) => {
       const a = ev.target.closest('a[data-room-id]');
       if (!a) return;
@@ -1299,6 +1421,8 @@
         focusComposer();
       } else if (narrow.matches && el.body.classList.contains('show-rooms')) {
         closeSidebar(true);
+      } else if (el.body.classList.contains('show-members')) {
+        closeMembers(true);
       }
     });
     el.changeName.addEventListener('click', () => showWelcome());
@@ -1324,9 +1448,10 @@
     }, ROOMS_REFRESH_MS);
   }
 
-  function start() {
-    state.me = loadLocal(NAME_KEY).trim();
-    if (nameProblem(state.me)) state.me = '';
+  async function start() {
+    // The name is the cookie session's (HttpOnly: asked of the server).
+    state.me = await window.chatAccount.resume();
+    window.addEventListener('chat:signed-in', (ev) => signedIn(ev.detail.name));
     state.token = namespace !== '/' ? loadLocal(TOKEN_KEY) : '';
     renderMe();
     setMeState('offline', false);

@@ -22,8 +22,11 @@
 #   RUN_DIR    the folders of the nodes                 (<repo>/run-multinode)
 #   BIN_DIR    where chat-fcgi and chat-ws are                   (<repo>/build)
 #   WS_ARGS    extra chat-ws arguments (word-split)                        ()
-#   RESTART    1: a process that dies is started again after a second, as
-#              systemd's Restart=on-failure would; 0: it stays down       (1)
+#   RESTART    1: a process that dies is started again, forever, as
+#              systemd's Restart=always would, after a backoff: RESTART_SEC
+#              (0.1), doubled on each death within RESTART_STABLE_SEC (60)
+#              of its start, at most RESTART_MAX_SEC (5)
+#              (deploy/runner-lib.sh); 0: it stays down                   (1)
 #   READY_TIMEOUT  seconds to wait for every process                     (30)
 #   WATCH_PID  stop when this process is gone (the test harness)
 # Files: RUN_DIR/runner.log, nodes (the nodes file nginx's config came from),
@@ -33,7 +36,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=deploy/runner-lib.sh
-. "$ROOT/deploy/runner-lib.sh" # free_ports, supervise_next
+. "$ROOT/deploy/runner-lib.sh" # free_ports, supervise_next, restart_later
 PORT=${PORT:-8080}
 NODES=${NODES:-3}
 FCGI=${FCGI:-2}
@@ -130,7 +133,8 @@ NGINX_ARGS=(-p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/error.log")
 }
 
 # --- processes -----------------------------------------------------------------------
-declare -A NAME_OF=() # pid -> name (node-<id>, fcgi-<i>, nginx, watch)
+declare -A NAME_OF=()  # pid -> name (node-<id>, fcgi-<i>, nginx, watch)
+declare -A START_OF=() # name -> start time (ms)
 
 spawn() { # name
 	local name=$1 dir=$RUN_DIR/$1 i
@@ -151,12 +155,19 @@ spawn() { # name
 		;;
 	esac
 	NAME_OF[$!]=$name
+	now_ms
+	START_OF[$name]=$NOW_MS
 	[ "$name" = nginx ] || echo $! >"$dir/pid"
+}
+respawn() { # name
+	spawn "$1"
+	log "$1 restarted (pid $!)"
 }
 
 stop_all() {
 	local pid deadline
 	trap '' INT TERM HUP
+	restart_cancel
 	for pid in "${!NAME_OF[@]}"; do kill -TERM "$pid" 2>/dev/null; done
 	deadline=$((SECONDS + 5))
 	for pid in "${!NAME_OF[@]}"; do
@@ -217,6 +228,7 @@ log "ready at http://127.0.0.1:$PORT/ (nodes $(tr '\n' ' ' <"$RUN_DIR/nodes")| f
 
 # --- supervise -----------------------------------------------------------------------
 while :; do
+	restart_due
 	supervise_next || continue
 	name=${NAME_OF[$died]:-}
 	unset "NAME_OF[$died]"
@@ -228,9 +240,9 @@ while :; do
 		[ "$status" -gt 128 ] && how="was killed by SIG$(kill -l $((status - 128)) 2>/dev/null)"
 		kill -KILL -- "-$died" 2>/dev/null
 		if [ "$RESTART" = 1 ]; then
-			log "$name (pid $died) $how: restarting in 1s"
-			sleep 1
-			spawn "$name"
+			now_ms
+			restart_later "$name" $((NOW_MS - ${START_OF[$name]}))
+			log "$name (pid $died) $how: restarting in ${delay_text}s"
 		else
 			log "$name (pid $died) $how: left down (RESTART=0)"
 		fi

@@ -39,6 +39,13 @@
 #                   snakeoil; README "Installing" says how to get a real one)
 #                                                           /etc/ssl/certs/ssl-cert-snakeoil.pem
 #   TLS_KEY         its key                                 /etc/ssl/private/ssl-cert-snakeoil.key
+#   ERROR_LOG       production: the site's error log, from  /var/log/nginx/error.log
+#                   warn up
+#   SSO_AUTH_URL    sign-in through nginx (README "Sign-in   (off)
+#                   through nginx"): the auth_request endpoint (oauth2-proxy's
+#                   http://127.0.0.1:4180/oauth2/auth, Authelia's, ...) that
+#                   POST /api/sessions/sso asks; chat-fcgi needs CHAT_AUTH_REQUEST=1
+#   SSO_USER_HEADER the header of its answer naming the user X-Auth-Request-User
 # runner only: RUN_DIR (pid, logs, temp files), NGINX_USER ("user ...;" line or
 # empty), MIME_TYPES (an include or a types {} block).
 set -euo pipefail
@@ -72,6 +79,9 @@ TLS=
 TLS_LISTEN="443 [::]:443"
 TLS_CERT=/etc/ssl/certs/ssl-cert-snakeoil.pem
 TLS_KEY=/etc/ssl/private/ssl-cert-snakeoil.key
+ERROR_LOG=/var/log/nginx/error.log
+SSO_AUTH_URL=
+SSO_USER_HEADER=X-Auth-Request-User
 RUN_DIR=
 NGINX_USER=
 MIME_TYPES='include /etc/nginx/mime.types;'
@@ -79,7 +89,7 @@ for kv in "$@"; do
 	case "$kv" in
 	LISTEN=* | SERVER_NAME=* | FCGI_SOCKET=* | FASTCGI_SNIPPET=* | WWW_DIR=* | WS_PORTS=* | \
 		WS_NODES=* | NODES_FILE=* | FCGI_SERVERS=* | API_RATE=* | API_BURST=* | SIO_CONN=* | SIO_RATE=* | SIO_BURST=* | STATIC_CACHE=* | RUN_DIR=* | NGINX_USER=* | MIME_TYPES=* | \
-		TLS=* | TLS_LISTEN=* | TLS_CERT=* | TLS_KEY=*)
+		TLS=* | TLS_LISTEN=* | TLS_CERT=* | TLS_KEY=* | ERROR_LOG=* | SSO_AUTH_URL=* | SSO_USER_HEADER=*)
 		printf -v "${kv%%=*}" '%s' "${kv#*=}"
 		;;
 	*)
@@ -97,8 +107,8 @@ for i in "${!ports[@]}"; do
 	p=${ports[$i]}
 	[[ "$p" =~ ^[0-9]+$ ]] || { echo "gen.sh: bad port $p" >&2; exit 2; }
 	n=${nodes[$i]:-${NODES:$((p % 36)):1}}
-	ws_servers+="    server 127.0.0.1:$p max_fails=1 fail_timeout=1s;"$'\n'
-	ws_nodes+="upstream chat_ws_$p { server 127.0.0.1:$p; keepalive 16; }"$'\n'
+	ws_servers+="    server 127.0.0.1:$p max_fails=0;"$'\n'
+	ws_nodes+="upstream chat_ws_$p { server 127.0.0.1:$p max_fails=0; keepalive 16; }"$'\n'
 	ws_routes+="    ~^$n chat_ws_$p;"$'\n'
 	ws_metrics+="    location = /metrics/ws/$p {"$'\n'"        proxy_pass http://chat_ws_$p/metrics;"$'\n'
 	ws_metrics+="        proxy_set_header X-Real-IP \$remote_addr;"$'\n'
@@ -124,8 +134,8 @@ if [ -n "$NODES_FILE" ]; then
 		[ "$port" -ge 1 ] && [ "$port" -le 65535 ] || { echo "$where: bad port $port" >&2; exit 2; }
 		case "$seen" in *"$id"*) echo "$where: node id $id twice" >&2; exit 2 ;; esac
 		seen+=$id
-		ws_servers+="    server $addr max_fails=1 fail_timeout=1s;"$'\n'
-		ws_nodes+="upstream chat_ws_node_$id { server $addr; keepalive 16; }"$'\n'
+		ws_servers+="    server $addr max_fails=0;"$'\n'
+		ws_nodes+="upstream chat_ws_node_$id { server $addr max_fails=0; keepalive 16; }"$'\n'
 		ws_routes+="    ~^$id chat_ws_node_$id;"$'\n'
 		ws_metrics+="    location = /metrics/node/$id {"$'\n'"        proxy_pass http://chat_ws_node_$id/metrics;"$'\n'
 		ws_metrics+="        proxy_set_header X-Real-IP \$remote_addr;"$'\n'
@@ -143,7 +153,7 @@ if [ -n "$FCGI_SERVERS" ]; then
 		unix:/*) [[ "$a" =~ ^unix:/[A-Za-z0-9._/-]+$ ]] || { echo "gen.sh: bad FCGI server $a" >&2; exit 2; } ;;
 		*) [[ "$a" =~ $host_port_re ]] || { echo "gen.sh: FCGI server '$a' is not unix:/PATH or HOST:PORT" >&2; exit 2; } ;;
 		esac
-		fcgi_upstream+="    server $a max_fails=1 fail_timeout=1s;"$'\n'
+		fcgi_upstream+="    server $a max_fails=0;"$'\n'
 	done
 	fcgi_upstream+='}'
 	fcgi_pass=chat_fcgi
@@ -212,6 +222,35 @@ development)
 	;;
 esac
 
+# Sign-in through nginx: one location asks SSO_AUTH_URL (auth_request) and
+# hands the user its answer names to chat-fcgi as the FastCGI parameter
+# CHAT_SSO_USER, which no client header can set (headers arrive as HTTP_*).
+sso=''
+if [ -n "$SSO_AUTH_URL" ]; then
+	[[ "$SSO_AUTH_URL" =~ ^https?://[A-Za-z0-9.:/_-]+$ ]] || { echo "gen.sh: bad SSO_AUTH_URL" >&2; exit 2; }
+	[[ "$SSO_USER_HEADER" =~ ^[A-Za-z0-9-]+$ ]] || { echo "gen.sh: bad SSO_USER_HEADER" >&2; exit 2; }
+	sso_var=$(tr 'A-Z-' 'a-z_' <<<"$SSO_USER_HEADER")
+	sso="    # Sign-in through nginx (README \"Sign-in through nginx\"): the user the
+    # auth_request endpoint vouches for in $SSO_USER_HEADER gets a session.
+    location = /api/sessions/sso {
+        limit_req zone=chat_api_write burst=$API_BURST nodelay;
+        auth_request /.chat-sso-auth;
+        auth_request_set \$chat_sso_user \$upstream_http_$sso_var;
+        fastcgi_pass $fcgi_pass;
+        include $FASTCGI_SNIPPET;
+        fastcgi_param CHAT_SSO_USER \$chat_sso_user;
+    }
+    location = /.chat-sso-auth {
+        internal;
+        proxy_pass $SSO_AUTH_URL;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length \"\";
+        proxy_set_header X-Original-URI \$request_uri;
+        proxy_set_header X-Original-Method \$request_method;
+    }
+"
+fi
+
 # The template less its own header comment (up to the first empty line).
 site=$(sed '1,/^$/d' "$HERE/site.conf.in")
 # Quoted replacements: no & or \ expansion (bash 5.2 patsub_replacement).
@@ -224,6 +263,12 @@ site=${site//@WS_METRICS@/"${ws_metrics%$'\n'}"}
 site=${site//@LISTEN@/"${listen%$'\n'}"}
 site=${site//@REDIRECT@$'\n'/"$redirect"}
 site=${site//@HSTS@$'\n'/"${hsts:+$hsts$'\n'}"}
+# Production: nginx's warnings reach the error log (Debian's nginx.conf logs
+# from "error" up), among them "worker_connections are not enough" when the
+# site runs out of connections. The runner's nginx.conf logs from warn up.
+error_log=''
+[ "$mode" = production ] && error_log="    error_log $ERROR_LOG warn;"
+site=${site//@ERROR_LOG@$'\n'/"${error_log:+$error_log$'\n'}"}
 site=${site//@SERVER_NAME@/"$SERVER_NAME"}
 site=${site//@FCGI_SOCKET@/"$FCGI_SOCKET"}
 site=${site//@FASTCGI_SNIPPET@/"$FASTCGI_SNIPPET"}
@@ -234,14 +279,15 @@ site=${site//@API_BURST@/"$API_BURST"}
 site=${site//@SIO_CONN@/"$SIO_CONN"}
 site=${site//@SIO_RATE@/"$SIO_RATE"}
 site=${site//@SIO_BURST@/"$SIO_BURST"}
+site=${site//@SSO@$'\n'/"$sso"}
 
 if [ "$mode" = production ]; then
 	if [ -n "$NODES_FILE" ]; then
 		where_programs="#   chat-fcgi at $FCGI_SERVERS (chat-fcgi-node.service)
 #   the chat-ws nodes of $(basename "$NODES_FILE") (chat-ws-node.service), by node id"
 	else
-		where_programs="#   $FCGI_SOCKET   chat-fcgi's socket (chat-fcgi.service); nginx's
-#                         user (www-data) is in group chat
+		where_programs="#   $FCGI_SOCKET   chat-fcgi's socket (chat-fcgi.socket): nginx's
+#                         user (www-data) may connect, nothing more
 #   127.0.0.1:${ports[*]}   one chat-ws per port (chat-ws@<port>.service)"
 	fi
 	cat <<-HEAD

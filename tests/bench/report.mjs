@@ -20,11 +20,12 @@ const rows = readFileSync(jsonlFile, 'utf8')
     return acc;
   }, { list: [], done: new Set() }).list;
 
-const TARGETS = ['ours-direct', 'ours-nginx', 'socketio', 'nchan', 'nginx-static'];
+const TARGETS = ['ours-direct', 'ours-nginx', 'socketio', 'socketio-nginx', 'nchan', 'nginx-static'];
 const NAMES = {
   'ours-direct': 'chat-ws, direct',
   'ours-nginx': 'chat-ws via nginx',
   socketio: 'Socket.IO 4.8 (Node)',
+  'socketio-nginx': 'Socket.IO 4.8 via the same nginx',
   nchan: 'Nginx + Nchan',
   'nginx-static': 'nginx, static file',
   'ours-fcgi': 'chat-fcgi via nginx',

@@ -7,7 +7,7 @@
 #                                      prints its figures, writes RESULTS.md in its temp dir
 #   options: --out FILE (where RESULTS.md goes), --no-profile, --keep (keep the temp dir),
 #            --only LIST (some of idle,fanout,mix,durable,rest,storm,profile),
-#            --targets LIST (loadgen runs only against ours-direct,ours-nginx,socketio,nchan),
+#            --targets LIST (loadgen runs only against ours-direct,ours-nginx,socketio,socketio-nginx,nchan),
 #            --append WORKDIR (add to a kept run's results and remake its RESULTS.md)
 #
 # Every process it starts runs in its own process group and is stopped by the
@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
 	--only) ONLY=,$2, && shift ;;
 	--targets) TARGETS=,$2, && shift ;;
 	--append) APPEND=$2 && shift ;;
-	*) echo "usage: $0 [--quick] [--only idle,fanout,mix,durable,rest,storm,profile] [--targets ours-direct,ours-nginx,socketio,nchan] [--append WORKDIR] [--out FILE] [--no-profile] [--keep]" >&2 && exit 2 ;;
+	*) echo "usage: $0 [--quick] [--only idle,fanout,mix,durable,rest,storm,profile] [--targets ours-direct,ours-nginx,socketio,socketio-nginx,nchan] [--append WORKDIR] [--out FILE] [--no-profile] [--keep]" >&2 && exit 2 ;;
 	esac
 	shift
 done
@@ -203,6 +203,25 @@ start_sio() { # name
 }
 stop_sio() { stop_group "$P_PID" 5; }
 
+# Socket.IO 4.8 behind the very nginx config of the running stack (start_stack):
+# a copy of its nginx.conf on its own port and directory, the ws upstream the
+# peer (start_sio) instead of chat-ws. Sets PN_PORT PN_MASTER PN_PIDFILE (the worker).
+start_sio_nginx() {
+	local d=$WORK/sio-nginx
+	mkdir -p "$d/tmp"
+	PN_PORT=$(pick_port) || die "no free port"
+	sed -e "s#127.0.0.1:$S_PORT;#127.0.0.1:$PN_PORT;#" -e "s#127.0.0.1:$S_WS_PORT\([ ;]\)#127.0.0.1:$P_PORT\1#g" \
+		-e "s#$S_DIR/#$d/#g" "$S_DIR/nginx.conf" >"$d/nginx.conf"
+	setsid nginx -c "$d/nginx.conf" -p "$d" -e "$d/error.log" </dev/null >"$d/nginx.out" 2>&1 &
+	PN_MASTER=$!
+	track "$PN_MASTER"
+	PN_PIDFILE=$d/worker.pid
+	wait_for 10 bash -c "pgrep -P $PN_MASTER >'$PN_PIDFILE' && [ -s '$PN_PIDFILE' ]" ||
+		{ cat "$d/nginx.out" "$d/error.log" >&2 2>/dev/null; die "nginx for the socket.io peer did not start"; }
+	wait_for 10 bash -c "(exec 3<>/dev/tcp/127.0.0.1/$PN_PORT) 2>/dev/null" || die "nginx for the socket.io peer does not listen"
+}
+stop_sio_nginx() { stop_group "$PN_MASTER" 5; }
+
 # Nginx + Nchan, one worker: WebSocket subscribers on /sub/<channel>, HTTP POST
 # publishers on /pub/<channel>. Sets N_PORT N_MASTER N_PIDFILE (the worker).
 start_nchan() { # name
@@ -275,9 +294,10 @@ max_rate_of() { # target
 # --- scenarios --------------------------------------------------------------------------
 T0=$SECONDS
 
-# The machine is shared: before each loadgen run, wait (up to 90 s) until other
-# processes use less than half a core, so that they disturb the figures less.
-# Each phase also reports what else ran meanwhile (others_cpu_core).
+# The machine is shared: before each loadgen run, wait (up to BENCH_QUIET_S,
+# 90 s by default) until other processes use less than half a core, so that
+# they disturb the figures less. Each phase also reports what else ran
+# meanwhile (others_cpu_core).
 busy_cores() { # over one second, user+nice+system of the whole machine
 	local a b
 	a=$(awk '/^cpu / {print $2 + $3 + $4}' /proc/stat)
@@ -287,7 +307,7 @@ busy_cores() { # over one second, user+nice+system of the whole machine
 }
 wait_quiet() {
 	full || return 0
-	local deadline=$((SECONDS + 90)) c
+	local deadline=$((SECONDS + ${BENCH_QUIET_S:-90})) c
 	while :; do
 		c=$(busy_cores)
 		awk -v c="$c" 'BEGIN {exit !(c < 0.5)}' && return 0
@@ -380,6 +400,16 @@ scenario_mix() {
 	# shellcheck disable=SC2046
 	lg ours-nginx "mix-$n" --port "$S_PORT" $(mix_args "$n") --server "chat-ws=@$S_DIR/ws-0.pid" \
 		--server "nginx=@$S_DIR/nginx-worker.pid"
+	# the same nginx config in front of Socket.IO
+	if [ -z "$TARGETS" ] || [[ $TARGETS == *,socketio-nginx,* ]]; then
+		start_sio mix-nginx
+		start_sio_nginx
+		# shellcheck disable=SC2046
+		lg socketio-nginx "mix-$n" --port "$PN_PORT" $(mix_args "$n") --server "node=@$P_PIDFILE" \
+			--server "nginx=@$PN_PIDFILE"
+		stop_sio_nginx
+		stop_sio
+	fi
 	stop_stack
 	n=$MIX_CLIENTS
 	start_sio mix

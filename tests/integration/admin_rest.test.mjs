@@ -122,7 +122,13 @@ describe('admin REST', () => {
         garbage: 'Bearer not-a-jwt',
         'wrong signature': `Bearer ${sign({ admin: true }, 'another-secret-that-is-long-enough')}`,
         expired: `Bearer ${sign({ admin: true, exp: now() - 60 })}`,
-        'not yet valid': `Bearer ${sign({ admin: true, nbf: now() + 3600 })}`,
+        'not yet valid': `Bearer ${sign({ admin: true, exp: now() + 7200, nbf: now() + 3600 })}`,
+        // issue 21.13: a numeric exp in the future, and no crit header
+        'no exp': `Bearer ${sign({ admin: true })}`,
+        'exp 0': `Bearer ${sign({ admin: true, exp: 0 })}`,
+        'exp a string in the past': `Bearer ${sign({ admin: true, exp: String(now() - 60) })}`,
+        'exp a float in the past': `Bearer ${sign({ admin: true, exp: now() - 60.5 })}`,
+        'crit header': `Bearer ${sign({ admin: true, exp: now() + 600 }, secret, { alg: 'HS256', typ: 'JWT', crit: ['exp'] })}`,
         'alg none': `Bearer ${sign({ admin: true }, secret, { alg: 'none', typ: 'JWT' })}`,
         'HS512, not HS256': `Bearer ${sign({ admin: true }, secret, { alg: 'HS512', typ: 'JWT' })}`,
         'tampered claims': `Bearer ${(() => {
@@ -159,12 +165,9 @@ describe('admin REST', () => {
       }
     });
 
-    // libjwt 1.10 reports a missing grant as -1, which once read as an expiry
-    // in the past: a token with no "exp" (signed elsewhere) is still valid.
-    test('a token with no "exp" is valid; chat-ws --issue-token without --ttl gives one that expires in an hour (issue 14.10)', T, async () => {
-      const room = await createRoom(unique('t'));
-      const res = await call('DELETE', `/api/rooms/${room.id}`, { token: sign({ admin: true }) });
-      assert.equal(res.status, 204, res.text);
+    // A token with no "exp" would be valid forever: refused (issue 21.13,
+    // in the table above); our own issuer always writes one.
+    test('chat-ws --issue-token without --ttl gives a token that expires in an hour (issue 14.10)', T, async () => {
       const issued = execFileSync(path.join(stack.binDir, 'chat-ws'), ['--issue-token', '--admin'], {
         env: { ...process.env, CHAT_SECRET_FILE: stack.secretFile },
         encoding: 'utf8',
@@ -247,9 +250,15 @@ describe('admin REST', () => {
   const DEFAULT_RETENTION = { days: 90, max_messages: 0 };
 
   describe('/api/workspaces/{name}', () => {
-    test('GET is public: {"namespace","private","retention"}, false and the defaults by default', T, async () => {
+    test('GET needs an admin token, private or not (issue 21.14): {"namespace","private","retention"}, false and the defaults by default', T, async () => {
       const name = unique('pub');
-      const res = await call('GET', `/api/workspaces/${name}`);
+      assert401(await call('GET', `/api/workspaces/${name}`), 'no token');
+      assertError(await call('GET', `/api/workspaces/${name}`, { token: issue('--workspace', `/${name}`) }), 403, 'the workspace\'s own token');
+      const hidden = unique('hid');
+      assert.equal((await call('PUT', `/api/workspaces/${hidden}`, { body: { private: true, retention: { days: 3 } }, token: admin })).status, 200);
+      for (const res of [await call('GET', `/api/workspaces/${hidden}`), await call('GET', `/api/workspaces/${hidden}`, { token: issue('--workspace', `/${name}`) })])
+        assert.ok(!/private|retention/.test(res.text), res.text);
+      const res = await call('GET', `/api/workspaces/${name}`, { token: admin });
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type'), /^application\/json/);
       assert.deepEqual(res.json, { namespace: `/${name}`, private: false, retention: DEFAULT_RETENTION });
@@ -270,15 +279,15 @@ describe('admin REST', () => {
         assertError(await call('PUT', target, { body, token: admin }), 400, `body ${JSON.stringify(body)}`);
       assertError(await call('PUT', target, { body: '{"private":', token: admin }), 400, 'bad JSON');
       assertError(await call('PUT', target, { body: '{"private":true}', type: 'text/plain', token: admin }), 415, 'not JSON');
-      assert.equal((await call('GET', target)).json.private, false, 'nothing changed');
+      assert.equal((await call('GET', target, { token: admin })).json.private, false, 'nothing changed');
 
       const on = await call('PUT', target, { body: { private: true }, token: admin });
       assert.equal(on.status, 200, on.text);
       assert.deepEqual(on.json, { namespace: `/${name}`, private: true, retention: DEFAULT_RETENTION });
-      assert.deepEqual((await call('GET', target)).json, { namespace: `/${name}`, private: true, retention: DEFAULT_RETENTION });
+      assert.deepEqual((await call('GET', target, { token: admin })).json, { namespace: `/${name}`, private: true, retention: DEFAULT_RETENTION });
       const off = await call('PUT', target, { body: { private: false }, token: admin });
       assert.deepEqual(off.json, { namespace: `/${name}`, private: false, retention: DEFAULT_RETENTION });
-      assert.deepEqual((await call('GET', target)).json, { namespace: `/${name}`, private: false, retention: DEFAULT_RETENTION });
+      assert.deepEqual((await call('GET', target, { token: admin })).json, { namespace: `/${name}`, private: false, retention: DEFAULT_RETENTION });
       const opt = await call('OPTIONS', target);
       assert.equal(opt.headers.get('allow'), 'GET, HEAD, PUT, OPTIONS');
     });
@@ -339,12 +348,12 @@ describe('admin REST', () => {
       }
       assert401(await call('POST', `/api/rooms/${room.id}/messages`, { body: { user: 'x', text: 'y' } }), 'post without a token');
       assert401(await call('POST', '/api/rooms', { body: { name: 'x', namespace: ws } }), 'create without a token');
-      // The page renders, without the rooms; the settings stay public.
+      // The page renders, without the rooms.
       const page = await call('GET', '/w/acme');
       assert.equal(page.status, 200);
       assert.match(page.text, /data-private="true"/);
       assert.ok(!page.text.includes(room.name));
-      assert.equal((await call('GET', '/api/workspaces/acme')).json.private, true);
+      assert.equal((await call('GET', '/api/workspaces/acme', { token: admin })).json.private, true);
     });
 
     test('made public again: anyone gets in', { ...T, skip: !haveWs && 'chat-ws not built' }, async () => {

@@ -4,7 +4,7 @@
 // state (no hole below its newest message), and the restored chat goes on.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -105,4 +105,21 @@ test('restore refuses a file that is not a chat database, and backup an unwritab
   await assert.rejects(run(bin, ['--db', path.join(tmp, 'x.db'), 'restore', path.join(tmp, 'missing')]), /No such file/);
   await assert.rejects(run(bin, ['--db', path.join(tmp, 'x.db'), 'backup', '/nonexistent-dir/b.db']), /backup failed/);
   await assert.rejects(run(bin, ['frobnicate']), /usage: chat-admin/);
+});
+
+/* Issue 21.8: a backup holds every message and recovery pid, so only its
+ * owner may read it: 0600 under umask 022, and an older 0666 file in its
+ * place is replaced, not kept world-readable. */
+test('a backup is written 0600, whatever the umask and the mode of the file it replaces', { ...T, skip: onPg('chat-admin backup copies SQLite') }, async () => {
+  const stack = await startStack();
+  stacks.push(stack);
+  const bin = path.join(stack.binDir, 'chat-admin');
+  const fresh = path.join(tmp, 'fresh.backup');
+  const old = path.join(tmp, 'old.backup');
+  writeFileSync(old, 'an older backup');
+  chmodSync(old, 0o666);
+  const umask022 = (file) => run('sh', ['-c', 'umask 022 && exec "$0" --db "$1" backup "$2"', bin, stack.dbPath, file]);
+  await umask022(fresh);
+  await umask022(old);
+  for (const f of [fresh, old]) assert.equal(statSync(f).mode & 0o777, 0o600, `${path.basename(f)} is 0600`);
 });

@@ -32,9 +32,9 @@ describe('nodes on several hosts', () => {
     ]);
     assert.equal(r.status, 0, r.stderr);
     const conf = r.stdout;
-    assert.match(conf, /upstream chat_ws_node_a \{ server 10\.0\.0\.11:9101; keepalive 16; \}/);
-    assert.match(conf, /upstream chat_ws_node_b \{ server ws2\.example\.internal:9101; keepalive 16; \}/);
-    assert.match(conf, /upstream chat_ws_node_c \{ server \[fd00::13\]:9101; keepalive 16; \}/);
+    assert.match(conf, /upstream chat_ws_node_a \{ server 10\.0\.0\.11:9101 max_fails=0; keepalive 16; \}/);
+    assert.match(conf, /upstream chat_ws_node_b \{ server ws2\.example\.internal:9101 max_fails=0; keepalive 16; \}/);
+    assert.match(conf, /upstream chat_ws_node_c \{ server \[fd00::13\]:9101 max_fails=0; keepalive 16; \}/);
     for (const id of 'abc') assert.match(conf, new RegExp(`~\\^${id} chat_ws_node_${id};`));
     assert.match(conf, /upstream chat_fcgi \{\n    server 10\.0\.0\.11:9000 [^\n]*\n    server unix:\/run\/chat\/fcgi\.sock [^\n]*\n\}/);
     assert.equal((conf.match(/fastcgi_pass chat_fcgi;/g) ?? []).length, 2);

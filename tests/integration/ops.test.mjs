@@ -211,6 +211,52 @@ describe('the Admin UI protocol (/socket.io-admin)', () => {
     await closeAll(ann, bob, ui);
   });
 
+  // Issue 21.15: the session id the UI keeps in the browser is a token of
+  // scope "admin-ui": it lets the UI back in and is no admin token anywhere
+  // else (REST, /admin); a full admin token is no session id either.
+  test('the session is a scoped token: the UI takes it, REST and /admin refuse it', T, async () => {
+    const admin = await issue(stack, '--admin', '--ttl', '600');
+    const ui = await connect(stack.url, { ns: NS, auth: { username: 'admin', password: admin }, connect: false });
+    const [session] = await ui.rec.next('session');
+    await waitConnect(ui);
+    const claims = JSON.parse(Buffer.from(session.split('.')[1], 'base64url'));
+    assert.equal(claims.scope, 'admin-ui');
+    assert.equal(claims.admin, undefined, 'no admin claim');
+    assert.ok(Number.isInteger(claims.exp), 'it expires');
+    const again = await connect(stack.url, { ns: NS, auth: { sessionId: session } });
+    const room = await newRoom(stack.url);
+    const del = await api(stack.url, `/api/rooms/${room.id}`, { method: 'DELETE', token: session });
+    assert.equal(del.status, 403, JSON.stringify(del.body));
+    assert.equal((await api(stack.url, `/api/rooms/${room.id}`)).status, 200, 'the room is still there');
+    const health = await api(stack.url, '/api/health', { token: session });
+    assert.equal(health.body.ws, undefined, 'no admin details for a session token');
+    const adminNs = await connect(stack.url, { ns: '/admin', auth: { token: session }, connect: false });
+    const err = await withTimeout(new Promise((r) => adminNs.once('connect_error', r)), 5000, 'refused');
+    assert.equal(err.message, 'unauthorized');
+    const fullAsSession = await connect(stack.url, { ns: NS, auth: { sessionId: admin }, connect: false });
+    const err2 = await withTimeout(new Promise((r) => fullAsSession.once('connect_error', r)), 5000, 'refused');
+    assert.equal(err2.message, 'invalid credentials');
+    await closeAll(ui, again, adminNs, fullAsSession);
+  });
+
+  test('its page, through nginx, has a CSP and may not be framed', T, async () => {
+    for (const target of ['/static/vendor/admin-ui/index.html', '/static/vendor/admin-ui/']) {
+      const res = await fetch(stack.url + target);
+      assert.equal(res.status, 200, target);
+      const csp = res.headers.get('content-security-policy') || '';
+      assert.match(csp, /frame-ancestors 'none'/, target);
+      assert.match(csp, /script-src 'self'(;|$)/, target);
+      assert.match(csp, /connect-src 'self'(;|$)/, target);
+      assert.match(csp, /default-src 'none'/, target);
+      assert.equal(res.headers.get('x-frame-options'), 'DENY', target);
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', target);
+      await res.arrayBuffer();
+    }
+    const redirect = await fetch(`${stack.url}/admin-ui`, { redirect: 'manual' });
+    assert.equal(redirect.status, 302);
+    assert.equal(redirect.headers.get('location').replace(/^https?:\/\/[^/]+/, ''), '/static/vendor/admin-ui/index.html');
+  });
+
   test('without an admin token: connect_error "invalid credentials"', T, async () => {
     const user = await issue(stack, '--workspace', '/acme');
     for (const auth of [{}, { username: 'admin', password: 'nope' }, { password: user }, { sessionId: 'x' }]) {

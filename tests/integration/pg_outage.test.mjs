@@ -6,6 +6,7 @@
 // test stops and starts); skipped on SQLite.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ack, api, closeLive, connect, join, roomMessages } from './lib/client.mjs';
@@ -21,6 +22,15 @@ function server(what, mode = '') {
     stdio: ['ignore', 'ignore', 'inherit'],
     timeout: 60000,
   });
+}
+
+/* The server's backends of our programs (application_name chat...). */
+function chatBackends() {
+  const out = execFileSync('bash', ['-c', `. "${path.join(ROOT, 'tests/lib/pg.sh')}"; pg_test_psql -At -c "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'chat%'"`], {
+    encoding: 'utf8',
+    timeout: 20000,
+  });
+  return out.split('\n').filter(Boolean).map(Number);
 }
 
 /* Retries fn until it returns a truthy value (up to ms). */
@@ -87,4 +97,36 @@ describe('PostgreSQL outage', { skip: onServer ? false : 'needs the PostgreSQL t
       sock.close();
     });
   }
+
+  // A server that accepts connections and never answers (its postmaster
+  // stopped, our backends ended): each reconnect of the store used to block
+  // the whole event loop for libpq's connect_timeout (3 s, PQreset); chat-ws
+  // logs a turn of its loop over a second as "the event loop was held up".
+  test('a hung server: reconnecting never holds chat-ws\'s event loop', T, async () => {
+    const sock = await connect(stack.url, { name: 'hung' });
+    await join(sock, 'outage');
+    const logFrom = stack.logs('ws-0').length;
+    const postmaster = Number(readFileSync(path.join(process.env.PG_TEST_DIR, 'data/postmaster.pid'), 'utf8').split('\n')[0]);
+    const backends = chatBackends();
+    assert.ok(backends.length > 0, 'our programs have backends');
+    process.kill(postmaster, 'SIGSTOP');
+    try {
+      for (const pid of backends) process.kill(pid, 'SIGTERM');
+      // store calls while it hangs: each needs a reconnect
+      for (let i = 0; i < 4; i++) {
+        const a = await ack(sock, 'chat message', { room: 'outage', text: `hung ${i}` });
+        assert.equal(typeof a.error, 'string', JSON.stringify(a));
+        await sleep(1000);
+      }
+    } finally {
+      process.kill(postmaster, 'SIGCONT');
+    }
+    const back = await eventually(async () => {
+      const r = await ack(sock, 'chat message', { room: 'outage', text: 'after the hang' });
+      return r.id ? r : null;
+    }, 30000, 'a socket send after the hang');
+    assert.ok(back.id > 0);
+    assert.doesNotMatch(stack.logs('ws-0').slice(logFrom), /the event loop was held up/);
+    sock.close();
+  });
 });

@@ -71,7 +71,7 @@ describe('retention', () => {
     assert.deepEqual(res.json, { namespace: `/${ws}`, private: true, retention: { days: 7, max_messages: 10 } });
     res = await put(ws, { retention: { days: null, max_messages: null } });
     assert.deepEqual(res.json.retention, { days: 90, max_messages: 0 }, 'back to the defaults');
-    assert.deepEqual((await api(stack.url, `/api/workspaces/${ws}`)).body.retention, { days: 90, max_messages: 0 });
+    assert.deepEqual((await api(stack.url, `/api/workspaces/${ws}`, { token: admin })).body.retention, { days: 90, max_messages: 0 });
   });
 
   test('a count limit prunes in the background; history, missed and recovery say truncated', T, async () => {

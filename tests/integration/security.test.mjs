@@ -233,6 +233,74 @@ describe('14.11 names that look like other names', () => {
   });
 });
 
+describe('21.7 invisible and look-alike names', () => {
+  const bad = [
+    ['soft hyphen', 'a\u00ADb'],
+    ['ZWNJ between letters', 'a\u200Cb'],
+    ['ZWJ between letters', 'a\u200Db'],
+    ['U+034F', 'a\u034Fb'],
+    ['U+180E', 'a\u180Eb'],
+    ['U+115F', 'a\u115Fb'],
+    ['U+1160', 'a\u1160b'],
+    ['U+3164', 'a\u3164b'],
+    ['U+FFA0', 'a\uFFA0b'],
+    ['U+2800', 'a\u2800b'],
+    ['U+17B4', 'a\u17B4b'],
+    ['U+206A', 'a\u206Ab'],
+    ['a tag character', 'a\u{E0061}b'],
+    ['a variation selector on a letter', 'a\uFE0F'],
+    ['U+1D173', 'a\u{1D173}b'],
+    ['only U+3164', '\u3164\u3164\u3164'],
+    ['only U+2800', '\u2800\u2800'],
+    ['Latin with a Cyrillic a', 'p\u0430ypal'],
+  ];
+  test('refused in room and user names, over REST and the socket; emoji sequences stay valid', T, async () => {
+    const maker = await connect(stack.url, { name: uniq('maker') });
+    for (const [what, name] of bad) {
+      const room = await api(stack.url, '/api/rooms', { method: 'POST', json: { name } });
+      assert.equal(room.status, 400, `${what}: room ${JSON.stringify(room.body)}`);
+      assert.match(room.body.error, /invalid/, what);
+      const user = await api(stack.url, '/api/users', { method: 'POST', json: { name } });
+      assert.equal(user.status, 400, `${what}: user ${JSON.stringify(user.body)}`);
+      const s = await connect(stack.url, { name, claim: false, connect: false });
+      assert.match((await connectError(s)).message, /invalid name/, what);
+      await closeAll(s);
+      assert.ok((await ack(maker, 'create room', { name })).error, `${what}: create room over the socket`);
+    }
+    const tag = process.pid % 1000;
+    for (const emoji of ['\u{1F468}\u200D\u{1F4BB}', '\u2764\uFE0F\u200D\u{1F525}', '\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}', '1\uFE0F\u20E3']) {
+      const room = await api(stack.url, '/api/rooms', { method: 'POST', json: { name: `${emoji} ${tag}` } });
+      assert.equal(room.status, 201, `${JSON.stringify(emoji)}: ${JSON.stringify(room.body)}`);
+      const s = await connect(stack.url, { name: `${emoji}${uniq('e')}` });
+      await closeAll(s);
+    }
+    await closeAll(maker);
+  });
+
+  test('the fullwidth tilde cannot pass for a guest; claims ignore case and look-alikes', T, async () => {
+    for (const name of ['\uFF5Eguest-abc123', '\u223Cguest-abc123']) {
+      assert.equal((await api(stack.url, '/api/users', { method: 'POST', json: { name } })).status, 400, name);
+      const s = await connect(stack.url, { name, claim: false, connect: false });
+      assert.match((await connectError(s)).message, /invalid name/);
+      await closeAll(s);
+    }
+    const base = `abc${process.pid % 10000}x${Date.now() % 100000}`;
+    const first = await api(stack.url, '/api/users', { method: 'POST', json: { name: base } });
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    for (const other of [base.toUpperCase(), `A${base.slice(1)}`, base.replace(/^abc/, '\uFF41bc')]) {
+      const res = await api(stack.url, '/api/users', { method: 'POST', json: { name: other } });
+      assert.equal(res.status, 409, `${other}: ${JSON.stringify(res.body)}`);
+      // without abc's credential, nobody chats as ABC either
+      const s = await connect(stack.url, { name: other, claim: false, connect: false });
+      assert.match((await connectError(s)).message, /taken/, other);
+      await closeAll(s);
+    }
+    // the owner still connects under the name as claimed
+    const owner = await connect(stack.url, { name: base, auth: { name: base, token: first.body.token } });
+    await closeAll(owner);
+  });
+});
+
 describe('14.12 the run folder', () => {
   test('is 0700, its files 0600, and no log holds the admin token', T, async () => {
     const token = await adminToken(stack);

@@ -11,7 +11,8 @@
 // --package); skipped otherwise.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import crypto from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,33 +57,145 @@ function freePort() {
   });
 }
 
+/* Whether 127.0.0.1:port accepts a connection. */
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+/* An Engine.IO session over WebSocket at its smallest, from localAddress:
+ * the upgrade and a pong for every ping. Resolves with the socket once the
+ * open packet came. (No namespace CONNECT: 9,000 guests joining "/" would
+ * each be announced to all the others, and the test would measure that
+ * instead of the connections; a session may wait 45 s for its CONNECT.) */
+function eioWebSocket(port, localAddress) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ port, host: '127.0.0.1', localAddress });
+    const send = (text) => {
+      const payload = Buffer.from(text);
+      const mask = crypto.randomBytes(4);
+      const head = Buffer.from([0x81, 0x80 | payload.length]);
+      sock.write(Buffer.concat([head, mask, payload.map((b, i) => b ^ mask[i % 4])]));
+    };
+    let buf = Buffer.alloc(0);
+    let upgraded = false;
+    sock.setTimeout(60000, () => (sock.destroy(), reject(new Error('timeout'))));
+    sock.on('error', (e) => reject(e));
+    sock.on('close', () => reject(new Error(upgraded ? 'closed' : `closed before 101: ${buf.toString('latin1').split('\r\n')[0]}`)));
+    sock.on('connect', () =>
+      sock.write(
+        `GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+          `Connection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      ),
+    );
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (!upgraded) {
+        const at = buf.indexOf('\r\n\r\n');
+        if (at < 0) return;
+        if (!buf.subarray(0, 12).toString().startsWith('HTTP/1.1 101')) return sock.destroy();
+        upgraded = true;
+        buf = buf.subarray(at + 4);
+      }
+      while (buf.length >= 2) {
+        let len = buf[1] & 0x7f;
+        let off = 2;
+        if (len === 126) {
+          if (buf.length < 4) return;
+          len = buf.readUInt16BE(2);
+          off = 4;
+        } else if (len === 127) {
+          if (buf.length < 10) return;
+          len = Number(buf.readBigUInt64BE(2));
+          off = 10;
+        }
+        if (buf.length < off + len) return;
+        const text = buf.subarray(off, off + len).toString();
+        buf = buf.subarray(off + len);
+        if (text.startsWith('0{')) {
+          sock.setTimeout(0);
+          resolve(sock);
+        } else if (text === '2') send('3');
+      }
+    });
+  });
+}
+
+/* The socket, owner, group and modes of an installed socket unit. */
+function socketUnit(file) {
+  const text = readFileSync(file, 'utf8');
+  const get = (k) => text.match(new RegExp(`^${k}=(.*)$`, 'm'))?.[1];
+  return { path: get('ListenStream'), user: get('SocketUser'), group: get('SocketGroup'), mode: get('SocketMode'), dirMode: get('DirectoryMode') ?? '0755' };
+}
+
 /* The ExecStart= and Environment= of an installed unit, %i replaced. */
 function unitCommand(file, instance = '') {
   const text = readFileSync(file, 'utf8');
   const exec = text.match(/^ExecStart=(.*)$/m)[1].replaceAll('%i', instance).split(/\s+/);
   const env = [...text.matchAll(/^Environment=(.*)$/gm)].map((m) => m[1]);
   const umask = text.match(/^UMask=(.*)$/m)?.[1] ?? '0022';
-  return { exec, env, umask, user: text.match(/^User=(.*)$/m)[1] };
+  const nofile = text.match(/^LimitNOFILE=(\d+)$/m)?.[1] ?? '';
+  return { exec, env, umask, nofile, user: text.match(/^User=(.*)$/m)[1] };
 }
 
 describe('the Debian package', { skip: canRun === true ? false : canRun }, () => {
   let deb, tmp, url;
   const procs = [];
 
-  /* Starts argv as user (runuser) with the unit's umask, as systemd would,
-   * in its own process group. */
-  function start(name, user, env, argv, umask = '0022') {
+  /* Starts argv as user (runuser) with the unit's umask and LimitNOFILE=
+   * (up to the hard limit here; runuser's PAM session would leave 1024), as
+   * systemd would, in its own process group. */
+  function start(name, user, env, argv, umask = '0022', nofile = '') {
+    const script = 'umask "$0" && { [ -z "$1" ] || ulimit -n "$1" 2>/dev/null || ulimit -n "$(ulimit -Hn)"; } && shift && exec env "$@"';
+    return spawnKept(name, 'runuser', ['-u', user, '--', 'sh', '-c', script, umask, nofile, ...env, ...argv]);
+  }
+
+  /* Spawns cmd in its own process group, its output kept (tmp/name.log), and
+   * stopped by after(). */
+  function spawnKept(name, cmd, args) {
     const log = path.join(tmp, `${name}.log`);
-    const child = spawn('runuser', ['-u', user, '--', 'sh', '-c', 'umask "$0" && exec env "$@"', umask, ...env, ...argv], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     child.on('exit', () => writeFileSync(log, out));
     procs.push({ name, child, out: () => out });
     return child;
+  }
+
+  /* Starts a socket-activated unit's program as systemd would: the socket
+   * made (owner, group, mode) and passed as fd 3 with LISTEN_FDS=1 and
+   * LISTEN_PID, then the unit's user, umask and environment. */
+  function startActivated(name, sock, unit) {
+    const py = `
+import grp, os, pwd, socket, sys
+path, user, group, mode, dmode, umask, run_as = sys.argv[1:8]
+os.makedirs(os.path.dirname(path), int(dmode, 8), exist_ok=True)
+os.chmod(os.path.dirname(path), int(dmode, 8))
+if os.path.exists(path): os.unlink(path)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path)
+os.chown(path, pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid)
+os.chmod(path, int(mode, 8))
+s.listen(128)
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+pw = pwd.getpwnam(run_as)
+os.setgroups([g.gr_gid for g in grp.getgrall() if run_as in g.gr_mem])
+os.setgid(pw.pw_gid)
+os.setuid(pw.pw_uid)
+os.umask(int(umask, 8))
+env = dict(os.environ, LISTEN_FDS='1', LISTEN_PID=str(os.getpid()))
+for kv in sys.argv[8:]:
+    if kv == '--': break
+    k, v = kv.split('=', 1); env[k] = v
+argv = sys.argv[sys.argv.index('--') + 1:]
+os.execvpe(argv[0], argv, env)
+`;
+    return spawnKept(name, 'python3', ['-c', py, sock.path, sock.user, sock.group, sock.mode, sock.dirMode, unit.umask, unit.user, ...unit.env, '--', ...unit.exec]);
   }
 
   before(async () => {
@@ -110,14 +223,15 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  test('postinst: the chat user, www-data in its group, the state directory, a secret, the site enabled', T, () => {
+  test('postinst: the chat user (www-data not in its group), the state directory, a secret, the site enabled', T, () => {
     const pw = sh('getent', ['passwd', 'chat']).trim().split(':');
     assert.equal(pw[5], '/var/lib/chat');
     assert.match(pw[6], /nologin$/);
     assert.ok(Number(pw[2]) < 1000, 'a system user');
-    assert.match(sh('id', ['-nG', 'www-data']), /\bchat\b/);
+    // issue 21.4: nginx's user gets the FastCGI socket, not the secret or the database
+    assert.doesNotMatch(sh('id', ['-nG', 'www-data']), /\bchat\b/);
     const lib = statSync('/var/lib/chat');
-    assert.equal(lib.mode & 0o777, 0o750);
+    assert.equal(lib.mode & 0o777, 0o700);
     assert.equal(lib.uid, Number(pw[2]));
     const secret = statSync('/etc/chat/secret');
     assert.equal(secret.mode & 0o777, 0o640);
@@ -125,6 +239,7 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
     assert.match(readFileSync('/etc/chat/secret', 'utf8'), /^[0-9a-f]{64}$/);
     assert.equal(readlinkSync('/etc/nginx/sites-enabled/chat'), '../sites-available/chat');
     assert.ok(lstatSync('/etc/systemd/system/multi-user.target.wants/chat.target').isSymbolicLink(), 'chat.target enabled');
+    assert.ok(lstatSync('/etc/systemd/system/sockets.target.wants/chat-fcgi.socket').isSymbolicLink(), 'chat-fcgi.socket enabled');
     for (const f of ['/usr/bin/chat-fcgi', '/usr/bin/chat-ws', '/usr/bin/chat-admin', '/usr/share/chat/www/chat.js', '/usr/share/chat/www/vendor/socket.io.min.js', '/usr/share/chat/www/vendor/admin-ui/index.html', '/etc/nginx/snippets/chat-fastcgi.conf'])
       assert.ok(existsSync(f), f);
   });
@@ -141,16 +256,18 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
   });
 
   test('systemd-analyze verify: the installed units', T, async () => {
-    const { stdout, stderr } = await run('systemd-analyze', ['verify', 'chat.target', 'chat-fcgi.service', 'chat-ws@9101.service']);
+    const { stdout, stderr } = await run('systemd-analyze', ['verify', 'chat.target', 'chat-fcgi.socket', 'chat-fcgi.service', 'chat-ws@9101.service']);
     assert.doesNotMatch(stdout + stderr, /chat/, `systemd-analyze verify: ${stdout}${stderr}`);
   });
 
   test('the installed programs behind the installed site: REST and Socket.IO smoke tests', T, async () => {
-    // /run/chat as RuntimeDirectory= makes it
-    sh('install', ['-d', '-o', 'chat', '-g', 'chat', '-m', '0750', '/run/chat']);
+    // chat-fcgi serves the socket chat-fcgi.socket makes, as systemd would:
+    // its owner, group and modes, passed as LISTEN_FDS
+    const sock = socketUnit('/lib/systemd/system/chat-fcgi.socket');
     const fcgi = unitCommand('/lib/systemd/system/chat-fcgi.service');
     assert.equal(fcgi.user, 'chat');
-    start('fcgi', fcgi.user, fcgi.env, fcgi.exec, fcgi.umask);
+    assert.ok(!fcgi.exec.includes('--listen'), 'chat-fcgi serves the socket unit\'s socket');
+    startActivated('fcgi', sock, fcgi);
     // chat-ws on free ports in place of 9101/9102, each with the node
     // character the site routes to (chat-ws's default for 9101/9102)
     // The installed site is https only (snakeoil placeholders): the smoke
@@ -161,7 +278,7 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
     for (const [orig, port] of Object.entries(ports)) {
       const node = site0.match(new RegExp(`~\\^(\\w) chat_ws_${orig};`))[1];
       const ws = unitCommand('/lib/systemd/system/chat-ws@.service', String(port));
-      start(`ws-${orig}`, ws.user, ws.env, [...ws.exec, '--node', node], ws.umask);
+      start(`ws-${orig}`, ws.user, ws.env, [...ws.exec, '--node', node], ws.umask, ws.nofile);
     }
     const port = await freePort();
     let site = site0.replace(/^\s*listen \[::\]:80;\n/m, '').replace(/listen 80;/, `listen 127.0.0.1:${port};`);
@@ -228,6 +345,77 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
     assert.match(out, /^backup: /);
   });
 
+  test('issue 22.2: the installed nginx holds 9,000 WebSockets (Debian\'s nginx.conf as the package leaves it)', { timeout: 300000 }, async () => {
+    // what the package set: worker_connections in nginx.conf's events {},
+    // worker_rlimit_nofile in modules-enabled (main context)
+    const debian = readFileSync('/etc/nginx/nginx.conf', 'utf8');
+    assert.match(debian, /^\s*worker_connections 19000; # chat package: was \d+/m);
+    assert.match(readFileSync('/etc/nginx/modules-enabled/90-chat-capacity.conf', 'utf8'), /^worker_rlimit_nofile 20000;/m);
+    assert.match(readFileSync('/etc/nginx/sites-available/chat', 'utf8'), /^\s*error_log \/var\/log\/nginx\/error\.log warn;/m, 'the site logs warnings (running out of connections)');
+    // Debian's nginx.conf as it is (main, events, http), only its files
+    // (pid, logs, the site) in the test's folder, and the smoke test's site
+    // (TLS off, the test's chat-ws ports) on another port
+    const port = await freePort();
+    const site = readFileSync(path.join(tmp, 'site'), 'utf8')
+      .replace(/listen 127\.0\.0\.1:\d+;/, `listen 127.0.0.1:${port};`)
+      .replace(/error_log \S+ warn;/, `error_log ${tmp}/capacity-site-error.log warn;`);
+    writeFileSync(path.join(tmp, 'capacity-site'), site);
+    const conf = debian
+      .replace(/^pid .*$/m, `pid ${tmp}/capacity.pid;`)
+      .replace(/^error_log .*$/m, `error_log ${tmp}/capacity-error.log;`)
+      .replace(/access_log [^;]*;/, `access_log off;`)
+      .replace(/include \/etc\/nginx\/sites-enabled\/\*;/, `include ${tmp}/capacity-site;`);
+    writeFileSync(path.join(tmp, 'capacity.conf'), conf);
+    sh('nginx', ['-t', '-q', '-c', path.join(tmp, 'capacity.conf')]);
+    start('nginx-capacity', 'root', [], ['nginx', '-g', 'daemon off;', '-c', path.join(tmp, 'capacity.conf')]);
+    for (let i = 0; i < 100 && !(await portOpen(port)); i++) await sleep(100);
+
+    // 9,000 Engine.IO sessions over WebSocket, 20 from each of 450 loopback
+    // addresses (within the site's per-address limits), 100 at a time
+    const N = 9000;
+    const sockets = [];
+    const failed = [];
+    const t0 = Date.now();
+    try {
+      for (let i = 0; i < N; i += 100) {
+        const batch = [];
+        for (let k = i; k < Math.min(N, i + 100); k++) batch.push(eioWebSocket(port, `127.1.${Math.floor(k / 20 / 250)}.${1 + ((k / 20) | 0) % 250}`));
+        for (const r of await Promise.allSettled(batch)) r.status === 'fulfilled' ? sockets.push(r.value) : failed.push(r.reason.message);
+      }
+      await sleep(1000);
+      const open = sockets.filter((s) => !s.destroyed).length;
+      const workers = sh('pgrep', ['-P', readFileSync(path.join(tmp, 'capacity.pid'), 'utf8').trim()]).trim().split('\n');
+      console.log(`capacity: ${open} of ${N} WebSockets open through nginx (${workers.length} workers) in ${Date.now() - t0} ms; failures: ${failed.length} ${[...new Set(failed)].slice(0, 3).join(' | ')}`);
+      assert.equal(open, N, `WebSockets held: ${open}; failures: ${[...new Set(failed)].slice(0, 5).join(' | ')}`);
+      const log = existsSync(path.join(tmp, 'capacity-site-error.log')) ? readFileSync(path.join(tmp, 'capacity-site-error.log'), 'utf8') : '';
+      assert.doesNotMatch(log, /worker_connections are not enough|Too many open files/);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+  });
+
+  test('issue 21.4: www-data reaches the FastCGI socket and nothing else; the files are the chat user\'s alone', T, () => {
+    const s = statSync('/run/chat/fcgi.sock');
+    assert.ok(s.isSocket());
+    assert.equal(s.mode & 0o777, 0o660, 'srw-rw----');
+    assert.equal(s.uid, Number(sh('id', ['-u', 'chat'])));
+    assert.equal(s.gid, Number(sh('getent', ['group', 'www-data']).split(':')[2]), 'group www-data');
+    const secret = statSync('/etc/chat/secret');
+    assert.equal(secret.mode & 0o777, 0o640);
+    assert.equal(secret.gid, Number(sh('getent', ['group', 'chat']).split(':')[2]), 'group chat');
+    // what chat-fcgi, chat-ws and chat-admin made under their units' umask
+    for (const f of readdirSync('/var/lib/chat')) {
+      const st = statSync(path.join('/var/lib/chat', f));
+      assert.equal(st.mode & 0o077, 0, `/var/lib/chat/${f} is ${(st.mode & 0o777).toString(8)}`);
+    }
+    const asWww = (cmd) => spawnSync('runuser', ['-u', 'www-data', '--', 'sh', '-c', cmd]).status;
+    assert.notEqual(asWww('cat /etc/chat/secret'), 0, 'www-data reads the secret');
+    assert.notEqual(asWww('cat /var/lib/chat/chat.db'), 0, 'www-data reads the database');
+    assert.notEqual(asWww('cat /var/lib/chat/backup.db'), 0, 'www-data reads a backup');
+    assert.notEqual(asWww('ls /var/lib/chat'), 0, 'www-data lists the state directory');
+    assert.equal(asWww('test -w /run/chat/fcgi.sock'), 0, 'www-data may connect to the socket');
+  });
+
   test('purge removes the programs, the user, the state, the secret and the site', T, async () => {
     for (const p of procs) {
       try {
@@ -240,7 +428,7 @@ describe('the Debian package', { skip: canRun === true ? false : canRun }, () =>
     for (let i = 0; i < 100 && spawnSync('pgrep', ['-u', 'chat']).status === 0; i++) await sleep(100);
     sh('dpkg', ['--purge', 'chat']);
     assert.equal(installed(), false);
-    for (const f of ['/usr/bin/chat-ws', '/usr/share/chat', '/var/lib/chat', '/etc/chat', '/etc/nginx/sites-available/chat', '/lib/systemd/system/chat.target'])
+    for (const f of ['/usr/bin/chat-ws', '/usr/share/chat', '/var/lib/chat', '/etc/chat', '/etc/nginx/sites-available/chat', '/lib/systemd/system/chat.target', '/lib/systemd/system/chat-fcgi.socket'])
       assert.equal(existsSync(f), false, `${f} is left`);
     assert.throws(() => lstatSync('/etc/nginx/sites-enabled/chat'), /ENOENT/);
     assert.throws(() => lstatSync('/etc/systemd/system/multi-user.target.wants/chat.target'), /ENOENT/);

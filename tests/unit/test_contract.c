@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "contract.h"
+#include "names.h"
 
 /* ---- the table --------------------------------------------------------- */
 
@@ -304,6 +305,153 @@ static void test_names(void **state) {
     assert_true(contract_valid_room_name(emoji));
 }
 
+/* Invisible and look-alike names (issue 21.7): one row per character or
+ * trick, named, with whether a room and a user may take it. */
+typedef struct look_alike_case {
+    const char *what;
+    const char *input;
+    bool room_ok, user_ok;
+} look_alike_case;
+
+static const look_alike_case look_alikes[] = {
+    {"soft hyphen U+00AD",
+     "a\xc2\xad"
+     "b",
+     false, false},
+    {"ZWNJ between letters",
+     "a\xe2\x80\x8c"
+     "b",
+     false, false},
+    {"ZWJ between letters",
+     "a\xe2\x80\x8d"
+     "b",
+     false, false},
+    {"combining grapheme joiner U+034F",
+     "a\xcd\x8f"
+     "b",
+     false, false},
+    {"Mongolian vowel separator U+180E",
+     "a\xe1\xa0\x8e"
+     "b",
+     false, false},
+    {"Hangul choseong filler U+115F",
+     "a\xe1\x85\x9f"
+     "b",
+     false, false},
+    {"Hangul jungseong filler U+1160",
+     "a\xe1\x85\xa0"
+     "b",
+     false, false},
+    {"Hangul filler U+3164",
+     "a\xe3\x85\xa4"
+     "b",
+     false, false},
+    {"halfwidth Hangul filler U+FFA0",
+     "a\xef\xbe\xa0"
+     "b",
+     false, false},
+    {"Braille blank U+2800",
+     "a\xe2\xa0\x80"
+     "b",
+     false, false},
+    {"Khmer vowel inherent U+17B4",
+     "a\xe1\x9e\xb4"
+     "b",
+     false, false},
+    {"inhibit symmetric swapping U+206A",
+     "a\xe2\x81\xaa"
+     "b",
+     false, false},
+    {"tag latin small a U+E0061",
+     "a\xf3\xa0\x81\xa1"
+     "b",
+     false, false},
+    {"language tag U+E0001", "a\xf3\xa0\x80\x81", false, false},
+    {"cancel tag alone U+E007F", "a\xf3\xa0\x81\xbf", false, false},
+    {"variation selector-16 on a letter", "a\xef\xb8\x8f", false, false},
+    {"variation selector-1 on a letter", "a\xef\xb8\x80", false, false},
+    {"variation selector-17 U+E0100", "a\xf3\xa0\x84\x80", false, false},
+    {"musical symbol begin beam U+1D173",
+     "a\xf0\x9d\x85\xb3"
+     "b",
+     false, false},
+    {"only U+3164", "\xe3\x85\xa4\xe3\x85\xa4", false, false},
+    {"only U+2800", "\xe2\xa0\x80\xe2\xa0\x80", false, false},
+    {"only combining marks", "\xcc\x81\xcc\x82", false, false},
+    {"fullwidth tilde ~guest", "\xef\xbd\x9eguest-1a2b", true, false},
+    {"tilde operator ~guest", "\xe2\x88\xbcguest-1a2b", true, false},
+    {"small tilde ~guest", "\xcb\x9cguest-1a2b", true, false},
+    {"wave dash ~guest", "\xe3\x80\x9cguest-1a2b", true, false},
+    {"Latin with a Cyrillic a", "p\xd0\xb0ypal", false, false},
+    {"Latin and Greek words", "abc \xce\xb1\xce\xb2\xce\xb3", false, false},
+    {"mixed digit systems",
+     "a\xd9\xa1"
+     "1",
+     false, false},
+    /* what stays valid */
+    {"plain", "Ann", true, true},
+    {"Cyrillic alone", "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82", true, true},
+    {"Greek alone", "\xce\x95\xce\xbb\xce\xbb\xce\xac\xce\xb4\xce\xb1", true, true},
+    {"Japanese", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", true, true},
+    {"Latin and Arabic", "Ahmed \xd8\xa3\xd8\xad\xd9\x85\xd8\xaf", true, true},
+    {"room with spaces and punctuation", "dev-ops (EU) #2", true, true},
+    {"emoji ZWJ sequence", "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x92\xbb", true, true},
+    {"emoji with VS16", "\xe2\x9d\xa4\xef\xb8\x8f", true, true},
+    {"keycap", "1\xef\xb8\x8f\xe2\x83\xa3", true, true},
+    {"skin tone", "\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd", true, true},
+    {"ZWJ sequence with VS16 (heart on fire)",
+     "\xe2\x9d\xa4\xef\xb8\x8f\xe2\x80\x8d\xf0\x9f\x94\xa5", true, true},
+    {"subdivision flag (England)",
+     "\xf0\x9f\x8f\xb4\xf3\xa0\x81\xa7\xf3\xa0\x81\xa2\xf3\xa0\x81\xa5\xf3\xa0\x81\xae"
+     "\xf3\xa0\x81\xa7\xf3\xa0\x81\xbf",
+     true, true},
+    {"tags left open after the flag", "\xf0\x9f\x8f\xb4\xf3\xa0\x81\xa7", false, false},
+    {"text then emoji", "team \xf0\x9f\x9a\x80", true, true},
+};
+
+static void test_look_alike_names(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof look_alikes / sizeof *look_alikes; i++) {
+        const look_alike_case *c = &look_alikes[i];
+        bool room = contract_valid_room_name(c->input), user = contract_valid_user_name(c->input);
+        if (room != c->room_ok || user != c->user_ok)
+            fail_msg("%s: room %s, user %s", c->what, room ? "accepted" : "refused",
+                     user ? "accepted" : "refused");
+    }
+}
+
+/* Pairs of names that are one name for claims (the same key), and pairs
+ * that are two. */
+static void test_name_keys(void **state) {
+    (void)state;
+    static const struct {
+        const char *a, *b;
+        bool same;
+    } pairs[] = {
+        {"abc", "ABC", true},
+        {"Ann", "aNN", true},
+        {"paypal", "p\xd0\xb0ypal", true},                                  /* Cyrillic a */
+        {"full", "\xef\xbd\x86\xef\xbd\x95\xef\xbd\x8c\xef\xbd\x8c", true}, /* fullwidth */
+        {"Stra\xc3\x9f"
+         "e",
+         "strasse", true}, /* case folding of sharp s */
+        {"\xd0\x9f\xd0\xa0\xd0\x98\xd0\x92\xd0\x95\xd0\xa2",
+         "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82", true}, /* Cyrillic case */
+        {"rn", "m", true},
+        {"abc", "abd", false},
+        {"ann", "anna", false},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        char ka[NAMES_KEY_BUF], kb[NAMES_KEY_BUF];
+        assert_int_equal(names_key(pairs[i].a, ka, sizeof ka), 0);
+        assert_int_equal(names_key(pairs[i].b, kb, sizeof kb), 0);
+        if ((strcmp(ka, kb) == 0) != pairs[i].same)
+            fail_msg("%s / %s: keys %s / %s", pairs[i].a, pairs[i].b, ka, kb);
+    }
+    char small[4];
+    assert_int_equal(names_key("abcdef", small, sizeof small), -1);
+}
+
 /* contract_name_clean: trims, refuses forbidden code points, composes to NFC. */
 static void test_name_clean(void **state) {
     (void)state;
@@ -380,11 +528,18 @@ static void test_text_and_trim(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table_rows), cmocka_unit_test(test_parse_boundaries),
-        cmocka_unit_test(test_usage),      cmocka_unit_test(test_markdown_and_readme),
-        cmocka_unit_test(test_messages),   cmocka_unit_test(test_string_boundaries),
-        cmocka_unit_test(test_names),      cmocka_unit_test(test_name_clean),
-        cmocka_unit_test(test_namespaces), cmocka_unit_test(test_text_and_trim),
+        cmocka_unit_test(test_table_rows),
+        cmocka_unit_test(test_parse_boundaries),
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_markdown_and_readme),
+        cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_string_boundaries),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_name_clean),
+        cmocka_unit_test(test_namespaces),
+        cmocka_unit_test(test_text_and_trim),
+        cmocka_unit_test(test_look_alike_names),
+        cmocka_unit_test(test_name_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -189,6 +189,7 @@ static void test_headers(void **state) {
     assert_memory_equal(resp.body, "{\"error\":\"nope \\\"quoted\\\"\"}", resp.body_len);
     http_response_free(&resp);
     assert_string_equal(http_reason(413), "Content Too Large");
+    assert_string_equal(http_reason(429), "Too Many Requests");
     assert_string_equal(http_reason(299), "Unknown");
 }
 

@@ -246,8 +246,8 @@ static const router_case router_cases[] = {
      200,
      {"\"id\":1,", "\"id\":2,"},
      "\"id\":3,"},
-    {"GET", "/api/rooms/2/messages?after=4", NULL, NULL, 200, {"{\"messages\":[]}"}},
-    {"GET", "/api/rooms/1/messages", NULL, NULL, 200, {"{\"messages\":[]}"}},
+    {"GET", "/api/rooms/2/messages?after=4", NULL, NULL, 200, {"{\"messages\":[],\"more\":false}"}},
+    {"GET", "/api/rooms/1/messages", NULL, NULL, 200, {"{\"messages\":[],\"more\":false}"}},
     {"GET", "/api/rooms/2/messages?limit=500", NULL, NULL, 200},
     {"GET", "/api/rooms/2/messages?limit=1&limit=abc", NULL, NULL, 200},
     {"GET", "/api/rooms/2/messages?after=&before=&limit=", NULL, NULL, 200, {"\"id\":1,"}},
@@ -709,6 +709,7 @@ static void test_history_order(void **state) {
         assert_true(json_is_integer(json_object_get(m, "ts")));
     }
     assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 2), "text")), "m9");
+    assert_true(json_is_true(json_object_get(obj, "more"))); /* older ones */
     json_decref(obj);
     http_response_free(&resp);
 
@@ -721,8 +722,37 @@ static void test_history_order(void **state) {
     assert_int_equal(json_array_size(msgs), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "text")), "m1");
     assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 1), "text")), "m2");
+    assert_true(json_is_true(json_object_get(obj, "more")));
     json_decref(obj);
     http_response_free(&resp);
+
+    /* more: false exactly when nothing follows, also on a full page */
+    static const struct {
+        const char *query; /* %lld: first + offset */
+        int64_t offset;
+        size_t count;
+        bool more;
+    } pages[] = {
+        {"after=%lld&limit=2", 7, 2, false},  /* m8 m9: the end */
+        {"after=%lld&limit=3", 7, 2, false},  /* short page */
+        {"after=%lld&limit=2", 6, 2, true},   /* m7 m8, m9 follows */
+        {"before=%lld&limit=3", 3, 3, false}, /* m0 m1 m2: the start */
+        {"before=%lld&limit=2", 3, 2, true},  /* m1 m2, m0 precedes */
+        {"after=%lld&limit=2", -1, 2, true},  /* after 0: m0 m1 */
+    };
+    for (size_t p = 0; p < sizeof pages / sizeof *pages; p++) {
+        char q[64];
+        snprintf(q, sizeof q, pages[p].query,
+                 (long long)(pages[p].offset < 0 ? 0 : first + pages[p].offset));
+        snprintf(target, sizeof target, "/api/rooms/%lld/messages?%s", (long long)room, q);
+        run(fx->st, "GET", target, NULL, NULL, &resp);
+        obj = json_loadb(resp.body, resp.body_len, 0, NULL);
+        print_message("%s\n", target);
+        assert_int_equal(json_array_size(json_object_get(obj, "messages")), pages[p].count);
+        assert_int_equal(json_is_true(json_object_get(obj, "more")), pages[p].more);
+        json_decref(obj);
+        http_response_free(&resp);
+    }
 
     /* before the fourth: the three before it */
     snprintf(target, sizeof target, "/api/rooms/%lld/messages?before=%lld", (long long)room,
@@ -1116,13 +1146,18 @@ static void test_workspaces(void **state) {
     char *h_admin = bearer(admin), *h_user = bearer(user);
     http_response resp;
 
-    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL, &resp), 200);
+    /* GET: admin only, private or not (issue 21.14) */
+    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL, &resp), 401);
+    assert_null(strstr(resp.body, "private"));
+    http_response_free(&resp);
+    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/team-1", NULL, h_user), 403);
+    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, h_admin, &resp), 200);
     assert_string_equal(resp.body,
                         "{\"namespace\":\"/team-1\",\"private\":false" DEFAULT_RETENTION "}");
     http_response_free(&resp);
-    assert_int_equal(
-        call_status(fx->st, "GET", "/api/workspaces/abcdefghijabcdefghijabcdefghijab", NULL, NULL),
-        200);
+    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/abcdefghijabcdefghijabcdefghijab",
+                                 NULL, h_admin),
+                     200);
     for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
         int st = call_status(fx->st, "GET", bad_names[i], NULL, NULL);
 
@@ -1148,23 +1183,30 @@ static void test_workspaces(void **state) {
              "{\"private\":true}", 16, h_admin, &resp);
     assert_int_equal(resp.status, 415);
     http_response_free(&resp);
-    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL), 200);
+    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/team-1", NULL, h_admin), 200);
 
     assert_int_equal(
         call(fx->st, "PUT", "/api/workspaces/team-1", "{\"private\":true}", h_admin, &resp), 200);
     assert_string_equal(resp.body,
                         "{\"namespace\":\"/team-1\",\"private\":true" DEFAULT_RETENTION "}");
     http_response_free(&resp);
-    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL, &resp), 200);
+    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, h_admin, &resp), 200);
     assert_string_equal(resp.body,
                         "{\"namespace\":\"/team-1\",\"private\":true" DEFAULT_RETENTION "}");
+    http_response_free(&resp);
+    /* made private, its flag and retention stay hidden from everyone else */
+    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL, &resp), 401);
+    assert_null(strstr(resp.body, "retention"));
+    http_response_free(&resp);
+    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, h_user, &resp), 403);
+    assert_null(strstr(resp.body, "retention"));
     http_response_free(&resp);
     assert_int_equal(
         call(fx->st, "PUT", "/api/workspaces/team-1", "{\"private\":false}", h_admin, &resp), 200);
     assert_string_equal(resp.body,
                         "{\"namespace\":\"/team-1\",\"private\":false" DEFAULT_RETENTION "}");
     http_response_free(&resp);
-    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, NULL, &resp), 200);
+    assert_int_equal(call(fx->st, "GET", "/api/workspaces/team-1", NULL, h_admin, &resp), 200);
     assert_non_null(strstr(resp.body, "\"private\":false"));
     http_response_free(&resp);
 
@@ -1204,9 +1246,9 @@ static void test_workspaces(void **state) {
     assert_int_equal(call(fx->st, "DELETE", "/api/workspaces/team-1", NULL, h_admin, &resp), 405);
     assert_string_equal(http_get_header(&resp, "Allow"), "GET, HEAD, PUT, OPTIONS");
     http_response_free(&resp);
-    assert_int_equal(call(fx->st, "HEAD", "/api/workspaces/team-1", NULL, NULL, &resp), 200);
+    assert_int_equal(call(fx->st, "HEAD", "/api/workspaces/team-1", NULL, h_admin, &resp), 200);
     http_response_free(&resp);
-    run_full(NULL, &test_secret, "GET", "/api/workspaces/team-1", NULL, NULL, 0, NULL, &resp);
+    run_full(NULL, &test_secret, "GET", "/api/workspaces/team-1", NULL, NULL, 0, h_admin, &resp);
     assert_int_equal(resp.status, 503);
     http_response_free(&resp);
 
@@ -1266,8 +1308,11 @@ static void test_private_workspace(void **state) {
         int st = call_status(fx->st, "GET", msg, NULL, NULL);
         assert_true(st == 401);
     }
-    /* the workspace's settings stay public */
-    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/secret-ws", NULL, NULL), 200);
+    /* the workspace's settings are the admin's alone (issue 21.14), its own
+     * members' included */
+    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/secret-ws", NULL, NULL), 401);
+    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/secret-ws", NULL, h_mine), 403);
+    assert_int_equal(call_status(fx->st, "GET", "/api/workspaces/secret-ws", NULL, h_admin), 200);
 
     /* the page: no rooms, data-private */
     assert_int_equal(call(fx->st, "GET", "/w/secret-ws", NULL, NULL, &resp), 200);
@@ -1534,6 +1579,79 @@ static void test_client_id_per_room(void **state) {
     http_response_free(&resp);
 }
 
+/* Accounts (fcgi/api_accounts.c): sign-up and sign-in with a password,
+ * access tokens that die with their session, refresh rotation, listing and
+ * revoking, device codes, and the routes' methods. */
+static void test_accounts(void **state) {
+    fixture *fx = *state;
+    http_response resp;
+    char *access, *refresh, *session, *h, *h2, *code, body[256], path[64];
+
+    assert_int_equal(call_status(fx->st, "POST", "/api/accounts",
+                                 "{\"name\":\"acc-ada\",\"password\":\"short\"}", NULL),
+                     400);
+    assert_int_equal(call(fx->st, "POST", "/api/accounts",
+                          "{\"name\":\"acc-ada\",\"password\":\"long enough\"}", NULL, &resp),
+                     201);
+    access = body_member(&resp, "access_token");
+    refresh = body_member(&resp, "refresh_token");
+    session = body_member(&resp, "session");
+    http_response_free(&resp);
+    assert_int_equal(call_status(fx->st, "POST", "/api/accounts",
+                                 "{\"name\":\"acc-ada\",\"password\":\"long enough\"}", NULL),
+                     409);
+    assert_int_equal(call_status(fx->st, "POST", "/api/sessions",
+                                 "{\"name\":\"acc-ada\",\"password\":\"not this one\"}", NULL),
+                     401);
+    assert_int_equal(call_status(fx->st, "POST", "/api/sessions",
+                                 "{\"name\":\"acc-nobody\",\"password\":\"long enough\"}", NULL),
+                     401);
+    h = bearer(access);
+    assert_int_equal(call(fx->st, "GET", "/api/sessions", NULL, h, &resp), 200);
+    assert_non_null(strstr(resp.body, session));
+    http_response_free(&resp);
+    /* an access token writes as its user */
+    assert_int_equal(call_status(fx->st, "POST", "/api/rooms/1/messages",
+                                 "{\"user\":\"acc-ada\",\"text\":\"hi\"}", h),
+                     201);
+    /* a code signs another device in, once */
+    assert_int_equal(call(fx->st, "POST", "/api/link-codes", "{}", h, &resp), 201);
+    code = body_member(&resp, "code");
+    http_response_free(&resp);
+    snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
+    assert_int_equal(call_status(fx->st, "POST", "/api/sessions", body, NULL), 200);
+    assert_int_equal(call_status(fx->st, "POST", "/api/sessions", body, NULL), 401);
+    /* refresh rotates; the spent token revokes the session */
+    snprintf(body, sizeof body, "{\"refresh_token\":\"%s\"}", refresh);
+    assert_int_equal(call_status(fx->st, "POST", "/api/sessions/refresh", body, NULL), 200);
+    assert_int_equal(call_status(fx->st, "POST", "/api/sessions/refresh", body, NULL), 401);
+    assert_int_equal(call_status(fx->st, "GET", "/api/sessions", NULL, h), 401);
+    /* another session, revoked by an admin */
+    assert_int_equal(call(fx->st, "POST", "/api/sessions",
+                          "{\"name\":\"acc-ada\",\"password\":\"long enough\"}", NULL, &resp),
+                     200);
+    free(access);
+    access = body_member(&resp, "access_token");
+    http_response_free(&resp);
+    h2 = bearer(access);
+    assert_int_equal(call_status(fx->st, "GET", "/api/sessions?user=acc-ada", NULL, h2), 403);
+    assert_int_equal(call_status(fx->st, "DELETE", "/api/sessions?user=acc-ada", NULL, admin_authz),
+                     204);
+    assert_int_equal(call_status(fx->st, "GET", "/api/sessions", NULL, h2), 401);
+    snprintf(path, sizeof path, "/api/sessions/%s", session);
+    assert_int_equal(call_status(fx->st, "DELETE", path, NULL, admin_authz), 404);
+    assert_int_equal(call_status(fx->st, "PUT", "/api/sessions", "{}", NULL), 405);
+    assert_int_equal(call_status(fx->st, "GET", "/api/link-codes", NULL, NULL), 405);
+    assert_int_equal(call_status(fx->st, "GET", "/api/sessions", NULL, NULL), 401);
+    assert_int_equal(call_status(fx->st, "POST", "/api/sessions/sso", "{}", NULL), 404);
+    free(h);
+    free(h2);
+    free(code);
+    free(access);
+    free(refresh);
+    free(session);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_router_table),     cmocka_unit_test(test_limits),
@@ -1546,7 +1664,7 @@ int main(void) {
         cmocka_unit_test(test_page_escape),      cmocka_unit_test(test_page_json_script),
         cmocka_unit_test(test_names_owned),      cmocka_unit_test(test_health_public),
         cmocka_unit_test(test_rooms_pages),      cmocka_unit_test(test_client_id_per_room),
-        cmocka_unit_test(test_csp_same_origin),
+        cmocka_unit_test(test_csp_same_origin),  cmocka_unit_test(test_accounts),
     };
 
     static const char key[] = "unit-test-secret-0123456789abcdef";

@@ -39,6 +39,7 @@ static const sio_limits depth_two = {.max_depth = 2};
 static const sio_limits short_names = {.max_event_name = 3};
 static const sio_limits two_args = {.max_args = 2};
 static const sio_limits zero_means_default = {0};
+static const sio_limits four_values = {.max_values = 4};
 
 #define PH(n) "{\"_placeholder\":true,\"num\":" #n "}"
 
@@ -106,6 +107,20 @@ static const dcase decode_cases[] = {
     OK_LIM(&two_args, "2[\"a\",1]", SIO_EVENT, "/", -1, 0, "[\"a\",1]"),
     BAD_LIM(&two_args, "2[\"a\",1,2]", "too many arguments"),
     BAD_LIM(&two_args, "31[1,2,3]", "too many arguments"),
+    /* values, counted on the text before parsing (issue 21.10): the top
+     * container and each element or member; brackets and commas inside
+     * strings are text */
+    OK_LIM(&four_values, "2[\"x\",1,2]", SIO_EVENT, "/", -1, 0, "[\"x\",1,2]"),
+    OK_LIM(&four_values, "2[\"x\",[{}]]", SIO_EVENT, "/", -1, 0, "[\"x\",[{}]]"),
+    OK_LIM(&four_values, "2[\"x\",{\"a\":[]}]", SIO_EVENT, "/", -1, 0, "[\"x\",{\"a\":[]}]"),
+    BAD_LIM(&four_values, "2[\"x\",{\"a\":1,\"b\":[]}]", "JSON holds too many values"),
+    OK_LIM(&four_values, "2[\"x\", [ ] ,\"[,{,\\\",[\"]", SIO_EVENT, "/", -1, 0,
+           "[\"x\",[],\"[,{,\\\",[\"]"),
+    BAD_LIM(&four_values, "2[\"x\",1,2,3]", "JSON holds too many values"),
+    BAD_LIM(&four_values, "2[\"x\",[{},{}]]", "JSON holds too many values"),
+    BAD_LIM(&four_values, "2[\"x\",[[[1]]]]", "JSON holds too many values"),
+    BAD_LIM(&four_values, "0{\"a\":1,\"b\":2,\"c\":3,\"d\":4}", "JSON holds too many values"),
+    BAD_LIM(&four_values, "2[\"x\",[{},{}", "JSON holds too many values"), /* before syntax */
     /* packet type */
     BAD("", "empty packet"),
     BAD("7", "unknown packet type"),
@@ -526,6 +541,17 @@ static const char *gen_args(size_t n, size_t *len) {
     return keep(s);
 }
 
+/* "2[\"x\",[{},{},...]]" with n objects: n + 3 values. */
+static const char *gen_objects(size_t n, size_t *len) {
+    char *s = must(malloc(8 + 3 * n + 3));
+    size_t o = (size_t)sprintf(s, "2[\"x\",[");
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)sprintf(s + o, i ? ",{}" : "{}");
+    o += (size_t)sprintf(s + o, "]]");
+    *len = o;
+    return keep(s);
+}
+
 static size_t generated_cases(dcase *out) {
     size_t n = 0;
     size_t len;
@@ -561,6 +587,14 @@ static size_t generated_cases(dcase *out) {
     out[n++] = (dcase){s, len, NULL, NULL, SIO_EVENT, "/", -1, 0, s + 1};
     s = gen_args(33, &len);
     out[n++] = (dcase){s, len, NULL, "too many arguments", 0, NULL, 0, 0, NULL};
+    /* the default 10000 values, and one more; then the 990 KB payload of
+     * issue 21.10, refused on its text */
+    s = gen_objects(10000 - 3, &len);
+    out[n++] = (dcase){s, len, NULL, NULL, SIO_EVENT, "/", -1, 0, s + 1};
+    s = gen_objects(10000 - 2, &len);
+    out[n++] = (dcase){s, len, NULL, "JSON holds too many values", 0, NULL, 0, 0, NULL};
+    s = gen_objects(330000, &len);
+    out[n++] = (dcase){s, len, NULL, "JSON holds too many values", 0, NULL, 0, 0, NULL};
     /* a million-digit ack id: zeros are 0, nines overflow */
     s = gen("2", '0', 1000000, "[\"x\"]", &len);
     out[n++] = (dcase){s, len, NULL, NULL, SIO_EVENT, "/", 0, 0, "[\"x\"]"};

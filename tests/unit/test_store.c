@@ -119,6 +119,16 @@ static void test_user_claims(void **state) {
     assert_int_equal(store_user_claim(f->st, "a\xe2\x80\xae"
                                              "b"),
                      STORE_INVALID);
+    /* one name whatever its case or look-alike letters (issue 21.7) */
+    static const char *const same[] = {"ANN", "Ann", "\xd0\xb0nn" /* Cyrillic a */,
+                                       "\xef\xbd\x81nn" /* fullwidth a */};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        claimed = false;
+        assert_int_equal(store_user_claimed(f->st, same[i], &claimed), STORE_OK);
+        if (!claimed) fail_msg("%s is not ann's", same[i]);
+        if (store_user_claim(f->st, same[i]) == STORE_OK) fail_msg("%s claimed again", same[i]);
+    }
+    assert_int_equal(store_user_claim(f->st, "anne"), STORE_OK);
 }
 
 /* ---- messages --------------------------------------------------------- */
@@ -452,6 +462,52 @@ static void test_write_budgets(void **state) {
     assert_int_equal(store_budget_spend(f->st, &b, "z", "10.0.0.9", &which), STORE_OVER_BUDGET);
 }
 
+/* Room creation rates and sessions per address, counted in the store for
+ * every process (issues 21.6 and 21.12). */
+static void test_shared_rates(void **state) {
+    fixture *f = *state;
+    int64_t retry = -1, p1, p2, n = -1;
+    setenv("CHAT_ROOM_RATE_ADDRESS", "2", 1);
+    setenv("CHAT_ROOM_RATE_USER", "1", 1);
+    assert_int_equal(store_room_rate_spend(f->st, NULL, "10.0.0.1", &retry), STORE_OK);
+    assert_int_equal(retry, 0);
+    assert_int_equal(store_room_rate_spend(f->st, "ann", "10.0.0.1", &retry), STORE_OK);
+    assert_int_equal(store_room_rate_spend(f->st, NULL, "10.0.0.1", &retry), STORE_OVER_BUDGET);
+    assert_true(retry >= 1 && retry <= 3600);
+    assert_int_equal(store_room_rate_spend(f->st, "ann", "10.0.0.2", &retry), STORE_OVER_BUDGET);
+    assert_int_equal(store_room_rate_spend(f->st, "bob", "10.0.0.2", &retry), STORE_OK);
+    /* rolled back with the room it was for: not counted */
+    assert_int_equal(store_begin(f->st), STORE_OK);
+    assert_int_equal(store_room_rate_spend(f->st, NULL, "10.0.0.3", &retry), STORE_OK);
+    assert_int_equal(store_rollback(f->st), STORE_OK);
+    assert_int_equal(store_room_rate_spend(f->st, NULL, "10.0.0.3", &retry), STORE_OK);
+    assert_int_equal(store_room_rate_spend(f->st, NULL, "10.0.0.3", &retry), STORE_OK);
+    setenv("CHAT_ROOM_RATE_ADDRESS", "0", 1); /* 0: no limit */
+    assert_int_equal(store_room_rate_spend(f->st, NULL, "10.0.0.3", &retry), STORE_OK);
+    unsetenv("CHAT_ROOM_RATE_ADDRESS");
+    unsetenv("CHAT_ROOM_RATE_USER");
+    /* workspaces per address */
+    assert_int_equal(store_workspace_rate_spend(f->st, "10.0.0.1", 1, &retry), STORE_OK);
+    assert_int_equal(store_workspace_rate_spend(f->st, "10.0.0.1", 1, &retry), STORE_OVER_BUDGET);
+    /* sessions per address: the others' count, not one's own */
+    assert_int_equal(store_process_register(f->st, 1, "127.0.0.1:1", "a", "h", &p1), STORE_OK);
+    assert_int_equal(store_process_register(f->st, 2, "127.0.0.1:2", "b", "h", &p2), STORE_OK);
+    assert_int_equal(store_address_sessions_set(f->st, p1, "10.0.0.1", 3), STORE_OK);
+    assert_int_equal(store_address_sessions_set(f->st, p2, "10.0.0.1", 2), STORE_OK);
+    assert_int_equal(store_address_sessions_elsewhere(f->st, p1, "10.0.0.1", &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_address_sessions_elsewhere(f->st, p2, "10.0.0.1", &n), STORE_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(store_address_sessions_set(f->st, p2, "10.0.0.1", 0), STORE_OK);
+    assert_int_equal(store_address_sessions_elsewhere(f->st, p1, "10.0.0.1", &n), STORE_OK);
+    assert_int_equal(n, 0);
+    /* a process that is gone takes its rows along */
+    assert_int_equal(store_address_sessions_set(f->st, p2, "10.0.0.1", 4), STORE_OK);
+    assert_int_equal(store_process_unregister(f->st, p2), STORE_OK);
+    assert_int_equal(store_address_sessions_elsewhere(f->st, p1, "10.0.0.1", &n), STORE_OK);
+    assert_int_equal(n, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_write_budgets, setup, teardown),
@@ -465,6 +521,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_presence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions_and_cursors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_workspaces_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_rates, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,8 @@ struct admin_ui {
     sio_server *srv;
     eio_server *eio;
     const token_secret *secret;
+    bus *bus;                  /* NULL: this process's sockets only */
+    long long remote_until_ms; /* a UI on another process watches until then (monotonic) */
     struct lws_context *ctx;
     lws_sorted_usec_list_t stats;
     char hostname[128];
@@ -35,13 +37,47 @@ static json_t *now_date(void) {
     return json_string(buf);
 }
 
-/* Emits event with args (stolen) to every UI socket here. */
+/* Whether a UI socket is connected to this process. */
+static bool watched_here(const admin_ui *ui) {
+    sio_nsp *nsp = sio_nsp_get(ui->srv, ADMIN_UI_NAMESPACE);
+    return nsp && sio_nsp_size(nsp) > 0;
+}
+
+/* Whether a UI socket is connected to another process, as its last "watch"
+ * said (it repeats it every ADMIN_UI_STATS_MS). */
+static bool watched_elsewhere(const admin_ui *ui) {
+    return ui->bus && eio_now_ms() < ui->remote_until_ms;
+}
+
+/* How the UI's messages on the bus start (the member comes first), so the
+ * handler tells them from the adapter's emits without parsing those. */
+#define ADMIN_UI_PREFIX "{\"admin_ui\":"
+
+/* Publishes {"admin_ui": kind, ...fields} (fields stolen) to the other
+ * processes; one over BUS_EPHEMERAL_MAX is dropped (a socket in very many
+ * rooms). */
+static void publish(admin_ui *ui, const char *kind, json_t *fields) {
+    json_t *msg = json_pack("{s:s}", "admin_ui", kind); /* first: ADMIN_UI_PREFIX */
+    if (msg && fields && !json_object_update(msg, fields)) {
+        char *text = json_dumps(msg, JSON_COMPACT);
+        if (text) bus_publish_ephemeral(ui->bus, text, strlen(text));
+        free(text);
+    }
+    json_decref(msg);
+    json_decref(fields);
+}
+
+/* Emits event with args (stolen) to every UI socket here, and to the UI
+ * sockets of the other processes when one watches from there: the UI sees
+ * every process's sockets, as a Socket.IO adapter makes it. */
 static void to_ui(admin_ui *ui, const char *event, json_t *args) {
     sio_nsp *nsp = sio_nsp_get(ui->srv, ADMIN_UI_NAMESPACE);
     if (nsp && args) {
         sio_to all = {0};
         sio_emit(nsp, &all, event, args);
     }
+    if (args && watched_elsewhere(ui))
+        publish(ui, "event", json_pack("{s:s,s:O}", "event", event, "args", args));
     json_decref(args);
 }
 
@@ -65,11 +101,11 @@ static json_t *serialize(const sio_socket *s) {
 
 /* ---- the observer: live changes --------------------------------------- */
 
-/* Whether a UI socket is connected here: without one, the observers build
- * nothing (they run on every connect, join, leave and disconnect). */
+/* Whether a UI socket is connected here or elsewhere: without one, the
+ * observers build nothing (they run on every connect, join, leave and
+ * disconnect). */
 static bool watched(const admin_ui *ui) {
-    sio_nsp *nsp = sio_nsp_get(ui->srv, ADMIN_UI_NAMESPACE);
-    return nsp && sio_nsp_size(nsp) > 0;
+    return watched_here(ui) || watched_elsewhere(ui);
 }
 
 static void on_connected(sio_socket *s, void *ud) {
@@ -106,6 +142,16 @@ static bool admin_token(admin_ui *ui, const char *token) {
     return token && !token_verify(ui->secret, token, &claims, &why) && claims.admin;
 }
 
+/* Whether token is a valid session of the UI: a token of scope ADMIN_UI_SCOPE
+ * (what `session` hands out), not a full admin token, so a session id that
+ * leaks from the browser is good for this namespace only. */
+static bool session_token(admin_ui *ui, const char *token) {
+    token_claims claims;
+    const char *why = "";
+    return token && !token_verify(ui->secret, token, &claims, &why) &&
+           strcmp(claims.scope, ADMIN_UI_SCOPE) == 0;
+}
+
 static int authenticate(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
     admin_ui *ui = ud;
     const char *password = sio_str(json_object_get(auth, "password"));
@@ -114,7 +160,7 @@ static int authenticate(sio_socket *s, json_t *auth, char *err, size_t errlen, v
         sio_socket_set_ctx(s, ADMIN_UI_ISSUE_SESSION, NULL);
         return 0;
     }
-    if (admin_token(ui, session)) return 0;
+    if (session_token(ui, session)) return 0;
     /* the reason goes to the log; the credentials never do */
     log_event(LOG_LEVEL_INFO, "admin-ui: refused", "sid", sio_socket_id(s), "peer",
               sio_socket_peer(s), "reason",
@@ -141,7 +187,7 @@ static void collect_nsp(sio_nsp *nsp, void *ud) {
 static void on_connection(sio_socket *s, void *ud) {
     admin_ui *ui = ud;
     if (sio_socket_ctx(s) == ADMIN_UI_ISSUE_SESSION) {
-        char *token = token_issue(ui->secret, true, NULL, NULL, ADMIN_UI_SESSION_TTL_S);
+        char *token = token_issue_scoped(ui->secret, ADMIN_UI_SCOPE, ADMIN_UI_SESSION_TTL_S);
         json_t *args = token ? json_pack("[s]", token) : NULL;
         if (args) sio_emit_socket(s, "session", args);
         json_decref(args);
@@ -157,6 +203,8 @@ static void on_connection(sio_socket *s, void *ud) {
     json_t *args = json_pack("[o]", c.array);
     if (args) sio_emit_socket(s, "all_sockets", args);
     json_decref(args);
+    /* The other processes' sockets: each sends them as socket_connected. */
+    if (ui->bus) publish(ui, "watch", json_pack("{s:b}", "all", 1));
 }
 
 static void disconnect_one(sio_socket *s, void *ud) {
@@ -197,7 +245,8 @@ static void nsp_count(sio_nsp *nsp, void *ud) {
 
 static void stats(lws_sorted_usec_list_t *sul) {
     admin_ui *ui = lws_container_of(sul, admin_ui, stats);
-    if (sio_nsp_get(ui->srv, ADMIN_UI_NAMESPACE)) {
+    if (ui->bus && watched_here(ui)) publish(ui, "watch", json_object());
+    if (watched(ui)) {
         size_t polling = 0, websocket = 0;
         eio_server_transports(ui->eio, &polling, &websocket);
         json_t *namespaces = json_array();
@@ -212,12 +261,64 @@ static void stats(lws_sorted_usec_list_t *sul) {
     lws_sul_schedule(ui->ctx, 0, &ui->stats, stats, (lws_usec_t)ADMIN_UI_STATS_MS * LWS_US_PER_MS);
 }
 
-admin_ui *admin_ui_new(sio_server *srv, eio_server *eio, const token_secret *secret) {
+/* ---- the other processes ---------------------------------------------- */
+
+/* The events one process passes on to the UI sockets of another. */
+static bool forwarded(const char *event) {
+    static const char *const events[] = {"socket_connected", "socket_disconnected", "room_joined",
+                                         "room_left", "server_stats"};
+    for (size_t i = 0; i < sizeof events / sizeof *events; i++)
+        if (strcmp(event, events[i]) == 0) return true;
+    return false;
+}
+
+/* Publishes socket_connected for one socket of this process (a reply to a
+ * new UI elsewhere asking for every socket). */
+static void announce_socket(sio_socket *s, void *ud) {
+    admin_ui *ui = ud;
+    publish(
+        ui, "event",
+        json_pack("{s:s,s:[o,o]}", "event", "socket_connected", "args", serialize(s), now_date()));
+}
+
+static void announce_nsp(sio_nsp *nsp, void *ud) {
+    sio_nsp_each_socket(nsp, announce_socket, ud);
+}
+
+bool admin_ui_ephemeral(admin_ui *ui, const char *data, size_t len) {
+    if (len < sizeof ADMIN_UI_PREFIX - 1 ||
+        memcmp(data, ADMIN_UI_PREFIX, sizeof ADMIN_UI_PREFIX - 1))
+        return false;
+    if (!ui || !ui->bus) return true;
+    json_t *p = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+    const char *kind = sio_str(json_object_get(p, "admin_ui"));
+    if (!kind) {
+        json_decref(p);
+        return true;
+    }
+    if (strcmp(kind, "watch") == 0) {
+        ui->remote_until_ms = eio_now_ms() + 3 * ADMIN_UI_STATS_MS;
+        if (json_is_true(json_object_get(p, "all"))) sio_each_nsp(ui->srv, announce_nsp, ui);
+    } else if (strcmp(kind, "event") == 0) {
+        const char *event = sio_str(json_object_get(p, "event"));
+        json_t *args = json_object_get(p, "args");
+        sio_nsp *nsp = sio_nsp_get(ui->srv, ADMIN_UI_NAMESPACE);
+        if (event && forwarded(event) && json_is_array(args) && nsp && sio_nsp_size(nsp) > 0) {
+            sio_to all = {0};
+            sio_emit(nsp, &all, event, args); /* here only: never passed on again */
+        }
+    }
+    json_decref(p);
+    return true;
+}
+
+admin_ui *admin_ui_new(sio_server *srv, eio_server *eio, const token_secret *secret, bus *b) {
     admin_ui *ui = calloc(1, sizeof *ui);
     if (!ui) return NULL;
     ui->srv = srv;
     ui->eio = eio;
     ui->secret = secret;
+    ui->bus = b;
     ui->started_ms = eio_now_ms();
     if (gethostname(ui->hostname, sizeof ui->hostname)) snprintf(ui->hostname, 10, "localhost");
     ui->hostname[sizeof ui->hostname - 1] = '\0';

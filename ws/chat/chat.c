@@ -1,5 +1,6 @@
 /* chat.c -- the chat's Socket.IO handlers: rooms, messages, presence, recovery */
 #include "chat.h"
+#include "account.h"
 #include "ack.h"
 #include "chat_json.h"
 #include "contract.h"
@@ -8,7 +9,6 @@
 #include "moderation_store.h"
 #include "presence.h"
 #include "recovery.h"
-#include "strmap.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,9 +19,6 @@
 #include "log.h"
 #include "status.h"
 #include "wsmetrics.h"
-
-/* Addresses tracked at once for workspace creation: past it, creating waits. */
-#define CHAT_MAX_CREATORS 10000
 
 /* How often tokens of sockets in private workspaces are re-checked. */
 #define CHAT_EXPIRY_CHECK_MS 1000
@@ -63,12 +60,12 @@ struct chat {
     long long batch_since; /* ms: when the oldest message of the batch came */
     ws_timer flush;        /* the group commit */
     ws_timer expiry;       /* re-checks tokens of private workspaces' sockets */
-    strmap creators;       /* client address -> creator: workspace creations */
     presence *presence;    /* coalesces user joined/left/connected/disconnected */
     moderation *mod;       /* edits, deletions, roles, mutes and bans */
     ws_timer writes;       /* commits the loop turn's presence/session writes */
     bool writes_open;
     long long writes_since; /* ms: when the open batch began */
+    long long touched_at;   /* ms: when this process's live sessions were last refreshed */
 };
 
 int64_t chat_cursor(const chat *c) {
@@ -210,10 +207,13 @@ static void writes_batch(chat *c) {
 
 /* ---- sessions --------------------------------------------------------- */
 
-/* Writes the socket's session (user, rooms) for recovery. */
-static void session_save(chat *c, sio_socket *s) {
+/* Writes the socket's session (user, rooms, floor) for recovery: live (owned
+ * by this process, kept young by sessions_touch) from the CONNECT on and after
+ * each change of its rooms, so that a crash at any instant leaves it
+ * recoverable; or, as it disconnects, released (the recovery window starts). */
+static void session_save(chat *c, sio_socket *s, bool live) {
     if (!sio_socket_pid(s)[0]) return;
-    store_session ss = {0};
+    store_session ss = {.owner = live ? c->cfg.process_id : 0, .by = c->cfg.process_id};
     snprintf(ss.pid, sizeof ss.pid, "%s", sio_socket_pid(s));
     snprintf(ss.sid, sizeof ss.sid, "%s", sio_socket_id(s));
     snprintf(ss.ns, sizeof ss.ns, "%s", sio_nsp_name(sio_socket_nsp(s)));
@@ -528,11 +528,29 @@ static int add_missed(const store_message *m, void *ud) {
     return 0;
 }
 
+/* join's {room, after}: the log offset the client last had (a number, or the
+ * decimal string socket.io-client keeps as its offset), so that `missed`
+ * starts there (a client whose recovery was refused pages from it). Sets
+ * *after (-1: not given); -1 when malformed. */
+static int join_after(const sio_event *ev, int64_t *after) {
+    json_t *v = json_object_get(json_array_get(ev->args, 0), "after");
+    *after = -1;
+    if (!v || json_is_null(v)) return 0;
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *after = json_integer_value(v);
+        return 0;
+    }
+    return sio_str(v) && recovery_from(sio_str(v), 0, after) == 0 ? 0 : -1;
+}
+
 static void on_join(sio_socket *s, sio_event *ev, void *ud) {
     chat *c = ud;
     chat_user *u = user_of(s);
     const char *name = room_arg(ev);
     if (!name) return ack_error(ev->ack, "expected a room name");
+    int64_t after; /* the offset the client last had, when it says */
+    if (join_after(ev, &after))
+        return ack_error(ev->ack, "after must be a non-negative integer or its decimal string");
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
     store_room r;
     int rc = store_room_lookup(c->st, ns, name, &r);
@@ -542,20 +560,20 @@ static void on_join(sio_socket *s, sio_event *ev, void *ud) {
     writes_batch(c);
     if (store_presence_add(c->st, c->cfg.process_id, sio_socket_id(s), r.id, u->name))
         log_event(LOG_LEVEL_WARN, "chat: presence add failed", "error", store_errmsg(c->st), NULL);
-    if (joined == 0) session_save(c, s);
+    if (joined == 0) session_save(c, s, true);
 
     json_t *members = json_array(), *missed = json_array();
     store_presence_users(c->st, r.id, add_user, members);
     missed_ctx mc = {missed, c->cfg.missed_max, false};
     bool truncated = false; /* retention deleted some of what the user missed */
-    if (u->named) {
-        int64_t last = -1;
-        store_cursor_get(c->st, u->name, r.id, &last);
-        truncated = last >= 0 && r.pruned_upto > last;
-        if (last >= 0) /* 0: the first visit was to an empty room */
-            store_messages_list(c->st, r.id, last, 0, c->cfg.missed_max + 1, add_missed, &mc);
-        else /* a first visit: nothing was missed; start the cursor here */
+    if (after < 0 && u->named) {
+        store_cursor_get(c->st, u->name, r.id, &after);
+        if (after < 0) /* a first visit: nothing was missed; start the cursor here */
             store_cursor_set(c->st, u->name, r.id, r.last_message_id);
+    }
+    if (after >= 0) { /* 0: the first visit was to an empty room, or from the start */
+        truncated = r.pruned_upto > after;
+        store_messages_list(c->st, r.id, after, 0, c->cfg.missed_max + 1, add_missed, &mc);
     }
     ack_reply(ev->ack, json_pack("{s:b,s:s,s:I,s:o,s:o,s:b,s:b}", "ok", 1, "room", r.name,
                                  "room_id", (json_int_t)r.id, "members", members, "missed", missed,
@@ -579,7 +597,7 @@ static void on_leave(sio_socket *s, sio_event *ev, void *ud) {
     writes_batch(c);
     leave_room(c, s, name, true);
     sio_leave(s, name);
-    session_save(c, s);
+    session_save(c, s, true);
     ack_reply(ev->ack, json_pack("{s:b,s:s}", "ok", 1, "room", name));
 }
 
@@ -644,7 +662,24 @@ static void on_create_room(sio_socket *s, sio_event *ev, void *ud) {
     if (contract_name_clean(name, sizeof name) || !contract_valid_room_name(name))
         return ack_refuse(ev->ack, CONTRACT_ROOM_NAME);
     store_room r;
-    int rc = store_room_create(c->st, sio_nsp_name(sio_socket_nsp(s)), name, &r);
+    chat_user *u = user_of(s);
+    int64_t retry_s = 0;
+    /* the room and its place in the creator's hourly rates (its address,
+     * and its name when owned; an admin token is not counted): one commit,
+     * so a refused creation is not counted */
+    int rc = store_begin(c->st);
+    if (!rc && !(u->has_token && u->claims.admin))
+        rc = store_room_rate_spend(c->st, u->named ? u->name : NULL, sio_socket_peer(s), &retry_s);
+    if (!rc) rc = store_room_create(c->st, sio_nsp_name(sio_socket_nsp(s)), name, &r);
+    if (!rc) rc = store_commit(c->st);
+    if (rc) store_rollback(c->st);
+    if (rc == STORE_OVER_BUDGET) {
+        log_event(LOG_LEVEL_INFO, "chat: room creation refused", "peer", sio_socket_peer(s),
+                  "reason", "room rate", NULL);
+        return ack_reply(ev->ack,
+                         json_pack("{s:s,s:I}", "error", "too many rooms created, try later",
+                                   "retry_after", (json_int_t)retry_s));
+    }
     if (rc) return ack_store_error(ev->ack, rc, "room");
     ack_reply(ev->ack, json_pack("{s:b,s:o}", "ok", 1, "room", chat_json_room(&r)));
     to_namespace(c, s, NULL, "room created", chat_json_room(&r));
@@ -660,70 +695,6 @@ static bool is_workspace(const char *name, void *ud) {
     bool exists = false;
     if (store_workspace_exists(c->st, name, &exists)) return false;
     return exists || c->cfg.open_workspaces;
-}
-
-/* Per client address: workspaces it may still create, a bucket refilled at
- * workspace_rate an hour. */
-typedef struct creator {
-    char *addr; /* the key */
-    double tokens;
-    long long at; /* ms */
-} creator;
-
-static bool creator_take(chat *c, const char *addr, long long now) {
-    double rate = c->cfg.workspace_rate / 3600000.0, burst = c->cfg.workspace_rate;
-    creator *k = strmap_get(&c->creators, addr);
-    if (!k) {
-        if (c->creators.count >= CHAT_MAX_CREATORS) return false; /* too many at once */
-        k = calloc(1, sizeof *k);
-        if (!k || !(k->addr = strdup(addr)) || strmap_put(&c->creators, k->addr, k)) {
-            if (k) free(k->addr);
-            free(k);
-            return false;
-        }
-        k->tokens = burst;
-        k->at = now;
-    }
-    k->tokens += (double)(now - k->at) * rate;
-    if (k->tokens > burst) k->tokens = burst;
-    k->at = now;
-    if (k->tokens < 1) return false;
-    k->tokens -= 1;
-    return true;
-}
-
-typedef struct prune_creators {
-    chat *c;
-    long long now;
-    creator *gone[64];
-    size_t n;
-} prune_creators;
-
-static void prune_creator(const char *key, void *value, void *ud) {
-    (void)key;
-    prune_creators *p = ud;
-    creator *k = value;
-    double full = k->tokens + (double)(p->now - k->at) * p->c->cfg.workspace_rate / 3600000.0;
-    if (full >= p->c->cfg.workspace_rate && p->n < sizeof p->gone / sizeof *p->gone)
-        p->gone[p->n++] = k;
-}
-
-/* Forgets addresses whose creation budget is whole again. */
-static void creators_prune(chat *c, long long now) {
-    prune_creators p = {.c = c, .now = now};
-    strmap_each(&c->creators, prune_creator, &p);
-    for (size_t i = 0; i < p.n; i++) {
-        strmap_del(&c->creators, p.gone[i]->addr);
-        free(p.gone[i]->addr);
-        free(p.gone[i]);
-    }
-}
-
-static void free_creator(const char *key, void *value, void *ud) {
-    (void)key, (void)ud;
-    creator *k = value;
-    free(k->addr);
-    free(k);
 }
 
 /* Middleware of workspaces, first: a workspace that does not exist yet
@@ -743,13 +714,21 @@ static int workspace_admit(sio_socket *s, json_t *auth, char *err, size_t errlen
         snprintf(err, errlen, "Invalid namespace");
         return -1;
     }
-    if (!creator_take(c, sio_socket_peer(s), ws_clock_now_ms(c->cfg.clock))) {
+    /* the creation rate is counted in the store, so it holds across every
+     * process (issue 21.12); a workspace not made is not counted */
+    int rc = store_begin(c->st);
+    if (!rc)
+        rc = store_workspace_rate_spend(c->st, sio_socket_peer(s), c->cfg.workspace_rate, NULL);
+    if (!rc) rc = store_workspace_create(c->st, ns, c->cfg.max_workspaces, &created);
+    if (!rc) rc = created ? store_commit(c->st) : store_rollback(c->st);
+    if (rc) store_rollback(c->st);
+    if (rc == STORE_OVER_BUDGET) {
         log_event(LOG_LEVEL_INFO, "chat: workspace creation refused", "peer", sio_socket_peer(s),
                   "nsp", ns, "reason", "creation rate", NULL);
         snprintf(err, errlen, "too many workspaces created from this address, try later");
         return -1;
     }
-    if (store_workspace_create(c->st, ns, c->cfg.max_workspaces, &created)) {
+    if (rc) {
         snprintf(err, errlen, "storage unavailable");
         return -1;
     }
@@ -791,16 +770,22 @@ static chat_user *user_ensure(sio_socket *s) {
  * is its credential (or an admin token), or when nobody claimed it yet (the
  * first claim: the session event then carries the new credential). A claimed
  * name without its credential is refused. Returns 0 or -1 with err. */
-static int own_name(chat *c, chat_user *u, json_t *auth, char *err, size_t errlen) {
+static int own_name(chat *c, chat_user *u, json_t *auth, const char *peer, char *err,
+                    size_t errlen) {
     const char *token = sio_str(json_object_get(auth, "token")), *why = "";
     token_name_status st = token_name_check(c->st, c->cfg.secret, u->name, token, &why);
+    char claim[ACCOUNT_ID_BUF] = "";
     if (st == TOKEN_NAME_FREE) {
-        int rc = store_user_claim(c->st, u->name);
+        /* a claim by a connection: rate-limited per address, used at once */
+        int64_t retry = 0;
+        int rc =
+            account_claim(c->st, u->name, peer, true, TOKEN_USER_TTL_S * 1000LL, claim, &retry);
         st = rc == STORE_OK       ? TOKEN_NAME_OWNER
              : rc == STORE_EXISTS ? TOKEN_NAME_TAKEN
                                   : TOKEN_NAME_STORE;
-        why = st == TOKEN_NAME_TAKEN ? "this name is taken: present its token"
-                                     : "storage unavailable";
+        why = st == TOKEN_NAME_TAKEN    ? "this name is taken: present its token"
+              : rc == STORE_OVER_BUDGET ? "too many names claimed from this address: retry later"
+                                        : "storage unavailable";
     }
     if (st < 0) {
         snprintf(err, errlen, "%s", why);
@@ -815,13 +800,25 @@ static int own_name(chat *c, chat_user *u, json_t *auth, char *err, size_t errle
         if (token && token_verify(c->cfg.secret, token, &had, &why) == 0 && had.exp &&
             had.exp - now < ttl)
             ttl = had.exp - now;
-        char *fresh =
-            ttl > 0 ? token_issue(c->cfg.secret, false, had.workspace, u->name, ttl) : NULL;
+        char *fresh = ttl > 0 ? token_issue_session(c->cfg.secret, had.workspace, u->name,
+                                                    claim[0] ? claim : had.sess, ttl)
+                              : NULL;
         free(u->credential);
         u->credential = fresh; /* until the session event; NULL: none */
     }
     u->named = true;
     return 0;
+}
+
+/* The user a token in auth names (a session's access token: auth.name may
+ * be left out), into name; false when auth has no verified user token. */
+static bool token_user(const token_secret *secret, json_t *auth,
+                       char name[CONTRACT_USER_NAME_BUF]) {
+    token_claims cl;
+    const char *token = sio_str(json_object_get(auth, "token")), *why = NULL;
+    if (!token || token_verify(secret, token, &cl, &why) || cl.admin || !cl.sub[0]) return false;
+    snprintf(name, CONTRACT_USER_NAME_BUF, "%s", cl.sub);
+    return true;
 }
 
 /* Middleware: the user's owned name from auth.name (see own_name), or a
@@ -832,8 +829,10 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
     chat_user *u = user_ensure(s);
     if (!u) return snprintf(err, errlen, "out of memory"), -1;
     json_t *name = json_object_get(auth, "name");
-    if (name && !json_is_null(name)) {
-        const char *given = sio_str(name);
+    char of_token[CONTRACT_USER_NAME_BUF];
+    bool by_token = (!name || json_is_null(name)) && token_user(c->cfg.secret, auth, of_token);
+    if (by_token || (name && !json_is_null(name))) {
+        const char *given = by_token ? of_token : sio_str(name);
         if (!given || strlen(given) >= sizeof u->name) {
             contract_message(CONTRACT_USER_NAME, "name", err, errlen);
             return -1;
@@ -843,7 +842,7 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
             contract_message(CONTRACT_USER_NAME, "name", err, errlen);
             return -1;
         }
-        if (own_name(c, u, auth, err, errlen)) return -1;
+        if (own_name(c, u, auth, sio_socket_peer(s), err, errlen)) return -1;
         bool granted;
         if (u->created_ws &&
             modstore_owner_claim(c->st, sio_nsp_name(sio_socket_nsp(s)), u->name, &granted))
@@ -927,6 +926,34 @@ static void apply_workspace_private(json_t *p, void *ud) {
     if (nsp) sio_nsp_each_socket(nsp, evict_unqualified, c);
 }
 
+/* Credentials were revoked (REST, any process or node): the sockets that
+ * connected with one of them (payload "ids"), or every socket of the user
+ * ("all": signed out everywhere, an admin's revocation), are evicted. */
+static void evict_revoked(sio_socket *s, void *ud) {
+    json_t *p = ud;
+    chat_user *u = user_of(s);
+    const char *user = sio_str(json_object_get(p, "user"));
+    if (!u || !u->named || !user || strcmp(u->name, user) != 0) return;
+    bool hit = json_is_true(json_object_get(p, "all"));
+    size_t i;
+    json_t *id;
+    json_array_foreach(json_object_get(p, "ids"), i, id) {
+        if (!hit && u->has_token && u->claims.sess[0] && sio_str(id) &&
+            strcmp(sio_str(id), u->claims.sess) == 0)
+            hit = true;
+    }
+    if (hit) evict(s, "signed out");
+}
+
+static void revoke_nsp(sio_nsp *nsp, void *ud) {
+    sio_nsp_each_socket(nsp, evict_revoked, ud);
+}
+
+static void apply_credentials_revoked(json_t *p, void *ud) {
+    chat *c = ud;
+    sio_each_nsp(c->srv, revoke_nsp, p);
+}
+
 static void evict_expired(sio_socket *s, void *ud) {
     chat_user *u = user_of(s);
     if (u && u->gated && !token_admits(u, sio_nsp_name(sio_socket_nsp(s)), *(long *)ud))
@@ -939,11 +966,30 @@ static void expire_nsp(sio_nsp *nsp, void *ud) {
 
 /* Every CHAT_EXPIRY_CHECK_MS: sockets let into a private workspace by a token
  * leave when it expires. */
+/* How stale a live session may grow before sessions_touch refreshes it: a
+ * tenth of the recovery window (1 s to 1 min), so that after a crash it
+ * stays recoverable for about the whole window, while one socket's row is
+ * rewritten at most once a minute. */
+static long long session_touch_ms(const chat *c) {
+    long long ms = c->cfg.recovery_window_ms / 10;
+    return ms < 1000 ? 1000 : ms > 60000 ? 60000 : ms;
+}
+
+static void sessions_touch(chat *c, long long now) {
+    long long every = session_touch_ms(c);
+    if (!c->cfg.process_id || now - c->touched_at < every) return;
+    c->touched_at = now;
+    writes_batch(c);
+    if (store_sessions_touch(c->st, c->cfg.process_id, every))
+        log_event(LOG_LEVEL_WARN, "chat: sessions refresh failed", "error", store_errmsg(c->st),
+                  NULL);
+}
+
 static void expiry_tick(void *ud) {
     chat *c = ud;
     long now_s = (long)time(NULL);
     sio_each_nsp(c->srv, expire_nsp, &now_s);
-    creators_prune(c, ws_clock_now_ms(c->cfg.clock));
+    sessions_touch(c, ws_clock_now_ms(c->cfg.clock));
     ws_timer_schedule(&c->expiry, CHAT_EXPIRY_CHECK_MS);
 }
 
@@ -955,20 +1001,26 @@ static json_t *replay_args(const store_message *m) {
     return args ? json_pack("[so]", event, args) : NULL;
 }
 
-/* Connection state recovery. The stored session is consumed (deleted) as it
- * is read: a second CONNECT with the same pid before a new disconnect is no
- * recovery. A client offset below the session's floor (what it was first
- * served from) is raised to it, and past max_replay missed messages the
- * recovery is refused (recovered false: the client rejoins and pages the
- * history); on success the socket keeps its id and pid. */
+/* Connection state recovery. A session is stored while its socket lives
+ * (owner: the process serving it) and after it disconnects. One that a
+ * socket of this process holds now is no recovery (a second CONNECT with the
+ * same pid). One owned by another process is taken over: that process
+ * crashed, or its socket is half-open and will not write it back
+ * (session_save's release leaves a row another process owns). A client offset
+ * below the session's floor (what it was first served from) is raised to it,
+ * and past max_replay missed messages the recovery is refused (recovered
+ * false: the client rejoins and pages from the offset it had, see on_join);
+ * on success the socket keeps its id and pid, and on_connection stores the
+ * session again at once. */
 static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud) {
     chat *c = ud;
     store_session ss;
     if (store_session_load(c->st, pid, c->cfg.recovery_window_ms, &ss)) return false;
+    if (ss.owner && ss.owner == c->cfg.process_id) { /* live here */
+        store_session_free(&ss);
+        return false;
+    }
     writes_batch(c);
-    if (store_session_delete(c->st, pid))
-        log_event(LOG_LEVEL_WARN, "chat: session delete failed", "error", store_errmsg(c->st),
-                  NULL);
     bool ok = strcmp(ss.ns, sio_nsp_name(sio_socket_nsp(s))) == 0 &&
               !moderation_banned(c->mod, ss.ns, ss.user, sio_socket_peer(s));
     json_t *rooms = ok ? json_loads(ss.rooms, 0, NULL) : NULL;
@@ -986,6 +1038,9 @@ static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud
             log_event(LOG_LEVEL_INFO, "chat: recovery refused: too many missed messages", "sid",
                       ss.sid, "max_replay", LOG_I(c->cfg.max_replay), NULL);
     }
+    if (!missed && store_session_delete(c->st, pid)) /* refused: the client starts afresh */
+        log_event(LOG_LEVEL_WARN, "chat: session delete failed", "error", store_errmsg(c->st),
+                  NULL);
     if (missed) {
         chat_user *u = user_of(s);
         snprintf(u->name, sizeof u->name, "%s", ss.user);
@@ -1002,8 +1057,11 @@ static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud
             if (!room || store_room_lookup(c->st, ss.ns, room, &r) != STORE_OK)
                 continue; /* the room was deleted meanwhile */
             if (r.pruned_upto > from) u->truncated = true;
-            if (sio_join(s, room) == 0)
+            if (sio_join(s, room) == 0) {
                 store_presence_add(c->st, c->cfg.process_id, ss.sid, r.id, u->name);
+                /* the others see the user back in the room, as after a join */
+                presence_changed(c, s, room, true);
+            }
         }
     }
     json_decref(rooms);
@@ -1020,13 +1078,14 @@ static void on_connection(sio_socket *s, void *ud) {
     log_event(LOG_LEVEL_INFO, "a user connected", "sid", sio_socket_id(s), "user", u->name, "nsp",
               ns, "peer", sio_socket_peer(s), "recovered",
               sio_socket_recovered(s) ? "true" : "false", NULL);
-    if (sio_socket_recovered(s)) {
-        replay_missed(s);
-    } else {
+    if (sio_socket_recovered(s))
+        replay_missed(s); /* u->floor: where the replay began */
+    else
         u->floor = c->cursor; /* what the greeting below tells the client */
-        writes_batch(c);
-        session_save(c, s);
-    }
+    /* Recoverable from now on, and again after this recovery: a crash at
+     * any instant leaves a session (in the loop turn's batch). */
+    writes_batch(c);
+    session_save(c, s, true);
     /* A greeting that carries the current offset, so that a client that
      * disconnects before any room message still recovers what it missed. */
     json_t *hello = json_pack("{s:s,s:s,s:s,s:b}", "sid", sio_socket_id(s), "user", u->name,
@@ -1050,7 +1109,7 @@ static void on_disconnecting(sio_socket *s, const char *reason, void *ud) {
     writes_batch(c);
     for (size_t i = 0; i < sio_socket_room_count(s); i++)
         leave_room(c, s, sio_socket_room_at(s, i), true);
-    session_save(c, s); /* the recovery window starts now */
+    session_save(c, s, false); /* the recovery window starts now */
 }
 
 static void on_disconnect(sio_socket *s, const char *reason, void *ud) {
@@ -1124,6 +1183,7 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     if (c->cfg.workspace_rate <= 0)
         c->cfg.workspace_rate = (int)contract_default(CONTRACT_WORKSPACE_RATE);
     if (store_log_head(st, &c->cursor)) c->cursor = 0;
+    c->touched_at = ws_clock_now_ms(cfg->clock);
     ws_timer_init(&c->flush, cfg->clock, flush, c);
     ws_timer_init(&c->expiry, cfg->clock, expiry_tick, c);
     ws_timer_init(&c->writes, cfg->clock, writes_due, c);
@@ -1138,6 +1198,7 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     adapter_offset_source(c->cfg.adapter, cursor_of, c);
     adapter_on(c->cfg.adapter, "room_deleted", apply_room_deleted, c);
     adapter_on(c->cfg.adapter, "workspace_private", apply_workspace_private, c);
+    adapter_on(c->cfg.adapter, "credentials_revoked", apply_credentials_revoked, c);
     moderation_config mc = {.srv = srv,
                             .st = st,
                             .adapter = cfg->adapter,
@@ -1166,8 +1227,6 @@ void chat_free(chat *c) {
         ws_timer_cancel(&c->writes);
         writes_due(c);
     }
-    strmap_each(&c->creators, free_creator, NULL);
-    strmap_clear(&c->creators);
     presence_free(c->presence);
     moderation_free(c->mod);
     while (c->batch) {

@@ -45,25 +45,57 @@ static int parse_uint(const char *buf, size_t len, size_t *i, uint64_t max, uint
     return found;
 }
 
-/* True when any container in j nests deeper than depth_left levels. The
- * recursion is bounded by jansson's own parse depth limit. */
-static bool too_deep(const json_t *j, int depth_left) {
-    size_t idx;
-    const char *key;
-    json_t *v;
+/* Bounds the JSON text s[0..n) before jansson builds a tree of it, so that
+ * a packet that would take many times its size in memory ("[{},{},...]":
+ * one node of ~100 bytes for every 3 bytes of text) or nest too deep is
+ * refused after one pass over its bytes, with no allocation: at most
+ * max_depth levels of containers, at most max_values values (the top one,
+ * and every element of an array or member of an object: the nodes jansson
+ * would make, object keys aside), and at most max_args elements in a
+ * top-level array. Strings are skipped with their escapes; the syntax is
+ * jansson's to check. Returns NULL or a reason. */
+static const char *json_prescan(const char *s, size_t n, int max_depth, size_t max_values,
+                                size_t max_args) {
+    size_t values = 1, top_elements = 1;
+    int depth = 0;
+    bool in_string = false, opened = false, top_array = n > 0 && s[0] == '[';
 
-    if (!json_is_array(j) && !json_is_object(j)) return false;
-    if (depth_left <= 0) return true;
-    if (json_is_array(j)) {
-        json_array_foreach(j, idx, v) {
-            if (too_deep(v, depth_left - 1)) return true;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++; /* the escaped character cannot end the string */
+            else if (c == '"')
+                in_string = false;
+            continue;
         }
-    } else {
-        json_object_foreach((json_t *)j, key, v) {
-            if (too_deep(v, depth_left - 1)) return true;
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+        /* a container's first element: what follows its opening bracket */
+        if (opened && c != ']' && c != '}' && ++values > max_values)
+            return "JSON holds too many values";
+        opened = false;
+        switch (c) {
+        case '"':
+            in_string = true;
+            break;
+        case '[':
+        case '{':
+            if (++depth > max_depth) return "JSON nested too deep";
+            opened = true;
+            break;
+        case ']':
+        case '}':
+            depth--;
+            break;
+        case ',': /* one more element or member */
+            if (++values > max_values) return "JSON holds too many values";
+            if (depth == 1 && top_array && ++top_elements > max_args) return "too many arguments";
+            break;
+        default:
+            break;
         }
     }
-    return false;
+    return NULL;
 }
 
 /* Checks data (possibly NULL) against what type allows; NULL or a reason. */
@@ -102,6 +134,7 @@ int sio_packet_decode(const char *buf, size_t len, const sio_limits *lim, sio_pa
     size_t max_event_name = (size_t)contract_default(CONTRACT_MAX_EVENT_NAME);
     size_t max_args = (size_t)contract_default(CONTRACT_MAX_ARGS);
     int max_depth = (int)contract_default(CONTRACT_MAX_DEPTH);
+    size_t max_values = (size_t)contract_default(CONTRACT_MAX_JSON_VALUES);
     const char *reason = NULL;
     size_t i = 0;
     uint64_t v;
@@ -112,6 +145,7 @@ int sio_packet_decode(const char *buf, size_t len, const sio_limits *lim, sio_pa
         if (lim->max_event_name > 0) max_event_name = lim->max_event_name;
         if (lim->max_args > 0) max_args = lim->max_args;
         if (lim->max_depth > 0) max_depth = lim->max_depth;
+        if (lim->max_values > 0) max_values = lim->max_values;
     }
     packet_reset(out);
 
@@ -181,6 +215,8 @@ int sio_packet_decode(const char *buf, size_t len, const sio_limits *lim, sio_pa
             reason = "invalid JSON";
             goto fail;
         }
+        reason = json_prescan(buf + i, len - i, max_depth, max_values, max_args);
+        if (reason != NULL) goto fail;
         /* jansson checks the JSON ends the input (bar whitespace, refused
          * below) and caps nesting at 2048. \u0000 is valid JSON and is let
          * through: handlers read strings with sio_str(), which refuses an
@@ -201,10 +237,6 @@ int sio_packet_decode(const char *buf, size_t len, const sio_limits *lim, sio_pa
         }
         if (buf[len - 1] != ']' && buf[len - 1] != '}') {
             reason = "bytes after the JSON";
-            goto fail;
-        }
-        if (too_deep(out->data, max_depth)) {
-            reason = "JSON nested too deep";
             goto fail;
         }
     }

@@ -26,6 +26,7 @@ typedef struct sio_limits {
     size_t max_event_name;  /* bytes of an event name [CONTRACT_MAX_EVENT_NAME] */
     size_t max_args;        /* array elements of an EVENT/ACK payload [CONTRACT_MAX_ARGS] */
     int max_depth;          /* JSON nesting depth [CONTRACT_MAX_DEPTH] */
+    size_t max_values;      /* JSON values of a payload [CONTRACT_MAX_JSON_VALUES] */
 } sio_limits;
 
 typedef struct sio_packet {
@@ -43,8 +44,10 @@ typedef struct sio_packet {
  * ACK and BINARY_ACK an array and an id; CONNECT_ERROR an object (servers do
  * not receive it, but the codec is symmetric); attachments only on BINARY_*,
  * 0..max_attachments; id 0..SIO_ID_MAX; namespace starting with "/", at most
- * SIO_NSP_MAX bytes of printable ASCII; JSON depth and argument counts within
- * lim; no bytes after the JSON. Returns 0 and fills out (free with
+ * SIO_NSP_MAX bytes of printable ASCII; JSON depth, value and argument counts
+ * within lim, checked on the text before any JSON is built (so a payload
+ * that would take many times its size in memory costs one pass over its
+ * bytes); no bytes after the JSON. Returns 0 and fills out (free with
  * sio_packet_clear), or -1 with *why set to a static reason string. */
 int sio_packet_decode(const char *buf, size_t len, const sio_limits *lim, sio_packet *out,
                       const char **why);

@@ -7,6 +7,7 @@
 #include "contract.h"
 #include "eio_internal.h"
 #include "log.h"
+#include "netaddr.h"
 #include "wsmetrics.h"
 
 size_t eio_pss_size(void) {
@@ -32,6 +33,10 @@ eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h, void *u
         srv->cfg.max_connections = (int)contract_default(CONTRACT_MAX_CONNECTIONS);
     if (srv->cfg.max_per_address <= 0)
         srv->cfg.max_per_address = (int)contract_default(CONTRACT_MAX_PER_ADDRESS);
+    if (srv->cfg.body_timeout_ms <= 0)
+        srv->cfg.body_timeout_ms = (int)contract_default(CONTRACT_BODY_TIMEOUT);
+    if (srv->cfg.max_posts_per_address <= 0)
+        srv->cfg.max_posts_per_address = (int)contract_default(CONTRACT_MAX_POSTS_PER_ADDRESS);
     if (srv->cfg.handshake_timeout_ms <= 0)
         srv->cfg.handshake_timeout_ms = (int)contract_default(CONTRACT_CONNECT_TIMEOUT);
     srv->h = *h;
@@ -181,7 +186,7 @@ outbuf *eio_frame_wrap(char *buf, size_t len) {
     return outbuf_wrap(buf, len + 1, false);
 }
 
-static void reap(lws_sorted_usec_list_t *sul);
+static void reap(void *ud);
 
 void eio_fail(eio_conn *c, int ws_status, const char *reason) {
     if (!c->closing) c->close_error = true;
@@ -213,7 +218,7 @@ void eio_close(eio_conn *c, int ws_status, const char *reason) {
 void eio_schedule_reap(eio_server *srv) {
     if (!srv->reap_scheduled && srv->ctx) {
         srv->reap_scheduled = true;
-        lws_sul_schedule(srv->ctx, 0, &srv->reap, reap, 1);
+        ws_timer_schedule(&srv->reap, 0);
     }
 }
 
@@ -236,7 +241,7 @@ static bool is_loopback(const char *addr) {
  * address the proxy saw: X-Real-IP, else the last X-Forwarded-For entry (the
  * earlier ones are whatever the client sent). A remote peer is taken as it
  * is, so no client can pick its own address with a header. */
-static void client_address(struct lws *wsi, char *out, size_t len) {
+static void proxied_address(struct lws *wsi, char *out, size_t len) {
     char hdr[256];
     lws_get_peer_simple(wsi, out, len);
     if (!is_loopback(out)) return;
@@ -256,8 +261,19 @@ static void client_address(struct lws *wsi, char *out, size_t len) {
     }
 }
 
+/* The client's per-address key (netaddr_key): the address above, an
+ * IPv4-mapped one as IPv4 (a client reaching chat-ws over IPv6 counts as
+ * the same client nginx reports) and IPv6 by its prefix. Every per-address
+ * limit of chat-ws counts by it (sessions here, connects and rates in
+ * socketio/, write budgets and creations in chat/). */
+void eio_client_address(struct lws *wsi, char *out, size_t len) {
+    char raw[NETADDR_LEN];
+    proxied_address(wsi, raw, sizeof raw);
+    netaddr_key(raw, out, len);
+}
+
 static void read_peer(eio_conn *c, struct lws *wsi) {
-    client_address(wsi, c->peer, sizeof c->peer);
+    eio_client_address(wsi, c->peer, sizeof c->peer);
 }
 
 static int address_sessions(eio_server *srv, const char *addr) {
@@ -279,7 +295,21 @@ static void address_count(eio_server *srv, const char *addr, int delta) {
     }
     if (!a) return;
     a->n += delta;
+    if (srv->cfg.address_changed)
+        srv->cfg.address_changed(a->addr, a->n > 0 ? a->n : 0, srv->cfg.address_ud);
     if (a->n <= 0) free(strmap_del(&srv->per_address, a->addr));
+}
+
+/* The scheme the client used: a local proxy's X-Forwarded-Proto (http or
+ * https), else http (chat-ws has no TLS). */
+static void site_scheme(struct lws *wsi, char *out, size_t len) {
+    char peer[NETADDR_LEN], proto[16];
+    snprintf(out, len, "http");
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    if (!is_loopback(peer)) return;
+    int n = lws_hdr_custom_copy(wsi, proto, sizeof proto, "x-forwarded-proto:", 18);
+    if (n > 0 && (strcmp(proto, "https") == 0 || strcmp(proto, "http") == 0))
+        snprintf(out, len, "%s", proto);
 }
 
 /* Whether this request's Origin may open a session (see eio_config). */
@@ -297,11 +327,15 @@ static bool origin_allowed(eio_server *srv, struct lws *wsi) {
         }
         return false;
     }
-    /* the site's own: scheme://HOST where HOST is the Host header (nginx
-     * passes $http_host, port included) */
-    const char *authority = strstr(origin, "://");
-    if (!authority || lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0) return false;
-    return strcmp(authority + 3, host) == 0;
+    /* the site's own: SCHEME://HOST where HOST is the Host header (nginx
+     * passes $http_host, port included) and SCHEME the site's (nginx says
+     * it in X-Forwarded-Proto; chat-ws itself speaks plain http), so an
+     * https page of the host is foreign to its http site */
+    char scheme[16], own[300];
+    site_scheme(wsi, scheme, sizeof scheme);
+    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0) return false;
+    snprintf(own, sizeof own, "%s://%s", scheme, host);
+    return strcmp(origin, own) == 0;
 }
 
 /* Whether the request opening a session is under the conformance echo path
@@ -370,8 +404,8 @@ void eio_session_end(eio_conn *c, const char *reason) {
     free(c);
 }
 
-static void reap(lws_sorted_usec_list_t *sul) {
-    eio_server *srv = lws_container_of(sul, eio_server, reap);
+static void reap(void *ud) {
+    eio_server *srv = ud;
     srv->reap_scheduled = false;
     lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&srv->conns)) {
         eio_conn *c = lws_container_of(d, eio_conn, node);
@@ -423,8 +457,8 @@ void eio_on_packet(eio_conn *c, const char *buf, size_t len, bool binary) {
 /* The heartbeat: sends due pings, closes sessions whose pong is late. One
  * timer for all sessions, so the cost is one walk per tick, not one timer
  * insertion per session per ping. */
-static void tick(lws_sorted_usec_list_t *sul) {
-    eio_server *srv = lws_container_of(sul, eio_server, tick);
+static void tick(void *ud) {
+    eio_server *srv = ud;
     long long now = eio_now_ms();
     lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&srv->conns)) {
         eio_conn *c = lws_container_of(d, eio_conn, node);
@@ -451,20 +485,27 @@ static void tick(lws_sorted_usec_list_t *sul) {
         }
     }
     lws_end_foreach_dll_safe(d, d1);
-    lws_sul_schedule(srv->ctx, 0, &srv->tick, tick, srv->tick_ms * LWS_US_PER_MS);
+    ws_timer_schedule(&srv->tick, srv->tick_ms);
 }
 
-void eio_server_start(eio_server *srv, struct lws_context *ctx) {
+void eio_server_start(eio_server *srv, struct lws_context *ctx, ws_clock *clock) {
     srv->ctx = ctx;
-    lws_sul_schedule(ctx, 0, &srv->tick, tick, srv->tick_ms * LWS_US_PER_MS);
+    ws_timer_init(&srv->tick, clock, tick, srv);
+    ws_timer_init(&srv->reap, clock, reap, srv);
+    ws_timer_schedule(&srv->tick, srv->tick_ms);
 }
 
 void eio_server_stop(eio_server *srv) {
     if (!srv || !srv->ctx) return;
-    lws_sul_cancel(&srv->tick);
-    lws_sul_cancel(&srv->reap);
+    ws_timer_cancel(&srv->tick);
+    ws_timer_cancel(&srv->reap);
     srv->reap_scheduled = false;
     srv->ctx = NULL;
+}
+
+static void free_value(const char *key, void *value, void *ud) {
+    (void)key, (void)ud;
+    free(value);
 }
 
 void eio_server_free(eio_server *srv) {
@@ -480,6 +521,8 @@ void eio_server_free(eio_server *srv) {
     lws_end_foreach_dll_safe(d, d1);
     strmap_clear(&srv->sessions);
     strmap_clear(&srv->per_address); /* every count went to zero with its session */
+    strmap_each(&srv->posts_per_address, free_value, NULL); /* POSTs cut off by shutdown */
+    strmap_clear(&srv->posts_per_address);
     free(srv->ws_scratch);
     free(srv);
 }
@@ -507,8 +550,11 @@ int eio_admission(eio_server *srv, struct lws *wsi) {
         log_event(LOG_LEVEL_INFO, "eio: refused a session", "reason", "max_connections", NULL);
         return 4;
     }
-    client_address(wsi, addr, sizeof addr);
-    if (address_sessions(srv, addr) >= srv->cfg.max_per_address) {
+    eio_client_address(wsi, addr, sizeof addr);
+    int here = address_sessions(srv, addr), elsewhere = 0;
+    if (here < srv->cfg.max_per_address && srv->cfg.address_elsewhere)
+        elsewhere = srv->cfg.address_elsewhere(addr, srv->cfg.address_ud);
+    if (here + (elsewhere > 0 ? elsewhere : 0) >= srv->cfg.max_per_address) {
         log_event(LOG_LEVEL_INFO, "eio: refused a session", "reason", "max_per_address", "peer",
                   addr, NULL);
         return 4;
@@ -533,6 +579,8 @@ int eio_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_CLOSED_HTTP:
         if (ps) eio_http_closed(srv, wsi, ps);
         return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return eio_confirm_upgrade(wsi, in);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return srv ? eio_ws_handshake(srv, wsi) : -1;
     case LWS_CALLBACK_ESTABLISHED:

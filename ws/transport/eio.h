@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "clock.h"
 #include "outbuf.h"
 
 /* Headroom an upper layer leaves before an Engine.IO MESSAGE payload it
@@ -17,13 +18,16 @@
 #define EIO_RESERVED_FDS 32
 
 typedef struct eio_config {
-    int ping_interval_ms;   /* server ping period [CONTRACT_PING_INTERVAL] */
-    int ping_timeout_ms;    /* how long a pong may take [CONTRACT_PING_TIMEOUT] */
-    long max_payload;       /* largest message accepted, bytes [CONTRACT_MAX_PAYLOAD] */
-    size_t max_queue_bytes; /* queued output per connection before it is dropped
-                               [CONTRACT_MAX_QUEUE_BYTES] */
-    int max_connections;    /* per process [CONTRACT_MAX_CONNECTIONS] */
-    int max_per_address;    /* sessions per client address [CONTRACT_MAX_PER_ADDRESS] */
+    int ping_interval_ms;      /* server ping period [CONTRACT_PING_INTERVAL] */
+    int ping_timeout_ms;       /* how long a pong may take [CONTRACT_PING_TIMEOUT] */
+    long max_payload;          /* largest message accepted, bytes [CONTRACT_MAX_PAYLOAD] */
+    size_t max_queue_bytes;    /* queued output per connection before it is dropped
+                                  [CONTRACT_MAX_QUEUE_BYTES] */
+    int max_connections;       /* per process [CONTRACT_MAX_CONNECTIONS] */
+    int max_per_address;       /* sessions per client address [CONTRACT_MAX_PER_ADDRESS] */
+    int body_timeout_ms;       /* a polling POST's whole body [CONTRACT_BODY_TIMEOUT] */
+    int max_posts_per_address; /* polling POSTs receiving their bodies at once per
+                                  client address [CONTRACT_MAX_POSTS_PER_ADDRESS] */
     /* Origins allowed to open a session, comma-separated; NULL: the site's
      * own (Origin's host equals Host); "*": any. A request without Origin
      * (not a browser) is allowed. */
@@ -36,6 +40,13 @@ typedef struct eio_config {
     const char *cors_origin;  /* Access-Control-Allow-Origin for polling, NULL: none */
     const char *echo_path;    /* conformance: sessions opened under this path echo every
                                  message at the Engine.IO level (NULL: off) */
+    /* Sessions of a client address in the other processes of the deployment,
+     * so that max_per_address holds across them (NULL: this process's only);
+     * a negative answer (unknown) counts as none. */
+    int (*address_elsewhere)(const char *addr, void *ud);
+    /* This process now holds n sessions of addr (NULL: nobody is told). */
+    void (*address_changed)(const char *addr, int n, void *ud);
+    void *address_ud; /* passed to both */
 } eio_config;
 
 typedef struct eio_conn eio_conn;
@@ -53,9 +64,10 @@ typedef struct eio_handlers {
 } eio_handlers;
 
 /* Creates the server state. Call eio_server_start() once the lws context
- * exists (it needs the server as the context's user pointer first). */
+ * exists (it needs the server as the context's user pointer first); the
+ * heartbeat and the reaper run on clock. */
 eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h, void *ud);
-void eio_server_start(eio_server *srv, struct lws_context *ctx);
+void eio_server_start(eio_server *srv, struct lws_context *ctx, ws_clock *clock);
 /* Cancels the server's timers: call before destroying the lws context. */
 void eio_server_stop(eio_server *srv);
 /* Ends the sessions left (polling ones outlive their connections) through
@@ -84,6 +96,12 @@ const char *eio_transport_name(const eio_conn *c);
  */
 /* The per-session data size to register with the protocol. */
 size_t eio_pss_size(void);
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE of any protocol of the vhost: upgrade is
+ * the Upgrade header. Returns 0 for a well-formed WebSocket handshake, else
+ * -1 having answered 400 {"code":3,"message":"Bad request"} (the connection
+ * closes): h2c, other protocols, a missing or malformed key, version,
+ * Connection or Host, or a subprotocol. */
+int eio_confirm_upgrade(struct lws *wsi, const char *upgrade);
 int eio_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                      size_t len);
 

@@ -65,13 +65,17 @@ typedef struct addr_count {
 
 struct eio_server {
     eio_config cfg;
-    strmap per_address; /* addr -> addr_count */
+    strmap per_address;       /* addr -> addr_count */
+    strmap posts_per_address; /* addr -> addr_count: POST bodies being received */
     eio_handlers h;
     void *ud;
     struct lws_context *ctx;
     struct lws_dll2_owner conns;
     strmap sessions; /* sid -> eio_conn */
-    lws_sorted_usec_list_t tick, reap;
+    /* ws_clock's, not lws's: under lws 4.1's libev glue an lws timer due at
+     * once waits while I/O keeps coming, and the reaper must run before the
+     * next request of the session it ends */
+    ws_timer tick, reap;
     bool reap_scheduled;
     long long tick_ms;
     unsigned char *ws_scratch; /* WebSocket batches are gathered here (eio_websocket.c) */
@@ -95,6 +99,9 @@ typedef struct eio_pss {
     const char *post_json;
     char *body; /* POST body */
     size_t body_len, body_cap;
+    addr_count *post_addr;           /* POST: counted in posts_per_address until its body is in */
+    lws_sorted_usec_list_t body_sul; /* POST: the deadline of its whole body */
+    struct lws *wsi;                 /* POST: the connection, for the deadline */
 } eio_pss;
 
 /* ---- the session core (eio.c) ------------------------------------------- */
@@ -126,6 +133,9 @@ bool eio_urlarg(struct lws *wsi, const char *name, char *buf, int len);
 void eio_fail(eio_conn *c, int ws_status, const char *reason);
 /* Has the reaper end the polling sessions that are closing and done. */
 void eio_schedule_reap(eio_server *srv);
+/* The client's per-address key (netaddr_key of the address nginx reports
+ * for a local proxy, else of the peer) into out (NETADDR_LEN bytes). */
+void eio_client_address(struct lws *wsi, char *out, size_t len);
 /* Whether a new session may open: -1 when it may, else the Engine.IO error
  * code to refuse with (4, forbidden: Origin, process or address limits). */
 int eio_admission(eio_server *srv, struct lws *wsi);

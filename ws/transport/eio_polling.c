@@ -6,6 +6,8 @@
 #include <strings.h>
 
 #include "eio_internal.h"
+#include "log.h"
+#include "netaddr.h"
 
 /* The Connection header an answer must carry, or NULL for none. The
  * connection stays open by the rule lws applies when the transaction
@@ -177,12 +179,63 @@ static int answer_poll(eio_server *srv, struct lws *wsi, eio_pss *ps) {
     return rc;
 }
 
+/* ---- slow POST bodies: a deadline each, a cap per client address ------- */
+
+/* The POST's body was not all in by its deadline: the connection is dropped
+ * (lws reads the body before anything can be answered). */
+static void body_late(lws_sorted_usec_list_t *sul) {
+    eio_pss *ps = lws_container_of(sul, eio_pss, body_sul);
+    log_event(LOG_LEVEL_INFO, "eio: dropped a slow POST", "peer",
+              ps->post_addr ? ps->post_addr->addr : "-", "received", LOG_I((long long)ps->body_len),
+              NULL);
+    lws_set_timeout(ps->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+}
+
+/* Counts a POST whose body is to come against its address's cap and starts
+ * its deadline. Returns false when the address is at its cap. */
+static bool post_begin(eio_server *srv, struct lws *wsi, eio_pss *ps) {
+    char key[NETADDR_LEN];
+    eio_client_address(wsi, key, sizeof key);
+    addr_count *a = strmap_get(&srv->posts_per_address, key);
+    if (a && a->n >= srv->cfg.max_posts_per_address) {
+        log_event(LOG_LEVEL_INFO, "eio: refused a POST", "reason", "max_posts_per_address", "peer",
+                  key, NULL);
+        return false;
+    }
+    if (!a) {
+        if (!(a = calloc(1, sizeof *a))) return false;
+        snprintf(a->addr, sizeof a->addr, "%s", key);
+        if (strmap_put(&srv->posts_per_address, a->addr, a)) {
+            free(a);
+            return false;
+        }
+    }
+    a->n++;
+    ps->post_addr = a;
+    ps->wsi = wsi;
+    lws_sul_schedule(srv->ctx, 0, &ps->body_sul, body_late,
+                     (lws_usec_t)srv->cfg.body_timeout_ms * LWS_US_PER_MS);
+    return true;
+}
+
+/* The POST's body is in, or its connection closed: uncounted, no deadline. */
+static void post_end(eio_server *srv, eio_pss *ps) {
+    if (!ps->post_addr) return;
+    lws_sul_cancel(&ps->body_sul);
+    if (--ps->post_addr->n <= 0) free(strmap_del(&srv->posts_per_address, ps->post_addr->addr));
+    ps->post_addr = NULL;
+}
+
 /* A POST is answered when its body is complete. Without a Content-Length
  * there is no body (RFC 9112 section 6.3) and lws reports no completion:
  * the empty body is complete now. */
 static int post_await_body(eio_server *srv, struct lws *wsi, eio_pss *ps) {
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH)) return 0;
-    return eio_http_body_done(srv, wsi, ps);
+    if (!lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH))
+        return eio_http_body_done(srv, wsi, ps);
+    if (!post_begin(srv, wsi, ps))
+        return http_reply_ex(srv, wsi, 429, "application/json",
+                             "{\"code\":3,\"message\":\"Too many requests\"}", true);
+    return 0;
 }
 
 /* A new HTTP request: checks EIO, transport and sid, then opens a session
@@ -314,6 +367,7 @@ static void body_free(eio_pss *ps) {
 }
 
 int eio_http_body_done(eio_server *srv, struct lws *wsi, eio_pss *ps) {
+    post_end(srv, ps);
     if (ps->post_error) {
         body_free(ps);
         return http_reply_ex(srv, wsi, ps->post_status, "application/json", ps->post_json, true);
@@ -370,5 +424,6 @@ void eio_http_closed(eio_server *srv, struct lws *wsi, eio_pss *ps) {
         }
         ps->held = false;
     }
+    post_end(srv, ps);
     body_free(ps);
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "eio_internal.h"
 #include "log.h"
@@ -167,6 +168,44 @@ int eio_ws_receive(struct lws *wsi, eio_pss *ps, const char *in, size_t len) {
         c->rx_cap = 0;
     }
     return 0;
+}
+
+/* Whether the Connection header lists the "upgrade" token. */
+static bool connection_upgrade(struct lws *wsi) {
+    char conn[256];
+    int n = lws_hdr_copy(wsi, conn, sizeof conn, WSI_TOKEN_CONNECTION);
+    for (char *tok = n > 0 ? strtok(conn, ", \t") : NULL; tok; tok = strtok(NULL, ", \t"))
+        if (!strcasecmp(tok, "upgrade")) return true;
+    return false;
+}
+
+/* What is wrong with an upgrade request before lws acts on it, or NULL: only
+ * a well-formed WebSocket handshake (RFC 6455 section 4.2.1) may go on.
+ * Anything else lws would hang up on without an answer, which nginx counts as
+ * a failure of this upstream; and h2c, which lws would honour, turns the
+ * connection into an HTTP/2 tunnel past the proxy's limits. */
+static const char *upgrade_fault(struct lws *wsi, const char *upgrade) {
+    char v[8];
+    if (!upgrade || strcasecmp(upgrade, "websocket")) return "not a WebSocket upgrade";
+    if (!connection_upgrade(wsi)) return "no Connection: upgrade";
+    if (!lws_hdr_total_length(wsi, WSI_TOKEN_HOST)) return "no Host";
+    /* a key is 16 random bytes in base64: 24 characters */
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_KEY) != 24) return "bad Sec-WebSocket-Key";
+    if (lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_VERSION) <= 0 || strcmp(v, "13"))
+        return "bad Sec-WebSocket-Version";
+    /* Engine.IO asks for no subprotocol; one named would pick another of
+     * this server's lws protocols */
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL)) return "a subprotocol";
+    return NULL;
+}
+
+int eio_confirm_upgrade(struct lws *wsi, const char *upgrade) {
+    const char *fault = upgrade_fault(wsi, upgrade);
+    if (!fault) return 0;
+    struct lws_context *ctx = lws_get_context(wsi);
+    log_event(LOG_LEVEL_INFO, "eio: refused upgrade", "reason", fault, NULL);
+    eio_http_error_ex(ctx ? lws_context_user(ctx) : NULL, wsi, 3, true);
+    return -1;
 }
 
 /* Checks a WebSocket upgrade: Engine.IO v4 on the websocket transport, and

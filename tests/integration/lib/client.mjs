@@ -250,7 +250,7 @@ export async function api(url, path, opts = {}) {
       /* keep the text */
     }
   }
-  return { status: res.status, headers: res.headers, body };
+  return { status: res.status, statusText: res.statusText, headers: res.headers, body };
 }
 
 /* Every message of a room via REST (GET /api/rooms/{id}/messages, paged). */

@@ -32,7 +32,8 @@ async function pickPort(count) {
 }
 
 /**
- * Options: nodes (3), fcgi (2), wsArgs (string), env. Resolves to
+ * Options: nodes (3), fcgi (2), wsArgs (string), env, restart (true: the
+ * runner restarts a process that dies; default: left down). Resolves to
  * { url, runDir, dbUrl, nodes: [{ id, port, dir }], adminToken, stop(), logs() }.
  */
 export async function startCluster(opts = {}) {
@@ -55,7 +56,7 @@ export async function startCluster(opts = {}) {
       RUN_DIR: runDir,
       BIN_DIR: path.resolve(ROOT, process.env.BIN_DIR || 'build'),
       WS_ARGS: opts.wsArgs ?? '',
-      RESTART: '0',
+      RESTART: opts.restart ? '1' : '0',
       WATCH_PID: String(process.pid),
     },
     stdio: ['ignore', 'pipe', 'pipe'],

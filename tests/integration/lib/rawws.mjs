@@ -326,12 +326,13 @@ export async function rawSession(port, opts = {}) {
  * 127.0.0.1:port and gathers the answer until the server closes or the
  * answer is complete (Content-Length), or ms pass. Resolves to
  * { status, headers, body, raw, closed } (status 0 when nothing came).
- * opts.keepOpen: do not half-close after writing.
+ * opts.keepOpen: do not half-close after writing; opts.localAddress: the
+ * client's source address (127.0.0.2 stands in for a second client).
  */
 export function rawHttp(port, bytes, opts = {}) {
   const ms = opts.timeout ?? 5000;
   return new Promise((resolve) => {
-    const sock = net.connect({ port, host: '127.0.0.1' });
+    const sock = net.connect({ port, host: '127.0.0.1', localAddress: opts.localAddress });
     let buf = Buffer.alloc(0);
     let done = false;
     const finish = (closed) => {

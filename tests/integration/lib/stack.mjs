@@ -193,6 +193,10 @@ export async function startStack(opts = {}) {
     // No write budgets (issue 14.7) unless a test sets them: several tests
     // send thousands of messages from one address on purpose.
     CHAT_WRITE_BUDGET: '0/0/0/0',
+    // Likewise no room creation rates (issue 21.6) unless a test sets them:
+    // several tests create hundreds of rooms from one address.
+    CHAT_ROOM_RATE_ADDRESS: '0',
+    CHAT_ROOM_RATE_USER: '0',
     ...opts.env,
     PORT: String(port),
     RUN_DIR: runDir,

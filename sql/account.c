@@ -1,0 +1,425 @@
+/* account.c -- accounts and credentials in the store: one SQL text per
+ * statement, run on SQLite (named $N parameters) or PostgreSQL ($N, through
+ * store_pg_query), so both backends read the same rows the same way. */
+#include "account.h"
+
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "store_internal.h"
+#include "store_pg.h"
+
+#define ACCOUNT_LIST_MAX 200
+#define ACCOUNT_ARGS_MAX 8
+
+enum account_stmt {
+    A_PW_GET,
+    A_PW_SET,
+    A_CLAIM,
+    A_CRED_ADD,
+    A_CRED_GET,
+    A_CRED_USED,
+    A_CRED_ROTATE,
+    A_CRED_DELETE,
+    A_CRED_DELETE_ALL,
+    A_CRED_LIST,
+    A_EXPIRE_USERS,
+    A_EXPIRE_CLAIMS,
+    A_EXPIRE_OLD,
+    A_COUNT
+};
+
+/* Valid on both engines: no casts, types inferred from the columns. */
+static const char *const account_sql[A_COUNT] = {
+    [A_PW_GET] = "SELECT pwhash FROM accounts WHERE name = $1",
+    [A_PW_SET] = "INSERT INTO accounts (name, pwhash, created_at) VALUES ($1, $2, $3)"
+                 " ON CONFLICT (name) DO UPDATE SET pwhash = excluded.pwhash",
+    [A_CLAIM] = "INSERT INTO users (name, claimed_at) VALUES ($1, $2)"
+                " ON CONFLICT (name) DO NOTHING",
+    [A_CRED_ADD] = "INSERT INTO credentials (id, name, kind, secret, label, created_at,"
+                   " used_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    [A_CRED_GET] = "SELECT name, kind, secret, label, created_at, used_at, expires_at"
+                   " FROM credentials WHERE id = $1 AND expires_at > $2",
+    [A_CRED_USED] = "UPDATE credentials SET used_at = $2 WHERE id = $1 AND used_at IS NULL",
+    [A_CRED_ROTATE] = "UPDATE credentials SET secret = $3, expires_at = $4"
+                      " WHERE id = $1 AND secret = $2",
+    [A_CRED_DELETE] = "DELETE FROM credentials WHERE id = $1",
+    [A_CRED_DELETE_ALL] = "DELETE FROM credentials WHERE name = $1",
+    [A_CRED_LIST] = "SELECT id, name, kind, secret, label, created_at, used_at, expires_at"
+                    " FROM credentials WHERE name = $1 AND kind <> 'link' AND expires_at > $2"
+                    " ORDER BY created_at, id LIMIT $3",
+    /* a name whose only trace is a never-used claim is free again */
+    [A_EXPIRE_USERS] = "DELETE FROM users WHERE name IN (SELECT name FROM credentials"
+                       " WHERE kind = 'claim' AND used_at IS NULL AND created_at <= $1)"
+                       " AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.name = users.name)"
+                       " AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.name = users.name"
+                       " AND (c.kind <> 'claim' OR c.used_at IS NOT NULL))",
+    [A_EXPIRE_CLAIMS] = "DELETE FROM credentials WHERE kind = 'claim' AND used_at IS NULL"
+                        " AND created_at <= $1",
+    [A_EXPIRE_OLD] = "DELETE FROM credentials WHERE expires_at <= $1",
+};
+
+/* Names of the prepared statements on PostgreSQL (they live as long as st). */
+static const char *const account_pg_name[A_COUNT] = {
+    [A_PW_GET] = "account_pw_get",
+    [A_PW_SET] = "account_pw_set",
+    [A_CLAIM] = "account_claim",
+    [A_CRED_ADD] = "account_cred_add",
+    [A_CRED_GET] = "account_cred_get",
+    [A_CRED_USED] = "account_cred_used",
+    [A_CRED_ROTATE] = "account_cred_rotate",
+    [A_CRED_DELETE] = "account_cred_delete",
+    [A_CRED_DELETE_ALL] = "account_cred_delete_all",
+    [A_CRED_LIST] = "account_cred_list",
+    [A_EXPIRE_USERS] = "account_expire_users",
+    [A_EXPIRE_CLAIMS] = "account_expire_claims",
+    [A_EXPIRE_OLD] = "account_expire_old",
+};
+
+/* A statement's parameters, as text ($1 is v[0]); NULL is SQL NULL. */
+typedef struct account_args {
+    const char *v[ACCOUNT_ARGS_MAX];
+    char num[ACCOUNT_ARGS_MAX][24];
+    int64_t i[ACCOUNT_ARGS_MAX]; /* the value of an integer parameter */
+    bool is_int[ACCOUNT_ARGS_MAX];
+    int n;
+} account_args;
+
+static void arg_s(account_args *a, const char *s) {
+    a->is_int[a->n] = false;
+    a->v[a->n++] = s;
+}
+
+static void arg_i(account_args *a, int64_t x) {
+    snprintf(a->num[a->n], sizeof a->num[a->n], "%" PRId64, x);
+    a->v[a->n] = a->num[a->n];
+    a->i[a->n] = x;
+    a->is_int[a->n] = true;
+    a->n++;
+}
+
+/* Called for each row: its columns as text (NULL for SQL NULL). */
+typedef int (*account_row_cb)(int ncol, const char *const *col, void *ctx);
+
+/* Runs statement id with args on st's engine; cb (may be NULL) sees every
+ * row; *changes (may be NULL) gets the rows written. */
+static int account_run(store *st, enum account_stmt id, const account_args *a, account_row_cb cb,
+                       void *ctx, int64_t *changes) {
+    const char *col[ACCOUNT_ARGS_MAX + 1];
+    int rc;
+    st->err[0] = '\0';
+    if (store_pg_conn(st)) {
+        PGresult *r;
+        rc = store_pg_query(st, account_pg_name[id], account_sql[id], a->n, a->v, &r);
+        if (rc) return rc;
+        int rows = PQntuples(r), ncol = PQnfields(r);
+        if (ncol > ACCOUNT_ARGS_MAX + 1) ncol = ACCOUNT_ARGS_MAX + 1;
+        for (int i = 0; i < rows && cb; i++) {
+            for (int j = 0; j < ncol; j++)
+                col[j] = PQgetisnull(r, i, j) ? NULL : PQgetvalue(r, i, j);
+            if (cb(ncol, col, ctx)) break;
+        }
+        if (changes) *changes = strtoll(PQcmdTuples(r), NULL, 10);
+        PQclear(r);
+        return STORE_OK;
+    }
+    sqlite3 *db = store_sqlite(st);
+    sqlite3_stmt *s = NULL;
+    if (!db || sqlite3_prepare_v2(db, account_sql[id], -1, &s, NULL) != SQLITE_OK)
+        return STORE_ERROR;
+    for (int i = 0; i < a->n; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "$%d", i + 1);
+        int idx = sqlite3_bind_parameter_index(s, name);
+        if (idx > 0 && a->is_int[i])
+            sqlite3_bind_int64(s, idx, a->i[i]);
+        else if (idx > 0 && a->v[i])
+            sqlite3_bind_text(s, idx, a->v[i], -1, SQLITE_TRANSIENT);
+        /* an unbound parameter is NULL */
+    }
+    int ncol = sqlite3_column_count(s), stop = 0;
+    if (ncol > ACCOUNT_ARGS_MAX + 1) ncol = ACCOUNT_ARGS_MAX + 1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (!cb || stop) continue;
+        for (int j = 0; j < ncol; j++)
+            col[j] = (const char *)sqlite3_column_text(s, j);
+        stop = cb(ncol, col, ctx);
+    }
+    rc = rc == SQLITE_DONE ? STORE_OK : store_status(rc);
+    if (!rc && changes) *changes = sqlite3_changes(db);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Runs one writing statement in its own transaction unless one is open. */
+static int account_write(store *st, enum account_stmt id, const account_args *a, int64_t *changes) {
+    store_write_scope w;
+    int rc = store_write_begin(st, &w);
+    if (rc) return rc;
+    return store_write_end(st, &w, account_run(st, id, a, NULL, NULL, changes));
+}
+
+static int64_t col_int(const char *s) {
+    return s ? strtoll(s, NULL, 10) : 0;
+}
+
+static void col_str(char *dst, size_t len, const char *s) {
+    snprintf(dst, len, "%s", s ? s : "");
+}
+
+typedef struct text_ctx {
+    char *buf;
+    size_t len;
+    bool found;
+} text_ctx;
+
+static int first_text(int ncol, const char *const *col, void *ctx) {
+    text_ctx *t = ctx;
+    if (ncol > 0) col_str(t->buf, t->len, col[0]);
+    t->found = true;
+    return 1;
+}
+
+int account_password_get(store *st, const char *name, char *hash, size_t hashlen) {
+    account_args a = {.n = 0};
+    text_ctx t = {hash, hashlen, false};
+    arg_s(&a, name);
+    int rc = account_run(st, A_PW_GET, &a, first_text, &t, NULL);
+    return rc ? rc : t.found ? STORE_OK : STORE_NOTFOUND;
+}
+
+int account_password_set(store *st, const char *name, const char *hash) {
+    if (!contract_valid_user_name(name)) return STORE_INVALID;
+    int64_t now = store_now_ms();
+    account_args a = {.n = 0}, c = {.n = 0};
+    arg_s(&a, name);
+    arg_s(&a, hash);
+    arg_i(&a, now);
+    arg_s(&c, name);
+    arg_i(&c, now);
+    store_write_scope w;
+    int rc = store_write_begin(st, &w);
+    if (rc) return rc;
+    rc = account_run(st, A_CLAIM, &c, NULL, NULL, NULL);
+    if (!rc) rc = account_run(st, A_PW_SET, &a, NULL, NULL, NULL);
+    return store_write_end(st, &w, rc);
+}
+
+int account_credential_add(store *st, const account_credential *c) {
+    account_args a = {.n = 0};
+    arg_s(&a, c->id);
+    arg_s(&a, c->name);
+    arg_s(&a, c->kind);
+    arg_s(&a, c->secret[0] ? c->secret : NULL);
+    arg_s(&a, c->label);
+    arg_i(&a, c->created_at);
+    if (c->used_at)
+        arg_i(&a, c->used_at);
+    else
+        arg_s(&a, NULL);
+    arg_i(&a, c->expires_at);
+    return account_write(st, A_CRED_ADD, &a, NULL);
+}
+
+void account_new_id(char id[ACCOUNT_ID_BUF]) {
+    unsigned char b[16];
+    size_t got = 0;
+    while (got < sizeof b) {
+        ssize_t n = getrandom(b + got, sizeof b - got, 0);
+        if (n > 0) got += (size_t)n; /* the kernel's pool never runs dry after boot */
+    }
+    for (size_t i = 0; i < sizeof b; i++)
+        snprintf(id + 2 * i, 3, "%02x", b[i]);
+}
+
+/* The claim limits: CHAT_CLAIM_RATE "per-minute/per-day" per address
+ * (0: none), and CHAT_CLAIM_TTL_S, how long a never-used claim holds. */
+static void claim_config(int64_t *minute, int64_t *day, int64_t *ttl_ms) {
+    const char *rate = getenv("CHAT_CLAIM_RATE"), *ttl = getenv("CHAT_CLAIM_TTL_S");
+    long long m, d, t;
+    *minute = ACCOUNT_CLAIMS_MINUTE;
+    *day = ACCOUNT_CLAIMS_DAY;
+    *ttl_ms = ACCOUNT_CLAIM_TTL_S * 1000LL;
+    if (rate && sscanf(rate, "%lld/%lld", &m, &d) == 2 && m >= 0 && d >= 0) {
+        *minute = m;
+        *day = d;
+    }
+    if (ttl && sscanf(ttl, "%lld", &t) == 1 && t > 0) *ttl_ms = t * 1000;
+}
+
+int account_claim(store *st, const char *name, const char *addr, bool used, int64_t ttl_ms,
+                  char id[ACCOUNT_ID_BUF], int64_t *retry_after_s) {
+    int64_t minute, day, unused_ms, now = store_now_ms(), changes = 0;
+    if (!contract_valid_user_name(name)) return STORE_INVALID;
+    claim_config(&minute, &day, &unused_ms);
+    int rc = account_expire(st, now - unused_ms);
+    if (rc) return rc;
+    if (addr && *addr) {
+        char key[160];
+        snprintf(key, sizeof key, "claim:a:%s", addr);
+        rc = account_rate_spend(st, key, 60000, minute, retry_after_s);
+        if (!rc) rc = account_rate_spend(st, key, 86400000, day, retry_after_s);
+        if (rc) return rc;
+    }
+    account_credential c = {
+        .created_at = now, .used_at = used ? now : 0, .expires_at = now + ttl_ms};
+    account_new_id(c.id);
+    snprintf(c.name, sizeof c.name, "%s", name);
+    snprintf(c.kind, sizeof c.kind, "%s", ACCOUNT_KIND_CLAIM);
+    account_args a = {.n = 0};
+    arg_s(&a, name);
+    arg_i(&a, now);
+    store_write_scope w;
+    if ((rc = store_write_begin(st, &w))) return rc;
+    rc = account_run(st, A_CLAIM, &a, NULL, NULL, &changes);
+    if (!rc && !changes) rc = STORE_EXISTS;
+    if (!rc) rc = account_credential_add(st, &c);
+    rc = store_write_end(st, &w, rc);
+    if (!rc) memcpy(id, c.id, ACCOUNT_ID_BUF);
+    return rc;
+}
+
+int account_user_ensure(store *st, const char *name) {
+    if (!contract_valid_user_name(name)) return STORE_INVALID;
+    account_args a = {.n = 0};
+    arg_s(&a, name);
+    arg_i(&a, store_now_ms());
+    return account_write(st, A_CLAIM, &a, NULL);
+}
+
+/* Fills an account_credential from the columns of A_CRED_LIST's shape. */
+static void cred_from(account_credential *out, const char *const *col) {
+    col_str(out->id, sizeof out->id, col[0]);
+    col_str(out->name, sizeof out->name, col[1]);
+    col_str(out->kind, sizeof out->kind, col[2]);
+    col_str(out->secret, sizeof out->secret, col[3]);
+    col_str(out->label, sizeof out->label, col[4]);
+    out->created_at = col_int(col[5]);
+    out->used_at = col_int(col[6]);
+    out->expires_at = col_int(col[7]);
+}
+
+typedef struct get_ctx {
+    account_credential *out;
+    const char *id;
+    bool found;
+} get_ctx;
+
+static int got_credential(int ncol, const char *const *col, void *ctx) {
+    get_ctx *g = ctx;
+    const char *row[8] = {g->id};
+    for (int i = 0; i < 7 && i < ncol; i++)
+        row[i + 1] = col[i];
+    cred_from(g->out, row);
+    g->found = true;
+    return 1;
+}
+
+int account_credential_get(store *st, const char *id, int64_t now_ms, account_credential *out) {
+    account_args a = {.n = 0};
+    get_ctx g = {out, id, false};
+    arg_s(&a, id);
+    arg_i(&a, now_ms);
+    int rc = account_run(st, A_CRED_GET, &a, got_credential, &g, NULL);
+    return rc ? rc : g.found ? STORE_OK : STORE_NOTFOUND;
+}
+
+int account_credential_used(store *st, const char *id, int64_t now_ms) {
+    account_args a = {.n = 0};
+    arg_s(&a, id);
+    arg_i(&a, now_ms);
+    return account_write(st, A_CRED_USED, &a, NULL);
+}
+
+int account_credential_check(store *st, const char *id, const char *name) {
+    account_credential c;
+    int64_t now = store_now_ms();
+    int rc = account_credential_get(st, id, now, &c);
+    if (rc) return rc;
+    if (strcmp(c.name, name) != 0 || strcmp(c.kind, ACCOUNT_KIND_LINK) == 0) return STORE_NOTFOUND;
+    /* only the first use writes: a connect otherwise costs one read */
+    return c.used_at ? STORE_OK : account_credential_used(st, id, now);
+}
+
+int account_credential_rotate(store *st, const char *id, const char *old_secret,
+                              const char *new_secret, int64_t expires_at) {
+    account_args a = {.n = 0};
+    int64_t n = 0;
+    arg_s(&a, id);
+    arg_s(&a, old_secret);
+    arg_s(&a, new_secret);
+    arg_i(&a, expires_at);
+    int rc = account_write(st, A_CRED_ROTATE, &a, &n);
+    return rc ? rc : n ? STORE_OK : STORE_NOTFOUND;
+}
+
+int account_credential_delete(store *st, const char *id) {
+    account_args a = {.n = 0};
+    int64_t n = 0;
+    arg_s(&a, id);
+    int rc = account_write(st, A_CRED_DELETE, &a, &n);
+    return rc ? rc : n ? STORE_OK : STORE_NOTFOUND;
+}
+
+int account_credentials_delete_all(store *st, const char *name, int64_t *n) {
+    account_args a = {.n = 0};
+    arg_s(&a, name);
+    return account_write(st, A_CRED_DELETE_ALL, &a, n);
+}
+
+typedef struct list_ctx {
+    account_credential_cb cb;
+    void *ctx;
+} list_ctx;
+
+static int listed(int ncol, const char *const *col, void *ctx) {
+    list_ctx *l = ctx;
+    account_credential c;
+    if (ncol < 8) return 1;
+    cred_from(&c, col);
+    return l->cb(&c, l->ctx);
+}
+
+int account_credentials_list(store *st, const char *name, account_credential_cb cb, void *ctx) {
+    account_args a = {.n = 0};
+    list_ctx l = {cb, ctx};
+    arg_s(&a, name);
+    arg_i(&a, store_now_ms());
+    arg_i(&a, ACCOUNT_LIST_MAX);
+    return account_run(st, A_CRED_LIST, &a, listed, &l, NULL);
+}
+
+int account_expire(store *st, int64_t claimed_before_ms) {
+    account_args a = {.n = 0}, now = {.n = 0};
+    arg_i(&a, claimed_before_ms);
+    arg_i(&now, store_now_ms());
+    store_write_scope w;
+    int rc = store_write_begin(st, &w);
+    if (rc) return rc;
+    rc = account_run(st, A_EXPIRE_USERS, &a, NULL, NULL, NULL);
+    if (!rc) rc = account_run(st, A_EXPIRE_CLAIMS, &a, NULL, NULL, NULL);
+    if (!rc) rc = account_run(st, A_EXPIRE_OLD, &now, NULL, NULL, NULL);
+    return store_write_end(st, &w, rc);
+}
+
+int account_rate_spend(store *st, const char *key, int64_t span_ms, int64_t limit,
+                       int64_t *retry_after_s) {
+    int64_t now = store_now_ms(), start = now - now % span_ms, count = 0;
+    if (limit <= 0) return STORE_OK;
+    st->err[0] = '\0';
+    store_write_scope w;
+    int rc = store_write_begin(st, &w);
+    if (rc) return rc;
+    rc = st->ops->budget_get(st, key, span_ms, start, &count);
+    if (!rc && count >= limit) {
+        if (retry_after_s) *retry_after_s = (start + span_ms - now + 999) / 1000;
+        store_write_end(st, &w, STORE_OK); /* nothing counted */
+        return STORE_OVER_BUDGET;
+    }
+    if (!rc) rc = st->ops->budget_add(st, key, span_ms, start);
+    return store_write_end(st, &w, rc);
+}
