@@ -668,7 +668,10 @@ int main(int argc, char **argv) {
     info.foreign_loops = foreign_loops;
     context = lws_create_context(&info);
     if (!context) {
-        log_event(LOG_LEVEL_ERROR, "could not listen", "listen", listen, NULL);
+        /* lws says which: the address, or its libev plugin (the Debian
+         * package libwebsockets-evlib-ev) */
+        log_event(LOG_LEVEL_ERROR, "could not listen or load lws's libev plugin", "listen", listen,
+                  NULL);
         goto out;
     }
     eio_server_start(eio, context, clock_lws_clock(clk));

@@ -175,7 +175,7 @@ start_stack() { # name [chat-ws args...]
 	mkdir -p "$S_DIR"
 	S_PORT=$(pick_port) || die "no free port"
 	PORT=$S_PORT RUN_DIR=$S_DIR DB=$S_DIR/chat.db BIN_DIR=$BUILD WS_PROCS=1 WS_ARGS="--max-per-address 1000000 --connect-rate 0 --workspace-rate 1000000 $*" FCGI_WORKERS=2 \
-		SIO_CONN=65000 SIO_RATE=100000 SIO_BURST=100000 CHAT_WRITE_BUDGET=0/0/0/0 \
+		SIO_CONN=65000 SIO_RATE=100000 SIO_BURST=100000 CHAT_WRITE_BUDGET=0/0/0/0 CHAT_CLAIM_RATE=0/0 CHAT_ROOM_RATE_ADDRESS=0 CHAT_ROOM_RATE_USER=0 \
 		TAIL_LOGS=0 RESTART_SEC=0.5 READY_TIMEOUT=30 WATCH_PID=$$ CHAT_SECRET_FILE=$S_DIR/secret \
 		setsid bash "$ROOT/deploy/run.sh" </dev/null >"$S_DIR/run.out" 2>&1 &
 	S_RUNNER=$!

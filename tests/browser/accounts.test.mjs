@@ -16,7 +16,7 @@ const skip = !chromiumPath()
   : !hasBinary(binDir, 'chat-ws') || !hasBinary(binDir, 'chat-fcgi')
     ? `chat-fcgi / chat-ws not built in ${binDir}`
     : false;
-const T = { timeout: 60000 };
+const T = { timeout: 120000 }; // several contexts under a loaded machine
 const WAIT = 10000;
 const PASSWORD = 'a long enough password';
 

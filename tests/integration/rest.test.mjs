@@ -378,7 +378,8 @@ describe('REST API through nginx', () => {
       const res = await call('GET', `/api/rooms/${room.id}/messages`);
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('content-type'), JSON_TYPE);
-      assert.deepEqual(Object.keys(res.json), ['messages']);
+      assert.deepEqual(Object.keys(res.json), ['messages', 'more']);
+      assert.equal(res.json.more, false);
       res.json.messages.forEach(assertMessage);
       assert.deepEqual(res.json.messages.map((m) => m.id), ids);
       assert.deepEqual(res.json.messages.map((m) => m.text), ids.map((_, i) => `m${i}`));
@@ -391,12 +392,13 @@ describe('REST API through nginx', () => {
     test('limit gives the newest ones; after and before page through', async () => {
       const newest = await call('GET', `/api/rooms/${room.id}/messages?limit=3`);
       assert.deepEqual(newest.json.messages.map((m) => m.id), ids.slice(-3));
+      assert.equal(newest.json.more, true, 'older messages remain');
       const afterFirst = await call('GET', `/api/rooms/${room.id}/messages?after=${ids[0]}&limit=2`);
       assert.deepEqual(afterFirst.json.messages.map((m) => m.id), ids.slice(1, 3));
       const beforeFifth = await call('GET', `/api/rooms/${room.id}/messages?before=${ids[4]}&limit=2`);
       assert.deepEqual(beforeFifth.json.messages.map((m) => m.id), ids.slice(2, 4));
       const none = await call('GET', `/api/rooms/${room.id}/messages?after=${ids.at(-1)}`);
-      assert.deepEqual(none.json, { messages: [] });
+      assert.deepEqual(none.json, { messages: [], more: false });
       const max = await call('GET', `/api/rooms/${room.id}/messages?limit=500`);
       assert.equal(max.status, 200);
       assert.equal(max.json.messages.length, ids.length);

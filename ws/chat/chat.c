@@ -83,6 +83,11 @@ const char *chat_socket_user(const sio_socket *s) {
     return u ? u->name : NULL;
 }
 
+bool chat_socket_admin(const sio_socket *s) {
+    chat_user *u = user_of(s);
+    return u && u->has_token && u->claims.admin;
+}
+
 /* ---- JSON helpers ----------------------------------------------------- */
 
 /* [obj, "<offset>"]: room broadcasts carry their log offset as the last
@@ -1201,7 +1206,8 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
                             .budget = cfg->budget,
                             .deliver = deliver_new,
                             .deliver_ud = c,
-                            .user_of = chat_socket_user};
+                            .user_of = chat_socket_user,
+                            .is_admin = chat_socket_admin};
     if (!(c->mod = moderation_new(&mc))) {
         presence_free(c->presence);
         free(c);

@@ -4,6 +4,7 @@
 #ifndef CHAT_H
 #define CHAT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "adapter.h"
@@ -55,6 +56,9 @@ void chat_bus_messages(const store_message *m, void *ud);
 
 /* The chat user name of a socket of a chat namespace, or NULL. */
 const char *chat_socket_user(const sio_socket *s);
+
+/* Whether the socket connected with a valid admin token (an operator). */
+bool chat_socket_admin(const sio_socket *s);
 
 /* The offset of the last message delivered by this process. */
 int64_t chat_cursor(const chat *c);
