@@ -18,6 +18,7 @@
 #include "conformance.h"
 #include "contract.h"
 #include "eio.h"
+#include "hub.h"
 #include "log.h"
 #include "presence.h"
 #include "retention.h"
@@ -435,24 +436,6 @@ static void prune(lws_sorted_usec_list_t *sul) {
     lws_sul_schedule(context, 0, &p->sul, prune, (lws_usec_t)next * LWS_US_PER_MS);
 }
 
-typedef struct listeners {
-    chat *chat;
-    adapter *adapter;
-} listeners;
-
-/* The bus's handlers: messages to the chat, the rest to the adapter. */
-static void on_bus_messages(const store_message *m, void *ud) {
-    chat_bus_messages(m, ((listeners *)ud)->chat);
-}
-
-static void on_bus_control(void *ud) {
-    adapter_deliver_new(((listeners *)ud)->adapter);
-}
-
-static void on_bus_ephemeral(const char *data, size_t len, void *ud) {
-    adapter_ephemeral(data, len, ((listeners *)ud)->adapter);
-}
-
 /* The graceful part of a SIGTERM: stop accepting (new sessions get 503, so
  * a proxy sends new clients to the other processes), let the group commit
  * of what arrived run and its acks go out, then close every Engine.IO
@@ -519,6 +502,7 @@ int main(int argc, char **argv) {
     admin *adm = NULL;
     admin_ui *ui = NULL;
     adapter *bs = NULL;
+    hub *hb_log = NULL; /* follows the message and control logs */
     bus *bu = NULL;
     clock_lws *clk = NULL;
     token_secret secret;
@@ -567,9 +551,9 @@ int main(int argc, char **argv) {
     } else if (clk && !(bu = bus_open(o.db, NULL, err, sizeof err))) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "error", err, NULL);
         goto out;
-    } else if (clk && (bs = adapter_new(sio, st, bu))) {
+    } else if (clk && (hb_log = hub_new(st, bu)) && (bs = adapter_new(sio, st, bu, hb_log))) {
         o.chat.adapter = bs;
-        o.chat.bus = bu;
+        o.chat.hub = hb_log;
         o.chat.clock = clock_lws_clock(clk);
         ch = chat_new(sio, st, &o.chat);
         adm = ch ? admin_new(sio, eio, st, bs, &secret) : NULL;
@@ -628,15 +612,12 @@ int main(int argc, char **argv) {
     eio_server_start(eio, context);
     sio_server_attach(sio, clock_lws_clock(clk));
     clock_lws_start(clk, context);
-    listeners both = {ch, bs};
     if (ch) {
         admin_ui_attach(ui, context);
         admin_attach(adm, context);
         /* other processes' messages, control events and typing come from
          * here; failing, the bus polls the store (typing stays here) */
-        static const bus_handlers handlers = {on_bus_messages, on_bus_control, on_bus_ephemeral};
-        bus_listen(bu, context, lws_get_vhost_by_name(context, "chat"), &handlers, &both,
-                   o.bus_poll_ms);
+        hub_listen(hb_log, context, lws_get_vhost_by_name(context, "chat"), o.bus_poll_ms);
     }
     hb = (heartbeat){.st = st, .eio = eio, .process_id = o.chat.process_id, .ms = o.heartbeat_ms};
     if (st) lws_sul_schedule(context, 0, &hb.sul, beat, (lws_usec_t)hb.ms * LWS_US_PER_MS);
@@ -679,6 +660,7 @@ out:
     chat_free(ch);
     admin_free(adm);
     adapter_free(bs);
+    hub_free(hb_log);
     bus_close(bu); /* after: what closed with the context could still publish */
     sio_server_free(sio);
     admin_ui_free(ui);   /* after: sockets closing above reach its observer */
