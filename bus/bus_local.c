@@ -25,8 +25,8 @@
  * its own; so a process alone sends nothing and never hears itself. A
  * datagram is one byte of kind and its body:
  *   'M' + a JSON array of messages [id, room_id, ns, room, user, text, ts,
- *       client_id|null], in log order: the receiver delivers them from
- *       memory when they follow its cursor;
+ *       client_id|null], in log order: a notification (the receiver reads
+ *       the log past its cursor; it never delivers what a datagram says);
  *   'W' (no body): messages were committed that the datagram could not
  *       carry: read the log from your cursor;
  *   'C' (no body): control events were committed;

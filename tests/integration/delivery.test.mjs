@@ -5,11 +5,12 @@
 // when recovery is refused, `join` {room, after} pages from the offset the
 // client had, so that it still gets everything.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { io } from 'socket.io-client';
 import { newRoom, uniq } from './lib/bystanders.mjs';
 import { Recorder, api, closeAll, closeLive, credential, join, sleep, until, withTimeout } from './lib/client.mjs';
-import { killWs, startStack, wsPids } from './lib/stack.mjs';
+import { killWs, onPg, startStack, wsPids } from './lib/stack.mjs';
 
 const T = { timeout: 90000 };
 
@@ -194,6 +195,45 @@ describe('delivery: when recovery is refused, join {room, after} and paging deli
       const r = await s.emitWithAck('join', { room: room.name, after: bad });
       assert.equal(typeof r.error, 'string', `after ${JSON.stringify(bad)}: ${JSON.stringify(r)}`);
     }
+    s.close();
+  });
+});
+
+/* Sends one unix datagram (python3: node has no SOCK_DGRAM on unix sockets). */
+function sendDatagram(path, bytes) {
+  const py = 'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.sendto(sys.stdin.buffer.read(),sys.argv[1])';
+  execFileSync('/usr/bin/python3', ['-c', py, path], { input: bytes });
+}
+
+describe('delivery: a forged bus datagram is not delivered (issue 21.11)', { skip: onPg('the local bus (datagrams in <db>-peers/)') }, () => {
+  let stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await closeLive();
+    await stack?.stop();
+  });
+
+  test('an M datagram claiming the next id is not delivered; the real message of that id is', T, async () => {
+    const room = await newRoom(stack.url);
+    const poster = uniq('poster');
+    const s = io(stack.url, { forceNew: true, transports: ['websocket'] });
+    s.rec = new Recorder(s);
+    await withTimeout(new Promise((r) => s.once('connect', r)), 5000, 'connect');
+    await join(s, room.name);
+    const first = await post(stack, room.id, poster, 'real 1');
+    await until(() => chatIds(s, room.name).includes(first), 5000, 'the first message');
+    const [pid] = wsPids(stack);
+    const forged = [[first + 1, room.id, '/', room.name, 'mallory', 'FORGED', Date.now(), null]];
+    sendDatagram(`${stack.dbPath}-peers/${pid}`, Buffer.concat([Buffer.from('M'), Buffer.from(JSON.stringify(forged))]));
+    await sleep(300);
+    const second = await post(stack, room.id, poster, 'real 2');
+    assert.equal(second, first + 1, 'the id the datagram claimed');
+    await until(() => chatIds(s, room.name).includes(second), 5000, 'the real message of that id');
+    await sleep(200);
+    const texts = s.rec.of('chat message').map(([m]) => m.text);
+    assert.deepEqual(texts, ['real 1', 'real 2'], 'no forged message');
     s.close();
   });
 });

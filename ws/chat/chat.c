@@ -938,8 +938,8 @@ static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud
     json_t *missed = NULL;
     if (ok && json_is_array(rooms)) {
         chat_deliver_new(c); /* the cursor is current; s is in no room yet */
-        missed = recovery_gather(c->st, ss.ns, rooms, from, hub_cursor(c->cfg.hub), (size_t)c->cfg.max_replay,
-                                 replay_args);
+        missed = recovery_gather(c->st, ss.ns, rooms, from, hub_cursor(c->cfg.hub),
+                                 (size_t)c->cfg.max_replay, replay_args);
         if (!missed)
             log_event(LOG_LEVEL_INFO, "chat: recovery refused: too many missed messages", "sid",
                       ss.sid, "max_replay", LOG_I(c->cfg.max_replay), NULL);
