@@ -549,8 +549,32 @@ static void on_read(sio_socket *s, sio_event *ev, void *ud) {
     ack_reply(ev->ack, json_pack("{s:b}", "ok", 1));
 }
 
+typedef struct rooms_ctx {
+    chat *c;
+    json_t *list;
+    const chat_user *u; /* named: each room says its unread count */
+} rooms_ctx;
+
+static int count_one(const store_message *m, void *ud) {
+    (void)m;
+    ++*(int *)ud;
+    return 0;
+}
+
 static int add_room(const store_room *r, void *ud) {
-    json_array_append_new(ud, chat_json_room(r));
+    rooms_ctx *rc = ud;
+    json_t *room = chat_json_room(r);
+    int64_t last = -1;
+    /* unread: the messages past the user's read cursor (at most missed_max,
+     * shown as "N+"), so that every device shows the server's count */
+    if (room && rc->u && store_cursor_get(rc->c->st, rc->u->name, r->id, &last) == STORE_OK &&
+        last >= 0) {
+        int n = 0;
+        if (store_messages_list(rc->c->st, r->id, last, 0, rc->c->cfg.missed_max, count_one, &n) ==
+            STORE_OK)
+            json_object_set_new(room, "unread", json_integer(n));
+    }
+    json_array_append_new(rc->list, room);
     return 0;
 }
 
@@ -567,7 +591,8 @@ static void on_rooms(sio_socket *s, sio_event *ev, void *ud) {
         return ack_refuse(ev->ack, CONTRACT_ROOMS_PAGE);
     json_t *list = json_array();
     int rc = store_rooms_list(c->st, sio_nsp_name(sio_socket_nsp(s)), json_integer_value(after),
-                              (int)n + 1, add_room, list);
+                              (int)n + 1, add_room,
+                              &(rooms_ctx){c, list, user_of(s)->named ? user_of(s) : NULL});
     if (rc) {
         json_decref(list);
         return ack_store_error(ev->ack, rc, "room");
