@@ -237,3 +237,61 @@ describe('delivery: a forged bus datagram is not delivered (issue 21.11)', { ski
     s.close();
   });
 });
+
+describe('delivery: presence and unread agree (issue 20.3)', () => {
+  let stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await closeLive();
+    await stack?.stop();
+  });
+
+  test('after a recovered reconnect the others get `user joined` for each restored room', T, async () => {
+    const rooms = [await newRoom(stack.url), await newRoom(stack.url)];
+    const a = await defaultClient(stack.url, uniq('back'));
+    const b = await defaultClient(stack.url, uniq('watcher'));
+    for (const r of rooms) {
+      await join(a, r.name);
+      await join(b, r.name);
+    }
+    const joinedBefore = b.rec.of('user joined').length;
+    a.io.engine.close(); // a dropped transport: recovered on reconnect
+    await until(() => !a.connected, 5000, 'the disconnect');
+    await until(() => a.connected, 15000, 'the reconnection');
+    assert.equal(a.recovered, true);
+    await until(
+      () =>
+        rooms.every((r) =>
+          b.rec
+            .of('user joined')
+            .slice(joinedBefore)
+            .some(([e]) => e.room === r.name && e.user === a.auth.name),
+        ),
+      5000,
+      'user joined for each restored room',
+    );
+    // and the member list says so too
+    for (const r of rooms) {
+      const ack = await b.emitWithAck('join', r.name);
+      assert.ok(ack.members.includes(a.auth.name), `${r.name}: ${JSON.stringify(ack.members)}`);
+    }
+    await closeAll(a, b);
+  });
+
+  test('unread counts come from the read cursor: the same on another device', T, async () => {
+    const room = await newRoom(stack.url);
+    const name = uniq('reader');
+    const poster = uniq('poster');
+    const one = await defaultClient(stack.url, name);
+    await join(one, room.name); // the first visit starts the cursor
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await post(stack, room.id, poster, `u ${i}`));
+    await one.emitWithAck('read', { room: room.name, id: ids[0] });
+    const other = await defaultClient(stack.url, name); // another device
+    const { rooms } = await other.emitWithAck('rooms', {});
+    assert.equal(rooms.find((r) => r.id === room.id).unread, 2, 'two past the cursor');
+    await closeAll(one, other);
+  });
+});
