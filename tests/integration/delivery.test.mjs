@@ -39,6 +39,17 @@ function servingWs(stack, sid, seen) {
   return found;
 }
 
+/* A stack of its own for a describe block: set(stack) once it is up; stopped
+ * after the block, with every socket connect() made. */
+function stackFixture(opts, set) {
+  let stack;
+  before(async () => set((stack = await startStack(opts))));
+  after(async () => {
+    await closeLive();
+    await stack?.stop();
+  });
+}
+
 const post = (stack, roomId, user, text) =>
   api(stack.url, `/api/rooms/${roomId}/messages`, { method: 'POST', json: { user, text } }).then((r) => {
     assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -55,13 +66,7 @@ const chatIds = (s, room) =>
 for (const wsProcs of [1, 2])
 describe(`delivery: recovered after every SIGKILL of its chat-ws (${wsProcs} chat-ws)`, () => {
   let stack;
-  before(async () => {
-    stack = await startStack({ wsProcs });
-  });
-  after(async () => {
-    await closeLive();
-    await stack?.stop();
-  });
+  stackFixture({ wsProcs }, (st) => (stack = st));
 
   test('three kills in a row of the chat-ws serving a default socket.io-client: recovered each time, nothing missing, nothing twice', T, async (t) => {
     const room = await newRoom(stack.url);
@@ -136,13 +141,7 @@ function contractClient(s, url, rooms) {
 describe('delivery: when recovery is refused, join {room, after} and paging deliver everything', () => {
   let stack;
   const MAX_REPLAY = 5;
-  before(async () => {
-    stack = await startStack({ wsArgs: ['--max-replay', MAX_REPLAY] });
-  });
-  after(async () => {
-    await closeLive();
-    await stack?.stop();
-  });
+  stackFixture({ wsArgs: ['--max-replay', MAX_REPLAY] }, (st) => (stack = st));
 
   test('250 messages missed (past --max-replay and missed_max): recovered false, `more`, paged until done, in log order', T, async () => {
     const room = await newRoom(stack.url);
@@ -207,13 +206,7 @@ function sendDatagram(path, bytes) {
 
 describe('delivery: a forged bus datagram is not delivered (issue 21.11)', { skip: onPg('the local bus (datagrams in <db>-peers/)') }, () => {
   let stack;
-  before(async () => {
-    stack = await startStack();
-  });
-  after(async () => {
-    await closeLive();
-    await stack?.stop();
-  });
+  stackFixture({}, (st) => (stack = st));
 
   test('an M datagram claiming the next id is not delivered; the real message of that id is', T, async () => {
     const room = await newRoom(stack.url);
@@ -240,13 +233,7 @@ describe('delivery: a forged bus datagram is not delivered (issue 21.11)', { ski
 
 describe('delivery: presence and unread agree (issue 20.3)', () => {
   let stack;
-  before(async () => {
-    stack = await startStack();
-  });
-  after(async () => {
-    await closeLive();
-    await stack?.stop();
-  });
+  stackFixture({}, (st) => (stack = st));
 
   test('after a recovered reconnect the others get `user joined` for each restored room', T, async () => {
     const rooms = [await newRoom(stack.url), await newRoom(stack.url)];
