@@ -253,7 +253,7 @@ static void publish_event(moderation *m, const modstore_found *f, int kind, cons
                           const char *text, int64_t event_id, int64_t ts) {
     m->cfg.deliver(m->cfg.deliver_ud);
     store_message e = modstore_event_row(f, kind, user, text, event_id, ts);
-    bus_publish_messages(m->cfg.bus, &e, 1);
+    hub_commit_end(m->cfg.hub, &e, 1);
 }
 
 static void on_edit(sio_socket *s, sio_event *ev, void *ud) {

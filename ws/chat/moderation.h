@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "adapter.h"
-#include "bus.h"
+#include "hub.h"
 #include "sio.h"
 #include "store.h"
 
@@ -31,7 +31,7 @@ typedef struct moderation_config {
     sio_server *srv;
     store *st;                 /* borrowed, outlives the moderation */
     adapter *adapter;          /* sanctions reach every process through its control log */
-    bus *bus;                  /* edits and deletions are published on it; NULL: none */
+    hub *hub;                  /* edits and deletions are published through it */
     store_write_budget budget; /* edits spend the writer's message budget */
     /* Delivers the log past the chat's cursor (chat_deliver_new): an edit or
      * deletion committed here reaches this process's sockets that way. */
