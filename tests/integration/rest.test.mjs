@@ -83,7 +83,7 @@ async function createRoom(name, namespace) {
 }
 
 /* POSTs a message as body.user, with that name's credential (claimed on first
- * use, as a bot would: README "Security"). */
+ * use, as a bot would: docs/security.md). */
 async function post(roomId, body) {
   const token = typeof body?.user === 'string' ? await credential(stack.url, body.user) : null;
   return call('POST', `/api/rooms/${roomId}/messages`, { body, token });
