@@ -83,7 +83,7 @@ async function createRoom(name, namespace) {
 }
 
 /* POSTs a message as body.user, with that name's credential (claimed on first
- * use, as a bot would: README "Security"). */
+ * use, as a bot would: docs/security.md). */
 async function post(roomId, body) {
   const token = typeof body?.user === 'string' ? await credential(stack.url, body.user) : null;
   return call('POST', `/api/rooms/${roomId}/messages`, { body, token });
@@ -653,13 +653,13 @@ describe('REST API through nginx', () => {
 
 /* The options' ranges are the table's: one past either end of every numeric
  * option of chat-ws, chat-fcgi and chat-admin exits 2 with the table's range. */
-/* README.md shows chat-ws --help as it is (make limits rewrites it). */
-test('README shows chat-ws --help as the binary prints it', () => {
+/* docs/configuration.md shows chat-ws --help as it is (make limits rewrites it). */
+test('docs/configuration.md shows chat-ws --help as the binary prints it', () => {
   const help = execFileSync(path.join(binDir, 'chat-ws'), ['--help'], { encoding: 'utf8' });
-  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const block = readme.match(/^`chat-ws --help`:\n\n```\n([\s\S]*?)^```$/m);
-  assert.ok(block, 'README has the chat-ws --help block');
-  assert.equal(block[1], help, 'README\'s chat-ws --help block is stale: run make limits');
+  const doc = readFileSync(path.join(ROOT, 'docs', 'configuration.md'), 'utf8');
+  const block = doc.match(/^`chat-ws --help`:\n\n```\n([\s\S]*?)^```$/m);
+  assert.ok(block, 'docs/configuration.md has the chat-ws --help block');
+  assert.equal(block[1], help, 'docs/configuration.md\'s chat-ws --help block is stale: run make limits');
 });
 
 test('command-line ranges come from the contract table (--print-limits)', () => {

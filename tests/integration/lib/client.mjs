@@ -205,7 +205,7 @@ export async function closeLive() {
   await closeAll([...live]);
 }
 
-/* Names are owned (README "Security"): the first claim of a name answers its
+/* Names are owned (docs/security.md): the first claim of a name answers its
  * credential. credential(url, name) resolves to the token of name on the
  * stack at url, claiming it with POST /api/users the first time (null when
  * the name is invalid or someone else claimed it), the way a bot or the page
