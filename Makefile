@@ -41,7 +41,7 @@ FUZZ_TIME ?= 60
 
 .PHONY: all run test soak unit asan clean limits deps deps-run fuzz fuzz-build fuzzers bench bench-quick format \
 	install uninstall deb
-all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin
+all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin $(BUILD)/chat-webhooks
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -76,6 +76,11 @@ $(BUILD)/chat-fcgi: $(call obj,fcgi/main.c) $(FCGI_OBJ) $(STORE_OBJ)
 
 $(BUILD)/chat-ws: $(call obj,ws/main.c) $(WS_OBJ) $(STORE_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(WS_LIBS) -o $@
+
+# chat-webhooks: the webhook sender (README "Webhooks"), its own process on
+# libwebsockets' loop and HTTP client.
+$(BUILD)/chat-webhooks: $(call obj,$(wildcard webhooks/*.c)) $(STORE_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -lwebsockets -lsodium -ljwt -ljansson $(STORE_LIBS) -o $@
 
 $(BUILD)/chat-admin: $(call obj,admin/chat-admin.c) $(STORE_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -lwebsockets -ljwt -ljansson $(STORE_LIBS) -o $@
