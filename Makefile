@@ -1,5 +1,6 @@
 # Makefile -- builds the FastCGI program, the ws process and the tests.
-#   make          build build/chat-fcgi, build/chat-ws and build/chat-admin
+#   make          build build/chat-fcgi, build/chat-ws, build/chat-admin and
+#                 build/chat-webhooks
 #   make run      install what is missing, build, start the stack on :$(PORT)
 #   make test     install what is missing, build (normal and asan), run every test
 #   make soak     the fault checker (tests/faults/) for SOAK_MINUTES (10) per
@@ -164,7 +165,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(WWWDIR)/vendor $(DESTDIR)$(UNITDIR) \
 	  $(DESTDIR)$(NGINXDIR)/sites-available $(DESTDIR)$(NGINXDIR)/snippets \
 	  $(DESTDIR)$(NGINXDIR)/modules-enabled
-	install -m 755 $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin $(DESTDIR)$(BINDIR)/
+	install -m 755 $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin $(BUILD)/chat-webhooks $(DESTDIR)$(BINDIR)/
 	install -m 644 $(wildcard www/*.*) $(DESTDIR)$(WWWDIR)/
 	install -m 644 $(wildcard www/vendor/*.*) $(DESTDIR)$(WWWDIR)/vendor/
 	if [ -d www/vendor/admin-ui ]; then cp -R www/vendor/admin-ui $(DESTDIR)$(WWWDIR)/vendor/; fi
@@ -179,7 +180,7 @@ install: all
 	  FASTCGI_SNIPPET=$(NGINXDIR)/snippets/chat-fastcgi.conf > $(DESTDIR)$(NGINXDIR)/sites-available/chat
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/chat-fcgi $(DESTDIR)$(BINDIR)/chat-ws $(DESTDIR)$(BINDIR)/chat-admin
+	rm -f $(DESTDIR)$(BINDIR)/chat-fcgi $(DESTDIR)$(BINDIR)/chat-ws $(DESTDIR)$(BINDIR)/chat-admin $(DESTDIR)$(BINDIR)/chat-webhooks
 	rm -rf $(DESTDIR)$(DATADIR)/chat
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS)))
 	rm -f $(DESTDIR)$(NGINXDIR)/snippets/chat-fastcgi.conf $(DESTDIR)$(NGINXDIR)/sites-available/chat \
