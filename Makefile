@@ -7,7 +7,7 @@
 #                 backend, a fault every SOAK_KILL_EVERY (3) s
 #   make asan     the same programs with AddressSanitizer + UBSan in build/asan
 #   make install  binaries, assets, systemd units, nginx site and snippet under
-#                 $(DESTDIR)$(PREFIX) (README "Installing"); make uninstall
+#                 $(DESTDIR)$(PREFIX) (docs/installing.md); make uninstall
 #   make deb      the Debian package in build/deb/ (dpkg-buildpackage)
 #   make clean
 
@@ -191,7 +191,7 @@ uninstall:
 deploy/nginx.conf: deploy/nginx/site.conf.in deploy/nginx/gen.sh
 	bash deploy/nginx/gen.sh production > $@
 
-# The multi-node example (README "Scaling out"): three hosts of nodes.example,
+# The multi-node example (docs/scaling.md): three hosts of nodes.example,
 # each with a chat-fcgi on port 9000.
 MULTINODE_FCGI := 10.0.0.11:9000 10.0.0.12:9000 10.0.0.13:9000
 deploy/multinode/nginx.conf: deploy/nginx/site.conf.in deploy/nginx/gen.sh deploy/multinode/nodes.example
@@ -204,19 +204,24 @@ deb:
 	bash deploy/install-deps.sh --package
 	bash tests/package/build.sh
 
-# README.md's table of limits is chat-ws --print-limits, and its usage block
-# chat-ws --help (test_contract and tests/integration/rest check them): make
-# limits rewrites both after a change to common/contract.c.
+# docs/limits.md's table of limits is chat-ws --print-limits, and the usage
+# block of docs/configuration.md chat-ws --help (test_contract and
+# tests/integration/rest check them): make limits rewrites both after a change
+# to common/contract.c. The one awk program rewrites whichever of the two
+# blocks each file holds.
+LIMITS_DOCS = docs/limits.md docs/configuration.md
 limits: $(BUILD)/chat-ws
 	$(BUILD)/chat-ws --print-limits > $(BUILD)/limits.md
 	$(BUILD)/chat-ws --help > $(BUILD)/usage.txt
-	awk -v f=$(BUILD)/limits.md -v h=$(BUILD)/usage.txt ' \
-	  /^<!-- \/limits -->/ || (/^```$$/ && help == 2) { skip = 0; help = 0 } \
-	  !skip { print } \
-	  /^<!-- limits:/ { while ((getline l < f) > 0) print l; skip = 1 } \
-	  help == 1 && /^```$$/ { while ((getline l < h) > 0) print l; skip = 1; help = 2 } \
-	  /^`chat-ws --help`:$$/ { help = 1 }' README.md > $(BUILD)/README.md
-	mv $(BUILD)/README.md README.md
+	for doc in $(LIMITS_DOCS); do \
+	  awk -v f=$(BUILD)/limits.md -v h=$(BUILD)/usage.txt ' \
+	    /^<!-- \/limits -->/ || (/^```$$/ && help == 2) { skip = 0; help = 0 } \
+	    !skip { print } \
+	    /^<!-- limits:/ { while ((getline l < f) > 0) print l; skip = 1 } \
+	    help == 1 && /^```$$/ { while ((getline l < h) > 0) print l; skip = 1; help = 2 } \
+	    /^`chat-ws --help`:$$/ { help = 1 }' $$doc > $(BUILD)/doc.md && \
+	  mv $(BUILD)/doc.md $$doc || exit 1; \
+	done
 
 clean:
 	rm -rf build

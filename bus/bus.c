@@ -106,21 +106,6 @@ int bus_listen(bus *b, struct lws_context *ctx, struct lws_vhost *vh, const bus_
     return rc;
 }
 
-bus_step bus_message_step(int64_t cursor, const store_message *m) {
-    if (!m || m->id > cursor + 1) return BUS_CATCH_UP;
-    return m->id == cursor + 1 ? BUS_DELIVER : BUS_SKIP;
-}
-
-int bus_catch_up(const int64_t *cursor, int64_t upto, int max_pages, int (*page)(void *ud),
-                 void *ud) {
-    for (int i = 0; i < max_pages; i++) {
-        int64_t before = *cursor;
-        if (page(ud)) return -1;
-        if (*cursor == before || *cursor >= upto) return 0;
-    }
-    return -1;
-}
-
 bool bus_connected(const bus *b) {
     return b && b->ops->connected(b);
 }

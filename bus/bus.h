@@ -93,9 +93,9 @@ typedef struct bus_handlers {
      * publisher's log order. m's strings are borrowed for the call only; a
      * field the wire did not carry is NULL (client_id) or 0. m NULL means
      * "something was committed that I cannot name, or a wake-up may have
-     * been lost": read the log from your cursor. The receiver delivers m
-     * itself only when it follows its cursor; an m at or below the cursor is
-     * already delivered; an m past a gap means: read from the cursor. */
+     * been lost": read the log from your cursor. m is a notification, not
+     * news to trust: any process of the same user can send a datagram, so a
+     * receiver delivers only what the log holds (ws/chat/hub.c). */
     void (*messages)(const store_message *m, void *ud);
     /* Control events were committed: read the control log from your
      * cursor. */
@@ -105,24 +105,6 @@ typedef struct bus_handlers {
      * peer sent -- and borrowed for the call only. */
     void (*ephemeral)(const char *data, size_t len, void *ud);
 } bus_handlers;
-
-/* What a receiver does with m from its messages handler, given cursor, the
- * id of the last message it delivered (SQLite's log ids have no holes: the
- * next message is cursor + 1):
- * BUS_SKIP      m is at or below the cursor: delivered already;
- * BUS_DELIVER   m follows the cursor: deliver it from memory;
- * BUS_CATCH_UP  m is past a gap, or NULL: read the log from the cursor. */
-typedef enum bus_step { BUS_SKIP, BUS_DELIVER, BUS_CATCH_UP } bus_step;
-bus_step bus_message_step(int64_t cursor, const store_message *m);
-
-/* The catch-up of BUS_CATCH_UP, for any log a receiver follows (messages,
- * control events): calls page(ud), which reads one page of the log past
- * *cursor and moves *cursor over what it delivered, until a page moves
- * nothing or *cursor reaches upto (INT64_MAX: the end), at most max_pages
- * times, so that one call's work is bounded. Returns 0 when caught up, -1
- * when page failed (returned non-zero) or the pages ran out. */
-int bus_catch_up(const int64_t *cursor, int64_t upto, int max_pages, int (*page)(void *ud),
-                 void *ud);
 
 /* Starts receiving (chat-ws only): serves the backend's descriptors in the
  * lws event loop of ctx, adopted into its vhost vh (the vhost must list

@@ -26,8 +26,8 @@
  * datagram is one byte of kind and its body:
  *   'M' + a JSON array of messages [id, room_id, ns, room, user, text, ts,
  *       client_id|null] (then kind, target for an edit or a deletion), in
- *       log order: the receiver delivers them from memory when they follow
- *       its cursor;
+ *       log order: a notification (the receiver reads the log past its
+ *       cursor; it never delivers what a datagram says);
  *   'W' (no body): messages were committed that the datagram could not
  *       carry: read the log from your cursor;
  *   'C' (no body): control events were committed;

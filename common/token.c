@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include "account.h"
+#include "status.h"
 
 #include <errno.h>
 #include <jwt.h>
@@ -197,7 +198,7 @@ token_name_status token_name_check(store *st, const token_secret *s, const char 
                 return TOKEN_NAME_REVOKED;
             }
             if (rc != STORE_OK) {
-                *why = "storage unavailable";
+                *why = status_of_store(rc)->message; /* "database busy, ..." */
                 return TOKEN_NAME_STORE;
             }
             return TOKEN_NAME_OWNER;
@@ -214,14 +215,15 @@ token_name_status token_name_check(store *st, const token_secret *s, const char 
             rc = rc == STORE_NOTFOUND ? store_user_claimed(st, name, &claimed) : rc;
             if (rc == STORE_OK && !claimed) rc = store_user_claim(st, name);
             if (rc != STORE_OK && rc != STORE_EXISTS) {
-                *why = "storage unavailable";
+                *why = status_of_store(rc)->message;
                 return TOKEN_NAME_STORE;
             }
             return TOKEN_NAME_OWNER;
         }
     }
-    if (store_user_claimed(st, name, &claimed) != STORE_OK) {
-        *why = "storage unavailable";
+    int rc = store_user_claimed(st, name, &claimed);
+    if (rc != STORE_OK) {
+        *why = status_of_store(rc)->message;
         return TOKEN_NAME_STORE;
     }
     *why = "this name is taken: present its token";

@@ -42,6 +42,7 @@ static json_t *openapi_prop(json_t *doc, const char *schema, const char *prop) {
 void openapi_reply(http_response *resp) {
     static const char *const rooms_get[] = {"paths", "/api/rooms", "get", NULL};
     static const char *const msgs_get[] = {"paths", "/api/rooms/{room_id}/messages", "get", NULL};
+    static const char *const audit_get[] = {"paths", "/api/moderation/audit", "get", NULL};
     json_t *doc = json_loads(api_openapi_json, 0, NULL), *s;
 
     if (doc == NULL) {
@@ -53,11 +54,22 @@ void openapi_reply(http_response *resp) {
     openapi_set(openapi_prop(doc, "NewMessage", "text"), "maxLength", CONTRACT_TEXT_MAX);
     openapi_set(openapi_prop(doc, "NewMessage", "client_id"), "maxLength", CONTRACT_CLIENT_ID_MAX);
     openapi_set(openapi_prop(doc, "UserClaim", "name"), "maxLength", CONTRACT_USER_NAME_MAX);
+    openapi_set(openapi_prop(doc, "SignUp", "name"), "maxLength", CONTRACT_USER_NAME_MAX);
+    openapi_set(openapi_prop(doc, "SignIn", "name"), "maxLength", CONTRACT_USER_NAME_MAX);
+    openapi_set(openapi_prop(doc, "MessageEdit", "text"), "maxLength", CONTRACT_TEXT_MAX);
+    openapi_set(openapi_prop(doc, "SanctionRequest", "user"), "maxLength", CONTRACT_USER_NAME_MAX);
+    openapi_set(openapi_prop(doc, "SanctionRequest", "reason"), "maxLength",
+                contract_get(CONTRACT_KICK_REASON)->max);
+    openapi_set(openapi_prop(doc, "SanctionRequest", "minutes"), "maximum",
+                contract_get(CONTRACT_SANCTION_MINUTES)->max);
+    openapi_set(openapi_prop(doc, "RoleUpdate", "user"), "maxLength", CONTRACT_USER_NAME_MAX);
     s = openapi_param(openapi_at(doc, rooms_get), "limit");
     openapi_set(s, "maximum", CONTRACT_ROOMS_PAGE_MAX);
     openapi_set(s, "default", contract_default(CONTRACT_ROOMS_PAGE));
     s = openapi_param(openapi_at(doc, msgs_get), "limit");
     openapi_set(s, "maximum", CONTRACT_MESSAGES_PAGE_MAX);
     openapi_set(s, "default", contract_default(CONTRACT_MESSAGES_PAGE));
+    openapi_set(openapi_param(openapi_at(doc, audit_get), "limit"), "maximum",
+                CONTRACT_MESSAGES_PAGE_MAX);
     http_reply_json(resp, 200, doc); /* steals doc */
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "names.h"
 #include "store_internal.h"
 #include "store_pg.h"
 
@@ -28,6 +29,8 @@ enum account_stmt {
     A_CRED_DELETE_ALL,
     A_CRED_LIST,
     A_EXPIRE_USERS,
+    A_UNCLAIM,
+    A_EXPIRE_CLAIMS_OF,
     A_EXPIRE_CLAIMS,
     A_EXPIRE_OLD,
     A_COUNT
@@ -53,11 +56,16 @@ static const char *const account_sql[A_COUNT] = {
                     " FROM credentials WHERE name = $1 AND kind <> 'link' AND expires_at > $2"
                     " ORDER BY created_at, id LIMIT $3",
     /* a name whose only trace is a never-used claim is free again */
-    [A_EXPIRE_USERS] = "DELETE FROM users WHERE name IN (SELECT name FROM credentials"
-                       " WHERE kind = 'claim' AND used_at IS NULL AND created_at <= $1)"
-                       " AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.name = users.name)"
-                       " AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.name = users.name"
+    /* the names whose only credentials are claims never used, made before $1:
+     * their claim rows (under the name's key, computed in C) go */
+    [A_EXPIRE_USERS] = "SELECT DISTINCT name FROM credentials cl WHERE kind = 'claim'"
+                       " AND used_at IS NULL AND created_at <= $1"
+                       " AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.name = cl.name)"
+                       " AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.name = cl.name"
                        " AND (c.kind <> 'claim' OR c.used_at IS NOT NULL))",
+    [A_UNCLAIM] = "DELETE FROM users WHERE name = $1",
+    [A_EXPIRE_CLAIMS_OF] = "DELETE FROM credentials WHERE kind = 'claim' AND used_at IS NULL"
+                           " AND created_at <= $1 AND name = $2",
     [A_EXPIRE_CLAIMS] = "DELETE FROM credentials WHERE kind = 'claim' AND used_at IS NULL"
                         " AND created_at <= $1",
     [A_EXPIRE_OLD] = "DELETE FROM credentials WHERE expires_at <= $1",
@@ -76,6 +84,8 @@ static const char *const account_pg_name[A_COUNT] = {
     [A_CRED_DELETE_ALL] = "account_cred_delete_all",
     [A_CRED_LIST] = "account_cred_list",
     [A_EXPIRE_USERS] = "account_expire_users",
+    [A_UNCLAIM] = "account_unclaim",
+    [A_EXPIRE_CLAIMS_OF] = "account_expire_claims_of",
     [A_EXPIRE_CLAIMS] = "account_expire_claims",
     [A_EXPIRE_OLD] = "account_expire_old",
 };
@@ -195,11 +205,13 @@ int account_password_get(store *st, const char *name, char *hash, size_t hashlen
 int account_password_set(store *st, const char *name, const char *hash) {
     if (!contract_valid_user_name(name)) return STORE_INVALID;
     int64_t now = store_now_ms();
+    char key[NAMES_KEY_BUF];
+    if (names_key(name, key, sizeof key) != 0) return STORE_INVALID;
     account_args a = {.n = 0}, c = {.n = 0};
     arg_s(&a, name);
     arg_s(&a, hash);
     arg_i(&a, now);
-    arg_s(&c, name);
+    arg_s(&c, key); /* claims are kept under the name's key, as store_user_claim's */
     arg_i(&c, now);
     store_write_scope w;
     int rc = store_write_begin(st, &w);
@@ -258,11 +270,18 @@ int account_claim(store *st, const char *name, const char *addr, bool used, int6
     claim_config(&minute, &day, &unused_ms);
     int rc = account_expire(st, now - unused_ms);
     if (rc) return rc;
+    /* claims are kept under the name's key (store_user_claim): "kim", "KIM"
+     * and look-alikes are one claim, and a claim of before keys counts too */
+    char key[NAMES_KEY_BUF];
+    bool claimed = false;
+    if (names_key(name, key, sizeof key) != 0) return STORE_INVALID;
+    if ((rc = store_user_claimed(st, name, &claimed))) return rc;
+    if (claimed) return STORE_EXISTS;
     if (addr && *addr) {
-        char key[160];
-        snprintf(key, sizeof key, "claim:a:%s", addr);
-        rc = account_rate_spend(st, key, 60000, minute, retry_after_s);
-        if (!rc) rc = account_rate_spend(st, key, 86400000, day, retry_after_s);
+        char rate_key[160];
+        snprintf(rate_key, sizeof rate_key, "claim:a:%s", addr);
+        rc = account_rate_spend(st, rate_key, 60000, minute, retry_after_s);
+        if (!rc) rc = account_rate_spend(st, rate_key, 86400000, day, retry_after_s);
         if (rc) return rc;
     }
     account_credential c = {
@@ -271,7 +290,7 @@ int account_claim(store *st, const char *name, const char *addr, bool used, int6
     snprintf(c.name, sizeof c.name, "%s", name);
     snprintf(c.kind, sizeof c.kind, "%s", ACCOUNT_KIND_CLAIM);
     account_args a = {.n = 0};
-    arg_s(&a, name);
+    arg_s(&a, key);
     arg_i(&a, now);
     store_write_scope w;
     if ((rc = store_write_begin(st, &w))) return rc;
@@ -284,9 +303,11 @@ int account_claim(store *st, const char *name, const char *addr, bool used, int6
 }
 
 int account_user_ensure(store *st, const char *name) {
-    if (!contract_valid_user_name(name)) return STORE_INVALID;
+    char key[NAMES_KEY_BUF];
+    if (!contract_valid_user_name(name) || names_key(name, key, sizeof key) != 0)
+        return STORE_INVALID;
     account_args a = {.n = 0};
-    arg_s(&a, name);
+    arg_s(&a, key);
     arg_i(&a, store_now_ms());
     return account_write(st, A_CLAIM, &a, NULL);
 }
@@ -393,6 +414,21 @@ int account_credentials_list(store *st, const char *name, account_credential_cb 
     return account_run(st, A_CRED_LIST, &a, listed, &l, NULL);
 }
 
+/* The names A_EXPIRE_USERS finds; more than fit wait for the next pass
+ * (their claims stay until then: only the claims of the names seen go). */
+#define EXPIRE_NAMES_MAX 256
+typedef struct expired_names {
+    char name[EXPIRE_NAMES_MAX][CONTRACT_USER_NAME_BUF];
+    int n;
+} expired_names;
+
+static int expired_name(int ncol, const char *const *col, void *ctx) {
+    expired_names *e = ctx;
+    if (ncol < 1 || !col[0] || e->n >= EXPIRE_NAMES_MAX) return 0;
+    snprintf(e->name[e->n++], sizeof e->name[0], "%s", col[0]);
+    return 0;
+}
+
 int account_expire(store *st, int64_t claimed_before_ms) {
     account_args a = {.n = 0}, now = {.n = 0};
     arg_i(&a, claimed_before_ms);
@@ -400,8 +436,22 @@ int account_expire(store *st, int64_t claimed_before_ms) {
     store_write_scope w;
     int rc = store_write_begin(st, &w);
     if (rc) return rc;
-    rc = account_run(st, A_EXPIRE_USERS, &a, NULL, NULL, NULL);
-    if (!rc) rc = account_run(st, A_EXPIRE_CLAIMS, &a, NULL, NULL, NULL);
+    expired_names names = {.n = 0};
+    rc = account_run(st, A_EXPIRE_USERS, &a, expired_name, &names, NULL);
+    for (int i = 0; !rc && i < names.n; i++) {
+        char key[NAMES_KEY_BUF];
+        account_args k = {.n = 0};
+        if (names_key(names.name[i], key, sizeof key) != 0) continue;
+        arg_s(&k, key);
+        rc = account_run(st, A_UNCLAIM, &k, NULL, NULL, NULL);
+        account_args of = {.n = 0};
+        arg_i(&of, claimed_before_ms);
+        arg_s(&of, names.name[i]);
+        if (!rc) rc = account_run(st, A_EXPIRE_CLAIMS_OF, &of, NULL, NULL, NULL);
+    }
+    /* the rest of the expired claims, once every name's claim row went */
+    if (!rc && names.n < EXPIRE_NAMES_MAX)
+        rc = account_run(st, A_EXPIRE_CLAIMS, &a, NULL, NULL, NULL);
     if (!rc) rc = account_run(st, A_EXPIRE_OLD, &now, NULL, NULL, NULL);
     return store_write_end(st, &w, rc);
 }

@@ -20,6 +20,7 @@
 #include "conformance.h"
 #include "contract.h"
 #include "eio.h"
+#include "hub.h"
 #include "log.h"
 #include "netaddr.h"
 #include "presence.h"
@@ -447,24 +448,16 @@ static void prune(lws_sorted_usec_list_t *sul) {
     lws_sul_schedule(context, 0, &p->sul, prune, (lws_usec_t)next * LWS_US_PER_MS);
 }
 
-typedef struct listeners {
-    chat *chat;
+/* Ephemeral bus events: the Admin UI's own first, the rest to the adapter
+ * (the hub hands them here). */
+typedef struct ephemeral_route {
     adapter *adapter;
     admin_ui *ui;
-} listeners;
-
-/* The bus's handlers: messages to the chat, the rest to the adapter. */
-static void on_bus_messages(const store_message *m, void *ud) {
-    chat_bus_messages(m, ((listeners *)ud)->chat);
-}
-
-static void on_bus_control(void *ud) {
-    adapter_deliver_new(((listeners *)ud)->adapter);
-}
+} ephemeral_route;
 
 static void on_bus_ephemeral(const char *data, size_t len, void *ud) {
-    if (!admin_ui_ephemeral(((listeners *)ud)->ui, data, len))
-        adapter_ephemeral(data, len, ((listeners *)ud)->adapter);
+    ephemeral_route *r = ud;
+    if (!admin_ui_ephemeral(r->ui, data, len)) adapter_ephemeral(data, len, r->adapter);
 }
 
 static void on_drain_beat(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -539,6 +532,7 @@ int main(int argc, char **argv) {
     admin *adm = NULL;
     admin_ui *ui = NULL;
     adapter *bs = NULL;
+    hub *hb_log = NULL; /* follows the message and control logs */
     bus *bu = NULL;
     clock_lws *clk = NULL;
     token_secret secret;
@@ -600,9 +594,9 @@ int main(int argc, char **argv) {
     } else if (clk && !(bu = bus_open(o.db, NULL, err, sizeof err))) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "error", err, NULL);
         goto out;
-    } else if (clk && (bs = adapter_new(sio, st, bu))) {
+    } else if (clk && (hb_log = hub_new(st, bu)) && (bs = adapter_new(sio, st, bu, hb_log))) {
         o.chat.adapter = bs;
-        o.chat.bus = bu;
+        o.chat.hub = hb_log;
         o.chat.clock = clock_lws_clock(clk);
         ch = chat_new(sio, st, &o.chat);
         adm = ch ? admin_new(sio, eio, st, bs, &secret) : NULL;
@@ -668,21 +662,23 @@ int main(int argc, char **argv) {
     info.foreign_loops = foreign_loops;
     context = lws_create_context(&info);
     if (!context) {
-        log_event(LOG_LEVEL_ERROR, "could not listen", "listen", listen, NULL);
+        /* lws says which: the address, or its libev plugin (the Debian
+         * package libwebsockets-evlib-ev) */
+        log_event(LOG_LEVEL_ERROR, "could not listen or load lws's libev plugin", "listen", listen,
+                  NULL);
         goto out;
     }
     eio_server_start(eio, context, clock_lws_clock(clk));
     sio_server_attach(sio, clock_lws_clock(clk));
     clock_lws_start(clk, loop, context);
-    listeners both = {ch, bs, ui};
+    ephemeral_route eph = {bs, ui};
+    if (ch) hub_on_ephemeral(hb_log, on_bus_ephemeral, &eph);
     if (ch) {
         admin_ui_attach(ui, context);
         admin_attach(adm, context);
         /* other processes' messages, control events and typing come from
          * here; failing, the bus polls the store (typing stays here) */
-        static const bus_handlers handlers = {on_bus_messages, on_bus_control, on_bus_ephemeral};
-        bus_listen(bu, context, lws_get_vhost_by_name(context, "chat"), &handlers, &both,
-                   o.bus_poll_ms);
+        hub_listen(hb_log, context, lws_get_vhost_by_name(context, "chat"), o.bus_poll_ms);
     }
     hb = (heartbeat){.st = st, .eio = eio, .process_id = o.chat.process_id, .ms = o.heartbeat_ms};
     if (st) lws_sul_schedule(context, 0, &hb.sul, beat, (lws_usec_t)hb.ms * LWS_US_PER_MS);
@@ -727,6 +723,7 @@ out:
     chat_free(ch);
     admin_free(adm);
     adapter_free(bs);
+    hub_free(hb_log);
     bus_close(bu); /* after: what closed with the context could still publish */
     sio_server_free(sio);
     admin_ui_free(ui);   /* after: sockets closing above reach its observer */

@@ -13,6 +13,7 @@
   const LEGACY_KEY = 'chat.credential:';
   const $ = (id) => document.getElementById(id);
   let session = ''; // the id of this browser's session, once known
+  let spare = null; // the token resume() got, for the first connection: {name, token, wsToken, at}
 
   function legacy(name) {
     try {
@@ -65,13 +66,16 @@
   /* The name of this browser's session, or ''. */
   async function resume() {
     const a = await access('');
+    if (a) spare = { name: a.name, token: a.token, wsToken: '', at: Date.now() };
     return a ? a.name : '';
   }
 
   /* The socket's auth, asked again on every (re)connection (socket.io-client
    * calls it), so a reconnection carries a live token. */
   async function auth(name, wsToken) {
-    const a = await access(wsToken);
+    const fresh = spare && !wsToken && Date.now() - spare.at < 60000 ? spare : null;
+    spare = null; // used once: later connections ask again
+    const a = fresh || (await access(wsToken));
     if (a) return { name: a.name, token: a.token };
     const out = {};
     if (name) out.name = name;

@@ -413,6 +413,25 @@
   /* Reads the room list again: over the socket when connected, else over
    * REST (not for a private workspace: the socket checks its token first).
    * An answer older than one already applied is dropped. */
+  /* The unread counts the server keeps (the read cursor of a named user,
+   * `rooms` over the socket): the same on every device and after a reload.
+   * The shown room has none. */
+  function applyServerUnread(list) {
+    let changed = false;
+    list.forEach((room) => {
+      if (typeof room.unread !== 'number' || room.id === state.current) return;
+      const t = track(room.id);
+      if (t.unread !== room.unread) {
+        t.unread = room.unread;
+        changed = true;
+      }
+    });
+    if (changed) {
+      renderRooms();
+      updateTitle();
+    }
+  }
+
   function refreshRooms() {
     if (!state.connected && state.isPrivate) return Promise.resolve();
     const seq = ++state.roomsAsked;
@@ -422,6 +441,7 @@
         if (seq < state.roomsApplied) return;
         state.roomsApplied = seq;
         setRooms(list);
+        applyServerUnread(list);
       })
       .catch(() => {
         /* the next refresh will tell */

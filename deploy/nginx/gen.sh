@@ -248,6 +248,14 @@ if [ -n "$SSO_AUTH_URL" ]; then
         proxy_set_header X-Original-URI \$request_uri;
         proxy_set_header X-Original-Method \$request_method;
     }
+    # The endpoint's refusal is nginx's own 401: JSON like the API's errors
+    # (chat-fcgi's 401s pass through untouched: no fastcgi_intercept_errors).
+    error_page 401 @sso_refused;
+    location @sso_refused {
+        default_type application/json;
+${hsts:+$hsts
+}        return 401 '{\"error\":\"not signed in: the sign-in service refused\"}\\n';
+    }
 "
 fi
 

@@ -175,7 +175,7 @@ start_stack() { # name [chat-ws args...]
 	mkdir -p "$S_DIR"
 	S_PORT=$(pick_port) || die "no free port"
 	PORT=$S_PORT RUN_DIR=$S_DIR DB=$S_DIR/chat.db BIN_DIR=$BUILD WS_PROCS=1 WS_ARGS="--max-per-address 1000000 --connect-rate 0 --workspace-rate 1000000 $*" FCGI_WORKERS=2 \
-		SIO_CONN=65000 SIO_RATE=100000 SIO_BURST=100000 CHAT_WRITE_BUDGET=0/0/0/0 \
+		SIO_CONN=65000 SIO_RATE=100000 SIO_BURST=100000 CHAT_WRITE_BUDGET=0/0/0/0 CHAT_CLAIM_RATE=0/0 CHAT_ROOM_RATE_ADDRESS=0 CHAT_ROOM_RATE_USER=0 \
 		TAIL_LOGS=0 RESTART_SEC=0.5 READY_TIMEOUT=30 WATCH_PID=$$ CHAT_SECRET_FILE=$S_DIR/secret \
 		setsid bash "$ROOT/deploy/run.sh" </dev/null >"$S_DIR/run.out" 2>&1 &
 	S_RUNNER=$!
@@ -203,6 +203,19 @@ start_sio() { # name
 }
 stop_sio() { stop_group "$P_PID" 5; }
 
+# An nginx of DIR/nginx.conf (prefix DIR) listening on PORT, in its own process
+# group. Sets NG_MASTER and NG_PIDFILE (DIR/worker.pid: its worker's pid).
+start_nginx() { # dir port what
+	local d=$1
+	setsid nginx -c "$d/nginx.conf" -p "$d" -e "$d/error.log" </dev/null >"$d/nginx.out" 2>&1 &
+	NG_MASTER=$!
+	track "$NG_MASTER"
+	NG_PIDFILE=$d/worker.pid
+	wait_for 10 bash -c "pgrep -P $NG_MASTER >'$NG_PIDFILE' && [ -s '$NG_PIDFILE' ]" ||
+		{ cat "$d/nginx.out" "$d/error.log" >&2 2>/dev/null; die "$3 did not start"; }
+	wait_for 10 bash -c "(exec 3<>/dev/tcp/127.0.0.1/$2) 2>/dev/null" || die "$3 does not listen"
+}
+
 # Socket.IO 4.8 behind the very nginx config of the running stack (start_stack):
 # a copy of its nginx.conf on its own port and directory, the ws upstream the
 # peer (start_sio) instead of chat-ws. Sets PN_PORT PN_MASTER PN_PIDFILE (the worker).
@@ -212,13 +225,8 @@ start_sio_nginx() {
 	PN_PORT=$(pick_port) || die "no free port"
 	sed -e "s#127.0.0.1:$S_PORT;#127.0.0.1:$PN_PORT;#" -e "s#127.0.0.1:$S_WS_PORT\([ ;]\)#127.0.0.1:$P_PORT\1#g" \
 		-e "s#$S_DIR/#$d/#g" "$S_DIR/nginx.conf" >"$d/nginx.conf"
-	setsid nginx -c "$d/nginx.conf" -p "$d" -e "$d/error.log" </dev/null >"$d/nginx.out" 2>&1 &
-	PN_MASTER=$!
-	track "$PN_MASTER"
-	PN_PIDFILE=$d/worker.pid
-	wait_for 10 bash -c "pgrep -P $PN_MASTER >'$PN_PIDFILE' && [ -s '$PN_PIDFILE' ]" ||
-		{ cat "$d/nginx.out" "$d/error.log" >&2 2>/dev/null; die "nginx for the socket.io peer did not start"; }
-	wait_for 10 bash -c "(exec 3<>/dev/tcp/127.0.0.1/$PN_PORT) 2>/dev/null" || die "nginx for the socket.io peer does not listen"
+	start_nginx "$d" "$PN_PORT" "nginx for the socket.io peer"
+	PN_MASTER=$NG_MASTER PN_PIDFILE=$NG_PIDFILE
 }
 stop_sio_nginx() { stop_group "$PN_MASTER" 5; }
 
@@ -251,13 +259,8 @@ start_nchan() { # name
 		    }
 		}
 	EOF
-	setsid nginx -c "$d/nginx.conf" -p "$d" </dev/null >"$d/nginx.out" 2>&1 &
-	N_MASTER=$!
-	track "$N_MASTER"
-	N_PIDFILE=$d/worker.pid
-	wait_for 10 bash -c "pgrep -P $N_MASTER >'$N_PIDFILE' && [ -s '$N_PIDFILE' ]" ||
-		{ cat "$d/nginx.out" "$d/error.log" >&2 2>/dev/null; die "nchan did not start"; }
-	wait_for 10 bash -c "(exec 3<>/dev/tcp/127.0.0.1/$N_PORT) 2>/dev/null" || die "nchan does not listen"
+	start_nginx "$d" "$N_PORT" nchan
+	N_MASTER=$NG_MASTER N_PIDFILE=$NG_PIDFILE
 }
 stop_nchan() { stop_group "$N_MASTER" 5; }
 

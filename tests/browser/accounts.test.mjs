@@ -16,7 +16,7 @@ const skip = !chromiumPath()
   : !hasBinary(binDir, 'chat-ws') || !hasBinary(binDir, 'chat-fcgi')
     ? `chat-fcgi / chat-ws not built in ${binDir}`
     : false;
-const T = { timeout: 60000 };
+const T = { timeout: 120000 }; // several contexts under a loaded machine
 const WAIT = 10000;
 const PASSWORD = 'a long enough password';
 
@@ -62,8 +62,9 @@ async function openRoom(page, name) {
   await until(async () => (await page.textContent('#room-title')) === `# ${name}`, WAIT, `room ${name}`);
 }
 
+/* The messages shown, '--' for the unread divider (day separators left out). */
 const shown = (page) =>
-  page.$$eval('#messages > li', (lis) =>
+  page.$$eval('#messages > li:not(.day)', (lis) =>
     lis.map((li) => (li.classList.contains('divider') ? '--' : `${li.querySelector('.message-text')?.textContent}${li.classList.contains('is-new') ? '*' : ''}`)),
   );
 

@@ -1,4 +1,4 @@
-// faults.test.mjs -- the fault checker of README "Tests and benchmarks"
+// faults.test.mjs -- the fault checker of docs/testing.md
 // (issue 20): clients write and read one room through nginx while chat-ws
 // and chat-fcgi processes are killed with SIGKILL, a chat-ws is frozen past
 // the ping timeout and (on PostgreSQL) the server restarts; then every

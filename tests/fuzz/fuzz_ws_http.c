@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "eio.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -25,6 +26,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct lws_context *ctx;
 static struct lws_vhost *vhost;
 static eio_server *eio;
+
+/* The heartbeat's and reaper's clock: time stands still and nothing fires
+ * (the harness feeds requests, not time). */
+static long long still_now_us(void *ud) {
+    (void)ud;
+    return 0;
+}
 
 /* The layer above Engine.IO: takes every message, as the chat would. */
 static void on_open(eio_conn *c, void *ud) {
@@ -66,7 +74,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     if (!ctx) abort();
     vhost = lws_get_vhost_by_name(ctx, "chat");
     if (!vhost) abort();
-    eio_server_start(eio, ctx);
+    ws_clock_backend be = {still_now_us, NULL, NULL};
+    ws_clock *clock = ws_clock_new(&be);
+    if (!clock) abort();
+    eio_server_start(eio, ctx, clock);
     return 0;
 }
 

@@ -246,7 +246,7 @@ describe('admin REST', () => {
     });
   });
 
-  // the config table's defaults (README "Operating it")
+  // the config table's defaults (docs/operations.md)
   const DEFAULT_RETENTION = { days: 90, max_messages: 0 };
 
   describe('/api/workspaces/{name}', () => {

@@ -1,5 +1,5 @@
 // backup.test.mjs -- chat-admin backup while the chat runs under load, and
-// restore into a fresh run (README "Operating it"): every message
+// restore into a fresh run (docs/operations.md): every message
 // acknowledged before the backup started is in it, the copy is one commit's
 // state (no hole below its newest message), and the restored chat goes on.
 import assert from 'node:assert/strict';

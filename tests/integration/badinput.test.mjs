@@ -29,7 +29,7 @@ describe('bad input: WebSocket frames (raw, to a ws port)', () => {
 
   test(
     'an unmasked client frame: close 1002 (RFC 6455 5.1 MUST)',
-    { ...T, todo: 'libwebsockets 4.1.6 accepts unmasked client frames and serves them (README, "HTTP as chat-ws speaks it")' },
+    { ...T, todo: 'libwebsockets 4.1.6 accepts unmasked client frames and serves them (docs/http.md, "HTTP as chat-ws speaks it")' },
     async () => {
       const c = await rawSession(port);
       c.write(frame({ opcode: OP.TEXT, payload: '427["rooms"]', mask: false }));

@@ -5,11 +5,12 @@
 // when recovery is refused, `join` {room, after} pages from the offset the
 // client had, so that it still gets everything.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { io } from 'socket.io-client';
 import { newRoom, uniq } from './lib/bystanders.mjs';
 import { Recorder, api, closeAll, closeLive, credential, join, sleep, until, withTimeout } from './lib/client.mjs';
-import { killWs, startStack, wsPids } from './lib/stack.mjs';
+import { killWs, onPg, startStack, wsPids } from './lib/stack.mjs';
 
 const T = { timeout: 90000 };
 
@@ -38,6 +39,17 @@ function servingWs(stack, sid, seen) {
   return found;
 }
 
+/* A stack of its own for a describe block: set(stack) once it is up; stopped
+ * after the block, with every socket connect() made. */
+function stackFixture(opts, set) {
+  let stack;
+  before(async () => set((stack = await startStack(opts))));
+  after(async () => {
+    await closeLive();
+    await stack?.stop();
+  });
+}
+
 const post = (stack, roomId, user, text) =>
   api(stack.url, `/api/rooms/${roomId}/messages`, { method: 'POST', json: { user, text } }).then((r) => {
     assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -54,13 +66,7 @@ const chatIds = (s, room) =>
 for (const wsProcs of [1, 2])
 describe(`delivery: recovered after every SIGKILL of its chat-ws (${wsProcs} chat-ws)`, () => {
   let stack;
-  before(async () => {
-    stack = await startStack({ wsProcs });
-  });
-  after(async () => {
-    await closeLive();
-    await stack?.stop();
-  });
+  stackFixture({ wsProcs }, (st) => (stack = st));
 
   test('three kills in a row of the chat-ws serving a default socket.io-client: recovered each time, nothing missing, nothing twice', T, async (t) => {
     const room = await newRoom(stack.url);
@@ -135,13 +141,7 @@ function contractClient(s, url, rooms) {
 describe('delivery: when recovery is refused, join {room, after} and paging deliver everything', () => {
   let stack;
   const MAX_REPLAY = 5;
-  before(async () => {
-    stack = await startStack({ wsArgs: ['--max-replay', MAX_REPLAY] });
-  });
-  after(async () => {
-    await closeLive();
-    await stack?.stop();
-  });
+  stackFixture({ wsArgs: ['--max-replay', MAX_REPLAY] }, (st) => (stack = st));
 
   test('250 messages missed (past --max-replay and missed_max): recovered false, `more`, paged until done, in log order', T, async () => {
     const room = await newRoom(stack.url);
@@ -195,5 +195,90 @@ describe('delivery: when recovery is refused, join {room, after} and paging deli
       assert.equal(typeof r.error, 'string', `after ${JSON.stringify(bad)}: ${JSON.stringify(r)}`);
     }
     s.close();
+  });
+});
+
+/* Sends one unix datagram (python3: node has no SOCK_DGRAM on unix sockets). */
+function sendDatagram(path, bytes) {
+  const py = 'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.sendto(sys.stdin.buffer.read(),sys.argv[1])';
+  execFileSync('/usr/bin/python3', ['-c', py, path], { input: bytes });
+}
+
+describe('delivery: a forged bus datagram is not delivered (issue 21.11)', { skip: onPg('the local bus (datagrams in <db>-peers/)') }, () => {
+  let stack;
+  stackFixture({}, (st) => (stack = st));
+
+  test('an M datagram claiming the next id is not delivered; the real message of that id is', T, async () => {
+    const room = await newRoom(stack.url);
+    const poster = uniq('poster');
+    const s = io(stack.url, { forceNew: true, transports: ['websocket'] });
+    s.rec = new Recorder(s);
+    await withTimeout(new Promise((r) => s.once('connect', r)), 5000, 'connect');
+    await join(s, room.name);
+    const first = await post(stack, room.id, poster, 'real 1');
+    await until(() => chatIds(s, room.name).includes(first), 5000, 'the first message');
+    const [pid] = wsPids(stack);
+    const forged = [[first + 1, room.id, '/', room.name, 'mallory', 'FORGED', Date.now(), null]];
+    sendDatagram(`${stack.dbPath}-peers/${pid}`, Buffer.concat([Buffer.from('M'), Buffer.from(JSON.stringify(forged))]));
+    await sleep(300);
+    const second = await post(stack, room.id, poster, 'real 2');
+    assert.equal(second, first + 1, 'the id the datagram claimed');
+    await until(() => chatIds(s, room.name).includes(second), 5000, 'the real message of that id');
+    await sleep(200);
+    const texts = s.rec.of('chat message').map(([m]) => m.text);
+    assert.deepEqual(texts, ['real 1', 'real 2'], 'no forged message');
+    s.close();
+  });
+});
+
+describe('delivery: presence and unread agree (issue 20.3)', () => {
+  let stack;
+  stackFixture({}, (st) => (stack = st));
+
+  test('after a recovered reconnect the others get `user joined` for each restored room', T, async () => {
+    const rooms = [await newRoom(stack.url), await newRoom(stack.url)];
+    const a = await defaultClient(stack.url, uniq('back'));
+    const b = await defaultClient(stack.url, uniq('watcher'));
+    for (const r of rooms) {
+      await join(a, r.name);
+      await join(b, r.name);
+    }
+    const joinedBefore = b.rec.of('user joined').length;
+    a.io.engine.close(); // a dropped transport: recovered on reconnect
+    await until(() => !a.connected, 5000, 'the disconnect');
+    await until(() => a.connected, 15000, 'the reconnection');
+    assert.equal(a.recovered, true);
+    await until(
+      () =>
+        rooms.every((r) =>
+          b.rec
+            .of('user joined')
+            .slice(joinedBefore)
+            .some(([e]) => e.room === r.name && e.user === a.auth.name),
+        ),
+      5000,
+      'user joined for each restored room',
+    );
+    // and the member list says so too
+    for (const r of rooms) {
+      const ack = await b.emitWithAck('join', r.name);
+      assert.ok(ack.members.includes(a.auth.name), `${r.name}: ${JSON.stringify(ack.members)}`);
+    }
+    await closeAll(a, b);
+  });
+
+  test('unread counts come from the read cursor: the same on another device', T, async () => {
+    const room = await newRoom(stack.url);
+    const name = uniq('reader');
+    const poster = uniq('poster');
+    const one = await defaultClient(stack.url, name);
+    await join(one, room.name); // the first visit starts the cursor
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await post(stack, room.id, poster, `u ${i}`));
+    await one.emitWithAck('read', { room: room.name, id: ids[0] });
+    const other = await defaultClient(stack.url, name); // another device
+    const { rooms } = await other.emitWithAck('rooms', {});
+    assert.equal(rooms.find((r) => r.id === room.id).unread, 2, 'two past the cursor');
+    await closeAll(one, other);
   });
 });

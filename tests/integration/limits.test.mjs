@@ -175,7 +175,7 @@ describe('limits: decoder, payload, rooms, rate, timeouts, origins', () => {
     assert.equal(limited.length, LIM.burst, 'refused in a row before the disconnect');
     // close 1008 "rate limit exceeded" -- or a bare TCP close when the rest of
     // the 40 frames was still unread (the reset loses the close frame; see
-    // README, "HTTP as chat-ws speaks it")
+    // docs/http.md, "HTTP as chat-ws speaks it")
     assert.ok(closed.code === null || (closed.code === 1008 && closed.reason === 'rate limit exceeded'), JSON.stringify(closed));
     await until(() => stack.logs('ws-0').includes(`msg="eio: closed" sid=${c.open.sid} reason="rate limit exceeded"`), 2000, 'the ws log: rate limit exceeded');
     await by.check('after a burst');

@@ -159,6 +159,11 @@ function scenarios(getD) {
     assert.equal((await roles(m2, 'moderator')).status, 200);
     const mod = await connect(d.procs[0], { name: m1 });
     assert.match((await ack(mod, 'mute', { user: m2 })).error, /equal or higher/);
+    // an operator's socket (an admin token) acts above every role
+    const op = await connect(d.procs[0], { name: uniq('op'), auth: { token: d.admin } });
+    const byOp = await ack(op, 'mute', { user: m2, seconds: 1 });
+    assert.equal(byOp.ok, true, JSON.stringify(byOp));
+    await closeAll(op);
     const listed = await api(d.url, '/api/moderation/roles?namespace=/');
     assert.ok(listed.body.roles.some((r) => r.user === m1 && r.role === 'moderator'));
     await closeAll(eve, mod);

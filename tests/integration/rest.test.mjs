@@ -83,7 +83,7 @@ async function createRoom(name, namespace) {
 }
 
 /* POSTs a message as body.user, with that name's credential (claimed on first
- * use, as a bot would: README "Security"). */
+ * use, as a bot would: docs/security.md). */
 async function post(roomId, body) {
   const token = typeof body?.user === 'string' ? await credential(stack.url, body.user) : null;
   return call('POST', `/api/rooms/${roomId}/messages`, { body, token });
@@ -378,7 +378,8 @@ describe('REST API through nginx', () => {
       const res = await call('GET', `/api/rooms/${room.id}/messages`);
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('content-type'), JSON_TYPE);
-      assert.deepEqual(Object.keys(res.json), ['messages']);
+      assert.deepEqual(Object.keys(res.json), ['messages', 'more']);
+      assert.equal(res.json.more, false);
       res.json.messages.forEach(assertMessage);
       assert.deepEqual(res.json.messages.map((m) => m.id), ids);
       assert.deepEqual(res.json.messages.map((m) => m.text), ids.map((_, i) => `m${i}`));
@@ -391,12 +392,13 @@ describe('REST API through nginx', () => {
     test('limit gives the newest ones; after and before page through', async () => {
       const newest = await call('GET', `/api/rooms/${room.id}/messages?limit=3`);
       assert.deepEqual(newest.json.messages.map((m) => m.id), ids.slice(-3));
+      assert.equal(newest.json.more, true, 'older messages remain');
       const afterFirst = await call('GET', `/api/rooms/${room.id}/messages?after=${ids[0]}&limit=2`);
       assert.deepEqual(afterFirst.json.messages.map((m) => m.id), ids.slice(1, 3));
       const beforeFifth = await call('GET', `/api/rooms/${room.id}/messages?before=${ids[4]}&limit=2`);
       assert.deepEqual(beforeFifth.json.messages.map((m) => m.id), ids.slice(2, 4));
       const none = await call('GET', `/api/rooms/${room.id}/messages?after=${ids.at(-1)}`);
-      assert.deepEqual(none.json, { messages: [] });
+      assert.deepEqual(none.json, { messages: [], more: false });
       const max = await call('GET', `/api/rooms/${room.id}/messages?limit=500`);
       assert.equal(max.status, 200);
       assert.equal(max.json.messages.length, ids.length);
@@ -651,13 +653,13 @@ describe('REST API through nginx', () => {
 
 /* The options' ranges are the table's: one past either end of every numeric
  * option of chat-ws, chat-fcgi and chat-admin exits 2 with the table's range. */
-/* README.md shows chat-ws --help as it is (make limits rewrites it). */
-test('README shows chat-ws --help as the binary prints it', () => {
+/* docs/configuration.md shows chat-ws --help as it is (make limits rewrites it). */
+test('docs/configuration.md shows chat-ws --help as the binary prints it', () => {
   const help = execFileSync(path.join(binDir, 'chat-ws'), ['--help'], { encoding: 'utf8' });
-  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const block = readme.match(/^`chat-ws --help`:\n\n```\n([\s\S]*?)^```$/m);
-  assert.ok(block, 'README has the chat-ws --help block');
-  assert.equal(block[1], help, 'README\'s chat-ws --help block is stale: run make limits');
+  const doc = readFileSync(path.join(ROOT, 'docs', 'configuration.md'), 'utf8');
+  const block = doc.match(/^`chat-ws --help`:\n\n```\n([\s\S]*?)^```$/m);
+  assert.ok(block, 'docs/configuration.md has the chat-ws --help block');
+  assert.equal(block[1], help, 'docs/configuration.md\'s chat-ws --help block is stale: run make limits');
 });
 
 test('command-line ranges come from the contract table (--print-limits)', () => {

@@ -1,4 +1,4 @@
-// retention.test.mjs -- retention (README "Operating it"): per-workspace
+// retention.test.mjs -- retention (docs/operations.md): per-workspace
 // settings over the admin REST API, pruning in the background by count and by
 // age (the test moves the messages' clock: it backdates their rows), and
 // history, `missed` on join and recovery saying `truncated: true` when

@@ -1,5 +1,5 @@
-// package.test.mjs -- the Debian package, installed for real (README
-// "Installing"): build it with dpkg-buildpackage (cached in build/deb/),
+// package.test.mjs -- the Debian package, installed for real
+// (docs/installing.md): build it with dpkg-buildpackage (cached in build/deb/),
 // install it on this machine, check what postinst made, `nginx -t` the
 // installed site, `systemd-analyze verify` the units, run the installed
 // programs as their units do (user chat, the unit's ExecStart) behind the

@@ -412,69 +412,6 @@ static void test_publish_wakes_another_process(void **state) {
     close(report[0]);
 }
 
-/* The receiver's rule for ordering: the next id is delivered from memory,
- * an old one skipped, a gap or a bare wake-up reads the log. */
-static void test_message_step(void **state) {
-    (void)state;
-    static const struct {
-        const char *name;
-        int64_t cursor, id; /* id 0: m NULL */
-        bus_step want;
-    } cases[] = {
-        {"the next one", 10, 11, BUS_DELIVER},   {"the first one", 0, 1, BUS_DELIVER},
-        {"already delivered", 10, 10, BUS_SKIP}, {"older", 10, 3, BUS_SKIP},
-        {"a gap", 10, 12, BUS_CATCH_UP},         {"far ahead", 10, INT64_MAX, BUS_CATCH_UP},
-        {"a bare wake-up", 10, 0, BUS_CATCH_UP},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        store_message m = msg(cases[i].id, "x");
-        bus_step got = bus_message_step(cases[i].cursor, cases[i].id ? &m : NULL);
-        if (got != cases[i].want)
-            fail_msg("%s: got %d, want %d", cases[i].name, got, cases[i].want);
-    }
-}
-
-/* A fake log for bus_catch_up: ids 1..head, pages of 3; fail_at makes the
- * read of that page number fail. */
-typedef struct fake_log {
-    int64_t cursor, head;
-    int pages, fail_at;
-} fake_log;
-
-static int fake_page(void *ud) {
-    fake_log *l = ud;
-    if (++l->pages == l->fail_at) return -1;
-    for (int i = 0; i < 3 && l->cursor < l->head; i++)
-        l->cursor++;
-    return 0;
-}
-
-static void test_catch_up(void **state) {
-    (void)state;
-    static const struct {
-        const char *name;
-        int64_t cursor, head, upto;
-        int max_pages, fail_at;
-        int want_rc;
-        int64_t want_cursor;
-        int want_pages;
-    } cases[] = {
-        {"to the end", 0, 7, INT64_MAX, 100, 0, 0, 7, 4},
-        {"nothing new: one read", 7, 7, INT64_MAX, 100, 0, 0, 7, 1},
-        {"up to a bound: stops there", 0, 20, 5, 100, 0, 0, 6, 2},
-        {"the pages run out", 0, 20, INT64_MAX, 2, 0, -1, 6, 2},
-        {"a read fails", 0, 20, INT64_MAX, 100, 2, -1, 3, 2},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        fake_log l = {cases[i].cursor, cases[i].head, 0, cases[i].fail_at};
-        int rc = bus_catch_up(&l.cursor, cases[i].upto, cases[i].max_pages, fake_page, &l);
-        if (rc != cases[i].want_rc || l.cursor != cases[i].want_cursor ||
-            l.pages != cases[i].want_pages)
-            fail_msg("%s: rc %d cursor %lld pages %d", cases[i].name, rc, (long long)l.cursor,
-                     l.pages);
-    }
-}
-
 static void test_open_refuses_what_it_cannot_serve(void **state) {
     (void)state;
     char err[128] = "";
@@ -518,8 +455,6 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_publish_refuses_bad_ephemera, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publish_wakes_another_process, setup, teardown),
-        cmocka_unit_test(test_message_step),
-        cmocka_unit_test(test_catch_up),
         cmocka_unit_test(test_open_refuses_what_it_cannot_serve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -572,13 +572,15 @@ static void run_case(const ccase *k) {
     char err[256];
     bus *bu = bus_open(path, NULL, err, sizeof err);
     assert_non_null(bu);
-    adapter *ad = adapter_new(srv, st, bu);
+    hub *hb = hub_new(st, bu);
+    assert_non_null(hb);
+    adapter *ad = adapter_new(srv, st, bu, hb);
     assert_non_null(ad);
     chat_config cfg = {.process_id = process_id,
                        .budget = {.addr_day = k->addr_day},
                        .secret = &secret,
                        .adapter = ad,
-                       .bus = bu,
+                       .hub = hb,
                        .presence_interval_ms = k->presence_interval_ms,
                        .open_workspaces = k->workspace_rate > 0,
                        .workspace_rate = k->workspace_rate,
@@ -647,6 +649,7 @@ static void run_case(const ccase *k) {
     assert_int_equal(sio_server_sockets(srv), 0);
     chat_free(ch);
     adapter_free(ad);
+    hub_free(hb);
     bus_close(bu);
     sio_server_free(srv);
     ws_clock_free(clock);

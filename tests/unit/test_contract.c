@@ -125,7 +125,7 @@ static void test_usage(void **state) {
     }
 }
 
-/* The Markdown table: one row per limit, and the README's section is it. */
+/* The Markdown table: one row per limit, and docs/limits.md's section is it. */
 static void test_markdown_and_readme(void **state) {
     (void)state;
     char *md = NULL;
@@ -140,10 +140,10 @@ static void test_markdown_and_readme(void **state) {
     assert_non_null(strstr(md, "| room_name | 64 | characters | 1..64 |  |"));
     assert_non_null(
         strstr(md, "| rooms_per_namespace | 1000 | rooms | 1..100000000 | `$CHAT_MAX_ROOMS` |"));
-    /* README.md (the tests run from the repository's root, or tests/unit
-     * below it) holds the same table between its markers */
-    FILE *r = fopen("README.md", "r");
-    if (!r) r = fopen("../../README.md", "r");
+    /* docs/limits.md (the tests run from the repository's root, or
+     * tests/unit below it) holds the same table between its markers */
+    FILE *r = fopen("docs/limits.md", "r");
+    if (!r) r = fopen("../../docs/limits.md", "r");
     assert_non_null(r);
     char *readme = NULL;
     size_t rlen = 0;
@@ -159,7 +159,7 @@ static void test_markdown_and_readme(void **state) {
     const char *end = strstr(begin, "<!-- /limits -->");
     assert_non_null(end);
     if ((size_t)(end - begin) != len || memcmp(begin, md, len) != 0)
-        fail_msg("README.md's Limits table differs from chat-ws --print-limits:\n%s", md);
+        fail_msg("docs/limits.md's Limits table differs from chat-ws --print-limits:\n%s", md);
     free(readme);
     free(md);
 }

@@ -315,6 +315,16 @@ static const router_case router_cases[] = {
     {"", "/api/rooms", NULL, NULL, 405},
     {"DELETE", "/nope", NULL, NULL, 404},
     {"OPTIONS", "/api/rooms", NULL, NULL, 204, {NULL}, NULL, "Allow", "POST"},
+    /* moderation (api_moderation.c): the routes and their methods */
+    {"OPTIONS", "/api/rooms/1/messages/1", NULL, NULL, 204, {NULL}, NULL, "Allow", "PATCH, DELETE"},
+    {"PATCH", "/api/rooms/1/messages/1", JSON_CT, "{\"text\":\"x\"}", 401, {"\"error\""}},
+    {"DELETE", "/api/rooms/1/messages/1", NULL, NULL, 401, {"\"error\""}},
+    {"GET", "/api/moderation/roles", NULL, NULL, 200, {"\"roles\":[]"}},
+    {"OPTIONS", "/api/moderation/roles", NULL, NULL, 204, {NULL}, NULL, "Allow", "PUT"},
+    {"GET", "/api/moderation/audit", NULL, NULL, 401, {"\"error\""}},
+    {"POST", "/api/moderation/ban", JSON_CT, "{\"user\":\"x\"}", 401, {"\"error\""}},
+    {"PUT", "/api/moderation/mute", JSON_CT, "{}", 405, {"\"error\""}, NULL, "Allow", "POST"},
+    {"GET", "/api/moderation/bogus", NULL, NULL, 404},
     {"HEAD", "/api/rooms", NULL, NULL, 200, {"\"rooms\""}},
 
     /* The page */

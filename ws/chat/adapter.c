@@ -10,10 +10,6 @@
 #include "log.h"
 #include "strmap.h"
 
-/* Pages of the control log read in one call, at most (each page is 1000
- * events): a bound on the work of one wake-up; the next one goes on. */
-#define ADAPTER_MAX_PAGES 1000
-
 typedef struct applier {
     char *kind;
     adapter_fn fn;
@@ -23,11 +19,9 @@ typedef struct applier {
 struct adapter {
     sio_server *srv;
     store *st;
+    hub *hub;        /* the cursors, and the bus */
     bus *bus;        /* NULL: nothing reaches the other processes */
     strmap appliers; /* kind -> applier */
-    int64_t cursor;  /* last control event applied */
-    int64_t (*offset_fn)(void *);
-    void *offset_ud;
 };
 
 /* ---- emits ------------------------------------------------------------ */
@@ -60,9 +54,9 @@ static void apply_emit(adapter *a, json_t *p) {
                  .filter = not_except,
                  .filter_ud = &e};
     json_t *with = NULL;
-    if (json_is_true(json_object_get(p, "offset")) && a->offset_fn) {
+    if (json_is_true(json_object_get(p, "offset"))) {
         char off[24];
-        snprintf(off, sizeof off, "%" PRId64, a->offset_fn(a->offset_ud));
+        snprintf(off, sizeof off, "%" PRId64, hub_cursor(a->hub));
         with = json_copy(args);
         json_array_append_new(with, json_string(off));
     }
@@ -94,33 +88,19 @@ void adapter_ephemeral(const char *data, size_t len, void *ud) {
 
 /* ---- control events --------------------------------------------------- */
 
-/* Applies control event id of kind (payload borrowed) and moves the cursor. */
-static void apply_control(adapter *a, int64_t id, const char *kind, json_t *payload) {
-    a->cursor = id;
+/* Applies a control event of kind (payload borrowed). */
+static void apply_control(adapter *a, const char *kind, json_t *payload) {
     applier *ap = strmap_get(&a->appliers, kind);
     if (ap && json_is_object(payload)) ap->fn(payload, ap->ud);
 }
 
-static int apply_logged(int64_t id, const char *kind, const char *payload, void *ud) {
+/* The hub's control handler: an event read from the control log. */
+static void apply_logged(int64_t id, const char *kind, const char *payload, void *ud) {
     adapter *a = ud;
+    (void)id;
     json_t *p = strmap_get(&a->appliers, kind) ? json_loads(payload, 0, NULL) : NULL;
-    apply_control(a, id, kind, p);
+    apply_control(a, kind, p);
     json_decref(p);
-    return 0;
-}
-
-/* One page of the control log past the cursor, applied (bus_catch_up's page). */
-static int read_control_page(void *ud) {
-    adapter *a = ud;
-    if (store_control_tail(a->st, a->cursor, apply_logged, a) == STORE_OK) return 0;
-    log_event(LOG_LEVEL_WARN, "adapter: control log read failed", "error", store_errmsg(a->st),
-              NULL);
-    return -1;
-}
-
-void adapter_deliver_new(void *ud) {
-    adapter *a = ud;
-    bus_catch_up(&a->cursor, INT64_MAX, ADAPTER_MAX_PAGES, read_control_page, a);
 }
 
 int adapter_publish_now(adapter *a, const char *kind, json_t *payload, int64_t *id) {
@@ -129,12 +109,9 @@ int adapter_publish_now(adapter *a, const char *kind, json_t *payload, int64_t *
     free(text);
     if (rc == STORE_OK) {
         /* Local first: from memory when nothing came in between, else the
-         * log from our cursor (this event included), in its order. */
-        if (*id == a->cursor + 1)
-            apply_control(a, *id, kind, payload);
-        else
-            adapter_deliver_new(a);
-        bus_publish_control(a->bus, *id);
+         * hub read the log from its cursor (this event included). */
+        if (hub_control_committed(a->hub, *id)) apply_control(a, kind, payload);
+        hub_control_published(a->hub, *id);
     }
     json_decref(payload);
     return rc;
@@ -149,19 +126,16 @@ void adapter_on(adapter *a, const char *kind, adapter_fn fn, void *ud) {
     ap->ud = ud;
 }
 
-adapter *adapter_new(sio_server *srv, store *st, bus *b) {
+adapter *adapter_new(sio_server *srv, store *st, bus *b, hub *h) {
     adapter *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->srv = srv;
     a->st = st;
     a->bus = b;
-    if (store_control_head(st, &a->cursor)) a->cursor = 0;
+    a->hub = h;
+    hub_on_control(h, apply_logged, a);
+    hub_on_ephemeral(h, adapter_ephemeral, a);
     return a;
-}
-
-void adapter_offset_source(adapter *a, int64_t (*fn)(void *ud), void *ud) {
-    a->offset_fn = fn;
-    a->offset_ud = ud;
 }
 
 static void free_applier(const char *key, void *value, void *ud) {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "bus.h"
+#include "hub.h"
 #include "sio.h"
 #include "store.h"
 
@@ -25,13 +26,12 @@ typedef struct adapter adapter;
  * borrowed. */
 typedef void (*adapter_fn)(json_t *payload, void *ud);
 
-/* st and b are borrowed and must outlive the adapter; b may be NULL (nothing
- * reaches other processes). Returns NULL when out of memory. */
-adapter *adapter_new(sio_server *srv, store *st, bus *b);
+/* st, b and h are borrowed and must outlive the adapter; b may be NULL
+ * (nothing reaches other processes). The hub (h) follows the control log and
+ * hands the adapter each event and the other processes' emits. Returns NULL
+ * when out of memory. */
+adapter *adapter_new(sio_server *srv, store *st, bus *b, hub *h);
 void adapter_free(adapter *a);
-/* Where the offset of emits published with with_offset comes from at the
- * moment they are applied (the chat's delivered cursor). */
-void adapter_offset_source(adapter *a, int64_t (*fn)(void *ud), void *ud);
 
 /* Registers the applier of a control event kind. */
 void adapter_on(adapter *a, const char *kind, adapter_fn fn, void *ud);
@@ -44,16 +44,12 @@ int adapter_publish_now(adapter *a, const char *kind, json_t *payload, int64_t *
 /* An emit to namespace ns on every process: to room (NULL: the whole
  * namespace), except the socket with sid except_sid (may be NULL); args is
  * borrowed. is_volatile skips receivers that cannot take it now; with_offset
- * appends the log offset at the time it is applied, on each process, as the
+ * appends the hub's message cursor at the time it is applied, on each process, as the
  * last argument (room broadcasts, for recovery). Applied here before
  * returning, then sent to the other processes as an ephemeral bus event (one
  * over BUS_EPHEMERAL_MAX stays here). Returns 0, -1 out of memory. */
 int adapter_emit(adapter *a, const char *ns, const char *room, const char *except_sid,
                  const char *event, json_t *args, bool is_volatile, bool with_offset);
-
-/* The bus's control handler: applies the control events appended since the
- * last call, by any process, in log order. ud is the adapter. */
-void adapter_deliver_new(void *ud);
 
 /* The bus's ephemeral handler: applies an emit another process sent (data is
  * hostile: anything but a well-formed emit is ignored); ud is the adapter. */

@@ -3,6 +3,7 @@
 #include "account.h"
 #include "ack.h"
 #include "chat_json.h"
+#include "hub.h"
 #include "contract.h"
 
 #include "moderation.h"
@@ -54,7 +55,6 @@ struct chat {
     sio_server *srv;
     store *st;
     chat_config cfg;
-    int64_t cursor; /* last log offset delivered */
     pending_msg *batch, *batch_tail;
     size_t batch_len;
     long long batch_since; /* ms: when the oldest message of the batch came */
@@ -69,7 +69,7 @@ struct chat {
 };
 
 int64_t chat_cursor(const chat *c) {
-    return c->cursor;
+    return hub_cursor(c->cfg.hub);
 }
 
 static chat_user *user_of(const sio_socket *s) {
@@ -81,6 +81,11 @@ static chat_user *user_ensure(sio_socket *s);
 const char *chat_socket_user(const sio_socket *s) {
     chat_user *u = user_of(s);
     return u ? u->name : NULL;
+}
+
+bool chat_socket_admin(const sio_socket *s) {
+    chat_user *u = user_of(s);
+    return u && u->has_token && u->claims.admin;
 }
 
 /* ---- JSON helpers ----------------------------------------------------- */
@@ -236,11 +241,12 @@ static bool not_yet_replayed(const sio_socket *s, void *ud) {
     return user_of(s)->replayed_upto < m->id;
 }
 
-static int deliver_one(const store_message *m, void *ud) {
+/* The hub's delivery (hub_on_messages): m, the next message of the log, to
+ * the sockets of its room here. */
+static void deliver_one(const store_message *m, void *ud) {
     chat *c = ud;
-    c->cursor = m->id;
     sio_nsp *nsp = sio_nsp_get(c->srv, m->ns);
-    if (!nsp || sio_nsp_room_size(nsp, m->room) == 0) return 0;
+    if (!nsp || sio_nsp_room_size(nsp, m->room) == 0) return;
     const char *event; /* a message, or an edit or deletion of one */
     json_t *args = with_offset(chat_json_event(m, &event), m->id);
     const char *rooms[1] = {m->room};
@@ -248,65 +254,10 @@ static int deliver_one(const store_message *m, void *ud) {
     int n = args ? sio_emit(nsp, &to, event, args) : 0;
     if (n > 0) metrics_add(wsm.messages_delivered, n);
     json_decref(args);
-    return 0;
-}
-
-/* The bus's lag: from a message's commit (its ts) to its delivery here. */
-static void observe_lag(const store_message *m) {
-    metrics_observe(wsm.bus_lag_seconds, (double)(wsmetrics_wall_ms() - m->ts) / 1000.0);
-}
-
-/* Pages of the log read in one catch-up, at most (each page is 1000
- * messages): a bound on the work of one wake-up; the next one goes on. */
-#define CHAT_CATCH_UP_PAGES 10000
-
-typedef struct catch_up_ctx {
-    chat *c;
-    int64_t upto; /* the last id to deliver */
-} catch_up_ctx;
-
-static int deliver_logged(const store_message *m, void *ud) {
-    catch_up_ctx *cu = ud;
-    if (m->id > cu->upto) return 1;
-    observe_lag(m);
-    return deliver_one(m, cu->c);
-}
-
-/* One page of the log past the cursor, delivered (bus_catch_up's page). */
-static int read_log_page(void *ud) {
-    catch_up_ctx *cu = ud;
-    if (store_log_tail(cu->c->st, cu->c->cursor, 1000, deliver_logged, cu) == STORE_OK) return 0;
-    metrics_inc(wsm.db_errors);
-    log_event(LOG_LEVEL_WARN, "chat: tail read failed", "error", store_errmsg(cu->c->st), NULL);
-    return -1;
-}
-
-/* Delivers what the log holds past the cursor, in log order, up to id upto
- * (INT64_MAX: to the end). Returns 0 when it read that far, -1 when a read
- * failed or the page bound stopped it (the cursor stays at the last message
- * delivered). */
-static int catch_up(chat *c, int64_t upto) {
-    catch_up_ctx cu = {c, upto};
-    return bus_catch_up(&c->cursor, upto, CHAT_CATCH_UP_PAGES, read_log_page, &cu);
 }
 
 void chat_deliver_new(chat *c) {
-    catch_up(c, INT64_MAX);
-}
-
-void chat_bus_messages(const store_message *m, void *ud) {
-    chat *c = ud;
-    switch (bus_message_step(c->cursor, m)) {
-    case BUS_SKIP: /* delivered already, read from the log */
-        return;
-    case BUS_DELIVER: /* the next one: from memory */
-        observe_lag(m);
-        deliver_one(m, c);
-        return;
-    case BUS_CATCH_UP: /* a gap, or a bare wake-up: the log from our cursor */
-        catch_up(c, INT64_MAX);
-        return;
-    }
+    hub_catch_up(c->cfg.hub, INT64_MAX);
 }
 
 /* Sends a recovered socket what it missed, gathered by recover(): in log
@@ -413,8 +364,7 @@ static void flush(void *ud) {
     size_t fresh = 0; /* stored now, not duplicates */
     for (i = 0; rc == STORE_OK && res && i < n; i++)
         if (res[i].rc == STORE_OK && !res[i].dup && fresh++ == 0) first = res[i].id;
-    bool from_memory = fresh > 0 && (first <= c->cursor + 1 || catch_up(c, first - 1) == 0);
-    if (from_memory && c->cursor < first - 1) c->cursor = first - 1; /* ids nobody holds now */
+    bool from_memory = fresh > 0 && hub_commit_begin(c->cfg.hub, first);
     store_message *mine = fresh > 0 ? calloc(fresh, sizeof *mine) : NULL;
     size_t nmine = 0;
     i = 0;
@@ -432,13 +382,13 @@ static void flush(void *ud) {
                   json_pack("{s:I,s:I}", "id", (json_int_t)res[i].id, "ts", (json_int_t)res[i].ts));
         store_message m = {res[i].id, p->room_id, p->room,      p->ns,
                            p->user,   p->text,    p->client_id, res[i].ts};
-        if (from_memory && !res[i].dup && m.id > c->cursor) deliver_one(&m, c);
+        if (from_memory && !res[i].dup) hub_deliver_committed(c->cfg.hub, &m);
         if (mine && !res[i].dup) mine[nmine++] = m;
     }
     /* Every stored one is published, even when we could not deliver it here:
      * the other processes need not wait for our failure. */
     if (mine) {
-        bus_publish_messages(c->cfg.bus, mine, nmine);
+        hub_commit_end(c->cfg.hub, mine, nmine);
     } else if (fresh > 0) {
         metrics_inc(wsm.db_errors); /* out of memory: the others' poll catches up */
         log_event(LOG_LEVEL_WARN, "chat: messages not published", "messages", LOG_I(fresh), NULL);
@@ -618,8 +568,32 @@ static void on_read(sio_socket *s, sio_event *ev, void *ud) {
     ack_reply(ev->ack, json_pack("{s:b}", "ok", 1));
 }
 
+typedef struct rooms_ctx {
+    chat *c;
+    json_t *list;
+    const chat_user *u; /* named: each room says its unread count */
+} rooms_ctx;
+
+static int count_one(const store_message *m, void *ud) {
+    (void)m;
+    ++*(int *)ud;
+    return 0;
+}
+
 static int add_room(const store_room *r, void *ud) {
-    json_array_append_new(ud, chat_json_room(r));
+    rooms_ctx *rc = ud;
+    json_t *room = chat_json_room(r);
+    int64_t last = -1;
+    /* unread: the messages past the user's read cursor (at most missed_max,
+     * shown as "N+"), so that every device shows the server's count */
+    if (room && rc->u && store_cursor_get(rc->c->st, rc->u->name, r->id, &last) == STORE_OK &&
+        last >= 0) {
+        int n = 0;
+        if (store_messages_list(rc->c->st, r->id, last, 0, rc->c->cfg.missed_max, count_one, &n) ==
+            STORE_OK)
+            json_object_set_new(room, "unread", json_integer(n));
+    }
+    json_array_append_new(rc->list, room);
     return 0;
 }
 
@@ -636,7 +610,8 @@ static void on_rooms(sio_socket *s, sio_event *ev, void *ud) {
         return ack_refuse(ev->ack, CONTRACT_ROOMS_PAGE);
     json_t *list = json_array();
     int rc = store_rooms_list(c->st, sio_nsp_name(sio_socket_nsp(s)), json_integer_value(after),
-                              (int)n + 1, add_room, list);
+                              (int)n + 1, add_room,
+                              &(rooms_ctx){c, list, user_of(s)->named ? user_of(s) : NULL});
     if (rc) {
         json_decref(list);
         return ack_store_error(ev->ack, rc, "room");
@@ -1027,8 +1002,8 @@ static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud
     json_t *missed = NULL;
     if (ok && json_is_array(rooms)) {
         chat_deliver_new(c); /* the cursor is current; s is in no room yet */
-        missed = recovery_gather(c->st, ss.ns, rooms, from, c->cursor, (size_t)c->cfg.max_replay,
-                                 replay_args);
+        missed = recovery_gather(c->st, ss.ns, rooms, from, hub_cursor(c->cfg.hub),
+                                 (size_t)c->cfg.max_replay, replay_args);
         if (!missed)
             log_event(LOG_LEVEL_INFO, "chat: recovery refused: too many missed messages", "sid",
                       ss.sid, "max_replay", LOG_I(c->cfg.max_replay), NULL);
@@ -1042,7 +1017,7 @@ static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud
         u->named = json_is_true(json_object_get(data, "named"));
         u->floor = from;
         u->replay = missed;
-        u->replayed_upto = c->cursor;
+        u->replayed_upto = hub_cursor(c->cfg.hub);
         sio_socket_restore(s, ss.sid, ss.pid);
         size_t i;
         json_t *v;
@@ -1076,7 +1051,7 @@ static void on_connection(sio_socket *s, void *ud) {
     if (sio_socket_recovered(s))
         replay_missed(s); /* u->floor: where the replay began */
     else
-        u->floor = c->cursor; /* what the greeting below tells the client */
+        u->floor = hub_cursor(c->cfg.hub); /* what the greeting below tells the client */
     /* Recoverable from now on, and again after this recovery: a crash at
      * any instant leaves a session (in the loop turn's batch). */
     writes_batch(c);
@@ -1092,7 +1067,7 @@ static void on_connection(sio_socket *s, void *ud) {
     }
     free(u->credential);
     u->credential = NULL;
-    json_t *args = with_offset(hello, c->cursor);
+    json_t *args = with_offset(hello, hub_cursor(c->cfg.hub));
     sio_emit_socket(s, "session", args);
     json_decref(args);
     presence_changed(c, s, NULL, true);
@@ -1136,10 +1111,6 @@ static void apply_room_deleted(json_t *p, void *ud) {
     json_decref(args);
 }
 
-static int64_t cursor_of(void *ud) {
-    return chat_cursor(ud);
-}
-
 static void define(chat *c, sio_nsp_def *def, bool workspace) {
     if (workspace) sio_use(def, workspace_admit, c);
     if (workspace) sio_use(def, workspace_gate, c); /* before a name's token is looked at */
@@ -1177,7 +1148,6 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
         c->cfg.max_workspaces = (int)contract_default(CONTRACT_MAX_WORKSPACES);
     if (c->cfg.workspace_rate <= 0)
         c->cfg.workspace_rate = (int)contract_default(CONTRACT_WORKSPACE_RATE);
-    if (store_log_head(st, &c->cursor)) c->cursor = 0;
     c->touched_at = ws_clock_now_ms(cfg->clock);
     ws_timer_init(&c->flush, cfg->clock, flush, c);
     ws_timer_init(&c->expiry, cfg->clock, expiry_tick, c);
@@ -1190,18 +1160,19 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
         free(c);
         return NULL;
     }
-    adapter_offset_source(c->cfg.adapter, cursor_of, c);
+    hub_on_messages(c->cfg.hub, deliver_one, c);
     adapter_on(c->cfg.adapter, "room_deleted", apply_room_deleted, c);
     adapter_on(c->cfg.adapter, "workspace_private", apply_workspace_private, c);
     adapter_on(c->cfg.adapter, "credentials_revoked", apply_credentials_revoked, c);
     moderation_config mc = {.srv = srv,
                             .st = st,
                             .adapter = cfg->adapter,
-                            .bus = cfg->bus,
+                            .hub = cfg->hub,
                             .budget = cfg->budget,
                             .deliver = deliver_new,
                             .deliver_ud = c,
-                            .user_of = chat_socket_user};
+                            .user_of = chat_socket_user,
+                            .is_admin = chat_socket_admin};
     if (!(c->mod = moderation_new(&mc))) {
         presence_free(c->presence);
         free(c);

@@ -4,10 +4,12 @@
 #ifndef CHAT_H
 #define CHAT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "adapter.h"
 #include "clock.h"
+#include "hub.h"
 #include "sio.h"
 #include "store.h"
 #include "token.h"
@@ -25,7 +27,7 @@ typedef struct chat_config {
     store_write_budget budget;  /* messages per user and address, per minute and day */
     const token_secret *secret; /* verifies tokens for private workspaces */
     adapter *adapter;           /* presence events reach every ws process through it */
-    bus *bus;                   /* committed messages are published on it; NULL: none */
+    hub *hub;                   /* follows the log: delivers every message, publishes ours */
     int presence_interval_ms;   /* presence broadcasts of a room or namespace are
                                    coalesced over it (presence.h); 0: each is sent at once */
     ws_clock *clock;            /* the group commit's, presence's and token expiry's
@@ -41,20 +43,15 @@ typedef struct chat chat;
 chat *chat_new(sio_server *srv, store *st, const chat_config *cfg);
 void chat_free(chat *c);
 
-/* Delivers every message appended to the log past the delivered cursor,
+/* Delivers every message appended to the log past the hub's cursor,
  * whoever wrote it, to the sockets in its room, in log order. */
 void chat_deliver_new(chat *c);
 
-/* The bus's messages handler (bus_handlers.messages; ud is the chat): m,
- * committed by another process, is delivered from memory when it follows
- * the cursor, skipped when at or below it; a gap or a NULL m (a bare
- * wake-up, the fallback poll) reads the log from the cursor. The chat's own
- * commits never come through here: they are delivered from memory, then
- * published on cfg.bus. */
-void chat_bus_messages(const store_message *m, void *ud);
-
 /* The chat user name of a socket of a chat namespace, or NULL. */
 const char *chat_socket_user(const sio_socket *s);
+
+/* Whether the socket connected with a valid admin token (an operator). */
+bool chat_socket_admin(const sio_socket *s);
 
 /* The offset of the last message delivered by this process. */
 int64_t chat_cursor(const chat *c);

@@ -217,9 +217,11 @@ int moderation_gate(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
 
 /* ---- who may act -------------------------------------------------------- */
 
-/* The role of s's user in its namespace; -1 for a guest (no role at all). */
+/* The role of s's user in its namespace; -1 for a guest (no role at all),
+ * above OWNER for an admin token. */
 static int role_of(moderation *m, sio_socket *s) {
     const char *user = m->cfg.user_of(s);
+    if (m->cfg.is_admin && m->cfg.is_admin(s)) return MODSTORE_ROLE_OWNER + 1;
     if (!user || user[0] == CONTRACT_GUEST_MARK) return -1;
     int role = MODSTORE_ROLE_MEMBER;
     if (modstore_role_get(m->cfg.st, sio_nsp_name(sio_socket_nsp(s)), user, &role) != STORE_OK)
@@ -251,7 +253,7 @@ static void publish_event(moderation *m, const modstore_found *f, int kind, cons
                           const char *text, int64_t event_id, int64_t ts) {
     m->cfg.deliver(m->cfg.deliver_ud);
     store_message e = modstore_event_row(f, kind, user, text, event_id, ts);
-    bus_publish_messages(m->cfg.bus, &e, 1);
+    hub_commit_end(m->cfg.hub, &e, 1);
 }
 
 static void on_edit(sio_socket *s, sio_event *ev, void *ud) {

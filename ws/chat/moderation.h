@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "adapter.h"
-#include "bus.h"
+#include "hub.h"
 #include "sio.h"
 #include "store.h"
 
@@ -20,6 +20,7 @@
  *   `unmute` / `unban` {user}       moderators and owners
  *   `role` ({user?, role?})         without role: {user, role} of user (or
  *                                   of the caller); with one: an owner sets it
+ * A socket with an admin token acts above every role (operators).
  *   `roles`                         {roles: [{user, role, by, at}]}
  * Edits and deletions are rows of the log: the room hears `message edited`
  * / `message deleted` as it hears messages, on every process. Mutes and bans
@@ -30,7 +31,7 @@ typedef struct moderation_config {
     sio_server *srv;
     store *st;                 /* borrowed, outlives the moderation */
     adapter *adapter;          /* sanctions reach every process through its control log */
-    bus *bus;                  /* edits and deletions are published on it; NULL: none */
+    hub *hub;                  /* edits and deletions are published through it */
     store_write_budget budget; /* edits spend the writer's message budget */
     /* Delivers the log past the chat's cursor (chat_deliver_new): an edit or
      * deletion committed here reaches this process's sockets that way. */
@@ -38,6 +39,8 @@ typedef struct moderation_config {
     void *deliver_ud;
     /* The socket's user name ("~guest-..." for a guest). */
     const char *(*user_of)(const sio_socket *s);
+    /* Whether the socket holds an admin token: it acts above every role. */
+    bool (*is_admin)(const sio_socket *s);
 } moderation_config;
 
 /* Loads the sanctions in force. NULL when out of memory. */

@@ -7,11 +7,11 @@
 // - it joins its room once connected;
 // - on a reconnection with `socket.recovered` true it does nothing: the
 //   server replays what it missed, then live messages follow;
-// - on `recovered: false` (the documented fallback) it rejoins, takes
-//   `missed` from the join ack, then pages GET /api/rooms/{id}/messages from
-//   the last id it had until the history ends; live messages that arrive
-//   meanwhile wait in a buffer and are applied after the history, so the
-//   client sees one stream in log order;
+// - on `recovered: false` it follows the README's client contract: it joins
+//   again with {room, after: the last id it has}, takes `missed` from the
+//   ack and, while `more`, pages GET /api/rooms/{id}/messages from the last
+//   id it has; live messages that arrive meanwhile wait in a buffer and are
+//   applied after that, so the client sees one stream in log order;
 // - its sender sends message n (client_id "<name>-<n>") and waits for the
 //   ack; with no ack within ACK_MS (the process died, a transport dropped)
 //   or an {error} ack, it sends the same client_id again once connected.
@@ -64,7 +64,7 @@ export class SocketClient {
     this.resends = 0;
     this.ackErrors = {};
     this.needJoin = true; // in no room: join before sending
-    this.needHistory = false; // a refused recovery: page the history
+    this.more = false; // the join's missed was not all: page the history
     this.catchingUp = false; // live messages wait in the buffer
     this.buffer = [];
     this.pending = []; // refusals whose catch-up is not done
@@ -95,13 +95,12 @@ export class SocketClient {
       if (!s.recovered) {
         this.needJoin = true; // a new session is in no room
         if (!first) {
-          this.needHistory = true;
           const r = { at: Date.now(), from: Number(this.offset), head: null, seenBefore: this.stream.seen.size, lacked: null };
           this.refusals.push(r);
           this.pending.push(r);
         }
       }
-      if (this.needJoin || this.needHistory) {
+      if (this.needJoin || this.more) {
         this.catchingUp = true; // before any event of this connection is handled
         this.queue = this.queue.then(() => this.catchUp());
       }
@@ -125,25 +124,27 @@ export class SocketClient {
   }
 
   /* Joins (the first time, after a new session) and, after a refused
-   * recovery, pages the history from the last id this client had; then
-   * applies the live messages that waited. Stops when disconnected: the
-   * next connection goes on. */
+   * recovery, takes the join's `missed` and pages the history while `more`;
+   * then applies the live messages that waited. Stops when disconnected:
+   * the next connection goes on. */
   async catchUp() {
     const s = this.socket;
-    while ((this.needJoin || this.needHistory) && s.connected && !this.closed) {
+    while ((this.needJoin || this.more) && s.connected && !this.closed) {
       try {
         if (this.needJoin) {
-          const res = await s.timeout(ACK_MS).emitWithAck('join', this.room.name);
+          const arg = this.connects > 1 ? { room: this.room.name, after: this.stream.lastId } : this.room.name;
+          const res = await s.timeout(ACK_MS).emitWithAck('join', arg);
           if (!res?.ok) throw new Error(`join: ${JSON.stringify(res)}`);
           this.needJoin = false;
           for (const m of res.missed ?? []) this.stream.apply(m, 'missed');
+          this.more = res.more === true;
         }
-        for (let after = this.stream.lastId; this.needHistory; ) {
+        while (this.more) {
+          const after = this.stream.lastId;
           const r = await api(this.url, `/api/rooms/${this.room.id}/messages?after=${after}&limit=${PAGE}`, { timeout: ACK_MS });
           if (r.status !== 200) throw new Error(`history: ${r.status}`);
           for (const m of r.body.messages) this.stream.apply(m, 'history');
-          if (!r.body.more && r.body.messages.length < PAGE) this.needHistory = false;
-          else after = r.body.messages.at(-1).id;
+          this.more = r.body.more === true || r.body.messages.length === PAGE;
         }
       } catch {
         // Disconnected meanwhile, chat-fcgi or the store down: again soon.
@@ -151,7 +152,7 @@ export class SocketClient {
         await sleep(300);
       }
     }
-    if (this.needJoin || this.needHistory) return;
+    if (this.needJoin || this.more) return;
     const live = this.buffer;
     this.buffer = [];
     this.catchingUp = false;

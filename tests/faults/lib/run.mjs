@@ -83,6 +83,7 @@ async function checkedRun({ stack, cfg, room, clients, rest, log, phase, phases 
   if (first.length) throw new Error(`the room had ${first.length} messages before the writers started`);
 
   phase('setup');
+  const t0 = Date.now();
   const writers = [...clients, rest];
   const sending = writers.map((w) => w.send());
   const faults = await nemesis({ targets: stack.targets, seconds: cfg.seconds, every: cfg.every, freezeMs: 3 * cfg.pingMs + 1000, log });
@@ -109,10 +110,10 @@ async function checkedRun({ stack, cfg, room, clients, rest, log, phase, phases 
     stored = await roomMessages(stack.url, room.id);
   }
   phase('catchUp');
-  return report({ stack, cfg, clients, rest, stored, faults, drained, phases });
+  return report({ stack, cfg, clients, rest, stored, faults, drained, phases, t0 });
 }
 
-function report({ stack, cfg, clients, rest, stored, faults, drained, phases }) {
+function report({ stack, cfg, clients, rest, stored, faults, drained, phases, t0 }) {
   const writers = [...clients, rest];
   const sent = new Set(writers.flatMap((w) => [...w.sent]));
   const acked = new Map(writers.flatMap((w) => [...w.acked]));
@@ -147,7 +148,14 @@ function report({ stack, cfg, clients, rest, stored, faults, drained, phases }) 
       appliedBy: c.stream.via,
       reconnects: c.connects - 1,
       recovered: c.recovered,
-      refusals: c.refusals.map((r) => ({ from: r.from, head: r.head, toReplay: r.toReplay, legit: r.legit, fallbackBrought: r.lacked })),
+      refusals: c.refusals.map((r) => ({
+        at: `${((r.at - t0) / 1000).toFixed(1)}s`,
+        from: r.from,
+        head: r.head,
+        toReplay: r.toReplay,
+        legit: r.legit,
+        fallbackBrought: r.lacked,
+      })),
       resends: c.resends,
       ackErrors: c.ackErrors,
       connectErrors: c.connectErrors,

@@ -205,7 +205,7 @@ export async function closeLive() {
   await closeAll([...live]);
 }
 
-/* Names are owned (README "Security"): the first claim of a name answers its
+/* Names are owned (docs/security.md): the first claim of a name answers its
  * credential. credential(url, name) resolves to the token of name on the
  * stack at url, claiming it with POST /api/users the first time (null when
  * the name is invalid or someone else claimed it), the way a bot or the page
@@ -226,12 +226,13 @@ export function credential(url, name) {
 }
 
 /* REST through nginx: resolves to { status, headers, body } (body parsed as
- * JSON when it is JSON, else the text). opts.token: sent as a bearer token.
+ * JSON when it is JSON, else the text). opts.token: sent as a bearer token;
+ * opts.headers: more request headers (e.g. cookie).
  * A POST of a message ({user, ...} to /api/rooms/{id}/messages) without
  * opts.token carries the user's credential (credential()), unless opts.as is
  * false. */
 export async function api(url, path, opts = {}) {
-  const init = { method: opts.method || 'GET', headers: {}, signal: AbortSignal.timeout(opts.timeout ?? 5000) };
+  const init = { method: opts.method || 'GET', headers: { ...(opts.headers || {}) }, signal: AbortSignal.timeout(opts.timeout ?? 5000) };
   let token = opts.token;
   if (token === undefined && opts.as !== false && init.method === 'POST' && /\/messages$/.test(path) && typeof opts.json?.user === 'string')
     token = await credential(url, opts.json.user);

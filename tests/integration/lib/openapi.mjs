@@ -72,8 +72,11 @@ function check(doc, schema, v, at, errors) {
   }
 }
 
-/* The path template of doc that concrete path (no query) matches, or null. */
+/* The path template of doc that concrete path (no query) matches, or null. A
+ * path without templating wins over a templated one (OpenAPI's rule):
+ * /api/sessions/refresh is not /api/sessions/{session_id}. */
 export function matchPath(doc, path) {
+  if (doc.paths[path]) return path;
   for (const template of Object.keys(doc.paths)) {
     const re = new RegExp('^' + template.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/]+') + '$');
     if (re.test(path)) return template;

@@ -197,6 +197,9 @@ export async function startStack(opts = {}) {
     // several tests create hundreds of rooms from one address.
     CHAT_ROOM_RATE_ADDRESS: '0',
     CHAT_ROOM_RATE_USER: '0',
+    // And no name-claim rate (issue 21.5): tests connect hundreds of named
+    // clients from 127.0.0.1; accounts.test.mjs sets one to test it.
+    CHAT_CLAIM_RATE: '0/0',
     ...opts.env,
     PORT: String(port),
     RUN_DIR: runDir,
