@@ -1,5 +1,6 @@
 # Makefile -- builds the FastCGI program, the ws process and the tests.
-#   make          build build/chat-fcgi, build/chat-ws and build/chat-admin
+#   make          build build/chat-fcgi, build/chat-ws, build/chat-admin and
+#                 build/chat-webhooks
 #   make run      install what is missing, build, start the stack on :$(PORT)
 #   make test     install what is missing, build (normal and asan), run every test
 #   make soak     the fault checker (tests/faults/) for SOAK_MINUTES (10) per
@@ -41,7 +42,7 @@ FUZZ_TIME ?= 60
 
 .PHONY: all run test soak unit asan clean limits deps deps-run fuzz fuzz-build fuzzers bench bench-quick format \
 	install uninstall deb
-all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin
+all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin $(BUILD)/chat-webhooks
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -76,6 +77,11 @@ $(BUILD)/chat-fcgi: $(call obj,fcgi/main.c) $(FCGI_OBJ) $(STORE_OBJ)
 
 $(BUILD)/chat-ws: $(call obj,ws/main.c) $(WS_OBJ) $(STORE_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(WS_LIBS) -o $@
+
+# chat-webhooks: the webhook sender (README "Webhooks"), its own process on
+# libwebsockets' loop and HTTP client.
+$(BUILD)/chat-webhooks: $(call obj,$(wildcard webhooks/*.c)) $(STORE_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -lwebsockets -lsodium -ljwt -ljansson $(STORE_LIBS) -o $@
 
 $(BUILD)/chat-admin: $(call obj,admin/chat-admin.c) $(STORE_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -lwebsockets -ljwt -ljansson $(STORE_LIBS) -o $@
@@ -159,7 +165,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(WWWDIR)/vendor $(DESTDIR)$(UNITDIR) \
 	  $(DESTDIR)$(NGINXDIR)/sites-available $(DESTDIR)$(NGINXDIR)/snippets \
 	  $(DESTDIR)$(NGINXDIR)/modules-enabled
-	install -m 755 $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin $(DESTDIR)$(BINDIR)/
+	install -m 755 $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin $(BUILD)/chat-webhooks $(DESTDIR)$(BINDIR)/
 	install -m 644 $(wildcard www/*.*) $(DESTDIR)$(WWWDIR)/
 	install -m 644 $(wildcard www/vendor/*.*) $(DESTDIR)$(WWWDIR)/vendor/
 	if [ -d www/vendor/admin-ui ]; then cp -R www/vendor/admin-ui $(DESTDIR)$(WWWDIR)/vendor/; fi
@@ -174,7 +180,7 @@ install: all
 	  FASTCGI_SNIPPET=$(NGINXDIR)/snippets/chat-fastcgi.conf > $(DESTDIR)$(NGINXDIR)/sites-available/chat
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/chat-fcgi $(DESTDIR)$(BINDIR)/chat-ws $(DESTDIR)$(BINDIR)/chat-admin
+	rm -f $(DESTDIR)$(BINDIR)/chat-fcgi $(DESTDIR)$(BINDIR)/chat-ws $(DESTDIR)$(BINDIR)/chat-admin $(DESTDIR)$(BINDIR)/chat-webhooks
 	rm -rf $(DESTDIR)$(DATADIR)/chat
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS)))
 	rm -f $(DESTDIR)$(NGINXDIR)/snippets/chat-fastcgi.conf $(DESTDIR)$(NGINXDIR)/sites-available/chat \

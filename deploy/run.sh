@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run.sh -- the local runner behind `make run`: nginx, chat-fcgi and chat-ws.
+# run.sh -- the local runner behind `make run`: nginx, chat-fcgi, chat-ws and
+# chat-webhooks.
 #
 # Starts the whole stack as it runs in production, with every file it writes
 # under RUN_DIR, in the foreground; Ctrl-C (SIGINT) or SIGTERM stops all it
@@ -17,6 +18,8 @@
 #   WS_PROCS      number of chat-ws processes                 (nproc)
 #   WS_ARGS       extra arguments for chat-ws (word-split)    ()
 #   FCGI_WORKERS  chat-fcgi --workers                         (2)
+#   WEBHOOKS      number of chat-webhooks senders; 0: none     (1)
+#   WEBHOOKS_ARGS extra arguments for chat-webhooks (word-split) ()
 #   CHAT_SECRET_FILE  admin JWT secret; made if absent        ($RUN_DIR/secret)
 #   TAIL_LOGS     1: also copy the programs' logs to stdout   (1 on a terminal)
 #   READY_TIMEOUT seconds to wait for /api/health             (30)
@@ -36,8 +39,9 @@
 #   SSO_USER_HEADER the header of its answer naming the user  (X-Auth-Request-User)
 #
 # Files in RUN_DIR: nginx.conf, secret, fcgi.sock, runner.log, fcgi.log,
-# ws-<i>.log, error.log and access.log (nginx), and the pid files runner.pid,
-# fcgi.pid, ws-<i>.pid, nginx.pid, plus ws-<i>.port; i counts from 0.
+# ws-<i>.log, webhooks-<i>.log, error.log and access.log (nginx), and the pid
+# files runner.pid, fcgi.pid, ws-<i>.pid, webhooks-<i>.pid, nginx.pid, plus
+# ws-<i>.port; i counts from 0.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -101,6 +105,13 @@ for v in PORT WS_PROCS FCGI_WORKERS API_RATE API_BURST SIO_CONN SIO_RATE SIO_BUR
 done
 [ -x "$BIN_DIR/chat-fcgi" ] || die "$BIN_DIR/chat-fcgi not found: build it first (make)"
 [ -x "$NGINX" ] || die "nginx not found: run deploy/install-deps.sh"
+WEBHOOKS=${WEBHOOKS:-1}
+WEBHOOKS_ARGS=${WEBHOOKS_ARGS:-}
+case "$WEBHOOKS" in '' | *[!0-9]*) die "WEBHOOKS must be a number, not '$WEBHOOKS'" ;; esac
+if [ "$WEBHOOKS" -gt 0 ] && [ ! -x "$BIN_DIR/chat-webhooks" ]; then
+	log "note: $BIN_DIR/chat-webhooks not found, running without it (webhooks are not sent)"
+	WEBHOOKS=0
+fi
 if [ ! -x "$BIN_DIR/chat-ws" ]; then
 	log "note: $BIN_DIR/chat-ws not found, running without it (/socket.io/ answers 502)"
 	WS_PROCS=0
@@ -190,6 +201,17 @@ spawn_ws() { # index
 	echo "${WS_PORTS[$i]}" >"$RUN_DIR/ws-$i.port"
 }
 
+spawn_webhooks() { # index
+	local i=$1
+	local -a args
+	read -r -a args <<<"$WEBHOOKS_ARGS"
+	setsid "$BIN_DIR/chat-webhooks" --db "$DB" "${args[@]}" </dev/null >>"$RUN_DIR/webhooks-$i.log" 2>&1 &
+	NAME_OF[$!]=webhooks-$i
+	now_ms
+	START_OF[webhooks-$i]=$NOW_MS
+	echo $! >"$RUN_DIR/webhooks-$i.pid"
+}
+
 spawn_nginx() {
 	setsid "$NGINX" "${NGINX_ARGS[@]}" </dev/null >>"$RUN_DIR/nginx.log" 2>&1 &
 	NAME_OF[$!]=nginx
@@ -252,6 +274,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 if [ "$TAIL_LOGS" = 1 ]; then
 	logs=("$RUN_DIR/fcgi.log")
 	for ((i = 0; i < WS_PROCS; i++)); do logs+=("$RUN_DIR/ws-$i.log"); done
+	for ((i = 0; i < WEBHOOKS; i++)); do logs+=("$RUN_DIR/webhooks-$i.log"); done
 	for f in "${logs[@]}"; do : >>"$f"; done
 	tail -n 0 -q -F "${logs[@]}" &
 	NAME_OF[$!]="tail"
@@ -270,6 +293,9 @@ done
 
 for ((i = 0; i < WS_PROCS; i++)); do
 	spawn_ws "$i"
+done
+for ((i = 0; i < WEBHOOKS; i++)); do
+	spawn_webhooks "$i"
 done
 spawn_nginx
 
@@ -316,6 +342,7 @@ respawn() { # name
 	case "$1" in
 	nginx) rm -f "$RUN_DIR/nginx.pid" && spawn_nginx ;;
 	fcgi) spawn_fcgi ;;
+	webhooks-*) spawn_webhooks "${1#webhooks-}" ;;
 	*) spawn_ws "${1#ws-}" ;;
 	esac
 	log "$1 restarted (pid $!)"
@@ -332,7 +359,7 @@ while :; do
 		on_signal
 		;;
 	tail | '') ;;
-	nginx | fcgi | ws-*)
+	nginx | fcgi | ws-* | webhooks-*)
 		# nginx too comes back (as systemd would restart it): clients
 		# reconnect and recover their sessions through it.
 		[ "$name" = nginx ] && show_tail "$RUN_DIR/error.log"

@@ -86,7 +86,7 @@ bool api_token(const api_env *env, const http_request *req, token_claims *claims
 
 /* Returns true when the request carries a valid admin token, else false
  * after a 401 (no or bad token) or a 403 (a valid token, not an admin one). */
-static bool api_require_admin(const api_env *env, const http_request *req, http_response *resp) {
+bool api_require_admin(const api_env *env, const http_request *req, http_response *resp) {
     token_claims claims;
 
     if (!api_token(env, req, &claims, resp)) return false;

@@ -106,6 +106,9 @@ json_t *api_body_object(const http_request *req, http_response *resp);
 /* The optional string member key of obj (borrowed; NULL when absent or
  * null), or false after a 400 when it is another type. */
 bool api_string_member(json_t *obj, const char *key, const char **out, http_response *resp);
+/* True when the request carries a valid admin token, else false after a
+ * 401 (no or bad token) or a 403 (a valid token, not an admin one). */
+bool api_require_admin(const api_env *env, const http_request *req, http_response *resp);
 /* The query's namespace (default "/"), or false after a 400. */
 bool api_query_namespace(const http_request *req, char *ns, size_t nslen, http_response *resp);
 /* The optional non-negative integer query parameter name into *out (left

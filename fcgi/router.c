@@ -6,6 +6,7 @@
 
 #include "api_accounts.h"
 #include "api_moderation.h"
+#include "api_webhooks.h"
 #include "contract.h"
 #include "cors.h"
 #include "openapi.h"
@@ -27,6 +28,7 @@ typedef enum router_route {
     ROUTE_MOD_READ,     /* /api/moderation/{sanctions,audit} */
     ROUTE_MOD_ROLES,    /* /api/moderation/roles */
     ROUTE_OPENAPI,      /* /api/openapi.json */
+    ROUTE_WEBHOOKS,     /* /api/webhooks[/{id}[/unpark]] (api_webhooks.h) */
 } router_route;
 
 typedef struct router_match {
@@ -87,6 +89,8 @@ static router_match router_match_path(const char *path) {
         m.route = ROUTE_USERS;
     } else if (api_accounts_route(path)) {
         m.route = ROUTE_ACCOUNTS;
+    } else if (api_webhooks_route(path)) {
+        m.route = ROUTE_WEBHOOKS;
     } else if (strcmp(path, "/api/rooms") == 0) {
         m.route = ROUTE_ROOMS;
     } else if (strncmp(path, rooms, sizeof rooms - 1) == 0) {
@@ -111,6 +115,8 @@ static const char *router_allow(router_route route, const char *path) {
     switch (route) {
     case ROUTE_ACCOUNTS:
         return api_accounts_allow(path);
+    case ROUTE_WEBHOOKS:
+        return api_webhooks_allow(path);
     case ROUTE_ROOMS:
     case ROUTE_MESSAGES:
         return "GET, HEAD, POST, OPTIONS";
@@ -200,6 +206,8 @@ static bool router_dispatch(const api_env *env, const http_request *req, const r
         return true;
     case ROUTE_ACCOUNTS:
         return api_accounts_handle(env, req, req->path, method, resp);
+    case ROUTE_WEBHOOKS:
+        return api_webhooks_handle(env, req, req->path, get ? "GET" : method, resp);
     case ROUTE_NONE:
     case ROUTE_NO_WORKSPACE:
     default:

@@ -96,6 +96,19 @@ static const char *const migrations[] = {
     " namespace TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,"
     " target TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '{}', ts INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS audit_by_namespace ON audit(namespace, id);",
+    /* (webhooks, issue 25.5): outgoing webhooks, each with its cursor in the
+     * log (the last id delivered), the batch in flight (batch_upto, so a
+     * retry sends the same events under the same delivery id), its failures
+     * and its lease: the sender process holding it until lease_until
+     * (sql/webhook_store.c). events is a bit set of the log's kinds. */
+    "CREATE TABLE IF NOT EXISTS webhooks (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " namespace TEXT NOT NULL, url TEXT NOT NULL, events INTEGER NOT NULL,"
+    " secret TEXT NOT NULL, log_cursor INTEGER NOT NULL, batch_upto INTEGER NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0, failing_since INTEGER NOT NULL DEFAULT 0,"
+    " next_at INTEGER NOT NULL DEFAULT 0, last_status INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT NOT NULL DEFAULT '', parked INTEGER NOT NULL DEFAULT 0,"
+    " delivered INTEGER NOT NULL DEFAULT 0, lease_owner TEXT NOT NULL DEFAULT '',"
+    " lease_until INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);",
 };
 #define STORE_SCHEMA_VERSION (1 + (int)(sizeof migrations / sizeof migrations[0]))
 

@@ -22,6 +22,8 @@
 #   RUN_DIR    the folders of the nodes                 (<repo>/run-multinode)
 #   BIN_DIR    where chat-fcgi and chat-ws are                   (<repo>/build)
 #   WS_ARGS    extra chat-ws arguments (word-split)                        ()
+#   WEBHOOKS   chat-webhooks senders (folders webhooks-<i>); they share
+#              the webhooks through leases in the database (2; 0: none)
 #   RESTART    1: a process that dies is started again, forever, as
 #              systemd's Restart=always would, after a backoff: RESTART_SEC
 #              (0.1), doubled on each death within RESTART_STABLE_SEC (60)
@@ -106,6 +108,9 @@ for ((i = 0; i < NODES; i++)); do
 	echo "${PORTS[$i]}" >"$RUN_DIR/node-$id/port"
 	printf '%s 127.0.0.1:%s\n' "$id" "${PORTS[$i]}" >>"$RUN_DIR/nodes"
 done
+WEBHOOKS=${WEBHOOKS:-2}
+[ -x "$BIN_DIR/chat-webhooks" ] || WEBHOOKS=0
+for ((i = 0; i < WEBHOOKS; i++)); do mkdir -p "$RUN_DIR/webhooks-$i"; done
 fcgi_servers=''
 for ((i = 0; i < FCGI; i++)); do
 	FCGI_DIRS+=("$RUN_DIR/fcgi-$i")
@@ -149,6 +154,10 @@ spawn() { # name
 	fcgi-*)
 		(cd "$dir" && CHAT_SECRET_FILE=$dir/secret exec setsid "$BIN_DIR/chat-fcgi" --db "$DB" \
 			--listen "127.0.0.1:$(<"$dir/port")" --workers 2 </dev/null >>"$dir/fcgi.log" 2>&1) &
+		;;
+	webhooks-*)
+		(cd "$dir" && exec setsid "$BIN_DIR/chat-webhooks" --db "$DB" \
+			</dev/null >>"$dir/webhooks.log" 2>&1) &
 		;;
 	nginx)
 		setsid "$NGINX" "${NGINX_ARGS[@]}" </dev/null >>"$RUN_DIR/nginx.log" 2>&1 &
@@ -202,6 +211,7 @@ until port_open "${FCGI_PORTS[0]}"; do
 done
 for ((i = 1; i < FCGI; i++)); do spawn "fcgi-$i"; done
 for ((i = 0; i < NODES; i++)); do spawn "node-${IDS:$i:1}"; done
+for ((i = 0; i < WEBHOOKS; i++)); do spawn "webhooks-$i"; done
 spawn nginx
 if [ -n "$WATCH_PID" ]; then
 	(while kill -0 "$WATCH_PID" 2>/dev/null; do sleep 1; done) &

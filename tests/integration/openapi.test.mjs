@@ -236,6 +236,34 @@ describe('the OpenAPI document against live answers', { skip }, () => {
     assert.equal((await call('POST', '/api/users', { json: { name: `cat-${process.pid}`, cookie: true } })).status, 201);
     assert.equal((await call('POST', '/api/users', { json: { name: user, cookie: true }, token })).status, 200);
 
+    // webhooks (README "Webhooks"): the admin's business
+    const hookNs = `/wh${process.pid}`;
+    const hook = await call('POST', '/api/webhooks', { json: { namespace: hookNs, url: 'http://127.0.0.1:9/hook', events: ['chat message', 'message deleted'] }, token: admin });
+    assert.equal(hook.status, 201);
+    assert.match(hook.body.secret, /^[0-9a-f]{64}$/);
+    await call('POST', '/api/webhooks', { json: { namespace: hookNs, url: 'ftp://x' }, token: admin }); // 400
+    await call('POST', '/api/webhooks', { json: { namespace: hookNs, url: 'http://x', events: ['room created'] }, token: admin }); // 400
+    await call('POST', '/api/webhooks', { json: { namespace: hookNs, url: 'http://x' }, token }); // 403
+    await call('POST', '/api/webhooks', { json: { namespace: hookNs, url: 'http://x' } }); // 401
+    for (let i = 1; i < 20; i++) await call('POST', '/api/webhooks', { json: { namespace: hookNs, url: `http://127.0.0.1:9/${i}` }, token: admin });
+    assert.equal((await call('POST', '/api/webhooks', { json: { namespace: hookNs, url: 'http://127.0.0.1:9/21' }, token: admin })).status, 429);
+    const hooks = await call('GET', `/api/webhooks?namespace=${hookNs}`, { token: admin });
+    assert.equal(hooks.body.webhooks.length, 20);
+    assert.ok(hooks.body.webhooks.every((w) => !('secret' in w)), 'the secret is shown once');
+    await call('GET', '/api/webhooks', { token: admin });
+    await call('GET', '/api/webhooks?namespace=nope', { token: admin }); // 400
+    await call('GET', '/api/webhooks', { token }); // 403
+    await call('GET', '/api/webhooks'); // 401
+    assert.equal((await call('GET', `/api/webhooks/${hook.body.id}`, { token: admin })).body.url, 'http://127.0.0.1:9/hook');
+    await call('GET', '/api/webhooks/999999', { token: admin }); // 404
+    await call('GET', `/api/webhooks/${hook.body.id}`); // 401
+    assert.equal((await call('POST', `/api/webhooks/${hook.body.id}/unpark`, { token: admin })).body.parked, false);
+    await call('POST', '/api/webhooks/999999/unpark', { token: admin }); // 404
+    await call('POST', `/api/webhooks/${hook.body.id}/unpark`, { token }); // 403
+    for (const w of hooks.body.webhooks) assert.equal((await call('DELETE', `/api/webhooks/${w.id}`, { token: admin })).status, 204);
+    await call('DELETE', `/api/webhooks/${hook.body.id}`, { token: admin }); // 404
+    await call('DELETE', `/api/webhooks/${hook.body.id}`); // 401
+
     // delete (admin)
     await call('DELETE', `/api/rooms/${room.id}`); // 401
     await call('DELETE', `/api/rooms/${room.id}`, { token }); // 403
@@ -254,7 +282,7 @@ describe('the OpenAPI document against live answers', { skip }, () => {
     const templates = Object.keys(doc.paths);
     // The router's paths, from its source: every "/api/..." literal (a
     // trailing slash: a prefix of templated paths) and the moderation calls.
-    const src = ['fcgi/router.c', 'fcgi/api_accounts.c'].map((f) => fs.readFileSync(path.join(ROOT, f), 'utf8')).join('\n');
+    const src = ['fcgi/router.c', 'fcgi/api_accounts.c', 'fcgi/api_webhooks.c'].map((f) => fs.readFileSync(path.join(ROOT, f), 'utf8')).join('\n');
     const routes = new Set([...src.matchAll(/"(\/api\/[^"\s]*)"/g)].map((m) => m[1]));
     for (const m of src.matchAll(/strcmp\(m\.what, "([a-z-]+)"\)/g)) routes.add(`/api/moderation/${m[1]}`);
     assert.ok(routes.size > 10, `routes read from the source: ${[...routes]}`);
@@ -264,7 +292,7 @@ describe('the OpenAPI document against live answers', { skip }, () => {
     }
     // Each path of the document is a route, and its operations are the
     // methods the route answers (the Allow of an OPTIONS request).
-    const sample = { room_id: '1', message_id: '1', name: 'x', session_id: '0'.repeat(32) };
+    const sample = { room_id: '1', message_id: '1', name: 'x', session_id: '0'.repeat(32), id: '1' };
     for (const t of templates) {
       const concrete = t.replace(/\{([^}]+)\}/g, (_, p) => sample[p] ?? assert.fail(`${t}: no sample value for {${p}}`));
       const res = await fetch(stack.url + concrete, { method: 'OPTIONS' });

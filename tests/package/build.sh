@@ -14,7 +14,7 @@ cd "$ROOT"
 # client and the Admin UI (www/vendor/, copied by install-deps.sh, ignored by
 # git).
 files() {
-	git ls-files -co --exclude-standard -- Makefile common sql bus ws fcgi admin www deploy debian
+	git ls-files -co --exclude-standard -- Makefile common sql bus ws fcgi admin webhooks www deploy debian
 	find www/vendor -type f 2>/dev/null
 }
 hash=$(files | LC_ALL=C sort -u | while read -r f; do [ -f "$f" ] && printf '%s\n' "$f" && cat "$f"; done | sha256sum | cut -c1-16)

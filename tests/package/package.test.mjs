@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import crypto from 'node:crypto';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -240,7 +241,9 @@ os.execvpe(argv[0], argv, env)
     assert.equal(readlinkSync('/etc/nginx/sites-enabled/chat'), '../sites-available/chat');
     assert.ok(lstatSync('/etc/systemd/system/multi-user.target.wants/chat.target').isSymbolicLink(), 'chat.target enabled');
     assert.ok(lstatSync('/etc/systemd/system/sockets.target.wants/chat-fcgi.socket').isSymbolicLink(), 'chat-fcgi.socket enabled');
-    for (const f of ['/usr/bin/chat-fcgi', '/usr/bin/chat-ws', '/usr/bin/chat-admin', '/usr/share/chat/www/chat.js', '/usr/share/chat/www/vendor/socket.io.min.js', '/usr/share/chat/www/vendor/admin-ui/index.html', '/etc/nginx/snippets/chat-fastcgi.conf'])
+    assert.ok(lstatSync('/etc/systemd/system/multi-user.target.wants/chat-webhooks.service').isSymbolicLink(), 'chat-webhooks.service enabled');
+    assert.match(readFileSync('/lib/systemd/system/chat.target', 'utf8'), /^Wants=.*\bchat-webhooks\.service\b/m, 'chat.target wants the sender');
+    for (const f of ['/usr/bin/chat-fcgi', '/usr/bin/chat-ws', '/usr/bin/chat-admin', '/usr/bin/chat-webhooks', '/usr/share/chat/www/chat.js', '/usr/share/chat/www/vendor/socket.io.min.js', '/usr/share/chat/www/vendor/admin-ui/index.html', '/etc/nginx/snippets/chat-fastcgi.conf'])
       assert.ok(existsSync(f), f);
   });
 
@@ -256,7 +259,7 @@ os.execvpe(argv[0], argv, env)
   });
 
   test('systemd-analyze verify: the installed units', T, async () => {
-    const { stdout, stderr } = await run('systemd-analyze', ['verify', 'chat.target', 'chat-fcgi.socket', 'chat-fcgi.service', 'chat-ws@9101.service']);
+    const { stdout, stderr } = await run('systemd-analyze', ['verify', 'chat.target', 'chat-fcgi.socket', 'chat-fcgi.service', 'chat-ws@9101.service', 'chat-webhooks.service']);
     assert.doesNotMatch(stdout + stderr, /chat/, `systemd-analyze verify: ${stdout}${stderr}`);
   });
 
@@ -338,6 +341,33 @@ os.execvpe(argv[0], argv, env)
       assert.equal((await got).id, a.id);
     } finally {
       for (const s of sockets) s.close();
+    }
+
+    // the webhook sender as its unit runs it: a message posted after a
+    // webhook is registered reaches the receiver, signed with its secret
+    const deliveries = [];
+    const receiver = http.createServer((req, res) => {
+      let b = '';
+      req.on('data', (d) => (b += d));
+      req.on('end', () => (deliveries.push({ headers: req.headers, body: b }), res.end()));
+    });
+    await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const wh = unitCommand('/lib/systemd/system/chat-webhooks.service');
+      assert.equal(wh.user, 'chat');
+      start('webhooks', wh.user, wh.env, wh.exec, wh.umask, wh.nofile);
+      const reg = await fetch(`${url}/api/webhooks`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` }, body: JSON.stringify({ url: `http://127.0.0.1:${receiver.address().port}/hook` }) });
+      assert.equal(reg.status, 201);
+      const { secret } = await reg.json();
+      const hooked = await fetch(`${url}/api/rooms/${room.id}/messages`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ user: 'rest', text: 'to the webhook' }) });
+      assert.equal(hooked.status, 201);
+      for (let i = 0; i < 300 && !deliveries.some((d) => d.body.includes('to the webhook')); i++) await sleep(100);
+      const d = deliveries.find((x) => x.body.includes('to the webhook'));
+      assert.ok(d, `no delivery; chat-webhooks: ${procs.find((p) => p.name === 'webhooks').out()}`);
+      const mac = crypto.createHmac('sha256', Buffer.from(secret, 'hex')).update(`${d.headers['x-chat-timestamp']}.${d.body}`).digest('hex');
+      assert.equal(d.headers['x-chat-signature'], `v1=${mac}`);
+    } finally {
+      receiver.close();
     }
 
     // the operator's tool, as the chat user, on the live database
