@@ -278,6 +278,9 @@ describe('what a person reads on the chat page', { skip }, () => {
         sockets.push(s);
         await join(s, room.name);
       }
+      // the server coalesces presence over a short window: a join and a leave
+      // inside one window cancel out, so the leave waits for the joins shown
+      await until(async () => (await lines()).join('|').startsWith('3 joined'), WAIT, 'three joins on one line');
       await closeAll(sockets[1]);
       await until(async () => (await lines()).join('|') === `3 joined, 1 left: ${names[0]}, ${names[1]}, ${names[2]}`, WAIT, 'one line for all');
       // A message ends the line; the next join starts a new one.
