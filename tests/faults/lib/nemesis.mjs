@@ -71,7 +71,7 @@ function step(k, nWs, pg) {
 
 export async function nemesis({ targets, seconds, every, freezeMs, log = () => {} }) {
   const t0 = Date.now();
-  const stats = { kills: { ws: 0, fcgi: 0 }, skipped: 0, freezes: 0, pgRestarts: 0, pgErrors: 0, events: [] };
+  const stats = { kills: { ws: 0, fcgi: 0 }, skipped: 0, freezes: 0, pgRestarts: 0, pgErrors: 0, events: [], pgDown: [] };
   const note = (what) => {
     const line = `${((Date.now() - t0) / 1000).toFixed(1)}s ${what}`;
     stats.events.push(line);
@@ -100,6 +100,8 @@ export async function nemesis({ targets, seconds, every, freezeMs, log = () => {
       const s = step(k, targets.ws.length, Boolean(targets.pgRestart));
       if (s.pg) {
         note('PostgreSQL restart');
+        const down = { from: Date.now(), to: null }; // when the database was unreachable
+        stats.pgDown.push(down);
         try {
           await targets.pgRestart();
           stats.pgRestarts++;
@@ -108,6 +110,7 @@ export async function nemesis({ targets, seconds, every, freezeMs, log = () => {
           stats.pgErrors++;
           note(`PostgreSQL restart failed: ${e.message}`);
         }
+        down.to = Date.now();
         continue;
       }
       if (s.freeze !== undefined) {

@@ -12,9 +12,10 @@
 //   recovery: no refused recovery that the server had no documented reason
 //            for (README "The delivery promise": every socket is recoverable
 //            at every instant, including right after a recovery; the only
-//            reasons are the window, --max-replay and an unknown session):
-//            a refusal is "legit" when the client lacked more than
-//            --max-replay messages.
+//            reasons are the window, --max-replay, an unknown session and
+//            the database unreachable at that instant): a refusal is "legit"
+//            when the client lacked more than --max-replay messages, or came
+//            during a PostgreSQL restart or within 3 s after it.
 // Reported too: recoveries (true/false), duplicates received (at least once
 // allows them), resends, kills.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -123,10 +124,16 @@ function report({ stack, cfg, clients, rest, stored, faults, drained, phases, t0
   // A refusal is documented when the room had more than --max-replay
   // messages between the offset the client sent and the head when it
   // connected (the session greeting's offset).
+  // It is also documented (README, the client contract) when the database
+  // was unreachable at that instant: during a PostgreSQL restart, or within
+  // PG_SETTLE_MS after it, while each process's connection comes back.
+  const PG_SETTLE_MS = 3000;
+  const dbDown = (at) => (faults.pgDown ?? []).some((w) => at >= w.from && at <= (w.to ?? Infinity) + PG_SETTLE_MS);
   for (const c of clients)
     for (const r of c.refusals) {
       r.toReplay = Number.isFinite(r.from) && Number.isFinite(r.head) ? storedIds.filter((id) => id > r.from && id <= r.head).length : null;
-      r.legit = r.toReplay !== null && r.toReplay > cfg.maxReplay;
+      r.dbDown = dbDown(r.at);
+      r.legit = (r.toReplay !== null && r.toReplay > cfg.maxReplay) || r.dbDown;
     }
 
   const doubleStored = [...byCid].filter(([, ids]) => ids.length > 1);
@@ -189,6 +196,7 @@ function report({ stack, cfg, clients, rest, stored, faults, drained, phases, t0
       recoveredFalse: sum((c) => c.recovered.false),
       refusedUnexpected: refusals.filter((x) => x.legit === false).length,
       refusedLegit: refusals.filter((x) => x.legit === true).length,
+      refusedDbDown: refusals.filter((x) => x.dbDown).length,
       resends: sum((c) => c.resends) + rest.resends,
     },
     restErrors: rest.errors,
@@ -217,7 +225,7 @@ export function summary(r) {
     `${r.backend}: ${r.seconds} s of faults: ${k.kills.ws} chat-ws kills, ${k.kills.fcgi} chat-fcgi kills, ${k.freezes} freezes, ${k.pgRestarts} PostgreSQL restarts (${k.skipped} skipped)`,
     `  acknowledged ${r.acknowledged}, stored ${r.stored}, lost ${r.lost}, stored twice ${r.doubleStored}, phantom ${r.phantom}, unacked ${r.unacked}`,
     `  ${c.count} clients: missing ${c.missing}, out of order ${c.outOfOrder}, duplicates received ${c.duplicates} (live ${c.duplicatesBy.live}, join's missed ${c.duplicatesBy.missed}, history ${c.duplicatesBy.history}), reconnects ${c.reconnects}`,
-    `  recoveries: true ${c.recoveredTrue}, false ${c.recoveredFalse} (no documented reason ${c.refusedUnexpected}, over --max-replay ${c.refusedLegit}); resends ${c.resends}`,
+    `  recoveries: true ${c.recoveredTrue}, false ${c.recoveredFalse} (no documented reason ${c.refusedUnexpected}, documented ${c.refusedLegit}: database unreachable ${c.refusedDbDown}, the rest over --max-replay); resends ${c.resends}`,
     r.failures.length ? `  FAILED: ${r.failures.join('; ')}` : '  passed',
   ].join('\n');
 }
