@@ -244,7 +244,9 @@ export async function startStack(opts = {}) {
     if (exitCode === null) {
       child.kill('SIGTERM');
       let timer;
-      const late = new Promise((r) => (timer = setTimeout(() => r('timeout'), 5000)));
+      // The runner's stop_all takes up to 4 s; a trap waits for the command in
+      // the foreground (a health probe, the admin token) before it runs: 10 s.
+      const late = new Promise((r) => (timer = setTimeout(() => r('timeout'), 10000)));
       const first = await Promise.race([exited, late]);
       clearTimeout(timer);
       if (first === 'timeout') {
