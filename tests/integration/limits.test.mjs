@@ -151,9 +151,12 @@ describe('limits: decoder, payload, rooms, rate, timeouts, origins', () => {
     const refused = await ack(s, 'join', rooms[LIM.rooms]);
     assert.match(refused?.error ?? '', /too many rooms/, JSON.stringify(refused));
     // re-joining a room it is in is no new room
-    assert.equal((await ack(s, 'join', rooms[0])).ok, true);
-    assert.equal((await ack(s, 'leave', rooms[0])).ok, true);
-    assert.equal((await ack(s, 'join', rooms[LIM.rooms])).ok, true);
+    const rejoin = await ack(s, 'join', rooms[0]);
+    assert.equal(rejoin.ok, true, JSON.stringify(rejoin));
+    const left = await ack(s, 'leave', rooms[0]);
+    assert.equal(left.ok, true, JSON.stringify(left));
+    const joined = await ack(s, 'join', rooms[LIM.rooms]);
+    assert.equal(joined.ok, true, JSON.stringify(joined));
     assert.ok(s.connected);
     await closeAll(s);
     await by.check('after a socket hit max rooms');
