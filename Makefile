@@ -14,7 +14,7 @@
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
-CPPFLAGS += -D_GNU_SOURCE -Icommon -Isql -Ibus -Iws -Iws/transport -Iws/socketio -Iws/chat -Ifcgi -I$(BUILD) $(PQ_CFLAGS) -MMD -MP
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Isql -Ibus -Icore -Iws -Iws/transport -Iws/socketio -Iws/chat -Ifcgi -I$(BUILD) $(PQ_CFLAGS) -MMD -MP
 BUILD    ?= build
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 PORT     ?= 8080
@@ -26,7 +26,7 @@ TEST_LIBS  := -lsodium -lcmocka -lfcgi -lwebsockets -lev -ljansson -ljwt $(STORE
 
 # bus/ links into both programs (and chat-admin) with the store: the bus's
 # publishing side needs no event loop, its listening side serves lws.
-STORE_SRC := $(wildcard sql/*.c) $(wildcard common/*.c) $(wildcard bus/*.c)
+STORE_SRC := $(wildcard sql/*.c) $(wildcard common/*.c) $(wildcard bus/*.c) $(wildcard core/*.c)
 FCGI_SRC  := $(filter-out fcgi/main.c,$(wildcard fcgi/*.c))
 WS_SRC    := $(filter-out ws/main.c,$(wildcard ws/*.c ws/*/*.c))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -227,6 +227,6 @@ clean:
 	rm -rf build
 
 format:
-	clang-format -i $(wildcard common/*.[ch] sql/*.[ch] bus/*.[ch] fcgi/*.[ch] ws/*.[ch] ws/*/*.[ch] admin/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch])
+	clang-format -i $(wildcard common/*.[ch] core/*.[ch] sql/*.[ch] bus/*.[ch] fcgi/*.[ch] ws/*.[ch] ws/*/*.[ch] admin/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch])
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

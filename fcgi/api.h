@@ -122,7 +122,7 @@ bool api_load_room(const api_env *env, const http_request *req, int64_t room_id,
 void api_refuse(http_response *resp, contract_id id, const char *field);
 
 /* Fills resp with the error answer of store status rc (not STORE_OK), the
- * HTTP status and message of common/status.h's table, Retry-After on the
+ * HTTP status and message of core/status.h's table, Retry-After on the
  * transient ones; a 5xx but BUSY is logged with the connection's message. */
 void api_store_error(store *st, int rc, http_response *resp);
 

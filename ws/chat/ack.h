@@ -16,7 +16,7 @@ void ack_reply(sio_ack *ack, json_t *obj);
 /* Sends [{"error": msg}]. ack may be NULL. */
 void ack_error(sio_ack *ack, const char *msg);
 
-/* Sends the error of a store status: common/status.h's message, but "no such
+/* Sends the error of a store status: core/status.h's message, but "no such
  * <thing>" for STORE_NOTFOUND when thing (what was looked up) is not NULL. */
 void ack_store_error(sio_ack *ack, int rc, const char *thing);
 
