@@ -44,7 +44,7 @@ if [ "$MODE" != "--run" ]; then
 		libcmocka-dev
 		chromium wrk
 		clang libclang-rt-14-dev
-		libnginx-mod-nchan linux-perf
+		libnginx-mod-nchan linux-perf heaptrack
 		python3-socketio python3-requests python3-websocket
 	)
 fi

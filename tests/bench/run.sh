@@ -606,6 +606,90 @@ scenario_profile() {
 	start_stack profile-connect
 	profile_run connect connect --conns 6000 --namespaces $((6000 / PER_NS)) --concurrency 512
 	stop_stack
+	# The chat mix at its offered rate: what a delivery costs when each
+	# message reaches 10 sockets, not 1,000.
+	start_stack profile-mix
+	profile_run mix publish --conns "$MIX_CLIENTS" --namespaces $(((MIX_CLIENTS + PER_NS - 1) / PER_NS)) \
+		--rooms-per-ns $((PER_NS / 10)) --publishers -1 --rates $((MIX_CLIENTS / MIX_INTERVAL)) --step 7 \
+		--drain 3 --concurrency 512
+	stop_stack
+	profile_rest
+	profile_memory
+}
+
+# Where an idle joined socket's bytes go: chat-ws under heaptrack, 4,000
+# sockets connected and joined (namespaces of PER_NS), then stopped; the
+# peak heap is grouped by who allocated it (libwebsockets, or our function).
+profile_memory() {
+	command -v heaptrack >/dev/null && command -v heaptrack_print >/dev/null || return 0
+	local d=$WORK/heaptrack n=4000 port
+	mkdir -p "$d"
+	port=$(pick_port) || return 0
+	say "run heaptrack chat-ws: $n idle joined sockets"
+	(cd "$d" && SIO_CONN=65000 SIO_RATE=100000 SIO_BURST=100000 CHAT_SECRET_FILE=$d/secret \
+		setsid heaptrack -o "$d/ws" "$BUILD/chat-ws" --db "$d/chat.db" --listen "127.0.0.1:$port" \
+		--open-workspaces --max-per-address 1000000 --connect-rate 0 --workspace-rate 1000000 \
+		</dev/null >"$d/ws.log" 2>&1) &
+	local h=$!
+	track "$h"
+	wait_for 60 grep -q listening "$d/ws.log" || { say "  heaptrack: chat-ws did not start"; return 0; }
+	lg ours-direct memory-profile --port "$port" --conns "$n" --namespaces $((n / PER_NS)) --hold 2 --concurrency 256
+	pkill -TERM -f -- "--listen 127.0.0.1:$port" || true
+	wait_for 60 bash -c "ls '$d'/ws*.zst >/dev/null 2>&1 && ! kill -0 $h 2>/dev/null" || true
+	local f
+	f=$(ls "$d"/ws*.zst 2>/dev/null | head -1)
+	[ -n "$f" ] || return 0
+	heaptrack_print -f "$f" --print-peaks 1 --print-allocators 0 --print-temporary 0 --print-leaks 0 \
+		--peak-limit 40 --merge-backtraces 0 >"$d/peaks.txt" 2>/dev/null || true
+	{
+		echo "### memory (heaptrack, $n idle joined sockets)"
+		echo
+		echo "Peak heap by allocating site, per socket (sites allocating about once per socket;"
+		echo "malloc's own overhead of ~16 bytes a block and the kernel's socket buffers are not"
+		echo "in these figures):"
+		echo
+		echo '```'
+		node "$BENCH/heap-sites.mjs" "$d/peaks.txt" "$n"
+		echo '```'
+		echo
+	} >>"$WORK/profiles.md" || true
+}
+
+# GET /api/rooms through nginx under wrk, profiled across the whole machine
+# (perf record -a): the share of each process (nginx, chat-fcgi, wrk, the
+# kernel under them) says where a dynamic request's time goes next to a
+# static one's.
+profile_rest() {
+	[ "$HAVE_WRK" = 1 ] || return 0
+	start_stack profile-rest
+	local base=http://127.0.0.1:$S_PORT data=$WORK/perf-rest.data i
+	for i in $(seq 1 12); do
+		curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
+			--data "{\"name\":\"bench room $i\"}" "$base/api/rooms"
+	done
+	timeout 60 wrk -t1 -c16 -d8s "$base/api/rooms" >"$WORK/wrk-profile-rest.txt" 2>&1 &
+	local w=$!
+	sleep 2
+	perf record -q -a -F 499 -g -o "$data" -- sleep 4 >/dev/null 2>&1 || true
+	wait "$w" 2>/dev/null || true
+	stop_stack
+	{
+		echo "### rest (GET /api/rooms through nginx, whole machine)"
+		echo
+		echo "wrk -t1 -c16 -d8s: $(grep -m1 'Requests/sec' "$WORK/wrk-profile-rest.txt" | tr -s ' ')"
+		echo
+		echo '```'
+		echo "by process (self):"
+		perf report -i "$data" --no-children --sort comm --stdio -g none 2>/dev/null | grep '%' | head -8
+		echo
+		echo "chat-fcgi by shared object (self, share of all samples):"
+		perf report -i "$data" --no-children --comms chat-fcgi --sort dso --stdio -g none 2>/dev/null | grep '%' | head -8
+		echo
+		echo "chat-fcgi's hottest functions (self, share of all samples):"
+		perf report -i "$data" --no-children --comms chat-fcgi --sort dso,sym --stdio -g none 2>/dev/null | grep '%' | head -20
+		echo '```'
+		echo
+	} >>"$WORK/profiles.md" || true
 }
 
 # --- machine and versions -------------------------------------------------------------
