@@ -9,7 +9,6 @@
 
 #include "chat_json.h"
 #include "contract.h"
-#include "fcgi_metrics.h"
 #include "log.h"
 #include "status.h"
 
@@ -31,14 +30,22 @@ void api_unavailable(http_response *resp, const char *message) {
     http_set_header(resp, "Retry-After", "%d", API_RETRY_AFTER_S);
 }
 
-void api_store_error(store *st, int rc, http_response *resp) {
+/* env's metrics, or none (every series NULL: nothing is counted). */
+static const api_metrics *api_counters(const api_env *env) {
+    static const api_metrics none;
+
+    return env->metrics != NULL ? env->metrics : &none;
+}
+
+void api_store_error(const api_env *env, int rc, http_response *resp) {
     const status_reply *r = status_of_store(rc);
+    store *st = env->st;
 
     http_reply_error(resp, r->http, r->message);
     if (r->retry) http_set_header(resp, "Retry-After", "%d", API_RETRY_AFTER_S);
-    if (rc == STORE_BUSY) metrics_inc(fcgim.db_busy);
+    if (rc == STORE_BUSY) metrics_inc(api_counters(env)->db_busy);
     if (r->http >= 500 && rc != STORE_BUSY) {
-        metrics_inc(fcgim.db_errors);
+        metrics_inc(api_counters(env)->db_errors);
         log_event(LOG_LEVEL_ERROR, "store error", "func", __func__, "status", LOG_I(rc), "error",
                   st != NULL ? store_errmsg(st) : "no connection", NULL);
     }
@@ -105,7 +112,7 @@ bool api_namespace_access(const api_env *env, const http_request *req, const cha
     if (!api_have_store(env->st, resp)) return false;
     rc = store_workspace_private(env->st, ns, &is_private);
     if (rc != STORE_OK) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return false;
     }
     if (!is_private) return true;
@@ -333,7 +340,7 @@ void api_rooms_list(const api_env *env, const http_request *req, http_response *
     rc = store_rooms_list(st, ns, after, (int)limit + 1, api_room_cb, &c);
     if (rc != STORE_OK) {
         json_decref(c.array);
-        api_store_error(st, rc, resp);
+        api_store_error(env, rc, resp);
         return;
     }
     more = json_array_size(c.array) > (size_t)limit;
@@ -367,7 +374,7 @@ static bool api_room_rate(const api_env *env, const http_request *req, http_resp
         return false;
     }
     if (rc != STORE_OK) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return false;
     }
     return true;
@@ -402,7 +409,7 @@ void api_rooms_create(const api_env *env, const http_request *req, http_response
         bool exists = false;
         rc = store_workspace_exists(st, ns_in, &exists);
         if (rc != STORE_OK) {
-            api_store_error(st, rc, resp);
+            api_store_error(env, rc, resp);
             goto out;
         }
         if (!exists) {
@@ -427,7 +434,7 @@ void api_rooms_create(const api_env *env, const http_request *req, http_response
         goto out;
     }
     if (rc != STORE_OK) {
-        api_store_error(st, rc, resp);
+        api_store_error(env, rc, resp);
         goto out;
     }
     if (http_reply_json(resp, 201, chat_json_room(&room)) == HTTP_OK)
@@ -451,7 +458,7 @@ bool api_load_room(const api_env *env, const http_request *req, int64_t room_id,
         return false;
     }
     if (rc != STORE_OK) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return false;
     }
     return api_namespace_access(env, req, room->ns, resp);
@@ -483,7 +490,7 @@ void api_room_delete(const api_env *env, const http_request *req, int64_t room_i
         return;
     }
     if (rc != STORE_OK) {
-        api_store_error(st, rc, resp);
+        api_store_error(env, rc, resp);
         return;
     }
     if (strcmp(room.name, "general") == 0) {
@@ -512,7 +519,7 @@ void api_room_delete(const api_env *env, const http_request *req, int64_t room_i
         return;
     }
     if (rc != STORE_OK) {
-        api_store_error(st, rc, resp);
+        api_store_error(env, rc, resp);
         return;
     }
     bus_publish_control(env->bus, event_id);
@@ -534,7 +541,7 @@ static void api_workspace_reply(const api_env *env, const char *ns, http_respons
     rc = store_workspace_private(env->st, ns, &is_private);
     if (rc == STORE_OK) rc = retention_get(env->st, ns, &p);
     if (rc != STORE_OK) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return;
     }
     http_reply_json(resp, 200, api_workspace_json(ns, is_private, &p));
@@ -602,7 +609,7 @@ void api_workspace_put(const api_env *env, const http_request *req, const char *
     if (rc == STORE_OK && ret != NULL) rc = retention_own(env->st, ns, &p);
     if (rc != STORE_OK) {
         json_decref(body);
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return;
     }
     if (ret != NULL &&
@@ -628,7 +635,7 @@ void api_workspace_put(const api_env *env, const http_request *req, const char *
     bool made_private = json_is_true(flag); /* flag goes with body */
     json_decref(body);
     if (rc != STORE_OK) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return;
     }
     if (made_private) bus_publish_control(env->bus, event_id);
@@ -691,7 +698,7 @@ void api_messages_list(const api_env *env, const http_request *req, int64_t room
         rc = api_messages_more(st, room_id, after, before, c.array, &more);
     if (rc != STORE_OK) {
         json_decref(c.array);
-        api_store_error(st, rc, resp);
+        api_store_error(env, rc, resp);
         return;
     }
     /* Retention deleted messages this page would have held: from after on,
@@ -747,7 +754,7 @@ void api_message_get(const api_env *env, const http_request *req, int64_t room_i
         return;
     }
     if (rc != STORE_OK) {
-        api_store_error(st, rc, resp);
+        api_store_error(env, rc, resp);
         return;
     }
     http_reply_json(resp, 200, f.msg);
@@ -812,11 +819,11 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         goto out;
     }
     if (rc != STORE_OK) {
-        api_store_error(st, rc, resp);
+        api_store_error(env, rc, resp);
         goto out;
     }
     if (!duplicate) {
-        metrics_inc(fcgim.messages_stored);
+        metrics_inc(api_counters(env)->messages_stored);
         /* Tell the ws processes, with the row, so that they deliver it
          * without reading it back. */
         m = (store_message){.id = id,
@@ -849,7 +856,7 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         rc = STORE_OK;
     }
     if (rc != STORE_OK) {
-        api_store_error(st, rc, resp);
+        api_store_error(env, rc, resp);
         goto out;
     }
     if (http_reply_json(resp, duplicate ? 200 : 201, f.msg) == HTTP_OK)

@@ -4,8 +4,17 @@
 
 #include "bus.h"
 #include "http.h"
+#include "metrics.h"
 #include "store.h"
 #include "token.h"
+
+/* What the handlers count: series of the program's registry (borrowed, in
+ * memory shared by the workers). A NULL series counts nothing. */
+typedef struct api_metrics {
+    metrics_series *messages_stored; /* REST POSTs of a new message */
+    metrics_series *db_errors;       /* answers 500/507 from a store error */
+    metrics_series *db_busy;         /* answers 503 "database busy" */
+} api_metrics;
 
 /* What the handlers work with: st, the worker's connection, NULL when the
  * database could not be opened (the handlers then answer 503); secret, the
@@ -15,7 +24,8 @@ typedef struct api_env {
     store *st;
     const token_secret *secret;
     bus *bus; /* what is committed is published on it, for the ws processes; NULL: not */
-    const char *cors_origins; /* browser origins allowed to call /api/ (cors.h); NULL: none */
+    const char *cors_origins;   /* browser origins allowed to call /api/ (cors.h); NULL: none */
+    const api_metrics *metrics; /* where errors and stored messages count; NULL: nowhere */
 } api_env;
 
 /* Every handler fills resp completely (status, headers, JSON body). Input
@@ -123,8 +133,9 @@ void api_refuse(http_response *resp, contract_id id, const char *field);
 
 /* Fills resp with the error answer of store status rc (not STORE_OK), the
  * HTTP status and message of core/status.h's table, Retry-After on the
- * transient ones; a 5xx but BUSY is logged with the connection's message. */
-void api_store_error(store *st, int rc, http_response *resp);
+ * transient ones; a 5xx but BUSY is logged with the message of env's
+ * connection. Counts it in env's metrics. */
+void api_store_error(const api_env *env, int rc, http_response *resp);
 
 /* Helpers the handler modules share (api_accounts.c). */
 

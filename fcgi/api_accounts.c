@@ -148,7 +148,7 @@ static bool authenticate(const api_env *env, const http_request *req, caller *wh
             return false;
         }
         if (rc) {
-            api_store_error(env->st, rc, resp);
+            api_store_error(env, rc, resp);
             return false;
         }
         snprintf(who->name, sizeof who->name, "%s", cl.sub);
@@ -170,7 +170,7 @@ static bool authenticate(const api_env *env, const http_request *req, caller *wh
         return false;
     }
     if (rc) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return false;
     }
     snprintf(who->name, sizeof who->name, "%s", c.name);
@@ -191,7 +191,7 @@ static bool rate_ok(const api_env *env, const char *key, int64_t span_s, int64_t
         return false;
     }
     if (rc) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return false;
     }
     return true;
@@ -234,7 +234,7 @@ static void session_start(const api_env *env, const http_request *req, const cha
         return;
     }
     if ((rc = account_credential_add(env->st, &c)) != STORE_OK) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         free(access);
         return;
     }
@@ -335,7 +335,7 @@ static void signup(const api_env *env, const http_request *req, http_response *r
     session_start(env, req, name, wants_cookie(body), 201, resp);
     goto out;
 store_error:
-    api_store_error(env->st, rc, resp);
+    api_store_error(env, rc, resp);
 out:
     free(name);
     json_decref(body);
@@ -407,7 +407,7 @@ static void signin(const api_env *env, const http_request *req, http_response *r
         goto out;
     rc = account_password_get(env->st, name, hash, sizeof hash);
     if (rc != STORE_OK && rc != STORE_NOTFOUND) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         goto out;
     }
     if (rc == STORE_NOTFOUND) {
@@ -472,7 +472,7 @@ static void refresh(const api_env *env, const http_request *req, http_response *
         goto out;
     }
     if (rc) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         goto out;
     }
     secret_hash(secret, SECRET_HEX, old_hash);
@@ -490,7 +490,7 @@ static void refresh(const api_env *env, const http_request *req, http_response *
         goto out;
     }
     if (rc) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         goto out;
     }
     if (!(access = access_token(env, c.name, id))) {
@@ -573,7 +573,7 @@ static void sso(const api_env *env, const http_request *req, http_response *resp
     if (!api_have_store(env->st, resp)) return;
     if (req->body_len > 0 && !(body = api_body_object(req, resp))) return;
     if ((rc = account_user_ensure(env->st, name)) != STORE_OK) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
     } else {
         session_start(env, req, name, body ? wants_cookie(body) : true, 200, resp);
     }
@@ -631,7 +631,7 @@ static void sessions_list(const api_env *env, const http_request *req, http_resp
     }
     if ((rc = account_credentials_list(env->st, user, list_one, &l)) != STORE_OK) {
         json_decref(l.array);
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return;
     }
     http_reply_json(resp, 200, json_pack("{s:o}", "sessions", l.array));
@@ -659,7 +659,7 @@ static void sessions_revoke(const api_env *env, const http_request *req, const c
         rc = revoke_credentials(env, user, NULL);
     }
     if (rc) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return;
     }
     log_event(LOG_LEVEL_INFO, "accounts: revoked", "user", user, "session", id ? id : "all", "by",
@@ -694,7 +694,7 @@ static void link_code(const api_env *env, const http_request *req, http_response
     snprintf(c.name, sizeof c.name, "%s", who.name);
     snprintf(c.kind, sizeof c.kind, "%s", ACCOUNT_KIND_LINK);
     if ((rc = account_credential_add(env->st, &c)) != STORE_OK) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return;
     }
     snprintf(shown, sizeof shown, "%.4s-%.4s", code, code + 4);
@@ -736,7 +736,7 @@ void api_accounts_claim(const api_env *env, const http_request *req, http_respon
         goto out;
     }
     if (rc) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         goto out;
     }
     if (cookie) {

@@ -41,7 +41,7 @@ static int api_actor_role(const api_env *env, const api_actor *a, const char *ns
     if (a->admin) return MODSTORE_ROLE_OWNER + 1;
     rc = modstore_role_get(env->st, ns, a->name, &role);
     if (rc != STORE_OK) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return -1;
     }
     return role;
@@ -64,7 +64,7 @@ static bool api_find_message(const api_env *env, const http_request *req, int64_
         return false;
     }
     if (rc != STORE_OK) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return false;
     }
     return true;
@@ -85,7 +85,7 @@ static bool api_not_muted(const api_env *env, const char *ns, const char *user,
 
     if (rc == STORE_OK) rc = modstore_sanction_until(env->st, ns, "ban", user, NULL, now, &banned);
     if (rc != STORE_OK) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return false;
     }
     if (banned) {
@@ -140,7 +140,7 @@ void api_message_edit(const api_env *env, const http_request *req, int64_t room_
         goto out;
     }
     if (rc != STORE_OK) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         goto out;
     }
     api_publish_event(env, &f, STORE_EVENT_EDIT, a.name, text, event_id, ts);
@@ -188,7 +188,7 @@ void api_message_delete(const api_env *env, const http_request *req, int64_t roo
         return;
     }
     if (rc != STORE_OK) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return;
     }
     api_publish_event(env, &f, STORE_EVENT_DELETE, a.name, "", event_id, ts);
@@ -249,7 +249,7 @@ static void api_sanction(const api_env *env, const http_request *req, const char
     }
     rc = lift ? STORE_OK : modstore_role_get(env->st, ns, user, &target_role);
     if (rc != STORE_OK) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         goto out;
     }
     if (!lift && target_role >= role) {
@@ -282,7 +282,7 @@ static void api_sanction(const api_env *env, const http_request *req, const char
         rc = rc == STORE_OK ? store_commit(env->st) : (store_rollback(env->st), rc);
     }
     if (rc != STORE_OK) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         goto out;
     }
     bus_publish_control(env->bus, event_id);
@@ -321,7 +321,7 @@ static void api_sanctions_list(const api_env *env, const http_request *req, http
     rc = modstore_sanctions_active(env->st, ns, store_now_ms(), api_sanction_cb, list);
     if (rc != STORE_OK) {
         json_decref(list);
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return;
     }
     http_reply_json(resp, 200, json_pack("{s:o}", "sanctions", list));
@@ -348,7 +348,7 @@ static void api_roles_list(const api_env *env, const http_request *req, http_res
     rc = modstore_roles_list(env->st, ns, api_role_cb, list);
     if (rc != STORE_OK) {
         json_decref(list);
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return;
     }
     http_reply_json(resp, 200, json_pack("{s:s,s:o}", "namespace", ns, "roles", list));
@@ -392,7 +392,7 @@ static void api_role_put(const api_env *env, const http_request *req, http_respo
         rc = rc == STORE_OK ? store_commit(env->st) : (store_rollback(env->st), rc);
     }
     if (rc != STORE_OK) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         goto out;
     }
     http_reply_json(resp, 200,
@@ -455,7 +455,7 @@ static void api_audit_list(const api_env *env, const http_request *req, http_res
     rc = modstore_audit_list(env->st, all ? NULL : ns, after, (int)limit + 1, api_audit_cb, &c);
     if (rc != STORE_OK) {
         json_decref(c.list);
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return;
     }
     http_reply_json(resp, 200, json_pack("{s:o,s:b}", "entries", c.list, "more", c.more));

@@ -144,7 +144,7 @@ static void webhook_create_call(const api_env *env, const http_request *req, htt
     }
     if (rc == STORE_OK) rc = webhook_get(env->st, id, webhook_into_obj, &out);
     if (rc != STORE_OK) {
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         goto done;
     }
     json_object_set_new(out, "secret", json_string(secret));
@@ -166,7 +166,7 @@ static void webhook_list_call(const api_env *env, const http_request *req, http_
     rc = webhook_list(env->st, all ? NULL : ns, webhook_into_array, list);
     if (rc != STORE_OK) {
         json_decref(list);
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
         return;
     }
     http_reply_json(resp, 200, json_pack("{s:o}", "webhooks", list));
@@ -180,7 +180,7 @@ static void webhook_reply(const api_env *env, int64_t id, int rc, http_response 
     if (rc == STORE_NOTFOUND)
         http_reply_error(resp, 404, "no such webhook");
     else if (rc != STORE_OK)
-        api_store_error(env->st, rc, resp);
+        api_store_error(env, rc, resp);
     else
         http_reply_json(resp, 200, out);
 }
@@ -209,7 +209,7 @@ bool api_webhooks_handle(const api_env *env, const http_request *req, const char
         if (rc == STORE_NOTFOUND)
             http_reply_error(resp, 404, "no such webhook");
         else if (rc != STORE_OK)
-            api_store_error(env->st, rc, resp);
+            api_store_error(env, rc, resp);
         else
             resp->status = 204;
     }

@@ -4,39 +4,38 @@
 
 #include <stdbool.h>
 
+#include "api.h"
 #include "http.h"
 #include "metrics.h"
 #include "token.h"
 
-/* The program's instruments. The registry lives in memory shared by the
- * pre-forked workers (made before they fork), so any worker's /metrics
- * answers for all of them. Process-wide like the logger; a NULL series
- * (fcgi_metrics_init not called: unit tests, CGI) counts nothing. */
-typedef struct fcgi_metrics {
-    metrics *reg;
-    metrics_series *requests[5];     /* by status class: 1xx..5xx */
-    metrics_series *request_seconds; /* handling time, request read to response built */
-    metrics_series *messages_stored; /* REST POSTs of a new message */
-    metrics_series *db_errors;       /* answers 500/507 from a store error */
-    metrics_series *db_busy;         /* answers 503 "database busy" */
-    metrics_series *start_time;      /* the master's start, Unix seconds */
-} fcgi_metrics;
-
-extern fcgi_metrics fcgim;
+/* The program's instruments: a registry in memory shared by the pre-forked
+ * workers (made before they fork), so any worker's /metrics answers for all
+ * of them; the gateway counts requests into it, the handlers what their
+ * api_metrics say. Without one (NULL: CGI, unit tests) nothing is counted. */
+typedef struct fcgi_metrics fcgi_metrics;
 
 /* Creates the shared registry; call once, before forking workers. Returns
- * 0, or -1 (the program runs without metrics). */
-int fcgi_metrics_init(void);
+ * NULL when that fails (the program runs without metrics). */
+fcgi_metrics *fcgi_metrics_new(void);
+/* Unmaps the registry in this process and frees fm. Accepts NULL. */
+void fcgi_metrics_free(fcgi_metrics *fm);
 
-/* When req is GET or HEAD /metrics: fills resp (200 with the exposition for
- * a local client -- remote_addr, nginx's REMOTE_ADDR, is loopback -- or one
- * with an admin bearer token; 401/403 JSON otherwise; 405 for another method)
- * and returns true. Returns false for every other path. secret may be NULL. */
-bool fcgi_metrics_serve(const http_request *req, const char *remote_addr,
+/* The handlers' series, for api_env (borrowed, valid until
+ * fcgi_metrics_free); NULL when fm is NULL. */
+const api_metrics *fcgi_metrics_api(const fcgi_metrics *fm);
+
+/* When req is GET or HEAD /metrics: fills resp (200 with fm's exposition,
+ * empty without fm, for a local client -- remote_addr, nginx's REMOTE_ADDR,
+ * is loopback -- or one with an admin bearer token; 401/403 JSON otherwise;
+ * 405 for another method) and returns true. Returns false for every other
+ * path. secret may be NULL. */
+bool fcgi_metrics_serve(const fcgi_metrics *fm, const http_request *req, const char *remote_addr,
                         const token_secret *secret, http_response *resp);
 
-/* Counts a finished request: its status and its handling time. */
-void fcgi_metrics_request(int status, double seconds);
+/* Counts a finished request in fm: its status and its handling time.
+ * Accepts a NULL fm (counts nothing). */
+void fcgi_metrics_request(const fcgi_metrics *fm, int status, double seconds);
 
 /* Seconds of a monotonic clock, for timing requests. */
 double fcgi_metrics_now(void);

@@ -152,8 +152,9 @@ int gateway_write_response(const gateway_io *io, const http_request *req,
     return 0;
 }
 
-int gateway_handle(const gateway_io *io, store *st, bus *b, const token_secret *secret) {
-    api_env env = {st, secret, b, getenv("CHAT_CORS_ORIGIN")};
+int gateway_handle(const gateway_io *io, store *st, bus *b, const token_secret *secret,
+                   const fcgi_metrics *fm) {
+    api_env env = {st, secret, b, getenv("CHAT_CORS_ORIGIN"), fcgi_metrics_api(fm)};
     gateway_request g;
     http_response resp;
     int rc;
@@ -165,9 +166,9 @@ int gateway_handle(const gateway_io *io, store *st, bus *b, const token_secret *
         goto out;
     }
     double started = fcgi_metrics_now();
-    if (!fcgi_metrics_serve(&g.req, io->param("REMOTE_ADDR", io->ctx), secret, &resp))
+    if (!fcgi_metrics_serve(fm, &g.req, io->param("REMOTE_ADDR", io->ctx), secret, &resp))
         router_handle(&env, &g.req, &resp);
-    fcgi_metrics_request(resp.status, fcgi_metrics_now() - started);
+    fcgi_metrics_request(fm, resp.status, fcgi_metrics_now() - started);
     rc = gateway_write_response(io, &g.req, &resp);
 out:
     http_response_free(&resp);
@@ -237,7 +238,7 @@ int gateway_run_cgi(const char *db_path) {
 
     gateway_secret_load(&secret);
     store *st = gateway_db_get(&db);
-    rc = gateway_handle(&io, st, db.bus, &secret);
+    rc = gateway_handle(&io, st, db.bus, &secret, NULL); /* one request: nothing to count */
     memset(&secret, 0, sizeof secret);
     if (fflush(stdout) != 0) rc = -1;
     gateway_db_close(&db);
@@ -296,7 +297,7 @@ static void gateway_on_signal(int sig) {
     if (!gateway_busy) _exit(0);
 }
 
-int gateway_run_fcgi(int fd, const char *db_path) {
+int gateway_run_fcgi(int fd, const char *db_path, const fcgi_metrics *fm) {
     FCGX_Request req;
     gateway_io io = {gateway_fcgx_param, gateway_fcgx_read, gateway_fcgx_write, &req};
     gateway_db db = {.path = db_path};
@@ -335,7 +336,7 @@ int gateway_run_fcgi(int fd, const char *db_path) {
         gateway_busy = 1;
         errors = 0;
         store *st = gateway_db_get(&db);
-        gateway_handle(&io, st, db.bus, &secret);
+        gateway_handle(&io, st, db.bus, &secret, fm);
         gateway_fcgx_drain(&req);
         FCGX_Finish_r(&req);
     }

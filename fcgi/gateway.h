@@ -3,6 +3,7 @@
 #define GATEWAY_H
 
 #include "bus.h"
+#include "fcgi_metrics.h"
 #include "http.h"
 #include "netaddr.h"
 #include "store.h"
@@ -60,9 +61,11 @@ int gateway_write_response(const gateway_io *io, const http_request *req,
 
 /* Reads one request from io, routes it with st (may be NULL: no database),
  * b (may be NULL: writes are not published) and secret (may be NULL: no token
- * is valid) and writes the response. Returns 0, or -1 when the response could
- * not be written. */
-int gateway_handle(const gateway_io *io, store *st, bus *b, const token_secret *secret);
+ * is valid), counts it in fm (may be NULL: not counted, /metrics is empty)
+ * and writes the response. Returns 0, or -1 when the response could not be
+ * written. */
+int gateway_handle(const gateway_io *io, store *st, bus *b, const token_secret *secret,
+                   const fcgi_metrics *fm);
 
 /* Loads the token secret from CHAT_SECRET / CHAT_SECRET_FILE into secret
  * (token_secret_load); a failure is logged and leaves it empty. */
@@ -80,10 +83,11 @@ void gateway_db_close(gateway_db *db);
  * response was written, even an error response). */
 int gateway_run_cgi(const char *db_path);
 
-/* The FastCGI accept loop of one worker process, on listening socket fd.
+/* The FastCGI accept loop of one worker process, on listening socket fd,
+ * counting into fm (the master's shared registry; may be NULL).
  * Opens its own database connection and loads the secret once. Runs until SIGTERM or SIGINT: when a
  * signal comes between requests the process exits at once, during a request
  * it finishes that request first. Returns the exit status. */
-int gateway_run_fcgi(int fd, const char *db_path);
+int gateway_run_fcgi(int fd, const char *db_path, const fcgi_metrics *fm);
 
 #endif

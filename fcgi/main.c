@@ -18,8 +18,9 @@
 #define MAIN_BACKLOG 128
 
 typedef struct main_worker {
-    int fd;         /* the listening socket */
-    const char *db; /* the database path */
+    int fd;                      /* the listening socket */
+    const char *db;              /* the database path */
+    const fcgi_metrics *metrics; /* the registry the workers share, or NULL */
 } main_worker;
 
 static void main_usage(FILE *f) {
@@ -40,7 +41,7 @@ static void main_usage(FILE *f) {
 static int main_worker_run(void *ctx) {
     const main_worker *w = ctx;
 
-    return gateway_run_fcgi(w->fd, w->db);
+    return gateway_run_fcgi(w->fd, w->db, w->metrics);
 }
 
 /* Opens the FastCGI socket of --listen: "unix:/path" or "HOST:PORT". Sets
@@ -105,7 +106,7 @@ int main(int argc, char **argv) {
         {NULL, 0, NULL, 0},
     };
     const char *db = getenv("CHAT_DB"), *listen_addr = NULL, *unix_path = NULL;
-    main_worker w = {-1, NULL};
+    main_worker w = {-1, NULL, NULL};
     long long workers = contract_default(CONTRACT_WORKERS);
     char err[128];
     int c, status;
@@ -163,8 +164,11 @@ int main(int argc, char **argv) {
         w.fd = 0; /* spawn-fcgi or a web server passed the socket as stdin */
     }
 
-    if (fcgi_metrics_init() != 0) log_event(LOG_LEVEL_WARN, "no shared memory: no metrics", NULL);
+    fcgi_metrics *fm = fcgi_metrics_new();
+    if (fm == NULL) log_event(LOG_LEVEL_WARN, "no shared memory: no metrics", NULL);
+    w.metrics = fm;
     status = prefork_run((int)workers, main_worker_run, &w);
+    fcgi_metrics_free(fm);
     if (unix_path != NULL) unlink(unix_path);
     return status;
 }

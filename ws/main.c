@@ -535,6 +535,7 @@ int main(int argc, char **argv) {
     hub *hb_log = NULL; /* follows the message and control logs */
     bus *bu = NULL;
     clock_lws *clk = NULL;
+    wsmetrics *wm = NULL;
     token_secret secret;
     heartbeat hb = {0};
     pruner pr = {0};
@@ -542,7 +543,10 @@ int main(int argc, char **argv) {
 
     log_init("chat-ws");
     wsmetrics_log_lws();
-    if (wsmetrics_init()) log_event(LOG_LEVEL_WARN, "out of memory: no metrics", NULL);
+    if (!(wm = wsmetrics_new())) log_event(LOG_LEVEL_WARN, "out of memory: no metrics", NULL);
+    o.eio.metrics = wsmetrics_eio(wm);
+    o.sio.metrics = wsmetrics_sio(wm);
+    o.chat.metrics = wsmetrics_chat(wm);
     clamp_to_fd_limit(&o.eio);
     signal(SIGPIPE, SIG_IGN);
     /* The event loop: libev on epoll, which lws serves through its libev
@@ -594,7 +598,8 @@ int main(int argc, char **argv) {
     } else if (clk && !(bu = bus_open(o.db, NULL, err, sizeof err))) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "error", err, NULL);
         goto out;
-    } else if (clk && (hb_log = hub_new(st, bu)) && (bs = adapter_new(sio, st, bu, hb_log))) {
+    } else if (clk && (hb_log = hub_new(st, bu, wsmetrics_hub(wm))) &&
+               (bs = adapter_new(sio, st, bu, hb_log))) {
         o.chat.adapter = bs;
         o.chat.hub = hb_log;
         o.chat.clock = clock_lws_clock(clk);
@@ -607,13 +612,13 @@ int main(int argc, char **argv) {
         goto out;
     }
 
-    wsmetrics_attach(eio, sio, &secret);
+    wsmetrics_attach(wm, eio, sio, &secret);
     struct lws_protocols protocols[] = {
         /* rx_buffer_size 512: lws allocates it per connection (4 KB by
          * default); bigger messages arrive in pieces, which eio gathers */
         {"eio", eio_lws_callback, eio_pss_size(), 512, 0, NULL, 0},
         {BUS_PROTOCOL, bus_lws_callback, 0, 0, 0, NULL, 0},
-        {WSMETRICS_PROTOCOL, wsmetrics_lws_callback, 0, 0, 0, NULL, 0},
+        {WSMETRICS_PROTOCOL, wsmetrics_lws_callback, 0, 0, 0, wm, 0},
         {NULL, NULL, 0, 0, 0, NULL, 0},
     };
     struct lws_context_creation_info info;
@@ -731,7 +736,7 @@ out:
     ev_signal_stop(loop, &sigint);
     ev_signal_stop(loop, &sigterm);
     ev_loop_destroy(loop);
-    wsmetrics_free();
+    wsmetrics_free(wm);
     if (st && o.chat.process_id) store_process_unregister(st, o.chat.process_id);
     retention_free(pr.ret);
     store_close(st);

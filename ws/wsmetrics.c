@@ -4,18 +4,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
+#include "store.h"
 
-wsmetrics wsm;
-
-/* What a scrape reads besides the registry; set by wsmetrics_attach. */
-static struct {
-    eio_server *eio;
-    sio_server *sio;
+struct wsmetrics {
+    metrics *reg;
+    eio_metrics eio;
+    sio_metrics sio;
+    hub_metrics hub;
+    chat_metrics chat;
+    metrics_series *start_time; /* process start, Unix seconds */
+    /* What a scrape reads besides the registry; set by wsmetrics_attach. */
+    eio_server *scrape_eio;
+    sio_server *scrape_sio;
     const token_secret *secret;
-} scrape;
+};
 
 /* Seconds; from a fast commit of an idle disk to a lock wait of the 2 s
  * commit deadline. */
@@ -27,75 +31,98 @@ static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 102
 
 #define N(a) (sizeof(a) / sizeof(a)[0])
 
-long long wsmetrics_wall_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int wsmetrics_init(void) {
-    metrics *m = metrics_new(false);
-    if (!m) return -1;
-    memset(&wsm, 0, sizeof wsm);
-    wsm.reg = m;
-    wsm.messages_received = metrics_register(m, METRICS_COUNTER, "chat_messages_received_total",
-                                             "Chat messages received from clients.", NULL, NULL, 0);
-    wsm.messages_stored =
+/* Registers every series, in the order of the exposition (a family's series
+ * one after another). The layers' structs share a series where they count
+ * the same thing (database errors: the chat's commits, the hub's reads). */
+static void register_all(wsmetrics *wm) {
+    metrics *m = wm->reg;
+    wm->chat.messages_received =
+        metrics_register(m, METRICS_COUNTER, "chat_messages_received_total",
+                         "Chat messages received from clients.", NULL, NULL, 0);
+    wm->chat.messages_stored =
         metrics_register(m, METRICS_COUNTER, "chat_messages_stored_total",
                          "Chat messages committed by this process.", NULL, NULL, 0);
-    wsm.messages_delivered = metrics_register(
+    wm->chat.messages_delivered = metrics_register(
         m, METRICS_COUNTER, "chat_messages_delivered_total",
         "Chat message frames queued to sockets (one per receiver).", NULL, NULL, 0);
-    wsm.dropped_volatile = metrics_register(
+    wm->sio.dropped_volatile = metrics_register(
         m, METRICS_COUNTER, "chat_deliveries_dropped_total",
         "Frames not delivered: volatile emits skipped for a busy receiver, frames refused to a "
         "slow reader (then disconnected).",
         "reason=\"volatile\"", NULL, 0);
-    wsm.dropped_slow = metrics_register(m, METRICS_COUNTER, "chat_deliveries_dropped_total", "",
-                                        "reason=\"slow_reader\"", NULL, 0);
-    wsm.rate_limited =
+    wm->eio.dropped_slow = metrics_register(m, METRICS_COUNTER, "chat_deliveries_dropped_total", "",
+                                            "reason=\"slow_reader\"", NULL, 0);
+    wm->sio.rate_limited =
         metrics_register(m, METRICS_COUNTER, "chat_rate_limited_total",
                          "Socket.IO events refused by the per-socket rate limit.", NULL, NULL, 0);
-    wsm.commit_seconds =
+    wm->chat.commit_seconds =
         metrics_register(m, METRICS_HISTOGRAM, "chat_commit_duration_seconds",
                          "Time from BEGIN to COMMIT of a group commit of chat messages.", NULL,
                          latency_bounds, N(latency_bounds));
-    wsm.commit_batch =
+    wm->chat.commit_batch =
         metrics_register(m, METRICS_HISTOGRAM, "chat_commit_batch_size",
                          "Chat messages per group commit.", NULL, batch_bounds, N(batch_bounds));
-    wsm.bus_lag_seconds = metrics_register(
+    wm->hub.bus_lag_seconds = metrics_register(
         m, METRICS_HISTOGRAM, "chat_bus_lag_seconds",
         "Time from a message's commit (its ts) to its delivery by this process when another "
         "process wrote it (through the bus or the database log).",
         NULL, lag_bounds, N(lag_bounds));
-    wsm.db_errors = metrics_register(m, METRICS_COUNTER, "chat_db_errors_total",
-                                     "Database operations that failed (begin, commit, log reads).",
-                                     NULL, NULL, 0);
-    wsm.db_busy_retries = metrics_register(
+    wm->chat.db_errors = wm->hub.db_errors = metrics_register(
+        m, METRICS_COUNTER, "chat_db_errors_total",
+        "Database operations that failed (begin, commit, log reads).", NULL, NULL, 0);
+    wm->chat.db_busy_retries = metrics_register(
         m, METRICS_COUNTER, "chat_db_busy_retries_total",
         "Group commits retried because another process held the database lock.", NULL, NULL, 0);
-    wsm.sessions_opened[0] = metrics_register(
+    wm->eio.sessions_opened[0] = metrics_register(
         m, METRICS_COUNTER, "chat_ws_sessions_opened_total",
         "Engine.IO sessions opened, by their first transport.", "transport=\"polling\"", NULL, 0);
-    wsm.sessions_opened[1] = metrics_register(m, METRICS_COUNTER, "chat_ws_sessions_opened_total",
-                                              "", "transport=\"websocket\"", NULL, 0);
-    wsm.start_time =
+    wm->eio.sessions_opened[1] =
+        metrics_register(m, METRICS_COUNTER, "chat_ws_sessions_opened_total", "",
+                         "transport=\"websocket\"", NULL, 0);
+    wm->start_time =
         metrics_register(m, METRICS_GAUGE, "process_start_time_seconds",
                          "Start time of the process since the Unix epoch, seconds.", NULL, NULL, 0);
-    metrics_set(wsm.start_time, (double)(wsmetrics_wall_ms() / 1000));
-    return 0;
 }
 
-void wsmetrics_free(void) {
-    metrics_free(wsm.reg);
-    memset(&wsm, 0, sizeof wsm);
-    memset(&scrape, 0, sizeof scrape);
+wsmetrics *wsmetrics_new(void) {
+    wsmetrics *wm = calloc(1, sizeof *wm);
+    if (!wm) return NULL;
+    if (!(wm->reg = metrics_new(false))) {
+        free(wm);
+        return NULL;
+    }
+    register_all(wm);
+    metrics_set(wm->start_time, (double)(store_now_ms() / 1000));
+    return wm;
 }
 
-void wsmetrics_attach(eio_server *eio, sio_server *sio, const token_secret *secret) {
-    scrape.eio = eio;
-    scrape.sio = sio;
-    scrape.secret = secret;
+void wsmetrics_free(wsmetrics *wm) {
+    if (!wm) return;
+    metrics_free(wm->reg);
+    free(wm);
+}
+
+const eio_metrics *wsmetrics_eio(const wsmetrics *wm) {
+    return wm ? &wm->eio : NULL;
+}
+
+const sio_metrics *wsmetrics_sio(const wsmetrics *wm) {
+    return wm ? &wm->sio : NULL;
+}
+
+const hub_metrics *wsmetrics_hub(const wsmetrics *wm) {
+    return wm ? &wm->hub : NULL;
+}
+
+const chat_metrics *wsmetrics_chat(const wsmetrics *wm) {
+    return wm ? &wm->chat : NULL;
+}
+
+void wsmetrics_attach(wsmetrics *wm, eio_server *eio, sio_server *sio, const token_secret *secret) {
+    if (!wm) return;
+    wm->scrape_eio = eio;
+    wm->scrape_sio = sio;
+    wm->secret = secret;
 }
 
 /* ---- scrape-time gauges ------------------------------------------------ */
@@ -113,26 +140,27 @@ static void nsp_sample(sio_nsp *nsp, void *ud) {
                         (double)(w->rooms ? sio_nsp_rooms(nsp) : sio_nsp_size(nsp)));
 }
 
-void wsmetrics_render(metrics_text *out) {
-    metrics_render(wsm.reg, out);
-    if (scrape.eio) {
+void wsmetrics_render(const wsmetrics *wm, metrics_text *out) {
+    if (!wm) return;
+    metrics_render(wm->reg, out);
+    if (wm->scrape_eio) {
         size_t polling = 0, websocket = 0;
-        eio_server_transports(scrape.eio, &polling, &websocket);
+        eio_server_transports(wm->scrape_eio, &polling, &websocket);
         metrics_text_family(out, "chat_ws_connections", "Engine.IO sessions open, by transport.",
                             METRICS_GAUGE);
         metrics_text_sample(out, "chat_ws_connections", "transport=\"polling\"", (double)polling);
         metrics_text_sample(out, "chat_ws_connections", "transport=\"websocket\"",
                             (double)websocket);
     }
-    if (scrape.sio) {
+    if (wm->scrape_sio) {
         nsp_walk w = {out, false};
         metrics_text_family(out, "chat_ws_sockets", "Connected Socket.IO sockets per namespace.",
                             METRICS_GAUGE);
-        sio_each_nsp(scrape.sio, nsp_sample, &w);
+        sio_each_nsp(wm->scrape_sio, nsp_sample, &w);
         w.rooms = true;
         metrics_text_family(out, "chat_ws_rooms", "Rooms with members here, per namespace.",
                             METRICS_GAUGE);
-        sio_each_nsp(scrape.sio, nsp_sample, &w);
+        sio_each_nsp(wm->scrape_sio, nsp_sample, &w);
     }
 }
 
@@ -161,7 +189,7 @@ static int header(struct lws *wsi, enum lws_token_indexes h, char *buf, int len)
     return lws_hdr_copy(wsi, buf, len, h) < 0 ? -1 : n;
 }
 
-static bool allowed(struct lws *wsi) {
+static bool allowed(const wsmetrics *wm, struct lws *wsi) {
     char peer[64] = "", h[1024], last[128];
     lws_get_peer_simple(wsi, peer, sizeof peer);
     if (loopback(peer)) {
@@ -178,8 +206,8 @@ static bool allowed(struct lws *wsi) {
     const char *token;
     token_claims claims;
     const char *why;
-    if (!scrape.secret || header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, h, sizeof h) < 0 ||
-        !(token = token_bearer(h)) || token_verify(scrape.secret, token, &claims, &why) ||
+    if (!wm || !wm->secret || header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, h, sizeof h) < 0 ||
+        !(token = token_bearer(h)) || token_verify(wm->secret, token, &claims, &why) ||
         !claims.admin)
         return false;
     return true;
@@ -205,16 +233,17 @@ static int reply(struct lws *wsi, unsigned status, const char *ctype, const char
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-static int serve(struct lws *wsi) {
+static int serve(const wsmetrics *wm, struct lws *wsi) {
     static const char forbidden[] =
         "{\"error\":\"metrics are for local clients or an admin bearer token\"}";
     if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
         static const char method[] = "{\"error\":\"method not allowed\"}";
         return reply(wsi, 405, "application/json", method, sizeof method - 1);
     }
-    if (!allowed(wsi)) return reply(wsi, 403, "application/json", forbidden, sizeof forbidden - 1);
+    if (!allowed(wm, wsi))
+        return reply(wsi, 403, "application/json", forbidden, sizeof forbidden - 1);
     metrics_text out = {0};
-    wsmetrics_render(&out);
+    wsmetrics_render(wm, &out);
     int rc = out.oom ? reply(wsi, 503, "application/json", "{\"error\":\"out of memory\"}", 25)
                      : reply(wsi, 200, METRICS_CONTENT_TYPE, out.s ? out.s : "", out.len);
     metrics_text_free(&out);
@@ -223,9 +252,10 @@ static int serve(struct lws *wsi) {
 
 int wsmetrics_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                            size_t len) {
+    const struct lws_protocols *proto = lws_get_protocol(wsi);
     switch (reason) {
     case LWS_CALLBACK_HTTP:
-        return serve(wsi);
+        return serve(proto ? proto->user : NULL, wsi);
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         /* /metrics is no WebSocket, and never an h2c tunnel */
         return eio_confirm_upgrade(wsi, NULL);

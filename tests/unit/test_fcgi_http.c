@@ -468,7 +468,7 @@ static void test_gateway_handle(void **state) {
 
         f.f = open_memstream(&f.out, &f.out_len);
         assert_non_null(f.f);
-        assert_int_equal(gateway_handle(&io, NULL, NULL, NULL), 0);
+        assert_int_equal(gateway_handle(&io, NULL, NULL, NULL, NULL), 0);
         fclose(f.f);
         assert_true(strncmp(f.out, "Status: ", 8) == 0);
         for (size_t k = 0; k < 4 && cases[i].want[k] != NULL; k++)
@@ -480,12 +480,58 @@ static void test_gateway_handle(void **state) {
     }
 }
 
+/* One exchange through gateway_handle counted in fm; the response, freed by
+ * the caller. */
+static char *exchange(const fcgi_metrics *fm, const char *uri) {
+    const char *vars[] = {"REQUEST_METHOD", "GET",       "REQUEST_URI", uri,
+                          "REMOTE_ADDR",    "127.0.0.1", NULL};
+    fake_io f = {vars, NULL, 0, 0, 0, 0, NULL, 0, NULL};
+    gateway_io io = {fake_param, fake_read, fake_write, &f};
+
+    f.f = open_memstream(&f.out, &f.out_len);
+    assert_non_null(f.f);
+    assert_int_equal(gateway_handle(&io, NULL, NULL, NULL, fm), 0);
+    fclose(f.f);
+    return f.out;
+}
+
+/* Two programs' metrics in one process count apart; none counts nothing and
+ * serves an empty exposition. */
+static void test_gateway_metrics(void **state) {
+    fcgi_metrics *a = fcgi_metrics_new(), *b = fcgi_metrics_new();
+    char *out;
+
+    (void)state;
+    assert_non_null(a);
+    assert_non_null(b);
+    free(exchange(a, "/nope"));
+    free(exchange(a, "/nope"));
+    free(exchange(b, "/nope"));
+    free(exchange(NULL, "/nope"));
+    out = exchange(a, "/metrics");
+    if (strstr(out, "\nchat_fcgi_requests_total{code=\"4xx\"} 2\n") == NULL)
+        fail_msg("a's 404s not 2 in:\n%s", out);
+    free(out);
+    out = exchange(b, "/metrics");
+    if (strstr(out, "\nchat_fcgi_requests_total{code=\"4xx\"} 1\n") == NULL)
+        fail_msg("b's 404s not 1 in:\n%s", out);
+    free(out);
+    out = exchange(NULL, "/metrics");
+    if (strstr(out, "Status: 200 OK\r\n") == NULL || strstr(out, "Content-Length: 0\r\n") == NULL)
+        fail_msg("no metrics: not an empty 200 in:\n%s", out);
+    free(out);
+    assert_null(fcgi_metrics_api(NULL));
+    fcgi_metrics_free(a);
+    fcgi_metrics_free(b);
+    fcgi_metrics_free(NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_decode),     cmocka_unit_test(test_query_get),
         cmocka_unit_test(test_parse_uint),     cmocka_unit_test(test_json_type),
         cmocka_unit_test(test_headers),        cmocka_unit_test(test_gateway_read),
-        cmocka_unit_test(test_gateway_handle),
+        cmocka_unit_test(test_gateway_handle), cmocka_unit_test(test_gateway_metrics),
     };
 
     return cmocka_run_group_tests_name("fcgi http", tests, NULL, NULL);

@@ -19,7 +19,6 @@
 
 #include "log.h"
 #include "status.h"
-#include "wsmetrics.h"
 
 /* How often tokens of sockets in private workspaces are re-checked. */
 #define CHAT_EXPIRY_CHECK_MS 1000
@@ -66,6 +65,7 @@ struct chat {
     bool writes_open;
     long long writes_since; /* ms: when the open batch began */
     long long touched_at;   /* ms: when this process's live sessions were last refreshed */
+    chat_metrics metrics;   /* cfg.metrics' series, all NULL without one */
 };
 
 int64_t chat_cursor(const chat *c) {
@@ -252,7 +252,7 @@ static void deliver_one(const store_message *m, void *ud) {
     const char *rooms[1] = {m->room};
     sio_to to = {.rooms = rooms, .nrooms = 1, .filter = not_yet_replayed, .filter_ud = (void *)m};
     int n = args ? sio_emit(nsp, &to, event, args) : 0;
-    if (n > 0) metrics_add(wsm.messages_delivered, n);
+    if (n > 0) metrics_add(c->metrics.messages_delivered, n);
     json_decref(args);
 }
 
@@ -302,7 +302,7 @@ static void flush(void *ud) {
         ws_timer_schedule(&c->flush, COMMIT_RETRY_MS) == 0) {
         /* Another process holds the lock: keep the batch (new messages join
          * it) and try again soon, serving everyone else meanwhile. */
-        metrics_inc(wsm.db_busy_retries);
+        metrics_inc(c->metrics.db_busy_retries);
         return;
     }
     long long began_us = ws_clock_now_us(c->cfg.clock);
@@ -339,18 +339,18 @@ static void flush(void *ud) {
     }
     if (rc == STORE_OK) {
         rc = store_commit(c->st);
-        metrics_observe(wsm.commit_seconds,
+        metrics_observe(c->metrics.commit_seconds,
                         (double)(ws_clock_now_us(c->cfg.clock) - began_us) / 1e6);
-        metrics_observe(wsm.commit_batch, (double)n);
+        metrics_observe(c->metrics.commit_batch, (double)n);
         if (rc) {
-            metrics_inc(wsm.db_errors);
+            metrics_inc(c->metrics.db_errors);
             log_event(LOG_LEVEL_WARN, "chat: commit failed", "messages", LOG_I(n), "error",
                       store_errmsg(c->st), NULL);
             for (i = 0; i < n; i++)
                 res[i].rc = rc;
         }
     } else {
-        metrics_inc(wsm.db_errors);
+        metrics_inc(c->metrics.db_errors);
         log_event(LOG_LEVEL_WARN, "chat: begin failed", "error", store_errmsg(c->st), NULL);
     }
     /* Local first. This commit's new ids are consecutive (its transaction
@@ -377,7 +377,7 @@ static void flush(void *ud) {
                 ack_store_error(p->ack, res ? res[i].rc : STORE_ERROR, "room");
             continue;
         }
-        if (!res[i].dup) metrics_inc(wsm.messages_stored);
+        if (!res[i].dup) metrics_inc(c->metrics.messages_stored);
         ack_reply(p->ack,
                   json_pack("{s:I,s:I}", "id", (json_int_t)res[i].id, "ts", (json_int_t)res[i].ts));
         store_message m = {res[i].id, p->room_id, p->room,      p->ns,
@@ -390,7 +390,7 @@ static void flush(void *ud) {
     if (mine) {
         hub_commit_end(c->cfg.hub, mine, nmine);
     } else if (fresh > 0) {
-        metrics_inc(wsm.db_errors); /* out of memory: the others' poll catches up */
+        metrics_inc(c->metrics.db_errors); /* out of memory: the others' poll catches up */
         log_event(LOG_LEVEL_WARN, "chat: messages not published", "messages", LOG_I(fresh), NULL);
     }
     free(mine);
@@ -404,7 +404,7 @@ static void flush(void *ud) {
 static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
     chat *c = ud;
     const char *room = str_field(ev, "room"), *text = str_field(ev, "text");
-    metrics_inc(wsm.messages_received);
+    metrics_inc(c->metrics.messages_received);
     json_t *cid = json_object_get(json_array_get(ev->args, 0), "client_id");
     if (!room || !text) return ack_error(ev->ack, "expected {room, text}");
     if (!contract_valid_text(text)) return ack_refuse(ev->ack, CONTRACT_TEXT);
@@ -1140,6 +1140,7 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     c->srv = srv;
     c->st = st;
     c->cfg = *cfg;
+    if (cfg->metrics) c->metrics = *cfg->metrics;
     if (c->cfg.recovery_window_ms <= 0)
         c->cfg.recovery_window_ms = contract_default(CONTRACT_RECOVERY_WINDOW);
     if (c->cfg.missed_max <= 0) c->cfg.missed_max = (int)contract_default(CONTRACT_MISSED_MAX);

@@ -10,9 +10,22 @@
 #include "adapter.h"
 #include "clock.h"
 #include "hub.h"
+#include "metrics.h"
 #include "sio.h"
 #include "store.h"
 #include "token.h"
+
+/* What the chat counts: series of the program's registry (borrowed, they
+ * outlive the chat). A NULL series counts nothing. */
+typedef struct chat_metrics {
+    metrics_series *messages_received;  /* chat message events taken in */
+    metrics_series *messages_stored;    /* committed by this process */
+    metrics_series *messages_delivered; /* chat message frames queued to sockets */
+    metrics_series *commit_seconds;     /* group commit latency */
+    metrics_series *commit_batch;       /* messages per group commit */
+    metrics_series *db_errors;          /* failed begin/commit, messages left unpublished */
+    metrics_series *db_busy_retries;    /* group commit retried on a locked database */
+} chat_metrics;
 
 typedef struct chat_config {
     int64_t process_id;         /* this process's row in the processes table */
@@ -32,6 +45,7 @@ typedef struct chat_config {
                                    coalesced over it (presence.h); 0: each is sent at once */
     ws_clock *clock;            /* the group commit's, presence's and token expiry's
                                    timers run on it; borrowed, outlives the chat */
+    const chat_metrics *metrics; /* copied by chat_new; NULL: nothing is counted */
 } chat_config;
 
 typedef struct chat chat;

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include "log.h"
-#include "wsmetrics.h"
 
 /* Pages of the message log read in one catch-up, at most (each page is 1000
  * messages): a bound on the work of one wake-up; the next one goes on. */
@@ -24,6 +23,7 @@ struct hub {
     void *control_ud;
     hub_ephemeral_fn ephemeral;
     void *ephemeral_ud;
+    hub_metrics metrics; /* all NULL when hub_new was given none */
 };
 
 hub_step hub_message_step(int64_t cursor, const store_message *m) {
@@ -47,8 +47,8 @@ static void deliver(hub *h, const store_message *m) {
 }
 
 /* The bus's lag: from a message's commit (its ts) to its delivery here. */
-static void observe_lag(const store_message *m) {
-    metrics_observe(wsm.bus_lag_seconds, (double)(wsmetrics_wall_ms() - m->ts) / 1000.0);
+static void observe_lag(hub *h, const store_message *m) {
+    metrics_observe(h->metrics.bus_lag_seconds, (double)(store_now_ms() - m->ts) / 1000.0);
 }
 
 typedef struct catch_up_ctx {
@@ -59,7 +59,7 @@ typedef struct catch_up_ctx {
 static int deliver_logged(const store_message *m, void *ud) {
     catch_up_ctx *cu = ud;
     if (m->id > cu->upto) return 1;
-    observe_lag(m);
+    observe_lag(cu->h, m);
     deliver(cu->h, m);
     return 0;
 }
@@ -67,7 +67,7 @@ static int deliver_logged(const store_message *m, void *ud) {
 static int read_log_page(void *ud) {
     catch_up_ctx *cu = ud;
     if (store_log_tail(cu->h->st, cu->h->cursor, 1000, deliver_logged, cu) == STORE_OK) return 0;
-    metrics_inc(wsm.db_errors);
+    metrics_inc(cu->h->metrics.db_errors);
     log_event(LOG_LEVEL_WARN, "hub: tail read failed", "error", store_errmsg(cu->h->st), NULL);
     return -1;
 }
@@ -169,11 +169,12 @@ void hub_on_ephemeral(hub *h, hub_ephemeral_fn fn, void *ud) {
     h->ephemeral_ud = ud;
 }
 
-hub *hub_new(store *st, bus *b) {
+hub *hub_new(store *st, bus *b, const hub_metrics *m) {
     hub *h = calloc(1, sizeof *h);
     if (!h) return NULL;
     h->st = st;
     h->bus = b;
+    if (m) h->metrics = *m;
     if (store_log_head(st, &h->cursor)) h->cursor = 0;
     if (store_control_head(st, &h->control_cursor)) h->control_cursor = 0;
     return h;

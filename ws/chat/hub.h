@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "bus.h"
+#include "metrics.h"
 #include "store.h"
 
 /* A ws process follows two logs of the store: messages (delivered to the
@@ -25,9 +26,17 @@ typedef void (*hub_control_fn)(int64_t id, const char *kind, const char *payload
 /* An ephemeral event of another process (hostile bytes, see bus.h). */
 typedef void (*hub_ephemeral_fn)(const char *data, size_t len, void *ud);
 
+/* What the hub counts: series of the program's registry (borrowed, they
+ * outlive the hub). A NULL series counts nothing. */
+typedef struct hub_metrics {
+    metrics_series *bus_lag_seconds; /* commit (message ts) to delivery, another's */
+    metrics_series *db_errors;       /* failed log reads */
+} hub_metrics;
+
 /* st and b are borrowed and must outlive the hub; b may be NULL (alone).
- * Both cursors start at the logs' heads. NULL when out of memory. */
-hub *hub_new(store *st, bus *b);
+ * m is copied; NULL: nothing is counted. Both cursors start at the logs'
+ * heads. NULL when out of memory. */
+hub *hub_new(store *st, bus *b, const hub_metrics *m);
 void hub_free(hub *h);
 
 void hub_on_messages(hub *h, hub_deliver_fn fn, void *ud);

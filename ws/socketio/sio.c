@@ -10,7 +10,6 @@
 #include "log.h"
 #include "sio_pending.h"
 #include "strmap.h"
-#include "wsmetrics.h"
 
 typedef struct middleware {
     sio_middleware_fn fn;
@@ -137,6 +136,7 @@ struct sio_server {
     ws_timer tick;    /* sio_server_tick's, once attached */
     sio_observer obs; /* operations' view: socket and room changes */
     void *obs_ud;
+    sio_metrics metrics; /* cfg.metrics' series, all NULL without one */
 };
 
 /* The transport under a client, and the clock, through srv->tr. */
@@ -186,6 +186,7 @@ sio_server *sio_server_new(const sio_config *cfg) {
         srv->cfg.attachment_timeout_ms = (int)contract_default(CONTRACT_ATTACHMENT_TIMEOUT);
     if (srv->cfg.connect_rate > 0 && srv->cfg.connect_burst <= 0)
         srv->cfg.connect_burst = 6 * srv->cfg.connect_rate;
+    if (cfg->metrics) srv->metrics = *cfg->metrics;
     srv->tr = &sio_eio_transport;
     return srv;
 }
@@ -540,7 +541,7 @@ static bool selected(const sio_to *to, sio_socket *s, uint64_t mark) {
     for (size_t i = 0; i < to->nexcept; i++)
         if (sio_in_room(s, to->except_rooms[i])) return false;
     if (to->is_volatile && !tp_can_send_volatile(s->client)) {
-        metrics_inc(wsm.dropped_volatile);
+        metrics_inc(s->nsp->srv->metrics.dropped_volatile);
         return false;
     }
     if (to->filter && !to->filter(s, to->filter_ud)) return false;
@@ -849,7 +850,7 @@ static sio_ack *ack_new(sio_socket *s, int64_t id) {
 
 static void dispatch_event(sio_socket *s, sio_packet *p, const sio_buf *bins, size_t nbins) {
     if (!client_take(s->client)) {
-        metrics_inc(wsm.rate_limited);
+        metrics_inc(s->nsp->srv->metrics.rate_limited);
         if (p->id >= 0) {
             json_t *args = json_pack("[{s:s}]", "error", "rate limit exceeded, slow down");
             sio_ack_send(ack_new(s, p->id), args);

@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "eio.h"
+#include "metrics.h"
 #include "sio_packet.h"
 
 /* This layer knows Socket.IO, not chat: the chat handlers sit on top of it.
@@ -52,6 +53,13 @@ typedef bool (*sio_match_fn)(const char *name, void *ud);
  * on timeout or disconnect. */
 typedef void (*sio_ack_fn)(sio_socket *s, json_t *args, void *ud);
 
+/* What this layer counts: series of the program's registry (borrowed, they
+ * outlive the server). A NULL series counts nothing. */
+typedef struct sio_metrics {
+    metrics_series *dropped_volatile; /* volatile emits skipped for a busy receiver */
+    metrics_series *rate_limited;     /* events refused by the rate limit */
+} sio_metrics;
+
 typedef struct sio_config {
     sio_limits limits;      /* decoder bounds */
     int connect_timeout_ms; /* a transport that joins no namespace in time is closed
@@ -78,6 +86,9 @@ typedef struct sio_config {
      * transport (1008). */
     int connect_rate;
     int connect_burst;
+    /* Where drops and refusals are counted; copied by sio_server_new. NULL:
+     * nothing is counted. */
+    const sio_metrics *metrics;
 } sio_config;
 
 /* The transport under the server's clients: Engine.IO in the program

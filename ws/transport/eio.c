@@ -8,7 +8,6 @@
 #include "eio_internal.h"
 #include "log.h"
 #include "netaddr.h"
-#include "wsmetrics.h"
 
 size_t eio_pss_size(void) {
     return sizeof(eio_pss);
@@ -41,6 +40,7 @@ eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h, void *u
         srv->cfg.handshake_timeout_ms = (int)contract_default(CONTRACT_CONNECT_TIMEOUT);
     srv->h = *h;
     srv->ud = ud;
+    if (cfg->metrics) srv->metrics = *cfg->metrics;
     /* The tick is a quarter of the shortest heartbeat period, so a timeout is
      * noticed within 25% of its length, and never more often than 20 ms. */
     int shortest = srv->cfg.ping_interval_ms < srv->cfg.ping_timeout_ms ? srv->cfg.ping_interval_ms
@@ -152,7 +152,7 @@ static void wake_writer(eio_conn *c) {
 int eio_send(eio_conn *c, outbuf *o) {
     if (c->closing) return -1;
     if (c->queued_bytes + o->len > c->srv->cfg.max_queue_bytes) {
-        metrics_inc(wsm.dropped_slow);
+        metrics_inc(c->srv->metrics.dropped_slow);
         eio_fail(c, 1008, "slow reader: send queue full");
         return -1;
     }
@@ -365,7 +365,7 @@ eio_conn *eio_session_new(eio_server *srv, struct lws *wsi, eio_transport t) {
     }
     address_count(srv, c->peer, +1);
     lws_dll2_add_tail(&c->node, &srv->conns);
-    metrics_inc(wsm.sessions_opened[t == T_POLLING ? 0 : 1]);
+    metrics_inc(srv->metrics.sessions_opened[t == T_POLLING ? 0 : 1]);
     c->next_ping_at = eio_now_ms() + srv->cfg.ping_interval_ms;
 
     char open[256];

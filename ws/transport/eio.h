@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "clock.h"
+#include "metrics.h"
 #include "outbuf.h"
 
 /* Headroom an upper layer leaves before an Engine.IO MESSAGE payload it
@@ -16,6 +17,13 @@
 /* Descriptors a process keeps for itself (database, WAL, inotify, listening
  * sockets, logs): max_connections stays this far below RLIMIT_NOFILE. */
 #define EIO_RESERVED_FDS 32
+
+/* What this layer counts: series of the program's registry (borrowed, they
+ * outlive the server). A NULL series counts nothing. */
+typedef struct eio_metrics {
+    metrics_series *sessions_opened[2]; /* sessions opened by first transport: polling, websocket */
+    metrics_series *dropped_slow;       /* frames refused: slow reader disconnected */
+} eio_metrics;
 
 typedef struct eio_config {
     int ping_interval_ms;      /* server ping period [CONTRACT_PING_INTERVAL] */
@@ -47,6 +55,9 @@ typedef struct eio_config {
     /* This process now holds n sessions of addr (NULL: nobody is told). */
     void (*address_changed)(const char *addr, int n, void *ud);
     void *address_ud; /* passed to both */
+    /* Where the sessions and drops are counted; copied by eio_server_new.
+     * NULL: nothing is counted. */
+    const eio_metrics *metrics;
 } eio_config;
 
 typedef struct eio_conn eio_conn;

@@ -81,6 +81,7 @@ struct eio_server {
     unsigned char *ws_scratch; /* WebSocket batches are gathered here (eio_websocket.c) */
     size_t ws_scratch_cap;     /* its size in bytes */
     bool draining;             /* shutting down: new sessions are refused (503) */
+    eio_metrics metrics;       /* cfg.metrics' series, all NULL without one */
 };
 
 /* What lws keeps per connection for us. A WebSocket uses c; an HTTP
