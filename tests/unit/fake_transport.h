@@ -65,8 +65,8 @@ static inline const char *fake_name(const void *tp) {
     (void)tp;
     return "fake";
 }
-static const sio_transport fake_transport = {
-    fake_send, fake_close, fake_can_send_volatile, fake_peer, fake_sid, fake_name};
+static const sio_transport fake_transport = {fake_send, fake_close, fake_can_send_volatile,
+                                             fake_peer, fake_sid,   fake_name};
 
 /* Opens fake_conns[i] from address peer on srv. */
 static inline void fake_open(sio_server *srv, int i, const char *peer) {

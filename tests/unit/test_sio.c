@@ -123,7 +123,8 @@ static void show_auth(sio_socket *s, void *ud) {
 static ws_clock *test_clock; /* on fake_clock_ms: the rows move it, then tick by hand */
 
 static sio_server *server_new(void) {
-    sio_config cfg = {.clock = test_clock, .connect_timeout_ms = 5000, .attachment_timeout_ms = 2000};
+    sio_config cfg = {
+        .clock = test_clock, .connect_timeout_ms = 5000, .attachment_timeout_ms = 2000};
     sio_server *srv = sio_server_new(&cfg);
     assert_non_null(srv);
     sio_server_set_transport(srv, &fake_transport);

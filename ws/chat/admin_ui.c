@@ -253,8 +253,8 @@ static void stats(void *ud) {
         to_ui(ui, "server_stats",
               json_pack("[{s:s,s:s,s:i,s:f,s:I,s:I,s:[],s:o}]", "serverId", ui->server_id,
                         "hostname", ui->hostname, "pid", (int)getpid(), "uptime",
-                        (double)(ws_clock_now_ms(ui->clock) - ui->started_ms) / 1000.0, "clientsCount",
-                        (json_int_t)(polling + websocket), "pollingClientsCount",
+                        (double)(ws_clock_now_ms(ui->clock) - ui->started_ms) / 1000.0,
+                        "clientsCount", (json_int_t)(polling + websocket), "pollingClientsCount",
                         (json_int_t)polling, "aggregatedEvents", "namespaces", namespaces));
     }
     ws_timer_schedule(&ui->stats, ADMIN_UI_STATS_MS);

@@ -81,7 +81,7 @@ struct eio_server {
      * keeps coming (clock_lws.c), and a polling session that is done must
      * end before its next request. */
     ws_clock *clock;
-    bool started; /* between eio_server_start and eio_server_stop: timers run */
+    bool started;              /* between eio_server_start and eio_server_stop: timers run */
     unsigned char *ws_scratch; /* WebSocket batches are gathered here (eio_websocket.c) */
     size_t ws_scratch_cap;     /* its size in bytes */
     bool draining;             /* shutting down: new sessions are refused (503) */
