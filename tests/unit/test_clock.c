@@ -194,8 +194,10 @@ static void test_many_mixed(void **state) {
     fake_clock_ms = 0;
     nseen = 0;
     ws_clock *c = fake_clock_new();
-    for (size_t i = 0; i < MANY; i++)
+    for (size_t i = 0; i < MANY; i++) {
         ws_timer_init(&t[i], c, on_fire_index, (void *)(uintptr_t)i);
+        due_ms[i] = -1; /* not pending */
+    }
     for (size_t k = 0; k < 3 * MANY; k++) {
         size_t i = lcg(&x) % MANY;
         if (lcg(&x) % 8 == 0) {

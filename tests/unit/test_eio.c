@@ -326,8 +326,9 @@ static void polling_handshake(char *sid) {
     assert_int_equal(get->status, 200);
     const char *body = written(get);
     assert_memory_equal(body, "0{\"sid\":\"", 9);
-    snprintf(sid, EIO_SID_LEN + 1, "%s", body + 9);
-    assert_int_equal(strlen(sid), EIO_SID_LEN);
+    memcpy(sid, body + 9, EIO_SID_LEN);
+    sid[EIO_SID_LEN] = '\0';
+    assert_int_equal(strcspn(sid, "\""), EIO_SID_LEN);
     char tail[128];
     snprintf(tail, sizeof tail,
              "\",\"upgrades\":[\"websocket\"],\"pingInterval\":%d,\"pingTimeout\":%d,",
@@ -594,6 +595,7 @@ static void test_deadlines(void **state) {
     conn_free(ws, LWS_CALLBACK_CLOSED);
 
     char sid[EIO_SID_LEN + 1], q[128];
+    heard[0] = '\0';
     polling_handshake(sid);
     snprintf(q, sizeof q, "EIO=4&transport=polling&sid=%s", sid);
     struct lws *post = conn_new(true, q);
