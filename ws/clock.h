@@ -5,6 +5,7 @@
 #define WS_CLOCK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct ws_clock ws_clock;
 
@@ -31,7 +32,7 @@ typedef struct ws_timer {
     long long due_us;
     unsigned long long seq; /* order of scheduling: ties fire first come first */
     bool pending;
-    struct ws_timer *next; /* in the clock's list, by (due_us, seq) */
+    size_t slot; /* its place in the clock's heap, while pending */
 } ws_timer;
 
 /* be is copied. Returns NULL when out of memory. */
@@ -55,8 +56,9 @@ void ws_clock_stop(ws_clock *c);
 /* Sets t up on clock c, not pending: fn(ud) runs when it fires. */
 void ws_timer_init(ws_timer *t, ws_clock *c, ws_timer_fn fn, void *ud);
 /* Fires t once in delay_ms (0: at the clock's next run, after what is
- * running now), replacing an earlier schedule of t. Returns 0, or -1 when
- * the clock is stopped (t is then not pending). */
+ * running now), replacing an earlier schedule of t. O(log n) in the timers
+ * pending, as are cancelling and firing. Returns 0, or -1 when the clock is
+ * stopped or out of memory (t is then not pending). */
 int ws_timer_schedule(ws_timer *t, long long delay_ms);
 /* Unschedules t if pending. Accepts a timer never initialised (zeroed). */
 void ws_timer_cancel(ws_timer *t);

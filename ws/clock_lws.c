@@ -34,7 +34,7 @@ static void fire(struct ev_loop *loop, ev_timer *w, int revents) {
 }
 
 /* lws 4.1's libev glue runs lws's own timers (lws_sul: connection timeouts,
- * LWS_TO_KILL_ASYNC, the bus's and admin's timers) from a libev idle
+ * LWS_TO_KILL_ASYNC, the bus's timers) from a libev idle
  * watcher, which never runs while I/O keeps coming, or from one libev timer
  * that it cannot move earlier once armed (ev_timer_set on an active
  * watcher): an lws timer due at once could wait for one due much later.

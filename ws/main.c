@@ -21,9 +21,12 @@
 #include "contract.h"
 #include "eio.h"
 #include "hub.h"
+#include "issue_token.h"
 #include "log.h"
 #include "netaddr.h"
 #include "presence.h"
+#include "process_heartbeat.h"
+#include "pruner.h"
 #include "retention.h"
 #include "sio.h"
 #include "store.h"
@@ -46,10 +49,7 @@ typedef struct options {
     int prune_batch;  /* rows per table per step */
     bool conformance; /* the official test suites' server, not the chat */
     bool issue_token; /* print a token and exit */
-    bool token_admin;
-    const char *token_workspace;
-    const char *token_sub; /* --sub: the user the token is the credential of */
-    long token_ttl;
+    issue_token_options token;
 } options;
 
 static struct lws_context *context;
@@ -212,7 +212,7 @@ static void table_option(options *o, contract_id id, const char *text) {
         o->bus_poll_ms = (int)v;
         break;
     case CONTRACT_TOKEN_TTL:
-        o->token_ttl = (long)v;
+        o->token.ttl = (long)v;
         break;
     default:
         assert(!"an option of the table without a field");
@@ -279,7 +279,7 @@ static void parse(int argc, char **argv, options *o) {
     o->sio.connect_rate = (int)contract_default(CONTRACT_CONNECT_RATE);
     o->chat.presence_interval_ms = (int)contract_default(CONTRACT_PRESENCE_INTERVAL);
     store_write_budget_init(&o->chat.budget);
-    o->token_ttl = (long)contract_default(CONTRACT_TOKEN_TTL); /* issued tokens always expire */
+    o->token.ttl = (long)contract_default(CONTRACT_TOKEN_TTL); /* issued tokens always expire */
     int c;
     while ((c = getopt_long(argc, argv, "d:l:h", longopts, NULL)) != -1) {
         if (c >= OPT_TABLE && c < OPT_TABLE + CONTRACT_COUNT) {
@@ -350,13 +350,13 @@ static void parse(int argc, char **argv, options *o) {
             o->issue_token = true;
             break;
         case ADMIN:
-            o->token_admin = true;
+            o->token.admin = true;
             break;
         case WORKSPACE:
-            o->token_workspace = optarg;
+            o->token.workspace = optarg;
             break;
         case SUB:
-            o->token_sub = optarg;
+            o->token.sub = optarg;
             break;
         case PRINT_LIMITS:
             exit(contract_markdown(stdout) ? 1 : 0);
@@ -402,52 +402,6 @@ static void clamp_to_fd_limit(eio_config *e) {
     e->max_per_address = per;
 }
 
-/* Refreshes this process's row for /api/health and reaps dead processes. */
-typedef struct heartbeat {
-    lws_sorted_usec_list_t sul;
-    store *st;
-    eio_server *eio;
-    int64_t process_id;
-    int ms;
-} heartbeat;
-
-static void beat(lws_sorted_usec_list_t *sul) {
-    heartbeat *hb = lws_container_of(sul, heartbeat, sul);
-    int rc =
-        store_process_heartbeat(hb->st, hb->process_id, (int64_t)eio_server_connections(hb->eio));
-    if (rc == STORE_NOTFOUND) {
-        /* Another process reaped us after a stall of over STORE_PROCESS_STALE_MS:
-         * our presence rows are gone until the sockets rejoin. Say so loudly. */
-        log_event(LOG_LEVEL_WARN, "ws: our process row was reaped after a stall", NULL);
-    } else if (rc) {
-        log_event(LOG_LEVEL_WARN, "ws: heartbeat failed", "error", store_errmsg(hb->st), NULL);
-    }
-    store_process_reap(hb->st);
-    lws_sul_schedule(context, 0, &hb->sul, beat, (lws_usec_t)hb->ms * LWS_US_PER_MS);
-}
-
-/* Retention (sql/retention.h): one bounded step per tick on the event loop,
- * so pruning never holds the write lock long nor stalls the sockets. A step
- * that found more to do comes back sooner. A busy database skips a tick. */
-typedef struct pruner {
-    lws_sorted_usec_list_t sul;
-    retention *ret;
-    int ms;
-} pruner;
-
-static void prune(lws_sorted_usec_list_t *sul) {
-    pruner *p = lws_container_of(sul, pruner, sul);
-    retention_stats stats;
-    int rc = retention_step(p->ret, store_now_ms(), &stats);
-    if (rc && rc != STORE_BUSY)
-        log_event(LOG_LEVEL_WARN, "ws: retention step failed", "status", LOG_I(rc), NULL);
-    if (rc == STORE_OK && stats.messages)
-        log_event(LOG_LEVEL_DEBUG, "ws: retention", "deleted", LOG_I(stats.messages), "room_id",
-                  LOG_I(stats.room_id), NULL);
-    int next = rc == STORE_OK && stats.more ? (p->ms < 100 ? p->ms : 100) : p->ms;
-    lws_sul_schedule(context, 0, &p->sul, prune, (lws_usec_t)next * LWS_US_PER_MS);
-}
-
 /* Ephemeral bus events: the Admin UI's own first, the rest to the adapter
  * (the hub hands them here). */
 typedef struct ephemeral_route {
@@ -470,13 +424,13 @@ static void on_drain_beat(struct ev_loop *loop, ev_timer *w, int revents) {
  * session -- a transport close, so clients reconnect and recover elsewhere
  * or after the restart -- and serve until they are gone or drain_ms has
  * passed. */
-static void drain(struct ev_loop *loop, eio_server *eio, int drain_ms) {
+static void drain(struct ev_loop *loop, ws_clock *clock, eio_server *eio, int drain_ms) {
     size_t open = eio_server_connections(eio);
     log_event(LOG_LEVEL_INFO, "draining", "sessions", LOG_I(open), "timeout_ms", LOG_I(drain_ms),
               NULL);
     /* not lws_context_deprecate(): lws 4.1 uses the listener after freeing it */
     eio_server_drain(eio);
-    long long deadline = eio_now_ms() + drain_ms;
+    long long deadline = ws_clock_now_ms(clock) + drain_ms;
     /* one turn: the group commit's timer (due at once) runs before closes */
     ev_run(loop, EVRUN_NOWAIT);
     eio_close_all(eio, 1012, "server restarting");
@@ -484,46 +438,16 @@ static void drain(struct ev_loop *loop, eio_server *eio, int drain_ms) {
     ev_timer beat;
     ev_timer_init(&beat, on_drain_beat, 0.05, 0.05);
     ev_timer_start(loop, &beat);
-    while (eio_server_connections(eio) > 0 && eio_now_ms() < deadline)
+    while (eio_server_connections(eio) > 0 && ws_clock_now_ms(clock) < deadline)
         ev_run(loop, EVRUN_ONCE);
     ev_timer_stop(loop, &beat);
     log_event(LOG_LEVEL_INFO, "drained", "sessions_left", LOG_I(eio_server_connections(eio)), NULL);
 }
 
-/* --issue-token: prints a token for local use (make run prints an admin one). */
-static int issue_token(const options *o) {
-    token_secret secret;
-    char err[256];
-    if (token_secret_load(&secret, err, sizeof err) || !secret.len) {
-        fprintf(stderr, "chat-ws: %s\n", secret.len ? err : "set CHAT_SECRET_FILE or CHAT_SECRET");
-        return 1;
-    }
-    if (o->token_workspace && !contract_valid_namespace(o->token_workspace)) {
-        fprintf(stderr, "chat-ws: --workspace must be /name (a-z 0-9 -)\n");
-        return 2;
-    }
-    char sub[CONTRACT_USER_NAME_BUF] = "";
-    if (o->token_sub) {
-        snprintf(sub, sizeof sub, "%s", o->token_sub);
-        if (strlen(o->token_sub) >= sizeof sub || contract_name_clean(sub, sizeof sub) ||
-            !contract_valid_user_name(sub)) {
-            fprintf(stderr, "chat-ws: --sub must be a valid user name\n");
-            return 2;
-        }
-    } else if (o->token_admin) {
-        snprintf(sub, sizeof sub, "admin");
-    }
-    char *token = token_issue(&secret, o->token_admin, o->token_workspace, sub, o->token_ttl);
-    if (!token) return 1;
-    printf("%s\n", token);
-    free(token);
-    return 0;
-}
-
 int main(int argc, char **argv) {
     options o = {0};
     parse(argc, argv, &o);
-    if (o.issue_token) return issue_token(&o);
+    if (o.issue_token) return issue_token_print(&o.token, stdout);
     int status = 1;
     store *st = NULL;
     sio_server *sio = NULL;
@@ -536,9 +460,11 @@ int main(int argc, char **argv) {
     bus *bu = NULL;
     clock_lws *clk = NULL;
     wsmetrics *wm = NULL;
+    ws_clock *clock = NULL; /* clk's */
     token_secret secret;
-    heartbeat hb = {0};
+    process_heartbeat hb = {0};
     pruner pr = {0};
+    retention *ret = NULL;
     char err[256], listen[160], bind_addr[NETADDR_LEN];
 
     log_init("chat-ws");
@@ -590,24 +516,27 @@ int main(int argc, char **argv) {
     }
     address_share shared = {st, o.chat.process_id};
     if (st && o.chat.process_id) address_share_attach(&shared, &o.eio);
-    sio = sio_server_new(&o.sio);
+    /* one clock for every timer and deadline of the process */
+    clk = clock_lws_new();
+    clock = clk ? clock_lws_clock(clk) : NULL;
+    o.sio.clock = clock;
+    sio = clk ? sio_server_new(&o.sio) : NULL;
     eio = sio ? eio_server_new(&o.eio, sio_eio_handlers(), sio) : NULL;
-    clk = eio ? clock_lws_new() : NULL;
-    if (clk && o.conformance) {
+    if (eio && o.conformance) {
         conformance_register(sio);
-    } else if (clk && !(bu = bus_open(o.db, NULL, err, sizeof err))) {
+    } else if (eio && !(bu = bus_open(o.db, NULL, err, sizeof err))) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "error", err, NULL);
         goto out;
-    } else if (clk && (hb_log = hub_new(st, bu, wsmetrics_hub(wm))) &&
+    } else if (eio && (hb_log = hub_new(st, bu, wsmetrics_hub(wm))) &&
                (bs = adapter_new(sio, st, bu, hb_log))) {
         o.chat.adapter = bs;
         o.chat.hub = hb_log;
-        o.chat.clock = clock_lws_clock(clk);
+        o.chat.clock = clock;
         ch = chat_new(sio, st, &o.chat);
-        adm = ch ? admin_new(sio, eio, st, bs, &secret) : NULL;
-        ui = adm ? admin_ui_new(sio, eio, &secret, bu) : NULL;
+        adm = ch ? admin_new(sio, st, bs, &secret) : NULL;
+        ui = adm ? admin_ui_new(sio, &secret, bu) : NULL;
     }
-    if (!clk || (!o.conformance && !ui)) {
+    if (!eio || (!o.conformance && !ui)) {
         log_event(LOG_LEVEL_ERROR, "out of memory", NULL);
         goto out;
     }
@@ -673,34 +602,32 @@ int main(int argc, char **argv) {
                   NULL);
         goto out;
     }
-    eio_server_start(eio, context, clock_lws_clock(clk));
-    sio_server_attach(sio, clock_lws_clock(clk));
+    eio_server_start(eio, clock);
+    sio_server_attach(sio);
     clock_lws_start(clk, loop, context);
     ephemeral_route eph = {bs, ui};
     if (ch) hub_on_ephemeral(hb_log, on_bus_ephemeral, &eph);
     if (ch) {
-        admin_ui_attach(ui, context);
-        admin_attach(adm, context);
+        admin_ui_attach(ui, clock);
+        admin_attach(adm, clock);
         /* other processes' messages, control events and typing come from
          * here; failing, the bus polls the store (typing stays here) */
         hub_listen(hb_log, context, lws_get_vhost_by_name(context, "chat"), o.bus_poll_ms);
     }
-    hb = (heartbeat){.st = st, .eio = eio, .process_id = o.chat.process_id, .ms = o.heartbeat_ms};
-    if (st) lws_sul_schedule(context, 0, &hb.sul, beat, (lws_usec_t)hb.ms * LWS_US_PER_MS);
+    if (st) process_heartbeat_start(&hb, clock, st, eio, o.chat.process_id, o.heartbeat_ms);
     if (ch) {
         retention_config rcfg = {.batch = o.prune_batch,
                                  .session_max_age_ms = o.chat.recovery_window_ms};
-        pr = (pruner){.ret = retention_new(st, &rcfg), .ms = o.prune_ms};
-        if (!pr.ret) {
+        if (!(ret = retention_new(st, &rcfg))) {
             log_event(LOG_LEVEL_ERROR, "retention failed", "error", store_errmsg(st), NULL);
             goto out;
         }
-        lws_sul_schedule(context, 0, &pr.sul, prune, (lws_usec_t)pr.ms * LWS_US_PER_MS);
+        pruner_start(&pr, clock, ret, o.prune_ms);
     }
 
     log_event(LOG_LEVEL_INFO, "listening", "listen", listen, "db", o.db ? o.db : "(none)", NULL);
     ev_run(loop, 0); /* until SIGINT or SIGTERM */
-    if (o.drain_ms > 0) drain(loop, eio, o.drain_ms);
+    if (o.drain_ms > 0) drain(loop, clock, eio, o.drain_ms);
     clock_lws_turns turns = clock_lws_turn_stats(clk);
     log_event(LOG_LEVEL_INFO, "stopping", "loop_turns", LOG_I(turns.count), "over_5ms",
               LOG_I(turns.over_5ms), "over_50ms", LOG_I(turns.over_50ms), "longest_ms",
@@ -711,8 +638,8 @@ out:
         /* Our timers first: they live in the context's lists. Sessions that
          * close while the context goes (WebSocket) and after it (polling, in
          * eio_server_free) still reach the chat, the bus and the store. */
-        lws_sul_cancel(&hb.sul);
-        lws_sul_cancel(&pr.sul);
+        process_heartbeat_stop(&hb);
+        pruner_stop(&pr);
         bus_unlisten(bu);
         eio_server_stop(eio);
         sio_server_stop(sio);
@@ -738,7 +665,7 @@ out:
     ev_loop_destroy(loop);
     wsmetrics_free(wm);
     if (st && o.chat.process_id) store_process_unregister(st, o.chat.process_id);
-    retention_free(pr.ret);
+    retention_free(ret);
     store_close(st);
     return status;
 }

@@ -65,12 +65,8 @@ static inline const char *fake_name(const void *tp) {
     (void)tp;
     return "fake";
 }
-static inline long long fake_now(void) {
-    return fake_clock_ms; /* the same time as the fake clock's */
-}
-
-static const sio_transport fake_transport = {
-    fake_send, fake_close, fake_can_send_volatile, fake_peer, fake_sid, fake_name, fake_now};
+static const sio_transport fake_transport = {fake_send, fake_close, fake_can_send_volatile,
+                                             fake_peer, fake_sid,   fake_name};
 
 /* Opens fake_conns[i] from address peer on srv. */
 static inline void fake_open(sio_server *srv, int i, const char *peer) {

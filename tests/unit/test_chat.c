@@ -565,7 +565,7 @@ static void run_case(const ccase *k) {
     memset(fake_conns, 0, sizeof fake_conns);
     fake_clock_ms = 1000000;
     ws_clock *clock = fake_clock_new();
-    sio_config scfg = {0};
+    sio_config scfg = {.clock = clock};
     sio_server *srv = sio_server_new(&scfg);
     assert_non_null(srv);
     sio_server_set_transport(srv, &fake_transport);

@@ -149,12 +149,89 @@ static void test_wake(void **state) {
     ws_clock_free(c);
 }
 
+/* Many timers, as 10,000 sessions each with its own deadline: one delay
+ * scheduled again and again fires in the order scheduled; a mix of delays,
+ * replaced and cancelled ones fires by (due, order scheduled). */
+#define MANY 10000
+
+static unsigned long long order_seen[MANY];
+static size_t nseen;
+
+static void on_fire_index(void *ud) {
+    order_seen[nseen++] = (unsigned long long)(uintptr_t)ud;
+}
+
+static void test_many_same_delay(void **state) {
+    (void)state;
+    static ws_timer t[MANY];
+    fake_clock_ms = 0;
+    nseen = 0;
+    ws_clock *c = fake_clock_new();
+    for (size_t i = 0; i < MANY; i++) {
+        ws_timer_init(&t[i], c, on_fire_index, (void *)(uintptr_t)i);
+        assert_int_equal(ws_timer_schedule(&t[i], 25000), 0);
+        if (i % 100 == 99) fake_clock_ms++; /* sessions open over time */
+    }
+    fake_clock_advance(c, 25000 + MANY / 100);
+    assert_int_equal(nseen, MANY);
+    for (size_t i = 0; i < MANY; i++)
+        assert_int_equal(order_seen[i], i);
+    ws_clock_free(c);
+}
+
+/* A small deterministic generator: the same mix on every run. */
+static unsigned long long lcg(unsigned long long *x) {
+    *x = *x * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *x >> 33;
+}
+
+static void test_many_mixed(void **state) {
+    (void)state;
+    static ws_timer t[MANY];
+    static long long due_ms[MANY];
+    static unsigned long long when[MANY]; /* the order of the last schedule */
+    unsigned long long x = 42, step = 0;
+    fake_clock_ms = 0;
+    nseen = 0;
+    ws_clock *c = fake_clock_new();
+    for (size_t i = 0; i < MANY; i++) {
+        ws_timer_init(&t[i], c, on_fire_index, (void *)(uintptr_t)i);
+        due_ms[i] = -1; /* not pending */
+    }
+    for (size_t k = 0; k < 3 * MANY; k++) {
+        size_t i = lcg(&x) % MANY;
+        if (lcg(&x) % 8 == 0) {
+            ws_timer_cancel(&t[i]);
+            due_ms[i] = -1;
+            continue;
+        }
+        long long delay = (long long)(lcg(&x) % 50); /* many ties */
+        assert_int_equal(ws_timer_schedule(&t[i], delay), 0);
+        due_ms[i] = fake_clock_ms + delay;
+        when[i] = step++;
+    }
+    size_t expected = 0;
+    for (size_t i = 0; i < MANY; i++)
+        expected += due_ms[i] >= 0;
+    fake_clock_advance(c, 100);
+    assert_int_equal(nseen, expected);
+    for (size_t k = 1; k < nseen; k++) {
+        size_t a = order_seen[k - 1], b = order_seen[k];
+        assert_true(due_ms[a] < due_ms[b] || (due_ms[a] == due_ms[b] && when[a] < when[b]));
+    }
+    for (size_t i = 0; i < MANY; i++)
+        assert_false(ws_timer_pending(&t[i]));
+    ws_clock_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order),
         cmocka_unit_test(test_at_once_waits_for_the_next_run),
         cmocka_unit_test(test_cancel_and_stop),
         cmocka_unit_test(test_wake),
+        cmocka_unit_test(test_many_same_delay),
+        cmocka_unit_test(test_many_mixed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

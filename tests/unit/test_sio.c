@@ -120,8 +120,11 @@ static void show_auth(sio_socket *s, void *ud) {
     json_decref(args);
 }
 
+static ws_clock *test_clock; /* on fake_clock_ms: the rows move it, then tick by hand */
+
 static sio_server *server_new(void) {
-    sio_config cfg = {.connect_timeout_ms = 5000, .attachment_timeout_ms = 2000};
+    sio_config cfg = {
+        .clock = test_clock, .connect_timeout_ms = 5000, .attachment_timeout_ms = 2000};
     sio_server *srv = sio_server_new(&cfg);
     assert_non_null(srv);
     sio_server_set_transport(srv, &fake_transport);
@@ -438,5 +441,8 @@ int main(void) {
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_volatile),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    test_clock = fake_clock_new();
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    ws_clock_free(test_clock);
+    return failed;
 }

@@ -12,12 +12,10 @@
 
 struct admin {
     sio_server *srv;
-    eio_server *eio;
     store *st;
     adapter *adapter;
     const token_secret *secret;
-    struct lws_context *ctx;
-    lws_sorted_usec_list_t expiry; /* disconnects sockets whose token expired */
+    ws_timer expiry; /* disconnects sockets whose token expired */
 };
 
 /* How often /admin sockets' tokens are re-checked for "exp". */
@@ -50,20 +48,19 @@ static void expire_socket(sio_socket *s, void *ud) {
     sio_disconnect(s, false);
 }
 
-static void expiry_tick(lws_sorted_usec_list_t *sul) {
-    admin *a = lws_container_of(sul, admin, expiry);
+static void expiry_tick(void *ud) {
+    admin *a = ud;
     sio_nsp *nsp = sio_nsp_get(a->srv, CONTRACT_ADMIN_NAMESPACE);
     long now_s = (long)time(NULL);
     if (nsp) sio_nsp_each_socket(nsp, expire_socket, &now_s);
-    if (a->ctx)
-        lws_sul_schedule(a->ctx, 0, &a->expiry, expiry_tick, ADMIN_EXPIRY_CHECK_MS * LWS_US_PER_MS);
+    ws_timer_schedule(&a->expiry, ADMIN_EXPIRY_CHECK_MS);
 }
 
-void admin_attach(admin *a, struct lws_context *ctx) {
-    if (!ctx && a->ctx) lws_sul_cancel(&a->expiry);
-    a->ctx = ctx;
-    if (ctx)
-        lws_sul_schedule(ctx, 0, &a->expiry, expiry_tick, ADMIN_EXPIRY_CHECK_MS * LWS_US_PER_MS);
+void admin_attach(admin *a, ws_clock *clock) {
+    ws_timer_cancel(&a->expiry);
+    if (!clock) return;
+    ws_timer_init(&a->expiry, clock, expiry_tick, a);
+    ws_timer_schedule(&a->expiry, ADMIN_EXPIRY_CHECK_MS);
 }
 
 static void nsp_stats(sio_nsp *nsp, void *ud) {
@@ -76,11 +73,13 @@ static void on_stats(sio_socket *s, sio_event *ev, void *ud) {
     admin *a = ud;
     if (!ev->ack) return;
     int64_t rooms = 0, messages = 0;
+    size_t polling, websocket;
     if (store_counts(a->st, &rooms, &messages)) return ack_error(ev->ack, "database unavailable");
+    sio_server_transports(a->srv, &polling, &websocket);
     json_t *per = json_object();
     sio_each_nsp(a->srv, nsp_stats, per);
     ack_reply(ev->ack, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "connections",
-                                 (json_int_t)eio_server_connections(a->eio), "sockets",
+                                 (json_int_t)(polling + websocket), "sockets",
                                  (json_int_t)sio_server_sockets(a->srv), "namespaces",
                                  (json_int_t)sio_server_namespaces(a->srv), "live_rooms",
                                  (json_int_t)sio_server_rooms(a->srv), "rooms", (json_int_t)rooms,
@@ -177,12 +176,10 @@ static void apply_kick(json_t *payload, void *ud) {
     if (c.hits) log_event(LOG_LEVEL_INFO, "admin: kick", "sockets", LOG_I(c.hits), NULL);
 }
 
-admin *admin_new(sio_server *srv, eio_server *eio, store *st, adapter *b,
-                 const token_secret *secret) {
+admin *admin_new(sio_server *srv, store *st, adapter *b, const token_secret *secret) {
     admin *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->srv = srv;
-    a->eio = eio;
     a->st = st;
     a->adapter = b;
     a->secret = secret;

@@ -3,7 +3,7 @@
 #define ADMIN_H
 
 #include "adapter.h"
-#include "eio.h"
+#include "clock.h"
 #include "sio.h"
 #include "store.h"
 #include "token.h"
@@ -16,12 +16,11 @@ typedef struct admin admin;
  * kick ({sid} or {user}, reason?). announce and kick are published on the
  * bus, so every ws process applies them; the ack follows their commit.
  * Everything passed is borrowed. Returns NULL when out of memory. */
-admin *admin_new(sio_server *srv, eio_server *eio, store *st, adapter *b,
-                 const token_secret *secret);
+admin *admin_new(sio_server *srv, store *st, adapter *b, const token_secret *secret);
 void admin_free(admin *a);
-/* Gives the admin the lws context of its timer, which disconnects /admin
+/* Starts the admin's timer on clock (borrowed), which disconnects /admin
  * sockets whose token's "exp" has passed (checked every second); NULL
- * cancels the timer before the context is destroyed. */
-void admin_attach(admin *a, struct lws_context *ctx);
+ * cancels it. */
+void admin_attach(admin *a, ws_clock *clock);
 
 #endif

@@ -11,15 +11,14 @@
 
 struct admin_ui {
     sio_server *srv;
-    eio_server *eio;
     const token_secret *secret;
     bus *bus;                  /* NULL: this process's sockets only */
-    long long remote_until_ms; /* a UI on another process watches until then (monotonic) */
-    struct lws_context *ctx;
-    lws_sorted_usec_list_t stats;
+    long long remote_until_ms; /* a UI on another process watches until then (clock) */
+    ws_clock *clock;           /* NULL until attached */
+    ws_timer stats;
     char hostname[128];
     char server_id[160];
-    long long started_ms; /* monotonic */
+    long long started_ms; /* clock: when attached */
 };
 
 /* A socket of our namespace whose `session` is due (a password login). */
@@ -46,7 +45,7 @@ static bool watched_here(const admin_ui *ui) {
 /* Whether a UI socket is connected to another process, as its last "watch"
  * said (it repeats it every ADMIN_UI_STATS_MS). */
 static bool watched_elsewhere(const admin_ui *ui) {
-    return ui->bus && eio_now_ms() < ui->remote_until_ms;
+    return ui->bus && ui->clock && ws_clock_now_ms(ui->clock) < ui->remote_until_ms;
 }
 
 /* How the UI's messages on the bus start (the member comes first), so the
@@ -243,22 +242,22 @@ static void nsp_count(sio_nsp *nsp, void *ud) {
                                         (json_int_t)sio_nsp_size(nsp)));
 }
 
-static void stats(lws_sorted_usec_list_t *sul) {
-    admin_ui *ui = lws_container_of(sul, admin_ui, stats);
+static void stats(void *ud) {
+    admin_ui *ui = ud;
     if (ui->bus && watched_here(ui)) publish(ui, "watch", json_object());
     if (watched(ui)) {
         size_t polling = 0, websocket = 0;
-        eio_server_transports(ui->eio, &polling, &websocket);
+        sio_server_transports(ui->srv, &polling, &websocket);
         json_t *namespaces = json_array();
         sio_each_nsp(ui->srv, nsp_count, namespaces);
         to_ui(ui, "server_stats",
               json_pack("[{s:s,s:s,s:i,s:f,s:I,s:I,s:[],s:o}]", "serverId", ui->server_id,
                         "hostname", ui->hostname, "pid", (int)getpid(), "uptime",
-                        (double)(eio_now_ms() - ui->started_ms) / 1000.0, "clientsCount",
-                        (json_int_t)(polling + websocket), "pollingClientsCount",
+                        (double)(ws_clock_now_ms(ui->clock) - ui->started_ms) / 1000.0,
+                        "clientsCount", (json_int_t)(polling + websocket), "pollingClientsCount",
                         (json_int_t)polling, "aggregatedEvents", "namespaces", namespaces));
     }
-    lws_sul_schedule(ui->ctx, 0, &ui->stats, stats, (lws_usec_t)ADMIN_UI_STATS_MS * LWS_US_PER_MS);
+    ws_timer_schedule(&ui->stats, ADMIN_UI_STATS_MS);
 }
 
 /* ---- the other processes ---------------------------------------------- */
@@ -297,7 +296,7 @@ bool admin_ui_ephemeral(admin_ui *ui, const char *data, size_t len) {
         return true;
     }
     if (strcmp(kind, "watch") == 0) {
-        ui->remote_until_ms = eio_now_ms() + 3 * ADMIN_UI_STATS_MS;
+        if (ui->clock) ui->remote_until_ms = ws_clock_now_ms(ui->clock) + 3 * ADMIN_UI_STATS_MS;
         if (json_is_true(json_object_get(p, "all"))) sio_each_nsp(ui->srv, announce_nsp, ui);
     } else if (strcmp(kind, "event") == 0) {
         const char *event = sio_str(json_object_get(p, "event"));
@@ -312,14 +311,12 @@ bool admin_ui_ephemeral(admin_ui *ui, const char *data, size_t len) {
     return true;
 }
 
-admin_ui *admin_ui_new(sio_server *srv, eio_server *eio, const token_secret *secret, bus *b) {
+admin_ui *admin_ui_new(sio_server *srv, const token_secret *secret, bus *b) {
     admin_ui *ui = calloc(1, sizeof *ui);
     if (!ui) return NULL;
     ui->srv = srv;
-    ui->eio = eio;
     ui->secret = secret;
     ui->bus = b;
-    ui->started_ms = eio_now_ms();
     if (gethostname(ui->hostname, sizeof ui->hostname)) snprintf(ui->hostname, 10, "localhost");
     ui->hostname[sizeof ui->hostname - 1] = '\0';
     snprintf(ui->server_id, sizeof ui->server_id, "%s#%d", ui->hostname, (int)getpid());
@@ -332,11 +329,14 @@ admin_ui *admin_ui_new(sio_server *srv, eio_server *eio, const token_secret *sec
     return ui;
 }
 
-void admin_ui_attach(admin_ui *ui, struct lws_context *ctx) {
+void admin_ui_attach(admin_ui *ui, ws_clock *clock) {
     if (!ui) return;
-    if (ui->ctx) lws_sul_cancel(&ui->stats);
-    ui->ctx = ctx;
-    if (ctx) lws_sul_schedule(ctx, 0, &ui->stats, stats, 1);
+    ws_timer_cancel(&ui->stats);
+    ui->clock = clock;
+    if (!clock) return;
+    ui->started_ms = ws_clock_now_ms(clock);
+    ws_timer_init(&ui->stats, clock, stats, ui);
+    ws_timer_schedule(&ui->stats, 0);
 }
 
 void admin_ui_free(admin_ui *ui) {

@@ -2,10 +2,8 @@
 #ifndef ADMIN_UI_H
 #define ADMIN_UI_H
 
-#include <libwebsockets.h>
-
 #include "bus.h"
-#include "eio.h"
+#include "clock.h"
 #include "sio.h"
 #include "token.h"
 
@@ -42,13 +40,14 @@ typedef struct admin_ui admin_ui;
  * Message contents (event_received/event_sent) are never sent.
  * Everything passed is borrowed. Returns NULL when out of memory. It becomes
  * srv's observer (sio_observe). */
-admin_ui *admin_ui_new(sio_server *srv, eio_server *eio, const token_secret *secret, bus *b);
+admin_ui *admin_ui_new(sio_server *srv, const token_secret *secret, bus *b);
 /* The bus's ephemeral handler for the UI's messages (above): returns false,
  * having done nothing, when data is not one of them (the adapter's then);
  * data is hostile: only the listed live events reach UI sockets. */
 bool admin_ui_ephemeral(admin_ui *ui, const char *data, size_t len);
-/* Starts the stats timer on ctx; NULL cancels it (before ctx is destroyed). */
-void admin_ui_attach(admin_ui *ui, struct lws_context *ctx);
+/* Starts the stats timer on clock (borrowed), the UI's time (uptime, the
+ * other processes' watches); NULL cancels it. */
+void admin_ui_attach(admin_ui *ui, ws_clock *clock);
 void admin_ui_free(admin_ui *ui);
 
 #endif

@@ -120,7 +120,7 @@ struct sio_ack {
 
 struct sio_server {
     sio_config cfg;
-    const sio_transport *tr; /* the transport's functions and the clock */
+    const sio_transport *tr; /* the transport's functions */
     sio_nsp_def *defs;
     strmap nsps; /* name -> live sio_nsp */
     sio_client *clients;
@@ -139,10 +139,11 @@ struct sio_server {
     sio_metrics metrics; /* cfg.metrics' series, all NULL without one */
 };
 
-/* The transport under a client, and the clock, through srv->tr. */
 static long long now_ms(const sio_server *srv) {
-    return srv->tr->now_ms();
+    return ws_clock_now_ms(srv->cfg.clock);
 }
+
+/* The transport under a client, through srv->tr. */
 static int tp_send(sio_client *c, outbuf *o) {
     return c->srv->tr->send(c->tp, o);
 }
@@ -340,6 +341,12 @@ void sio_nsp_each_socket(sio_nsp *nsp, void (*fn)(sio_socket *s, void *ud), void
 
 size_t sio_server_sockets(const sio_server *srv) {
     return srv->nsockets;
+}
+
+void sio_server_transports(const sio_server *srv, size_t *polling, size_t *websocket) {
+    *polling = *websocket = 0;
+    for (const sio_client *c = srv->clients; c; c = c->next)
+        ++*(strcmp(tp_name(c), "polling") == 0 ? polling : websocket);
 }
 
 size_t sio_server_namespaces(const sio_server *srv) {
@@ -1145,8 +1152,8 @@ static void tick(void *ud) {
     ws_timer_schedule(&srv->tick, SIO_TICK_MS);
 }
 
-void sio_server_attach(sio_server *srv, ws_clock *clock) {
-    ws_timer_init(&srv->tick, clock, tick, srv);
+void sio_server_attach(sio_server *srv) {
+    ws_timer_init(&srv->tick, srv->cfg.clock, tick, srv);
     ws_timer_schedule(&srv->tick, SIO_TICK_MS);
 }
 

@@ -61,6 +61,8 @@ typedef struct sio_metrics {
 } sio_metrics;
 
 typedef struct sio_config {
+    ws_clock *clock;        /* of every deadline, rate and timer here (borrowed: it
+                               outlives the server) */
     sio_limits limits;      /* decoder bounds */
     int connect_timeout_ms; /* a transport that joins no namespace in time is closed
                                [CONTRACT_CONNECT_TIMEOUT] */
@@ -105,7 +107,6 @@ typedef struct sio_transport {
     const char *(*peer)(const void *tp);       /* the client's address */
     const char *(*sid)(const void *tp);        /* the transport session's id */
     const char *(*name)(const void *tp);       /* "polling", "websocket" */
-    long long (*now_ms)(void);                 /* the monotonic clock of every sio timer */
 } sio_transport;
 
 /* Engine.IO as the transport: the server's default. */
@@ -124,11 +125,11 @@ void sio_server_free(sio_server *srv);
 const eio_handlers *sio_eio_handlers(void);
 /* How often the server's timer runs sio_server_tick. */
 #define SIO_TICK_MS 250
-/* Starts the server's timer on clock (borrowed; it outlives the server). */
-void sio_server_attach(sio_server *srv, ws_clock *clock);
+/* Starts the server's timer on its clock (sio_config). */
+void sio_server_attach(sio_server *srv);
 /* Times out server emits whose ack is late, transports that joined no
  * namespace in time and attachments that did not come in time, by the
- * transport's clock. The timer calls it; a test may call it directly. */
+ * server's clock. The timer calls it; a test may call it directly. */
 void sio_server_tick(sio_server *srv);
 
 /* A transport connection, as the transport sees this layer. */
@@ -167,6 +168,10 @@ size_t sio_server_sockets(const sio_server *srv);
 size_t sio_server_namespaces(const sio_server *srv);
 size_t sio_server_rooms(const sio_server *srv);
 size_t sio_server_pending_bytes(const sio_server *srv); /* held for BINARY_* packets */
+/* Counts the open transport connections (clients, whether or not they joined
+ * a namespace) by the transport they use now: "polling", and the others
+ * (WebSocket). Walks every client. */
+void sio_server_transports(const sio_server *srv, size_t *polling, size_t *websocket);
 
 /* Watches every namespace's sockets and rooms (the Admin UI's view). Any
  * callback may be NULL; they run after a socket connected (rooms of a

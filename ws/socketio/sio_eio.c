@@ -21,8 +21,8 @@ static const char *tr_name(const void *tp) {
     return eio_transport_name(tp);
 }
 
-const sio_transport sio_eio_transport = {tr_send, tr_close,  tr_can_send_volatile, tr_peer, tr_sid,
-                                         tr_name, eio_now_ms};
+const sio_transport sio_eio_transport = {tr_send, tr_close, tr_can_send_volatile,
+                                         tr_peer, tr_sid,   tr_name};
 
 /* The eio handlers: ud is the sio_server given to eio_server_new(). */
 static void on_open(eio_conn *conn, void *ud) {

@@ -13,8 +13,8 @@ size_t eio_pss_size(void) {
     return sizeof(eio_pss);
 }
 
-long long eio_now_ms(void) {
-    return (long long)(lws_now_usecs() / 1000);
+long long eio_now(const eio_server *srv) {
+    return ws_clock_now_ms(srv->clock);
 }
 
 eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h, void *ud) {
@@ -41,13 +41,6 @@ eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h, void *u
     srv->h = *h;
     srv->ud = ud;
     if (cfg->metrics) srv->metrics = *cfg->metrics;
-    /* The tick is a quarter of the shortest heartbeat period, so a timeout is
-     * noticed within 25% of its length, and never more often than 20 ms. */
-    int shortest = srv->cfg.ping_interval_ms < srv->cfg.ping_timeout_ms ? srv->cfg.ping_interval_ms
-                                                                        : srv->cfg.ping_timeout_ms;
-    srv->tick_ms = shortest / 4;
-    if (srv->tick_ms < 20) srv->tick_ms = 20;
-    if (srv->tick_ms > 1000) srv->tick_ms = 1000;
     return srv;
 }
 
@@ -186,8 +179,6 @@ outbuf *eio_frame_wrap(char *buf, size_t len) {
     return outbuf_wrap(buf, len + 1, false);
 }
 
-static void reap(void *ud);
-
 void eio_fail(eio_conn *c, int ws_status, const char *reason) {
     if (!c->closing) c->close_error = true;
     eio_close(c, ws_status, reason);
@@ -196,7 +187,7 @@ void eio_fail(eio_conn *c, int ws_status, const char *reason) {
 void eio_close(eio_conn *c, int ws_status, const char *reason) {
     if (c->closing) return;
     c->closing = true;
-    c->closing_at = eio_now_ms();
+    c->closing_at = eio_now(c->srv);
     c->close_status = ws_status;
     snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
     if (c->transport == T_WEBSOCKET) {
@@ -206,28 +197,78 @@ void eio_close(eio_conn *c, int ws_status, const char *reason) {
             eio_ws_kill(c);
         else
             lws_callback_on_writable(c->wsi);
+        eio_session_rearm(c); /* the close frame's deadline */
         return;
     }
-    /* A polling session has no connection of its own to close: the reaper
+    /* A polling session has no connection of its own to close: its timer
      * ends it from the service loop, never under a caller still using it.
      * A GET already waiting carries the close packet first. */
     if (c->poll_get && !c->close_error) lws_callback_on_writable(c->poll_get);
-    eio_schedule_reap(c->srv);
+    eio_session_rearm(c);
 }
 
-void eio_schedule_reap(eio_server *srv) {
-    if (!srv->reap_scheduled && srv->ctx) {
-        srv->reap_scheduled = true;
-        ws_timer_schedule(&srv->reap, 0);
-    }
-}
+/* ---- each session's deadline ------------------------------------------ */
 
 /* Whether a closing polling session waits for a GET to carry what is queued
  * and its close packet: a graceful close (the layer above asked), as
  * Engine.IO's server flushes and holds the session until the next poll. It
- * waits a ping timeout at most (the tick ends it then). */
+ * waits a ping timeout at most (its timer ends it then). */
 static bool awaits_close_poll(const eio_conn *c) {
     return !c->close_error && !c->client_closed && !c->close_delivered;
+}
+
+/* When c's timer is due next (ms), or -1 for never. */
+static long long session_due(const eio_conn *c) {
+    if (c->closing) {
+        if (c->transport == T_POLLING)
+            return awaits_close_poll(c) ? c->closing_at + c->srv->cfg.ping_timeout_ms : 0;
+        /* a close frame gets a deadline once; the client's own close, none */
+        return c->closing_at > 0 ? c->closing_at + EIO_CLOSE_DEADLINE_MS : -1;
+    }
+    return c->awaiting_pong ? c->pong_deadline : c->next_ping_at;
+}
+
+void eio_session_rearm(eio_conn *c) {
+    if (!c->srv->started) return;
+    long long due = session_due(c);
+    if (due < 0) {
+        ws_timer_cancel(&c->timer);
+        return;
+    }
+    long long delay = due - eio_now(c->srv);
+    ws_timer_schedule(&c->timer, delay > 0 ? delay : 0);
+}
+
+/* A session's deadline: the heartbeat sends a ping that is due or closes a
+ * session whose pong is late; a closing session that is done, or past its
+ * close's deadline, ends. */
+static void session_timer(void *ud) {
+    eio_conn *c = ud;
+    eio_server *srv = c->srv;
+    long long now = eio_now(srv);
+    if (c->closing) {
+        if (c->transport == T_WEBSOCKET) {
+            /* a close frame that did not go out in time: drop the connection */
+            if (c->closing_at > 0 && now - c->closing_at >= EIO_CLOSE_DEADLINE_MS) {
+                c->closing_at = 0; /* once */
+                eio_ws_kill(c);
+            }
+        } else if (!awaits_close_poll(c) || now - c->closing_at >= srv->cfg.ping_timeout_ms) {
+            /* done, or its close packet was never polled for */
+            log_event(LOG_LEVEL_INFO, "eio: closed", "sid", c->sid, "reason", c->close_reason,
+                      NULL);
+            eio_session_end(c, c->close_reason);
+            return;
+        }
+    } else if (c->awaiting_pong) {
+        if (now >= c->pong_deadline) eio_fail(c, 1000, "ping timeout");
+    } else if (now >= c->next_ping_at) {
+        /* timed from when the ping was due, not from a late timer */
+        c->awaiting_pong = true;
+        c->pong_deadline = c->next_ping_at + srv->cfg.ping_timeout_ms;
+        eio_send_text(c, "2", 1);
+    }
+    eio_session_rearm(c);
 }
 
 /* ---- session lifecycle ------------------------------------------------ */
@@ -366,7 +407,9 @@ eio_conn *eio_session_new(eio_server *srv, struct lws *wsi, eio_transport t) {
     address_count(srv, c->peer, +1);
     lws_dll2_add_tail(&c->node, &srv->conns);
     metrics_inc(srv->metrics.sessions_opened[t == T_POLLING ? 0 : 1]);
-    c->next_ping_at = eio_now_ms() + srv->cfg.ping_interval_ms;
+    c->next_ping_at = eio_now(srv) + srv->cfg.ping_interval_ms;
+    ws_timer_init(&c->timer, srv->clock, session_timer, c);
+    eio_session_rearm(c);
 
     char open[256];
     open[0] = '0' + EIO_OPEN;
@@ -385,6 +428,7 @@ void eio_session_end(eio_conn *c, const char *reason) {
     strmap_del(&srv->sessions, c->sid);
     address_count(srv, c->peer, -1);
     lws_dll2_remove(&c->node);
+    ws_timer_cancel(&c->timer);
     if (c->poll_get) {
         /* it answers with a close packet, or a noop when the client closed */
         eio_pss_of(c->poll_get)->gone_noop = c->client_closed;
@@ -404,20 +448,6 @@ void eio_session_end(eio_conn *c, const char *reason) {
     free(c);
 }
 
-static void reap(void *ud) {
-    eio_server *srv = ud;
-    srv->reap_scheduled = false;
-    lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&srv->conns)) {
-        eio_conn *c = lws_container_of(d, eio_conn, node);
-        if (c->closing && c->transport == T_POLLING && !awaits_close_poll(c)) {
-            log_event(LOG_LEVEL_INFO, "eio: closed", "sid", c->sid, "reason", c->close_reason,
-                      NULL);
-            eio_session_end(c, c->close_reason);
-        }
-    }
-    lws_end_foreach_dll_safe(d, d1);
-}
-
 /* ---- receiving -------------------------------------------------------- */
 
 /* Handles one whole Engine.IO packet of a session. */
@@ -431,7 +461,8 @@ void eio_on_packet(eio_conn *c, const char *buf, size_t len, bool binary) {
     switch (p.type) {
     case EIO_PONG:
         c->awaiting_pong = false;
-        c->next_ping_at = eio_now_ms() + c->srv->cfg.ping_interval_ms;
+        c->next_ping_at = eio_now(c->srv) + c->srv->cfg.ping_interval_ms;
+        eio_session_rearm(c);
         return;
     case EIO_MESSAGE:
         if (c->echo) {
@@ -454,53 +485,18 @@ void eio_on_packet(eio_conn *c, const char *buf, size_t len, bool binary) {
     }
 }
 
-/* The heartbeat: sends due pings, closes sessions whose pong is late. One
- * timer for all sessions, so the cost is one walk per tick, not one timer
- * insertion per session per ping. */
-static void tick(void *ud) {
-    eio_server *srv = ud;
-    long long now = eio_now_ms();
-    lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&srv->conns)) {
-        eio_conn *c = lws_container_of(d, eio_conn, node);
-        if (c->closing) {
-            /* a close frame that did not go out in time: drop the connection */
-            if (c->transport == T_WEBSOCKET && now - c->closing_at > EIO_CLOSE_DEADLINE_MS &&
-                c->closing_at > 0) {
-                c->closing_at = 0; /* once */
-                eio_ws_kill(c);
-            } else if (c->transport == T_POLLING &&
-                       now - c->closing_at > srv->cfg.ping_timeout_ms) {
-                /* its close packet was never polled for */
-                log_event(LOG_LEVEL_INFO, "eio: closed", "sid", c->sid, "reason", c->close_reason,
-                          NULL);
-                eio_session_end(c, c->close_reason);
-            }
-        } else if (c->awaiting_pong) {
-            if (now >= c->pong_deadline) eio_fail(c, 1000, "ping timeout");
-        } else if (now >= c->next_ping_at) {
-            /* timed from when the ping was due, not from a late tick */
-            c->awaiting_pong = true;
-            c->pong_deadline = c->next_ping_at + srv->cfg.ping_timeout_ms;
-            eio_send_text(c, "2", 1);
-        }
-    }
-    lws_end_foreach_dll_safe(d, d1);
-    ws_timer_schedule(&srv->tick, srv->tick_ms);
-}
-
-void eio_server_start(eio_server *srv, struct lws_context *ctx, ws_clock *clock) {
-    srv->ctx = ctx;
-    ws_timer_init(&srv->tick, clock, tick, srv);
-    ws_timer_init(&srv->reap, clock, reap, srv);
-    ws_timer_schedule(&srv->tick, srv->tick_ms);
+void eio_server_start(eio_server *srv, ws_clock *clock) {
+    srv->clock = clock;
+    srv->started = true;
 }
 
 void eio_server_stop(eio_server *srv) {
-    if (!srv || !srv->ctx) return;
-    ws_timer_cancel(&srv->tick);
-    ws_timer_cancel(&srv->reap);
-    srv->reap_scheduled = false;
-    srv->ctx = NULL;
+    if (!srv || !srv->started) return;
+    lws_start_foreach_dll(struct lws_dll2 *, d, srv->conns.head) {
+        ws_timer_cancel(&lws_container_of(d, eio_conn, node)->timer);
+    }
+    lws_end_foreach_dll(d);
+    srv->started = false;
 }
 
 static void free_value(const char *key, void *value, void *ud) {

@@ -75,10 +75,11 @@ typedef struct eio_handlers {
 } eio_handlers;
 
 /* Creates the server state. Call eio_server_start() once the lws context
- * exists (it needs the server as the context's user pointer first); the
- * heartbeat and the reaper run on clock. */
+ * exists (it needs the server as the context's user pointer first). */
 eio_server *eio_server_new(const eio_config *cfg, const eio_handlers *h, void *ud);
-void eio_server_start(eio_server *srv, struct lws_context *ctx, ws_clock *clock);
+/* Runs every deadline of the server (heartbeats, closes, POST bodies) on
+ * clock (borrowed: it outlives the server). */
+void eio_server_start(eio_server *srv, ws_clock *clock);
 /* Cancels the server's timers: call before destroying the lws context. */
 void eio_server_stop(eio_server *srv);
 /* Ends the sessions left (polling ones outlive their connections) through
@@ -142,8 +143,5 @@ outbuf *eio_frame_wrap(char *buf, size_t len);
  * sent in the close frame). The close callback follows from the service loop.
  * Safe to call more than once. */
 void eio_close(eio_conn *c, int ws_status, const char *reason);
-
-/* Milliseconds of the service loop's monotonic clock. */
-long long eio_now_ms(void);
 
 #endif

@@ -24,7 +24,12 @@ struct eio_conn {
     struct lws *wsi;      /* the WebSocket carrying it, NULL while polling */
     struct lws *poll_get; /* polling: the GET held open until there is data */
     struct lws *probe;    /* a WebSocket probing an upgrade of this polling session */
-    struct lws_dll2 node; /* in srv->conns, walked by the heartbeat tick */
+    struct lws_dll2 node; /* in srv->conns */
+    /* Its next deadline, on the server's clock: the next ping, the pong's,
+     * the close's, or at once to end a polling session that is done. Each
+     * session has its own, so a heartbeat costs the sessions due, not a walk
+     * of all of them. */
+    ws_timer timer;
     char sid[EIO_SID_LEN + 1];
     char peer[64];
     void *upper;
@@ -46,13 +51,13 @@ struct eio_conn {
 
     bool echo; /* conformance: echo messages instead of passing them up */
 
-    /* closing: set by eio_close, carried out by the writer or the reaper */
+    /* closing: set by eio_close, carried out by the writer or the timer */
     bool closing;
     bool client_closed;   /* the client asked (close packet): a held GET gets a noop */
     bool close_error;     /* closed on an error (eio_fail): new requests get 400 */
     bool close_delivered; /* polling: a GET carried the close packet, the session may end */
     bool close_sent;      /* WebSocket: the close frame was written */
-    long long closing_at; /* ms: when eio_close was called */
+    long long closing_at; /* ms: when eio_close was called; 0: no close deadline */
     int close_status;
     char close_reason[96];
 };
@@ -69,15 +74,14 @@ struct eio_server {
     strmap posts_per_address; /* addr -> addr_count: POST bodies being received */
     eio_handlers h;
     void *ud;
-    struct lws_context *ctx;
     struct lws_dll2_owner conns;
     strmap sessions; /* sid -> eio_conn */
-    /* ws_clock's, not lws's: under lws 4.1's libev glue an lws timer due at
-     * once waits while I/O keeps coming, and the reaper must run before the
-     * next request of the session it ends */
-    ws_timer tick, reap;
-    bool reap_scheduled;
-    long long tick_ms;
+    /* Every deadline here is a ws_timer on this clock, none an lws timer:
+     * under lws 4.1's libev glue an lws timer due at once waits while I/O
+     * keeps coming (clock_lws.c), and a polling session that is done must
+     * end before its next request. */
+    ws_clock *clock;
+    bool started;              /* between eio_server_start and eio_server_stop: timers run */
     unsigned char *ws_scratch; /* WebSocket batches are gathered here (eio_websocket.c) */
     size_t ws_scratch_cap;     /* its size in bytes */
     bool draining;             /* shutting down: new sessions are refused (503) */
@@ -100,12 +104,15 @@ typedef struct eio_pss {
     const char *post_json;
     char *body; /* POST body */
     size_t body_len, body_cap;
-    addr_count *post_addr;           /* POST: counted in posts_per_address until its body is in */
-    lws_sorted_usec_list_t body_sul; /* POST: the deadline of its whole body */
-    struct lws *wsi;                 /* POST: the connection, for the deadline */
+    addr_count *post_addr; /* POST: counted in posts_per_address until its body is in */
+    ws_timer body_timer;   /* POST: the deadline of its whole body */
+    struct lws *wsi;       /* POST: the connection, for the deadline */
 } eio_pss;
 
 /* ---- the session core (eio.c) ------------------------------------------- */
+
+/* The server's clock, in ms. */
+long long eio_now(const eio_server *srv);
 
 /* The per-connection data lws keeps for wsi. */
 eio_pss *eio_pss_of(struct lws *wsi);
@@ -132,8 +139,10 @@ bool eio_urlarg(struct lws *wsi, const char *name, char *buf, int len);
  * forgets such a session at once. A close the layer above asks for is
  * graceful: the next GET gets the close packet. */
 void eio_fail(eio_conn *c, int ws_status, const char *reason);
-/* Has the reaper end the polling sessions that are closing and done. */
-void eio_schedule_reap(eio_server *srv);
+/* Sets c's timer for its next deadline after its state changed: a polling
+ * session closing and done (its close packet delivered) ends at the clock's
+ * next run. */
+void eio_session_rearm(eio_conn *c);
 /* The client's per-address key (netaddr_key of the address nginx reports
  * for a local proxy, else of the peer) into out (NETADDR_LEN bytes). */
 void eio_client_address(struct lws *wsi, char *out, size_t len);

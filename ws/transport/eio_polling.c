@@ -171,7 +171,7 @@ static int answer_poll(eio_server *srv, struct lws *wsi, eio_pss *ps) {
         if (w != out) *w++ = '\x1e';
         *w++ = '0' + EIO_CLOSE;
         c->close_delivered = true;
-        eio_schedule_reap(srv);
+        eio_session_rearm(c);
     }
     int rc =
         http_send(srv, wsi, 200, "text/plain; charset=UTF-8", buf + LWS_PRE, (size_t)(w - out));
@@ -183,8 +183,8 @@ static int answer_poll(eio_server *srv, struct lws *wsi, eio_pss *ps) {
 
 /* The POST's body was not all in by its deadline: the connection is dropped
  * (lws reads the body before anything can be answered). */
-static void body_late(lws_sorted_usec_list_t *sul) {
-    eio_pss *ps = lws_container_of(sul, eio_pss, body_sul);
+static void body_late(void *ud) {
+    eio_pss *ps = ud;
     log_event(LOG_LEVEL_INFO, "eio: dropped a slow POST", "peer",
               ps->post_addr ? ps->post_addr->addr : "-", "received", LOG_I((long long)ps->body_len),
               NULL);
@@ -213,15 +213,15 @@ static bool post_begin(eio_server *srv, struct lws *wsi, eio_pss *ps) {
     a->n++;
     ps->post_addr = a;
     ps->wsi = wsi;
-    lws_sul_schedule(srv->ctx, 0, &ps->body_sul, body_late,
-                     (lws_usec_t)srv->cfg.body_timeout_ms * LWS_US_PER_MS);
+    ws_timer_init(&ps->body_timer, srv->clock, body_late, ps);
+    ws_timer_schedule(&ps->body_timer, srv->cfg.body_timeout_ms);
     return true;
 }
 
 /* The POST's body is in, or its connection closed: uncounted, no deadline. */
 static void post_end(eio_server *srv, eio_pss *ps) {
     if (!ps->post_addr) return;
-    lws_sul_cancel(&ps->body_sul);
+    ws_timer_cancel(&ps->body_timer);
     if (--ps->post_addr->n <= 0) free(strmap_del(&srv->posts_per_address, ps->post_addr->addr));
     ps->post_addr = NULL;
 }
@@ -276,8 +276,8 @@ int eio_http_request(eio_server *srv, struct lws *wsi, eio_pss *ps) {
     }
     bool has_sid = eio_urlarg(wsi, "sid=", sid, sizeof sid);
     eio_conn *c = has_sid ? strmap_get(&srv->sessions, sid) : NULL;
-    if (c && c->awaiting_pong && !c->closing && eio_now_ms() >= c->pong_deadline) {
-        /* the tick has not run yet, but the session is over: say so now */
+    if (c && c->awaiting_pong && !c->closing && eio_now(srv) >= c->pong_deadline) {
+        /* its timer has not run yet, but the session is over: say so now */
         eio_fail(c, 1000, "ping timeout");
         c = NULL;
     }
