@@ -2,7 +2,7 @@
 #ifndef BUS_BACKEND_H
 #define BUS_BACKEND_H
 
-#include "bus.h"
+#include "bus_lws.h"
 
 typedef struct bus_ops bus_ops;
 

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include "bus_lws.h"
 #include "log.h"
 #include "wsmetrics.h"
 
