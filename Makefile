@@ -22,10 +22,9 @@ PORT     ?= 8080
 # What each layer's objects need from the system, so that a program links
 # the libraries of the layers it links (below) and no other.
 STORE_LIBS := -lsqlite3 -lpq -licui18n -licuuc -ljansson
-BUS_LIBS   := -lwebsockets
 CORE_LIBS  := -ljwt -ljansson
-FCGI_LIBS  := -lsodium -lfcgi -ljansson $(CORE_LIBS) $(BUS_LIBS) $(STORE_LIBS)
-WS_LIBS    := -lwebsockets -lev -ljansson $(CORE_LIBS) $(BUS_LIBS) $(STORE_LIBS) -lm
+FCGI_LIBS  := -lsodium -lfcgi -ljansson $(CORE_LIBS) $(STORE_LIBS)
+WS_LIBS    := -lwebsockets -lev -ljansson $(CORE_LIBS) $(STORE_LIBS) -lm
 TEST_LIBS  := -lsodium -lcmocka -lfcgi -lwebsockets -lev -ljansson -ljwt $(STORE_LIBS) -lm
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -61,15 +60,16 @@ layer_inc  = $(addprefix -I,$(call layer_dirs,$(1)))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 # The objects of each layer; a program links its own and those of the layers
-# it sees. The bus's publishing side needs no event loop, its listening side
-# serves lws (bus_lws.h), which is why BUS_LIBS holds lws (issue 23: the
-# backends still adopt their descriptors into lws in the same files).
-COMMON_OBJ := $(call obj,$(wildcard common/*.c))
-SQL_OBJ    := $(call obj,$(wildcard sql/*.c)) $(BUILD)/schema_sql.o $(BUILD)/schema_pg_sql.o
-BUS_OBJ    := $(call obj,$(wildcard bus/*.c))
-CORE_OBJ   := $(call obj,$(wildcard core/*.c))
-STORE_OBJ  := $(SQL_OBJ) $(COMMON_OBJ)
-SHARED_OBJ := $(CORE_OBJ) $(BUS_OBJ) $(STORE_OBJ)
+# it sees. The bus's publishing side needs no event loop; its listening side,
+# bus_lws.c, is the only file of bus/ that calls lws, and only chat-ws (and
+# the tests) link it: chat-fcgi links no lws.
+COMMON_OBJ  := $(call obj,$(wildcard common/*.c))
+SQL_OBJ     := $(call obj,$(wildcard sql/*.c)) $(BUILD)/schema_sql.o $(BUILD)/schema_pg_sql.o
+BUS_LWS_OBJ := $(call obj,bus/bus_lws.c)
+BUS_OBJ     := $(filter-out $(BUS_LWS_OBJ),$(call obj,$(wildcard bus/*.c)))
+CORE_OBJ    := $(call obj,$(wildcard core/*.c))
+STORE_OBJ   := $(SQL_OBJ) $(COMMON_OBJ)
+SHARED_OBJ  := $(CORE_OBJ) $(BUS_OBJ) $(STORE_OBJ)
 FCGI_OBJ   := $(call obj,$(filter-out fcgi/main.c,$(wildcard fcgi/*.c))) $(BUILD)/openapi_json.o
 WS_OBJ     := $(call obj,$(filter-out ws/main.c,$(wildcard ws/*.c ws/*/*.c)))
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -112,7 +112,7 @@ $(BUILD)/openapi_json.o: $(BUILD)/openapi_json.c
 $(BUILD)/chat-fcgi: $(call obj,fcgi/main.c) $(FCGI_OBJ) $(SHARED_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(FCGI_LIBS) -o $@
 
-$(BUILD)/chat-ws: $(call obj,ws/main.c) $(WS_OBJ) $(SHARED_OBJ)
+$(BUILD)/chat-ws: $(call obj,ws/main.c) $(WS_OBJ) $(BUS_LWS_OBJ) $(SHARED_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(WS_LIBS) -o $@
 
 # chat-webhooks: the webhook sender (README "Webhooks"), its own process on
@@ -123,7 +123,7 @@ $(BUILD)/chat-webhooks: $(call obj,$(wildcard webhooks/*.c)) $(STORE_OBJ)
 $(BUILD)/chat-admin: $(call obj,admin/chat-admin.c) $(STORE_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(STORE_LIBS) -o $@
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FCGI_OBJ) $(WS_OBJ) $(SHARED_OBJ)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FCGI_OBJ) $(WS_OBJ) $(BUS_LWS_OBJ) $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(TEST_LIBS) -o $@
 
@@ -172,7 +172,7 @@ check-layers:
 # libFuzzer harnesses (clang): make fuzz runs each for FUZZ_TIME seconds,
 # growing build/fuzz/corpus-<name> from the seeds in tests/fuzz/corpus/<name>;
 # make test replays the seeds and every kept crash in tests/fuzz/crashes/.
-$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FCGI_OBJ) $(WS_OBJ) $(SHARED_OBJ)
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FCGI_OBJ) $(WS_OBJ) $(BUS_LWS_OBJ) $(SHARED_OBJ)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined $^ $(TEST_LIBS) -o $@
 
 fuzzers: $(FUZZ_BIN)

@@ -49,7 +49,7 @@ bus *bus_open(const char *db, const bus_options *opt, char *err, size_t errlen) 
 
 void bus_close(bus *b) {
     if (!b) return;
-    bus_unlisten(b);
+    if (b->loop) b->loop->unlisten(b);
     b->ops->close(b);
 }
 

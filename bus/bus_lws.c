@@ -5,6 +5,38 @@
 #include "contract.h"
 #include "log.h"
 
+static struct lws *loop_adopt(struct lws_vhost *vh, int fd, void *owner) {
+    lws_sock_file_fd_type f = {.filefd = fd};
+    struct lws *wsi =
+        lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, f, BUS_PROTOCOL, NULL);
+    /* adopting runs no RX callback before this line: that comes from the loop */
+    if (wsi) lws_set_opaque_user_data(wsi, owner);
+    return wsi;
+}
+
+static void loop_release(struct lws *wsi, enum pending_timeout reason) {
+    lws_set_opaque_user_data(wsi, NULL);
+    lws_set_timeout(wsi, reason, LWS_TO_KILL_ASYNC);
+}
+
+static void loop_schedule(struct lws_context *ctx, lws_sorted_usec_list_t *sul, sul_cb_t cb,
+                          lws_usec_t us) {
+    lws_sul_schedule(ctx, 0, sul, cb, us);
+}
+
+static void loop_writable(struct lws *wsi) {
+    lws_callback_on_writable(wsi);
+}
+
+static const bus_loop lws_loop = {
+    .adopt = loop_adopt,
+    .release = loop_release,
+    .schedule = loop_schedule,
+    .cancel = lws_sul_cancel,
+    .writable = loop_writable,
+    .unlisten = bus_unlisten,
+};
+
 /* The fallback poll: catches a lost wake-up and writers that do not
  * publish. Cheap: two indexed reads that find nothing when all is quiet. */
 static void poll_due(lws_sorted_usec_list_t *sul) {
@@ -21,6 +53,7 @@ int bus_listen(bus *b, struct lws_context *ctx, struct lws_vhost *vh, const bus_
     b->h = *h;
     b->ud = ud;
     b->ctx = ctx;
+    b->loop = &lws_loop;
     b->fallback_ms = fallback_ms > 0 ? fallback_ms : (int)contract_default(CONTRACT_BUS_POLL);
     int rc = b->ops->listen(b, vh);
     /* The first poll at once: it catches what was committed between the
