@@ -6,6 +6,8 @@
 #   make soak     the fault checker (tests/faults/) for SOAK_MINUTES (10) per
 #                 backend, a fault every SOAK_KILL_EVERY (3) s
 #   make asan     the same programs with AddressSanitizer + UBSan in build/asan
+#   make check-layers  shows that a folder cannot include a higher layer's
+#                 header (README "Architecture"; tests/run.sh unit runs it)
 #   make install  binaries, assets, systemd units, nginx site and snippet under
 #                 $(DESTDIR)$(PREFIX) (docs/installing.md); make uninstall
 #   make deb      the Debian package in build/deb/ (dpkg-buildpackage)
@@ -70,8 +72,8 @@ BUS_OBJ     := $(filter-out $(BUS_LWS_OBJ),$(call obj,$(wildcard bus/*.c)))
 CORE_OBJ    := $(call obj,$(wildcard core/*.c))
 STORE_OBJ   := $(SQL_OBJ) $(COMMON_OBJ)
 SHARED_OBJ  := $(CORE_OBJ) $(BUS_OBJ) $(STORE_OBJ)
-FCGI_OBJ   := $(call obj,$(filter-out fcgi/main.c,$(wildcard fcgi/*.c))) $(BUILD)/openapi_json.o
-WS_OBJ     := $(call obj,$(filter-out ws/main.c,$(wildcard ws/*.c ws/*/*.c)))
+FCGI_OBJ    := $(call obj,$(filter-out fcgi/main.c,$(wildcard fcgi/*.c))) $(BUILD)/openapi_json.o
+WS_OBJ      := $(call obj,$(filter-out ws/main.c,$(wildcard ws/*.c ws/*/*.c)))
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
