@@ -6,6 +6,8 @@
 #   make soak     the fault checker (tests/faults/) for SOAK_MINUTES (10) per
 #                 backend, a fault every SOAK_KILL_EVERY (3) s
 #   make asan     the same programs with AddressSanitizer + UBSan in build/asan
+#   make check-layers  shows that a folder cannot include a higher layer's
+#                 header (README "Architecture"; tests/run.sh unit runs it)
 #   make install  binaries, assets, systemd units, nginx site and snippet under
 #                 $(DESTDIR)$(PREFIX) (docs/installing.md); make uninstall
 #   make deb      the Debian package in build/deb/ (dpkg-buildpackage)
@@ -14,39 +16,70 @@
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
-CPPFLAGS += -D_GNU_SOURCE -Icommon -Isql -Ibus -Icore -Iws -Iws/transport -Iws/socketio -Iws/chat -Ifcgi -I$(BUILD) $(PQ_CFLAGS) -MMD -MP
+CPPFLAGS += -D_GNU_SOURCE $(PQ_CFLAGS) -MMD -MP
 BUILD    ?= build
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 PORT     ?= 8080
 
-STORE_LIBS := -lsqlite3 -lpq -licui18n -licuuc
-FCGI_LIBS  := -lsodium -lfcgi -lwebsockets -ljansson -ljwt $(STORE_LIBS)
-WS_LIBS    := -lwebsockets -lev -ljansson -ljwt $(STORE_LIBS) -lm
+# What each layer's objects need from the system, so that a program links
+# the libraries of the layers it links (below) and no other.
+STORE_LIBS := -lsqlite3 -lpq -licui18n -licuuc -ljansson
+CORE_LIBS  := -ljwt -ljansson
+FCGI_LIBS  := -lsodium -lfcgi -ljansson $(CORE_LIBS) $(STORE_LIBS)
+WS_LIBS    := -lwebsockets -lev -ljansson $(CORE_LIBS) $(STORE_LIBS) -lm
 TEST_LIBS  := -lsodium -lcmocka -lfcgi -lwebsockets -lev -ljansson -ljwt $(STORE_LIBS) -lm
 
-# bus/ links into both programs (and chat-admin) with the store: the bus's
-# publishing side needs no event loop, its listening side serves lws.
-STORE_SRC := $(wildcard sql/*.c) $(wildcard common/*.c) $(wildcard bus/*.c) $(wildcard core/*.c)
-FCGI_SRC  := $(filter-out fcgi/main.c,$(wildcard fcgi/*.c))
-WS_SRC    := $(filter-out ws/main.c,$(wildcard ws/*.c ws/*/*.c))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 
+# The layers (README "Architecture"), lowest first. A folder's files compile
+# with the include path of their own layer and of those below it only, so a
+# file that includes a header of a higher layer (or of the other program)
+# fails to build: make check-layers shows it. A folder that is not
+# listed here does not build.
+LAYER_common       := common
+LAYER_sql          := $(LAYER_common) sql
+LAYER_bus          := $(LAYER_sql) bus
+LAYER_core         := $(LAYER_bus) core
+LAYER_ws/loop      := $(LAYER_common) ws/loop
+LAYER_ws/transport := $(LAYER_ws/loop) ws/transport
+LAYER_ws/socketio  := $(LAYER_ws/transport) ws/socketio
+LAYER_ws/chat      := $(LAYER_core) ws/loop ws/transport ws/socketio ws/chat
+LAYER_ws           := $(LAYER_ws/chat) ws
+LAYER_fcgi         := $(LAYER_core) fcgi
+LAYER_webhooks     := $(LAYER_sql) webhooks
+LAYER_admin        := $(LAYER_sql) admin
+LAYER_tests/unit   := $(LAYER_ws) fcgi webhooks tests/unit
+LAYER_tests/fuzz   := $(LAYER_ws) fcgi tests/fuzz
+layer_of   = $(patsubst %/,%,$(dir $(1)))
+layer_dirs = $(or $(LAYER_$(call layer_of,$(1))),$(error $(1): its folder $(call layer_of,$(1)) has no layer in the Makefile))
+layer_inc  = $(addprefix -I,$(call layer_dirs,$(1)))
+
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
-STORE_OBJ := $(call obj,$(STORE_SRC)) $(BUILD)/schema_sql.o $(BUILD)/schema_pg_sql.o
-FCGI_OBJ  := $(call obj,$(FCGI_SRC)) $(BUILD)/openapi_json.o
-WS_OBJ    := $(call obj,$(WS_SRC))
+# The objects of each layer; a program links its own and those of the layers
+# it sees. The bus's publishing side needs no event loop; its listening side,
+# bus_lws.c, is the only file of bus/ that calls lws, and only chat-ws (and
+# the tests) link it: chat-fcgi links no lws.
+COMMON_OBJ  := $(call obj,$(wildcard common/*.c))
+SQL_OBJ     := $(call obj,$(wildcard sql/*.c)) $(BUILD)/schema_sql.o $(BUILD)/schema_pg_sql.o
+BUS_LWS_OBJ := $(call obj,bus/bus_lws.c)
+BUS_OBJ     := $(filter-out $(BUS_LWS_OBJ),$(call obj,$(wildcard bus/*.c)))
+CORE_OBJ    := $(call obj,$(wildcard core/*.c))
+STORE_OBJ   := $(SQL_OBJ) $(COMMON_OBJ)
+SHARED_OBJ  := $(CORE_OBJ) $(BUS_OBJ) $(STORE_OBJ)
+FCGI_OBJ    := $(call obj,$(filter-out fcgi/main.c,$(wildcard fcgi/*.c))) $(BUILD)/openapi_json.o
+WS_OBJ      := $(call obj,$(filter-out ws/main.c,$(wildcard ws/*.c ws/*/*.c)))
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
 FUZZ_TIME ?= 60
 
-.PHONY: all run test soak unit asan clean limits deps deps-run fuzz fuzz-build fuzzers bench bench-quick format \
+.PHONY: all run test soak unit asan clean limits check-layers deps deps-run fuzz fuzz-build fuzzers bench bench-quick format \
 	install uninstall deb
 all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin $(BUILD)/chat-webhooks
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
+	$(CC) $(call layer_inc,$<) $(CPPFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
 
 # The schemas are compiled in as strings so the binaries need no data files:
 # sql/schema.sql as store_schema_sql, sql/schema_pg.sql as store_schema_pg_sql.
@@ -72,30 +105,70 @@ $(BUILD)/openapi_json.c: fcgi/openapi.json
 $(BUILD)/openapi_json.o: $(BUILD)/openapi_json.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/chat-fcgi: $(call obj,fcgi/main.c) $(FCGI_OBJ) $(STORE_OBJ)
+$(BUILD)/chat-fcgi: $(call obj,fcgi/main.c) $(FCGI_OBJ) $(SHARED_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(FCGI_LIBS) -o $@
 
-$(BUILD)/chat-ws: $(call obj,ws/main.c) $(WS_OBJ) $(STORE_OBJ)
+$(BUILD)/chat-ws: $(call obj,ws/main.c) $(WS_OBJ) $(BUS_LWS_OBJ) $(SHARED_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(WS_LIBS) -o $@
 
 # chat-webhooks: the webhook sender (README "Webhooks"), its own process on
 # libwebsockets' loop and HTTP client.
 $(BUILD)/chat-webhooks: $(call obj,$(wildcard webhooks/*.c)) $(STORE_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -lwebsockets -lsodium -ljwt -ljansson $(STORE_LIBS) -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -lwebsockets -lsodium -ljansson $(STORE_LIBS) -o $@
 
 $(BUILD)/chat-admin: $(call obj,admin/chat-admin.c) $(STORE_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -lwebsockets -ljwt -ljansson $(STORE_LIBS) -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(STORE_LIBS) -o $@
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FCGI_OBJ) $(WS_OBJ) $(STORE_OBJ)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FCGI_OBJ) $(WS_OBJ) $(BUS_LWS_OBJ) $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(TEST_LIBS) -o $@
 
 unit: $(UNIT_BIN)
 
+# make check-layers: the layering, tested (tests/run.sh unit runs it). Each
+# probe folder:header stands for a file of that folder that includes a header
+# of a layer it must not see: it must fail to compile on the folder's path
+# (and compile on the unit tests' path, which sees every folder, so that it
+# fails for that reason only). Then every header of every layer must compile
+# alone on its own folder's path, so that a header that includes a higher
+# layer's fails even when no file of its folder includes it. Last, the folders
+# of chat-fcgi and chat-admin must compile without libwebsockets.h (bus.h
+# publishes with no event loop; bus_lws.h, the listening side, is chat-ws's).
+LAYER_PROBES := common:store.h common:token.h sql:bus.h sql:token.h bus:token.h \
+  core:eio.h core:api.h ws/loop:eio.h ws/transport:sio.h ws/transport:store.h \
+  ws/transport:wsmetrics.h ws/socketio:chat.h ws/socketio:token.h \
+  ws/chat:address_share.h ws/chat:api.h fcgi:eio.h fcgi:chat.h \
+  webhooks:bus.h webhooks:token.h admin:bus.h admin:api.h
+LAYER_FOLDERS := common sql bus core ws/loop ws/transport ws/socketio ws/chat ws fcgi webhooks admin
+LAYER_NO_LWS  := common sql core fcgi admin
+PROBE         := $(BUILD)/layer-probe/probe.c
+probe_cc       = $(CC) $(addprefix -I,$(1)) -D_GNU_SOURCE $(PQ_CFLAGS) -fsyntax-only $(PROBE)
+define layer_probe
+printf '#include "%s"\n' $(2) > $(PROBE) && $(call probe_cc,$(LAYER_tests/unit)) && \
+if $(call probe_cc,$(LAYER_$(1))) 2> $(PROBE).err; then \
+  echo "check-layers: $(1)/ can include $(2), a header of a layer above it"; exit 1; fi && \
+echo "check-layers: $(1)/ cannot include $(2): $$(grep -m1 -o '$(2).*' $(PROBE).err)";
+endef
+define layer_header
+printf '#include "%s"\n' $(notdir $(2)) > $(PROBE) && { $(call probe_cc,$(LAYER_$(1))) || { \
+  echo "check-layers: $(2) does not compile alone on $(1)/'s path"; exit 1; }; };
+endef
+define layer_no_lws
+deps=$$($(CC) $(call layer_inc,$(1)) -D_GNU_SOURCE $(PQ_CFLAGS) -M $(1)) || exit 1; \
+case "$$deps" in *libwebsockets.h*) echo "check-layers: $(1) includes libwebsockets.h"; exit 1;; esac;
+endef
+check-layers:
+	@mkdir -p $(dir $(PROBE))
+	@$(foreach p,$(LAYER_PROBES),$(call layer_probe,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p)))))
+	@$(foreach d,$(LAYER_FOLDERS),$(foreach h,$(wildcard $(d)/*.h),$(call layer_header,$(d),$(h))))
+	@$(foreach f,$(wildcard $(LAYER_NO_LWS:%=%/*.c)),$(call layer_no_lws,$(f)))
+	@echo "check-layers: $(words $(LAYER_PROBES)) wrong includes refused; the headers of" \
+	  "$(words $(LAYER_FOLDERS)) folders compile on their own paths; $(LAYER_NO_LWS) without lws"
+
 # libFuzzer harnesses (clang): make fuzz runs each for FUZZ_TIME seconds,
 # growing build/fuzz/corpus-<name> from the seeds in tests/fuzz/corpus/<name>;
 # make test replays the seeds and every kept crash in tests/fuzz/crashes/.
-$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FCGI_OBJ) $(WS_OBJ) $(STORE_OBJ)
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FCGI_OBJ) $(WS_OBJ) $(BUS_LWS_OBJ) $(SHARED_OBJ)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined $^ $(TEST_LIBS) -o $@
 
 fuzzers: $(FUZZ_BIN)

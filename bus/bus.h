@@ -2,7 +2,6 @@
 #ifndef BUS_H
 #define BUS_H
 
-#include <libwebsockets.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,7 +33,9 @@
  *   through LISTEN/NOTIFY; built only when bus/bus_pg.c is linked in.
  *
  * Every function runs in the calling process's only thread (for chat-ws, the
- * lws service thread). None blocks on the network. */
+ * lws service thread). None blocks on the network. This header is the
+ * publishing side, which needs no event loop (chat-fcgi); the listening side,
+ * on lws's, is bus_lws.h. */
 typedef struct bus bus;
 
 typedef struct bus_options {
@@ -53,8 +54,8 @@ typedef struct bus_options {
 
 /* Opens the bus of the deployment whose store is db: a file path (local
  * backend) or a postgres:// / postgresql:// URL (pg backend). opt may be
- * NULL. Publishing works at once; receiving needs bus_listen. Returns NULL
- * and fills err (if not NULL; errlen bytes, NUL-terminated) when the backend
+ * NULL. Publishing works at once; receiving needs bus_listen (bus_lws.h).
+ * Returns NULL and fills err (if not NULL; errlen bytes, NUL-terminated) when the backend
  * is not built in, db is malformed, or out of memory. A backend that is
  * merely unreachable still opens (bus_connected says false; it reconnects). */
 bus *bus_open(const char *db, const bus_options *opt, char *err, size_t errlen);
@@ -86,54 +87,8 @@ int bus_publish_control(bus *b, int64_t control_id);
  * -1 when refused (too big, a NUL byte) or dropped for some peer. */
 int bus_publish_ephemeral(bus *b, const char *data, size_t len);
 
-/* What a listener does with news. Each runs in the lws service thread, from
- * bus_listen's loop; ud is bus_listen's. */
-typedef struct bus_handlers {
-    /* Messages another process committed, one call each, in that
-     * publisher's log order. m's strings are borrowed for the call only; a
-     * field the wire did not carry is NULL (client_id) or 0. m NULL means
-     * "something was committed that I cannot name, or a wake-up may have
-     * been lost": read the log from your cursor. m is a notification, not
-     * news to trust: any process of the same user can send a datagram, so a
-     * receiver delivers only what the log holds (ws/chat/hub.c). */
-    void (*messages)(const store_message *m, void *ud);
-    /* Control events were committed: read the control log from your
-     * cursor. */
-    void (*control)(void *ud);
-    /* An ephemeral event of another process: data (len bytes, at most
-     * BUS_EPHEMERAL_MAX, not NUL-terminated) is hostile -- any bytes some
-     * peer sent -- and borrowed for the call only. */
-    void (*ephemeral)(const char *data, size_t len, void *ud);
-} bus_handlers;
-
-/* Starts receiving (chat-ws only): serves the backend's descriptors in the
- * lws event loop of ctx, adopted into its vhost vh (the vhost must list
- * BUS_PROTOCOL with bus_lws_callback), and polls: calls h->messages(NULL) and
- * h->control() once on the next loop turn (what was committed before we
- * listened) and then every fallback_ms (<= 0: the contract's bus_poll
- * default, chat-ws --bus-poll), so that a lost wake-up or a writer that does
- * not publish (the sqlite3 shell) is caught. h is copied; a NULL member is not
- * called. Call it at most once. Returns 0, or -1 (and logs why) when the
- * backend cannot listen, or not fully; the poll runs even then. */
-int bus_listen(bus *b, struct lws_context *ctx, struct lws_vhost *vh, const bus_handlers *h,
-               void *ud, int fallback_ms);
-
-/* Stops receiving: no handler runs after it, the poll is cancelled, and the
- * backend's descriptors close with the lws context. Publishing still works,
- * so that what runs while the context goes (sockets closing) can publish.
- * Call it before the context is destroyed. Accepts NULL and a bus that does
- * not listen. */
-void bus_unlisten(bus *b);
-
 /* For health checks: whether the backend is reachable now (local: always
  * true once open; pg: the LISTEN connection is up). Accepts NULL (false). */
 bool bus_connected(const bus *b);
-
-/* The lws protocol that serves the bus's descriptors: list
- * {BUS_PROTOCOL, bus_lws_callback, 0, 0, ...} in the vhost given to
- * bus_listen. */
-#define BUS_PROTOCOL "chat-bus"
-int bus_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                     size_t len);
 
 #endif

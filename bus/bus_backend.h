@@ -2,15 +2,40 @@
 #ifndef BUS_BACKEND_H
 #define BUS_BACKEND_H
 
-#include "bus.h"
+#include "bus_lws.h"
 
 typedef struct bus_ops bus_ops;
+
+/* What a backend asks of the event loop, so that no file of bus/ but
+ * bus_lws.c calls lws: a program that only publishes (chat-fcgi) links bus/
+ * without bus_lws.c and without libwebsockets. bus_listen sets it (b->loop)
+ * before the backend's listen; a bus that never listened has none, and its
+ * backend then touches no loop. */
+typedef struct bus_loop {
+    /* Adopts the descriptor fd into vh as a raw file of BUS_PROTOCOL, with
+     * owner as the wsi's opaque user data (bus_lws_callback routes by it).
+     * NULL on failure: fd is still the caller's. */
+    struct lws *(*adopt)(struct lws_vhost *vh, int fd, void *owner);
+    /* Forgets wsi's owner and has lws close it with its descriptor (at once
+     * inside its callback, else on the next loop turn); reason is what lws
+     * logs. */
+    void (*release)(struct lws *wsi, enum pending_timeout reason);
+    /* Runs cb once after us microseconds on ctx's loop (again: moves it). */
+    void (*schedule)(struct lws_context *ctx, lws_sorted_usec_list_t *sul, sul_cb_t cb,
+                     lws_usec_t us);
+    void (*cancel)(lws_sorted_usec_list_t *sul);
+    /* Asks for a writable callback on wsi. */
+    void (*writable)(struct lws *wsi);
+    /* bus_unlisten, for bus_close. */
+    void (*unlisten)(bus *b);
+} bus_loop;
 
 /* The part of every bus that bus.c owns. A backend's state struct starts
  * with it (`struct my_bus { bus base; ... }`), so a bus * is the backend's
  * state and bus.c reaches the ops through it. */
 struct bus {
     const bus_ops *ops;          /* set by bus_open after the backend's open */
+    const bus_loop *loop;        /* bus_listen's, NULL before */
     bus_handlers h;              /* bus_listen's; all NULL before it */
     void *ud;                    /* bus_listen's */
     struct lws_context *ctx;     /* bus_listen's, NULL before */
@@ -31,16 +56,16 @@ struct bus_ops {
     bus *(*open)(const char *db, const bus_options *opt, char *err, size_t errlen);
     /* Releases everything open and listen took, the state included. A wsi
      * lws closed already (its RAW_CLOSE_FILE came: the backend forgot it and
-     * its descriptor then) is not touched; one still open gets its opaque
-     * user data cleared and is closed (LWS_TO_KILL_ASYNC). After
+     * its descriptor then) is not touched; one still open is released
+     * (b->loop->release). After
      * bus_unlisten, b->h is all NULL: the backend calls no handler. */
     void (*close)(bus *b);
     int (*publish_messages)(bus *b, const store_message *msgs, size_t n);
     int (*publish_control)(bus *b, int64_t control_id);
     int (*publish_ephemeral)(bus *b, const char *data, size_t len);
-    /* Adopts the backend's descriptors into vh, each wsi with the bus as its
-     * opaque user data (lws_set_opaque_user_data), so bus_lws_callback can
-     * route their events to lws_event. b->h, b->ud and b->ctx are set
+    /* Adopts the backend's descriptors into vh (b->loop->adopt), each wsi
+     * with the bus as its opaque user data, so bus_lws_callback can route
+     * their events to lws_event. b->h, b->ud, b->ctx and b->loop are set
      * before. */
     int (*listen)(bus *b, struct lws_vhost *vh);
     /* Optional (NULL: nothing to do): bus_unlisten calls it first, while

@@ -409,12 +409,7 @@ static int make_dir(const char *dir) {
 }
 
 static struct lws *adopt(local_bus *l, struct lws_vhost *vh, int fd) {
-    lws_sock_file_fd_type f = {.filefd = fd};
-    struct lws *wsi =
-        lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, f, BUS_PROTOCOL, NULL);
-    /* adopting runs no RX callback before this line: that comes from the loop */
-    if (wsi) lws_set_opaque_user_data(wsi, l);
-    return wsi;
+    return l->base.loop->adopt(vh, fd, l);
 }
 
 /* Binds our socket in the peers directory and adopts it; NULL, or why not. */
@@ -483,10 +478,9 @@ fail:
 
 /* Closes a descriptor we own: through lws when it adopted it (the close
  * then runs on the next service), else at once. */
-static void release(struct lws *wsi, int fd) {
+static void release(local_bus *l, struct lws *wsi, int fd) {
     if (wsi) {
-        lws_set_opaque_user_data(wsi, NULL);
-        lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+        l->base.loop->release(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT);
     } else if (fd >= 0) {
         close(fd);
     }
@@ -496,8 +490,8 @@ static void local_close(bus *b) {
     local_bus *l = local_of(b);
     struct sockaddr_un a;
     if (l->bound && !peer_addr(l, l->self, &a)) unlink(a.sun_path);
-    release(l->sock_wsi, l->fd);
-    release(l->ino_wsi, l->ino_fd);
+    release(l, l->sock_wsi, l->fd);
+    release(l, l->ino_wsi, l->ino_fd);
     free(l->buf);
     free(l->peers);
     free(l);

@@ -265,8 +265,7 @@ static void on_timer(lws_sorted_usec_list_t *sul) {
  * loop turn), with the duplicate descriptor it owns. */
 static void unwatch(pg_bus *b) {
     if (!b->wsi) return;
-    lws_set_opaque_user_data(b->wsi, NULL);
-    lws_set_timeout(b->wsi, PENDING_TIMEOUT_CLOSE_ACK, LWS_TO_KILL_ASYNC);
+    b->base.loop->release(b->wsi, PENDING_TIMEOUT_CLOSE_ACK);
     b->wsi = NULL;
     b->sock = -1;
 }
@@ -282,13 +281,11 @@ static int watch(pg_bus *b) {
     unwatch(b);
     int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (dup < 0) return -1;
-    lws_sock_file_fd_type d = {.filefd = dup};
-    b->wsi = lws_adopt_descriptor_vhost(b->vh, LWS_ADOPT_RAW_FILE_DESC, d, BUS_PROTOCOL, NULL);
+    b->wsi = b->base.loop->adopt(b->vh, dup, b);
     if (!b->wsi) {
         close(dup);
         return -1;
     }
-    lws_set_opaque_user_data(b->wsi, b);
     b->sock = fd;
     return 0;
 }
@@ -307,8 +304,8 @@ static bool listening(const pg_bus *b) {
  * publications from now on go out synchronously, as in a process without a
  * loop. */
 static void leave_loop(pg_bus *b) {
-    lws_sul_cancel(&b->timer);
-    lws_sul_cancel(&b->rearm);
+    b->base.loop->cancel(&b->timer);
+    b->base.loop->cancel(&b->rearm);
     unwatch(b);
     if (b->conn) PQfinish(b->conn);
     b->conn = NULL;
@@ -341,7 +338,7 @@ static void fail(pg_bus *b, const char *why) {
     log_event(was_up ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
               was_up ? "bus: lost PostgreSQL, reconnecting" : "bus: cannot reach PostgreSQL",
               "error", why, "retry_ms", LOG_I(wait), "attempt", LOG_I(b->attempt), NULL);
-    lws_sul_schedule(b->ctx, 0, &b->timer, on_timer, (lws_usec_t)wait * LWS_US_PER_MS);
+    b->base.loop->schedule(b->ctx, &b->timer, on_timer, (lws_usec_t)wait * LWS_US_PER_MS);
 }
 
 static void fail_pg(pg_bus *b) {
@@ -351,14 +348,14 @@ static void fail_pg(pg_bus *b) {
 
 static void on_rearm(lws_sorted_usec_list_t *sul) {
     pg_bus *b = lws_container_of(sul, pg_bus, rearm);
-    if (b->wsi) lws_callback_on_writable(b->wsi);
+    if (b->wsi) b->base.loop->writable(b->wsi);
 }
 
 /* Asks for a writable callback. Not directly: lws 4.1's raw-file role
  * clears POLLOUT after the writable callback returns, which would lose a
  * request made inside it; a timer due at once makes it from the loop. */
 static void want_write(pg_bus *b) {
-    lws_sul_schedule(b->ctx, 0, &b->rearm, on_rearm, 1);
+    b->base.loop->schedule(b->ctx, &b->rearm, on_rearm, 1);
 }
 
 /* Sends what libpq has buffered; asks for a writable callback if some is
@@ -397,8 +394,8 @@ static void start_connect(pg_bus *b) {
     }
     /* PQconnectStart's contract: proceed as if PQconnectPoll said WRITING */
     want_write(b);
-    lws_sul_schedule(b->ctx, 0, &b->timer, on_timer,
-                     (lws_usec_t)PG_CONNECT_TIMEOUT_MS * LWS_US_PER_MS);
+    b->base.loop->schedule(b->ctx, &b->timer, on_timer,
+                           (lws_usec_t)PG_CONNECT_TIMEOUT_MS * LWS_US_PER_MS);
 }
 
 /* The connection is up: LISTEN on our channels. */
@@ -445,7 +442,7 @@ static void command_done(pg_bus *b) {
         flush(b);
         return;
     case PG_PREPARING: {
-        lws_sul_cancel(&b->timer);
+        b->base.loop->cancel(&b->timer);
         b->state = PG_UP;
         log_event(b->attempt ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "bus: listening on PostgreSQL",
                   "host", PQhost(b->conn), "port", PQport(b->conn), "backend_pid", LOG_I(b->be_pid),

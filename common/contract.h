@@ -147,6 +147,8 @@ const contract_limit *contract_find_option(const char *option);
  * 1..100000"). */
 int contract_parse(contract_id id, const char *text, long long *out, char *err, size_t errlen);
 
+/* ---- the table as text (contract_usage.c) --------------------------------- */
+
 /* Writes the usage lines of program's options (CONTRACT_WS, _FCGI or _ADMIN)
  * to f, one entry per option: "  --ping-interval MS  <desc> (default)",
  * wrapped at 79 columns; rows sharing an option print once, their defaults
@@ -157,6 +159,8 @@ int contract_usage(FILE *f, unsigned program);
  * section is this output). Returns 0 or -1. */
 int contract_markdown(FILE *f);
 
+/* ---- messages (contract.c) ------------------------------------------------ */
+
 /* The error message of a string or page row refused: "invalid room name:
  * 1-64 characters, no control, bidi or invisible formatting characters",
  * built from the table into buf (CONTRACT_MESSAGE_MAX is enough); field
@@ -165,7 +169,7 @@ int contract_markdown(FILE *f);
 #define CONTRACT_MESSAGE_MAX 192
 const char *contract_message(contract_id id, const char *field, char *buf, size_t len);
 
-/* ---- validation of the contract's strings ---------------------------------
+/* ---- validation of the contract's strings (contract_strings.c) ------------
  * Each returns true when s (a NUL terminated UTF-8 string, NULL refused) is
  * acceptable. Names are checked after trimming (contract_trim).
  * A valid name is 1..max code points of valid UTF-8 in NFC, with no C0/C1

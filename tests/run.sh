@@ -4,7 +4,8 @@
 #   bash tests/run.sh [unit] [fuzz] [integration] [integration-pg] [faults]
 #                     [browser] [bench] [package]                 (default: all)
 #
-# unit:        each binary in $UNIT_DIR (build/asan/tests) under ASan, UBSan and
+# unit:        make check-layers (the include rules of the layers), then
+#              each binary in $UNIT_DIR (build/asan/tests) under ASan, UBSan and
 #              LSan; cmocka's "[  PASSED  ] N test(s)." and "[  FAILED  ] N
 #              test(s)" lines are counted, and a binary that crashes or exits
 #              non-zero beyond what it counted adds one failure. The store's
@@ -73,6 +74,16 @@ note() { printf '\n=== %s\n' "$*"; }
 run_unit() {
 	local bin name log rc p f
 	local -a bins=()
+	# The layers the build enforces (README "Architecture"): wrong includes
+	# must fail to compile, every header compile on its own folder's path.
+	mkdir -p "$OUT/unit"
+	note "unit: make check-layers"
+	if make -s --no-print-directory check-layers >"$OUT/unit/check-layers.log" 2>&1; then
+		PASSED=$((PASSED + 1))
+	else
+		FAILED=$((FAILED + 1))
+	fi
+	cat "$OUT/unit/check-layers.log"
 	if [ -d "$UNIT_DIR" ]; then
 		for bin in "$UNIT_DIR"/*; do
 			[ -f "$bin" ] && [ -x "$bin" ] && bins+=("$bin")

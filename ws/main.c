@@ -14,7 +14,7 @@
 #include "address_share.h"
 #include "admin.h"
 #include "admin_ui.h"
-#include "bus.h"
+#include "bus_lws.h"
 #include "chat.h"
 #include "clock_lws.h"
 #include "conformance.h"

@@ -1,5 +1,5 @@
 /* test_bus_local.c -- the local bus: who hears what, what is dropped, the backup wake-up */
-#include "bus.h"
+#include "bus_lws.h"
 
 #include <fcntl.h>
 #include <setjmp.h>

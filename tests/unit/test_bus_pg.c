@@ -1,7 +1,7 @@
 /* test_bus_pg.c -- the PostgreSQL bus against a real server (tests/lib/pg.sh):
  * two nodes in one event loop, publishing and receiving, by reference,
  * ephemeral, hostile notifications, and a server restart */
-#include "bus.h"
+#include "bus_lws.h"
 
 #include <libpq-fe.h>
 #include <setjmp.h>

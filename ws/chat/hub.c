@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include "bus_lws.h"
 #include "log.h"
 
 /* Pages of the message log read in one catch-up, at most (each page is 1000
