@@ -8,6 +8,7 @@
 
 #include "moderation.h"
 #include "moderation_store.h"
+#include "post.h"
 #include "presence.h"
 #include "recovery.h"
 
@@ -42,12 +43,9 @@ typedef struct chat_user {
 
 /* A chat message waiting for the group commit. */
 typedef struct pending_msg {
-    sio_ack *ack; /* may be NULL: the client asked for none */
-    int64_t room_id;
-    char *room, *ns; /* the room's name and namespace, for delivery */
-    char *user, *text, *client_id;
-    char *addr; /* the client's address, for its write budget */
-    bool named; /* the user chose the name: a per-user budget applies */
+    sio_ack *ack;  /* may be NULL: the client asked for none */
+    post_msg post; /* its strings are owned here (pending_free); budget_user
+                      is user when the user chose the name, else NULL */
     struct pending_msg *next;
 } pending_msg;
 
@@ -278,12 +276,12 @@ static void replay_missed(sio_socket *s) {
 /* ---- group commit ----------------------------------------------------- */
 
 static void pending_free(pending_msg *p) {
-    free(p->room);
-    free(p->ns);
-    free(p->user);
-    free(p->text);
-    free(p->client_id);
-    free(p->addr);
+    free((char *)p->post.room);
+    free((char *)p->post.ns);
+    free((char *)p->post.user);
+    free((char *)p->post.text);
+    free((char *)p->post.client_id);
+    free((char *)p->post.addr);
     free(p);
 }
 
@@ -310,16 +308,10 @@ static void flush(void *ud) {
     c->batch = c->batch_tail = NULL;
     c->batch_len = 0;
 
-    typedef struct result {
-        int rc;
-        int64_t id, ts;
-        bool dup;
-        const char *over; /* the write budget used up, for STORE_OVER_BUDGET */
-    } result;
     size_t n = 0;
     for (pending_msg *p = batch; p; p = p->next)
         n++;
-    result *res = calloc(n, sizeof *res);
+    post_result *res = calloc(n, sizeof *res);
     int rc = brc;
     if (!res && rc == STORE_OK) {
         store_rollback(c->st);
@@ -331,11 +323,7 @@ static void flush(void *ud) {
             if (res) res[i].rc = rc;
             continue;
         }
-        res[i].rc = store_budget_spend(c->st, &c->cfg.budget, p->named ? p->user : NULL, p->addr,
-                                       &res[i].over);
-        if (res[i].rc == STORE_OK)
-            res[i].rc = store_message_append(c->st, p->room_id, p->user, p->text, p->client_id,
-                                             &res[i].id, &res[i].ts, &res[i].dup);
+        post_append(c->st, &c->cfg.budget, &p->post, &res[i]);
     }
     if (rc == STORE_OK) {
         rc = store_commit(c->st);
@@ -363,7 +351,7 @@ static void flush(void *ud) {
     int64_t first = 0;
     size_t fresh = 0; /* stored now, not duplicates */
     for (i = 0; rc == STORE_OK && res && i < n; i++)
-        if (res[i].rc == STORE_OK && !res[i].dup && fresh++ == 0) first = res[i].id;
+        if (res[i].rc == STORE_OK && !res[i].duplicate && fresh++ == 0) first = res[i].id;
     bool from_memory = fresh > 0 && hub_commit_begin(c->cfg.hub, first);
     store_message *mine = fresh > 0 ? calloc(fresh, sizeof *mine) : NULL;
     size_t nmine = 0;
@@ -377,13 +365,12 @@ static void flush(void *ud) {
                 ack_store_error(p->ack, res ? res[i].rc : STORE_ERROR, "room");
             continue;
         }
-        if (!res[i].dup) metrics_inc(wsm.messages_stored);
+        if (!res[i].duplicate) metrics_inc(wsm.messages_stored);
         ack_reply(p->ack,
                   json_pack("{s:I,s:I}", "id", (json_int_t)res[i].id, "ts", (json_int_t)res[i].ts));
-        store_message m = {res[i].id, p->room_id, p->room,      p->ns,
-                           p->user,   p->text,    p->client_id, res[i].ts};
-        if (from_memory && !res[i].dup) hub_deliver_committed(c->cfg.hub, &m);
-        if (mine && !res[i].dup) mine[nmine++] = m;
+        store_message m = post_row(&p->post, &res[i]);
+        if (from_memory && !res[i].duplicate) hub_deliver_committed(c->cfg.hub, &m);
+        if (mine && !res[i].duplicate) mine[nmine++] = m;
     }
     /* Every stored one is published, even when we could not deliver it here:
      * the other processes need not wait for our failure. */
@@ -407,9 +394,10 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
     metrics_inc(wsm.messages_received);
     json_t *cid = json_object_get(json_array_get(ev->args, 0), "client_id");
     if (!room || !text) return ack_error(ev->ack, "expected {room, text}");
-    if (!contract_valid_text(text)) return ack_refuse(ev->ack, CONTRACT_TEXT);
     const char *client_id = sio_str(cid);
-    if (cid && !json_is_null(cid) && !contract_valid_client_id(client_id))
+    contract_id broken;
+    if (!post_valid(text, client_id, &broken)) return ack_refuse(ev->ack, broken);
+    if (cid && !json_is_null(cid) && !client_id) /* a client_id that is no string */
         return ack_refuse(ev->ack, CONTRACT_CLIENT_ID);
     if (!sio_in_room(s, room)) return ack_error(ev->ack, "join the room first");
     int64_t muted =
@@ -424,15 +412,15 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
     if (rc) return ack_store_error(ev->ack, rc, "room");
 
     pending_msg *p = calloc(1, sizeof *p);
-    if (!p || !(p->user = strdup(user_of(s)->name)) || !(p->text = strdup(text)) ||
-        !(p->room = strdup(room)) || !(p->ns = strdup(sio_nsp_name(sio_socket_nsp(s)))) ||
-        (client_id && !(p->client_id = strdup(client_id)))) {
+    if (!p || !(p->post.user = strdup(user_of(s)->name)) || !(p->post.text = strdup(text)) ||
+        !(p->post.room = strdup(room)) || !(p->post.ns = strdup(sio_nsp_name(sio_socket_nsp(s)))) ||
+        (client_id && !(p->post.client_id = strdup(client_id)))) {
         if (p) pending_free(p);
         return ack_error(ev->ack, "out of memory");
     }
-    p->room_id = room_id;
-    p->named = user_of(s)->named;
-    if (!(p->addr = strdup(sio_socket_peer(s)))) {
+    p->post.room_id = room_id;
+    p->post.budget_user = user_of(s)->named ? p->post.user : NULL;
+    if (!(p->post.addr = strdup(sio_socket_peer(s)))) {
         pending_free(p);
         return ack_error(ev->ack, "out of memory");
     }
