@@ -22,17 +22,11 @@
 typedef store_room_fixture fixture;
 
 static int setup(void **state) {
-    fixture *f = calloc(1, sizeof *f);
-    store_room_fixture_open(f, "test_post", "lobby");
-    *state = f;
-    return 0;
+    return store_room_fixture_setup(state, "test_post", "lobby");
 }
 
 static int teardown(void **state) {
-    fixture *f = *state;
-    store_fixture_close(f->st, f->dir);
-    free(f);
-    return 0;
+    return store_room_fixture_teardown(state);
 }
 
 /* ---- validation --------------------------------------------------------- */
