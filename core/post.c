@@ -22,7 +22,7 @@ int post_append(store *st, const store_write_budget *b, const post_msg *m, post_
     r->rc = store_budget_spend(st, b, m->budget_user, m->addr, &r->over);
     if (r->rc == STORE_OK)
         r->rc = store_message_append(st, m->room_id, m->user, m->text, m->client_id, &r->id, &r->ts,
-                                     &r->duplicate);
+                                     &r->dup);
     return r->rc;
 }
 

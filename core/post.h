@@ -32,7 +32,7 @@ typedef struct post_result {
     int64_t id;       /* the message's offset in the log; of the first one
                          for a duplicate */
     int64_t ts;       /* ms since the epoch; of the first one for a duplicate */
-    bool duplicate;   /* the author stored client_id in this room before:
+    bool dup;         /* the author stored client_id in this room before:
                          nothing was written (idempotency) */
     const char *over; /* STORE_OVER_BUDGET: which budget is used up, for
                          status_over_budget (static) */

@@ -812,7 +812,7 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         goto out;
     }
     m = post_row(&pm, &r);
-    if (!r.duplicate) {
+    if (!r.dup) {
         metrics_inc(fcgim.messages_stored);
         /* Tell the ws processes, with the row, so that they deliver it
          * without reading it back. */
@@ -824,7 +824,7 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         /* Stored but not readable now: answer from what we wrote. */
         rc = STORE_NOTFOUND;
     }
-    if (rc == STORE_NOTFOUND && !r.duplicate) {
+    if (rc == STORE_NOTFOUND && !r.dup) {
         f.msg = chat_json_message(&m);
         f.room_id = room_id;
         rc = STORE_OK;
@@ -833,7 +833,7 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         api_store_error(st, rc, resp);
         goto out;
     }
-    if (http_reply_json(resp, r.duplicate ? 200 : 201, f.msg) == HTTP_OK)
+    if (http_reply_json(resp, r.dup ? 200 : 201, f.msg) == HTTP_OK)
         http_set_header(resp, "Location", "/api/rooms/%lld/messages/%lld", (long long)f.room_id,
                         (long long)r.id);
     f.msg = NULL; /* stolen by http_reply_json */

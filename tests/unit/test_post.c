@@ -147,7 +147,7 @@ static void run_case(fixture *f, const post_case *k) {
             continue;
         }
         if (rc != STORE_OK) continue;
-        if (r.duplicate != p->duplicate) fail_msg("%s / %s: duplicate", k->name, p->name);
+        if (r.dup != p->duplicate) fail_msg("%s / %s: duplicate", k->name, p->name);
         assert_true(r.id > 0);
         assert_true(r.ts > 0);
         ids[i] = r.id;

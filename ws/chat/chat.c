@@ -335,7 +335,7 @@ static void flush(void *ud) {
     int64_t first = 0;
     size_t fresh = 0; /* stored now, not duplicates */
     for (i = 0; rc == STORE_OK && res && i < n; i++)
-        if (res[i].rc == STORE_OK && !res[i].duplicate && fresh++ == 0) first = res[i].id;
+        if (res[i].rc == STORE_OK && !res[i].dup && fresh++ == 0) first = res[i].id;
     bool from_memory = fresh > 0 && hub_commit_begin(c->cfg.hub, first);
     store_message *mine = fresh > 0 ? calloc(fresh, sizeof *mine) : NULL;
     size_t nmine = 0;
@@ -349,12 +349,12 @@ static void flush(void *ud) {
                 ack_store_error(p->ack, res ? res[i].rc : STORE_ERROR, "room");
             continue;
         }
-        if (!res[i].duplicate) metrics_inc(wsm.messages_stored);
+        if (!res[i].dup) metrics_inc(wsm.messages_stored);
         ack_reply(p->ack,
                   json_pack("{s:I,s:I}", "id", (json_int_t)res[i].id, "ts", (json_int_t)res[i].ts));
         store_message m = post_row(&p->post, &res[i]);
-        if (from_memory && !res[i].duplicate) hub_deliver_committed(c->cfg.hub, &m);
-        if (mine && !res[i].duplicate) mine[nmine++] = m;
+        if (from_memory && !res[i].dup) hub_deliver_committed(c->cfg.hub, &m);
+        if (mine && !res[i].dup) mine[nmine++] = m;
     }
     /* Every stored one is published, even when we could not deliver it here:
      * the other processes need not wait for our failure. */
