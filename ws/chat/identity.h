@@ -18,23 +18,24 @@
  * socket. The first fields are identity's and the workspace gate's, the
  * last the chat's recovery. */
 typedef struct chat_user {
-    char name[CONTRACT_USER_NAME_BUF]; /* an owned name, or a guest's "~guest-<sid>" */
-    bool named;                        /* an owned name (auth.name with its credential): cursors and
-                                          the per-user write budget apply */
-    char *credential; /* a fresh user token for the session event, or NULL; owned */
-    bool has_token;   /* auth.token verified: the claims below */
-    token_claims claims;
+    /* an owned name, or a guest's "~guest-<sid>" */
+    char name[CONTRACT_USER_NAME_BUF];
+    /* an owned name (auth.name with its credential): cursors and the
+     * per-user write budget apply */
+    bool named;
+    char *credential;      /* a fresh user token for the session event, or NULL; owned */
+    bool has_token;        /* auth.token verified: the claims below */
+    token_claims claims;   /* auth.token's, when has_token */
     bool gated;            /* admitted to a private workspace: its token is re-checked */
     bool created_ws;       /* this CONNECT created its workspace: its user owns it */
     int64_t replayed_upto; /* live delivery skips ids <= this: recovery sent them */
     int64_t floor;         /* the log offset this session was first served from: a
                               recovery never replays from before it */
-    json_t *replay;        /* recovered: the messages to send once connected, or NULL;
-                              owned */
+    json_t *replay;        /* recovered: the messages to send once connected, or NULL; owned */
     bool truncated;        /* retention deleted part of what recovery owes it */
 } chat_user;
 
-/* What identity reads: both borrowed, outliving every socket. */
+/* What identity reads: all borrowed, outliving every socket. */
 typedef struct identity_config {
     sio_server *srv;            /* whose sockets identity_on_revoked evicts */
     store *st;                  /* name claims and workspace owners */
