@@ -10,6 +10,7 @@
 #include "chat_json.h"
 #include "contract.h"
 #include "log.h"
+#include "post.h"
 #include "status.h"
 
 #define API_NUM_BUF 32      /* a query number: digits of INT64_MAX and slack */
@@ -765,12 +766,12 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
     store *st = env->st;
     json_t *body = NULL;
     const char *user_in, *text, *client_id;
-    char *user = NULL, *trimmed;
+    char *user = NULL;
+    contract_id broken;
     store_room room;
     store_message m;
+    post_result r;
     api_fetch_ctx f = {0, NULL, 0};
-    int64_t id = 0, ts = 0;
-    bool duplicate = false;
     int rc;
 
     if (!api_load_room(env, req, room_id, &room, resp)) goto out;
@@ -784,33 +785,28 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
     }
     if (!api_trimmed(user_in, contract_valid_user_name, CONTRACT_USER_NAME, "user", &user, resp))
         goto out;
-    trimmed = user;
-    if (!contract_valid_text(text)) {
-        api_refuse(resp, CONTRACT_TEXT, NULL);
+    if (!post_valid(text, client_id, &broken)) {
+        api_refuse(resp, broken, NULL);
         goto out;
     }
-    if (client_id != NULL && !contract_valid_client_id(client_id)) {
-        api_refuse(resp, CONTRACT_CLIENT_ID, NULL);
-        goto out;
-    }
-    if (!api_may_write_as(env, req, trimmed, resp)) goto out;
-    if (!api_moderation_may_post(env, room.ns, trimmed, resp)) goto out; /* muted, banned */
+    if (!api_may_write_as(env, req, user, resp)) goto out;
+    if (!api_moderation_may_post(env, room.ns, user, resp)) goto out; /* muted, banned */
     /* The write budget and the message, in one transaction: the count holds
      * across every process (chat-ws counts in the same table). */
+    post_msg pm = {.room_id = room_id,
+                   .room = room.name,
+                   .ns = room.ns,
+                   .user = user,
+                   .text = text,
+                   .client_id = client_id,
+                   .budget_user = user,
+                   .addr = req->remote_addr};
     store_write_budget budget;
-    const char *over = NULL;
     store_write_budget_init(&budget);
-    rc = store_begin(st);
-    if (rc == STORE_OK) {
-        rc = store_budget_spend(st, &budget, trimmed, req->remote_addr, &over);
-        if (rc == STORE_OK)
-            rc = store_message_append(st, room_id, trimmed, text, client_id, &id, &ts, &duplicate);
-        if (rc == STORE_OK) rc = store_commit(st);
-        if (rc != STORE_OK) store_rollback(st);
-    }
+    rc = post_one(st, &budget, &pm, &r);
     if (rc == STORE_OVER_BUDGET) {
         char msg[STATUS_MESSAGE_MAX];
-        http_reply_error(resp, 429, status_over_budget(over, msg, sizeof msg));
+        http_reply_error(resp, 429, status_over_budget(r.over, msg, sizeof msg));
         http_set_header(resp, "Retry-After", "%d", API_RETRY_AFTER_S);
         goto out;
     }
@@ -822,35 +818,20 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         api_store_error(env, rc, resp);
         goto out;
     }
-    if (!duplicate) {
+    m = post_row(&pm, &r);
+    if (!r.dup) {
         metrics_inc(api_counters(env)->messages_stored);
         /* Tell the ws processes, with the row, so that they deliver it
          * without reading it back. */
-        m = (store_message){.id = id,
-                            .room_id = room_id,
-                            .room = room.name,
-                            .ns = room.ns,
-                            .user = trimmed,
-                            .text = text,
-                            .client_id = client_id,
-                            .ts = ts};
         bus_publish_messages(env->bus, &m, 1);
     }
     /* Answer what the log holds: for a duplicate that is the first message. */
-    rc = api_fetch_message(st, id, &f);
+    rc = api_fetch_message(st, r.id, &f);
     if (rc == STORE_BUSY) {
         /* Stored but not readable now: answer from what we wrote. */
         rc = STORE_NOTFOUND;
     }
-    if (rc == STORE_NOTFOUND && !duplicate) {
-        m = (store_message){.id = id,
-                            .room_id = room_id,
-                            .room = room.name,
-                            .ns = room.ns,
-                            .user = trimmed,
-                            .text = text,
-                            .client_id = client_id,
-                            .ts = ts};
+    if (rc == STORE_NOTFOUND && !r.dup) {
         f.msg = chat_json_message(&m);
         f.room_id = room_id;
         rc = STORE_OK;
@@ -859,9 +840,9 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
         api_store_error(env, rc, resp);
         goto out;
     }
-    if (http_reply_json(resp, duplicate ? 200 : 201, f.msg) == HTTP_OK)
+    if (http_reply_json(resp, r.dup ? 200 : 201, f.msg) == HTTP_OK)
         http_set_header(resp, "Location", "/api/rooms/%lld/messages/%lld", (long long)f.room_id,
-                        (long long)id);
+                        (long long)r.id);
     f.msg = NULL; /* stolen by http_reply_json */
 out:
     json_decref(f.msg);

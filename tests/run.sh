@@ -49,7 +49,7 @@ SKIPPED=0
 # integration-pg runs (default: all of tests/integration; the tests that need
 # SQLite's file skip there and say why; PG_INTEGRATION="rest queue" runs
 # those two).
-PG_UNIT=${PG_UNIT:-"test_store test_store_order test_retention test_bus_pg test_moderation_store"}
+PG_UNIT=${PG_UNIT:-"test_store test_store_order test_retention test_bus_pg test_moderation_store test_post"}
 PG_INTEGRATION=${PG_INTEGRATION:-}
 
 # shellcheck source=tests/lib/pg.sh

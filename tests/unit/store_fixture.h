@@ -92,4 +92,22 @@ static inline void store_room_fixture_open(store_room_fixture *f, const char *te
     f->room = r.id;
 }
 
+/* cmocka's setup and teardown of a test on a store_room_fixture in *state:
+ * store_room_fixture_setup(state, test, room) opens it (as
+ * store_room_fixture_open), store_room_fixture_teardown(state) ends it. */
+static inline int store_room_fixture_setup(void **state, const char *test, const char *room) {
+    store_room_fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    store_room_fixture_open(f, test, room);
+    *state = f;
+    return 0;
+}
+
+static inline int store_room_fixture_teardown(void **state) {
+    store_room_fixture *f = *state;
+    store_fixture_close(f->st, f->dir);
+    free(f);
+    return 0;
+}
+
 #endif

@@ -1,15 +1,16 @@
 /* chat.c -- the chat's Socket.IO handlers: rooms, messages, presence, recovery */
 #include "chat.h"
-#include "account.h"
 #include "ack.h"
 #include "chat_json.h"
 #include "hub.h"
 #include "contract.h"
 
+#include "identity.h"
 #include "moderation.h"
-#include "moderation_store.h"
+#include "post.h"
 #include "presence.h"
 #include "recovery.h"
+#include "workspace_gate.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,30 +24,11 @@
 /* How often tokens of sockets in private workspaces are re-checked. */
 #define CHAT_EXPIRY_CHECK_MS 1000
 
-/* Per-socket chat state, the socket's ctx. */
-typedef struct chat_user {
-    char name[CONTRACT_USER_NAME_BUF];
-    bool named;            /* an owned name (auth.name with its credential): cursors apply */
-    char *credential;      /* a fresh user token for the session event, or NULL */
-    int64_t replayed_upto; /* live delivery skips ids <= this: recovery sent them */
-    int64_t floor;         /* the log offset this session was first served from: a
-                              recovery never replays from before it */
-    json_t *replay;        /* recovered: the messages to send once connected, or NULL */
-    bool has_token;        /* auth.token verified: the claims below */
-    token_claims claims;
-    bool gated;     /* admitted to a private workspace: its token is re-checked */
-    bool truncated; /* retention deleted part of what recovery owes it */
-    bool created_ws; /* this CONNECT created its workspace: its user owns it */
-} chat_user;
-
 /* A chat message waiting for the group commit. */
 typedef struct pending_msg {
-    sio_ack *ack; /* may be NULL: the client asked for none */
-    int64_t room_id;
-    char *room, *ns; /* the room's name and namespace, for delivery */
-    char *user, *text, *client_id;
-    char *addr; /* the client's address, for its write budget */
-    bool named; /* the user chose the name: a per-user budget applies */
+    sio_ack *ack;  /* may be NULL: the client asked for none */
+    post_msg post; /* its strings are owned here (pending_free); budget_user
+                      is user when the user chose the name, else NULL */
     struct pending_msg *next;
 } pending_msg;
 
@@ -61,6 +43,8 @@ struct chat {
     ws_timer expiry;       /* re-checks tokens of private workspaces' sockets */
     presence *presence;    /* coalesces user joined/left/connected/disconnected */
     moderation *mod;       /* edits, deletions, roles, mutes and bans */
+    identity_config ids;   /* who each socket is (identify) */
+    workspace_gate_config gate; /* workspaces: creation, privacy, token expiry */
     ws_timer writes;       /* commits the loop turn's presence/session writes */
     bool writes_open;
     long long writes_since; /* ms: when the open batch began */
@@ -73,10 +57,8 @@ int64_t chat_cursor(const chat *c) {
 }
 
 static chat_user *user_of(const sio_socket *s) {
-    return sio_socket_ctx(s);
+    return identity_user(s);
 }
-
-static chat_user *user_ensure(sio_socket *s);
 
 const char *chat_socket_user(const sio_socket *s) {
     chat_user *u = user_of(s);
@@ -278,12 +260,12 @@ static void replay_missed(sio_socket *s) {
 /* ---- group commit ----------------------------------------------------- */
 
 static void pending_free(pending_msg *p) {
-    free(p->room);
-    free(p->ns);
-    free(p->user);
-    free(p->text);
-    free(p->client_id);
-    free(p->addr);
+    free((char *)p->post.room);
+    free((char *)p->post.ns);
+    free((char *)p->post.user);
+    free((char *)p->post.text);
+    free((char *)p->post.client_id);
+    free((char *)p->post.addr);
     free(p);
 }
 
@@ -310,16 +292,10 @@ static void flush(void *ud) {
     c->batch = c->batch_tail = NULL;
     c->batch_len = 0;
 
-    typedef struct result {
-        int rc;
-        int64_t id, ts;
-        bool dup;
-        const char *over; /* the write budget used up, for STORE_OVER_BUDGET */
-    } result;
     size_t n = 0;
     for (pending_msg *p = batch; p; p = p->next)
         n++;
-    result *res = calloc(n, sizeof *res);
+    post_result *res = calloc(n, sizeof *res);
     int rc = brc;
     if (!res && rc == STORE_OK) {
         store_rollback(c->st);
@@ -331,11 +307,7 @@ static void flush(void *ud) {
             if (res) res[i].rc = rc;
             continue;
         }
-        res[i].rc = store_budget_spend(c->st, &c->cfg.budget, p->named ? p->user : NULL, p->addr,
-                                       &res[i].over);
-        if (res[i].rc == STORE_OK)
-            res[i].rc = store_message_append(c->st, p->room_id, p->user, p->text, p->client_id,
-                                             &res[i].id, &res[i].ts, &res[i].dup);
+        post_append(c->st, &c->cfg.budget, &p->post, &res[i]);
     }
     if (rc == STORE_OK) {
         rc = store_commit(c->st);
@@ -380,8 +352,7 @@ static void flush(void *ud) {
         if (!res[i].dup) metrics_inc(c->metrics.messages_stored);
         ack_reply(p->ack,
                   json_pack("{s:I,s:I}", "id", (json_int_t)res[i].id, "ts", (json_int_t)res[i].ts));
-        store_message m = {res[i].id, p->room_id, p->room,      p->ns,
-                           p->user,   p->text,    p->client_id, res[i].ts};
+        store_message m = post_row(&p->post, &res[i]);
         if (from_memory && !res[i].dup) hub_deliver_committed(c->cfg.hub, &m);
         if (mine && !res[i].dup) mine[nmine++] = m;
     }
@@ -407,9 +378,10 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
     metrics_inc(c->metrics.messages_received);
     json_t *cid = json_object_get(json_array_get(ev->args, 0), "client_id");
     if (!room || !text) return ack_error(ev->ack, "expected {room, text}");
-    if (!contract_valid_text(text)) return ack_refuse(ev->ack, CONTRACT_TEXT);
     const char *client_id = sio_str(cid);
-    if (cid && !json_is_null(cid) && !contract_valid_client_id(client_id))
+    contract_id broken;
+    if (!post_valid(text, client_id, &broken)) return ack_refuse(ev->ack, broken);
+    if (cid && !json_is_null(cid) && !client_id) /* a client_id that is no string */
         return ack_refuse(ev->ack, CONTRACT_CLIENT_ID);
     if (!sio_in_room(s, room)) return ack_error(ev->ack, "join the room first");
     int64_t muted =
@@ -424,15 +396,15 @@ static void on_chat_message(sio_socket *s, sio_event *ev, void *ud) {
     if (rc) return ack_store_error(ev->ack, rc, "room");
 
     pending_msg *p = calloc(1, sizeof *p);
-    if (!p || !(p->user = strdup(user_of(s)->name)) || !(p->text = strdup(text)) ||
-        !(p->room = strdup(room)) || !(p->ns = strdup(sio_nsp_name(sio_socket_nsp(s)))) ||
-        (client_id && !(p->client_id = strdup(client_id)))) {
+    if (!p || !(p->post.user = strdup(user_of(s)->name)) || !(p->post.text = strdup(text)) ||
+        !(p->post.room = strdup(room)) || !(p->post.ns = strdup(sio_nsp_name(sio_socket_nsp(s)))) ||
+        (client_id && !(p->post.client_id = strdup(client_id)))) {
         if (p) pending_free(p);
         return ack_error(ev->ack, "out of memory");
     }
-    p->room_id = room_id;
-    p->named = user_of(s)->named;
-    if (!(p->addr = strdup(sio_socket_peer(s)))) {
+    p->post.room_id = room_id;
+    p->post.budget_user = user_of(s)->named ? p->post.user : NULL;
+    if (!(p->post.addr = strdup(sio_socket_peer(s)))) {
         pending_free(p);
         return ack_error(ev->ack, "out of memory");
     }
@@ -657,173 +629,11 @@ static void on_create_room(sio_socket *s, sio_event *ev, void *ud) {
 
 /* ---- connection lifecycle --------------------------------------------- */
 
-/* A workspace namespace exists once created (admin REST), or, with
- * open_workspaces, may be created by its first CONNECT (workspace_admit). */
-static bool is_workspace(const char *name, void *ud) {
-    chat *c = ud;
-    if (!contract_valid_workspace(name)) return false;
-    bool exists = false;
-    if (store_workspace_exists(c->st, name, &exists)) return false;
-    return exists || c->cfg.open_workspaces;
-}
-
-/* Middleware of workspaces, first: a workspace that does not exist yet
- * (open_workspaces) is created by this CONNECT, within its address's
- * creation rate and the total cap. */
-static int workspace_admit(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
-    chat *c = ud;
-    (void)auth;
-    const char *ns = sio_nsp_name(sio_socket_nsp(s));
-    bool exists = false, created = false;
-    if (store_workspace_exists(c->st, ns, &exists)) {
-        snprintf(err, errlen, "storage unavailable");
-        return -1;
-    }
-    if (exists) return 0;
-    if (!c->cfg.open_workspaces) {
-        snprintf(err, errlen, "Invalid namespace");
-        return -1;
-    }
-    /* the creation rate is counted in the store, so it holds across every
-     * process (issue 21.12); a workspace not made is not counted */
-    int rc = store_begin(c->st);
-    if (!rc)
-        rc = store_workspace_rate_spend(c->st, sio_socket_peer(s), c->cfg.workspace_rate, NULL);
-    if (!rc) rc = store_workspace_create(c->st, ns, c->cfg.max_workspaces, &created);
-    if (!rc) rc = created ? store_commit(c->st) : store_rollback(c->st);
-    if (rc) store_rollback(c->st);
-    if (rc == STORE_OVER_BUDGET) {
-        log_event(LOG_LEVEL_INFO, "chat: workspace creation refused", "peer", sio_socket_peer(s),
-                  "nsp", ns, "reason", "creation rate", NULL);
-        snprintf(err, errlen, "too many workspaces created from this address, try later");
-        return -1;
-    }
-    if (rc) {
-        snprintf(err, errlen, "storage unavailable");
-        return -1;
-    }
-    if (!created && (store_workspace_exists(c->st, ns, &exists) || !exists)) {
-        log_event(LOG_LEVEL_INFO, "chat: workspace creation refused", "peer", sio_socket_peer(s),
-                  "nsp", ns, "reason", "max workspaces", "max", LOG_I(c->cfg.max_workspaces), NULL);
-        snprintf(err, errlen, "workspace limit reached");
-        return -1;
-    }
-    if (created) {
-        log_event(LOG_LEVEL_INFO, "chat: workspace created", "nsp", ns, "peer", sio_socket_peer(s),
-                  NULL);
-        chat_user *u = user_ensure(s);
-        if (u) u->created_ws = true; /* identify makes its named user the owner */
-    }
-    return 0;
-}
-
-static void user_free(void *p) {
-    chat_user *u = p;
-    if (u) {
-        json_decref(u->replay);
-        free(u->credential);
-    }
-    free(u);
-}
-
-/* The socket's chat state, made by the first middleware that needs it.
- * NULL when out of memory. */
-static chat_user *user_ensure(sio_socket *s) {
-    chat_user *u = user_of(s);
-    if (u) return u;
-    if (!(u = calloc(1, sizeof *u))) return NULL;
-    sio_socket_set_ctx(s, u, user_free);
-    return u;
-}
-
-/* The name part of identify(): auth.name is an owned name when auth.token
- * is its credential (or an admin token), or when nobody claimed it yet (the
- * first claim: the session event then carries the new credential). A claimed
- * name without its credential is refused. Returns 0 or -1 with err. */
-static int own_name(chat *c, chat_user *u, json_t *auth, const char *peer, char *err,
-                    size_t errlen) {
-    const char *token = sio_str(json_object_get(auth, "token")), *why = "";
-    token_name_status st = token_name_check(c->st, c->cfg.secret, u->name, token, &why);
-    char claim[ACCOUNT_ID_BUF] = "";
-    if (st == TOKEN_NAME_FREE) {
-        /* a claim by a connection: rate-limited per address, used at once */
-        int64_t retry = 0;
-        int rc =
-            account_claim(c->st, u->name, peer, true, TOKEN_USER_TTL_S * 1000LL, claim, &retry);
-        st = rc == STORE_OK       ? TOKEN_NAME_OWNER
-             : rc == STORE_EXISTS ? TOKEN_NAME_TAKEN
-                                  : TOKEN_NAME_STORE;
-        why = st == TOKEN_NAME_TAKEN    ? "this name is taken: present its token"
-              : rc == STORE_OVER_BUDGET ? "too many names claimed from this address: retry later"
-                                        : "storage unavailable";
-    }
-    if (st < 0) {
-        snprintf(err, errlen, "%s", why);
-        return -1;
-    }
-    if (st == TOKEN_NAME_OWNER) {
-        /* A fresh credential for the session event. It keeps the workspace
-         * of the token presented (a private workspace's), and expires no
-         * later than it, so it grants nothing the client did not have. */
-        token_claims had = {0};
-        long ttl = TOKEN_USER_TTL_S, now = (long)time(NULL);
-        if (token && token_verify(c->cfg.secret, token, &had, &why) == 0 && had.exp &&
-            had.exp - now < ttl)
-            ttl = had.exp - now;
-        char *fresh = ttl > 0 ? token_issue_session(c->cfg.secret, had.workspace, u->name,
-                                                    claim[0] ? claim : had.sess, ttl)
-                              : NULL;
-        free(u->credential);
-        u->credential = fresh; /* until the session event; NULL: none */
-    }
-    u->named = true;
-    return 0;
-}
-
-/* The user a token in auth names (a session's access token: auth.name may
- * be left out), into name; false when auth has no verified user token. */
-static bool token_user(const token_secret *secret, json_t *auth,
-                       char name[CONTRACT_USER_NAME_BUF]) {
-    token_claims cl;
-    const char *token = sio_str(json_object_get(auth, "token")), *why = NULL;
-    if (!token || token_verify(secret, token, &cl, &why) || cl.admin || !cl.sub[0]) return false;
-    snprintf(name, CONTRACT_USER_NAME_BUF, "%s", cl.sub);
-    return true;
-}
-
-/* Middleware: the user's owned name from auth.name (see own_name), or a
- * guest's display form "~guest-<sid>"; makes sure the namespace has its
- * general room. */
+/* Middleware, after the workspace gate: who the socket is (identity.h);
+ * makes sure the namespace has its general room. */
 static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
     chat *c = ud;
-    chat_user *u = user_ensure(s);
-    if (!u) return snprintf(err, errlen, "out of memory"), -1;
-    json_t *name = json_object_get(auth, "name");
-    char of_token[CONTRACT_USER_NAME_BUF];
-    bool by_token = (!name || json_is_null(name)) && token_user(c->cfg.secret, auth, of_token);
-    if (by_token || (name && !json_is_null(name))) {
-        const char *given = by_token ? of_token : sio_str(name);
-        if (!given || strlen(given) >= sizeof u->name) {
-            contract_message(CONTRACT_USER_NAME, "name", err, errlen);
-            return -1;
-        }
-        snprintf(u->name, sizeof u->name, "%s", given);
-        if (contract_name_clean(u->name, sizeof u->name) || !contract_valid_user_name(u->name)) {
-            contract_message(CONTRACT_USER_NAME, "name", err, errlen);
-            return -1;
-        }
-        if (own_name(c, u, auth, sio_socket_peer(s), err, errlen)) return -1;
-        bool granted;
-        if (u->created_ws &&
-            modstore_owner_claim(c->st, sio_nsp_name(sio_socket_nsp(s)), u->name, &granted))
-            log_event(LOG_LEVEL_WARN, "chat: workspace owner not recorded", "error",
-                      store_errmsg(c->st), NULL);
-    } else {
-        snprintf(u->name, sizeof u->name, "%cguest-%.6s", CONTRACT_GUEST_MARK, sio_socket_id(s));
-    }
-    const char *token = sio_str(json_object_get(auth, "token"));
-    const char *why = NULL;
-    if (token && token_verify(c->cfg.secret, token, &u->claims, &why) == 0) u->has_token = true;
+    if (identity_establish(&c->ids, s, auth, err, errlen)) return -1;
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
     writes_batch(c);
     if (store_namespace_ensure(c->st, ns)) {
@@ -833,109 +643,6 @@ static int identify(sio_socket *s, json_t *auth, char *err, size_t errlen, void 
     return 0;
 }
 
-/* Whether the socket's token admits it to ns now: an admin token or one
- * naming ns, not expired. */
-static bool token_admits(const chat_user *u, const char *ns, long now_s) {
-    if (!u->has_token) return false;
-    if (u->claims.exp > 0 && now_s >= u->claims.exp) return false;
-    return u->claims.admin || strcmp(u->claims.workspace, ns) == 0;
-}
-
-/* Middleware of workspaces, before identify: a private one admits only a
- * token naming it (or an admin token). */
-static int workspace_gate(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
-    chat *c = ud;
-    chat_user *u = user_ensure(s);
-    if (!u) return snprintf(err, errlen, "out of memory"), -1;
-    const char *token = sio_str(json_object_get(auth, "token")), *why = NULL;
-    if (token && token_verify(c->cfg.secret, token, &u->claims, &why) == 0) u->has_token = true;
-    const char *ns = sio_nsp_name(sio_socket_nsp(s));
-    bool is_private = false;
-    if (store_workspace_private(c->st, ns, &is_private)) {
-        snprintf(err, errlen, "storage unavailable");
-        return -1;
-    }
-    if (!is_private) return 0;
-    if (token_admits(u, ns, (long)time(NULL))) {
-        u->gated = true;
-        return 0;
-    }
-    log_event(LOG_LEVEL_INFO, "chat: refused", "sid", sio_socket_id(s), "nsp", ns, "reason",
-              u->has_token ? "token does not name it" : "no valid token", NULL);
-    snprintf(err, errlen, "unauthorized");
-    return -1;
-}
-
-/* Tells s why and disconnects it. */
-static void evict(sio_socket *s, const char *reason) {
-    log_event(LOG_LEVEL_INFO, "chat: evicting", "sid", sio_socket_id(s), "nsp",
-              sio_nsp_name(sio_socket_nsp(s)), "reason", reason, NULL);
-    json_t *args = json_pack("[{s:s}]", "reason", reason);
-    sio_emit_socket(s, "kicked", args);
-    json_decref(args);
-    sio_disconnect(s, false);
-}
-
-static void evict_unqualified(sio_socket *s, void *ud) {
-    (void)ud;
-    chat_user *u = user_of(s);
-    const char *ns = sio_nsp_name(sio_socket_nsp(s));
-    if (!u) return;
-    if (token_admits(u, ns, (long)time(NULL)))
-        u->gated = true;
-    else
-        evict(s, "the workspace is private");
-}
-
-/* A workspace was made private (REST, any process): its sockets without a
- * token that admits them are evicted, here and on every process. */
-static void apply_workspace_private(json_t *p, void *ud) {
-    chat *c = ud;
-    const char *ns = sio_str(json_object_get(p, "namespace"));
-    sio_nsp *nsp = ns ? sio_nsp_get(c->srv, ns) : NULL;
-    if (nsp) sio_nsp_each_socket(nsp, evict_unqualified, c);
-}
-
-/* Credentials were revoked (REST, any process or node): the sockets that
- * connected with one of them (payload "ids"), or every socket of the user
- * ("all": signed out everywhere, an admin's revocation), are evicted. */
-static void evict_revoked(sio_socket *s, void *ud) {
-    json_t *p = ud;
-    chat_user *u = user_of(s);
-    const char *user = sio_str(json_object_get(p, "user"));
-    if (!u || !u->named || !user || strcmp(u->name, user) != 0) return;
-    bool hit = json_is_true(json_object_get(p, "all"));
-    size_t i;
-    json_t *id;
-    json_array_foreach(json_object_get(p, "ids"), i, id) {
-        if (!hit && u->has_token && u->claims.sess[0] && sio_str(id) &&
-            strcmp(sio_str(id), u->claims.sess) == 0)
-            hit = true;
-    }
-    if (hit) evict(s, "signed out");
-}
-
-static void revoke_nsp(sio_nsp *nsp, void *ud) {
-    sio_nsp_each_socket(nsp, evict_revoked, ud);
-}
-
-static void apply_credentials_revoked(json_t *p, void *ud) {
-    chat *c = ud;
-    sio_each_nsp(c->srv, revoke_nsp, p);
-}
-
-static void evict_expired(sio_socket *s, void *ud) {
-    chat_user *u = user_of(s);
-    if (u && u->gated && !token_admits(u, sio_nsp_name(sio_socket_nsp(s)), *(long *)ud))
-        evict(s, "token expired");
-}
-
-static void expire_nsp(sio_nsp *nsp, void *ud) {
-    if (contract_valid_workspace(sio_nsp_name(nsp))) sio_nsp_each_socket(nsp, evict_expired, ud);
-}
-
-/* Every CHAT_EXPIRY_CHECK_MS: sockets let into a private workspace by a token
- * leave when it expires. */
 /* How stale a live session may grow before sessions_touch refreshes it: a
  * tenth of the recovery window (1 s to 1 min), so that after a crash it
  * stays recoverable for about the whole window, while one socket's row is
@@ -955,10 +662,11 @@ static void sessions_touch(chat *c, long long now) {
                   NULL);
 }
 
+/* Every CHAT_EXPIRY_CHECK_MS: sockets let into a private workspace by a token
+ * leave when it expires. */
 static void expiry_tick(void *ud) {
     chat *c = ud;
-    long now_s = (long)time(NULL);
-    sio_each_nsp(c->srv, expire_nsp, &now_s);
+    workspace_gate_expire(&c->gate, (long)time(NULL));
     sessions_touch(c, ws_clock_now_ms(c->cfg.clock));
     ws_timer_schedule(&c->expiry, CHAT_EXPIRY_CHECK_MS);
 }
@@ -1112,8 +820,8 @@ static void apply_room_deleted(json_t *p, void *ud) {
 }
 
 static void define(chat *c, sio_nsp_def *def, bool workspace) {
-    if (workspace) sio_use(def, workspace_admit, c);
-    if (workspace) sio_use(def, workspace_gate, c); /* before a name's token is looked at */
+    if (workspace) sio_use(def, workspace_gate_admit, &c->gate);
+    if (workspace) sio_use(def, workspace_gate_private, &c->gate); /* before a name's token */
     sio_use(def, identify, c);
     sio_use(def, moderation_gate, c->mod); /* a banned name or address */
     sio_on_recover(def, recover, c);
@@ -1149,6 +857,13 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
         c->cfg.max_workspaces = (int)contract_default(CONTRACT_MAX_WORKSPACES);
     if (c->cfg.workspace_rate <= 0)
         c->cfg.workspace_rate = (int)contract_default(CONTRACT_WORKSPACE_RATE);
+    c->ids = (identity_config){.srv = srv, .st = st, .secret = cfg->secret};
+    c->gate = (workspace_gate_config){.srv = srv,
+                                      .st = st,
+                                      .secret = cfg->secret,
+                                      .open_workspaces = c->cfg.open_workspaces,
+                                      .max_workspaces = c->cfg.max_workspaces,
+                                      .workspace_rate = c->cfg.workspace_rate};
     c->touched_at = ws_clock_now_ms(cfg->clock);
     ws_timer_init(&c->flush, cfg->clock, flush, c);
     ws_timer_init(&c->expiry, cfg->clock, expiry_tick, c);
@@ -1163,8 +878,8 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     }
     hub_on_messages(c->cfg.hub, deliver_one, c);
     adapter_on(c->cfg.adapter, "room_deleted", apply_room_deleted, c);
-    adapter_on(c->cfg.adapter, "workspace_private", apply_workspace_private, c);
-    adapter_on(c->cfg.adapter, "credentials_revoked", apply_credentials_revoked, c);
+    adapter_on(c->cfg.adapter, "workspace_private", workspace_gate_on_private, &c->gate);
+    adapter_on(c->cfg.adapter, "credentials_revoked", identity_on_revoked, &c->ids);
     moderation_config mc = {.srv = srv,
                             .st = st,
                             .adapter = cfg->adapter,
@@ -1180,7 +895,7 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
         return NULL;
     }
     define(c, sio_of(srv, "/"), false);
-    define(c, sio_of_match(srv, is_workspace, c), true);
+    define(c, sio_of_match(srv, workspace_gate_exists, &c->gate), true);
     ws_timer_schedule(&c->expiry, CHAT_EXPIRY_CHECK_MS);
     return c;
 }
