@@ -120,7 +120,7 @@ static void show_auth(sio_socket *s, void *ud) {
     json_decref(args);
 }
 
-static ws_clock *test_clock; /* on fake_clock_ms: the rows move it, then tick by hand */
+static ws_clock *test_clock; /* on fake_clock_ms: the rows move it, its timers run */
 
 static sio_server *server_new(void) {
     sio_config cfg = {
@@ -154,7 +154,7 @@ typedef enum op {
     BAD,    /* c receives s, which must be refused as malformed */
     OUT,    /* c's next frame matches s */
     NONE,   /* c has no frame left */
-    TICK,   /* the clock moves n ms, then the server's timer runs */
+    TICK,   /* the clock moves n ms, running the timers due on the way */
     CLOSED, /* c was closed with status n */
     GONE,   /* the transport of c ends with reason s */
     LOG,    /* the handlers' next log line matches s */
@@ -369,8 +369,7 @@ static void run_case(const scase *k) {
                 fail_msg("%s: step %td: unexpected frame %s", k->name, st - k->steps, f->frames[0]);
             break;
         case TICK:
-            fake_clock_ms += st->n;
-            sio_server_tick(srv);
+            fake_clock_advance(test_clock, st->n);
             break;
         case CLOSED:
             if (f->close_status != st->n)
