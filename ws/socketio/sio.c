@@ -811,25 +811,22 @@ static const char *connect_budget(sio_client *c) {
     return NULL;
 }
 
-/* When c's deadline is due (ms), or -1 for none: the connect timeout until
- * it joins a namespace, the attachments' while a binary packet waits for
- * them. Both close once strictly past their time. */
-static long long client_due(const sio_client *c) {
-    const sio_config *cfg = &c->srv->cfg;
-    if (c->timed_out) return -1;
-    long long due = -1;
-    if (!c->ever_connected) due = c->opened_at + cfg->connect_timeout_ms + 1;
-    if (c->pending.active) {
-        long long at = c->pending.since + cfg->attachment_timeout_ms + 1;
-        if (due < 0 || at < due) due = at;
-    }
-    return due;
+/* c's deadlines, ms, or -1 for none: the connect timeout until it joins a
+ * namespace, the attachments' while a binary packet waits for them. Each
+ * closes c once strictly past its time. */
+static long long connect_due(const sio_client *c) {
+    return c->ever_connected ? -1 : c->opened_at + c->srv->cfg.connect_timeout_ms + 1;
+}
+static long long attachments_due(const sio_client *c) {
+    return c->pending.active ? c->pending.since + c->srv->cfg.attachment_timeout_ms + 1 : -1;
 }
 
-/* Schedules c's deadline timer for what is due now (after a change). */
+/* Schedules c's deadline timer for the earlier of its deadlines (after a
+ * change), or cancels it when there is none. */
 static void client_rearm(sio_client *c) {
-    long long due = client_due(c);
-    if (due < 0 || c->srv->stopped) {
+    long long due = connect_due(c), at = attachments_due(c);
+    if (at >= 0 && (due < 0 || at < due)) due = at;
+    if (due < 0 || c->timed_out || c->srv->stopped) {
         ws_timer_cancel(&c->deadline);
         return;
     }
@@ -838,15 +835,14 @@ static void client_rearm(sio_client *c) {
 }
 
 /* c's deadline: a transport that joined no namespace in time, or whose
- * attachments did not all come in time, is closed. */
+ * attachments did not all come in time, is closed, once. */
 static void client_deadline(void *ud) {
     sio_client *c = ud;
-    const sio_config *cfg = &c->srv->cfg;
-    long long now = now_ms(c->srv);
-    if (!c->ever_connected && now - c->opened_at > cfg->connect_timeout_ms) {
+    long long now = now_ms(c->srv), due;
+    if ((due = connect_due(c)) >= 0 && now >= due) {
         c->timed_out = true;
         tp_close(c, 1008, "no namespace joined in time");
-    } else if (c->pending.active && now - c->pending.since > cfg->attachment_timeout_ms) {
+    } else if ((due = attachments_due(c)) >= 0 && now >= due) {
         log_event(LOG_LEVEL_INFO, "sio: attachments not sent in time, closing", "sid", tp_sid(c),
                   NULL);
         c->timed_out = true;
