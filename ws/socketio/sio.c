@@ -82,7 +82,8 @@ typedef struct sio_client {
     bool ever_connected;
     bool timed_out;                 /* closed by its deadline: it has none left */
     struct sio_client *next, *prev; /* in srv->clients */
-    sio_pending pending;            /* a BINARY_* packet waiting for its attachments */
+    sio_pending *pending;           /* a BINARY_* packet waiting for its attachments, or NULL
+                                       (made on demand: most clients never send one) */
     addr_state *addr;               /* its client address's budget; NULL when out of memory */
     bucket events;                  /* events, namespace CONNECTs and DISCONNECTs it may send */
     ws_timer deadline;              /* the connect timeout, and the attachments' */
@@ -818,7 +819,7 @@ static long long connect_due(const sio_client *c) {
     return c->ever_connected ? -1 : c->opened_at + c->srv->cfg.connect_timeout_ms + 1;
 }
 static long long attachments_due(const sio_client *c) {
-    return c->pending.active ? c->pending.since + c->srv->cfg.attachment_timeout_ms + 1 : -1;
+    return c->pending ? c->pending->since + c->srv->cfg.attachment_timeout_ms + 1 : -1;
 }
 
 /* Schedules c's deadline timer for the earlier of its deadlines (after a
@@ -1025,8 +1026,12 @@ static int on_packet(sio_client *c, sio_packet *p, const sio_buf *bins, size_t n
     }
 }
 
+/* Frees what c holds for a binary packet, if anything. */
 static void pending_clear(sio_client *c) {
-    sio_pending_clear(&c->pending, &c->srv->pending_limits);
+    if (!c->pending) return;
+    sio_pending_clear(c->pending, &c->srv->pending_limits);
+    free(c->pending);
+    c->pending = NULL;
 }
 
 /* Closes c after a held packet went over a limit. Returns -1. */
@@ -1042,12 +1047,14 @@ static int pending_refused(sio_client *c, int rc) {
 }
 
 static int on_binary(sio_client *c, const char *data, size_t len) {
-    int rc = sio_pending_add(&c->pending, data, len, &c->srv->pending_limits);
+    int rc = c->pending ? sio_pending_add(c->pending, data, len, &c->srv->pending_limits)
+                        : SIO_PENDING_UNEXPECTED;
     if (rc == SIO_PENDING_HELD) return 0;
     if (rc == SIO_PENDING_READY) {
-        rc = on_packet(c, &c->pending.packet, c->pending.bins, c->pending.nbins);
+        rc = on_packet(c, &c->pending->packet, c->pending->bins, c->pending->nbins);
         pending_clear(c);
     } else {
+        pending_clear(c);
         rc = pending_refused(c, rc);
     }
     client_rearm(c); /* no attachment is due any more */
@@ -1056,7 +1063,7 @@ static int on_binary(sio_client *c, const char *data, size_t len) {
 
 int sio_client_message(sio_client *c, const char *data, size_t len, bool binary) {
     if (binary) return on_binary(c, data, len);
-    if (c->pending.active) {
+    if (c->pending) {
         log_event(LOG_LEVEL_INFO, "sio: text packet while attachments were due", "sid", tp_sid(c),
                   NULL);
         return -1;
@@ -1075,9 +1082,16 @@ int sio_client_message(sio_client *c, const char *data, size_t len, bool binary)
             sio_packet_clear(&p);
             return -1;
         }
-        int rc = sio_pending_start(&c->pending, &p, &c->srv->pending_limits);
-        if (rc) return pending_refused(c, rc);
-        c->pending.since = now_ms(c->srv);
+        if (!(c->pending = calloc(1, sizeof *c->pending))) {
+            sio_packet_clear(&p);
+            return pending_refused(c, SIO_PENDING_NOMEM);
+        }
+        int rc = sio_pending_start(c->pending, &p, &c->srv->pending_limits);
+        if (rc) {
+            pending_clear(c);
+            return pending_refused(c, rc);
+        }
+        c->pending->since = now_ms(c->srv);
         client_rearm(c); /* the attachments' deadline */
         return 0;
     }
