@@ -603,7 +603,6 @@ int main(int argc, char **argv) {
         goto out;
     }
     eio_server_start(eio, clock);
-    sio_server_attach(sio);
     clock_lws_start(clk, loop, context);
     ephemeral_route eph = {bs, ui};
     if (ch) hub_on_ephemeral(hb_log, on_bus_ephemeral, &eph);

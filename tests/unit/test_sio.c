@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "fake_transport.h"
+#include "log.h"
 
 #define MAX_LOG 16
 
@@ -120,11 +121,44 @@ static void show_auth(sio_socket *s, void *ud) {
     json_decref(args);
 }
 
-static ws_clock *test_clock; /* on fake_clock_ms: the rows move it, then tick by hand */
+static ws_clock *test_clock; /* on fake_clock_ms: the rows move it, its timers run */
 
-static sio_server *server_new(void) {
-    sio_config cfg = {
-        .clock = test_clock, .connect_timeout_ms = 5000, .attachment_timeout_ms = 2000};
+/* test_many's clients: the peer is "p<index>"; on /many each one gets a
+ * server emit with an ack of its own timeout, whose answer is checked to
+ * come once, and at its deadline when it is a timeout. */
+#define MANY 3000
+static long long many_due[MANY]; /* ms: when the ack's timeout is due */
+static int many_answers[MANY];   /* calls of the ack's callback */
+
+static void many_answer(sio_socket *s, json_t *args, void *ud) {
+    (void)ud;
+    int i = atoi(sio_socket_peer(s) + 1);
+    if (!args && fake_clock_ms != many_due[i])
+        fail_msg("client %d: ack timed out at %lld, due %lld", i, fake_clock_ms, many_due[i]);
+    many_answers[i]++;
+}
+
+static void many_ask(sio_socket *s, void *ud) {
+    (void)ud;
+    int i = atoi(sio_socket_peer(s) + 1), timeout = 1000 + i % 500;
+    many_due[i] = fake_clock_ms + timeout;
+    assert_int_equal(sio_emit_with_ack(s, "q", NULL, timeout, many_answer, NULL), 0);
+}
+
+/* A dynamic namespace family: "/dyn-" and anything. */
+static bool match_dyn(const char *name, void *ud) {
+    (void)ud;
+    return strncmp(name, "/dyn-", 5) == 0;
+}
+
+/* connect_rate: a namespace CONNECT budget per client address (a burst of
+ * one); 0: none. */
+static sio_server *server_new(int connect_rate) {
+    sio_config cfg = {.clock = test_clock,
+                      .connect_timeout_ms = 5000,
+                      .attachment_timeout_ms = 2000,
+                      .connect_rate = connect_rate,
+                      .connect_burst = 1};
     sio_server *srv = sio_server_new(&cfg);
     assert_non_null(srv);
     sio_server_set_transport(srv, &fake_transport);
@@ -141,6 +175,9 @@ static sio_server *server_new(void) {
     sio_on_connection(custom, show_auth, NULL);
     sio_on(custom, "echo", on_echo, NULL);
     sio_on_disconnect(custom, on_disconnect, NULL);
+    sio_nsp_def *dyn = sio_of_match(srv, match_dyn, NULL);
+    sio_on(dyn, "ask", on_ask, NULL);
+    sio_on_connection(sio_of(srv, "/many"), many_ask, NULL);
     return srv;
 }
 
@@ -154,11 +191,13 @@ typedef enum op {
     BAD,    /* c receives s, which must be refused as malformed */
     OUT,    /* c's next frame matches s */
     NONE,   /* c has no frame left */
-    TICK,   /* the clock moves n ms, then the server's timer runs */
+    TICK,   /* the clock moves n ms, running the timers due on the way */
     CLOSED, /* c was closed with status n */
     GONE,   /* the transport of c ends with reason s */
     LOG,    /* the handlers' next log line matches s */
     NOLOG,  /* the handlers logged nothing more */
+    IDLE,   /* no timer is pending on the clock */
+    NSP,    /* namespace s is live (n 1) or not (n 0) */
 } op;
 
 typedef struct step {
@@ -171,6 +210,7 @@ typedef struct step {
 typedef struct scase {
     const char *name;
     step steps[40];
+    int connect_rate; /* server_new's */
 } scase;
 
 #define PH(n) "{\"_placeholder\":true,\"num\":" #n "}"
@@ -328,6 +368,123 @@ static const scase cases[] = {
       {LOG, 0, "answer timeout", 0},
       {LOG, 0, "disconnect /: transport close", 0},
       {NOLOG, 0, NULL, 0}}},
+    {"connect timeouts are each client's own, exact, and end with the client",
+     {{OPEN, 0, "10.0.0.1", 0},
+      {TICK, 0, NULL, 2000},
+      {OPEN, 1, "10.0.0.2", 0},
+      {OPEN, 2, "10.0.0.3", 0},
+      {TICK, 0, NULL, 3000},
+      {CLOSED, 0, NULL, 0},
+      {TICK, 0, NULL, 1},
+      {CLOSED, 0, NULL, 1008},
+      {CLOSED, 1, NULL, 0},
+      {GONE, 0, "transport close", 0},
+      {IN, 2, "0", 0},
+      {OUT, 2, "40{\"sid\":\"*\"}", 0},
+      {GONE, 1, "transport close", 0}, /* gone before its deadline: no timer left */
+      {TICK, 0, NULL, 0},              /* the addresses are forgotten */
+      {IDLE, 0, NULL, 0},
+      {TICK, 0, NULL, 10000},
+      {CLOSED, 1, NULL, 0},
+      {CLOSED, 2, NULL, 0}}},
+    {"acks time out each at its own deadline, answered ones never",
+     {CONNECT(0),
+      {IN, 0, "2[\"ask\",\"a\"]", 0},
+      {OUT, 0, "420[\"question\",\"a\"]", 0},
+      {TICK, 0, NULL, 400},
+      {IN, 0, "2[\"ask\",\"b\"]", 0},
+      {OUT, 0, "421[\"question\",\"b\"]", 0},
+      {TICK, 0, NULL, 300},
+      {IN, 0, "2[\"ask\",\"c\"]", 0},
+      {OUT, 0, "422[\"question\",\"c\"]", 0},
+      {IN, 0, "31[\"b\"]", 0},
+      {LOG, 0, "answer [\"b\"]", 0},
+      {TICK, 0, NULL, 299},
+      {NOLOG, 0, NULL, 0},
+      {TICK, 0, NULL, 1},
+      {LOG, 0, "answer timeout", 0}, /* a, at 1000 */
+      {NOLOG, 0, NULL, 0},
+      {TICK, 0, NULL, 699},
+      {NOLOG, 0, NULL, 0},
+      {TICK, 0, NULL, 1},
+      {LOG, 0, "answer timeout", 0}, /* c, at 1000 after it */
+      {IDLE, 0, NULL, 0},
+      {NONE, 0, NULL, 0}}},
+    {"acks pending when the socket goes fail once, their timers gone",
+     {CONNECT(0),
+      {IN, 0, "2[\"ask\",\"a\"]", 0},
+      {IN, 0, "2[\"ask\",\"b\"]", 0},
+      {IN, 0, "1", 0},
+      {LOG, 0, "disconnecting /: client namespace disconnect rooms=", 0},
+      {LOG, 0, "answer timeout", 0},
+      {LOG, 0, "answer timeout", 0},
+      {LOG, 0, "disconnect /: client namespace disconnect", 0},
+      {IDLE, 0, NULL, 0},
+      {TICK, 0, NULL, 5000},
+      {NOLOG, 0, NULL, 0},
+      {CLOSED, 0, NULL, 0}}},
+    {"attachments that come in time cancel their deadline",
+     {CONNECT(0),
+      {IN, 0, "51-[\"echo\"," PH(0) "]", 0},
+      {TICK, 0, NULL, 1999},
+      {BIN, 0, "late but in time", 0},
+      {OUT, 0, "451-[\"echo\"," PH(0) "]", 0},
+      {OUT, 0, "bin:late but in time", 0},
+      {IDLE, 0, NULL, 0},
+      {TICK, 0, NULL, 10000},
+      {CLOSED, 0, NULL, 0}}},
+    {"attachments due before the connect timeout close first",
+     {{OPEN, 0, "10.0.0.1", 0},
+      {IN, 0, "51-[\"echo\"," PH(0) "]", 0},
+      {TICK, 0, NULL, 2000},
+      {CLOSED, 0, NULL, 0},
+      {TICK, 0, NULL, 1},
+      {CLOSED, 0, NULL, 1008},
+      {TICK, 0, NULL, 10000}, /* closed once: no deadline left, no spin */
+      {IDLE, 0, NULL, 0}}},
+    {"an address's CONNECT budget outlives its transports until full again",
+     {CONNECT(0),
+      {GONE, 0, "transport close", 0},
+      {OPEN, 1, "10.0.0.1", 0},
+      {IN, 1, "0", 0},
+      {OUT, 1, "44{\"message\":\"too many connections from this address, slow down\"}", 0},
+      {GONE, 1, "transport close", 0},
+      {TICK, 0, NULL, 999},
+      {OPEN, 2, "10.0.0.1", 0},
+      {IN, 2, "0", 0},
+      {OUT, 2, "44{\"message\":\"too many connections from this address, slow down\"}", 0},
+      {GONE, 2, "transport close", 0},
+      {TICK, 0, NULL, 1001}, /* full again: forgotten */
+      {IDLE, 0, NULL, 0},
+      {OPEN, 3, "10.0.0.1", 0},
+      {IN, 3, "0", 0},
+      {OUT, 3, "40{\"sid\":\"*\"}", 0}},
+     1},
+    {"an emptied dynamic namespace lingers, then is forgotten",
+     {{OPEN, 0, "10.0.0.1", 0},
+      {IN, 0, "0/dyn-a,", 0},
+      {OUT, 0, "40/dyn-a,{\"sid\":\"*\"}", 0},
+      {IN, 0, "2/dyn-a,[\"ask\",\"q\"]", 0},
+      {OUT, 0, "42/dyn-a,0[\"question\",\"q\"]", 0},
+      {IN, 0, "1/dyn-a,", 0},
+      {LOG, 0, "answer timeout", 0},
+      {NSP, 0, "/dyn-a", 1},
+      {TICK, 0, NULL, 500},
+      {IN, 0, "0/dyn-a,", 0}, /* back in time: the same namespace */
+      {OUT, 0, "40/dyn-a,{\"sid\":\"*\"}", 0},
+      {TICK, 0, NULL, 1000},
+      {NSP, 0, "/dyn-a", 1},
+      {IN, 0, "1/dyn-a,", 0},
+      {TICK, 0, NULL, 999},
+      {NSP, 0, "/dyn-a", 1},
+      {TICK, 0, NULL, 1},
+      {NSP, 0, "/dyn-a", 0},
+      {IN, 0, "0/dyn-b,", 0},
+      {OUT, 0, "40/dyn-b,{\"sid\":\"*\"}", 0},
+      {GONE, 0, "transport close", 0},
+      {TICK, 0, NULL, 1000},
+      {NSP, 0, "/dyn-b", 0},
+      {IDLE, 0, NULL, 0}}},
 };
 
 static char *pop_log(void) {
@@ -338,7 +495,7 @@ static char *pop_log(void) {
 }
 
 static void run_case(const scase *k) {
-    sio_server *srv = server_new();
+    sio_server *srv = server_new(k->connect_rate);
     memset(fake_conns, 0, sizeof fake_conns);
     fake_clock_ms = 1000000;
     for (const step *st = k->steps; st->op != END; st++) {
@@ -369,8 +526,7 @@ static void run_case(const scase *k) {
                 fail_msg("%s: step %td: unexpected frame %s", k->name, st - k->steps, f->frames[0]);
             break;
         case TICK:
-            fake_clock_ms += st->n;
-            sio_server_tick(srv);
+            fake_clock_advance(test_clock, st->n);
             break;
         case CLOSED:
             if (f->close_status != st->n)
@@ -391,6 +547,15 @@ static void run_case(const scase *k) {
             if (nlog)
                 fail_msg("%s: step %td: unexpected log %s", k->name, st - k->steps, log_lines[0]);
             break;
+        case IDLE:
+            if (ws_clock_next(test_clock, NULL))
+                fail_msg("%s: step %td: a timer is still pending", k->name, st - k->steps);
+            break;
+        case NSP:
+            if ((sio_nsp_get(srv, st->s) != NULL) != (st->n != 0))
+                fail_msg("%s: step %td: namespace %s %s", k->name, st - k->steps, st->s,
+                         st->n ? "gone" : "still live");
+            break;
         case END:
             break;
         }
@@ -401,6 +566,7 @@ static void run_case(const scase *k) {
     assert_int_equal(sio_server_sockets(srv), 0);
     assert_int_equal(sio_server_pending_bytes(srv), 0);
     sio_server_free(srv);
+    assert_false(ws_clock_next(test_clock, NULL)); /* every timer cancelled with its owner */
 }
 
 static void test_cases(void **state) {
@@ -412,7 +578,7 @@ static void test_cases(void **state) {
 /* A volatile emit skips a receiver that cannot take it now. */
 static void test_volatile(void **state) {
     (void)state;
-    sio_server *srv = server_new();
+    sio_server *srv = server_new(0);
     memset(fake_conns, 0, sizeof fake_conns);
     for (int i = 0; i < 2; i++) {
         snprintf(fake_conns[i].peer, sizeof fake_conns[i].peer, "10.0.0.%d", i);
@@ -436,10 +602,69 @@ static void test_volatile(void **state) {
     sio_server_free(srv);
 }
 
+/* Many clients opened over time (ten a millisecond): odd ones join /many
+ * and get an ack timeout each (every fourth answers it in time), even ones
+ * join nothing (every sixth goes before its deadline). Each deadline fires
+ * at its own time and only for its own client; what went has none left. */
+static void test_many(void **state) {
+    (void)state;
+    log_set(LOG_LEVEL_WARN, LOG_FORMAT_KV); /* a line per closed client otherwise */
+    sio_server *srv = server_new(0);
+    fake_conn *conns = calloc(MANY, sizeof *conns);
+    long long opened[MANY];
+    assert_non_null(conns);
+    memset(many_answers, 0, sizeof many_answers);
+    fake_clock_ms = 1000000;
+    long long start = fake_clock_ms;
+    for (int i = 0; i < MANY; i++) {
+        if (i % 10 == 0 && i) fake_clock_advance(test_clock, 1);
+        fake_conn *f = &conns[i];
+        snprintf(f->peer, sizeof f->peer, "p%d", i);
+        f->client = sio_client_open(srv, f);
+        assert_non_null(f->client);
+        f->open = true;
+        opened[i] = fake_clock_ms;
+        if (i % 2) assert_int_equal(sio_client_message(f->client, "0/many,", 7, false), 0);
+    }
+    assert_int_equal(sio_server_sockets(srv), MANY / 2);
+    /* to the end of the last deadline, a millisecond at a time */
+    for (long long now = fake_clock_ms; now <= start + MANY / 10 + 5001; now++) {
+        fake_clock_advance(test_clock, now - fake_clock_ms);
+        for (int i = 0; i < MANY; i++) {
+            fake_conn *f = &conns[i];
+            if (i % 2 == 0 && i % 6 == 0 && f->open && now >= opened[i] + 1000) {
+                f->open = false; /* before its deadline: cancelled */
+                sio_client_closed(f->client, "transport close");
+            }
+            if (i % 4 == 1 && !many_answers[i] && now >= opened[i] + 500) {
+                assert_int_equal(sio_client_message(f->client, "3/many,0[\"ok\"]", 14, false), 0);
+                assert_int_equal(many_answers[i], 1);
+            }
+            bool due = i % 2 == 0 && i % 6 != 0 && now > opened[i] + 5000;
+            if ((f->close_status == 1008) != due)
+                fail_msg("client %d opened at %lld: close status %d at %lld", i, opened[i],
+                         f->close_status, now);
+        }
+    }
+    for (int i = 0; i < MANY; i++) {
+        fake_conn *f = &conns[i];
+        if (i % 2) assert_int_equal(many_answers[i], 1);
+        if (f->open) sio_client_closed(f->client, "test over");
+        while (f->nframes)
+            free(fake_pop_frame(f));
+    }
+    fake_clock_advance(test_clock, 0); /* the addresses are forgotten */
+    assert_false(ws_clock_next(test_clock, NULL));
+    assert_int_equal(sio_server_sockets(srv), 0);
+    sio_server_free(srv);
+    free(conns);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_volatile),
+        cmocka_unit_test(test_many),
     };
     test_clock = fake_clock_new();
     int failed = cmocka_run_group_tests(tests, NULL, NULL);

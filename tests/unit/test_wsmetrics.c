@@ -22,8 +22,10 @@
 #define RATE 1
 #define BURST 5
 
+static ws_clock *test_clock; /* the servers' time: fake_clock_ms */
+
 static sio_server *server_new(const sio_metrics *m) {
-    sio_config cfg = {.rate = RATE, .burst = BURST, .metrics = m};
+    sio_config cfg = {.clock = test_clock, .rate = RATE, .burst = BURST, .metrics = m};
     sio_server *srv = sio_server_new(&cfg);
     assert_non_null(srv);
     sio_server_set_transport(srv, &fake_transport);
@@ -154,5 +156,8 @@ int main(void) {
         cmocka_unit_test(test_exposition_families),
         cmocka_unit_test(test_no_metrics),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    test_clock = fake_clock_new();
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    ws_clock_free(test_clock);
+    return failed;
 }

@@ -50,7 +50,8 @@ struct sio_nsp {
     sio_server *srv;
     sio_socket **sockets; /* connected sockets, unordered */
     size_t n, cap;
-    strmap rooms; /* name -> room */
+    strmap rooms;  /* name -> room */
+    ws_timer idle; /* a dynamic namespace left empty: forgotten when it fires */
 };
 
 /* A token bucket: `rate` tokens a second, at most `burst`. */
@@ -67,7 +68,9 @@ typedef struct addr_state {
     bucket connects; /* cfg.connect_rate / connect_burst */
     bucket events;   /* cfg.rate / burst, as left by a closed transport */
     bool has_events;
-    int live; /* transports of this address open now */
+    int live;        /* transports of this address open now */
+    ws_timer forget; /* with no transport: when its buckets are full again */
+    sio_server *srv;
 } addr_state;
 
 /* One Engine.IO connection and the sockets it opened, one per namespace. */
@@ -77,17 +80,20 @@ typedef struct sio_client {
     sio_socket *sockets; /* linked through next_in_client */
     long long opened_at; /* ms; for the connect timeout */
     bool ever_connected;
+    bool timed_out;                 /* closed by its deadline: it has none left */
     struct sio_client *next, *prev; /* in srv->clients */
-    sio_pending pending;            /* a BINARY_* packet waiting for its attachments */
+    sio_pending *pending;           /* a BINARY_* packet waiting for its attachments, or NULL
+                                       (made on demand: most clients never send one) */
     addr_state *addr;               /* its client address's budget; NULL when out of memory */
     bucket events;                  /* events, namespace CONNECTs and DISCONNECTs it may send */
-
+    ws_timer deadline;              /* the connect timeout, and the attachments' */
 } sio_client;
 
 /* A server emit waiting for the client's ack. */
 typedef struct pending_ack {
     int64_t id;
-    long long deadline;
+    sio_socket *s; /* whose acks list holds it */
+    ws_timer timeout;
     sio_ack_fn cb;
     void *ud;
     struct pending_ack *next;
@@ -126,14 +132,13 @@ struct sio_server {
     sio_client *clients;
     size_t nsockets;
     size_t pending_total; /* sum of the clients' pending.cost */
-    /* what the tick times out: while all three are 0 it walks no client */
-    size_t never_connected; /* clients that joined no namespace yet */
-    size_t acks_out;        /* server emits waiting for their ack */
     sio_pending_limits pending_limits;
-    strmap addrs;              /* client address -> addr_state */
-    long long addrs_pruned_at; /* ms */
+    strmap addrs; /* client address -> addr_state */
     uint64_t mark;
-    ws_timer tick;    /* sio_server_tick's, once attached */
+    /* Every deadline is a timer of its own on cfg.clock (a client's, an
+     * ack's, an idle address's or namespace's): a wake-up costs the timers
+     * due, never a walk of the clients. Once stopped, none is scheduled. */
+    bool stopped;
     sio_observer obs; /* operations' view: socket and room changes */
     void *obs_ud;
     sio_metrics metrics; /* cfg.metrics' series, all NULL without one */
@@ -266,6 +271,28 @@ sio_nsp *sio_nsp_get(sio_server *srv, const char *name) {
     return strmap_get(&srv->nsps, name);
 }
 
+static void free_nsp(const char *key, void *value, void *ud);
+
+/* How long a dynamic namespace left with no socket lingers before it is
+ * forgotten (made again on its next CONNECT): a client that comes straight
+ * back finds it, and memory follows the namespaces in use. */
+#define NSP_LINGER_MS 1000
+
+/* A dynamic namespace's idle timer: still empty, it goes. From the clock,
+ * never while a caller walks the namespaces. */
+static void nsp_idle(void *ud) {
+    sio_nsp *nsp = ud;
+    if (nsp->n || nsp->rooms.count) return;
+    strmap_del(&nsp->srv->nsps, nsp->name);
+    free_nsp(NULL, nsp, NULL);
+}
+
+/* Arms the idle timer of a dynamic namespace that has no socket left. */
+static void nsp_check_idle(sio_nsp *nsp) {
+    if (!nsp->def->name && nsp->n == 0 && !nsp->srv->stopped)
+        ws_timer_schedule(&nsp->idle, NSP_LINGER_MS);
+}
+
 /* The live namespace of that name, created when a definition accepts it.
  * NULL for an unknown namespace (or out of memory). */
 static sio_nsp *nsp_lookup(sio_server *srv, const char *name) {
@@ -277,6 +304,7 @@ static sio_nsp *nsp_lookup(sio_server *srv, const char *name) {
     if (!nsp || !(nsp->name = strdup(name))) goto fail;
     nsp->def = def;
     nsp->srv = srv;
+    ws_timer_init(&nsp->idle, srv->cfg.clock, nsp_idle, nsp);
     if (strmap_put(&srv->nsps, nsp->name, nsp)) goto fail;
     return nsp;
 fail:
@@ -625,13 +653,28 @@ int sio_emit_socket(sio_socket *s, const char *event, json_t *args) {
     return rc;
 }
 
+/* An ack that did not come in time: its callback gets NULL. */
+static void ack_timeout(void *ud) {
+    pending_ack *a = ud;
+    sio_socket *s = a->s;
+    for (pending_ack **q = &s->acks; *q; q = &(*q)->next) {
+        if (*q == a) {
+            *q = a->next;
+            break;
+        }
+    }
+    a->cb(s, NULL, a->ud);
+    free(a);
+}
+
 int sio_emit_with_ack(sio_socket *s, const char *event, json_t *args, int timeout_ms, sio_ack_fn cb,
                       void *ud) {
     if (!s->connected) return -1;
+    sio_server *srv = s->nsp->srv;
     pending_ack *a = calloc(1, sizeof *a);
     if (!a) return -1;
     a->id = s->next_ack_id++;
-    a->deadline = now_ms(s->nsp->srv) + timeout_ms;
+    a->s = s;
     a->cb = cb;
     a->ud = ud;
     outbuf *o = event_frame(s->nsp->name, event, args, a->id);
@@ -641,7 +684,8 @@ int sio_emit_with_ack(sio_socket *s, const char *event, json_t *args, int timeou
     }
     a->next = s->acks;
     s->acks = a;
-    s->nsp->srv->acks_out++;
+    ws_timer_init(&a->timeout, srv->cfg.clock, ack_timeout, a);
+    if (!srv->stopped) ws_timer_schedule(&a->timeout, timeout_ms);
     int rc = tp_send(s->client, o);
     outbuf_unref(o);
     return rc;
@@ -715,12 +759,13 @@ static void socket_close(sio_socket *s, const char *reason) {
     while (s->acks) {
         pending_ack *a = s->acks;
         s->acks = a->next;
-        nsp->srv->acks_out--;
+        ws_timer_cancel(&a->timeout);
         a->cb(s, NULL, a->ud);
         free(a);
     }
     if (def->on_disconnect) def->on_disconnect(s, reason, def->on_disconnect_ud);
     if (nsp->srv->obs.disconnected) nsp->srv->obs.disconnected(s, reason, nsp->srv->obs_ud);
+    nsp_check_idle(nsp);
     sio_socket_unref(s); /* the reference taken above */
     sio_socket_unref(s); /* the namespace's */
 }
@@ -750,10 +795,6 @@ static bool bucket_take(bucket *b, int rate, int burst, long long now) {
     return true;
 }
 
-static bool bucket_full(const bucket *b, int rate, int burst, long long now) {
-    return rate <= 0 || b->tokens + (double)(now - b->at) * rate / 1000.0 >= burst;
-}
-
 /* The rate limit of c's events and namespace changes. */
 static bool client_take(sio_client *c) {
     return bucket_take(&c->events, c->srv->cfg.rate, c->srv->cfg.burst, now_ms(c->srv));
@@ -769,6 +810,46 @@ static const char *connect_budget(sio_client *c) {
         !bucket_take(&c->addr->connects, cfg->connect_rate, cfg->connect_burst, now_ms(c->srv)))
         return "too many connections from this address, slow down";
     return NULL;
+}
+
+/* c's deadlines, ms, or -1 for none: the connect timeout until it joins a
+ * namespace, the attachments' while a binary packet waits for them. Each
+ * closes c once strictly past its time. */
+static long long connect_due(const sio_client *c) {
+    return c->ever_connected ? -1 : c->opened_at + c->srv->cfg.connect_timeout_ms + 1;
+}
+static long long attachments_due(const sio_client *c) {
+    return c->pending ? c->pending->since + c->srv->cfg.attachment_timeout_ms + 1 : -1;
+}
+
+/* Schedules c's deadline timer for the earlier of its deadlines (after a
+ * change), or cancels it when there is none. */
+static void client_rearm(sio_client *c) {
+    long long due = connect_due(c), at = attachments_due(c);
+    if (at >= 0 && (due < 0 || at < due)) due = at;
+    if (due < 0 || c->timed_out || c->srv->stopped) {
+        ws_timer_cancel(&c->deadline);
+        return;
+    }
+    long long delay = due - now_ms(c->srv);
+    ws_timer_schedule(&c->deadline, delay > 0 ? delay : 0);
+}
+
+/* c's deadline: a transport that joined no namespace in time, or whose
+ * attachments did not all come in time, is closed, once. */
+static void client_deadline(void *ud) {
+    sio_client *c = ud;
+    long long now = now_ms(c->srv), due;
+    if ((due = connect_due(c)) >= 0 && now >= due) {
+        c->timed_out = true;
+        tp_close(c, 1008, "no namespace joined in time");
+    } else if ((due = attachments_due(c)) >= 0 && now >= due) {
+        log_event(LOG_LEVEL_INFO, "sio: attachments not sent in time, closing", "sid", tp_sid(c),
+                  NULL);
+        c->timed_out = true;
+        tp_close(c, 1008, "attachments not sent in time");
+    }
+    client_rearm(c);
 }
 
 static void on_connect(sio_client *c, sio_packet *p) {
@@ -792,6 +873,7 @@ static void on_connect(sio_client *c, sio_packet *p) {
     sio_socket *s = calloc(1, sizeof *s);
     if (!s) {
         connect_error(c, p->nsp, "out of memory");
+        nsp_check_idle(nsp);
         return;
     }
     s->refs = 1;
@@ -821,8 +903,10 @@ static void on_connect(sio_client *c, sio_packet *p) {
     srv->nsockets++;
     s->next_in_client = c->sockets;
     c->sockets = s;
-    if (!c->ever_connected) srv->never_connected--;
-    c->ever_connected = true;
+    if (!c->ever_connected) {
+        c->ever_connected = true;
+        client_rearm(c); /* the connect timeout is met */
+    }
     if (pid && offset && nsp->def->on_recover &&
         !nsp->def->on_recover(s, pid, offset, nsp->def->on_recover_ud)) {
         s->recovered = false;
@@ -842,6 +926,7 @@ refuse:
     json_decref(auth);
     s->client = NULL;
     sio_socket_unref(s);
+    nsp_check_idle(nsp);
 }
 
 /* ---- receiving -------------------------------------------------------- */
@@ -903,7 +988,7 @@ static void dispatch_ack(sio_socket *s, sio_packet *p) {
         if ((*q)->id == p->id) {
             pending_ack *a = *q;
             *q = a->next;
-            s->nsp->srv->acks_out--;
+            ws_timer_cancel(&a->timeout);
             a->cb(s, p->data, a->ud);
             free(a);
             return;
@@ -941,8 +1026,12 @@ static int on_packet(sio_client *c, sio_packet *p, const sio_buf *bins, size_t n
     }
 }
 
+/* Frees what c holds for a binary packet, if anything. */
 static void pending_clear(sio_client *c) {
-    sio_pending_clear(&c->pending, &c->srv->pending_limits);
+    if (!c->pending) return;
+    sio_pending_clear(c->pending, &c->srv->pending_limits);
+    free(c->pending);
+    c->pending = NULL;
 }
 
 /* Closes c after a held packet went over a limit. Returns -1. */
@@ -958,17 +1047,23 @@ static int pending_refused(sio_client *c, int rc) {
 }
 
 static int on_binary(sio_client *c, const char *data, size_t len) {
-    int rc = sio_pending_add(&c->pending, data, len, &c->srv->pending_limits);
+    int rc = c->pending ? sio_pending_add(c->pending, data, len, &c->srv->pending_limits)
+                        : SIO_PENDING_UNEXPECTED;
     if (rc == SIO_PENDING_HELD) return 0;
-    if (rc != SIO_PENDING_READY) return pending_refused(c, rc);
-    rc = on_packet(c, &c->pending.packet, c->pending.bins, c->pending.nbins);
-    pending_clear(c);
+    if (rc == SIO_PENDING_READY) {
+        rc = on_packet(c, &c->pending->packet, c->pending->bins, c->pending->nbins);
+        pending_clear(c);
+    } else {
+        pending_clear(c);
+        rc = pending_refused(c, rc);
+    }
+    client_rearm(c); /* no attachment is due any more */
     return rc;
 }
 
 int sio_client_message(sio_client *c, const char *data, size_t len, bool binary) {
     if (binary) return on_binary(c, data, len);
-    if (c->pending.active) {
+    if (c->pending) {
         log_event(LOG_LEVEL_INFO, "sio: text packet while attachments were due", "sid", tp_sid(c),
                   NULL);
         return -1;
@@ -987,14 +1082,25 @@ int sio_client_message(sio_client *c, const char *data, size_t len, bool binary)
             sio_packet_clear(&p);
             return -1;
         }
-        int rc = sio_pending_start(&c->pending, &p, &c->srv->pending_limits);
-        c->pending.since = now_ms(c->srv);
-        return rc ? pending_refused(c, rc) : 0;
+        if (!(c->pending = calloc(1, sizeof *c->pending))) {
+            sio_packet_clear(&p);
+            return pending_refused(c, SIO_PENDING_NOMEM);
+        }
+        int rc = sio_pending_start(c->pending, &p, &c->srv->pending_limits);
+        if (rc) {
+            pending_clear(c);
+            return pending_refused(c, rc);
+        }
+        c->pending->since = now_ms(c->srv);
+        client_rearm(c); /* the attachments' deadline */
+        return 0;
     }
     int rc = on_packet(c, &p, NULL, 0);
     sio_packet_clear(&p);
     return rc;
 }
+
+static void addr_forget(void *ud);
 
 /* The budget of a client address, made on its first transport. NULL when
  * out of memory (the transport then goes unlimited by address). */
@@ -1008,40 +1114,42 @@ static addr_state *addr_enter(sio_server *srv, const char *addr) {
             return NULL;
         }
         a->connects = (bucket){srv->cfg.connect_burst, now_ms(srv)};
+        a->srv = srv;
+        ws_timer_init(&a->forget, srv->cfg.clock, addr_forget, a);
     }
     a->live++;
+    ws_timer_cancel(&a->forget);
     return a;
 }
 
-typedef struct prune_ctx {
-    sio_server *srv;
-    long long now;
-    addr_state **gone;
-    size_t n, cap;
-} prune_ctx;
-
-static void prune_one(const char *key, void *value, void *ud) {
-    (void)key;
-    prune_ctx *p = ud;
-    addr_state *a = value;
-    const sio_config *cfg = &p->srv->cfg;
-    if (a->live || !bucket_full(&a->connects, cfg->connect_rate, cfg->connect_burst, p->now) ||
-        (a->has_events && !bucket_full(&a->events, cfg->rate, cfg->burst, p->now)))
-        return;
-    if (p->n < p->cap) p->gone[p->n++] = a; /* the rest at the next prune */
+/* How long until b is full again, ms (0: it is). */
+static long long bucket_refill_ms(const bucket *b, int rate, int burst, long long now) {
+    if (rate <= 0) return 0;
+    double missing = burst - b->tokens - (double)(now - b->at) * rate / 1000.0;
+    return missing > 0 ? (long long)(missing * 1000.0 / rate) + 1 : 0;
 }
 
-/* Forgets addresses with no transport whose buckets are full again: memory
- * follows the addresses active in the last few seconds. */
-static void addrs_prune(sio_server *srv, long long now) {
-    addr_state *gone[256];
-    prune_ctx p = {srv, now, gone, 0, sizeof gone / sizeof *gone};
-    strmap_each(&srv->addrs, prune_one, &p);
-    for (size_t i = 0; i < p.n; i++) {
-        strmap_del(&srv->addrs, gone[i]->addr);
-        free(gone[i]->addr);
-        free(gone[i]);
+/* An address with no transport left is forgotten once its buckets are full
+ * again (a new one would start the same): memory follows the addresses
+ * active in the last few seconds. Until then its timer waits for that. */
+static void addr_forget(void *ud) {
+    addr_state *a = ud;
+    sio_server *srv = a->srv;
+    const sio_config *cfg = &srv->cfg;
+    if (a->live) return;
+    long long now = now_ms(srv);
+    long long wait = bucket_refill_ms(&a->connects, cfg->connect_rate, cfg->connect_burst, now);
+    if (a->has_events) {
+        long long w = bucket_refill_ms(&a->events, cfg->rate, cfg->burst, now);
+        if (w > wait) wait = w;
     }
+    if (wait > 0) {
+        if (!srv->stopped) ws_timer_schedule(&a->forget, wait);
+        return;
+    }
+    strmap_del(&srv->addrs, a->addr);
+    free(a->addr);
+    free(a);
 }
 
 sio_client *sio_client_open(sio_server *srv, void *tp) {
@@ -1059,7 +1167,8 @@ sio_client *sio_client_open(sio_server *srv, void *tp) {
     c->next = srv->clients;
     if (c->next) c->next->prev = c;
     srv->clients = c;
-    srv->never_connected++;
+    ws_timer_init(&c->deadline, srv->cfg.clock, client_deadline, c);
+    client_rearm(c); /* the connect timeout */
     return c;
 }
 
@@ -1068,93 +1177,20 @@ void sio_client_closed(sio_client *c, const char *reason) {
     while (c->sockets)
         socket_close(c->sockets, reason);
     pending_clear(c);
+    ws_timer_cancel(&c->deadline);
     if (c->addr) {
         c->addr->events = c->events;
         c->addr->has_events = true;
-        c->addr->live--;
+        /* the last one: forgotten when full again (from the clock, as
+         * a schedule at once) */
+        if (--c->addr->live == 0 && !c->srv->stopped) ws_timer_schedule(&c->addr->forget, 0);
     }
-    if (!c->ever_connected) c->srv->never_connected--;
     if (c->prev)
         c->prev->next = c->next;
     else
         c->srv->clients = c->next;
     if (c->next) c->next->prev = c->prev;
     free(c);
-}
-
-static void free_nsp(const char *key, void *value, void *ud);
-
-typedef struct nsp_prune_ctx {
-    sio_nsp *gone[64];
-    size_t n;
-} nsp_prune_ctx;
-
-static void nsp_prune_one(const char *key, void *value, void *ud) {
-    (void)key;
-    nsp_prune_ctx *p = ud;
-    sio_nsp *nsp = value;
-    if (!nsp->def->name && nsp->n == 0 && nsp->rooms.count == 0 &&
-        p->n < sizeof p->gone / sizeof *p->gone)
-        p->gone[p->n++] = nsp;
-}
-
-/* Frees dynamic namespaces with no socket left (made again on the next
- * CONNECT): their memory follows what is in use. From the tick, never
- * while a caller walks a namespace. */
-static void nsps_prune(sio_server *srv) {
-    nsp_prune_ctx p = {.n = 0};
-    strmap_each(&srv->nsps, nsp_prune_one, &p);
-    for (size_t i = 0; i < p.n; i++) {
-        strmap_del(&srv->nsps, p.gone[i]->name);
-        free_nsp(NULL, p.gone[i], NULL);
-    }
-}
-
-/* Times out server emits whose ack is late and transports that joined no
- * namespace in time. */
-void sio_server_tick(sio_server *srv) {
-    long long now = now_ms(srv);
-    /* nothing that can time out: no walk over every client (10,000 of
-     * them cost milliseconds of the loop, four times a second) */
-    bool any = srv->never_connected || srv->acks_out || srv->pending_total;
-    for (sio_client *c = any ? srv->clients : NULL; c; c = c->next) {
-        if (!c->ever_connected && now - c->opened_at > srv->cfg.connect_timeout_ms)
-            tp_close(c, 1008, "no namespace joined in time");
-        if (c->pending.active && now - c->pending.since > srv->cfg.attachment_timeout_ms) {
-            log_event(LOG_LEVEL_INFO, "sio: attachments not sent in time, closing", "sid",
-                      tp_sid(c), NULL);
-            tp_close(c, 1008, "attachments not sent in time");
-        }
-        for (sio_socket *s = c->sockets; s; s = s->next_in_client) {
-            for (pending_ack **q = &s->acks; *q;) {
-                pending_ack *a = *q;
-                if (now < a->deadline) {
-                    q = &a->next;
-                    continue;
-                }
-                *q = a->next;
-                srv->acks_out--;
-                a->cb(s, NULL, a->ud);
-                free(a);
-            }
-        }
-    }
-    if (now - srv->addrs_pruned_at >= 1000) {
-        srv->addrs_pruned_at = now;
-        addrs_prune(srv, now);
-        nsps_prune(srv);
-    }
-}
-
-static void tick(void *ud) {
-    sio_server *srv = ud;
-    sio_server_tick(srv);
-    ws_timer_schedule(&srv->tick, SIO_TICK_MS);
-}
-
-void sio_server_attach(sio_server *srv) {
-    ws_timer_init(&srv->tick, srv->cfg.clock, tick, srv);
-    ws_timer_schedule(&srv->tick, SIO_TICK_MS);
 }
 
 static void free_handler(const char *key, void *value, void *ud) {
@@ -1167,6 +1203,7 @@ static void free_handler(const char *key, void *value, void *ud) {
 static void free_nsp(const char *key, void *value, void *ud) {
     (void)key, (void)ud;
     sio_nsp *nsp = value;
+    ws_timer_cancel(&nsp->idle);
     strmap_clear(&nsp->rooms); /* rooms are freed as their last member leaves */
     free(nsp->sockets);
     free(nsp->name);
@@ -1176,12 +1213,32 @@ static void free_nsp(const char *key, void *value, void *ud) {
 static void free_addr(const char *key, void *value, void *ud) {
     (void)key, (void)ud;
     addr_state *a = value;
+    ws_timer_cancel(&a->forget);
     free(a->addr);
     free(a);
 }
 
+static void cancel_addr(const char *key, void *value, void *ud) {
+    (void)key, (void)ud;
+    ws_timer_cancel(&((addr_state *)value)->forget);
+}
+
+static void cancel_nsp(const char *key, void *value, void *ud) {
+    (void)key, (void)ud;
+    ws_timer_cancel(&((sio_nsp *)value)->idle);
+}
+
 void sio_server_stop(sio_server *srv) {
-    if (srv) ws_timer_cancel(&srv->tick);
+    if (!srv) return;
+    srv->stopped = true;
+    for (sio_client *c = srv->clients; c; c = c->next) {
+        ws_timer_cancel(&c->deadline);
+        for (sio_socket *s = c->sockets; s; s = s->next_in_client)
+            for (pending_ack *a = s->acks; a; a = a->next)
+                ws_timer_cancel(&a->timeout);
+    }
+    strmap_each(&srv->addrs, cancel_addr, NULL);
+    strmap_each(&srv->nsps, cancel_nsp, NULL);
 }
 
 void sio_server_free(sio_server *srv) {

@@ -118,19 +118,16 @@ extern const sio_transport sio_eio_transport;
 sio_server *sio_server_new(const sio_config *cfg);
 /* Replaces the transport (before any connection opens); tr is borrowed. */
 void sio_server_set_transport(sio_server *srv, const sio_transport *tr);
-/* Cancels the server's timer. Accepts NULL. */
+/* Cancels the server's timers (each client's deadline, each ack's, those
+ * forgetting idle addresses and namespaces) and schedules none after: the
+ * loop is going away. Accepts NULL. */
 void sio_server_stop(sio_server *srv);
 void sio_server_free(sio_server *srv);
 /* Engine.IO's handlers feeding this layer (ws/socketio/sio_eio.c); their ud is the sio_server. */
 const eio_handlers *sio_eio_handlers(void);
-/* How often the server's timer runs sio_server_tick. */
-#define SIO_TICK_MS 250
-/* Starts the server's timer on its clock (sio_config). */
-void sio_server_attach(sio_server *srv);
-/* Times out server emits whose ack is late, transports that joined no
- * namespace in time and attachments that did not come in time, by the
- * server's clock. The timer calls it; a test may call it directly. */
-void sio_server_tick(sio_server *srv);
+/* Its deadlines (a transport that joins no namespace in time, attachments
+ * that do not come in time, a server emit's ack) are timers of their own on
+ * cfg.clock, armed as they begin: no walk of the clients, ever. */
 
 /* A transport connection, as the transport sees this layer. */
 typedef struct sio_client sio_client;
