@@ -16,6 +16,8 @@ typedef struct api_env {
     const token_secret *secret;
     bus *bus; /* what is committed is published on it, for the ws processes; NULL: not */
     const char *cors_origins; /* browser origins allowed to call /api/ (cors.h); NULL: none */
+    const store_write_budget *budget; /* messages' write budget (CHAT_WRITE_BUDGET); NULL: the
+                                         defaults */
 } api_env;
 
 /* Every handler fills resp completely (status, headers, JSON body). Input

@@ -152,8 +152,9 @@ int gateway_write_response(const gateway_io *io, const http_request *req,
     return 0;
 }
 
-int gateway_handle(const gateway_io *io, store *st, bus *b, const token_secret *secret) {
-    api_env env = {st, secret, b, getenv("CHAT_CORS_ORIGIN")};
+int gateway_handle(const gateway_io *io, store *st, bus *b, const token_secret *secret,
+                   const chat_settings *cs) {
+    api_env env = {st, secret, b, cs ? cs->cors_origin : NULL, cs ? &cs->write_budget : NULL};
     gateway_request g;
     http_response resp;
     int rc;
@@ -202,10 +203,10 @@ void gateway_db_close(gateway_db *db) {
     db->bus = NULL;
 }
 
-void gateway_secret_load(token_secret *secret) {
+void gateway_secret_load(token_secret *secret, const chat_settings *cs) {
     char err[256];
 
-    if (token_secret_load(secret, err, sizeof err) != 0)
+    if (token_secret_load(secret, cs->secret, cs->secret_file, err, sizeof err) != 0)
         log_event(LOG_LEVEL_WARN, "no secret: admin calls and private workspaces answer 401",
                   "error", err, NULL);
 }
@@ -229,15 +230,16 @@ static int gateway_cgi_write(const char *buf, size_t len, void *ctx) {
     return fwrite(buf, 1, len, stdout) == len ? 0 : -1;
 }
 
-int gateway_run_cgi(const char *db_path) {
+int gateway_run_cgi(const char *db_path, const chat_settings *cs) {
     gateway_io io = {gateway_cgi_param, gateway_cgi_read, gateway_cgi_write, NULL};
     gateway_db db = {.path = db_path};
     token_secret secret;
     int rc;
 
-    gateway_secret_load(&secret);
+    settings_store_options(cs, &db.options);
+    gateway_secret_load(&secret, cs);
     store *st = gateway_db_get(&db);
-    rc = gateway_handle(&io, st, db.bus, &secret);
+    rc = gateway_handle(&io, st, db.bus, &secret, cs);
     memset(&secret, 0, sizeof secret);
     if (fflush(stdout) != 0) rc = -1;
     gateway_db_close(&db);
@@ -296,7 +298,7 @@ static void gateway_on_signal(int sig) {
     if (!gateway_busy) _exit(0);
 }
 
-int gateway_run_fcgi(int fd, const char *db_path) {
+int gateway_run_fcgi(int fd, const char *db_path, const chat_settings *cs) {
     FCGX_Request req;
     gateway_io io = {gateway_fcgx_param, gateway_fcgx_read, gateway_fcgx_write, &req};
     gateway_db db = {.path = db_path};
@@ -317,7 +319,8 @@ int gateway_run_fcgi(int fd, const char *db_path) {
         log_event(LOG_LEVEL_ERROR, "FCGX_Init failed", NULL);
         return 1;
     }
-    gateway_secret_load(&secret);
+    settings_store_options(cs, &db.options);
+    gateway_secret_load(&secret, cs);
     gateway_db_get(&db);
     while (!gateway_stop) {
         gateway_busy = 0;
@@ -335,7 +338,7 @@ int gateway_run_fcgi(int fd, const char *db_path) {
         gateway_busy = 1;
         errors = 0;
         store *st = gateway_db_get(&db);
-        gateway_handle(&io, st, db.bus, &secret);
+        gateway_handle(&io, st, db.bus, &secret, cs);
         gateway_fcgx_drain(&req);
         FCGX_Finish_r(&req);
     }

@@ -5,6 +5,7 @@
 #include "bus.h"
 #include "http.h"
 #include "netaddr.h"
+#include "settings.h"
 #include "store.h"
 #include "token.h"
 
@@ -59,14 +60,16 @@ int gateway_write_response(const gateway_io *io, const http_request *req,
                            const http_response *resp);
 
 /* Reads one request from io, routes it with st (may be NULL: no database),
- * b (may be NULL: writes are not published) and secret (may be NULL: no token
- * is valid) and writes the response. Returns 0, or -1 when the response could
- * not be written. */
-int gateway_handle(const gateway_io *io, store *st, bus *b, const token_secret *secret);
+ * b (may be NULL: writes are not published), secret (may be NULL: no token
+ * is valid) and the settings cs (may be NULL: the defaults; its CORS origins
+ * and write budget) and writes the response. Returns 0, or -1 when the
+ * response could not be written. */
+int gateway_handle(const gateway_io *io, store *st, bus *b, const token_secret *secret,
+                   const chat_settings *cs);
 
-/* Loads the token secret from CHAT_SECRET / CHAT_SECRET_FILE into secret
+/* Loads the token secret of cs (CHAT_SECRET / CHAT_SECRET_FILE) into secret
  * (token_secret_load); a failure is logged and leaves it empty. */
-void gateway_secret_load(token_secret *secret);
+void gateway_secret_load(token_secret *secret, const chat_settings *cs);
 
 /* The connection of db, opening it when needed; NULL when that fails (the
  * failure is logged once until an open succeeds again). */
@@ -76,14 +79,15 @@ store *gateway_db_get(gateway_db *db);
 void gateway_db_close(gateway_db *db);
 
 /* Answers one CGI request from the environment and stdin on stdout, with the
- * database at db_path and the secret of the environment. Returns the process exit status (0 once a
- * response was written, even an error response). */
-int gateway_run_cgi(const char *db_path);
+ * database at db_path and the settings cs (the secret among them). Returns the process exit status
+ * (0 once a response was written, even an error response). */
+int gateway_run_cgi(const char *db_path, const chat_settings *cs);
 
-/* The FastCGI accept loop of one worker process, on listening socket fd.
- * Opens its own database connection and loads the secret once. Runs until SIGTERM or SIGINT: when a
+/* The FastCGI accept loop of one worker process, on listening socket fd,
+ * with the settings cs. Opens its own database connection and loads the
+ * secret once. Runs until SIGTERM or SIGINT: when a
  * signal comes between requests the process exits at once, during a request
  * it finishes that request first. Returns the exit status. */
-int gateway_run_fcgi(int fd, const char *db_path);
+int gateway_run_fcgi(int fd, const char *db_path, const chat_settings *cs);
 
 #endif

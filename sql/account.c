@@ -177,26 +177,12 @@ void account_new_id(char id[ACCOUNT_ID_BUF]) {
         snprintf(id + 2 * i, 3, "%02x", b[i]);
 }
 
-/* The claim limits: CHAT_CLAIM_RATE "per-minute/per-day" per address
- * (0: none), and CHAT_CLAIM_TTL_S, how long a never-used claim holds. */
-static void claim_config(int64_t *minute, int64_t *day, int64_t *ttl_ms) {
-    const char *rate = getenv("CHAT_CLAIM_RATE"), *ttl = getenv("CHAT_CLAIM_TTL_S");
-    long long m, d, t;
-    *minute = ACCOUNT_CLAIMS_MINUTE;
-    *day = ACCOUNT_CLAIMS_DAY;
-    *ttl_ms = ACCOUNT_CLAIM_TTL_S * 1000LL;
-    if (rate && sscanf(rate, "%lld/%lld", &m, &d) == 2 && m >= 0 && d >= 0) {
-        *minute = m;
-        *day = d;
-    }
-    if (ttl && sscanf(ttl, "%lld", &t) == 1 && t > 0) *ttl_ms = t * 1000;
-}
-
 int account_claim(store *st, const char *name, const char *addr, bool used, int64_t ttl_ms,
                   char id[ACCOUNT_ID_BUF], int64_t *retry_after_s) {
-    int64_t minute, day, unused_ms, now = store_now_ms(), changes = 0;
+    /* the claim limits are the store's (store_options.limits) */
+    int64_t minute = st->limits.claim_minute, day = st->limits.claim_day;
+    int64_t unused_ms = st->limits.claim_ttl_ms, now = store_now_ms(), changes = 0;
     if (!contract_valid_user_name(name)) return STORE_INVALID;
-    claim_config(&minute, &day, &unused_ms);
     int rc = account_expire(st, now - unused_ms);
     if (rc) return rc;
     /* claims are kept under the name's key (store_user_claim): "kim", "KIM"

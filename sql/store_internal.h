@@ -14,9 +14,10 @@ typedef struct store_ops store_ops;
  * struct starts with it, so a store * is also a pointer to that struct. */
 struct store {
     const store_ops *ops;
-    int max_rooms; /* rooms per namespace, > 0 */
-    bool batch;    /* the open transaction is store_batch_begin()'s */
-    char err[256]; /* our own message when the failure is not the engine's */
+    int max_rooms;       /* rooms per namespace, > 0 */
+    store_limits limits; /* the rates of store_options, or their defaults */
+    bool batch;          /* the open transaction is store_batch_begin()'s */
+    char err[256];       /* our own message when the failure is not the engine's */
 };
 
 /* One backend. store.c checks the arguments against the contract (limits,

@@ -25,6 +25,7 @@
 #include "netaddr.h"
 #include "presence.h"
 #include "retention.h"
+#include "settings.h"
 #include "sio.h"
 #include "store.h"
 #include "token.h"
@@ -50,6 +51,7 @@ typedef struct options {
     const char *token_workspace;
     const char *token_sub; /* --sub: the user the token is the credential of */
     long token_ttl;
+    chat_settings env; /* the environment's settings (settings_read), under the options */
 } options;
 
 static struct lws_context *context;
@@ -264,6 +266,8 @@ static void parse(int argc, char **argv, options *o) {
     }
     longopts[n] = (struct option){0, 0, 0, 0};
     o->db = getenv("CHAT_DB");
+    settings_read(&o->env);
+    settings_store_options(&o->env, &o->store);
     snprintf(o->host, sizeof o->host, "127.0.0.1");
     o->port = 9101;
     o->heartbeat_ms = 5000;
@@ -278,7 +282,7 @@ static void parse(int argc, char **argv, options *o) {
     o->sio.rate = (int)contract_default(CONTRACT_RATE);
     o->sio.connect_rate = (int)contract_default(CONTRACT_CONNECT_RATE);
     o->chat.presence_interval_ms = (int)contract_default(CONTRACT_PRESENCE_INTERVAL);
-    store_write_budget_init(&o->chat.budget);
+    o->chat.budget = o->env.write_budget;
     o->token_ttl = (long)contract_default(CONTRACT_TOKEN_TTL); /* issued tokens always expire */
     int c;
     while ((c = getopt_long(argc, argv, "d:l:h", longopts, NULL)) != -1) {
@@ -494,7 +498,8 @@ static void drain(struct ev_loop *loop, eio_server *eio, int drain_ms) {
 static int issue_token(const options *o) {
     token_secret secret;
     char err[256];
-    if (token_secret_load(&secret, err, sizeof err) || !secret.len) {
+    if (token_secret_load(&secret, o->env.secret, o->env.secret_file, err, sizeof err) ||
+        !secret.len) {
         fprintf(stderr, "chat-ws: %s\n", secret.len ? err : "set CHAT_SECRET_FILE or CHAT_SECRET");
         return 1;
     }
@@ -541,6 +546,7 @@ int main(int argc, char **argv) {
     char err[256], listen[160], bind_addr[NETADDR_LEN];
 
     log_init("chat-ws");
+    settings_apply(&o.env);
     wsmetrics_log_lws();
     if (wsmetrics_init()) log_event(LOG_LEVEL_WARN, "out of memory: no metrics", NULL);
     clamp_to_fd_limit(&o.eio);
@@ -559,7 +565,7 @@ int main(int argc, char **argv) {
     ev_signal_start(loop, &sigint);
     ev_signal_start(loop, &sigterm);
 
-    if (token_secret_load(&secret, err, sizeof err)) {
+    if (token_secret_load(&secret, o.env.secret, o.env.secret_file, err, sizeof err)) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "error", err, NULL);
         goto out;
     }
