@@ -101,6 +101,10 @@ struct store_ops {
     int (*control_tail)(store *st, int64_t after, store_control_cb cb, void *ctx);
     int (*control_head)(store *st, int64_t *id);
     int (*counts)(store *st, int64_t *rooms, int64_t *messages);
+    /* Serialises the open transaction with every other writer of the log,
+     * as message_append does, before a module appends to the log itself
+     * (moderation_store.c). NULL: the transaction's BEGIN did already. */
+    int (*lock_writers)(store *st);
 
     /* One statement of sql/'s own modules (store_query.h's ms_run, which
      * has its contract): sql on SQLite, pg_sql on PostgreSQL; a never NULL. */

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <libpq-fe.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,10 +315,6 @@ static void pg_close(store *st);
 
 static pg_store *pg(store *st) {
     return (pg_store *)st;
-}
-
-PGconn *store_pg_conn(store *st) {
-    return st && st->ops == &pg_ops ? pg(st)->conn : NULL;
 }
 
 /* ---- results and errors ----------------------------------------------- */
@@ -1470,4 +1467,5 @@ static const store_ops pg_ops = {
     .sessions_prune = pg_sessions_prune,
     .control_prune = pg_control_prune,
     .vacuum = NULL, /* autovacuum gives space back */
+    .lock_writers = pg_writer,
 };
