@@ -62,6 +62,13 @@ void settings_read(chat_settings *s) {
     s->ipv6_prefix = (int)v;
 
     s->cors_origin = getenv("CHAT_CORS_ORIGIN");
+    const char *signin = getenv("CHAT_SIGNIN_RATE"), *sso = getenv("CHAT_AUTH_REQUEST");
+    s->signin_account = s->signin_address = -1;
+    if (signin && sscanf(signin, "%lld/%lld", &m, &d) == 2 && m >= 0 && d >= 0) {
+        s->signin_account = m;
+        s->signin_address = d;
+    }
+    s->auth_request = sso && strcmp(sso, "1") == 0;
 }
 
 void settings_apply(const chat_settings *s) {

@@ -30,9 +30,14 @@ typedef struct chat_settings {
      * ipv6_prefix_error says why (settings_apply logs it). */
     int ipv6_prefix;
     char ipv6_prefix_error[128];
-    /* CHAT_CORS_ORIGIN (chat-fcgi: browser origins allowed to call /api/);
-     * NULL when unset; borrowed. */
+    /* chat-fcgi's: CHAT_CORS_ORIGIN (browser origins allowed to call /api/;
+     * NULL when unset; borrowed), CHAT_SIGNIN_RATE ("account/address"
+     * sign-in attempts a window; -1 when unset or malformed: the handler's
+     * defaults) and CHAT_AUTH_REQUEST ("1": trust the user nginx's
+     * auth_request names). */
     const char *cors_origin;
+    int64_t signin_account, signin_address;
+    bool auth_request;
 } chat_settings;
 
 /* Reads the environment into s. */

@@ -793,7 +793,7 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
     store_write_budget budget;
     const char *over = NULL;
     store_write_budget_init(&budget);
-    if (env->budget) budget = *env->budget;
+    if (env->settings) budget = env->settings->write_budget; /* CHAT_WRITE_BUDGET */
     rc = store_begin(st);
     if (rc == STORE_OK) {
         rc = store_budget_spend(st, &budget, trimmed, req->remote_addr, &over);

@@ -154,7 +154,7 @@ int gateway_write_response(const gateway_io *io, const http_request *req,
 
 int gateway_handle(const gateway_io *io, store *st, bus *b, const token_secret *secret,
                    const chat_settings *cs) {
-    api_env env = {st, secret, b, cs ? cs->cors_origin : NULL, cs ? &cs->write_budget : NULL};
+    api_env env = {st, secret, b, cs ? cs->cors_origin : NULL, cs};
     gateway_request g;
     http_response resp;
     int rc;

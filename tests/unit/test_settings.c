@@ -21,7 +21,7 @@ static const char *const variables[] = {
     "CHAT_MAX_ROOMS",   "CHAT_SYNC",        "CHAT_ROOM_RATE_USER", "CHAT_ROOM_RATE_ADDRESS",
     "CHAT_CLAIM_RATE",  "CHAT_CLAIM_TTL_S", "CHAT_WRITE_BUDGET",   "CHAT_SECRET",
     "CHAT_SECRET_FILE", "CHAT_LOG_LEVEL",   "CHAT_LOG_FORMAT",     "CHAT_IPV6_PREFIX",
-    "CHAT_CORS_ORIGIN",
+    "CHAT_CORS_ORIGIN", "CHAT_SIGNIN_RATE", "CHAT_AUTH_REQUEST",
 };
 
 static int clear_environment(void **state) {
@@ -51,6 +51,9 @@ static void test_defaults(void **state) {
     assert_int_equal(s.ipv6_prefix, contract_default(CONTRACT_IPV6_PREFIX));
     assert_string_equal(s.ipv6_prefix_error, "");
     assert_null(s.cors_origin);
+    assert_int_equal(s.signin_account, -1); /* the handler's defaults */
+    assert_int_equal(s.signin_address, -1);
+    assert_false(s.auth_request);
 }
 
 static void test_values(void **state) {
@@ -69,6 +72,8 @@ static void test_values(void **state) {
     setenv("CHAT_LOG_FORMAT", "json", 1);
     setenv("CHAT_IPV6_PREFIX", "48", 1);
     setenv("CHAT_CORS_ORIGIN", "*", 1);
+    setenv("CHAT_SIGNIN_RATE", "3/0", 1);
+    setenv("CHAT_AUTH_REQUEST", "1", 1);
     settings_read(&s);
     assert_int_equal(s.max_rooms, 7);
     assert_int_equal(s.sync, STORE_SYNC_FULL);
@@ -85,6 +90,9 @@ static void test_values(void **state) {
     assert_int_equal(s.log_format, LOG_FORMAT_JSON);
     assert_int_equal(s.ipv6_prefix, 48);
     assert_string_equal(s.cors_origin, "*");
+    assert_int_equal(s.signin_account, 3);
+    assert_int_equal(s.signin_address, 0);
+    assert_true(s.auth_request);
 
     store_options o = {.busy_timeout_ms = 100};
     settings_store_options(&s, &o);
@@ -108,6 +116,8 @@ static void test_invalid_values_keep_defaults(void **state) {
     setenv("CHAT_LOG_LEVEL", "loud", 1);
     setenv("CHAT_LOG_FORMAT", "xml", 1);
     setenv("CHAT_IPV6_PREFIX", "129", 1);
+    setenv("CHAT_SIGNIN_RATE", "3/-1", 1);
+    setenv("CHAT_AUTH_REQUEST", "yes", 1);
     settings_read(&s);
     assert_int_equal(s.sync, STORE_SYNC_NORMAL);
     assert_memory_equal(&s.limits, &def.limits, sizeof def.limits);
@@ -116,6 +126,8 @@ static void test_invalid_values_keep_defaults(void **state) {
     assert_int_equal(s.log_format, LOG_FORMAT_KV);
     assert_int_equal(s.ipv6_prefix, def.ipv6_prefix);
     assert_string_not_equal(s.ipv6_prefix_error, ""); /* settings_apply logs it */
+    assert_int_equal(s.signin_account, -1);
+    assert_false(s.auth_request);
 }
 
 int main(void) {
