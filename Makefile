@@ -40,14 +40,17 @@ LAYER_common       := common
 LAYER_sql          := $(LAYER_common) sql
 LAYER_bus          := $(LAYER_sql) bus
 LAYER_core         := $(LAYER_bus) core
+# edge/: what the programs' mains share, reading the environment into the
+# settings the libraries take as arguments; it sees the store (its options).
+LAYER_edge         := $(LAYER_sql) edge
 LAYER_ws/loop      := $(LAYER_common) ws/loop
 LAYER_ws/transport := $(LAYER_ws/loop) ws/transport
 LAYER_ws/socketio  := $(LAYER_ws/transport) ws/socketio
 LAYER_ws/chat      := $(LAYER_core) ws/loop ws/transport ws/socketio ws/chat
-LAYER_ws           := $(LAYER_ws/chat) ws
-LAYER_fcgi         := $(LAYER_core) fcgi
-LAYER_webhooks     := $(LAYER_sql) webhooks
-LAYER_admin        := $(LAYER_sql) admin
+LAYER_ws           := $(LAYER_ws/chat) edge ws
+LAYER_fcgi         := $(LAYER_core) edge fcgi
+LAYER_webhooks     := $(LAYER_edge) webhooks
+LAYER_admin        := $(LAYER_edge) admin
 LAYER_tests/unit   := $(LAYER_ws) fcgi webhooks tests/unit
 LAYER_tests/fuzz   := $(LAYER_ws) fcgi tests/fuzz
 layer_of   = $(patsubst %/,%,$(dir $(1)))
@@ -64,8 +67,9 @@ SQL_OBJ     := $(call obj,$(wildcard sql/*.c)) $(BUILD)/schema_sql.o $(BUILD)/sc
 BUS_LWS_OBJ := $(call obj,bus/bus_lws.c)
 BUS_OBJ     := $(filter-out $(BUS_LWS_OBJ),$(call obj,$(wildcard bus/*.c)))
 CORE_OBJ    := $(call obj,$(wildcard core/*.c))
+EDGE_OBJ    := $(call obj,$(wildcard edge/*.c))
 STORE_OBJ   := $(SQL_OBJ) $(COMMON_OBJ)
-SHARED_OBJ  := $(CORE_OBJ) $(BUS_OBJ) $(STORE_OBJ)
+SHARED_OBJ  := $(EDGE_OBJ) $(CORE_OBJ) $(BUS_OBJ) $(STORE_OBJ)
 FCGI_OBJ    := $(call obj,$(filter-out fcgi/main.c,$(wildcard fcgi/*.c))) $(BUILD)/openapi_json.o
 WS_OBJ      := $(call obj,$(filter-out ws/main.c,$(wildcard ws/*.c ws/*/*.c)))
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -113,10 +117,10 @@ $(BUILD)/chat-ws: $(call obj,ws/main.c) $(WS_OBJ) $(BUS_LWS_OBJ) $(SHARED_OBJ)
 
 # chat-webhooks: the webhook sender (README "Webhooks"), its own process on
 # libwebsockets' loop and HTTP client.
-$(BUILD)/chat-webhooks: $(call obj,$(wildcard webhooks/*.c)) $(STORE_OBJ)
+$(BUILD)/chat-webhooks: $(call obj,$(wildcard webhooks/*.c)) $(EDGE_OBJ) $(STORE_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ -lwebsockets -lsodium -ljansson $(STORE_LIBS) -o $@
 
-$(BUILD)/chat-admin: $(call obj,admin/chat-admin.c) $(STORE_OBJ)
+$(BUILD)/chat-admin: $(call obj,admin/chat-admin.c) $(EDGE_OBJ) $(STORE_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(STORE_LIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FCGI_OBJ) $(WS_OBJ) $(BUS_LWS_OBJ) $(SHARED_OBJ)
@@ -138,9 +142,9 @@ LAYER_PROBES := common:store.h common:token.h sql:bus.h sql:token.h bus:token.h 
   core:eio.h core:api.h ws/loop:eio.h ws/transport:sio.h ws/transport:store.h \
   ws/transport:wsmetrics.h ws/socketio:chat.h ws/socketio:token.h \
   ws/chat:address_share.h ws/chat:api.h fcgi:eio.h fcgi:chat.h \
-  webhooks:bus.h webhooks:token.h admin:bus.h admin:api.h
-LAYER_FOLDERS := common sql bus core ws/loop ws/transport ws/socketio ws/chat ws fcgi webhooks admin
-LAYER_NO_LWS  := common sql core fcgi admin
+  webhooks:bus.h webhooks:token.h admin:bus.h admin:api.h edge:token.h edge:bus.h
+LAYER_FOLDERS := common sql bus core edge ws/loop ws/transport ws/socketio ws/chat ws fcgi webhooks admin
+LAYER_NO_LWS  := common sql core edge fcgi admin
 PROBE         := $(BUILD)/layer-probe/probe.c
 probe_cc       = $(CC) $(addprefix -I,$(1)) -D_GNU_SOURCE $(PQ_CFLAGS) -fsyntax-only $(PROBE)
 define layer_probe
@@ -300,6 +304,6 @@ clean:
 	rm -rf build
 
 format:
-	clang-format -i $(wildcard common/*.[ch] core/*.[ch] sql/*.[ch] bus/*.[ch] fcgi/*.[ch] ws/*.[ch] ws/*/*.[ch] admin/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch])
+	clang-format -i $(wildcard common/*.[ch] core/*.[ch] edge/*.[ch] sql/*.[ch] bus/*.[ch] fcgi/*.[ch] ws/*.[ch] ws/*/*.[ch] admin/*.[ch] tests/unit/*.[ch] tests/bench/*.[ch])
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -7,6 +7,7 @@
 #include "backup.h"
 #include "contract.h"
 #include "retention.h"
+#include "settings.h"
 #include "store.h"
 
 #define ADMIN_DEFAULT_DB "/var/lib/chat/chat.db"
@@ -15,6 +16,7 @@ typedef struct admin_options {
     const char *db;
     bool force;
     int64_t days, max_messages; /* -2: not given */
+    store_options store;        /* the environment's (edge/settings.h) */
 } admin_options;
 
 static void admin_usage(FILE *f) {
@@ -71,7 +73,7 @@ static int admin_retention(const admin_options *o) {
     retention_policy p;
     char err[256];
     int status = 1;
-    if (store_open(&st, o->db, NULL, err, sizeof err)) {
+    if (store_open(&st, o->db, &o->store, err, sizeof err)) {
         fprintf(stderr, "chat-admin: %s\n", err);
         return 1;
     }
@@ -100,6 +102,9 @@ int main(int argc, char **argv) {
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
     };
     admin_options o = {.db = getenv("CHAT_DB"), .days = -2, .max_messages = -2};
+    chat_settings cs;
+    settings_read(&cs);
+    settings_store_options(&cs, &o.store);
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {

@@ -139,12 +139,27 @@ void log_set(log_level threshold, log_format format) {
 }
 
 void log_init(const char *prog) {
-    const char *lv = getenv("CHAT_LOG_LEVEL"), *fm = getenv("CHAT_LOG_FORMAT");
     if (prog) log_prog = prog;
-    for (int i = 0; lv && i < 4; i++)
-        if (strcmp(lv, log_names[i]) == 0) log_threshold = (log_level)i;
-    if (fm && strcmp(fm, "json") == 0) log_form = LOG_FORMAT_JSON;
-    if (fm && strcmp(fm, "kv") == 0) log_form = LOG_FORMAT_KV;
+}
+
+int log_level_parse(const char *name, log_level *out) {
+    for (int i = 0; name && i < 4; i++) {
+        if (strcmp(name, log_names[i]) == 0) {
+            *out = (log_level)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int log_format_parse(const char *name, log_format *out) {
+    if (name && strcmp(name, "json") == 0)
+        *out = LOG_FORMAT_JSON;
+    else if (name && strcmp(name, "kv") == 0)
+        *out = LOG_FORMAT_KV;
+    else
+        return -1;
+    return 0;
 }
 
 const char *log_itoa(char buf[24], long long n) {

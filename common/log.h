@@ -18,14 +18,19 @@ typedef enum log_format {
     LOG_FORMAT_JSON, /* {"ts":"...","level":"info","prog":"chat-ws","msg":"...","key":"value"} */
 } log_format;
 
-/* Sets the program name (borrowed, a string literal) and reads the threshold
- * from CHAT_LOG_LEVEL (debug, info, warn, error) and the form from
- * CHAT_LOG_FORMAT (kv, json); unknown values keep the defaults. The
- * logger is process-wide state, like stderr it writes to: every program
- * calls this once in main before anything logs. Without it, lines still go
- * out at the defaults with prog "chat". */
+/* Sets the program name (borrowed, a string literal). The logger is
+ * process-wide state, like stderr it writes to: every program calls this
+ * once in main before anything logs, then log_set with the threshold and
+ * form of its settings (CHAT_LOG_LEVEL, CHAT_LOG_FORMAT: edge/settings.h).
+ * Without them, lines still go out at the defaults (info, kv) with prog
+ * "chat". */
 void log_init(const char *prog);
 void log_set(log_level threshold, log_format format);
+/* Reads a threshold name (debug, info, warn, error) or a form name (kv,
+ * json) into *out. Returns 0, or -1 (out untouched) for NULL or another
+ * name. */
+int log_level_parse(const char *name, log_level *out);
+int log_format_parse(const char *name, log_format *out);
 /* Whether an event at level would be written. */
 bool log_enabled(log_level level);
 

@@ -36,18 +36,15 @@ void netaddr_key_prefix(const char *addr, int v6_prefix, char *out, size_t len) 
     snprintf(out, len, "%s/%d", text, v6_prefix);
 }
 
+/* The deployment's prefix: process-wide, set once by main. 0: the default. */
+static int netaddr_prefix;
+
+void netaddr_set_ipv6_prefix(int v6_prefix) {
+    netaddr_prefix = contract_in_range(CONTRACT_IPV6_PREFIX, v6_prefix) ? v6_prefix : 0;
+}
+
 void netaddr_key(const char *addr, char *out, size_t len) {
-    static int prefix; /* 0 until read */
-    if (!prefix) {
-        long long v = contract_default(CONTRACT_IPV6_PREFIX);
-        const char *env = getenv("CHAT_IPV6_PREFIX");
-        char err[128];
-        if (env && *env && contract_parse(CONTRACT_IPV6_PREFIX, env, &v, err, sizeof err)) {
-            log_event(LOG_LEVEL_WARN, "CHAT_IPV6_PREFIX ignored", "error", err, NULL);
-            v = contract_default(CONTRACT_IPV6_PREFIX);
-        }
-        prefix = (int)v;
-    }
+    int prefix = netaddr_prefix ? netaddr_prefix : (int)contract_default(CONTRACT_IPV6_PREFIX);
     netaddr_key_prefix(addr, prefix, out, len);
 }
 

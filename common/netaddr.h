@@ -19,9 +19,14 @@
  * is. Writes a NUL-terminated key of at most len - 1 bytes into out. */
 void netaddr_key_prefix(const char *addr, int v6_prefix, char *out, size_t len);
 
-/* netaddr_key_prefix with the deployment's prefix: $CHAT_IPV6_PREFIX, else
- * the contract's default (CONTRACT_IPV6_PREFIX), read once per process. A
- * value out of range is logged and the default used. */
+/* Sets the deployment's prefix for netaddr_key (process-wide: each program's
+ * main sets it once from its settings, CHAT_IPV6_PREFIX, edge/settings.h); a
+ * value outside the contract's range (CONTRACT_IPV6_PREFIX) restores the
+ * default. */
+void netaddr_set_ipv6_prefix(int v6_prefix);
+
+/* netaddr_key_prefix with the deployment's prefix: netaddr_set_ipv6_prefix's,
+ * else the contract's default (CONTRACT_IPV6_PREFIX). */
 void netaddr_key(const char *addr, char *out, size_t len);
 
 /* The numeric address to bind for host (an IPv4 or IPv6 literal, brackets

@@ -1,9 +1,9 @@
 /* token.c -- the server secret and HS256 tokens (JWT, through libjwt) */
 #include "token.h"
 
-#include <jansson.h>
 #include "account.h"
 #include "status.h"
+#include <jansson.h>
 
 #include <errno.h>
 #include <jwt.h>
@@ -13,9 +13,9 @@
 #include <strings.h>
 #include <time.h>
 
-int token_secret_load(token_secret *out, char *err, size_t errlen) {
+int token_secret_load(token_secret *out, const char *inline_secret, const char *file, char *err,
+                      size_t errlen) {
     memset(out, 0, sizeof *out);
-    const char *inline_secret = getenv("CHAT_SECRET"), *file = getenv("CHAT_SECRET_FILE");
     size_t n = 0;
     if (inline_secret && *inline_secret) {
         n = strlen(inline_secret);

@@ -34,11 +34,13 @@ typedef struct token_claims {
                                                (sql/account.h; revocable), or "" */
 } token_claims;
 
-/* Loads the secret from CHAT_SECRET (the secret itself) or CHAT_SECRET_FILE
- * (a file holding it; trailing whitespace dropped). Neither set leaves
- * out->len 0. Returns 0, or -1 with err filled (unreadable file, a secret
- * shorter than 16 or longer than TOKEN_SECRET_MAX bytes). */
-int token_secret_load(token_secret *out, char *err, size_t errlen);
+/* Loads the secret from inline_secret (the secret itself, CHAT_SECRET) or,
+ * when that is NULL or empty, from file (a file holding it, trailing
+ * whitespace dropped; CHAT_SECRET_FILE). Neither set leaves out->len 0.
+ * Returns 0, or -1 with err filled (unreadable file, a secret shorter than 16
+ * or longer than TOKEN_SECRET_MAX bytes). */
+int token_secret_load(token_secret *out, const char *inline_secret, const char *file, char *err,
+                      size_t errlen);
 
 /* Verifies token: an HS256 JWT signed with the secret (any other alg is
  * refused, "none" included), with no "crit" header, an integer "exp" in the

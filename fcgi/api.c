@@ -803,6 +803,7 @@ void api_messages_create(const api_env *env, const http_request *req, int64_t ro
                    .addr = req->remote_addr};
     store_write_budget budget;
     store_write_budget_init(&budget);
+    if (env->settings) budget = env->settings->write_budget; /* CHAT_WRITE_BUDGET */
     rc = post_one(st, &budget, &pm, &r);
     if (rc == STORE_OVER_BUDGET) {
         char msg[STATUS_MESSAGE_MAX];

@@ -5,6 +5,7 @@
 #include "bus.h"
 #include "http.h"
 #include "metrics.h"
+#include "settings.h"
 #include "store.h"
 #include "token.h"
 
@@ -24,8 +25,10 @@ typedef struct api_env {
     store *st;
     const token_secret *secret;
     bus *bus; /* what is committed is published on it, for the ws processes; NULL: not */
-    const char *cors_origins;   /* browser origins allowed to call /api/ (cors.h); NULL: none */
-    const api_metrics *metrics; /* where errors and stored messages count; NULL: nowhere */
+    const char *cors_origins;      /* browser origins allowed to call /api/ (cors.h); NULL: none */
+    const api_metrics *metrics;    /* where errors and stored messages count; NULL: nowhere */
+    const chat_settings *settings; /* the deployment's: write budget, sign-in rates, trust in
+                                      nginx's auth_request; NULL: the defaults */
 } api_env;
 
 /* Every handler fills resp completely (status, headers, JSON body). Input

@@ -341,16 +341,13 @@ out:
     json_decref(body);
 }
 
-/* The signin rates: CHAT_SIGNIN_RATE "account/address" per window. */
-static void signin_rates(int64_t *account, int64_t *address) {
-    const char *env = getenv("CHAT_SIGNIN_RATE");
-    long long a, b;
-    *account = API_ACCOUNTS_SIGNIN_ACCOUNT;
-    *address = API_ACCOUNTS_SIGNIN_ADDRESS;
-    if (env && sscanf(env, "%lld/%lld", &a, &b) == 2 && a >= 0 && b >= 0) {
-        *account = a;
-        *address = b;
-    }
+/* The signin rates: CHAT_SIGNIN_RATE "account/address" per window, from the
+ * settings, else the defaults. */
+static void signin_rates(const api_env *env, int64_t *account, int64_t *address) {
+    const chat_settings *s = env->settings;
+    bool set = s && s->signin_account >= 0 && s->signin_address >= 0;
+    *account = set ? s->signin_account : API_ACCOUNTS_SIGNIN_ACCOUNT;
+    *address = set ? s->signin_address : API_ACCOUNTS_SIGNIN_ADDRESS;
 }
 
 /* Signs in with a device code: the code's user, the code spent. */
@@ -396,7 +393,7 @@ static void signin(const api_env *env, const http_request *req, http_response *r
         goto out;
     }
     if (!(name = name_of(body, resp)) || !(pw = password_of(body, resp))) goto out;
-    signin_rates(&per_account, &per_address);
+    signin_rates(env, &per_account, &per_address);
     snprintf(key, sizeof key, "signin:a:%s", req->remote_addr ? req->remote_addr : "");
     if (!rate_ok(env, key, API_ACCOUNTS_SIGNIN_WINDOW_S, per_address,
                  "too many sign-in attempts from this address", resp))
@@ -551,12 +548,11 @@ out:
 }
 
 static void sso(const api_env *env, const http_request *req, http_response *resp) {
-    const char *on = getenv("CHAT_AUTH_REQUEST");
     char name[CONTRACT_USER_NAME_BUF];
     json_t *body = NULL;
     int rc;
 
-    if (!on || strcmp(on, "1") != 0) {
+    if (!env->settings || !env->settings->auth_request) {
         http_reply_error(resp, 404, "sign-in through nginx is not enabled (CHAT_AUTH_REQUEST)");
         return;
     }

@@ -153,8 +153,13 @@ int gateway_write_response(const gateway_io *io, const http_request *req,
 }
 
 int gateway_handle(const gateway_io *io, store *st, bus *b, const token_secret *secret,
-                   const fcgi_metrics *fm) {
-    api_env env = {st, secret, b, getenv("CHAT_CORS_ORIGIN"), fcgi_metrics_api(fm)};
+                   const chat_settings *cs, const fcgi_metrics *fm) {
+    api_env env = {.st = st,
+                   .secret = secret,
+                   .bus = b,
+                   .cors_origins = cs ? cs->cors_origin : NULL,
+                   .metrics = fcgi_metrics_api(fm),
+                   .settings = cs};
     gateway_request g;
     http_response resp;
     int rc;
@@ -203,10 +208,10 @@ void gateway_db_close(gateway_db *db) {
     db->bus = NULL;
 }
 
-void gateway_secret_load(token_secret *secret) {
+void gateway_secret_load(token_secret *secret, const chat_settings *cs) {
     char err[256];
 
-    if (token_secret_load(secret, err, sizeof err) != 0)
+    if (token_secret_load(secret, cs->secret, cs->secret_file, err, sizeof err) != 0)
         log_event(LOG_LEVEL_WARN, "no secret: admin calls and private workspaces answer 401",
                   "error", err, NULL);
 }
@@ -230,15 +235,16 @@ static int gateway_cgi_write(const char *buf, size_t len, void *ctx) {
     return fwrite(buf, 1, len, stdout) == len ? 0 : -1;
 }
 
-int gateway_run_cgi(const char *db_path) {
+int gateway_run_cgi(const char *db_path, const chat_settings *cs) {
     gateway_io io = {gateway_cgi_param, gateway_cgi_read, gateway_cgi_write, NULL};
     gateway_db db = {.path = db_path};
     token_secret secret;
     int rc;
 
-    gateway_secret_load(&secret);
+    settings_store_options(cs, &db.options);
+    gateway_secret_load(&secret, cs);
     store *st = gateway_db_get(&db);
-    rc = gateway_handle(&io, st, db.bus, &secret, NULL); /* one request: nothing to count */
+    rc = gateway_handle(&io, st, db.bus, &secret, cs, NULL); /* one request: nothing to count */
     memset(&secret, 0, sizeof secret);
     if (fflush(stdout) != 0) rc = -1;
     gateway_db_close(&db);
@@ -297,7 +303,7 @@ static void gateway_on_signal(int sig) {
     if (!gateway_busy) _exit(0);
 }
 
-int gateway_run_fcgi(int fd, const char *db_path, const fcgi_metrics *fm) {
+int gateway_run_fcgi(int fd, const char *db_path, const chat_settings *cs, const fcgi_metrics *fm) {
     FCGX_Request req;
     gateway_io io = {gateway_fcgx_param, gateway_fcgx_read, gateway_fcgx_write, &req};
     gateway_db db = {.path = db_path};
@@ -318,7 +324,8 @@ int gateway_run_fcgi(int fd, const char *db_path, const fcgi_metrics *fm) {
         log_event(LOG_LEVEL_ERROR, "FCGX_Init failed", NULL);
         return 1;
     }
-    gateway_secret_load(&secret);
+    settings_store_options(cs, &db.options);
+    gateway_secret_load(&secret, cs);
     gateway_db_get(&db);
     while (!gateway_stop) {
         gateway_busy = 0;
@@ -336,7 +343,7 @@ int gateway_run_fcgi(int fd, const char *db_path, const fcgi_metrics *fm) {
         gateway_busy = 1;
         errors = 0;
         store *st = gateway_db_get(&db);
-        gateway_handle(&io, st, db.bus, &secret, fm);
+        gateway_handle(&io, st, db.bus, &secret, cs, fm);
         gateway_fcgx_drain(&req);
         FCGX_Finish_r(&req);
     }

@@ -6,6 +6,7 @@
 #include "fcgi_metrics.h"
 #include "http.h"
 #include "netaddr.h"
+#include "settings.h"
 #include "store.h"
 #include "token.h"
 
@@ -60,16 +61,17 @@ int gateway_write_response(const gateway_io *io, const http_request *req,
                            const http_response *resp);
 
 /* Reads one request from io, routes it with st (may be NULL: no database),
- * b (may be NULL: writes are not published) and secret (may be NULL: no token
- * is valid), counts it in fm (may be NULL: not counted, /metrics is empty)
- * and writes the response. Returns 0, or -1 when the response could not be
- * written. */
+ * b (may be NULL: writes are not published), secret (may be NULL: no token
+ * is valid) and the settings cs (may be NULL: the defaults; its CORS origins
+ * and write budget), counts it in fm (may be NULL: not counted, /metrics is
+ * empty) and writes the response. Returns 0, or -1 when the response could
+ * not be written. */
 int gateway_handle(const gateway_io *io, store *st, bus *b, const token_secret *secret,
-                   const fcgi_metrics *fm);
+                   const chat_settings *cs, const fcgi_metrics *fm);
 
-/* Loads the token secret from CHAT_SECRET / CHAT_SECRET_FILE into secret
+/* Loads the token secret of cs (CHAT_SECRET / CHAT_SECRET_FILE) into secret
  * (token_secret_load); a failure is logged and leaves it empty. */
-void gateway_secret_load(token_secret *secret);
+void gateway_secret_load(token_secret *secret, const chat_settings *cs);
 
 /* The connection of db, opening it when needed; NULL when that fails (the
  * failure is logged once until an open succeeds again). */
@@ -79,15 +81,16 @@ store *gateway_db_get(gateway_db *db);
 void gateway_db_close(gateway_db *db);
 
 /* Answers one CGI request from the environment and stdin on stdout, with the
- * database at db_path and the secret of the environment. Returns the process exit status (0 once a
- * response was written, even an error response). */
-int gateway_run_cgi(const char *db_path);
+ * database at db_path and the settings cs (the secret among them). Returns the process exit status
+ * (0 once a response was written, even an error response). */
+int gateway_run_cgi(const char *db_path, const chat_settings *cs);
 
 /* The FastCGI accept loop of one worker process, on listening socket fd,
- * counting into fm (the master's shared registry; may be NULL).
- * Opens its own database connection and loads the secret once. Runs until SIGTERM or SIGINT: when a
- * signal comes between requests the process exits at once, during a request
- * it finishes that request first. Returns the exit status. */
-int gateway_run_fcgi(int fd, const char *db_path, const fcgi_metrics *fm);
+ * with the settings cs, counting into fm (the master's shared registry; may
+ * be NULL). Opens its own database connection and loads the secret once.
+ * Runs until SIGTERM or SIGINT: when a signal comes between requests the
+ * process exits at once, during a request it finishes that request first.
+ * Returns the exit status. */
+int gateway_run_fcgi(int fd, const char *db_path, const chat_settings *cs, const fcgi_metrics *fm);
 
 #endif

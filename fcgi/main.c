@@ -13,14 +13,16 @@
 #include "gateway.h"
 #include "log.h"
 #include "prefork.h"
+#include "settings.h"
 #include "store.h"
 
 #define MAIN_BACKLOG 128
 
 typedef struct main_worker {
-    int fd;                      /* the listening socket */
-    const char *db;              /* the database path */
-    const fcgi_metrics *metrics; /* the registry the workers share, or NULL */
+    int fd;                        /* the listening socket */
+    const char *db;                /* the database path */
+    const fcgi_metrics *metrics;   /* the registry the workers share, or NULL */
+    const chat_settings *settings; /* the environment's, with --cors-origin */
 } main_worker;
 
 static void main_usage(FILE *f) {
@@ -41,7 +43,7 @@ static void main_usage(FILE *f) {
 static int main_worker_run(void *ctx) {
     const main_worker *w = ctx;
 
-    return gateway_run_fcgi(w->fd, w->db, w->metrics);
+    return gateway_run_fcgi(w->fd, w->db, w->settings, w->metrics);
 }
 
 /* Opens the FastCGI socket of --listen: "unix:/path" or "HOST:PORT". Sets
@@ -84,11 +86,13 @@ static int main_systemd_fd(void) {
 }
 
 /* Creates or migrates the database once, before workers open it. */
-static int main_check_db(const char *path) {
+static int main_check_db(const char *path, const chat_settings *cs) {
     char err[256];
     store *st = NULL;
+    store_options o = {0};
 
-    if (store_open(&st, path, NULL, err, sizeof err) != STORE_OK) {
+    settings_store_options(cs, &o);
+    if (store_open(&st, path, &o, err, sizeof err) != STORE_OK) {
         log_event(LOG_LEVEL_ERROR, "cannot open database", "db", path, "error", err, NULL);
         return -1;
     }
@@ -106,21 +110,20 @@ int main(int argc, char **argv) {
         {NULL, 0, NULL, 0},
     };
     const char *db = getenv("CHAT_DB"), *listen_addr = NULL, *unix_path = NULL;
-    main_worker w = {-1, NULL, NULL};
+    chat_settings cs;
+    main_worker w = {-1, NULL, NULL, &cs};
     long long workers = contract_default(CONTRACT_WORKERS);
     char err[128];
     int c, status;
 
     log_init("chat-fcgi");
+    settings_read(&cs);
+    settings_apply(&cs);
     if (db == NULL || db[0] == '\0') db = "chat.db";
     while ((c = getopt_long(argc, argv, "d:l:w:c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
-            /* Read per request by the gateway, as in CGI mode (cors.h). */
-            if (setenv("CHAT_CORS_ORIGIN", optarg, 1) != 0) {
-                perror("chat-fcgi: --cors-origin");
-                return 1;
-            }
+            cs.cors_origin = optarg; /* over CHAT_CORS_ORIGIN (cors.h) */
             break;
         case 'd':
             db = optarg;
@@ -149,18 +152,18 @@ int main(int argc, char **argv) {
     w.db = db;
 
     if (listen_addr != NULL) {
-        if (main_check_db(db) != 0) return 1;
+        if (main_check_db(db, &cs) != 0) return 1;
         if ((w.fd = main_listen(listen_addr, &unix_path)) < 0) return 1;
     } else if ((w.fd = main_systemd_fd()) >= 0) {
-        if (main_check_db(db) != 0) return 1;
+        if (main_check_db(db, &cs) != 0) return 1;
     } else if (FCGX_IsCGI()) {
         if (getenv("REQUEST_METHOD") == NULL) {
             main_usage(stderr);
             return 2;
         }
-        return gateway_run_cgi(db);
+        return gateway_run_cgi(db, &cs);
     } else {
-        if (main_check_db(db) != 0) return 1;
+        if (main_check_db(db, &cs) != 0) return 1;
         w.fd = 0; /* spawn-fcgi or a web server passed the socket as stdin */
     }
 

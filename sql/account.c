@@ -1,10 +1,9 @@
 /* account.c -- accounts and credentials in the store: one SQL text per
- * statement, run on SQLite (named $N parameters) or PostgreSQL ($N, through
- * store_pg_query), so both backends read the same rows the same way. */
+ * statement, run on either backend by store_query.h, so both read the same
+ * rows the same way. */
 #include "account.h"
 
 #include <inttypes.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +11,9 @@
 
 #include "names.h"
 #include "store_internal.h"
-#include "store_pg.h"
+#include "store_query.h"
 
 #define ACCOUNT_LIST_MAX 200
-#define ACCOUNT_ARGS_MAX 8
 
 enum account_stmt {
     A_PW_GET,
@@ -90,94 +88,25 @@ static const char *const account_pg_name[A_COUNT] = {
     [A_EXPIRE_OLD] = "account_expire_old",
 };
 
-/* A statement's parameters, as text ($1 is v[0]); NULL is SQL NULL. */
-typedef struct account_args {
-    const char *v[ACCOUNT_ARGS_MAX];
-    char num[ACCOUNT_ARGS_MAX][24];
-    int64_t i[ACCOUNT_ARGS_MAX]; /* the value of an integer parameter */
-    bool is_int[ACCOUNT_ARGS_MAX];
-    int n;
-} account_args;
-
-static void arg_s(account_args *a, const char *s) {
-    a->is_int[a->n] = false;
-    a->v[a->n++] = s;
-}
-
-static void arg_i(account_args *a, int64_t x) {
-    snprintf(a->num[a->n], sizeof a->num[a->n], "%" PRId64, x);
-    a->v[a->n] = a->num[a->n];
-    a->i[a->n] = x;
-    a->is_int[a->n] = true;
-    a->n++;
-}
-
-/* Called for each row: its columns as text (NULL for SQL NULL). */
-typedef int (*account_row_cb)(int ncol, const char *const *col, void *ctx);
-
-/* Runs statement id with args on st's engine; cb (may be NULL) sees every
- * row; *changes (may be NULL) gets the rows written. */
-static int account_run(store *st, enum account_stmt id, const account_args *a, account_row_cb cb,
-                       void *ctx, int64_t *changes) {
-    const char *col[ACCOUNT_ARGS_MAX + 1];
-    int rc;
-    st->err[0] = '\0';
-    if (store_pg_conn(st)) {
-        PGresult *r;
-        rc = store_pg_query(st, account_pg_name[id], account_sql[id], a->n, a->v, &r);
-        if (rc) return rc;
-        int rows = PQntuples(r), ncol = PQnfields(r);
-        if (ncol > ACCOUNT_ARGS_MAX + 1) ncol = ACCOUNT_ARGS_MAX + 1;
-        for (int i = 0; i < rows && cb; i++) {
-            for (int j = 0; j < ncol; j++)
-                col[j] = PQgetisnull(r, i, j) ? NULL : PQgetvalue(r, i, j);
-            if (cb(ncol, col, ctx)) break;
-        }
-        if (changes) *changes = strtoll(PQcmdTuples(r), NULL, 10);
-        PQclear(r);
-        return STORE_OK;
-    }
-    sqlite3 *db = store_sqlite(st);
-    sqlite3_stmt *s = NULL;
-    if (!db || sqlite3_prepare_v2(db, account_sql[id], -1, &s, NULL) != SQLITE_OK)
-        return STORE_ERROR;
-    for (int i = 0; i < a->n; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "$%d", i + 1);
-        int idx = sqlite3_bind_parameter_index(s, name);
-        if (idx > 0 && a->is_int[i])
-            sqlite3_bind_int64(s, idx, a->i[i]);
-        else if (idx > 0 && a->v[i])
-            sqlite3_bind_text(s, idx, a->v[i], -1, SQLITE_TRANSIENT);
-        /* an unbound parameter is NULL */
-    }
-    int ncol = sqlite3_column_count(s), stop = 0;
-    if (ncol > ACCOUNT_ARGS_MAX + 1) ncol = ACCOUNT_ARGS_MAX + 1;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (!cb || stop) continue;
-        for (int j = 0; j < ncol; j++)
-            col[j] = (const char *)sqlite3_column_text(s, j);
-        stop = cb(ncol, col, ctx);
-    }
-    rc = rc == SQLITE_DONE ? STORE_OK : store_status(rc);
-    if (!rc && changes) *changes = sqlite3_changes(db);
-    sqlite3_finalize(s);
-    return rc;
+/* Runs statement id with args on st's engine (store_query.h); cb (may be
+ * NULL) sees every row until it returns non-zero; *changes (may be NULL)
+ * gets the rows written. */
+static int account_run(store *st, enum account_stmt id, const ms_args *a, ms_row_cb cb, void *ctx,
+                       int64_t *changes) {
+    return ms_run(st, account_pg_name[id], account_sql[id], NULL, a, cb, ctx, changes);
 }
 
 /* Runs one writing statement in its own transaction unless one is open. */
-static int account_write(store *st, enum account_stmt id, const account_args *a, int64_t *changes) {
+static int account_write(store *st, enum account_stmt id, const ms_args *a, int64_t *changes) {
     store_write_scope w;
     int rc = store_write_begin(st, &w);
     if (rc) return rc;
     return store_write_end(st, &w, account_run(st, id, a, NULL, NULL, changes));
 }
 
-static int64_t col_int(const char *s) {
-    return s ? strtoll(s, NULL, 10) : 0;
-}
-
-static void col_str(char *dst, size_t len, const char *s) {
+/* Column col of w as text into dst ("" for NULL). */
+static void col_str(char *dst, size_t len, const ms_row *w, int col) {
+    const char *s = ms_text(w, col);
     snprintf(dst, len, "%s", s ? s : "");
 }
 
@@ -187,17 +116,17 @@ typedef struct text_ctx {
     bool found;
 } text_ctx;
 
-static int first_text(int ncol, const char *const *col, void *ctx) {
+static int first_text(const ms_row *w, void *ctx) {
     text_ctx *t = ctx;
-    if (ncol > 0) col_str(t->buf, t->len, col[0]);
+    col_str(t->buf, t->len, w, 0);
     t->found = true;
     return 1;
 }
 
 int account_password_get(store *st, const char *name, char *hash, size_t hashlen) {
-    account_args a = {.n = 0};
+    ms_args a = {.n = 0};
     text_ctx t = {hash, hashlen, false};
-    arg_s(&a, name);
+    ms_s(&a, name);
     int rc = account_run(st, A_PW_GET, &a, first_text, &t, NULL);
     return rc ? rc : t.found ? STORE_OK : STORE_NOTFOUND;
 }
@@ -207,12 +136,12 @@ int account_password_set(store *st, const char *name, const char *hash) {
     int64_t now = store_now_ms();
     char key[NAMES_KEY_BUF];
     if (names_key(name, key, sizeof key) != 0) return STORE_INVALID;
-    account_args a = {.n = 0}, c = {.n = 0};
-    arg_s(&a, name);
-    arg_s(&a, hash);
-    arg_i(&a, now);
-    arg_s(&c, key); /* claims are kept under the name's key, as store_user_claim's */
-    arg_i(&c, now);
+    ms_args a = {.n = 0}, c = {.n = 0};
+    ms_s(&a, name);
+    ms_s(&a, hash);
+    ms_i(&a, now);
+    ms_s(&c, key); /* claims are kept under the name's key, as store_user_claim's */
+    ms_i(&c, now);
     store_write_scope w;
     int rc = store_write_begin(st, &w);
     if (rc) return rc;
@@ -222,18 +151,18 @@ int account_password_set(store *st, const char *name, const char *hash) {
 }
 
 int account_credential_add(store *st, const account_credential *c) {
-    account_args a = {.n = 0};
-    arg_s(&a, c->id);
-    arg_s(&a, c->name);
-    arg_s(&a, c->kind);
-    arg_s(&a, c->secret[0] ? c->secret : NULL);
-    arg_s(&a, c->label);
-    arg_i(&a, c->created_at);
+    ms_args a = {.n = 0};
+    ms_s(&a, c->id);
+    ms_s(&a, c->name);
+    ms_s(&a, c->kind);
+    ms_s(&a, c->secret[0] ? c->secret : NULL);
+    ms_s(&a, c->label);
+    ms_i(&a, c->created_at);
     if (c->used_at)
-        arg_i(&a, c->used_at);
+        ms_i(&a, c->used_at);
     else
-        arg_s(&a, NULL);
-    arg_i(&a, c->expires_at);
+        ms_s(&a, NULL);
+    ms_i(&a, c->expires_at);
     return account_write(st, A_CRED_ADD, &a, NULL);
 }
 
@@ -248,26 +177,12 @@ void account_new_id(char id[ACCOUNT_ID_BUF]) {
         snprintf(id + 2 * i, 3, "%02x", b[i]);
 }
 
-/* The claim limits: CHAT_CLAIM_RATE "per-minute/per-day" per address
- * (0: none), and CHAT_CLAIM_TTL_S, how long a never-used claim holds. */
-static void claim_config(int64_t *minute, int64_t *day, int64_t *ttl_ms) {
-    const char *rate = getenv("CHAT_CLAIM_RATE"), *ttl = getenv("CHAT_CLAIM_TTL_S");
-    long long m, d, t;
-    *minute = ACCOUNT_CLAIMS_MINUTE;
-    *day = ACCOUNT_CLAIMS_DAY;
-    *ttl_ms = ACCOUNT_CLAIM_TTL_S * 1000LL;
-    if (rate && sscanf(rate, "%lld/%lld", &m, &d) == 2 && m >= 0 && d >= 0) {
-        *minute = m;
-        *day = d;
-    }
-    if (ttl && sscanf(ttl, "%lld", &t) == 1 && t > 0) *ttl_ms = t * 1000;
-}
-
 int account_claim(store *st, const char *name, const char *addr, bool used, int64_t ttl_ms,
                   char id[ACCOUNT_ID_BUF], int64_t *retry_after_s) {
-    int64_t minute, day, unused_ms, now = store_now_ms(), changes = 0;
+    /* the claim limits are the store's (store_options.limits) */
+    int64_t minute = st->limits.claim_minute, day = st->limits.claim_day;
+    int64_t unused_ms = st->limits.claim_ttl_ms, now = store_now_ms(), changes = 0;
     if (!contract_valid_user_name(name)) return STORE_INVALID;
-    claim_config(&minute, &day, &unused_ms);
     int rc = account_expire(st, now - unused_ms);
     if (rc) return rc;
     /* claims are kept under the name's key (store_user_claim): "kim", "KIM"
@@ -289,9 +204,9 @@ int account_claim(store *st, const char *name, const char *addr, bool used, int6
     account_new_id(c.id);
     snprintf(c.name, sizeof c.name, "%s", name);
     snprintf(c.kind, sizeof c.kind, "%s", ACCOUNT_KIND_CLAIM);
-    account_args a = {.n = 0};
-    arg_s(&a, key);
-    arg_i(&a, now);
+    ms_args a = {.n = 0};
+    ms_s(&a, key);
+    ms_i(&a, now);
     store_write_scope w;
     if ((rc = store_write_begin(st, &w))) return rc;
     rc = account_run(st, A_CLAIM, &a, NULL, NULL, &changes);
@@ -306,22 +221,27 @@ int account_user_ensure(store *st, const char *name) {
     char key[NAMES_KEY_BUF];
     if (!contract_valid_user_name(name) || names_key(name, key, sizeof key) != 0)
         return STORE_INVALID;
-    account_args a = {.n = 0};
-    arg_s(&a, key);
-    arg_i(&a, store_now_ms());
+    ms_args a = {.n = 0};
+    ms_s(&a, key);
+    ms_i(&a, store_now_ms());
     return account_write(st, A_CLAIM, &a, NULL);
 }
 
-/* Fills an account_credential from the columns of A_CRED_LIST's shape. */
-static void cred_from(account_credential *out, const char *const *col) {
-    col_str(out->id, sizeof out->id, col[0]);
-    col_str(out->name, sizeof out->name, col[1]);
-    col_str(out->kind, sizeof out->kind, col[2]);
-    col_str(out->secret, sizeof out->secret, col[3]);
-    col_str(out->label, sizeof out->label, col[4]);
-    out->created_at = col_int(col[5]);
-    out->used_at = col_int(col[6]);
-    out->expires_at = col_int(col[7]);
+/* Fills an account_credential from the columns of A_CRED_LIST's shape, from
+ * column first on (A_CRED_GET's rows have no id: first is -1 and id is
+ * given). */
+static void cred_from(account_credential *out, const ms_row *w, int first, const char *id) {
+    if (id)
+        snprintf(out->id, sizeof out->id, "%s", id);
+    else
+        col_str(out->id, sizeof out->id, w, first);
+    col_str(out->name, sizeof out->name, w, first + 1);
+    col_str(out->kind, sizeof out->kind, w, first + 2);
+    col_str(out->secret, sizeof out->secret, w, first + 3);
+    col_str(out->label, sizeof out->label, w, first + 4);
+    out->created_at = ms_int(w, first + 5);
+    out->used_at = ms_int(w, first + 6);
+    out->expires_at = ms_int(w, first + 7);
 }
 
 typedef struct get_ctx {
@@ -330,29 +250,26 @@ typedef struct get_ctx {
     bool found;
 } get_ctx;
 
-static int got_credential(int ncol, const char *const *col, void *ctx) {
+static int got_credential(const ms_row *w, void *ctx) {
     get_ctx *g = ctx;
-    const char *row[8] = {g->id};
-    for (int i = 0; i < 7 && i < ncol; i++)
-        row[i + 1] = col[i];
-    cred_from(g->out, row);
+    cred_from(g->out, w, -1, g->id);
     g->found = true;
     return 1;
 }
 
 int account_credential_get(store *st, const char *id, int64_t now_ms, account_credential *out) {
-    account_args a = {.n = 0};
+    ms_args a = {.n = 0};
     get_ctx g = {out, id, false};
-    arg_s(&a, id);
-    arg_i(&a, now_ms);
+    ms_s(&a, id);
+    ms_i(&a, now_ms);
     int rc = account_run(st, A_CRED_GET, &a, got_credential, &g, NULL);
     return rc ? rc : g.found ? STORE_OK : STORE_NOTFOUND;
 }
 
 int account_credential_used(store *st, const char *id, int64_t now_ms) {
-    account_args a = {.n = 0};
-    arg_s(&a, id);
-    arg_i(&a, now_ms);
+    ms_args a = {.n = 0};
+    ms_s(&a, id);
+    ms_i(&a, now_ms);
     return account_write(st, A_CRED_USED, &a, NULL);
 }
 
@@ -368,27 +285,27 @@ int account_credential_check(store *st, const char *id, const char *name) {
 
 int account_credential_rotate(store *st, const char *id, const char *old_secret,
                               const char *new_secret, int64_t expires_at) {
-    account_args a = {.n = 0};
+    ms_args a = {.n = 0};
     int64_t n = 0;
-    arg_s(&a, id);
-    arg_s(&a, old_secret);
-    arg_s(&a, new_secret);
-    arg_i(&a, expires_at);
+    ms_s(&a, id);
+    ms_s(&a, old_secret);
+    ms_s(&a, new_secret);
+    ms_i(&a, expires_at);
     int rc = account_write(st, A_CRED_ROTATE, &a, &n);
     return rc ? rc : n ? STORE_OK : STORE_NOTFOUND;
 }
 
 int account_credential_delete(store *st, const char *id) {
-    account_args a = {.n = 0};
+    ms_args a = {.n = 0};
     int64_t n = 0;
-    arg_s(&a, id);
+    ms_s(&a, id);
     int rc = account_write(st, A_CRED_DELETE, &a, &n);
     return rc ? rc : n ? STORE_OK : STORE_NOTFOUND;
 }
 
 int account_credentials_delete_all(store *st, const char *name, int64_t *n) {
-    account_args a = {.n = 0};
-    arg_s(&a, name);
+    ms_args a = {.n = 0};
+    ms_s(&a, name);
     return account_write(st, A_CRED_DELETE_ALL, &a, n);
 }
 
@@ -397,20 +314,19 @@ typedef struct list_ctx {
     void *ctx;
 } list_ctx;
 
-static int listed(int ncol, const char *const *col, void *ctx) {
+static int listed(const ms_row *w, void *ctx) {
     list_ctx *l = ctx;
     account_credential c;
-    if (ncol < 8) return 1;
-    cred_from(&c, col);
+    cred_from(&c, w, 0, NULL);
     return l->cb(&c, l->ctx);
 }
 
 int account_credentials_list(store *st, const char *name, account_credential_cb cb, void *ctx) {
-    account_args a = {.n = 0};
+    ms_args a = {.n = 0};
     list_ctx l = {cb, ctx};
-    arg_s(&a, name);
-    arg_i(&a, store_now_ms());
-    arg_i(&a, ACCOUNT_LIST_MAX);
+    ms_s(&a, name);
+    ms_i(&a, store_now_ms());
+    ms_i(&a, ACCOUNT_LIST_MAX);
     return account_run(st, A_CRED_LIST, &a, listed, &l, NULL);
 }
 
@@ -422,17 +338,18 @@ typedef struct expired_names {
     int n;
 } expired_names;
 
-static int expired_name(int ncol, const char *const *col, void *ctx) {
+static int expired_name(const ms_row *w, void *ctx) {
     expired_names *e = ctx;
-    if (ncol < 1 || !col[0] || e->n >= EXPIRE_NAMES_MAX) return 0;
-    snprintf(e->name[e->n++], sizeof e->name[0], "%s", col[0]);
+    const char *name = ms_text(w, 0);
+    if (!name || e->n >= EXPIRE_NAMES_MAX) return 0;
+    snprintf(e->name[e->n++], sizeof e->name[0], "%s", name);
     return 0;
 }
 
 int account_expire(store *st, int64_t claimed_before_ms) {
-    account_args a = {.n = 0}, now = {.n = 0};
-    arg_i(&a, claimed_before_ms);
-    arg_i(&now, store_now_ms());
+    ms_args a = {.n = 0}, now = {.n = 0};
+    ms_i(&a, claimed_before_ms);
+    ms_i(&now, store_now_ms());
     store_write_scope w;
     int rc = store_write_begin(st, &w);
     if (rc) return rc;
@@ -440,13 +357,13 @@ int account_expire(store *st, int64_t claimed_before_ms) {
     rc = account_run(st, A_EXPIRE_USERS, &a, expired_name, &names, NULL);
     for (int i = 0; !rc && i < names.n; i++) {
         char key[NAMES_KEY_BUF];
-        account_args k = {.n = 0};
+        ms_args k = {.n = 0};
         if (names_key(names.name[i], key, sizeof key) != 0) continue;
-        arg_s(&k, key);
+        ms_s(&k, key);
         rc = account_run(st, A_UNCLAIM, &k, NULL, NULL, NULL);
-        account_args of = {.n = 0};
-        arg_i(&of, claimed_before_ms);
-        arg_s(&of, names.name[i]);
+        ms_args of = {.n = 0};
+        ms_i(&of, claimed_before_ms);
+        ms_s(&of, names.name[i]);
         if (!rc) rc = account_run(st, A_EXPIRE_CLAIMS_OF, &of, NULL, NULL, NULL);
     }
     /* the rest of the expired claims, once every name's claim row went */

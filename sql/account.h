@@ -24,7 +24,8 @@
 
 /* Name claims (README "Security"): per client address, at most this many a
  * minute and a day (CHAT_CLAIM_RATE "M/D" changes them, 0 = none), and a
- * claim never used is forgotten after ACCOUNT_CLAIM_TTL_S (CHAT_CLAIM_TTL_S). */
+ * claim never used is forgotten after ACCOUNT_CLAIM_TTL_S (CHAT_CLAIM_TTL_S):
+ * the defaults of store_limits, which the programs fill (edge/settings.h). */
 #define ACCOUNT_CLAIMS_MINUTE 60
 #define ACCOUNT_CLAIMS_DAY 1000
 #define ACCOUNT_CLAIM_TTL_S 86400

@@ -3,7 +3,7 @@
  * both engines read ($n parameters, "user" quoted, no casts); the few that
  * differ (appending to the log) have one text per engine. None of them is on
  * a hot path: SQLite prepares each per call, PostgreSQL once per connection
- * (store_pg_query). */
+ * (store_query.h). */
 #include "moderation_store.h"
 
 #include <jansson.h>
@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "store_internal.h"
-#include "store_pg.h"
 #include "store_query.h"
 
 /* ---- roles ------------------------------------------------------------ */
@@ -332,9 +331,8 @@ int modstore_message_get(store *st, int64_t id, store_message_cb cb, void *ctx) 
  * lock and the head row's lock, as store_pg.c's appends do. */
 static int append_event(store *st, int64_t room_id, const char *user, const char *text, int kind,
                         int64_t target, int64_t *id, int64_t *ts) {
-    if (store_pg_conn(st)) {
-        int rc = ms_run(st, "mod_writer_lock", "SELECT pg_advisory_xact_lock(8124170402)", NULL,
-                        NULL, NULL, NULL, NULL);
+    if (st->ops->lock_writers) {
+        int rc = st->ops->lock_writers(st);
         if (rc) return rc;
     }
     ms_args a = {0};

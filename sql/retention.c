@@ -1,102 +1,45 @@
 /* retention.c -- retention settings and the pruner that deletes, in small steps, what they no
- * longer keep. The statements here are SQLite's; on PostgreSQL each step goes
- * to retention_pg.c. */
+ * longer keep. The algorithm is here, once; each backend runs its statements
+ * (store_ops: room_next ... vacuum), and the settings are store_query.h's
+ * statements on either engine. */
 #include "retention.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "retention_pg.h"
 #include "store_internal.h"
-#include "store_pg.h"
+#include "store_query.h"
 
-#define DAY_MS RETENTION_DAY_MS
+#define DAY_MS 86400000LL
 
-enum retention_stmt {
-    R_DEF_GET,
-    R_DEF_SET,
-    R_WS_GET,
-    R_WS_SET,
-    R_NEXT_ROOM,
-    R_SPAN,
-    R_NTH_NEWEST,
-    R_OLDEST,
-    R_DELETE,
-    R_MARK,
-    R_SESSIONS,
-    R_CONTROL,
-    R_FREELIST,
-    R_VACUUM,
-    R_COUNT
-};
+/* The settings' statements: one text for both engines but where a
+ * PostgreSQL parameter in a multi-row VALUES needs its type. */
+static const char SQL_DEF_GET[] =
+    "SELECT COALESCE((SELECT value FROM config WHERE key = 'retention_days'), 90),"
+    " COALESCE((SELECT value FROM config WHERE key = 'retention_max_messages'), 0)";
+static const char SQL_DEF_SET[] = "INSERT INTO config (key, value) VALUES ('retention_days', $1),"
+                                  " ('retention_max_messages', $2)"
+                                  " ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+static const char PG_DEF_SET[] =
+    "INSERT INTO config (key, value) VALUES ('retention_days', $1::bigint),"
+    " ('retention_max_messages', $2::bigint)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+static const char SQL_WS_GET[] =
+    "SELECT COALESCE(retention_days, -1), COALESCE(retention_max_messages, -1)"
+    " FROM workspaces WHERE namespace = $1";
+static const char SQL_WS_SET[] =
+    "INSERT INTO workspaces (namespace, private, created_at, retention_days,"
+    " retention_max_messages) VALUES ($1, 0, $2, $3, $4)"
+    " ON CONFLICT (namespace) DO UPDATE SET retention_days = excluded.retention_days,"
+    " retention_max_messages = excluded.retention_max_messages";
 
-static const char *const retention_sql[R_COUNT] = {
-    [R_DEF_GET] = "SELECT COALESCE((SELECT value FROM config WHERE key = 'retention_days'), 90),"
-                  " COALESCE((SELECT value FROM config WHERE key = 'retention_max_messages'), 0)",
-    [R_DEF_SET] = "INSERT INTO config (key, value) VALUES ('retention_days', ?1),"
-                  " ('retention_max_messages', ?2)"
-                  " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    [R_WS_GET] = "SELECT COALESCE(retention_days, -1), COALESCE(retention_max_messages, -1)"
-                 " FROM workspaces WHERE namespace = ?1",
-    [R_WS_SET] = "INSERT INTO workspaces (namespace, private, created_at, retention_days,"
-                 " retention_max_messages) VALUES (?1, 0, ?2, ?3, ?4)"
-                 " ON CONFLICT (namespace) DO UPDATE SET retention_days = excluded.retention_days,"
-                 " retention_max_messages = excluded.retention_max_messages",
-    [R_NEXT_ROOM] = "SELECT id, namespace FROM rooms WHERE id > ?1 ORDER BY id LIMIT 1",
-    /* two subqueries: each is one index probe, MIN and MAX side by side scan */
-    [R_SPAN] = "SELECT (SELECT MIN(id) FROM messages WHERE room_id = ?1),"
-               " (SELECT MAX(id) FROM messages WHERE room_id = ?1)",
-    [R_NTH_NEWEST] =
-        "SELECT id FROM messages WHERE room_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2",
-    [R_OLDEST] = "SELECT id, ts FROM messages WHERE room_id = ?1 ORDER BY id LIMIT ?2",
-    [R_DELETE] = "DELETE FROM messages WHERE room_id = ?1 AND id <= ?2",
-    [R_MARK] = "UPDATE rooms SET pruned_upto = MAX(pruned_upto, ?2) WHERE id = ?1",
-    [R_SESSIONS] = "DELETE FROM sessions WHERE pid IN"
-                   " (SELECT pid FROM sessions WHERE updated_at <= ?1 LIMIT ?2)",
-    [R_CONTROL] = "DELETE FROM control WHERE id IN"
-                  " (SELECT id FROM control WHERE ts <= ?1 ORDER BY id LIMIT ?2)",
-    [R_FREELIST] = "PRAGMA freelist_count",
-    [R_VACUUM] = NULL, /* made in retention_new: a pragma takes no parameter */
-};
-
-struct retention {
-    store *st;   /* borrowed */
-    sqlite3 *db; /* NULL on PostgreSQL: no statements here */
-    sqlite3_stmt *stmt[R_COUNT];
-    retention_config cfg;
-    int64_t after; /* the next step looks at the first room with a greater id */
-};
-
-/* Prepares a statement of the retention module on st's connection, for the
- * one-off calls that have no pruner. The caller finalizes it. */
-static sqlite3_stmt *retention_prepare(store *st, enum retention_stmt id) {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(store_sqlite(st), retention_sql[id], -1, &s, NULL) != SQLITE_OK)
-        return NULL;
-    return s;
-}
-
-/* Steps s for one row of two integers; finalizes it. */
-static int retention_two_ints(sqlite3_stmt *s, int64_t *a, int64_t *b) {
-    if (!s) return STORE_ERROR;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *a = sqlite3_column_int64(s, 0);
-        *b = sqlite3_column_int64(s, 1);
-        rc = STORE_OK;
-    } else {
-        rc = rc == SQLITE_DONE ? STORE_NOTFOUND : store_status(rc);
-    }
-    sqlite3_finalize(s);
-    return rc;
-}
-
-static int retention_run(sqlite3_stmt *s) {
-    if (!s) return STORE_ERROR;
-    int rc = store_status(sqlite3_step(s));
-    sqlite3_finalize(s);
-    return rc;
+/* A row callback reading a policy from columns 0 and 1. */
+static int policy_row(const ms_row *w, void *ctx) {
+    retention_policy *p = ctx;
+    p->days = ms_int(w, 0);
+    p->max_messages = ms_int(w, 1);
+    return 1;
 }
 
 static int retention_valid(const retention_policy *p, bool inherit_ok) {
@@ -106,28 +49,22 @@ static int retention_valid(const retention_policy *p, bool inherit_ok) {
 }
 
 int retention_defaults_get(store *st, retention_policy *out) {
-    if (store_pg_conn(st)) return retention_pg_defaults_get(st, out);
-    return retention_two_ints(retention_prepare(st, R_DEF_GET), &out->days, &out->max_messages);
+    return ms_run(st, "retention_def_get", SQL_DEF_GET, NULL, NULL, policy_row, out, NULL);
 }
 
 int retention_defaults_set(store *st, const retention_policy *p) {
     if (!retention_valid(p, false)) return STORE_INVALID;
-    if (store_pg_conn(st)) return retention_pg_defaults_set(st, p);
-    sqlite3_stmt *s = retention_prepare(st, R_DEF_SET);
-    if (s) {
-        sqlite3_bind_int64(s, 1, p->days);
-        sqlite3_bind_int64(s, 2, p->max_messages);
-    }
-    return retention_run(s);
+    ms_args a = {0};
+    ms_i(&a, p->days);
+    ms_i(&a, p->max_messages);
+    return ms_run(st, "retention_def_set", SQL_DEF_SET, PG_DEF_SET, &a, NULL, NULL, NULL);
 }
 
 int retention_own(store *st, const char *ns, retention_policy *out) {
     out->days = out->max_messages = RETENTION_INHERIT;
-    if (store_pg_conn(st)) return retention_pg_own(st, ns, out);
-    sqlite3_stmt *s = retention_prepare(st, R_WS_GET);
-    if (s) sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
-    int rc = retention_two_ints(s, &out->days, &out->max_messages);
-    return rc == STORE_NOTFOUND ? STORE_OK : rc;
+    ms_args a = {0};
+    ms_s(&a, ns);
+    return ms_run(st, "retention_ws_get", SQL_WS_GET, NULL, &a, policy_row, out, NULL);
 }
 
 int retention_get(store *st, const char *ns, retention_policy *out) {
@@ -142,71 +79,40 @@ int retention_get(store *st, const char *ns, retention_policy *out) {
 
 int retention_set(store *st, const char *ns, const retention_policy *p) {
     if (!contract_valid_namespace(ns) || !retention_valid(p, true)) return STORE_INVALID;
-    if (store_pg_conn(st)) return retention_pg_set(st, ns, p);
-    sqlite3_stmt *s = retention_prepare(st, R_WS_SET);
-    if (s) {
-        sqlite3_bind_text(s, 1, ns, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, store_now_ms());
-        if (p->days != RETENTION_INHERIT) sqlite3_bind_int64(s, 3, p->days);
-        if (p->max_messages != RETENTION_INHERIT) sqlite3_bind_int64(s, 4, p->max_messages);
-    }
-    return retention_run(s);
+    ms_args a = {0};
+    ms_s(&a, ns);
+    ms_i(&a, store_now_ms());
+    if (p->days != RETENTION_INHERIT) /* NULL: the default */
+        ms_i(&a, p->days);
+    else
+        ms_s(&a, NULL);
+    if (p->max_messages != RETENTION_INHERIT)
+        ms_i(&a, p->max_messages);
+    else
+        ms_s(&a, NULL);
+    return ms_run(st, "retention_ws_set", SQL_WS_SET, NULL, &a, NULL, NULL, NULL);
 }
+
+struct retention {
+    store *st; /* borrowed */
+    retention_config cfg;
+    int64_t after; /* the next step looks at the first room with a greater id */
+};
 
 retention *retention_new(store *st, const retention_config *cfg) {
     retention *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->st = st;
-    r->db = store_sqlite(st);
     if (cfg) r->cfg = *cfg;
     if (r->cfg.batch <= 0) r->cfg.batch = 500;
     if (r->cfg.vacuum_pages <= 0) r->cfg.vacuum_pages = 256;
     if (r->cfg.session_max_age_ms <= 0) r->cfg.session_max_age_ms = DAY_MS;
     if (r->cfg.control_max_age_ms <= 0) r->cfg.control_max_age_ms = 3600 * 1000;
-    if (!r->db) return r; /* PostgreSQL: retention_pg.c prepares its own */
-    /* The page count is our own integer, not input. */
-    char vacuum[64];
-    snprintf(vacuum, sizeof vacuum, "PRAGMA incremental_vacuum(%d)", r->cfg.vacuum_pages);
-    for (int i = 0; i < R_COUNT; i++) {
-        const char *sql = i == R_VACUUM ? vacuum : retention_sql[i];
-        if (sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &r->stmt[i], NULL) !=
-            SQLITE_OK) {
-            retention_free(r);
-            return NULL;
-        }
-    }
     return r;
 }
 
 void retention_free(retention *r) {
-    if (!r) return;
-    for (int i = 0; i < R_COUNT; i++)
-        sqlite3_finalize(r->stmt[i]);
     free(r);
-}
-
-static sqlite3_stmt *take(retention *r, enum retention_stmt id) {
-    sqlite3_stmt *s = r->stmt[id];
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return s;
-}
-
-/* Steps s for one integer row into *v (left alone when there is no row or
- * the value is NULL); resets it. */
-static int one_int(sqlite3_stmt *s, int64_t *v) {
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
-        *v = sqlite3_column_int64(s, 0);
-    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : store_status(rc);
-    sqlite3_reset(s);
-    return rc;
-}
-
-static int run(sqlite3_stmt *s) {
-    int rc = store_status(sqlite3_step(s));
-    sqlite3_reset(s);
-    return rc;
 }
 
 /* The room the step looks at: the first with an id past r->after, wrapping
@@ -214,20 +120,7 @@ static int run(sqlite3_stmt *s) {
 static int next_room(retention *r, int64_t *room_id, char *ns, size_t nslen) {
     *room_id = 0;
     for (int pass = 0; pass < 2; pass++) {
-        if (!r->db) {
-            int rc = retention_pg_next_room(r->st, pass ? 0 : r->after, room_id, ns, nslen);
-            if (rc || *room_id) return rc;
-            continue;
-        }
-        sqlite3_stmt *s = take(r, R_NEXT_ROOM);
-        sqlite3_bind_int64(s, 1, pass ? 0 : r->after);
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-            *room_id = sqlite3_column_int64(s, 0);
-            snprintf(ns, nslen, "%s", (const char *)sqlite3_column_text(s, 1));
-        }
-        rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : store_status(rc);
-        sqlite3_reset(s);
+        int rc = r->st->ops->room_next(r->st, pass ? 0 : r->after, room_id, ns, nslen);
         if (rc || *room_id) return rc;
     }
     return STORE_OK;
@@ -239,97 +132,46 @@ static int next_room(retention *r, int64_t *room_id, char *ns, size_t nslen) {
 static int count_boundary(retention *r, int64_t room_id, int64_t max, int64_t *keep_from) {
     int64_t lo = 0, hi = 0;
     *keep_from = 0;
-    sqlite3_stmt *s = take(r, R_SPAN);
-    sqlite3_bind_int64(s, 1, room_id);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        lo = sqlite3_column_int64(s, 0);
-        hi = sqlite3_column_int64(s, 1);
-    }
-    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : store_status(rc);
-    sqlite3_reset(s);
+    int rc = r->st->ops->room_span(r->st, room_id, &lo, &hi);
     if (rc || hi - lo + 1 <= max) return rc;
-    s = take(r, R_NTH_NEWEST);
-    sqlite3_bind_int64(s, 1, room_id);
-    sqlite3_bind_int64(s, 2, max - 1);
-    return one_int(s, keep_from);
+    return r->st->ops->room_nth_newest(r->st, room_id, max - 1, keep_from);
+}
+
+/* What prune_room's walk over the oldest messages found. */
+typedef struct prune_walk {
+    int64_t keep_from, cutoff; /* a message with an id below or a ts before goes */
+    int64_t last;              /* the last id that goes */
+    int n;                     /* how many go */
+} prune_walk;
+
+/* Ids and timestamps grow together: the walk stops at the first message kept. */
+static int prune_walk_row(int64_t id, int64_t ts, void *ctx) {
+    prune_walk *w = ctx;
+    if (!(id < w->keep_from || ts < w->cutoff)) return 1;
+    w->last = id;
+    w->n++;
+    return 0;
 }
 
 /* Deletes, in one transaction, up to cfg.batch of room_id's oldest messages
  * that policy p no longer keeps at now_ms, and records the last id deleted. */
 static int prune_room(retention *r, int64_t room_id, const retention_policy *p, int64_t now_ms,
                       retention_stats *out) {
-    if (!r->db) {
-        int rc = retention_pg_prune_room(r->st, room_id, p, now_ms, r->cfg.batch, &out->messages);
-        out->more = rc == STORE_OK && out->messages == r->cfg.batch;
-        return rc;
-    }
-    int rc = store_begin(r->st);
+    store *st = r->st;
+    int rc = store_begin(st);
     if (rc) return rc;
-    int64_t keep_from = 0, last = 0;
-    if (p->max_messages > 0) rc = count_boundary(r, room_id, p->max_messages, &keep_from);
-    int64_t cutoff = p->days > 0 ? now_ms - p->days * DAY_MS : INT64_MIN;
-    int n = 0;
-    if (rc == STORE_OK) {
-        sqlite3_stmt *s = take(r, R_OLDEST);
-        sqlite3_bind_int64(s, 1, room_id);
-        sqlite3_bind_int(s, 2, r->cfg.batch);
-        /* Ids and timestamps grow together: stop at the first message kept. */
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-            int64_t id = sqlite3_column_int64(s, 0), ts = sqlite3_column_int64(s, 1);
-            if (!(id < keep_from || ts < cutoff)) break;
-            last = id;
-            n++;
-        }
-        rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : store_status(rc);
-        sqlite3_reset(s);
-    }
-    if (rc == STORE_OK && n > 0) {
-        sqlite3_stmt *s = take(r, R_DELETE);
-        sqlite3_bind_int64(s, 1, room_id);
-        sqlite3_bind_int64(s, 2, last);
-        rc = run(s);
-    }
-    if (rc == STORE_OK && n > 0) {
-        sqlite3_stmt *s = take(r, R_MARK);
-        sqlite3_bind_int64(s, 1, room_id);
-        sqlite3_bind_int64(s, 2, last);
-        rc = run(s);
-    }
-    if (rc == STORE_OK) rc = store_commit(r->st);
+    prune_walk w = {.cutoff = p->days > 0 ? now_ms - p->days * DAY_MS : INT64_MIN};
+    if (p->max_messages > 0) rc = count_boundary(r, room_id, p->max_messages, &w.keep_from);
+    if (rc == STORE_OK) rc = st->ops->room_oldest(st, room_id, r->cfg.batch, prune_walk_row, &w);
+    if (rc == STORE_OK && w.n > 0) rc = st->ops->room_prune(st, room_id, w.last);
+    if (rc == STORE_OK) rc = store_commit(st);
     if (rc) {
-        store_rollback(r->st);
+        store_rollback(st);
         return rc;
     }
-    out->messages = n;
-    out->more = n == r->cfg.batch;
+    out->messages = w.n;
+    out->more = w.n == r->cfg.batch;
     return STORE_OK;
-}
-
-/* Deletes up to cfg.batch rows of one of the bounded-age tables. */
-static int prune_rows(retention *r, enum retention_stmt id, int64_t older_than, int *n) {
-    if (!r->db) return retention_pg_prune_rows(r->st, id == R_CONTROL, older_than, r->cfg.batch, n);
-    sqlite3_stmt *s = take(r, id);
-    sqlite3_bind_int64(s, 1, older_than);
-    sqlite3_bind_int(s, 2, r->cfg.batch);
-    int rc = run(s);
-    *n = rc == STORE_OK ? sqlite3_changes(r->db) : 0;
-    return rc;
-}
-
-static int vacuum(retention *r, int *pages) {
-    if (!r->db) return STORE_OK; /* PostgreSQL's autovacuum */
-    int64_t before = 0, after = 0;
-    int rc = one_int(take(r, R_FREELIST), &before);
-    if (rc || before == 0) return rc;
-    sqlite3_stmt *s = take(r, R_VACUUM);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    }
-    rc = store_status(rc);
-    sqlite3_reset(s);
-    if (rc == STORE_OK) rc = one_int(take(r, R_FREELIST), &after);
-    *pages = rc == STORE_OK && before > after ? (int)(before - after) : 0;
-    return rc;
 }
 
 int retention_step(retention *r, int64_t now_ms, retention_stats *stats) {
@@ -346,10 +188,14 @@ int retention_step(retention *r, int64_t now_ms, retention_stats *stats) {
         /* a busy room keeps its turn; the next step goes on with it */
         if (rc == STORE_OK) r->after = out->more ? out->room_id - 1 : out->room_id;
     }
+    store *st = r->st;
     if (rc == STORE_OK)
-        rc = prune_rows(r, R_SESSIONS, now_ms - r->cfg.session_max_age_ms, &out->sessions);
+        rc = st->ops->sessions_prune(st, now_ms - r->cfg.session_max_age_ms, r->cfg.batch,
+                                     &out->sessions);
     if (rc == STORE_OK)
-        rc = prune_rows(r, R_CONTROL, now_ms - r->cfg.control_max_age_ms, &out->control);
-    if (rc == STORE_OK) rc = vacuum(r, &out->pages);
+        rc = st->ops->control_prune(st, now_ms - r->cfg.control_max_age_ms, r->cfg.batch,
+                                    &out->control);
+    if (rc == STORE_OK && st->ops->vacuum)
+        rc = st->ops->vacuum(st, r->cfg.vacuum_pages, &out->pages);
     return rc;
 }

@@ -52,7 +52,7 @@ typedef struct retention_stats {
 typedef struct retention retention; /* the pruner: statements, where it got to */
 
 /* A pruner on st's connection (borrowed; close st after retention_free).
- * NULL when out of memory or a statement does not prepare. */
+ * NULL when out of memory. */
 retention *retention_new(store *st, const retention_config *cfg);
 void retention_free(retention *r); /* accepts NULL */
 

@@ -2,6 +2,7 @@
  * backend (SQLite, store_sqlite.c, or PostgreSQL, store_pg.c) that the path
  * chose */
 #include "store.h"
+#include "account.h"
 #include "store_internal.h"
 
 #include "names.h"
@@ -19,6 +20,20 @@ int64_t store_now_ms(void) {
 
 /* ---- opening ---------------------------------------------------------- */
 
+void store_limits_default(store_limits *l) {
+    *l = (store_limits){
+        .room_rate_user = contract_default(CONTRACT_ROOM_RATE_USER),
+        .room_rate_address = contract_default(CONTRACT_ROOM_RATE_ADDRESS),
+        .claim_minute = ACCOUNT_CLAIMS_MINUTE,
+        .claim_day = ACCOUNT_CLAIMS_DAY,
+        .claim_ttl_ms = ACCOUNT_CLAIM_TTL_S * 1000LL,
+    };
+}
+
+void store_limits_set(store *st, const store_limits *l) {
+    st->limits = *l;
+}
+
 bool store_path_is_pg(const char *path) {
     return path &&
            (strncmp(path, "postgres://", 11) == 0 || strncmp(path, "postgresql://", 13) == 0);
@@ -32,19 +47,18 @@ int store_open(store **out, const char *path, const store_options *opt, char *er
         if (err) snprintf(err, errlen, "no database path");
         return STORE_INVALID;
     }
-    /* The room cap, from the environment unless given: chat-fcgi and chat-ws
-     * of one deployment share it. */
-    const char *cap = getenv("CHAT_MAX_ROOMS");
-    if (o.max_rooms <= 0) o.max_rooms = cap ? atoi(cap) : 0;
     if (o.max_rooms <= 0) o.max_rooms = STORE_ROOMS_MAX_DEFAULT;
     if (o.busy_timeout_ms <= 0) o.busy_timeout_ms = 5000;
-    /* Unset, the environment decides, so chat-fcgi and chat-ws of one
-     * deployment promise the same durability. */
-    const char *env = getenv("CHAT_SYNC");
-    if (!o.sync) o.sync = env && strcmp(env, "full") == 0 ? STORE_SYNC_FULL : STORE_SYNC_NORMAL;
+    if (!o.sync) o.sync = STORE_SYNC_NORMAL;
     int rc = store_path_is_pg(path) ? store_pg_open(out, path, &o, err, errlen)
                                     : store_sqlite_open(out, path, &o, err, errlen);
-    if (rc == STORE_OK) (*out)->max_rooms = o.max_rooms;
+    if (rc == STORE_OK) {
+        (*out)->max_rooms = o.max_rooms;
+        if (o.limits)
+            (*out)->limits = *o.limits;
+        else
+            store_limits_default(&(*out)->limits);
+    }
     return rc;
 }
 
@@ -243,9 +257,6 @@ int store_presence_users(store *st, int64_t room_id, int (*cb)(const char *user,
 
 void store_write_budget_init(store_write_budget *b) {
     *b = (store_write_budget)STORE_BUDGET_DEFAULT;
-    const char *env = getenv("CHAT_WRITE_BUDGET");
-    if (env && store_write_budget_parse(b, env))
-        *b = (store_write_budget)STORE_BUDGET_DEFAULT; /* a bad value keeps the defaults */
 }
 
 int store_write_budget_parse(store_write_budget *b, const char *s) {
@@ -318,26 +329,15 @@ int store_budget_spend(store *st, const store_write_budget *b, const char *user,
     return windows_spend(st, c, 4, which, NULL);
 }
 
-/* A rate an hour from the environment variable of row id, else its default;
- * a value outside the row's range keeps the default. */
-static int64_t rate_setting(contract_id id) {
-    const contract_limit *l = contract_get(id);
-    const char *env = l->env ? getenv(l->env) : NULL;
-    long long v = l->value;
-    char err[128];
-    if (env && *env && contract_parse(id, env, &v, err, sizeof err)) v = l->value;
-    return v;
-}
-
 int store_room_rate_spend(store *st, const char *user, const char *addr, int64_t *retry_s) {
     char ukey[STORE_USER_NAME_BUF + 4], akey[128];
     int64_t retry_ms = 0;
     snprintf(ukey, sizeof ukey, "ru:%s", user ? user : "");
     snprintf(akey, sizeof akey, "ra:%s", addr ? addr : "");
     const window_count c[2] = {
-        {ukey, RATE_HOUR_MS, user && *user ? rate_setting(CONTRACT_ROOM_RATE_USER) : 0,
+        {ukey, RATE_HOUR_MS, user && *user ? st->limits.room_rate_user : 0,
          "rooms created by this user this hour"},
-        {akey, RATE_HOUR_MS, addr && *addr ? rate_setting(CONTRACT_ROOM_RATE_ADDRESS) : 0,
+        {akey, RATE_HOUR_MS, addr && *addr ? st->limits.room_rate_address : 0,
          "rooms created from this address this hour"},
     };
     int rc = windows_spend(st, c, 2, NULL, &retry_ms);

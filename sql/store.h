@@ -37,10 +37,27 @@ typedef enum store_sync {
     STORE_SYNC_FULL = 2,   /* WAL + FULL: survives power loss */
 } store_sync;
 
+/* Rates that every process of one deployment must count alike (the
+ * programs read them from the environment: edge/settings.h). */
+typedef struct store_limits {
+    int64_t room_rate_user;    /* rooms a named user may create an hour (0: no limit) */
+    int64_t room_rate_address; /* rooms a client address may create an hour (0: no limit) */
+    int64_t claim_minute;      /* name claims per address a minute (0: no limit) */
+    int64_t claim_day;         /* name claims per address a day (0: no limit) */
+    int64_t claim_ttl_ms;      /* how long a never-used claim holds, > 0 */
+} store_limits;
+
+/* The defaults: the contract's room_rate_user and room_rate_address rows,
+ * account.h's ACCOUNT_CLAIMS_MINUTE, _DAY and ACCOUNT_CLAIM_TTL_S. */
+void store_limits_default(store_limits *l);
+/* Replaces st's limits (those store_open took) for its later calls. */
+void store_limits_set(store *st, const store_limits *l);
+
 typedef struct store_options {
-    int busy_timeout_ms; /* how long a writer waits for the lock; 0 = 5000 */
-    store_sync sync;     /* 0: from $CHAT_SYNC ("full" or "normal"), else NORMAL */
-    int max_rooms;       /* rooms per namespace; 0: $CHAT_MAX_ROOMS, else the default */
+    int busy_timeout_ms;        /* how long a writer waits for the lock; 0 = 5000 */
+    store_sync sync;            /* 0: NORMAL */
+    int max_rooms;              /* rooms per namespace; 0: the contract's default */
+    const store_limits *limits; /* copied at open; NULL: store_limits_default */
 } store_options;
 
 typedef struct store_room {
@@ -272,7 +289,8 @@ typedef struct store_write_budget {
             contract_default(CONTRACT_BUDGET_ADDR_MINUTE),                                         \
             contract_default(CONTRACT_BUDGET_ADDR_DAY)                                             \
     }
-/* The defaults, or $CHAT_WRITE_BUDGET ("UM/UD/AM/AD", as parse reads). */
+/* The defaults (STORE_BUDGET_DEFAULT); a program reads $CHAT_WRITE_BUDGET
+ * with store_write_budget_parse (edge/settings.h). */
 void store_write_budget_init(store_write_budget *b);
 /* Reads "user-minute/user-day/address-minute/address-day" counts, e.g.
  * "120/10000/600/50000". Returns 0, or -1 (b untouched) when malformed. */
@@ -288,8 +306,8 @@ int store_budget_spend(store *st, const store_write_budget *b, const char *user,
 /* Room creation, counted in the database so that it holds across every
  * process (issue 21.6): counts one room created by user (NULL or "": not
  * counted per user) from addr (NULL or "": not per address) in the current
- * hour, within the contract's room_rate_user and room_rate_address (their
- * environment variables override them). Returns STORE_OK, or
+ * hour, within st's limits (store_options.limits: room_rate_user and
+ * room_rate_address). Returns STORE_OK, or
  * STORE_OVER_BUDGET (nothing counted) with *retry_s the seconds until the
  * hour ends, or a store error. Inside a caller's transaction, it joins it:
  * roll back when the room is not made, and the attempt is not counted. */

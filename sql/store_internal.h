@@ -1,13 +1,12 @@
 /* store_internal.h -- what sql/'s own modules share behind store.h: the
  * backend operations table (SQLite in store_sqlite.c, PostgreSQL in
- * store_pg.c), the write scope and the accessors retention and backup use.
- * Nothing outside sql/ (and the store's unit tests) includes it. */
+ * store_pg.c) and the write scope. Nothing outside sql/ (and the store's
+ * unit tests) includes it. */
 #ifndef STORE_INTERNAL_H
 #define STORE_INTERNAL_H
 
-#include <sqlite3.h>
-
 #include "store.h"
+#include "store_query.h"
 
 typedef struct store_ops store_ops;
 
@@ -15,9 +14,10 @@ typedef struct store_ops store_ops;
  * struct starts with it, so a store * is also a pointer to that struct. */
 struct store {
     const store_ops *ops;
-    int max_rooms; /* rooms per namespace, > 0 */
-    bool batch;    /* the open transaction is store_batch_begin()'s */
-    char err[256]; /* our own message when the failure is not the engine's */
+    int max_rooms;       /* rooms per namespace, > 0 */
+    store_limits limits; /* the rates of store_options, or their defaults */
+    bool batch;          /* the open transaction is store_batch_begin()'s */
+    char err[256];       /* our own message when the failure is not the engine's */
 };
 
 /* One backend. store.c checks the arguments against the contract (limits,
@@ -101,6 +101,40 @@ struct store_ops {
     int (*control_tail)(store *st, int64_t after, store_control_cb cb, void *ctx);
     int (*control_head)(store *st, int64_t *id);
     int (*counts)(store *st, int64_t *rooms, int64_t *messages);
+    /* Serialises the open transaction with every other writer of the log,
+     * as message_append does, before a module appends to the log itself
+     * (moderation_store.c). NULL: the transaction's BEGIN did already. */
+    int (*lock_writers)(store *st);
+
+    /* One statement of sql/'s own modules (store_query.h's ms_run, which
+     * has its contract): sql on SQLite, pg_sql on PostgreSQL; a never NULL. */
+    int (*query)(store *st, const char *name, const char *sql, const char *pg_sql, const ms_args *a,
+                 ms_row_cb cb, void *ctx, int64_t *changed);
+
+    /* The statements of retention.c's pruner, which holds the algorithm. */
+    /* The first room with an id past after (*room_id 0: none) and its
+     * namespace. */
+    int (*room_next)(store *st, int64_t after, int64_t *room_id, char *ns, size_t nslen);
+    /* The lowest and the highest message id of room_id (0 when it has none). */
+    int (*room_span)(store *st, int64_t room_id, int64_t *lo, int64_t *hi);
+    /* The id of room_id's message that has offset newer ones; *id is left
+     * alone when the room holds no more than offset. */
+    int (*room_nth_newest)(store *st, int64_t room_id, int64_t offset, int64_t *id);
+    /* room_id's limit oldest messages, oldest first: cb gets each one's id
+     * and ts until it returns non-zero. */
+    int (*room_oldest)(store *st, int64_t room_id, int limit,
+                       int (*cb)(int64_t id, int64_t ts, void *ctx), void *ctx);
+    /* Deletes room_id's messages up to id upto and raises the room's
+     * pruned_upto to it (inside the caller's transaction). */
+    int (*room_prune)(store *st, int64_t room_id, int64_t upto);
+    /* Deletes at most limit sessions updated at or before older_than, or
+     * control events stored at or before it (the oldest first); *n says how
+     * many. */
+    int (*sessions_prune)(store *st, int64_t older_than, int limit, int *n);
+    int (*control_prune)(store *st, int64_t older_than, int limit, int *n);
+    /* Gives at most pages free pages back to the file system; *freed says
+     * how many. NULL: the engine does it itself (PostgreSQL's autovacuum). */
+    int (*vacuum)(store *st, int pages, int *freed);
 };
 
 /* The backends' openers: on success *out is the new connection, its schema
@@ -118,13 +152,5 @@ typedef struct store_write_scope {
 } store_write_scope;
 int store_write_begin(store *st, store_write_scope *w);
 int store_write_end(store *st, store_write_scope *w, int rc);
-
-/* The SQLite connection of st, borrowed, or NULL when st is not SQLite: for
- * statements a module of sql/ prepares on it (and finalizes before
- * store_close). */
-sqlite3 *store_sqlite(store *st);
-
-/* Maps an SQLite result code to a STORE_ status. */
-int store_status(int sqlite_rc);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <libpq-fe.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,7 +95,7 @@ static int pg_schema_version(void) {
 #define PG_RECONNECT_STEP_MS 20
 #define PG_BACKOFF_MIN_MS 100
 #define PG_BACKOFF_MAX_MS 5000
-/* Most lazily prepared statements of other sql/ modules (store_pg_query). */
+/* Most lazily prepared statements (pg_named_query). */
 #define PG_EXTRA_MAX 64
 /* The advisory lock that serialises migrations of one database. */
 #define PG_MIGRATE_LOCK "8124170401"
@@ -237,13 +238,14 @@ static const char *const pg_sql[P_COUNT] = {
     [P_PRES_USERS] = "SELECT DISTINCT p.\"user\" COLLATE \"C\" AS u FROM presence p"
                      " JOIN processes w ON w.id = p.process_id"
                      " WHERE p.room_id = $1 AND w.heartbeat_at > $2 ORDER BY 1",
-    [P_SESS_SAVE] = "INSERT INTO sessions (pid, sid, namespace, \"user\", rooms, data, updated_at,"
-                    " owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (pid) DO UPDATE SET"
-                    " sid = excluded.sid, namespace = excluded.namespace,"
-                    " \"user\" = excluded.\"user\", rooms = excluded.rooms, data = excluded.data,"
-                    " updated_at = excluded.updated_at, owner = excluded.owner"
-                    " WHERE excluded.owner IS NOT NULL OR sessions.owner IS NULL"
-                    " OR sessions.owner = $9",
+    [P_SESS_SAVE] =
+        "INSERT INTO sessions (pid, sid, namespace, \"user\", rooms, data, updated_at,"
+        " owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (pid) DO UPDATE SET"
+        " sid = excluded.sid, namespace = excluded.namespace,"
+        " \"user\" = excluded.\"user\", rooms = excluded.rooms, data = excluded.data,"
+        " updated_at = excluded.updated_at, owner = excluded.owner"
+        " WHERE excluded.owner IS NOT NULL OR sessions.owner IS NULL"
+        " OR sessions.owner = $9",
     [P_SESS_LOAD] = "SELECT pid, sid, namespace, \"user\", rooms, data, updated_at, owner"
                     " FROM sessions WHERE pid = $1 AND updated_at > $2",
     [P_SESS_TOUCH] = "UPDATE sessions SET updated_at = $3 WHERE owner = $1 AND updated_at <= $2",
@@ -304,7 +306,7 @@ typedef struct pg_store {
     PostgresPollingStatusType polling; /* what the next step waits for */
     int64_t connect_deadline;          /* the attempt fails at this time (ms) */
     int lock_timeout_ms;
-    const char *extra[PG_EXTRA_MAX]; /* names prepared by store_pg_query on this connection */
+    const char *extra[PG_EXTRA_MAX]; /* names prepared by pg_named_query on this connection */
     int nextra;
 } pg_store;
 
@@ -313,10 +315,6 @@ static void pg_close(store *st);
 
 static pg_store *pg(store *st) {
     return (pg_store *)st;
-}
-
-PGconn *store_pg_conn(store *st) {
-    return st && st->ops == &pg_ops ? pg(st)->conn : NULL;
 }
 
 /* ---- results and errors ----------------------------------------------- */
@@ -549,8 +547,16 @@ static int pg_row_ints(store *st, enum pg_stmt id, const pg_args *args, int64_t 
     return rc;
 }
 
-int store_pg_query(store *st, const char *name, const char *sql, int n, const char *const *params,
-                   PGresult **out) {
+/* Runs statement sql (n text parameters, $1..$n; NULL is SQL NULL) on st,
+ * prepared once per connection under name (a string that lives as long as
+ * st; at most PG_EXTRA_MAX names per store): the statements of sql/'s other
+ * modules (pg_query) and retention's, prepared at their first use. On
+ * STORE_OK *out is the result (the caller PQclears it); on failure *out is
+ * NULL and st's error says why (STORE_BUSY while the connection is down,
+ * STORE_INVALID for a parameter that is not UTF-8). Inside a transaction of
+ * store_begin it joins it. */
+static int pg_named_query(store *st, const char *name, const char *sql, int n,
+                          const char *const *params, PGresult **out) {
     pg_store *q = pg(st);
     *out = NULL;
     int rc = pg_ready(q);
@@ -1260,6 +1266,150 @@ static int pg_control_head(store *st, int64_t *id) {
     return pg_row_ints(st, P_CTL_HEAD, NULL, id, NULL);
 }
 
+/* ---- statements of sql/'s other modules (store_query.h) -------------- */
+
+static int64_t pg_row_int(const ms_row *w, int col) {
+    return pg_int(w->res, w->row, col);
+}
+
+static const char *pg_row_text(const ms_row *w, int col) {
+    return pg_text(w->res, w->row, col);
+}
+
+static int pg_query(store *st, const char *name, const char *sqlite_sql, const char *sql,
+                    const ms_args *a, ms_row_cb cb, void *ctx, int64_t *changed) {
+    (void)sqlite_sql;
+    PGresult *r;
+    st->err[0] = '\0';
+    int rc = pg_named_query(st, name, sql, a->n, a->v, &r);
+    if (rc) return rc;
+    for (int i = 0; cb && i < PQntuples(r); i++) {
+        ms_row w = {pg_row_int, pg_row_text, r, i};
+        if (cb(&w, ctx)) break;
+    }
+    if (changed) *changed = strtoll(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return STORE_OK;
+}
+
+/* ---- retention's pruning ---------------------------------------------- */
+
+/* Prepared at their first use under these names (pg_named_query): only the
+ * process that prunes pays for them. */
+static const char SQL_NEXT_ROOM[] =
+    "SELECT id, namespace FROM rooms WHERE id > $1 ORDER BY id LIMIT 1";
+static const char SQL_SPAN[] = "SELECT (SELECT MIN(id) FROM messages WHERE room_id = $1),"
+                               " (SELECT MAX(id) FROM messages WHERE room_id = $1)";
+static const char SQL_NTH_NEWEST[] =
+    "SELECT id FROM messages WHERE room_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2";
+static const char SQL_OLDEST[] =
+    "SELECT id, ts FROM messages WHERE room_id = $1 ORDER BY id LIMIT $2";
+static const char SQL_DELETE[] = "DELETE FROM messages WHERE room_id = $1 AND id <= $2";
+static const char SQL_MARK[] =
+    "UPDATE rooms SET pruned_upto = GREATEST(pruned_upto, $2) WHERE id = $1";
+static const char SQL_SESSIONS[] = "DELETE FROM sessions WHERE pid IN"
+                                   " (SELECT pid FROM sessions WHERE updated_at <= $1 LIMIT $2)";
+static const char SQL_CONTROL[] = "DELETE FROM control WHERE id IN"
+                                  " (SELECT id FROM control WHERE ts <= $1 ORDER BY id LIMIT $2)";
+
+/* Runs a pruning statement on args; *out as pg_named_query's. */
+static int pg_prune_run(store *st, const char *name, const char *sql, const pg_args *a,
+                        PGresult **out) {
+    st->err[0] = '\0';
+    return pg_named_query(st, name, sql, a->n, a->v, out);
+}
+
+static int pg_room_next(store *st, int64_t after, int64_t *room_id, char *ns, size_t nslen) {
+    pg_args a = {0};
+    arg_i(&a, after);
+    PGresult *r;
+    *room_id = 0;
+    int rc = pg_prune_run(st, "retention_next_room", SQL_NEXT_ROOM, &a, &r);
+    if (rc) return rc;
+    if (PQntuples(r) > 0) {
+        *room_id = pg_int(r, 0, 0);
+        snprintf(ns, nslen, "%s", PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    return STORE_OK;
+}
+
+static int pg_room_span(store *st, int64_t room_id, int64_t *lo, int64_t *hi) {
+    pg_args a = {0};
+    arg_i(&a, room_id);
+    PGresult *r;
+    *lo = *hi = 0;
+    int rc = pg_prune_run(st, "retention_span", SQL_SPAN, &a, &r);
+    if (rc) return rc;
+    if (PQntuples(r) > 0) {
+        *lo = pg_int(r, 0, 0);
+        *hi = pg_int(r, 0, 1);
+    }
+    PQclear(r);
+    return STORE_OK;
+}
+
+static int pg_room_nth_newest(store *st, int64_t room_id, int64_t offset, int64_t *id) {
+    pg_args a = {0};
+    arg_i(&a, room_id);
+    arg_i(&a, offset);
+    PGresult *r;
+    int rc = pg_prune_run(st, "retention_nth_newest", SQL_NTH_NEWEST, &a, &r);
+    if (rc) return rc;
+    if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) *id = pg_int(r, 0, 0);
+    PQclear(r);
+    return STORE_OK;
+}
+
+static int pg_room_oldest(store *st, int64_t room_id, int limit,
+                          int (*cb)(int64_t id, int64_t ts, void *ctx), void *ctx) {
+    pg_args a = {0};
+    arg_i(&a, room_id);
+    arg_i(&a, limit);
+    PGresult *r;
+    int rc = pg_prune_run(st, "retention_oldest", SQL_OLDEST, &a, &r);
+    if (rc) return rc;
+    for (int i = 0; i < PQntuples(r); i++)
+        if (cb(pg_int(r, i, 0), pg_int(r, i, 1), ctx)) break;
+    PQclear(r);
+    return STORE_OK;
+}
+
+static int pg_room_prune(store *st, int64_t room_id, int64_t upto) {
+    pg_args a = {0};
+    arg_i(&a, room_id);
+    arg_i(&a, upto);
+    PGresult *r;
+    int rc = pg_prune_run(st, "retention_delete", SQL_DELETE, &a, &r);
+    PQclear(r);
+    if (rc) return rc;
+    rc = pg_prune_run(st, "retention_mark", SQL_MARK, &a, &r);
+    PQclear(r);
+    return rc;
+}
+
+/* Deletes at most limit rows of a bounded-age table (statement sql). */
+static int pg_prune_rows(store *st, const char *name, const char *sql, int64_t older_than,
+                         int limit, int *n) {
+    pg_args a = {0};
+    arg_i(&a, older_than);
+    arg_i(&a, limit);
+    PGresult *r;
+    *n = 0;
+    int rc = pg_prune_run(st, name, sql, &a, &r);
+    if (rc == STORE_OK) *n = atoi(PQcmdTuples(r));
+    PQclear(r);
+    return rc;
+}
+
+static int pg_sessions_prune(store *st, int64_t older_than, int limit, int *n) {
+    return pg_prune_rows(st, "retention_sessions", SQL_SESSIONS, older_than, limit, n);
+}
+
+static int pg_control_prune(store *st, int64_t older_than, int limit, int *n) {
+    return pg_prune_rows(st, "retention_control", SQL_CONTROL, older_than, limit, n);
+}
+
 static const store_ops pg_ops = {
     .name = "postgresql",
     .close = pg_close,
@@ -1308,4 +1458,14 @@ static const store_ops pg_ops = {
     .control_tail = pg_control_tail,
     .control_head = pg_control_head,
     .counts = pg_counts,
+    .query = pg_query,
+    .room_next = pg_room_next,
+    .room_span = pg_room_span,
+    .room_nth_newest = pg_room_nth_newest,
+    .room_oldest = pg_room_oldest,
+    .room_prune = pg_room_prune,
+    .sessions_prune = pg_sessions_prune,
+    .control_prune = pg_control_prune,
+    .vacuum = NULL, /* autovacuum gives space back */
+    .lock_writers = pg_writer,
 };

@@ -273,10 +273,46 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_CTL_HEAD] = "SELECT COALESCE(MAX(id), 0) FROM control",
 };
 
+/* The pruner's statements (retention.c), prepared at their first use: only
+ * the process that prunes pays for them. */
+enum prune_stmt {
+    R_NEXT_ROOM,
+    R_SPAN,
+    R_NTH_NEWEST,
+    R_OLDEST,
+    R_DELETE,
+    R_MARK,
+    R_SESSIONS,
+    R_CONTROL,
+    R_FREELIST,
+    R_VACUUM,
+    R_COUNT
+};
+
+static const char *const prune_sql[R_COUNT] = {
+    [R_NEXT_ROOM] = "SELECT id, namespace FROM rooms WHERE id > ?1 ORDER BY id LIMIT 1",
+    /* two subqueries: each is one index probe, MIN and MAX side by side scan */
+    [R_SPAN] = "SELECT (SELECT MIN(id) FROM messages WHERE room_id = ?1),"
+               " (SELECT MAX(id) FROM messages WHERE room_id = ?1)",
+    [R_NTH_NEWEST] =
+        "SELECT id FROM messages WHERE room_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2",
+    [R_OLDEST] = "SELECT id, ts FROM messages WHERE room_id = ?1 ORDER BY id LIMIT ?2",
+    [R_DELETE] = "DELETE FROM messages WHERE room_id = ?1 AND id <= ?2",
+    [R_MARK] = "UPDATE rooms SET pruned_upto = MAX(pruned_upto, ?2) WHERE id = ?1",
+    [R_SESSIONS] = "DELETE FROM sessions WHERE pid IN"
+                   " (SELECT pid FROM sessions WHERE updated_at <= ?1 LIMIT ?2)",
+    [R_CONTROL] = "DELETE FROM control WHERE id IN"
+                  " (SELECT id FROM control WHERE ts <= ?1 ORDER BY id LIMIT ?2)",
+    [R_FREELIST] = "PRAGMA freelist_count",
+    [R_VACUUM] = NULL, /* made by sq_vacuum: a pragma takes no parameter */
+};
+
 typedef struct sq_store {
     store base; /* first: a store * is a sq_store * */
     sqlite3 *db;
     sqlite3_stmt *stmt[S_COUNT];
+    sqlite3_stmt *prune[R_COUNT]; /* NULL until first used */
+    int vacuum_pages;             /* the page count prune[R_VACUUM] was made with */
 } sq_store;
 
 static const store_ops sq_ops;
@@ -424,14 +460,6 @@ static int vacuum_mode(store *st) {
     return rc;
 }
 
-sqlite3 *store_sqlite(store *st) {
-    return st && st->ops == &sq_ops ? sq(st)->db : NULL;
-}
-
-int store_status(int sqlite_rc) {
-    return status_of(sqlite_rc);
-}
-
 int store_sqlite_open(store **out, const char *path, const store_options *opt, char *err,
                       size_t errlen) {
     *out = NULL;
@@ -485,6 +513,8 @@ static void sq_close(store *st) {
     sq_store *q = sq(st);
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(q->stmt[i]);
+    for (int i = 0; i < R_COUNT; i++)
+        sqlite3_finalize(q->prune[i]);
     sqlite3_close(q->db);
     free(q);
 }
@@ -1054,6 +1084,190 @@ static int sq_control_head(store *st, int64_t *id) {
     return one_int(take(st, S_CTL_HEAD), id);
 }
 
+/* ---- statements of sql/'s other modules (store_query.h) -------------- */
+
+static int64_t sq_row_int(const ms_row *w, int col) {
+    return sqlite3_column_int64(w->res, col);
+}
+
+static const char *sq_row_text(const ms_row *w, int col) {
+    return (const char *)sqlite3_column_text(w->res, col);
+}
+
+/* Prepared per call: these statements are off the hot path, and a module's
+ * row callback may run another one meanwhile. */
+static int sq_query(store *st, const char *name, const char *sql, const char *pg_sql,
+                    const ms_args *a, ms_row_cb cb, void *ctx, int64_t *changed) {
+    (void)pg_sql;
+    sqlite3 *db = sq(st)->db;
+    sqlite3_stmt *s = NULL;
+    st->err[0] = '\0';
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+        snprintf(st->err, sizeof st->err, "%s: %s", name, sqlite3_errmsg(db));
+        return STORE_ERROR;
+    }
+    for (int i = 0; i < a->n; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "$%d", i + 1);
+        int at = sqlite3_bind_parameter_index(s, key);
+        if (at == 0) continue; /* a parameter this text does not use */
+        if (!a->v[i])
+            sqlite3_bind_null(s, at);
+        else if (a->is_int[i])
+            sqlite3_bind_int64(s, at, a->i[i]);
+        else
+            sqlite3_bind_text(s, at, a->v[i], -1, SQLITE_STATIC);
+    }
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        ms_row w = {sq_row_int, sq_row_text, s, 0};
+        if (cb && cb(&w, ctx)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    rc = rc == SQLITE_DONE ? STORE_OK : status_of(rc);
+    if (changed) *changed = sqlite3_changes(db);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* ---- retention's pruning ---------------------------------------------- */
+
+/* The pruner's statement id, prepared at its first use, reset and cleared
+ * as take()'s; NULL (error noted) when it does not prepare. */
+static sqlite3_stmt *take_prune(store *st, enum prune_stmt id) {
+    sq_store *q = sq(st);
+    st->err[0] = '\0';
+    if (!q->prune[id] && sqlite3_prepare_v3(q->db, prune_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                            &q->prune[id], NULL) != SQLITE_OK) {
+        snprintf(st->err, sizeof st->err, "prepare: %s", sqlite3_errmsg(q->db));
+        return NULL;
+    }
+    sqlite3_reset(q->prune[id]);
+    sqlite3_clear_bindings(q->prune[id]);
+    return q->prune[id];
+}
+
+/* Steps s for one integer row into *v (left alone when there is no row or
+ * the value is NULL); resets it. */
+static int int_or_keep(sqlite3_stmt *s, int64_t *v) {
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+        *v = sqlite3_column_int64(s, 0);
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : status_of(rc);
+    sqlite3_reset(s);
+    return rc;
+}
+
+static int sq_room_next(store *st, int64_t after, int64_t *room_id, char *ns, size_t nslen) {
+    sqlite3_stmt *s = take_prune(st, R_NEXT_ROOM);
+    if (!s) return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, after);
+    *room_id = 0;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *room_id = sqlite3_column_int64(s, 0);
+        copy_text(ns, nslen, sqlite3_column_text(s, 1));
+    }
+    sqlite3_reset(s);
+    return status_of(rc);
+}
+
+static int sq_room_span(store *st, int64_t room_id, int64_t *lo, int64_t *hi) {
+    sqlite3_stmt *s = take_prune(st, R_SPAN);
+    if (!s) return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, room_id);
+    *lo = *hi = 0;
+    int rc = row_ints(s, lo, hi);
+    return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+static int sq_room_nth_newest(store *st, int64_t room_id, int64_t offset, int64_t *id) {
+    sqlite3_stmt *s = take_prune(st, R_NTH_NEWEST);
+    if (!s) return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, room_id);
+    sqlite3_bind_int64(s, 2, offset);
+    return int_or_keep(s, id);
+}
+
+static int sq_room_oldest(store *st, int64_t room_id, int limit,
+                          int (*cb)(int64_t id, int64_t ts, void *ctx), void *ctx) {
+    sqlite3_stmt *s = take_prune(st, R_OLDEST);
+    if (!s) return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, room_id);
+    sqlite3_bind_int(s, 2, limit);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (cb(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), ctx)) break;
+    sqlite3_reset(s);
+    return status_of(rc);
+}
+
+static int sq_room_prune(store *st, int64_t room_id, int64_t upto) {
+    int rc = STORE_OK;
+    for (int i = R_DELETE; i <= R_MARK && rc == STORE_OK; i++) {
+        sqlite3_stmt *s = take_prune(st, i);
+        if (!s) return STORE_ERROR;
+        sqlite3_bind_int64(s, 1, room_id);
+        sqlite3_bind_int64(s, 2, upto);
+        rc = run(s);
+    }
+    return rc;
+}
+
+/* Deletes at most limit rows of a bounded-age table (statement id). */
+static int prune_rows(store *st, enum prune_stmt id, int64_t older_than, int limit, int *n) {
+    *n = 0;
+    sqlite3_stmt *s = take_prune(st, id);
+    if (!s) return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, older_than);
+    sqlite3_bind_int(s, 2, limit);
+    int rc = run(s);
+    if (rc == STORE_OK) *n = sqlite3_changes(sq(st)->db);
+    return rc;
+}
+
+static int sq_sessions_prune(store *st, int64_t older_than, int limit, int *n) {
+    return prune_rows(st, R_SESSIONS, older_than, limit, n);
+}
+
+static int sq_control_prune(store *st, int64_t older_than, int limit, int *n) {
+    return prune_rows(st, R_CONTROL, older_than, limit, n);
+}
+
+static int sq_vacuum(store *st, int pages, int *freed) {
+    sq_store *q = sq(st);
+    int64_t before = 0, after = 0;
+    *freed = 0;
+    sqlite3_stmt *s = take_prune(st, R_FREELIST);
+    if (!s) return STORE_ERROR;
+    int rc = int_or_keep(s, &before);
+    if (rc || before == 0) return rc;
+    if (q->prune[R_VACUUM] && q->vacuum_pages != pages) {
+        sqlite3_finalize(q->prune[R_VACUUM]);
+        q->prune[R_VACUUM] = NULL;
+    }
+    if (!q->prune[R_VACUUM]) {
+        /* The page count is the caller's integer, not input. */
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)", pages);
+        if (sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q->prune[R_VACUUM],
+                               NULL) != SQLITE_OK)
+            return STORE_ERROR;
+        q->vacuum_pages = pages;
+    }
+    s = q->prune[R_VACUUM];
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    }
+    rc = status_of(rc);
+    sqlite3_reset(s);
+    if (rc == STORE_OK && (s = take_prune(st, R_FREELIST)) == NULL) rc = STORE_ERROR;
+    if (rc == STORE_OK) rc = int_or_keep(s, &after);
+    *freed = rc == STORE_OK && before > after ? (int)(before - after) : 0;
+    return rc;
+}
+
 static const store_ops sq_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1103,4 +1317,13 @@ static const store_ops sq_ops = {
     .control_tail = sq_control_tail,
     .control_head = sq_control_head,
     .counts = sq_counts,
+    .query = sq_query,
+    .room_next = sq_room_next,
+    .room_span = sq_room_span,
+    .room_nth_newest = sq_room_nth_newest,
+    .room_oldest = sq_room_oldest,
+    .room_prune = sq_room_prune,
+    .sessions_prune = sq_sessions_prune,
+    .control_prune = sq_control_prune,
+    .vacuum = sq_vacuum,
 };

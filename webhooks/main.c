@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "post.h"
+#include "settings.h"
 #include "store.h"
 #include "webhook_store.h"
 
@@ -339,7 +340,12 @@ int main(int argc, char **argv) {
     unsigned char nonce[6];
     char nonce_hex[sizeof nonce * 2 + 1];
 
+    chat_settings cs;
+    store_options so = {0};
     log_init("chat-webhooks");
+    settings_read(&cs);
+    settings_apply(&cs);
+    settings_store_options(&cs, &so);
     the_sender = &s;
     if (!parse_options(argc, argv, &s.opt)) return 2;
     if (s.opt.retry_cap_ms < s.opt.retry_base_ms) s.opt.retry_cap_ms = s.opt.retry_base_ms;
@@ -347,7 +353,7 @@ int main(int argc, char **argv) {
         log_event(LOG_LEVEL_ERROR, "chat-webhooks: libsodium", NULL);
         return 1;
     }
-    if (store_open(&s.st, s.opt.db, NULL, err, sizeof err) != STORE_OK) {
+    if (store_open(&s.st, s.opt.db, &so, err, sizeof err) != STORE_OK) {
         log_event(LOG_LEVEL_ERROR, "chat-webhooks: cannot open the store", "error", err, NULL);
         return 1;
     }

@@ -10,7 +10,7 @@
 int issue_token_print(const issue_token_options *o, FILE *out) {
     token_secret secret;
     char err[256];
-    if (token_secret_load(&secret, err, sizeof err) || !secret.len) {
+    if (token_secret_load(&secret, o->secret, o->secret_file, err, sizeof err) || !secret.len) {
         fprintf(stderr, "chat-ws: %s\n", secret.len ? err : "set CHAT_SECRET_FILE or CHAT_SECRET");
         return 1;
     }

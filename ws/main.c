@@ -28,6 +28,7 @@
 #include "process_heartbeat.h"
 #include "pruner.h"
 #include "retention.h"
+#include "settings.h"
 #include "sio.h"
 #include "store.h"
 #include "token.h"
@@ -50,6 +51,7 @@ typedef struct options {
     bool conformance; /* the official test suites' server, not the chat */
     bool issue_token; /* print a token and exit */
     issue_token_options token;
+    chat_settings env; /* the environment's settings (settings_read), under the options */
 } options;
 
 static struct lws_context *context;
@@ -264,6 +266,8 @@ static void parse(int argc, char **argv, options *o) {
     }
     longopts[n] = (struct option){0, 0, 0, 0};
     o->db = getenv("CHAT_DB");
+    settings_read(&o->env);
+    settings_store_options(&o->env, &o->store);
     snprintf(o->host, sizeof o->host, "127.0.0.1");
     o->port = 9101;
     o->heartbeat_ms = 5000;
@@ -278,7 +282,7 @@ static void parse(int argc, char **argv, options *o) {
     o->sio.rate = (int)contract_default(CONTRACT_RATE);
     o->sio.connect_rate = (int)contract_default(CONTRACT_CONNECT_RATE);
     o->chat.presence_interval_ms = (int)contract_default(CONTRACT_PRESENCE_INTERVAL);
-    store_write_budget_init(&o->chat.budget);
+    o->chat.budget = o->env.write_budget;
     o->token.ttl = (long)contract_default(CONTRACT_TOKEN_TTL); /* issued tokens always expire */
     int c;
     while ((c = getopt_long(argc, argv, "d:l:h", longopts, NULL)) != -1) {
@@ -447,7 +451,11 @@ static void drain(struct ev_loop *loop, ws_clock *clock, eio_server *eio, int dr
 int main(int argc, char **argv) {
     options o = {0};
     parse(argc, argv, &o);
-    if (o.issue_token) return issue_token_print(&o.token, stdout);
+    if (o.issue_token) {
+        o.token.secret = o.env.secret;
+        o.token.secret_file = o.env.secret_file;
+        return issue_token_print(&o.token, stdout);
+    }
     int status = 1;
     store *st = NULL;
     sio_server *sio = NULL;
@@ -468,6 +476,7 @@ int main(int argc, char **argv) {
     char err[256], listen[160], bind_addr[NETADDR_LEN];
 
     log_init("chat-ws");
+    settings_apply(&o.env);
     wsmetrics_log_lws();
     if (!(wm = wsmetrics_new())) log_event(LOG_LEVEL_WARN, "out of memory: no metrics", NULL);
     o.eio.metrics = wsmetrics_eio(wm);
@@ -489,7 +498,7 @@ int main(int argc, char **argv) {
     ev_signal_start(loop, &sigint);
     ev_signal_start(loop, &sigterm);
 
-    if (token_secret_load(&secret, err, sizeof err)) {
+    if (token_secret_load(&secret, o.env.secret, o.env.secret_file, err, sizeof err)) {
         log_event(LOG_LEVEL_ERROR, "cannot start", "error", err, NULL);
         goto out;
     }

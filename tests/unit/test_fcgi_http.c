@@ -468,7 +468,7 @@ static void test_gateway_handle(void **state) {
 
         f.f = open_memstream(&f.out, &f.out_len);
         assert_non_null(f.f);
-        assert_int_equal(gateway_handle(&io, NULL, NULL, NULL, NULL), 0);
+        assert_int_equal(gateway_handle(&io, NULL, NULL, NULL, NULL, NULL), 0);
         fclose(f.f);
         assert_true(strncmp(f.out, "Status: ", 8) == 0);
         for (size_t k = 0; k < 4 && cases[i].want[k] != NULL; k++)
@@ -490,7 +490,7 @@ static char *exchange(const fcgi_metrics *fm, const char *uri) {
 
     f.f = open_memstream(&f.out, &f.out_len);
     assert_non_null(f.f);
-    assert_int_equal(gateway_handle(&io, NULL, NULL, NULL, fm), 0);
+    assert_int_equal(gateway_handle(&io, NULL, NULL, NULL, NULL, fm), 0);
     fclose(f.f);
     return f.out;
 }

@@ -43,14 +43,19 @@ static void test_key(void **state) {
     assert_string_equal(out, c->key);
 }
 
-static void test_key_env(void **state) {
+static void test_key_deployment_prefix(void **state) {
     (void)state;
     char out[NETADDR_LEN];
-    setenv("CHAT_IPV6_PREFIX", "48", 1); /* read once, at the first call */
+    netaddr_key("2001:db8:1:2::1", out, sizeof out); /* the default: /64 */
+    assert_string_equal(out, "2001:db8:1:2::/64");
+    netaddr_set_ipv6_prefix(48); /* CHAT_IPV6_PREFIX=48 */
     netaddr_key("2001:db8:1:2::1", out, sizeof out);
     assert_string_equal(out, "2001:db8:1::/48");
     netaddr_key("::ffff:198.51.100.1", out, sizeof out);
     assert_string_equal(out, "198.51.100.1");
+    netaddr_set_ipv6_prefix(129); /* out of range: the default again */
+    netaddr_key("2001:db8:1:2::1", out, sizeof out);
+    assert_string_equal(out, "2001:db8:1:2::/64");
 }
 
 static void test_key_short_buffer(void **state) {
@@ -84,7 +89,7 @@ int main(void) {
     int failed = _cmocka_run_group_tests("netaddr_key_prefix", keys,
                                          sizeof key_cases / sizeof key_cases[0], NULL, NULL);
     const struct CMUnitTest rest[] = {
-        cmocka_unit_test(test_key_env),
+        cmocka_unit_test(test_key_deployment_prefix),
         cmocka_unit_test(test_key_short_buffer),
         cmocka_unit_test(test_listen_host),
     };

@@ -467,8 +467,11 @@ static void test_write_budgets(void **state) {
 static void test_shared_rates(void **state) {
     fixture *f = *state;
     int64_t retry = -1, p1, p2, n = -1;
-    setenv("CHAT_ROOM_RATE_ADDRESS", "2", 1);
-    setenv("CHAT_ROOM_RATE_USER", "1", 1);
+    store_limits limits;
+    store_limits_default(&limits);
+    limits.room_rate_address = 2;
+    limits.room_rate_user = 1;
+    store_limits_set(f->st, &limits);
     assert_int_equal(store_room_rate_spend(f->st, NULL, "10.0.0.1", &retry), STORE_OK);
     assert_int_equal(retry, 0);
     assert_int_equal(store_room_rate_spend(f->st, "ann", "10.0.0.1", &retry), STORE_OK);
@@ -482,10 +485,9 @@ static void test_shared_rates(void **state) {
     assert_int_equal(store_rollback(f->st), STORE_OK);
     assert_int_equal(store_room_rate_spend(f->st, NULL, "10.0.0.3", &retry), STORE_OK);
     assert_int_equal(store_room_rate_spend(f->st, NULL, "10.0.0.3", &retry), STORE_OK);
-    setenv("CHAT_ROOM_RATE_ADDRESS", "0", 1); /* 0: no limit */
+    limits.room_rate_address = 0; /* 0: no limit */
+    store_limits_set(f->st, &limits);
     assert_int_equal(store_room_rate_spend(f->st, NULL, "10.0.0.3", &retry), STORE_OK);
-    unsetenv("CHAT_ROOM_RATE_ADDRESS");
-    unsetenv("CHAT_ROOM_RATE_USER");
     /* workspaces per address */
     assert_int_equal(store_workspace_rate_spend(f->st, "10.0.0.1", 1, &retry), STORE_OK);
     assert_int_equal(store_workspace_rate_spend(f->st, "10.0.0.1", 1, &retry), STORE_OVER_BUDGET);
