@@ -6,7 +6,7 @@
 #   bash tests/bench/run.sh --quick    a small run (< 1 min) that proves the bench works;
 #                                      prints its figures, writes RESULTS.md in its temp dir
 #   options: --out FILE (where RESULTS.md goes), --no-profile, --keep (keep the temp dir),
-#            --only LIST (some of idle,fanout,mix,durable,rest,storm,profile),
+#            --only LIST (some of idle,fanout,mix,durable,rest,storm,profile,memory),
 #            --targets LIST (loadgen runs only against ours-direct,ours-nginx,socketio,socketio-nginx,nchan),
 #            --append WORKDIR (add to a kept run's results and remake its RESULTS.md)
 #
@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
 	--only) ONLY=,$2, && shift ;;
 	--targets) TARGETS=,$2, && shift ;;
 	--append) APPEND=$2 && shift ;;
-	*) echo "usage: $0 [--quick] [--only idle,fanout,mix,durable,rest,storm,profile] [--targets ours-direct,ours-nginx,socketio,socketio-nginx,nchan] [--append WORKDIR] [--out FILE] [--no-profile] [--keep]" >&2 && exit 2 ;;
+	*) echo "usage: $0 [--quick] [--only idle,fanout,mix,durable,rest,storm,profile,memory] [--targets ours-direct,ours-nginx,socketio,socketio-nginx,nchan] [--append WORKDIR] [--out FILE] [--no-profile] [--keep]" >&2 && exit 2 ;;
 	esac
 	shift
 done
@@ -614,16 +614,17 @@ scenario_profile() {
 		--drain 3 --concurrency 512
 	stop_stack
 	profile_rest
-	profile_memory
 }
 
 # Where an idle joined socket's bytes go: chat-ws under heaptrack, 4,000
 # sockets connected and joined (namespaces of PER_NS), then stopped; the
 # peak heap is grouped by who allocated it (libwebsockets, or our function).
-profile_memory() {
+scenario_memory() {
+	[ "$PROFILE" = 1 ] || return 0
 	command -v heaptrack >/dev/null && command -v heaptrack_print >/dev/null || return 0
 	local d=$WORK/heaptrack n=4000 port
 	mkdir -p "$d"
+	head -c 32 /dev/urandom | base64 >"$d/secret"
 	port=$(pick_port) || return 0
 	say "run heaptrack chat-ws: $n idle joined sockets"
 	(cd "$d" && SIO_CONN=65000 SIO_RATE=100000 SIO_BURST=100000 CHAT_SECRET_FILE=$d/secret \
@@ -729,7 +730,7 @@ meta() {
 
 LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say "machine: $(nproc) cores, load average at start $LOADAVG_START, RLIMIT_NOFILE hard $NOFILE"
-for s in idle fanout mix durable rest storm profile; do
+for s in idle fanout mix durable rest storm profile memory; do
 	[ -z "$ONLY" ] || [[ $ONLY == *,$s,* ]] || continue
 	"scenario_$s"
 done
