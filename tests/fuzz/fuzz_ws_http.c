@@ -77,7 +77,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     ws_clock_backend be = {still_now_us, NULL, NULL};
     ws_clock *clock = ws_clock_new(&be);
     if (!clock) abort();
-    eio_server_start(eio, ctx, clock);
+    eio_server_start(eio, clock);
     return 0;
 }
 
