@@ -31,7 +31,9 @@ struct eio_conn {
      * of all of them. */
     ws_timer timer;
     char sid[EIO_SID_LEN + 1];
-    char peer[64];
+    /* its client's address key: the text of its srv->per_address entry,
+     * which lives while a session of that address does */
+    const char *peer;
     void *upper;
 
     /* send queue: a ring of frames, each holding one reference */
@@ -59,8 +61,11 @@ struct eio_conn {
     bool close_sent;      /* WebSocket: the close frame was written */
     long long closing_at; /* ms: when eio_close was called; 0: no close deadline */
     int close_status;
-    char close_reason[96];
+    char *close_reason; /* owned, set by eio_set_close_reason; NULL before */
 };
+
+/* The longest close reason kept (a WebSocket close frame carries it), bytes. */
+#define EIO_CLOSE_REASON_MAX 95
 
 /* Sessions per client address, for max_per_address. */
 typedef struct addr_count {
@@ -88,6 +93,16 @@ struct eio_server {
     eio_metrics metrics;       /* cfg.metrics' series, all NULL without one */
 };
 
+/* A POST whose body is being received: counted against its address's cap,
+ * with a deadline (eio_polling.c). Made for it and freed when the body is in,
+ * so that the connections lws keeps (a WebSocket's above all) carry none. */
+typedef struct eio_post_wait {
+    struct eio_pss *ps;  /* the connection's */
+    struct lws *wsi;     /* the connection, for the deadline */
+    addr_count *addr;    /* counted in posts_per_address until its body is in */
+    ws_timer body_timer; /* the deadline of its whole body */
+} eio_post_wait;
+
 /* What lws keeps per connection for us. A WebSocket uses c; an HTTP
  * connection uses the rest for its request in progress (keep-alive
  * requests come one after another on the same connection). */
@@ -104,15 +119,19 @@ typedef struct eio_pss {
     const char *post_json;
     char *body; /* POST body */
     size_t body_len, body_cap;
-    addr_count *post_addr; /* POST: counted in posts_per_address until its body is in */
-    ws_timer body_timer;   /* POST: the deadline of its whole body */
-    struct lws *wsi;       /* POST: the connection, for the deadline */
+    eio_post_wait *post_wait; /* POST: while its body is to come; owned */
 } eio_pss;
 
 /* ---- the session core (eio.c) ------------------------------------------- */
 
 /* The server's clock, in ms. */
 long long eio_now(const eio_server *srv);
+
+/* Records why c closes: a copy of reason, cut to EIO_CLOSE_REASON_MAX bytes
+ * (kept only while closing: an open session holds none). */
+void eio_set_close_reason(eio_conn *c, const char *reason);
+/* c's close reason: "" when none was recorded (out of memory). */
+const char *eio_close_reason(const eio_conn *c);
 
 /* The per-connection data lws keeps for wsi. */
 eio_pss *eio_pss_of(struct lws *wsi);
