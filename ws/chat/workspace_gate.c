@@ -84,6 +84,7 @@ static void gate_arm(sio_socket *s, chat_user *u) {
 static void gate_expiry(void *ud) {
     sio_socket *s = ud;
     chat_user *u = identity_user(s);
+    if (!sio_socket_connected(s)) return; /* gone already, its memory still held */
     if (identity_admits(u, sio_nsp_name(sio_socket_nsp(s)), (long)time(NULL)))
         gate_arm(s, u); /* the wall clock is not there yet */
     else

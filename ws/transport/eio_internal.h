@@ -20,7 +20,6 @@ typedef enum eio_transport { T_POLLING, T_WEBSOCKET } eio_transport;
  * over polling it spans many HTTP requests, found by sid. */
 struct eio_conn {
     eio_server *srv;
-    eio_transport transport;
     struct lws *wsi;      /* the WebSocket carrying it, NULL while polling */
     struct lws *poll_get; /* polling: the GET held open until there is data */
     struct lws *probe;    /* a WebSocket probing an upgrade of this polling session */
@@ -44,24 +43,26 @@ struct eio_conn {
     /* receive: fragments of one WebSocket message gathered here */
     char *rx;
     size_t rx_len, rx_cap;
-    bool rx_binary;
 
     /* heartbeat */
     long long next_ping_at;  /* ms: when the next ping is due */
     long long pong_deadline; /* ms: when an unanswered ping times out */
-    bool awaiting_pong;
-
-    bool echo; /* conformance: echo messages instead of passing them up */
 
     /* closing: set by eio_close, carried out by the writer or the timer */
-    bool closing;
+    long long closing_at; /* ms: when eio_close was called; 0: no close deadline */
+    char *close_reason;   /* owned, set by eio_set_close_reason; NULL before */
+    int close_status;
+
+    /* the small fields last, together: a session's bytes count (issue 22) */
+    eio_transport transport;
+    bool rx_binary;       /* the message being gathered is binary */
+    bool awaiting_pong;   /* a ping is out, its pong not back */
+    bool echo;            /* conformance: echo messages instead of passing them up */
+    bool closing;         /* eio_close was called: the closing fields above are set */
     bool client_closed;   /* the client asked (close packet): a held GET gets a noop */
     bool close_error;     /* closed on an error (eio_fail): new requests get 400 */
     bool close_delivered; /* polling: a GET carried the close packet, the session may end */
     bool close_sent;      /* WebSocket: the close frame was written */
-    long long closing_at; /* ms: when eio_close was called; 0: no close deadline */
-    int close_status;
-    char *close_reason; /* owned, set by eio_set_close_reason; NULL before */
 };
 
 /* The longest close reason kept (a WebSocket close frame carries it), bytes. */
