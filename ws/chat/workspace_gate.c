@@ -69,9 +69,9 @@ int workspace_gate_admit(sio_socket *s, json_t *auth, char *err, size_t errlen, 
  * more than this. */
 #define GATE_RECHECK_MAX_MS 60000
 
-/* Arms s's token timer for the moment its token expires (time(NULL) reaches
+/* Arms the token timer of u for the moment its token expires (time(NULL) reaches
  * exp), or for the next look at the wall clock when that is further off. */
-static void gate_arm(sio_socket *s, chat_user *u) {
+static void gate_arm(chat_user *u) {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     long long wait_ms =
@@ -86,7 +86,7 @@ static void gate_expiry(void *ud) {
     chat_user *u = identity_user(s);
     if (!sio_socket_connected(s)) return; /* gone already, its memory still held */
     if (identity_admits(u, sio_nsp_name(sio_socket_nsp(s)), (long)time(NULL)))
-        gate_arm(s, u); /* the wall clock is not there yet */
+        gate_arm(u); /* the wall clock is not there yet */
     else
         identity_evict(s, "token expired");
 }
@@ -99,7 +99,7 @@ static void gate(const workspace_gate_config *g, sio_socket *s, chat_user *u) {
     if (armed || !u->token->exp || !contract_valid_workspace(sio_nsp_name(sio_socket_nsp(s))))
         return;
     ws_timer_init(&u->token->expiry, g->clock, gate_expiry, s);
-    gate_arm(s, u);
+    gate_arm(u);
 }
 
 int workspace_gate_private(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
