@@ -16,13 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 #include "status.h"
-
-/* How often tokens of sockets in private workspaces are re-checked. */
-#define CHAT_EXPIRY_CHECK_MS 1000
 
 /* A chat message waiting for the group commit. */
 typedef struct pending_msg {
@@ -38,14 +34,14 @@ struct chat {
     chat_config cfg;
     pending_msg *batch, *batch_tail;
     size_t batch_len;
-    long long batch_since; /* ms: when the oldest message of the batch came */
-    ws_timer flush;        /* the group commit */
-    ws_timer expiry;       /* re-checks tokens of private workspaces' sockets */
-    presence *presence;    /* coalesces user joined/left/connected/disconnected */
-    moderation *mod;       /* edits, deletions, roles, mutes and bans */
-    identity_config ids;   /* who each socket is (identify) */
+    long long batch_since;      /* ms: when the oldest message of the batch came */
+    ws_timer flush;             /* the group commit */
+    ws_timer touch;             /* refreshes this process's live sessions (sessions_touch) */
+    presence *presence;         /* coalesces user joined/left/connected/disconnected */
+    moderation *mod;            /* edits, deletions, roles, mutes and bans */
+    identity_config ids;        /* who each socket is (identify) */
     workspace_gate_config gate; /* workspaces: creation, privacy, token expiry */
-    ws_timer writes;       /* commits the loop turn's presence/session writes */
+    ws_timer writes;            /* commits the loop turn's presence/session writes */
     bool writes_open;
     long long writes_since; /* ms: when the open batch began */
     long long touched_at;   /* ms: when this process's live sessions were last refreshed */
@@ -67,7 +63,7 @@ const char *chat_socket_user(const sio_socket *s) {
 
 bool chat_socket_admin(const sio_socket *s) {
     chat_user *u = user_of(s);
-    return u && u->has_token && u->claims.admin;
+    return u && u->token && u->token->admin;
 }
 
 /* ---- JSON helpers ----------------------------------------------------- */
@@ -610,7 +606,7 @@ static void on_create_room(sio_socket *s, sio_event *ev, void *ud) {
      * and its name when owned; an admin token is not counted): one commit,
      * so a refused creation is not counted */
     int rc = store_begin(c->st);
-    if (!rc && !(u->has_token && u->claims.admin))
+    if (!rc && !(u->token && u->token->admin))
         rc = store_room_rate_spend(c->st, u->named ? u->name : NULL, sio_socket_peer(s), &retry_s);
     if (!rc) rc = store_room_create(c->st, sio_nsp_name(sio_socket_nsp(s)), name, &r);
     if (!rc) rc = store_commit(c->st);
@@ -662,13 +658,12 @@ static void sessions_touch(chat *c, long long now) {
                   NULL);
 }
 
-/* Every CHAT_EXPIRY_CHECK_MS: sockets let into a private workspace by a token
- * leave when it expires. */
-static void expiry_tick(void *ud) {
+/* Every session_touch_ms. (A token's expiry is a timer of its socket's,
+ * workspace_gate.c: nothing here walks the sockets.) */
+static void touch_tick(void *ud) {
     chat *c = ud;
-    workspace_gate_expire(&c->gate, (long)time(NULL));
     sessions_touch(c, ws_clock_now_ms(c->cfg.clock));
-    ws_timer_schedule(&c->expiry, CHAT_EXPIRY_CHECK_MS);
+    ws_timer_schedule(&c->touch, session_touch_ms(c));
 }
 
 /* A missed row of the log as recovery replays it: [event, the emit's
@@ -721,7 +716,8 @@ static bool recover(sio_socket *s, const char *pid, const char *offset, void *ud
                   NULL);
     if (missed) {
         chat_user *u = user_of(s);
-        snprintf(u->name, sizeof u->name, "%s", ss.user);
+        if (identity_set_name(u, ss.user)) /* out of memory: it keeps the name it came with */
+            log_event(LOG_LEVEL_WARN, "chat: recovered name not kept", "sid", ss.sid, NULL);
         u->named = json_is_true(json_object_get(data, "named"));
         u->floor = from;
         u->replay = missed;
@@ -863,10 +859,11 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
                                       .secret = cfg->secret,
                                       .open_workspaces = c->cfg.open_workspaces,
                                       .max_workspaces = c->cfg.max_workspaces,
-                                      .workspace_rate = c->cfg.workspace_rate};
+                                      .workspace_rate = c->cfg.workspace_rate,
+                                      .clock = cfg->clock};
     c->touched_at = ws_clock_now_ms(cfg->clock);
     ws_timer_init(&c->flush, cfg->clock, flush, c);
-    ws_timer_init(&c->expiry, cfg->clock, expiry_tick, c);
+    ws_timer_init(&c->touch, cfg->clock, touch_tick, c);
     ws_timer_init(&c->writes, cfg->clock, writes_due, c);
     presence_config pc = {.interval_ms = cfg->presence_interval_ms,
                           .emit = presence_emit,
@@ -896,14 +893,14 @@ chat *chat_new(sio_server *srv, store *st, const chat_config *cfg) {
     }
     define(c, sio_of(srv, "/"), false);
     define(c, sio_of_match(srv, workspace_gate_exists, &c->gate), true);
-    ws_timer_schedule(&c->expiry, CHAT_EXPIRY_CHECK_MS);
+    ws_timer_schedule(&c->touch, session_touch_ms(c));
     return c;
 }
 
 void chat_free(chat *c) {
     if (!c) return;
     ws_timer_cancel(&c->flush); /* what waits is dropped */
-    ws_timer_cancel(&c->expiry);
+    ws_timer_cancel(&c->touch);
     if (c->writes_open) { /* committed now, not by its timer */
         ws_timer_cancel(&c->writes);
         writes_due(c);

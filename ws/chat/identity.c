@@ -20,6 +20,9 @@ static void user_free(void *p) {
     if (u) {
         json_decref(u->replay);
         free(u->credential);
+        free(u->name);
+        if (u->token) ws_timer_cancel(&u->token->expiry);
+        free(u->token);
     }
     free(u);
 }
@@ -34,7 +37,24 @@ chat_user *identity_user_ensure(sio_socket *s) {
 
 void identity_token(const token_secret *secret, chat_user *u, json_t *auth) {
     const char *token = sio_str(json_object_get(auth, "token")), *why = NULL;
-    if (token && token_verify(secret, token, &u->claims, &why) == 0) u->has_token = true;
+    token_claims cl;
+    if (u->token || !token || token_verify(secret, token, &cl, &why)) return;
+    size_t ws = strlen(cl.workspace) + 1;
+    chat_token *t = calloc(1, sizeof *t + ws);
+    if (!t) return;
+    t->exp = cl.exp;
+    t->admin = cl.admin;
+    memcpy(t->sess, cl.sess, sizeof t->sess);
+    memcpy(t->workspace, cl.workspace, ws);
+    u->token = t;
+}
+
+int identity_set_name(chat_user *u, const char *name) {
+    char *copy = strdup(name);
+    if (!copy) return -1;
+    free(u->name);
+    u->name = copy;
+    return 0;
 }
 
 /* The name part of identity_establish(): auth.name is an owned name when
@@ -98,19 +118,20 @@ int identity_establish(const identity_config *ic, sio_socket *s, json_t *auth, c
     chat_user *u = identity_user_ensure(s);
     if (!u) return snprintf(err, errlen, "out of memory"), -1;
     json_t *name = json_object_get(auth, "name");
-    char of_token[CONTRACT_USER_NAME_BUF];
+    char of_token[CONTRACT_USER_NAME_BUF], clean[CONTRACT_USER_NAME_BUF];
     bool by_token = (!name || json_is_null(name)) && token_user(ic->secret, auth, of_token);
     if (by_token || (name && !json_is_null(name))) {
         const char *given = by_token ? of_token : sio_str(name);
-        if (!given || strlen(given) >= sizeof u->name) {
+        if (!given || strlen(given) >= sizeof clean) {
             contract_message(CONTRACT_USER_NAME, "name", err, errlen);
             return -1;
         }
-        snprintf(u->name, sizeof u->name, "%s", given);
-        if (contract_name_clean(u->name, sizeof u->name) || !contract_valid_user_name(u->name)) {
+        snprintf(clean, sizeof clean, "%s", given);
+        if (contract_name_clean(clean, sizeof clean) || !contract_valid_user_name(clean)) {
             contract_message(CONTRACT_USER_NAME, "name", err, errlen);
             return -1;
         }
+        if (identity_set_name(u, clean)) return snprintf(err, errlen, "out of memory"), -1;
         if (own_name(ic, u, auth, sio_socket_peer(s), err, errlen)) return -1;
         bool granted;
         if (u->created_ws &&
@@ -118,16 +139,19 @@ int identity_establish(const identity_config *ic, sio_socket *s, json_t *auth, c
             log_event(LOG_LEVEL_WARN, "chat: workspace owner not recorded", "error",
                       store_errmsg(ic->st), NULL);
     } else {
-        snprintf(u->name, sizeof u->name, "%cguest-%.6s", CONTRACT_GUEST_MARK, sio_socket_id(s));
+        char guest[16];
+        snprintf(guest, sizeof guest, "%cguest-%.6s", CONTRACT_GUEST_MARK, sio_socket_id(s));
+        if (identity_set_name(u, guest)) return snprintf(err, errlen, "out of memory"), -1;
     }
     identity_token(ic->secret, u, auth);
     return 0;
 }
 
 bool identity_admits(const chat_user *u, const char *ns, long now_s) {
-    if (!u->has_token) return false;
-    if (u->claims.exp > 0 && now_s >= u->claims.exp) return false;
-    return u->claims.admin || strcmp(u->claims.workspace, ns) == 0;
+    const chat_token *t = u->token;
+    if (!t) return false;
+    if (t->exp > 0 && now_s >= t->exp) return false;
+    return t->admin || strcmp(t->workspace, ns) == 0;
 }
 
 void identity_evict(sio_socket *s, const char *reason) {
@@ -148,8 +172,8 @@ static void evict_revoked(sio_socket *s, void *ud) {
     size_t i;
     json_t *id;
     json_array_foreach(json_object_get(p, "ids"), i, id) {
-        if (!hit && u->has_token && u->claims.sess[0] && sio_str(id) &&
-            strcmp(sio_str(id), u->claims.sess) == 0)
+        if (!hit && u->token && u->token->sess[0] && sio_str(id) &&
+            strcmp(sio_str(id), u->token->sess) == 0)
             hit = true;
     }
     if (hit) identity_evict(s, "signed out");

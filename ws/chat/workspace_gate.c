@@ -63,6 +63,45 @@ int workspace_gate_admit(sio_socket *s, json_t *auth, char *err, size_t errlen, 
     return 0;
 }
 
+/* The longest a gated socket's timer waits before it looks at the wall
+ * clock again: the token's exp is wall-clock time and the timer runs on the
+ * monotonic clock, so a step of the wall clock delays an eviction by no
+ * more than this. */
+#define GATE_RECHECK_MAX_MS 60000
+
+/* Arms the token timer of u for the moment its token expires (time(NULL) reaches
+ * exp), or for the next look at the wall clock when that is further off. */
+static void gate_arm(chat_user *u) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long wait_ms =
+        (long long)u->token->exp * 1000 - ((long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    if (wait_ms < 0) wait_ms = 0;
+    if (wait_ms > GATE_RECHECK_MAX_MS) wait_ms = GATE_RECHECK_MAX_MS;
+    ws_timer_schedule(&u->token->expiry, wait_ms);
+}
+
+static void gate_expiry(void *ud) {
+    sio_socket *s = ud;
+    chat_user *u = identity_user(s);
+    if (!sio_socket_connected(s)) return; /* gone already, its memory still held */
+    if (identity_admits(u, sio_nsp_name(sio_socket_nsp(s)), (long)time(NULL)))
+        gate_arm(u); /* the wall clock is not there yet */
+    else
+        identity_evict(s, "token expired");
+}
+
+/* u (s's, admitted by its token) is gated from now on: its token expiry
+ * evicts it. Only workspaces' sockets are (the gate guards no other). */
+static void gate(const workspace_gate_config *g, sio_socket *s, chat_user *u) {
+    bool armed = u->gated;
+    u->gated = true;
+    if (armed || !u->token->exp || !contract_valid_workspace(sio_nsp_name(sio_socket_nsp(s))))
+        return;
+    ws_timer_init(&u->token->expiry, g->clock, gate_expiry, s);
+    gate_arm(u);
+}
+
 int workspace_gate_private(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud) {
     const workspace_gate_config *g = ud;
     chat_user *u = identity_user_ensure(s);
@@ -76,22 +115,22 @@ int workspace_gate_private(sio_socket *s, json_t *auth, char *err, size_t errlen
     }
     if (!is_private) return 0;
     if (identity_admits(u, ns, (long)time(NULL))) {
-        u->gated = true;
+        gate(g, s, u);
         return 0;
     }
     log_event(LOG_LEVEL_INFO, "chat: refused", "sid", sio_socket_id(s), "nsp", ns, "reason",
-              u->has_token ? "token does not name it" : "no valid token", NULL);
+              u->token ? "token does not name it" : "no valid token", NULL);
     snprintf(err, errlen, "unauthorized");
     return -1;
 }
 
 static void evict_unqualified(sio_socket *s, void *ud) {
-    (void)ud;
+    const workspace_gate_config *g = ud;
     chat_user *u = identity_user(s);
     const char *ns = sio_nsp_name(sio_socket_nsp(s));
     if (!u) return;
     if (identity_admits(u, ns, (long)time(NULL)))
-        u->gated = true;
+        gate(g, s, u);
     else
         identity_evict(s, "the workspace is private");
 }
@@ -100,19 +139,5 @@ void workspace_gate_on_private(json_t *payload, void *ud) {
     const workspace_gate_config *g = ud;
     const char *ns = sio_str(json_object_get(payload, "namespace"));
     sio_nsp *nsp = ns ? sio_nsp_get(g->srv, ns) : NULL;
-    if (nsp) sio_nsp_each_socket(nsp, evict_unqualified, NULL);
-}
-
-static void evict_expired(sio_socket *s, void *ud) {
-    chat_user *u = identity_user(s);
-    if (u && u->gated && !identity_admits(u, sio_nsp_name(sio_socket_nsp(s)), *(long *)ud))
-        identity_evict(s, "token expired");
-}
-
-static void expire_nsp(sio_nsp *nsp, void *ud) {
-    if (contract_valid_workspace(sio_nsp_name(nsp))) sio_nsp_each_socket(nsp, evict_expired, ud);
-}
-
-void workspace_gate_expire(const workspace_gate_config *g, long now_s) {
-    sio_each_nsp(g->srv, expire_nsp, &now_s);
+    if (nsp) sio_nsp_each_socket(nsp, evict_unqualified, (void *)g);
 }

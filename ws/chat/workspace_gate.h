@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "clock.h"
 #include "sio.h"
 #include "store.h"
 #include "token.h"
@@ -21,6 +22,7 @@ typedef struct workspace_gate_config {
     bool open_workspaces;       /* a CONNECT may create a workspace */
     int max_workspaces;         /* workspaces in all */
     int workspace_rate;         /* workspaces one address may create an hour */
+    ws_clock *clock;            /* runs each gated socket's token expiry */
 } workspace_gate_config;
 
 /* sio_of_match's predicate: name is a workspace namespace
@@ -36,18 +38,15 @@ bool workspace_gate_exists(const char *name, void *ud);
 int workspace_gate_admit(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud);
 
 /* Middleware of workspaces, before identity: a private one admits only a
- * token naming it, or an admin token (the socket is then gated: its token is
- * re-checked, workspace_gate_expire). Returns 0, or -1 with "unauthorized"
- * (or "storage unavailable") in err. */
+ * token naming it, or an admin token. The socket is then gated: a timer of
+ * its own (chat_token.expiry) evicts it ("token expired") when its token no
+ * longer admits it. Returns 0, or -1 with "unauthorized" (or "storage
+ * unavailable") in err. */
 int workspace_gate_private(sio_socket *s, json_t *auth, char *err, size_t errlen, void *ud);
 
 /* The adapter's handler (adapter_fn) of "workspace_private" {namespace}
  * (REST, any process): the workspace's sockets without a token that admits
- * them are evicted. */
+ * them are evicted; the others are gated. */
 void workspace_gate_on_private(json_t *payload, void *ud);
-
-/* Evicts the gated sockets of every workspace whose token no longer admits
- * them at now_s (seconds since the epoch): it expired. */
-void workspace_gate_expire(const workspace_gate_config *g, long now_s);
 
 #endif

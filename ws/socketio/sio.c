@@ -463,11 +463,12 @@ const char *sio_socket_room_at(const sio_socket *s, size_t i) {
     return i < s->nrooms ? s->rooms[i]->name : NULL;
 }
 
-/* Grows an array of pointers to hold one more. Returns 0 or -1. */
-static int reserve(void *arrayp, size_t n, size_t *cap) {
+/* Grows an array of pointers to hold one more: first entries at first, then
+ * twice as many. Returns 0 or -1. */
+static int reserve(void *arrayp, size_t n, size_t *cap, size_t first) {
     void ***array = arrayp;
     if (n < *cap) return 0;
-    size_t c = *cap ? *cap * 2 : 4;
+    size_t c = *cap ? *cap * 2 : first;
     void **a = realloc(*array, c * sizeof *a);
     if (!a) return -1;
     *array = a;
@@ -479,7 +480,9 @@ int sio_join(sio_socket *s, const char *name) {
     if (!s->connected) return -1;
     if (sio_in_room(s, name)) return 1;
     if (s->nrooms >= s->nsp->srv->cfg.max_rooms) return -1;
-    if (reserve(&s->rooms, s->nrooms, &s->rooms_cap)) return -1;
+    /* most sockets are in one room: room for one, as an idle socket's bytes
+     * count (issue 22) */
+    if (reserve(&s->rooms, s->nrooms, &s->rooms_cap, 1)) return -1;
     room *r = strmap_get(&s->nsp->rooms, name);
     if (!r) {
         r = calloc(1, sizeof *r);
@@ -489,7 +492,7 @@ int sio_join(sio_socket *s, const char *name) {
             return -1;
         }
     }
-    if (reserve(&r->members, r->n, &r->cap)) return -1;
+    if (reserve(&r->members, r->n, &r->cap, 4)) return -1;
     r->members[r->n++] = s;
     s->rooms[s->nrooms++] = r;
     if (s->nsp->srv->obs.joined) s->nsp->srv->obs.joined(s, name, s->nsp->srv->obs_ud);
@@ -893,7 +896,7 @@ static void on_connect(sio_client *c, sio_packet *p) {
     }
     const char *pid = auth_string(auth, "pid"), *offset = auth_string(auth, "offset");
     /* connected before recovery, so the recover callback can join rooms */
-    if (reserve(&nsp->sockets, nsp->n, &nsp->cap)) {
+    if (reserve(&nsp->sockets, nsp->n, &nsp->cap, 4)) {
         connect_error(c, p->nsp, "out of memory");
         goto refuse;
     }

@@ -99,8 +99,9 @@ eio_pss *eio_pss_of(struct lws *wsi) {
 /* ---- sending ---------------------------------------------------------- */
 
 /* Entries of a connection's send ring when it is first needed; grown by
- * doubling, and given back when a bigger ring empties. */
-#define EIO_RING_MIN 8
+ * doubling, and given back when a bigger ring empties. An idle socket keeps
+ * this many: a delivery usually queues one frame, written at once. */
+#define EIO_RING_MIN 4
 
 static int ring_push(eio_conn *c, outbuf *o) {
     if (c->count == c->ring_cap) {
@@ -184,12 +185,23 @@ void eio_fail(eio_conn *c, int ws_status, const char *reason) {
     eio_close(c, ws_status, reason);
 }
 
+void eio_set_close_reason(eio_conn *c, const char *reason) {
+    char *copy = strndup(reason, EIO_CLOSE_REASON_MAX);
+    if (!copy) return; /* the earlier one, or none */
+    free(c->close_reason);
+    c->close_reason = copy;
+}
+
+const char *eio_close_reason(const eio_conn *c) {
+    return c->close_reason ? c->close_reason : "";
+}
+
 void eio_close(eio_conn *c, int ws_status, const char *reason) {
     if (c->closing) return;
     c->closing = true;
     c->closing_at = eio_now(c->srv);
     c->close_status = ws_status;
-    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+    eio_set_close_reason(c, reason);
     if (c->transport == T_WEBSOCKET) {
         /* A choked pipe would hold the close behind data the peer does not
          * read (a slow reader): drop it now. */
@@ -255,9 +267,9 @@ static void session_timer(void *ud) {
             }
         } else if (!awaits_close_poll(c) || now - c->closing_at >= srv->cfg.ping_timeout_ms) {
             /* done, or its close packet was never polled for */
-            log_event(LOG_LEVEL_INFO, "eio: closed", "sid", c->sid, "reason", c->close_reason,
+            log_event(LOG_LEVEL_INFO, "eio: closed", "sid", c->sid, "reason", eio_close_reason(c),
                       NULL);
-            eio_session_end(c, c->close_reason);
+            eio_session_end(c, eio_close_reason(c));
             return;
         }
     } else if (c->awaiting_pong) {
@@ -313,32 +325,31 @@ void eio_client_address(struct lws *wsi, char *out, size_t len) {
     netaddr_key(raw, out, len);
 }
 
-static void read_peer(eio_conn *c, struct lws *wsi) {
-    eio_client_address(wsi, c->peer, sizeof c->peer);
-}
-
 static int address_sessions(eio_server *srv, const char *addr) {
     addr_count *a = strmap_get(&srv->per_address, addr);
     return a ? a->n : 0;
 }
 
-/* Counts a session of addr in (+1) or out (-1). */
-static void address_count(eio_server *srv, const char *addr, int delta) {
+/* Counts a session of addr in (+1) or out (-1). Returns addr's entry while
+ * it counts a session, else (or out of memory) NULL. */
+static addr_count *address_count(eio_server *srv, const char *addr, int delta) {
     addr_count *a = strmap_get(&srv->per_address, addr);
     if (!a && delta > 0) {
         a = calloc(1, sizeof *a);
-        if (!a) return;
+        if (!a) return NULL;
         snprintf(a->addr, sizeof a->addr, "%s", addr);
         if (strmap_put(&srv->per_address, a->addr, a)) {
             free(a);
-            return;
+            return NULL;
         }
     }
-    if (!a) return;
+    if (!a) return NULL;
     a->n += delta;
     if (srv->cfg.address_changed)
         srv->cfg.address_changed(a->addr, a->n > 0 ? a->n : 0, srv->cfg.address_ud);
-    if (a->n <= 0) free(strmap_del(&srv->per_address, a->addr));
+    if (a->n > 0) return a;
+    free(strmap_del(&srv->per_address, a->addr));
+    return NULL;
 }
 
 /* The scheme the client used: a local proxy's X-Forwarded-Proto (http or
@@ -399,12 +410,19 @@ eio_conn *eio_session_new(eio_server *srv, struct lws *wsi, eio_transport t) {
         eio_random_id(c->sid);
         if (srv->cfg.node) c->sid[0] = srv->cfg.node;
     } while (strmap_get(&srv->sessions, c->sid));
-    read_peer(c, wsi);
-    if (strmap_put(&srv->sessions, c->sid, c)) {
+    char peer[NETADDR_LEN];
+    eio_client_address(wsi, peer, sizeof peer);
+    addr_count *a = address_count(srv, peer, +1);
+    if (!a) {
         free(c);
         return NULL;
     }
-    address_count(srv, c->peer, +1);
+    c->peer = a->addr; /* shared by the address's sessions: none keeps a copy */
+    if (strmap_put(&srv->sessions, c->sid, c)) {
+        address_count(srv, c->peer, -1);
+        free(c);
+        return NULL;
+    }
     lws_dll2_add_tail(&c->node, &srv->conns);
     metrics_inc(srv->metrics.sessions_opened[t == T_POLLING ? 0 : 1]);
     c->next_ping_at = eio_now(srv) + srv->cfg.ping_interval_ms;
@@ -426,7 +444,6 @@ eio_conn *eio_session_new(eio_server *srv, struct lws *wsi, eio_transport t) {
 void eio_session_end(eio_conn *c, const char *reason) {
     eio_server *srv = c->srv;
     strmap_del(&srv->sessions, c->sid);
-    address_count(srv, c->peer, -1);
     lws_dll2_remove(&c->node);
     ws_timer_cancel(&c->timer);
     if (c->poll_get) {
@@ -441,10 +458,12 @@ void eio_session_end(eio_conn *c, const char *reason) {
         c->probe = NULL;
     }
     if (!c->echo) srv->h.close(c, reason, srv->ud);
+    address_count(srv, c->peer, -1); /* after the close: c->peer is its entry's */
     while (c->count)
         outbuf_unref(eio_ring_pop(c));
     free(c->ring);
     free(c->rx);
+    free(c->close_reason);
     free(c);
 }
 

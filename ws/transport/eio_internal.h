@@ -20,7 +20,6 @@ typedef enum eio_transport { T_POLLING, T_WEBSOCKET } eio_transport;
  * over polling it spans many HTTP requests, found by sid. */
 struct eio_conn {
     eio_server *srv;
-    eio_transport transport;
     struct lws *wsi;      /* the WebSocket carrying it, NULL while polling */
     struct lws *poll_get; /* polling: the GET held open until there is data */
     struct lws *probe;    /* a WebSocket probing an upgrade of this polling session */
@@ -31,7 +30,9 @@ struct eio_conn {
      * of all of them. */
     ws_timer timer;
     char sid[EIO_SID_LEN + 1];
-    char peer[64];
+    /* its client's address key: the text of its srv->per_address entry,
+     * which lives while a session of that address does */
+    const char *peer;
     void *upper;
 
     /* send queue: a ring of frames, each holding one reference */
@@ -42,25 +43,30 @@ struct eio_conn {
     /* receive: fragments of one WebSocket message gathered here */
     char *rx;
     size_t rx_len, rx_cap;
-    bool rx_binary;
 
     /* heartbeat */
     long long next_ping_at;  /* ms: when the next ping is due */
     long long pong_deadline; /* ms: when an unanswered ping times out */
-    bool awaiting_pong;
-
-    bool echo; /* conformance: echo messages instead of passing them up */
 
     /* closing: set by eio_close, carried out by the writer or the timer */
-    bool closing;
+    long long closing_at; /* ms: when eio_close was called; 0: no close deadline */
+    char *close_reason;   /* owned, set by eio_set_close_reason; NULL before */
+    int close_status;
+
+    /* the small fields last, together: a session's bytes count (issue 22) */
+    eio_transport transport;
+    bool rx_binary;       /* the message being gathered is binary */
+    bool awaiting_pong;   /* a ping is out, its pong not back */
+    bool echo;            /* conformance: echo messages instead of passing them up */
+    bool closing;         /* eio_close was called: the closing fields above are set */
     bool client_closed;   /* the client asked (close packet): a held GET gets a noop */
     bool close_error;     /* closed on an error (eio_fail): new requests get 400 */
     bool close_delivered; /* polling: a GET carried the close packet, the session may end */
     bool close_sent;      /* WebSocket: the close frame was written */
-    long long closing_at; /* ms: when eio_close was called; 0: no close deadline */
-    int close_status;
-    char close_reason[96];
 };
+
+/* The longest close reason kept (a WebSocket close frame carries it), bytes. */
+#define EIO_CLOSE_REASON_MAX 95
 
 /* Sessions per client address, for max_per_address. */
 typedef struct addr_count {
@@ -88,6 +94,16 @@ struct eio_server {
     eio_metrics metrics;       /* cfg.metrics' series, all NULL without one */
 };
 
+/* A POST whose body is being received: counted against its address's cap,
+ * with a deadline (eio_polling.c). Made for it and freed when the body is in,
+ * so that the connections lws keeps (a WebSocket's above all) carry none. */
+typedef struct eio_post_wait {
+    struct eio_pss *ps;  /* the connection's */
+    struct lws *wsi;     /* the connection, for the deadline */
+    addr_count *addr;    /* counted in posts_per_address until its body is in */
+    ws_timer body_timer; /* the deadline of its whole body */
+} eio_post_wait;
+
 /* What lws keeps per connection for us. A WebSocket uses c; an HTTP
  * connection uses the rest for its request in progress (keep-alive
  * requests come one after another on the same connection). */
@@ -104,15 +120,19 @@ typedef struct eio_pss {
     const char *post_json;
     char *body; /* POST body */
     size_t body_len, body_cap;
-    addr_count *post_addr; /* POST: counted in posts_per_address until its body is in */
-    ws_timer body_timer;   /* POST: the deadline of its whole body */
-    struct lws *wsi;       /* POST: the connection, for the deadline */
+    eio_post_wait *post_wait; /* POST: while its body is to come; owned */
 } eio_pss;
 
 /* ---- the session core (eio.c) ------------------------------------------- */
 
 /* The server's clock, in ms. */
 long long eio_now(const eio_server *srv);
+
+/* Records why c closes: a copy of reason, cut to EIO_CLOSE_REASON_MAX bytes
+ * (kept only while closing: an open session holds none). */
+void eio_set_close_reason(eio_conn *c, const char *reason);
+/* c's close reason: "" when none was recorded (out of memory). */
+const char *eio_close_reason(const eio_conn *c);
 
 /* The per-connection data lws keeps for wsi. */
 eio_pss *eio_pss_of(struct lws *wsi);

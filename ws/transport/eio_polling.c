@@ -184,11 +184,10 @@ static int answer_poll(eio_server *srv, struct lws *wsi, eio_pss *ps) {
 /* The POST's body was not all in by its deadline: the connection is dropped
  * (lws reads the body before anything can be answered). */
 static void body_late(void *ud) {
-    eio_pss *ps = ud;
-    log_event(LOG_LEVEL_INFO, "eio: dropped a slow POST", "peer",
-              ps->post_addr ? ps->post_addr->addr : "-", "received", LOG_I((long long)ps->body_len),
-              NULL);
-    lws_set_timeout(ps->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+    eio_post_wait *w = ud;
+    log_event(LOG_LEVEL_INFO, "eio: dropped a slow POST", "peer", w->addr->addr, "received",
+              LOG_I((long long)w->ps->body_len), NULL);
+    lws_set_timeout(w->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
 }
 
 /* Counts a POST whose body is to come against its address's cap and starts
@@ -202,28 +201,33 @@ static bool post_begin(eio_server *srv, struct lws *wsi, eio_pss *ps) {
                   key, NULL);
         return false;
     }
+    eio_post_wait *w = calloc(1, sizeof *w);
+    if (!w) return false;
     if (!a) {
-        if (!(a = calloc(1, sizeof *a))) return false;
+        if (!(a = calloc(1, sizeof *a))) return free(w), false;
         snprintf(a->addr, sizeof a->addr, "%s", key);
         if (strmap_put(&srv->posts_per_address, a->addr, a)) {
             free(a);
+            free(w);
             return false;
         }
     }
     a->n++;
-    ps->post_addr = a;
-    ps->wsi = wsi;
-    ws_timer_init(&ps->body_timer, srv->clock, body_late, ps);
-    ws_timer_schedule(&ps->body_timer, srv->cfg.body_timeout_ms);
+    *w = (eio_post_wait){.ps = ps, .wsi = wsi, .addr = a};
+    ps->post_wait = w;
+    ws_timer_init(&w->body_timer, srv->clock, body_late, w);
+    ws_timer_schedule(&w->body_timer, srv->cfg.body_timeout_ms);
     return true;
 }
 
 /* The POST's body is in, or its connection closed: uncounted, no deadline. */
 static void post_end(eio_server *srv, eio_pss *ps) {
-    if (!ps->post_addr) return;
-    ws_timer_cancel(&ps->body_timer);
-    if (--ps->post_addr->n <= 0) free(strmap_del(&srv->posts_per_address, ps->post_addr->addr));
-    ps->post_addr = NULL;
+    eio_post_wait *w = ps->post_wait;
+    if (!w) return;
+    ws_timer_cancel(&w->body_timer);
+    if (--w->addr->n <= 0) free(strmap_del(&srv->posts_per_address, w->addr->addr));
+    free(w);
+    ps->post_wait = NULL;
 }
 
 /* A POST is answered when its body is complete. Without a Content-Length

@@ -16,8 +16,8 @@
 /* A WebSocket whose close frame cannot go out (its peer does not read) is
  * dropped at once; lws then reports it closed and the session ends. */
 void eio_ws_kill(eio_conn *c) {
-    log_event(LOG_LEVEL_INFO, "eio: closed", "sid", c->sid, "reason", c->close_reason, "dropped",
-              "true", NULL);
+    log_event(LOG_LEVEL_INFO, "eio: closed", "sid", c->sid, "reason", eio_close_reason(c),
+              "dropped", "true", NULL);
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 }
 
@@ -88,9 +88,10 @@ static int ws_write_queue(eio_conn *c) {
         /* lws may ask again while the close handshake runs: one close frame */
         if (c->close_sent) return -1;
         c->close_sent = true;
-        log_event(LOG_LEVEL_INFO, "eio: closed", "sid", c->sid, "reason", c->close_reason, NULL);
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_status,
-                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        const char *reason = eio_close_reason(c);
+        log_event(LOG_LEVEL_INFO, "eio: closed", "sid", c->sid, "reason", reason, NULL);
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_status, (unsigned char *)reason,
+                         strlen(reason));
         return -1;
     }
     if (c->count) lws_callback_on_writable(c->wsi);
@@ -280,7 +281,7 @@ void eio_ws_closed(eio_pss *ps, struct lws *wsi) {
         c->probe = NULL;
         return;
     }
-    if (c->wsi == wsi) eio_session_end(c, c->closing ? c->close_reason : "transport close");
+    if (c->wsi == wsi) eio_session_end(c, c->closing ? eio_close_reason(c) : "transport close");
 }
 
 /* The client's close frame: lws answers it itself; the session only stops
@@ -289,6 +290,6 @@ void eio_ws_peer_close(struct lws *wsi, eio_pss *ps) {
     if (ps->c && ps->c->wsi == wsi && !ps->c->closing) {
         ps->c->closing = true;
         ps->c->close_status = 1000;
-        snprintf(ps->c->close_reason, sizeof ps->c->close_reason, "client closed");
+        eio_set_close_reason(ps->c, "client closed");
     }
 }
