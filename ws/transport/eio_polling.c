@@ -185,9 +185,14 @@ static int answer_poll(eio_server *srv, struct lws *wsi, eio_pss *ps) {
  * (lws reads the body before anything can be answered). */
 static void body_late(void *ud) {
     eio_post_wait *w = ud;
+    struct lws *wsi = w->wsi; /* w goes with the connection (post_end) */
     log_event(LOG_LEVEL_INFO, "eio: dropped a slow POST", "peer", w->addr->addr, "received",
               LOG_I((long long)w->ps->body_len), NULL);
-    lws_set_timeout(w->wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+    /* Closed now, not by an lws timeout due at once: lws re-arms its own
+     * content timeout with each piece of body that comes in, so a trickling
+     * body's next byte would cancel that kill before lws's timers run. This
+     * runs from the clock, outside any lws callback of this connection. */
+    lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_SYNC);
 }
 
 /* Counts a POST whose body is to come against its address's cap and starts
