@@ -77,7 +77,7 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
 FUZZ_TIME ?= 60
 
-.PHONY: all run test soak unit asan clean limits check-layers deps deps-run fuzz fuzz-build fuzzers bench bench-quick format \
+.PHONY: all run test soak unit asan clean limits check-layers source-folders deps deps-run fuzz fuzz-build fuzzers bench bench-quick format \
 	install uninstall deb
 all: $(BUILD)/chat-fcgi $(BUILD)/chat-ws $(BUILD)/chat-admin $(BUILD)/chat-webhooks
 
@@ -280,6 +280,11 @@ deploy/multinode/nginx.conf: deploy/nginx/site.conf.in deploy/nginx/gen.sh deplo
 deb:
 	bash deploy/install-deps.sh --package
 	bash tests/package/build.sh
+
+# The top folders of the C layers, for the package's source list
+# (tests/package/build.sh): a new layer is packaged without another edit.
+source-folders:
+	@echo $(sort $(foreach f,$(LAYER_FOLDERS),$(firstword $(subst /, ,$(f)))))
 
 # docs/limits.md's table of limits is chat-ws --print-limits, and the usage
 # block of docs/configuration.md chat-ws --help (test_contract and

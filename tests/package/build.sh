@@ -13,8 +13,11 @@ cd "$ROOT"
 # The package's sources: what git tracks or would track, plus the socket.io
 # client and the Admin UI (www/vendor/, copied by install-deps.sh, ignored by
 # git).
+# The C folders are the Makefile's layers (make source-folders).
+c_folders=$(make -s --no-print-directory -C "$ROOT" source-folders) || exit 1
 files() {
-	git ls-files -co --exclude-standard -- Makefile common sql bus ws fcgi admin webhooks www deploy debian
+	# shellcheck disable=SC2086
+	git ls-files -co --exclude-standard -- Makefile $c_folders www deploy debian
 	find www/vendor -type f 2>/dev/null
 }
 hash=$(files | LC_ALL=C sort -u | while read -r f; do [ -f "$f" ] && printf '%s\n' "$f" && cat "$f"; done | sha256sum | cut -c1-16)
